@@ -1,0 +1,14 @@
+/**
+ * @file metercore.h
+ * @brief Umbrella header: include this to use every metercore module.
+ *
+ * metercore turns voltage and current ADC sample streams into what a
+ * revenue-grade single-phase energy meter reports. See mc_meter.h for the core.
+ */
+#ifndef METERCORE_METERCORE_H
+#define METERCORE_METERCORE_H
+
+#include "metercore/mc_common.h"
+#include "metercore/mc_meter.h"
+
+#endif /* METERCORE_METERCORE_H */
