@@ -1,0 +1,37 @@
+/*
+ * metercore: error names and the CRC-32 shared by every module.
+ * SPDX-License-Identifier: MIT
+ */
+#include "metercore/mc_common.h"
+#include "metercore/mc_meter.h"
+
+const char *mc_strerror(int err)
+{
+    switch (err) {
+    case MC_ERR_INVAL:
+        return "MC_ERR_INVAL";
+    case MC_ERR_NODATA:
+        return "MC_ERR_NODATA";
+    case MC_ERR_CORRUPT:
+        return "MC_ERR_CORRUPT";
+    case MC_ERR_VERSION:
+        return "MC_ERR_VERSION";
+    default:
+        return err >= 0 ? "MC_OK" : "MC_ERR_UNKNOWN";
+    }
+}
+
+/* Bitwise CRC-32 (reflected polynomial 0xEDB88320): no table, so no flash or RAM
+ * cost; it runs over a few dozen bytes of calibration or a storage record. */
+uint32_t mc_crc32(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    crc = ~crc;
+    while (len--) {
+        crc ^= *p++;
+        for (int bit = 0; bit < 8; bit++) {
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}

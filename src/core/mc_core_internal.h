@@ -1,0 +1,30 @@
+/*
+ * metercore core: helpers shared by the core's source files. Not installed.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef METERCORE_CORE_INTERNAL_H
+#define METERCORE_CORE_INTERNAL_H
+
+#include "metercore/mc_meter.h"
+
+/** Degrees to radians. */
+#define MC_DEG2RAD 0.017453292519943295f
+
+/** Largest phase correction accepted, degrees. */
+#define MC_PHASE_LIMIT_DEG 10.0f
+
+/**
+ * Sine and cosine of a small angle (|x| <= 0.2 rad) by their Taylor series to
+ * the x^7 term: error below 1e-9 there, no libm needed.
+ */
+static inline void mc_small_sincos(float x, float *s, float *c)
+{
+    float x2 = x * x;
+    *s = x * (1.0f - x2 / 6.0f * (1.0f - x2 / 20.0f * (1.0f - x2 / 42.0f)));
+    *c = 1.0f - x2 / 2.0f * (1.0f - x2 / 12.0f * (1.0f - x2 / 30.0f));
+}
+
+/** Validate the ranges of a calibration (not its CRC). */
+int mc_calibration_ranges_ok(const mc_calibration_t *cal);
+
+#endif /* METERCORE_CORE_INTERNAL_H */

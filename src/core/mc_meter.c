@@ -1,0 +1,560 @@
+/*
+ * metercore core: the signal chain from ADC samples to readings, energy and pulses.
+ * See mc_meter.h for the contract and docs/DESIGN.md for the reasoning.
+ * SPDX-License-Identifier: MIT
+ */
+#include "metercore/mc_meter.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "mc_core_internal.h"
+
+/*
+ * Q15 sine over one cycle in 256 steps: round(32767 * sin(2*pi*k/256)).
+ * The DFT reference reads it at index = phase >> 24 (cosine at +64).
+ */
+static const int16_t mc_sine_q15[256] = {
+         0,    804,   1608,   2410,   3212,   4011,   4808,   5602,
+      6393,   7179,   7962,   8739,   9512,  10278,  11039,  11793,
+     12539,  13279,  14010,  14732,  15446,  16151,  16846,  17530,
+     18204,  18868,  19519,  20159,  20787,  21403,  22005,  22594,
+     23170,  23731,  24279,  24811,  25329,  25832,  26319,  26790,
+     27245,  27683,  28105,  28510,  28898,  29268,  29621,  29956,
+     30273,  30571,  30852,  31113,  31356,  31580,  31785,  31971,
+     32137,  32285,  32412,  32521,  32609,  32678,  32728,  32757,
+     32767,  32757,  32728,  32678,  32609,  32521,  32412,  32285,
+     32137,  31971,  31785,  31580,  31356,  31113,  30852,  30571,
+     30273,  29956,  29621,  29268,  28898,  28510,  28105,  27683,
+     27245,  26790,  26319,  25832,  25329,  24811,  24279,  23731,
+     23170,  22594,  22005,  21403,  20787,  20159,  19519,  18868,
+     18204,  17530,  16846,  16151,  15446,  14732,  14010,  13279,
+     12539,  11793,  11039,  10278,   9512,   8739,   7962,   7179,
+      6393,   5602,   4808,   4011,   3212,   2410,   1608,    804,
+         0,   -804,  -1608,  -2410,  -3212,  -4011,  -4808,  -5602,
+     -6393,  -7179,  -7962,  -8739,  -9512, -10278, -11039, -11793,
+    -12539, -13279, -14010, -14732, -15446, -16151, -16846, -17530,
+    -18204, -18868, -19519, -20159, -20787, -21403, -22005, -22594,
+    -23170, -23731, -24279, -24811, -25329, -25832, -26319, -26790,
+    -27245, -27683, -28105, -28510, -28898, -29268, -29621, -29956,
+    -30273, -30571, -30852, -31113, -31356, -31580, -31785, -31971,
+    -32137, -32285, -32412, -32521, -32609, -32678, -32728, -32757,
+    -32767, -32757, -32728, -32678, -32609, -32521, -32412, -32285,
+    -32137, -31971, -31785, -31580, -31356, -31113, -30852, -30571,
+    -30273, -29956, -29621, -29268, -28898, -28510, -28105, -27683,
+    -27245, -26790, -26319, -25832, -25329, -24811, -24279, -23731,
+    -23170, -22594, -22005, -21403, -20787, -20159, -19519, -18868,
+    -18204, -17530, -16846, -16151, -15446, -14732, -14010, -13279,
+    -12539, -11793, -11039, -10278,  -9512,  -8739,  -7962,  -7179,
+     -6393,  -5602,  -4808,  -4011,  -3212,  -2410,  -1608,   -804,
+};
+
+/*
+ * Gain of the reference for the fundamental: 32767 times the gain of a
+ * 256-step staircase (sin(pi/256) / (pi/256)). Its half-step phase lag is
+ * common to both channels and cancels in V1 * conj(I1).
+ */
+#define MC_REF_GAIN (32767.0f * 0.99997490f)
+
+/* Quanta per watt-second: 2^30 per Wh / 3600. */
+#define MC_QUANTA_PER_WS (1073741824.0f / 3600.0f)
+
+void mc_meter_config_default(mc_meter_config_t *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->sample_rate_hz = 4000;
+    cfg->nominal_freq_hz = 50.0f;
+    cfg->un = 220.0f;
+    cfg->in = 5.0f;
+    cfg->imax = 60.0f;
+    cfg->start_current = 0.005f;
+    cfg->window_ms = 1000;
+    cfg->pulse_width_ms = 80;
+    cfg->pulse_constant = 1600;
+    cfg->pulse_source = MC_PULSE_ACTIVE_ABS;
+}
+
+static int config_ok(const mc_meter_config_t *c)
+{
+    /* Comparisons written so that NaN fails them. */
+    if (c->sample_rate_hz < 1000u || c->sample_rate_hz > 64000u) {
+        return 0;
+    }
+    if (!(c->nominal_freq_hz >= 45.0f && c->nominal_freq_hz <= 65.0f)) {
+        return 0;
+    }
+    if (!(c->u_scale > 0.0f && c->u_scale < 1e6f) || !(c->i_scale > 0.0f && c->i_scale < 1e6f)) {
+        return 0;
+    }
+    if (!(c->un > 0.0f && c->un < 1e6f) || !(c->in > 0.0f && c->imax >= c->in && c->imax < 1e6f)) {
+        return 0;
+    }
+    if (!(c->start_current >= 0.0f && c->start_current <= c->in)) {
+        return 0;
+    }
+    if (c->window_ms < 20u || c->window_ms > 2000u) {
+        return 0;
+    }
+    if (c->pulse_constant < 1u || c->pulse_constant > 100000u || c->pulse_width_ms < 1u) {
+        return 0;
+    }
+    if ((unsigned)c->pulse_source > (unsigned)MC_PULSE_REACTIVE_ABS) {
+        return 0;
+    }
+    return 1;
+}
+
+/* Recompute the constants that follow from configuration and calibration. */
+static void derive(mc_meter_t *m)
+{
+    const mc_meter_config_t *c = &m->cfg;
+    m->ku = c->u_scale * m->cal.u_gain;
+    m->ki = c->i_scale * m->cal.i_gain;
+    mc_small_sincos(m->cal.phase_deg * MC_DEG2RAD, &m->sin_d, &m->cos_d);
+    m->creep_w = 0.5f * c->un * c->start_current;
+}
+
+static void set_reference_frequency(mc_meter_t *m, float f)
+{
+    m->f_ref = f;
+    /* phase step = f / fs * 2^32; f <= 70 and fs >= 1000 keep it below 2^32. */
+    m->dphase = (uint32_t)(f / (float)m->cfg.sample_rate_hz * 4294967296.0f);
+}
+
+static void window_reset(mc_meter_t *m, uint64_t start_sample)
+{
+    m->w_vv = m->w_ii = m->w_vi = 0.0f;
+    m->w_vr = m->w_vim = m->w_ir = m->w_iim = 0.0f;
+    m->w_n = 0;
+    m->w_cycles = 0;
+    m->w_pseudo = 0;
+    m->w_start_sample = start_sample;
+}
+
+int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
+{
+    if (m == NULL || cfg == NULL || !config_ok(cfg)) {
+        return MC_ERR_INVAL;
+    }
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    mc_calibration_default(&m->cal);
+    derive(m);
+    const float fs = (float)cfg->sample_rate_hz;
+    m->window_target = (uint32_t)(fs * (float)cfg->window_ms / 1000.0f + 0.5f);
+    m->cycle_timeout = cfg->sample_rate_hz / 40u;
+    /* Voltage counts as present from 10 % of Un (peak, in codes). */
+    float vmin = 0.1f * cfg->un * 1.41421356f / cfg->u_scale;
+    m->vmin_peak = vmin > 1.0f ? (int32_t)vmin : 1;
+    m->hyst = m->vmin_peak / 4;
+    m->acquiring = 1;
+    m->settling = 1;
+    set_reference_frequency(m, cfg->nominal_freq_hz);
+    /* Quanta per pulse: 2^30 per Wh * 1000 Wh per kWh / constant. */
+    m->pulse_quanta = (MC_ENERGY_QUANTA_PER_WH * 1000u) / cfg->pulse_constant;
+    window_reset(m, 0);
+    return MC_OK;
+}
+
+/* Convert a window's energy (W*s, sign removed) to quanta, rounding once. */
+static uint64_t ws_to_quanta(float ws)
+{
+    float q = ws * MC_QUANTA_PER_WS;
+    if (!(q > 0.5f)) {
+        return 0;
+    }
+    return (uint64_t)(q + 0.5f);
+}
+
+static void emit_pulses(mc_meter_t *m, uint64_t e)
+{
+    if (e == 0) {
+        return;
+    }
+    const uint64_t before = m->pulse_acc;
+    m->pulse_acc += e;
+    if (m->pulse_acc < m->pulse_quanta) {
+        return;
+    }
+    const float n = (float)m->w_n;
+    const float fe = (float)e;
+    /* Assume constant power over the window: energy e over n samples. */
+    float period = (float)m->pulse_quanta / fe * n;
+    float width = (float)m->cfg.pulse_width_ms * (float)m->cfg.sample_rate_hz / 1000.0f;
+    if (width > 0.5f * period) {
+        width = 0.5f * period;
+    }
+    uint64_t needed = m->pulse_quanta - before; /* energy into the window at the first edge */
+    while (m->pulse_acc >= m->pulse_quanta) {
+        m->pulse_acc -= m->pulse_quanta;
+        mc_pulse_t p;
+        float at = (float)needed / fe * n; /* samples after the window start */
+        p.start_q16 = (m->w_start_sample << 16) + (uint64_t)(at * 65536.0f);
+        p.width_q16 = (uint32_t)(width * 65536.0f);
+        if (m->cfg.on_pulse != NULL) {
+            m->cfg.on_pulse(m->cfg.context, &p);
+        }
+        needed += m->pulse_quanta;
+    }
+}
+
+/* Close the window: compute the reading, register energy, emit pulses. */
+static void close_window(mc_meter_t *m, uint64_t next_start)
+{
+    mc_reading_t *r = &m->last;
+    memset(r, 0, sizeof(*r));
+    const float n = (float)m->w_n;
+    const float fs = (float)m->cfg.sample_rate_hz;
+    if (m->w_n == 0) {
+        window_reset(m, next_start);
+        return;
+    }
+    r->samples = m->w_n;
+    r->cycles = (uint16_t)(m->w_cycles + m->w_pseudo);
+    r->duration_s = n / fs;
+    r->urms = m->ku * sqrtf(m->w_vv > 0.0f ? m->w_vv / n : 0.0f);
+    r->irms = m->ki * sqrtf(m->w_ii > 0.0f ? m->w_ii / n : 0.0f);
+    const float kp = m->ku * m->ki;
+    float p_total = kp * m->w_vi / n;
+
+    /* Fundamental: V1 * conj(I1) from the window DFT sums, scaled to rms phasors. */
+    const float kd = 2.0f * kp / (MC_REF_GAIN * MC_REF_GAIN) / n / n;
+    float p1 = kd * (m->w_vr * m->w_ir + m->w_vim * m->w_iim);
+    float q1 = kd * (m->w_vim * m->w_ir - m->w_vr * m->w_iim);
+    /* Phase correction: rotate the fundamental by -delta (current sensor delay). */
+    float p1c = p1 * m->cos_d + q1 * m->sin_d;
+    float q1c = q1 * m->cos_d - p1 * m->sin_d;
+    float p = p_total + (p1c - p1) - m->cal.p_offset;
+    float q = q1c - m->cal.q_offset;
+    r->p = p;
+    r->q = q;
+    r->s = r->urms * r->irms;
+    float pf = r->s > 0.0f ? p / r->s : 1.0f;
+    if (pf > 1.0f) {
+        pf = 1.0f;
+    } else if (pf < -1.0f) {
+        pf = -1.0f;
+    }
+    r->pf = pf;
+
+    if (m->w_pseudo == 0 && m->w_cycles > 0) {
+        float span = (float)(m->zc_last_idx - m->zc_first_idx) + (m->zc_last_frac - m->zc_first_frac);
+        r->freq = span > 0.0f ? (float)m->w_cycles * fs / span : 0.0f;
+    }
+    if (r->freq == 0.0f) {
+        r->flags |= MC_FLAG_NO_VOLTAGE;
+    }
+    if (m->settling) {
+        r->flags |= MC_FLAG_SETTLING;
+    }
+
+    const int creep_p = !(fabsf(p) >= m->creep_w);
+    const int creep_q = !(fabsf(q) >= m->creep_w);
+    if (creep_p) {
+        r->flags |= MC_FLAG_CREEP_P;
+    }
+    if (creep_q) {
+        r->flags |= MC_FLAG_CREEP_Q;
+    }
+    const int pos_p = p >= 0.0f || creep_p;
+    const int pos_q = q >= 0.0f || creep_q;
+    r->quadrant = (uint8_t)(pos_p ? (pos_q ? 1 : 4) : (pos_q ? 2 : 3));
+    if (!creep_q) {
+        r->flags |= (r->quadrant == 1 || r->quadrant == 3) ? MC_FLAG_INDUCTIVE : MC_FLAG_CAPACITIVE;
+    }
+
+    /* Energy: each window's integral, rounded once to a quantum, added exactly. */
+    const float dur = r->duration_s;
+    if (!creep_p) {
+        uint64_t e = ws_to_quanta(fabsf(p) * dur);
+        r->delta.q[p >= 0.0f ? MC_E_ACTIVE_IMPORT : MC_E_ACTIVE_EXPORT] = e;
+    }
+    if (!creep_q) {
+        uint64_t e = ws_to_quanta(fabsf(q) * dur);
+        r->delta.q[MC_E_REACTIVE_Q1 + (r->quadrant - 1u)] = e;
+    }
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        m->energy.q[k] += r->delta.q[k];
+    }
+    uint64_t pulse_e;
+    switch (m->cfg.pulse_source) {
+    case MC_PULSE_ACTIVE_IMPORT:
+        pulse_e = r->delta.q[MC_E_ACTIVE_IMPORT];
+        break;
+    case MC_PULSE_REACTIVE_ABS:
+        pulse_e = r->delta.q[MC_E_REACTIVE_Q1] + r->delta.q[MC_E_REACTIVE_Q2] +
+                  r->delta.q[MC_E_REACTIVE_Q3] + r->delta.q[MC_E_REACTIVE_Q4];
+        break;
+    default:
+        pulse_e = r->delta.q[MC_E_ACTIVE_IMPORT] + r->delta.q[MC_E_ACTIVE_EXPORT];
+        break;
+    }
+    emit_pulses(m, pulse_e);
+
+    if (m->windows_done < 255u) {
+        m->windows_done++;
+    }
+    m->settling = 0;
+    if (m->cfg.on_window != NULL) {
+        m->cfg.on_window(m->cfg.context, r);
+    }
+    window_reset(m, next_start);
+}
+
+/*
+ * Close the cycle that ends before sample `idx` (absolute index). For a real
+ * zero crossing it lies at idx - 1 + frac. Stores the change of the voltage DC
+ * estimate in *dv so the caller can correct its previous sample, and returns
+ * the MC_EVENT_* bits.
+ */
+static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out)
+{
+    mc_cycle_acc_t *a = &m->cyc;
+    const float fs = (float)m->cfg.sample_rate_hz;
+    int32_t dv = 0;
+    int events = MC_EVENT_CYCLE;
+    m->acquiring = 0;
+    if (a->n > 0) {
+        const float n = (float)a->n;
+        const float mv = (float)a->v / n;
+        const float mi = (float)a->i / n;
+        /* Exact removal of the cycle's residual mean: sum (x - mx)(y - my) = sum xy - sum x * my. */
+        const float cvv = (float)a->vv - (float)a->v * mv;
+        const float cii = (float)a->ii - (float)a->i * mi;
+        const float cvi = (float)a->vi - (float)a->v * mi;
+        /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
+        m->w_vr += (float)a->vc - mv * (float)a->c;
+        m->w_vim -= (float)a->vs - mv * (float)a->s;
+        m->w_ir += (float)a->ic - mi * (float)a->c;
+        m->w_iim -= (float)a->is - mi * (float)a->s;
+        m->w_vv += cvv;
+        m->w_ii += cii;
+        m->w_vi += cvi;
+        m->w_n += a->n;
+
+        mc_cycle_reading_t *c = &m->last_cycle;
+        c->urms = m->ku * sqrtf(cvv > 0.0f ? cvv / n : 0.0f);
+        c->irms = m->ki * sqrtf(cii > 0.0f ? cii / n : 0.0f);
+        c->p = m->ku * m->ki * cvi / n;
+        c->samples = a->n;
+        c->freq = 0.0f;
+        m->have_cycle = 1;
+
+        /* Track the DC: the residual mean moves into the estimate. */
+        dv = (int32_t)lrintf(mv);
+        m->dc_v += dv;
+        m->dc_i += (int32_t)lrintf(mi);
+        int32_t h = (a->vpeak - (dv < 0 ? -dv : dv)) / 8;
+        m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
+    }
+
+    if (real) {
+        if (m->zc_prev_idx != 0u) {
+            float period = (float)(idx - m->zc_prev_idx) + (frac - m->zc_prev_frac);
+            float f = period > 0.0f ? fs / period : 0.0f;
+            if (f >= 40.0f && f <= 70.0f) {
+                m->last_cycle.freq = f;
+                /* Reference follows the mains with a short smoothing against crossing
+                 * noise; during the first window it jumps to the measured value. */
+                set_reference_frequency(m, m->settling ? f : m->f_ref + 0.25f * (f - m->f_ref));
+            }
+        }
+        m->zc_prev_idx = idx;
+        m->zc_prev_frac = frac;
+        if (!m->zc_have_first) {
+            m->zc_have_first = 1;
+            m->zc_first_idx = idx;
+            m->zc_first_frac = frac;
+        } else {
+            m->w_cycles++;
+            m->zc_last_idx = idx;
+            m->zc_last_frac = frac;
+        }
+    } else {
+        m->zc_prev_idx = 0;
+        if (m->zc_have_first || m->w_n > 0) {
+            m->w_pseudo++;
+        }
+    }
+    memset(a, 0, sizeof(*a));
+
+    /* Close the window at the crossing nearest to its target length. */
+    uint32_t last_n = m->last_cycle.samples;
+    if (m->w_n + last_n / 2u >= m->window_target) {
+        close_window(m, idx);
+        events |= MC_EVENT_WINDOW;
+        if (real) {
+            m->zc_have_first = 1;
+            m->zc_first_idx = idx;
+            m->zc_first_frac = frac;
+        } else {
+            m->zc_have_first = 0;
+        }
+    }
+    *dv_out = dv;
+    return events;
+}
+
+int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n)
+{
+    if (m == NULL || ((v == NULL || i == NULL) && n > 0)) {
+        return MC_ERR_INVAL;
+    }
+    int events = 0;
+    mc_cycle_acc_t a = m->cyc;
+    int32_t dc_v = m->dc_v, dc_i = m->dc_i;
+    int32_t prev = m->prev_v;
+    int32_t hyst = m->hyst;
+    uint32_t phase = m->phase, dphase = m->dphase;
+    int armed = m->armed;
+    const int32_t vmin_peak = m->vmin_peak;
+    const uint32_t timeout = m->acquiring ? (uint32_t)(m->cfg.sample_rate_hz / m->cfg.nominal_freq_hz + 0.5f)
+                                          : m->cycle_timeout;
+    uint32_t limit = timeout;
+
+    for (size_t k = 0; k < n; k++) {
+        const int32_t vs = v[k] - dc_v;
+        const int32_t is = i[k] - dc_i;
+
+        /* Positive-going zero crossing of the voltage, armed by a swing below -hyst. */
+        if (vs < -hyst) {
+            armed = 1;
+        } else if (armed && vs >= 0 && prev < 0 && a.vpeak >= vmin_peak) {
+            float frac = (float)(-prev) / (float)(vs - prev);
+            int32_t dv;
+            m->cyc = a;
+            events |= close_cycle(m, m->sample_count + k, frac, 1, &dv);
+            a = m->cyc;
+            /* This sample starts the new cycle: recompute it against the new DC. */
+            dc_v = m->dc_v;
+            dc_i = m->dc_i;
+            hyst = m->hyst;
+            dphase = m->dphase;
+            limit = m->cycle_timeout;
+            k--;
+            prev = -1; /* stays "below zero" so the same sample cannot cross twice */
+            armed = 0;
+            continue;
+        }
+
+        const uint32_t idx = phase >> 24;
+        const int32_t sn = mc_sine_q15[idx];
+        const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+        phase += dphase;
+        a.v += vs;
+        a.i += is;
+        a.vv += (int64_t)vs * vs;
+        a.ii += (int64_t)is * is;
+        a.vi += (int64_t)vs * is;
+        a.vc += (int64_t)vs * cs;
+        a.vs += (int64_t)vs * sn;
+        a.ic += (int64_t)is * cs;
+        a.is += (int64_t)is * sn;
+        a.c += cs;
+        a.s += sn;
+        const int32_t av = vs < 0 ? -vs : vs;
+        if (av > a.vpeak) {
+            a.vpeak = av;
+        }
+        prev = vs;
+        if (++a.n >= limit) {
+            /* No crossing within the longest mains period: close by timeout. */
+            int32_t dv;
+            m->cyc = a;
+            events |= close_cycle(m, m->sample_count + k + 1u, 0.0f, 0, &dv);
+            a = m->cyc;
+            dc_v = m->dc_v;
+            dc_i = m->dc_i;
+            hyst = m->hyst;
+            dphase = m->dphase;
+            limit = m->cycle_timeout;
+            prev -= dv;
+            armed = 0;
+        }
+    }
+    m->cyc = a;
+    m->dc_v = dc_v;
+    m->dc_i = dc_i;
+    m->prev_v = prev;
+    m->phase = phase;
+    m->armed = (uint8_t)armed;
+    m->sample_count += n;
+    return events;
+}
+
+int mc_meter_reading(const mc_meter_t *m, mc_reading_t *out)
+{
+    if (m == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    if (m->windows_done == 0u) {
+        return MC_ERR_NODATA;
+    }
+    *out = m->last;
+    return MC_OK;
+}
+
+int mc_meter_cycle_reading(const mc_meter_t *m, mc_cycle_reading_t *out)
+{
+    if (m == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    if (!m->have_cycle) {
+        return MC_ERR_NODATA;
+    }
+    *out = m->last_cycle;
+    return MC_OK;
+}
+
+int mc_meter_energy(const mc_meter_t *m, mc_energy_t *out)
+{
+    if (m == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    *out = m->energy;
+    return MC_OK;
+}
+
+int mc_meter_set_energy(mc_meter_t *m, const mc_energy_t *energy)
+{
+    if (m == NULL || energy == NULL) {
+        return MC_ERR_INVAL;
+    }
+    m->energy = *energy;
+    m->pulse_acc = 0;
+    return MC_OK;
+}
+
+float mc_energy_kwh(uint64_t quanta)
+{
+    /* Whole Wh exactly, then the fraction: keeps full float precision at any size. */
+    uint64_t wh = quanta / MC_ENERGY_QUANTA_PER_WH;
+    uint64_t rest = quanta % MC_ENERGY_QUANTA_PER_WH;
+    return (float)wh / 1000.0f + (float)rest / ((float)MC_ENERGY_QUANTA_PER_WH * 1000.0f);
+}
+
+int mc_meter_set_calibration(mc_meter_t *m, const mc_calibration_t *cal)
+{
+    if (m == NULL || cal == NULL) {
+        return MC_ERR_INVAL;
+    }
+    int err = mc_calibration_check(cal);
+    if (err != MC_OK) {
+        return err;
+    }
+    m->cal = *cal;
+    derive(m);
+    return MC_OK;
+}
+
+int mc_meter_get_calibration(const mc_meter_t *m, mc_calibration_t *out)
+{
+    if (m == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    *out = m->cal;
+    return MC_OK;
+}
