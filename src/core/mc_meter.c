@@ -415,65 +415,75 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
                                           : m->cycle_timeout;
     uint32_t limit = timeout;
 
-    for (size_t k = 0; k < n; k++) {
-        const int32_t vs = v[k] - dc_v;
-        const int32_t is = i[k] - dc_i;
-
-        /* Positive-going zero crossing of the voltage, armed by a swing below -hyst. */
-        if (vs < -hyst) {
-            armed = 1;
-        } else if (armed && vs >= 0 && prev < 0 && a.vpeak >= vmin_peak) {
-            float frac = (float)(-prev) / (float)(vs - prev);
-            int32_t dv;
-            m->cyc = a;
-            events |= close_cycle(m, m->sample_count + k, frac, 1, &dv);
-            a = m->cyc;
-            /* This sample starts the new cycle: recompute it against the new DC. */
-            dc_v = m->dc_v;
-            dc_i = m->dc_i;
-            hyst = m->hyst;
-            dphase = m->dphase;
-            limit = m->cycle_timeout;
-            k--;
-            prev = -1; /* stays "below zero" so the same sample cannot cross twice */
-            armed = 0;
-            continue;
+    size_t k = 0;
+    while (k < n) {
+        /*
+         * Pass 1, voltage only: find where the cycle under way ends in this block
+         * (a positive-going crossing, armed by a swing below -hyst, while the
+         * cycle shows voltage present), or the timeout, or the end of the block.
+         */
+        const size_t room = (size_t)(limit - a.n);
+        const size_t stop = (n - k < room) ? n : k + room;
+        int32_t peak = a.vpeak;
+        size_t end = k;
+        int crossing = 0;
+        float frac = 0.0f;
+        for (; end < stop; end++) {
+            const int32_t vs = v[end] - dc_v;
+            if (vs < -hyst) {
+                armed = 1;
+            } else if (armed && vs >= 0 && prev < 0 && peak >= vmin_peak) {
+                frac = (float)(-prev) / (float)(vs - prev);
+                crossing = 1;
+                break;
+            }
+            const int32_t av = vs < 0 ? -vs : vs;
+            peak = av > peak ? av : peak;
+            prev = vs;
         }
 
-        const uint32_t idx = phase >> 24;
-        const int32_t sn = mc_sine_q15[idx];
-        const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
-        phase += dphase;
-        a.v += vs;
-        a.i += is;
-        a.vv += (int64_t)vs * vs;
-        a.ii += (int64_t)is * is;
-        a.vi += (int64_t)vs * is;
-        a.vc += (int64_t)vs * cs;
-        a.vs += (int64_t)vs * sn;
-        a.ic += (int64_t)is * cs;
-        a.is += (int64_t)is * sn;
-        a.c += cs;
-        a.s += sn;
-        const int32_t av = vs < 0 ? -vs : vs;
-        if (av > a.vpeak) {
-            a.vpeak = av;
+        /* Pass 2: accumulate samples k..end-1 into the cycle, branch-free. */
+        for (size_t j = k; j < end; j++) {
+            const int32_t vs = v[j] - dc_v;
+            const int32_t is = i[j] - dc_i;
+            const uint32_t idx = phase >> 24;
+            const int32_t sn = mc_sine_q15[idx];
+            const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+            phase += dphase;
+            a.v += vs;
+            a.i += is;
+            a.vv += (int64_t)vs * vs;
+            a.ii += (int64_t)is * is;
+            a.vi += (int64_t)vs * is;
+            a.vc += (int64_t)vs * cs;
+            a.vs += (int64_t)vs * sn;
+            a.ic += (int64_t)is * cs;
+            a.is += (int64_t)is * sn;
+            a.c += cs;
+            a.s += sn;
         }
-        prev = vs;
-        if (++a.n >= limit) {
-            /* No crossing within the longest mains period: close by timeout. */
-            int32_t dv;
-            m->cyc = a;
-            events |= close_cycle(m, m->sample_count + k + 1u, 0.0f, 0, &dv);
-            a = m->cyc;
-            dc_v = m->dc_v;
-            dc_i = m->dc_i;
-            hyst = m->hyst;
-            dphase = m->dphase;
-            limit = m->cycle_timeout;
-            prev -= dv;
-            armed = 0;
+        a.n += (uint32_t)(end - k);
+        a.vpeak = peak;
+        k = end;
+
+        if (!crossing && a.n < limit) {
+            break; /* end of block inside the cycle */
         }
+        int32_t dv;
+        m->cyc = a;
+        /* A crossing lies before sample `end`, which starts the new cycle; a
+         * timeout closes after the last accumulated sample, which is the same index. */
+        events |= close_cycle(m, m->sample_count + end, frac, crossing, &dv);
+        a = m->cyc;
+        dc_v = m->dc_v;
+        dc_i = m->dc_i;
+        hyst = m->hyst;
+        dphase = m->dphase;
+        limit = m->cycle_timeout;
+        armed = 0;
+        /* The sample at `end` is measured against the new DC; after a crossing it
+         * must not count as crossing again, hence "below zero". */
+        prev = crossing ? -1 : prev - dv;
     }
     m->cyc = a;
     m->dc_v = dc_v;
