@@ -1,0 +1,85 @@
+# metercore front door. Every target checks its Debian packages first
+# (tools/deps.sh installs them when run as root, else prints the apt-get line).
+#
+#   make run     build the library; the simulator (metersim) comes with the POSIX port
+#   make test    sanitized Debug build + ctest, Cortex-M0+/M4F cross builds,
+#                find_package / add_subdirectory / pkg-config consumers
+#   make docs    Doxygen HTML in build/docs/html (warnings are errors)
+#   make bench   Release (-O2) benchmark of mc_meter_process()
+#   make size    flash/RAM per module on Cortex-M4F and Cortex-M0+ (-Os)
+#   make clean   remove build/
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+CTEST ?= ctest
+export JOBS
+MAKEFLAGS += --no-print-directory
+
+DEPS_HOST  := cmake make gcc
+DEPS_TEST  := $(DEPS_HOST) libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi pkg-config
+DEPS_CROSS := cmake make gcc gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
+DEPS_DOCS  := doxygen
+
+TOOLCHAIN := cmake/toolchain-arm-none-eabi.cmake
+CROSS_FLAGS := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_WERROR=ON -DMC_PORT=none \
+               -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
+
+.PHONY: all help run test test-host test-cross test-consumers docs bench size clean
+
+all: test
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+run:
+	@tools/deps.sh $(DEPS_HOST)
+	$(CMAKE) -S . -B $(BUILD)/run -DCMAKE_BUILD_TYPE=Release -DMC_BUILD_TESTS=OFF \
+	    -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
+	$(CMAKE) --build $(BUILD)/run --parallel $(JOBS)
+	@echo
+	@echo "make run: the library is built ($(BUILD)/run/libmetercore.a)."
+	@echo "make run: the simulator metersim arrives with the POSIX port issue (ports/posix);"
+	@echo "make run: until then there is nothing to run. Try 'make test', 'make bench' or 'make size'."
+
+test:
+	@tools/deps.sh $(DEPS_TEST)
+	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory test-cross
+	@$(MAKE) --no-print-directory test-consumers
+	@echo "make test: all passed"
+
+test-host:
+	$(CMAKE) -S . -B $(BUILD)/test -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON -DMC_WERROR=ON \
+	    -DMC_BUILD_TESTS=ON -DMC_BUILD_EXAMPLES=ON -DMC_BUILD_BENCH=ON
+	$(CMAKE) --build $(BUILD)/test --parallel $(JOBS)
+	$(CTEST) --test-dir $(BUILD)/test --output-on-failure --no-tests=error --parallel $(JOBS)
+
+test-cross:
+	$(CMAKE) -S . -B $(BUILD)/m0plus $(CROSS_FLAGS) -DMC_ARM_CPU=cortex-m0plus
+	$(CMAKE) --build $(BUILD)/m0plus --parallel $(JOBS)
+	$(CMAKE) -S . -B $(BUILD)/m4f $(CROSS_FLAGS) -DMC_ARM_CPU=cortex-m4f
+	$(CMAKE) --build $(BUILD)/m4f --parallel $(JOBS)
+
+test-consumers:
+	tools/check-consumers.sh $(CURDIR)/$(BUILD)
+
+docs:
+	@tools/deps.sh $(DEPS_DOCS)
+	@mkdir -p $(BUILD)/docs
+	( cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs" ) | doxygen -
+	@echo "make docs: $(BUILD)/docs/html/index.html"
+
+bench:
+	@tools/deps.sh $(DEPS_HOST)
+	$(CMAKE) -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
+	    -DMC_WERROR=ON -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=ON -DMC_PORT=none
+	$(CMAKE) --build $(BUILD)/bench --parallel $(JOBS)
+	$(BUILD)/bench/bench/bench_core
+
+size:
+	@tools/deps.sh $(DEPS_CROSS)
+	tools/size.sh $(CURDIR)/$(BUILD)
+
+clean:
+	rm -rf $(BUILD)

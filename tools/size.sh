@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tools/size.sh [build-root]
+#
+# Flash and RAM of the library on Cortex-M4F and Cortex-M0+ (-Os, arm-none-eabi).
+# Cross-compiles the library (MinSizeRel) into <build-root>/size-<cpu> and prints:
+#
+#   size <cpu> <module> text=N data=N bss=N     per module (core, tariff, registers)
+#   size <cpu> total flash=N ram=N              flash = text + data,
+#                                               ram = data + bss + sizeof(mc_meter_t)
+#
+# Sizes come from arm-none-eabi-size on the library's object files, grouped by
+# their source folder src/<module>/. tariff and registers have no sources yet,
+# so they print zeros until their modules land. sizeof(mc_meter_t) on the target
+# is the size of the probe object tools/size_probe.c defines, read with
+# arm-none-eabi-nm -S (it is the RAM each meter instance needs; the caller owns it).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_root=${1:-$root/build}
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+modules=(core tariff registers)
+SIZE=${MC_ARM_TRIPLE:-arm-none-eabi}-size
+NM=${MC_ARM_TRIPLE:-arm-none-eabi}-nm
+
+for tool in "$SIZE" "$NM" cmake; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "size: $tool not found" >&2; exit 1; }
+done
+
+report=()
+for target in m4f m0plus; do
+    case $target in
+        m4f) cpu=cortex-m4f ;;
+        m0plus) cpu=cortex-m0plus ;;
+    esac
+    dir=$build_root/size-$target
+    cmake -S "$root" -B "$dir" \
+        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-arm-none-eabi.cmake" \
+        -DMC_ARM_CPU=$cpu -DCMAKE_BUILD_TYPE=MinSizeRel -DMC_WERROR=ON \
+        -DMC_PORT=none -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF \
+        -DMC_SIZE_PROBE=ON >/dev/null
+    cmake --build "$dir" --parallel "$jobs" >/dev/null
+
+    manifest=$dir/metercore-size-objects.txt
+    [ -f "$manifest" ] || { echo "size: $manifest missing" >&2; exit 1; }
+    mapfile -t objects < <(sed -n 's/^library://p' "$manifest")
+    probe=$(sed -n 's/^probe://p' "$manifest")
+
+    total_text=0 total_data=0 total_bss=0
+    for module in "${modules[@]}"; do
+        text=0 data=0 bss=0
+        for obj in "${objects[@]}"; do
+            case $obj in
+                */src/"$module"/*) ;;
+                *) continue ;;
+            esac
+            read -r t d b < <("$SIZE" -B -d "$obj" | awk 'NR == 2 { print $1, $2, $3 }')
+            text=$((text + t)) data=$((data + d)) bss=$((bss + b))
+        done
+        report+=("size $target $module text=$text data=$data bss=$bss")
+        total_text=$((total_text + text)) total_data=$((total_data + data)) total_bss=$((total_bss + bss))
+    done
+
+    meter_size=$("$NM" -S -t d "$probe" | awk '$NF == "mc_meter_size_probe" { print $2 + 0 }')
+    if [ -z "$meter_size" ]; then
+        echo "size: cannot read sizeof(mc_meter_t) from $probe" >&2
+        exit 1
+    fi
+    report+=("# $target: sizeof(mc_meter_t) = $meter_size bytes per meter instance (counted in ram)")
+    report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + meter_size))")
+done
+
+printf '%s\n' "${report[@]}"
