@@ -13,6 +13,8 @@
 # so they print zeros until their modules land. sizeof(mc_meter_t) on the target
 # is the size of the probe object tools/size_probe.c defines, read with
 # arm-none-eabi-nm -S (it is the RAM each meter instance needs; the caller owns it).
+# Only the library's own objects are counted: run-time routines a firmware link
+# adds (libgcc soft-float on the M0+, newlib's sqrtf/lrintf, memcpy) are not.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
