@@ -29,6 +29,7 @@ typedef enum mc_err {
     MC_ERR_NODATA = -2,     /**< The value asked for does not exist yet (e.g. no window has closed). */
     MC_ERR_CORRUPT = -3,    /**< Stored data failed its integrity check (CRC mismatch). */
     MC_ERR_VERSION = -4,    /**< Stored data has a format version this library cannot read. */
+    MC_ERR_RANGE = -5,      /**< A date, time or clock value outside what the library handles (2000..2099). */
 } mc_err;
 
 /**

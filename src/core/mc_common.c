@@ -16,6 +16,8 @@ const char *mc_strerror(int err)
         return "MC_ERR_CORRUPT";
     case MC_ERR_VERSION:
         return "MC_ERR_VERSION";
+    case MC_ERR_RANGE:
+        return "MC_ERR_RANGE";
     default:
         return err >= 0 ? "MC_OK" : "MC_ERR_UNKNOWN";
     }
