@@ -200,10 +200,17 @@ typedef struct mc_meter_config {
 
 /** Per-cycle accumulators. Private: read through the API only. */
 typedef struct mc_cycle_acc {
-    int64_t vv, ii, vi;            /**< Σv², Σi², Σv·i */
-    int64_t vc, vs, ic, is;        /**< Σv·cos, Σv·sin, Σi·cos, Σi·sin (Q15 reference) */
-    int64_t v, i;                  /**< Σv, Σi (up to 2^14 · 2^24 = 2^38) */
-    int32_t c, s;                  /**< Σcos, Σsin of the reference (up to 2^29) */
+    int64_t vv;                    /**< Σv² */
+    int64_t ii;                    /**< Σi² */
+    int64_t vi;                    /**< Σv·i */
+    int64_t vc;                    /**< Σv·cos (Q15 reference) */
+    int64_t vs;                    /**< Σv·sin */
+    int64_t ic;                    /**< Σi·cos */
+    int64_t is;                    /**< Σi·sin */
+    int64_t v;                     /**< Σv (up to 2^14 · 2^24 = 2^38) */
+    int64_t i;                     /**< Σi */
+    int32_t c;                     /**< Σcos of the reference (up to 2^29) */
+    int32_t s;                     /**< Σsin of the reference */
     int32_t vpeak;                 /**< max |v| */
     uint32_t n;                    /**< samples */
 } mc_cycle_acc_t;
@@ -216,27 +223,35 @@ typedef struct mc_meter {
     mc_meter_config_t cfg;     /**< Copy of the configuration. */
     mc_calibration_t cal;      /**< Calibration in force. */
     /* derived constants */
-    float ku, ki;              /**< Volts, amps per code with gains applied. */
-    float cos_d, sin_d;        /**< Phase correction rotation. */
+    float ku;                  /**< Volts per code with the gain applied. */
+    float ki;                  /**< Amps per code with the gain applied. */
+    float cos_d;               /**< Phase correction rotation, cosine. */
+    float sin_d;               /**< Phase correction rotation, sine. */
     float creep_w;             /**< Creep threshold, W (and var). */
     uint32_t window_target;    /**< Window target, samples. */
     uint32_t cycle_timeout;    /**< Longest cycle, samples. */
     int32_t vmin_peak;         /**< Smallest peak (codes) that counts as voltage present. */
     /* sample state */
     uint64_t sample_count;     /**< Samples since init. */
-    int32_t dc_v, dc_i;        /**< DC estimates, codes. */
+    int32_t dc_v;              /**< Voltage DC estimate, codes. */
+    int32_t dc_i;              /**< Current DC estimate, codes. */
     int32_t prev_v;            /**< Previous DC-free voltage sample. */
     int32_t hyst;              /**< Zero-crossing hysteresis, codes. */
-    uint32_t phase, dphase;    /**< DFT reference phase accumulator and step. */
+    uint32_t phase;            /**< DFT reference phase accumulator. */
+    uint32_t dphase;           /**< DFT reference phase step per sample. */
     uint8_t armed;             /**< Zero-crossing detector armed (went below -hyst). */
     uint8_t acquiring;         /**< DC acquisition before the first crossing. */
     uint8_t windows_done;      /**< Saturating count of windows closed. */
     uint8_t pad_;              /**< Padding. */
     mc_cycle_acc_t cyc;        /**< Current cycle. */
     /* window state */
-    float w_vv, w_ii, w_vi;    /**< Window sums, DC-free, codes². */
-    float w_vr, w_vim, w_ir, w_iim; /**< Window DFT sums of v and i, real and imaginary. */
-    float w_ref2;              /**< Window Σ of squared reference amplitude normaliser. */
+    float w_vv;                /**< Window Σv², DC-free, codes². */
+    float w_ii;                /**< Window Σi², DC-free. */
+    float w_vi;                /**< Window Σv·i, DC-free. */
+    float w_vr;                /**< Window DFT of v, real part. */
+    float w_vim;               /**< Window DFT of v, imaginary part. */
+    float w_ir;                /**< Window DFT of i, real part. */
+    float w_iim;               /**< Window DFT of i, imaginary part. */
     uint32_t w_n;              /**< Window samples. */
     uint16_t w_cycles;         /**< Real cycles in the window. */
     uint16_t w_pseudo;         /**< Cycles closed by timeout in the window. */

@@ -191,6 +191,7 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
     while (m->pulse_acc >= m->pulse_quanta) {
         m->pulse_acc -= m->pulse_quanta;
         mc_pulse_t p;
+        memset(&p, 0, sizeof(p)); /* no stray padding bytes reach the callback */
         float at = (float)needed / fe * n; /* samples after the window start */
         p.start_q16 = (m->w_start_sample << 16) + (uint64_t)(at * 65536.0f);
         p.width_q16 = (uint32_t)(width * 65536.0f);
