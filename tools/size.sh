@@ -6,7 +6,7 @@
 #
 #   size <cpu> <module> text=N data=N bss=N     per module (core, tariff, registers)
 #   size <cpu> total flash=N ram=N              flash = text + data,
-#                                               ram = data + bss + sizeof(mc_meter_t)
+#                                               ram = data + bss + sizeof(mc_meter_t) + sizeof(mc_tariff_t)
 #
 # Sizes come from arm-none-eabi-size on the library's object files, grouped by
 # their source folder src/<module>/. tariff and registers have no sources yet,
@@ -67,8 +67,13 @@ for target in m4f m0plus; do
         echo "size: cannot read sizeof(mc_meter_t) from $probe" >&2
         exit 1
     fi
-    report+=("# $target: sizeof(mc_meter_t) = $meter_size bytes per meter instance (counted in ram)")
-    report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + meter_size))")
+    tariff_size=$("$NM" -S -t d "$probe" | awk '$NF == "mc_tariff_size_probe" { print $2 + 0 }')
+    if [ -z "$tariff_size" ]; then
+        echo "size: cannot read sizeof(mc_tariff_t) from $probe" >&2
+        exit 1
+    fi
+    report+=("# $target: sizeof(mc_meter_t) = $meter_size, sizeof(mc_tariff_t) = $tariff_size bytes per instance (counted in ram)")
+    report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + meter_size + tariff_size))")
 done
 
 printf '%s\n' "${report[@]}"

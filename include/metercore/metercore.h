@@ -10,5 +10,7 @@
 
 #include "metercore/mc_common.h"
 #include "metercore/mc_meter.h"
+#include "metercore/mc_calendar.h"
+#include "metercore/mc_tariff.h"
 
 #endif /* METERCORE_METERCORE_H */
