@@ -124,7 +124,7 @@ enum mc_reading_flag {
     MC_FLAG_NO_VOLTAGE = 1u << 0,  /**< No valid zero crossing in the window: freq is 0. */
     MC_FLAG_CREEP_P = 1u << 1,     /**< |P| under the creep threshold: no active energy registered. */
     MC_FLAG_CREEP_Q = 1u << 2,     /**< |Q| under the creep threshold: no reactive energy registered. */
-    MC_FLAG_SETTLING = 1u << 3,    /**< First window after init: DC tracking was still acquiring. */
+    MC_FLAG_SETTLING = 1u << 3,    /**< First window after init (the DFT reference was still locking on). */
     MC_FLAG_CAPACITIVE = 1u << 4,  /**< Current leads voltage (quadrant II or IV). */
     MC_FLAG_INDUCTIVE = 1u << 5,   /**< Current lags voltage (quadrant I or III). */
 };
@@ -139,6 +139,7 @@ typedef struct mc_reading {
     float pf;          /**< Power factor P/S, signed like P, in [-1, 1]; 1 when S is 0. */
     float freq;        /**< Mains frequency, Hz; 0 with ::MC_FLAG_NO_VOLTAGE. */
     float duration_s;  /**< Window length, s (samples / sample rate). */
+    uint64_t start_sample; /**< Index of the window's first sample, counted from mc_meter_init(). */
     uint32_t samples;  /**< Samples in the window. */
     uint16_t cycles;   /**< Mains cycles in the window. */
     uint8_t quadrant;  /**< 1..4 as ::mc_energy_reg (I: P>=0,Q>=0; II: P<0,Q>=0; III; IV). */
@@ -190,7 +191,7 @@ typedef struct mc_meter_config {
     float start_current;       /**< Starting current, A; energy registers from here (KPM31: 0.001·In). Creep
                                     threshold power is half of Un · start_current. */
     uint16_t window_ms;        /**< Target window length, 20..2000 ms (default 1000); closed on a zero crossing. */
-    uint16_t pulse_width_ms;   /**< Pulse width, ms (default 80); shortened to half the period at high power. */
+    uint16_t pulse_width_ms;   /**< Pulse width, ms (default 80); at high power shortened to just under half the period. */
     uint32_t pulse_constant;   /**< Pulses per kWh (or kvarh), 1..100000 (default 1600). */
     mc_pulse_source pulse_source; /**< Energy that drives the pulse output. */
     mc_window_cb on_window;    /**< Called when a window closes; may be NULL. */
@@ -240,9 +241,14 @@ typedef struct mc_meter {
     uint32_t phase;            /**< DFT reference phase accumulator. */
     uint32_t dphase;           /**< DFT reference phase step per sample. */
     uint8_t armed;             /**< Zero-crossing detector armed (went below -hyst). */
-    uint8_t acquiring;         /**< DC acquisition before the first crossing. */
+    uint8_t acquiring;         /**< DC acquisition: before measurement starts. */
     uint8_t windows_done;      /**< Saturating count of windows closed. */
-    uint8_t pad_;              /**< Padding. */
+    uint8_t acquire_segments;  /**< Segments closed without a crossing while acquiring. */
+    uint32_t acq_count;        /**< Samples seen in the first acquisition segment. */
+    int32_t acq_vmin;          /**< Voltage minimum over the first acquisition segment. */
+    int32_t acq_vmax;          /**< Voltage maximum over it. */
+    int32_t acq_imin;          /**< Current minimum over it. */
+    int32_t acq_imax;          /**< Current maximum over it. */
     mc_cycle_acc_t cyc;        /**< Current cycle. */
     /* window state */
     float w_vv;                /**< Window Σv², DC-free, codes². */

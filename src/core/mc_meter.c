@@ -152,6 +152,8 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     m->hyst = m->vmin_peak / 4;
     m->acquiring = 1;
     m->settling = 1;
+    m->acq_vmin = m->acq_imin = INT32_MAX;
+    m->acq_vmax = m->acq_imax = INT32_MIN;
     set_reference_frequency(m, cfg->nominal_freq_hz);
     /* Quanta per pulse: 2^30 per Wh * 1000 Wh per kWh / constant. */
     m->pulse_quanta = (MC_ENERGY_QUANTA_PER_WH * 1000u) / cfg->pulse_constant;
@@ -184,8 +186,11 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
     /* Assume constant power over the window: energy e over n samples. */
     float period = (float)m->pulse_quanta / fe * n;
     float width = (float)m->cfg.pulse_width_ms * (float)m->cfg.sample_rate_hz / 1000.0f;
-    if (width > 0.5f * period) {
-        width = 0.5f * period;
+    /* At most half the period at this window's power, less 1/64 so that the
+     * next window's power noise cannot make a pulse overlap the next one. */
+    const float max_width = 0.5f * period * (1.0f - 1.0f / 64.0f);
+    if (width > max_width) {
+        width = max_width;
     }
     uint64_t needed = m->pulse_quanta - before; /* energy into the window at the first edge */
     while (m->pulse_acc >= m->pulse_quanta) {
@@ -214,6 +219,7 @@ static void close_window(mc_meter_t *m, uint64_t next_start)
         return;
     }
     r->samples = m->w_n;
+    r->start_sample = m->w_start_sample;
     r->cycles = (uint16_t)(m->w_cycles + m->w_pseudo);
     r->duration_s = n / fs;
     r->urms = m->ku * sqrtf(m->w_vv > 0.0f ? m->w_vv / n : 0.0f);
@@ -305,63 +311,102 @@ static void close_window(mc_meter_t *m, uint64_t next_start)
     window_reset(m, next_start);
 }
 
+/* Acquisition: segments closed without a crossing before measuring starts anyway. */
+#define MC_ACQUIRE_SEGMENTS 3
+
 /*
  * Close the cycle that ends before sample `idx` (absolute index). For a real
  * zero crossing it lies at idx - 1 + frac. Stores the change of the voltage DC
  * estimate in *dv so the caller can correct its previous sample, and returns
  * the MC_EVENT_* bits.
+ *
+ * Before the first crossing after init (acquisition) segments only set the DC
+ * estimate and are not measured: measurement, and the energy integral, start at
+ * the first crossing, or after MC_ACQUIRE_SEGMENTS segments without one (no
+ * voltage).
  */
 static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out)
 {
     mc_cycle_acc_t *a = &m->cyc;
     const float fs = (float)m->cfg.sample_rate_hz;
     int32_t dv = 0;
-    int events = MC_EVENT_CYCLE;
-    m->acquiring = 0;
+    int events = 0;
+    /* A whole cycle lies between two crossings; only then is its own mean the DC. */
+    const int whole = real && m->zc_prev_idx != 0u && !m->acquiring;
+    float period = 0.0f;
+    if (real && m->zc_prev_idx != 0u) {
+        period = (float)(idx - m->zc_prev_idx) + (frac - m->zc_prev_frac);
+    }
+
     if (a->n > 0) {
         const float n = (float)a->n;
         const float mv = (float)a->v / n;
         const float mi = (float)a->i / n;
-        /* Exact removal of the cycle's residual mean: sum (x - mx)(y - my) = sum xy - sum x * my. */
-        const float cvv = (float)a->vv - (float)a->v * mv;
-        const float cii = (float)a->ii - (float)a->i * mi;
-        const float cvi = (float)a->vi - (float)a->v * mi;
-        /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
-        m->w_vr += (float)a->vc - mv * (float)a->c;
-        m->w_vim -= (float)a->vs - mv * (float)a->s;
-        m->w_ir += (float)a->ic - mi * (float)a->c;
-        m->w_iim -= (float)a->is - mi * (float)a->s;
-        m->w_vv += cvv;
-        m->w_ii += cii;
-        m->w_vi += cvi;
-        m->w_n += a->n;
+        if (m->acquiring) {
+            /* Waiting for the first crossing: the DC from the extremes stands; measure nothing. */
+        } else {
+            /* Whole cycle: remove its residual mean exactly, sum (x - mx)(y - my) =
+             * sum xy - sum x * my. A partial cycle (timeout, voltage returning)
+             * keeps the running DC estimate, which then moves by 1/8 of the
+             * segment's mean only, so that AC content does not disturb it. */
+            const float kv = whole ? mv : 0.0f;
+            const float ki = whole ? mi : 0.0f;
+            const float cvv = (float)a->vv - (float)a->v * kv;
+            const float cii = (float)a->ii - (float)a->i * ki;
+            const float cvi = (float)a->vi - (float)a->v * ki;
+            /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
+            m->w_vr += (float)a->vc - kv * (float)a->c;
+            m->w_vim -= (float)a->vs - kv * (float)a->s;
+            m->w_ir += (float)a->ic - ki * (float)a->c;
+            m->w_iim -= (float)a->is - ki * (float)a->s;
+            m->w_vv += cvv;
+            m->w_ii += cii;
+            m->w_vi += cvi;
+            m->w_n += a->n;
 
-        mc_cycle_reading_t *c = &m->last_cycle;
-        c->urms = m->ku * sqrtf(cvv > 0.0f ? cvv / n : 0.0f);
-        c->irms = m->ki * sqrtf(cii > 0.0f ? cii / n : 0.0f);
-        c->p = m->ku * m->ki * cvi / n;
-        c->samples = a->n;
-        c->freq = 0.0f;
-        m->have_cycle = 1;
+            /* Per-cycle values. P and U are normalised by the exact period: the
+             * samples at either end lie where v is near zero, so their sums cover
+             * the period whatever the sample count; I has no such zero there. */
+            mc_cycle_reading_t *c = &m->last_cycle;
+            const float nt = period > 0.0f ? period : n;
+            c->urms = m->ku * sqrtf(cvv > 0.0f ? cvv / nt : 0.0f);
+            c->irms = m->ki * sqrtf(cii > 0.0f ? cii / n : 0.0f);
+            c->p = m->ku * m->ki * cvi / nt;
+            c->samples = a->n;
+            c->freq = 0.0f;
+            m->have_cycle = 1;
+            events |= MC_EVENT_CYCLE;
 
-        /* Track the DC: the residual mean moves into the estimate. */
-        dv = (int32_t)lrintf(mv);
+            dv = (int32_t)lrintf(whole ? mv : mv / 8.0f);
+            m->dc_i += (int32_t)lrintf(whole ? mi : mi / 8.0f);
+        }
         m->dc_v += dv;
-        m->dc_i += (int32_t)lrintf(mi);
-        int32_t h = (a->vpeak - (dv < 0 ? -dv : dv)) / 8;
+        const int32_t h = (a->vpeak - (dv < 0 ? -dv : dv)) / 8;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
+    }
+    const uint32_t cycle_n = a->n;
+    memset(a, 0, sizeof(*a));
+
+    if (m->acquiring) {
+        if (real) {
+            m->acquiring = 0; /* measurement starts at this crossing */
+        } else if (++m->acquire_segments >= MC_ACQUIRE_SEGMENTS) {
+            m->acquiring = 0; /* no voltage: measure current anyway */
+        }
+        if (!m->acquiring) {
+            window_reset(m, idx);
+        }
     }
 
     if (real) {
-        if (m->zc_prev_idx != 0u) {
-            float period = (float)(idx - m->zc_prev_idx) + (frac - m->zc_prev_frac);
-            float f = period > 0.0f ? fs / period : 0.0f;
-            if (f >= 40.0f && f <= 70.0f) {
+        const float f = period > 0.0f ? fs / period : 0.0f;
+        if (f >= 40.0f && f <= 70.0f) {
+            if (events & MC_EVENT_CYCLE) {
                 m->last_cycle.freq = f;
-                /* Reference follows the mains with a short smoothing against crossing
-                 * noise; during the first window it jumps to the measured value. */
-                set_reference_frequency(m, m->settling ? f : m->f_ref + 0.25f * (f - m->f_ref));
             }
+            /* Reference follows the mains with a short smoothing against crossing
+             * noise; during the first window it jumps to the measured value. */
+            set_reference_frequency(m, m->settling ? f : m->f_ref + 0.25f * (f - m->f_ref));
         }
         m->zc_prev_idx = idx;
         m->zc_prev_frac = frac;
@@ -376,15 +421,13 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
         }
     } else {
         m->zc_prev_idx = 0;
-        if (m->zc_have_first || m->w_n > 0) {
+        if (!m->acquiring && cycle_n > 0u) {
             m->w_pseudo++;
         }
     }
-    memset(a, 0, sizeof(*a));
 
     /* Close the window at the crossing nearest to its target length. */
-    uint32_t last_n = m->last_cycle.samples;
-    if (m->w_n + last_n / 2u >= m->window_target) {
+    if (!m->acquiring && m->w_n > 0u && m->w_n + cycle_n / 2u >= m->window_target) {
         close_window(m, idx);
         events |= MC_EVENT_WINDOW;
         if (real) {
@@ -411,12 +454,40 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
     int32_t hyst = m->hyst;
     uint32_t phase = m->phase, dphase = m->dphase;
     int armed = m->armed;
-    const int32_t vmin_peak = m->vmin_peak;
-    const uint32_t timeout = m->acquiring ? (uint32_t)(m->cfg.sample_rate_hz / m->cfg.nominal_freq_hz + 0.5f)
-                                          : m->cycle_timeout;
-    uint32_t limit = timeout;
+    /* No crossing counts during the first acquisition segment: it sets the DC first. */
+    int32_t zc_min = (m->acquiring && m->acquire_segments == 0u) ? INT32_MAX : m->vmin_peak;
+    uint32_t limit = m->cycle_timeout;
 
     size_t k = 0;
+    /*
+     * Acquisition, first segment: 1/40 s (a whole cycle at any mains frequency
+     * from 40 Hz up) to find the DC as the midpoint of the extremes, which is
+     * exact for any half-wave symmetric waveform whatever the segment covers.
+     */
+    while (k < n && m->acquiring && m->acquire_segments == 0u) {
+        for (; k < n && m->acq_count < m->cycle_timeout; k++) {
+            const int32_t vk = v[k], ik = i[k];
+            m->acq_vmin = vk < m->acq_vmin ? vk : m->acq_vmin;
+            m->acq_vmax = vk > m->acq_vmax ? vk : m->acq_vmax;
+            m->acq_imin = ik < m->acq_imin ? ik : m->acq_imin;
+            m->acq_imax = ik > m->acq_imax ? ik : m->acq_imax;
+            m->acq_count++;
+        }
+        if (m->acq_count >= m->cycle_timeout) {
+            /* Midpoints; the halves are summed separately so nothing overflows. */
+            dc_v = m->acq_vmin / 2 + m->acq_vmax / 2;
+            dc_i = m->acq_imin / 2 + m->acq_imax / 2;
+            const int32_t h = (m->acq_vmax / 2 - m->acq_vmin / 2) / 8;
+            hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
+            m->dc_v = dc_v;
+            m->dc_i = dc_i;
+            m->hyst = hyst;
+            m->acquire_segments = 1;
+            zc_min = m->vmin_peak;
+            armed = 0;
+            prev = 0;
+        }
+    }
     while (k < n) {
         /*
          * Pass 1, voltage only: find where the cycle under way ends in this block
@@ -433,7 +504,7 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
             const int32_t vs = v[end] - dc_v;
             if (vs < -hyst) {
                 armed = 1;
-            } else if (armed && vs >= 0 && prev < 0 && peak >= vmin_peak) {
+            } else if (armed && vs >= 0 && prev < 0 && peak >= zc_min) {
                 frac = (float)(-prev) / (float)(vs - prev);
                 crossing = 1;
                 break;
@@ -481,6 +552,7 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
         hyst = m->hyst;
         dphase = m->dphase;
         limit = m->cycle_timeout;
+        zc_min = m->vmin_peak;
         armed = 0;
         /* The sample at `end` is measured against the new DC; after a crossing it
          * must not count as crossing again, hence "below zero". */
