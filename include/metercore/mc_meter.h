@@ -362,6 +362,17 @@ int mc_meter_energy(const mc_meter_t *m, mc_energy_t *out);
 int mc_meter_set_energy(mc_meter_t *m, const mc_energy_t *energy);
 
 /**
+ * @brief Change the pulse constant while running.
+ *
+ * The energy registers are not touched. The energy accumulated towards the
+ * next pulse is kept, less whole pulses at the new constant (which are not emitted).
+ * @param m         the meter.
+ * @param constant  pulses per kWh (kvarh), 1..100000.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_meter_set_pulse_constant(mc_meter_t *m, uint32_t constant);
+
+/**
  * @brief Put a calibration in force.
  *
  * Checks version, size, CRC and ranges first; on any failure the calibration in

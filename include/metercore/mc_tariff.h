@@ -300,6 +300,15 @@ int mc_tariff_month_kwh(const mc_tariff_t *t, unsigned ago, unsigned rate, mc_co
 float mc_tariff_combined_kwh(const mc_tariff_t *t, unsigned rate, mc_combined which);
 
 /**
+ * @brief Clear all energy: lifetime per rate, this month, history and maximum demand.
+ *
+ * The schedule, the configuration and the settlement bookkeeping stay.
+ * @param t  the instance.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_tariff_clear_energy(mc_tariff_t *t);
+
+/**
  * @brief The current demand values.
  * @param t       the instance.
  * @param p_w     receives the active demand, W (may be NULL).

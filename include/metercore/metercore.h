@@ -12,5 +12,7 @@
 #include "metercore/mc_meter.h"
 #include "metercore/mc_calendar.h"
 #include "metercore/mc_tariff.h"
+#include "metercore/mc_registers.h"
+#include "metercore/mc_modbus.h"
 
 #endif /* METERCORE_METERCORE_H */

@@ -641,3 +641,16 @@ int mc_meter_get_calibration(const mc_meter_t *m, mc_calibration_t *out)
     *out = m->cal;
     return MC_OK;
 }
+
+int mc_meter_set_pulse_constant(mc_meter_t *m, uint32_t constant)
+{
+    if (m == NULL || constant < 1u || constant > 100000u) {
+        return MC_ERR_INVAL;
+    }
+    m->cfg.pulse_constant = constant;
+    m->pulse_quanta = (MC_ENERGY_QUANTA_PER_WH * 1000u) / constant;
+    /* A larger constant may leave more than one pulse's energy pending: the
+     * pulse output restarts from the remainder (the registers lose nothing). */
+    m->pulse_acc %= m->pulse_quanta;
+    return MC_OK;
+}

@@ -526,3 +526,16 @@ int mc_tariff_demand(const mc_tariff_t *t, float *p_w, float *s_va)
     }
     return t->demand_valid ? MC_OK : MC_ERR_NODATA;
 }
+
+int mc_tariff_clear_energy(mc_tariff_t *t)
+{
+    if (t == NULL) {
+        return MC_ERR_INVAL;
+    }
+    memset(t->total, 0, sizeof(t->total));
+    memset(t->month, 0, sizeof(t->month));
+    memset(t->history, 0, sizeof(t->history));
+    t->max_demand_p = 0.0f;
+    t->max_demand_p_at = 0;
+    return MC_OK;
+}

@@ -1,0 +1,341 @@
+/**
+ * @file mc_registers.h
+ * @brief The meter's data model and its register map, independent of any transport.
+ *
+ * Two layers:
+ * - **The data model** (::mc_model_t): the quantities a meter reports and the
+ *   parameters it keeps, named by ::mc_qty with an argument (rate, month), read
+ *   and written through mc_model_read() and mc_model_write(). A protocol maps
+ *   its own addressing onto these quantities: the Modbus register map below is
+ *   one such mapping, DL/T645-2007 data identifiers will be another, and
+ *   neither touches core or tariff.
+ * - **The register map** (mc_regmap_table()): the one table that says which
+ *   Modbus holding register holds which quantity, in which format, unit and
+ *   access. docs/REGISTERS.md is generated from it (`regmap_doc` tool) and a
+ *   test keeps the two identical.
+ *
+ * Every parameter change, whatever its source (bus, front panel, code), goes
+ * through mc_model_write(): validated, applied, then reported to the
+ * `on_change` hook with old value, new value and source, which the persistence
+ * layer uses to save and log.
+ */
+#ifndef METERCORE_MC_REGISTERS_H
+#define METERCORE_MC_REGISTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metercore/mc_common.h"
+#include "metercore/mc_meter.h"
+#include "metercore/mc_tariff.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of the register map (readable at ::MC_REG_MAP_VERSION_ADDR). */
+#define MC_REGMAP_VERSION 1u
+
+/** First address of the extension registers (the KPM31 manual uses 0000H..019EH). */
+#define MC_REG_EXT_BASE 0x1000u
+/** Register-map version register. */
+#define MC_REG_MAP_VERSION_ADDR 0x101Au
+
+/** Value of the clear-energy command (KPM31 000CH). */
+#define MC_CLEAR_ENERGY_COMMAND 0x55AAu
+
+/**
+ * Quantities of the data model. The argument of each is given in brackets;
+ * "rate" is 0 for the total or 1..4, "month" is 0 for this month or 1..12 for
+ * settlement month -1..-12, packed as arg = rate * 16 + month.
+ */
+typedef enum mc_qty {
+    MC_QTY_NONE = 0,            /**< Gap in a block: reads 0, not writable. */
+    /* measurements, float */
+    MC_QTY_VOLTAGE,             /**< Urms, V. */
+    MC_QTY_CURRENT,             /**< Irms, A. */
+    MC_QTY_P,                   /**< Active power, W. */
+    MC_QTY_Q,                   /**< Reactive power (fundamental), var. */
+    MC_QTY_S,                   /**< Apparent power, VA. */
+    MC_QTY_PF,                  /**< Power factor, signed. */
+    MC_QTY_FREQ,                /**< Frequency, Hz. */
+    MC_QTY_DEMAND_S,            /**< Apparent demand, VA. */
+    MC_QTY_DEMAND_P,            /**< Active demand, W. */
+    MC_QTY_MAX_DEMAND_P,        /**< Maximum active demand this month, W. */
+    /* energies, float kWh / kvarh */
+    MC_QTY_E_ACTIVE,            /**< Combined active energy, lifetime [rate]. */
+    MC_QTY_E_ACTIVE_IMPORT,     /**< Active import energy, lifetime [rate]. */
+    MC_QTY_E_ACTIVE_EXPORT,     /**< Active export energy, lifetime [rate]. */
+    MC_QTY_E_REACTIVE,          /**< Combined reactive energy, lifetime [rate]. */
+    MC_QTY_E_REACTIVE_IMPORT,   /**< Reactive import energy, lifetime [rate]. */
+    MC_QTY_E_REACTIVE_EXPORT,   /**< Reactive export energy, lifetime [rate]. */
+    MC_QTY_MONTH_ACTIVE,        /**< Combined active energy of a month [rate * 16 + month]. */
+    MC_QTY_MONTH_REACTIVE,      /**< Combined reactive energy of a month [rate * 16 + month]. */
+    /* parameters and commands, u16 */
+    MC_QTY_PASSWORD,            /**< Protection password 0..9999; reads 0; writing it unlocks. */
+    MC_QTY_ADDRESS,             /**< Modbus slave address 1..247. */
+    MC_QTY_BAUD,                /**< Baud code 1..4 = 1200, 2400, 4800, 9600. */
+    MC_QTY_PARITY,              /**< Parity 0 none, 1 even, 2 odd. */
+    MC_QTY_WORD_ORDER,          /**< Float word order 0 ABCD (high word first), 1 CDAB. */
+    MC_QTY_CLEAR_ENERGY,        /**< Write 0x55AA: clear all energy; reads 0. */
+    MC_QTY_PULSE_CONSTANT,      /**< Pulse constant, imp/kWh, 1..65535. */
+    MC_QTY_SETTLE_DAY,          /**< Settlement day 1..28. */
+    MC_QTY_SETTLE_HOUR,         /**< Settlement hour 0..23. */
+    MC_QTY_CLOCK,               /**< Clock field [0 year, 1 month, 2 day, 3 hour, 4 minute, 5 second]. */
+    MC_QTY_SERIAL,              /**< Serial number, 2 ASCII characters per register [0..7]. */
+    MC_QTY_SW_VERSION,          /**< Library version 0xMMmm. */
+    MC_QTY_SW_PATCH,            /**< Library patch version. */
+    MC_QTY_MAP_VERSION,         /**< ::MC_REGMAP_VERSION. */
+    MC_QTY_SW_CHECKSUM,         /**< Checksum of the legally relevant code [0 high, 1 low word]. */
+    MC_QTY_STATUS,              /**< Status flags ::mc_status_flag. */
+    MC_QTY_ERRORS,              /**< Error flags ::mc_error_flag. */
+    MC_QTY_RELAY,               /**< Relay state 0 open, 1 closed (KPM31B). */
+    MC_QTY_DI,                  /**< DI state 0 open, 1 closed (KPM31BK). */
+    MC_QTY_RATE,                /**< Rate in force 1..4. */
+    /* tariff schedule, u16; writes are validated as a whole schedule */
+    MC_QTY_TOU_COUNTS,          /**< [0] day profiles, [1] week profiles, [2] seasons, [3] special days. */
+    MC_QTY_TOU_PROFILE,         /**< Day profile [profile * 32 + word]: word 0 segment count, word 1 + 2k
+                                     segment k start hour * 256 + minute, word 2 + 2k its rate 1..4. */
+    MC_QTY_TOU_WEEK,            /**< Day profile of a weekday [week * 7 + weekday], Monday = 0. */
+    MC_QTY_TOU_SEASON,          /**< Season [season * 2 + field]: 0 start month * 256 + day, 1 week profile. */
+    MC_QTY_TOU_SPECIAL,         /**< Special day [day * 3 + field]: 0 year (0 = every year), 1 month * 256 + day,
+                                     2 day profile. */
+    /* calibration, float; writable over the bus only while the meter is not sealed */
+    MC_QTY_CAL,                 /**< [0] u_gain, [1] i_gain, [2] phase_deg, [3] p_offset W, [4] q_offset var. */
+    MC_QTY_SEAL,                /**< 1 = calibration sealed; writing 1 seals, nothing unseals over the bus. */
+    MC_QTY_COUNT                /**< Number of quantities. */
+} mc_qty;
+
+/** Value formats on the bus. */
+typedef enum mc_fmt {
+    MC_FMT_U16 = 0, /**< One register, unsigned. */
+    MC_FMT_F32      /**< Two registers, IEEE-754 single, word order as configured. */
+} mc_fmt;
+
+/** Units (for the documentation). */
+typedef enum mc_unit {
+    MC_UNIT_NONE = 0, MC_UNIT_V, MC_UNIT_A, MC_UNIT_W, MC_UNIT_VAR, MC_UNIT_VA, MC_UNIT_HZ,
+    MC_UNIT_KWH, MC_UNIT_KVARH
+} mc_unit;
+
+/** Access rights of a register. */
+enum mc_access {
+    MC_ACC_R = 1,  /**< Readable. */
+    MC_ACC_W = 2,  /**< Writable. */
+    MC_ACC_RW = 3  /**< Both. */
+};
+
+/**
+ * One block of the register map: @p count items of @p format from @p addr on,
+ * item k holding quantity @p qty with argument arg + k * arg_step.
+ */
+typedef struct mc_reg_entry {
+    uint16_t addr;     /**< First register address. */
+    uint8_t count;     /**< Items in the block. */
+    uint8_t format;    /**< ::mc_fmt. */
+    uint8_t qty;       /**< ::mc_qty. */
+    uint8_t arg;       /**< Argument of the first item. */
+    uint8_t arg_step;  /**< Argument step per item. */
+    uint8_t unit : 4;  /**< ::mc_unit. */
+    uint8_t access : 4; /**< ::mc_access bits. */
+} mc_reg_entry_t;
+
+/**
+ * @brief The register map: entries sorted by address, none overlapping.
+ * @param count  receives the number of entries.
+ * @return the table (in flash).
+ */
+const mc_reg_entry_t *mc_regmap_table(size_t *count);
+
+/** Where a parameter change came from. */
+typedef enum mc_source {
+    MC_SRC_BUS = 0,   /**< A protocol write (Modbus, DL/T645). */
+    MC_SRC_PANEL,     /**< The front panel. */
+    MC_SRC_LOCAL      /**< Firmware itself (start-up, production, tests). */
+} mc_source;
+
+/** Status flags (::MC_QTY_STATUS). */
+enum mc_status_flag {
+    MC_STATUS_UNLOCKED = 1u << 0,   /**< Parameter writes are unlocked by the password. */
+    MC_STATUS_SEALED = 1u << 1,     /**< Calibration sealed (never writable over the bus). */
+    MC_STATUS_NO_VOLTAGE = 1u << 2, /**< Last window saw no voltage. */
+    MC_STATUS_CREEP = 1u << 3,      /**< Last window under the creep threshold. */
+    MC_STATUS_EXPORT = 1u << 4,     /**< Last window's active power was exported. */
+    MC_STATUS_RELAY_CLOSED = 1u << 5, /**< Relay closed. */
+    MC_STATUS_DI_CLOSED = 1u << 6,  /**< DI closed (extended circuit). */
+};
+
+/** Error flags (::MC_QTY_ERRORS), set by the integrity checks of the persistence layer. */
+enum mc_error_flag {
+    MC_ERROR_PARAMS_CRC = 1u << 0,  /**< Stored parameters failed their CRC. */
+    MC_ERROR_CAL_CRC = 1u << 1,     /**< Stored calibration failed its CRC. */
+    MC_ERROR_ENERGY_CRC = 1u << 2,  /**< Stored energy failed its CRC (an older copy was used). */
+    MC_ERROR_CLOCK = 1u << 3,       /**< The clock was invalid at start-up. */
+};
+
+/** Meter variant features (KPM31A, B, BK and others). */
+enum mc_feature {
+    MC_FEAT_RELAY = 1u << 0, /**< Has a latching relay (KPM31B, BK). */
+    MC_FEAT_DI = 1u << 1,    /**< Has the dual-source DI (KPM31BK). */
+};
+
+/** Parameters kept by the model (saved by the persistence layer). */
+typedef struct mc_params {
+    uint16_t password;       /**< 0..9999 (default 6666). */
+    uint8_t address;         /**< 1..247 (default 1). */
+    uint8_t baud_code;       /**< 1..4 (default 4 = 9600). */
+    uint8_t parity;          /**< 0..2 (default 0 none). */
+    uint8_t word_order;      /**< 0 ABCD (default), 1 CDAB. */
+    uint16_t pulse_constant; /**< imp/kWh (default 1600). */
+    char serial[16];         /**< Serial number, ASCII, NUL-padded. */
+} mc_params_t;
+
+/**
+ * Hooks of the model into the rest of the firmware: a struct of callbacks with
+ * a context, each optional (NULL). They run inside mc_model_write() and the
+ * protocol handlers, so they must not block for long.
+ */
+typedef struct mc_model_hooks {
+    /** A parameter changed (after validation): quantity, argument, old and new value (floats as
+     *  their IEEE-754 bits), source. Energy clear is reported as ::MC_QTY_CLEAR_ENERGY. */
+    void (*on_change)(void *ctx, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
+                      mc_source source);
+    /** Drive the relay: 1 close, 0 open. Return 0, or a negative mc_err if it failed. */
+    int (*relay)(void *ctx, int close);
+    /** Read the DI: 1 closed, 0 open. */
+    int (*di)(void *ctx);
+    /** Current local standard time. */
+    mc_time_t (*now)(void *ctx);
+    /** Set the clock (the model then informs the tariff). Return 0 or a negative mc_err. */
+    int (*set_clock)(void *ctx, mc_time_t t);
+    /** Checksum of the legally relevant code (e.g. CRC-32 of the flash image), if the port can. */
+    uint32_t (*code_checksum)(void *ctx);
+    void *ctx; /**< Passed to every hook. */
+} mc_model_hooks_t;
+
+/** Model configuration. */
+typedef struct mc_model_config {
+    uint8_t features;          /**< ::mc_feature bits: what this product has. */
+    uint8_t require_unlock;    /**< Parameter writes over the bus need the password first. */
+    uint16_t unlock_seconds;   /**< How long a password write unlocks (default 300 s). */
+} mc_model_config_t;
+
+/**
+ * The data model instance. Caller-allocated; binds a meter and a tariff (both
+ * owned by the caller) to the parameters and the hooks.
+ */
+typedef struct mc_model {
+    mc_model_config_t cfg;   /**< Configuration. */
+    mc_model_hooks_t hooks;  /**< Hooks. */
+    mc_meter_t *meter;       /**< The meter (not owned). */
+    mc_tariff_t *tariff;     /**< The tariff (not owned), may be NULL. */
+    mc_params_t params;      /**< Parameters in force. */
+    mc_time_t unlocked_until; /**< Bus writes allowed until then (require_unlock). */
+    uint16_t errors;         /**< ::mc_error_flag bits. */
+    uint8_t relay_closed;    /**< Relay state as last driven. */
+    uint8_t sealed;          /**< Calibration sealed. */
+} mc_model_t;
+
+/**
+ * @brief Default parameters: password 6666, address 1, 9600 baud, no parity, ABCD, 1600 imp/kWh.
+ * @param p  receives them.
+ */
+void mc_params_default(mc_params_t *p);
+
+/**
+ * @brief Start a model over a meter and a tariff.
+ * @param md      the instance.
+ * @param cfg     configuration (copied).
+ * @param hooks   hooks (copied), may be NULL.
+ * @param meter   the meter (required).
+ * @param tariff  the tariff, or NULL for a meter without tariffs.
+ * @param params  parameters to start with (e.g. restored from storage), or NULL for defaults;
+ *                checked, ::MC_ERR_INVAL if one is out of range.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_hooks_t *hooks,
+                  mc_meter_t *meter, mc_tariff_t *tariff, const mc_params_t *params);
+
+/** A value of the model: a float or an unsigned 16-bit word. */
+typedef struct mc_value {
+    union {
+        float f;      /**< Float value (is_float = 1). */
+        uint16_t u;   /**< Word value (is_float = 0). */
+    };
+    uint8_t is_float; /**< Which member holds the value. */
+} mc_value_t;
+
+/**
+ * @brief Read a quantity.
+ * @param md   the model.
+ * @param qty  the quantity.
+ * @param arg  its argument (see ::mc_qty).
+ * @param out  receives the value.
+ * @return ::MC_OK, ::MC_ERR_INVAL for an unknown quantity or argument out of range.
+ */
+int mc_model_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out);
+
+/** One item of a write: quantity, argument, value (8 bytes, so that a 123-register
+ *  write fits in under 1 KiB of stack). */
+typedef struct mc_write_item {
+    union {
+        float f;      /**< Float value (is_float = 1: calibration). */
+        uint16_t u;   /**< Word value (is_float = 0). */
+    };
+    uint8_t qty;      /**< ::mc_qty. */
+    uint8_t arg;      /**< Its argument. */
+    uint8_t is_float; /**< Which member holds the value. */
+} mc_write_item_t;
+
+/**
+ * @brief Write parameters or commands, validated as a whole; the one path for every change.
+ *
+ * All items are checked together (e.g. clock fields form one date, tariff
+ * schedule words must leave a valid schedule) and then applied; if any is out
+ * of range or read-only, nothing changes. Each changed parameter is reported to
+ * hooks.on_change. Password protection is not checked here (see
+ * mc_model_bus_write_allowed()).
+ * @param md      the model.
+ * @param items   the items.
+ * @param n       number of items (1..125).
+ * @param source  who writes.
+ * @return ::MC_OK; ::MC_ERR_INVAL (nothing changed); or a hook's negative error.
+ */
+int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source);
+
+/**
+ * @brief Whether a bus write to @p qty is allowed now (password protection, seal).
+ * @param md   the model.
+ * @param qty  the quantity to be written.
+ * @return 1 allowed, 0 refused.
+ */
+int mc_model_bus_write_allowed(const mc_model_t *md, mc_qty qty);
+
+/**
+ * @brief Drive the relay (KPM31B): through the hook, then record the state.
+ * @param md      the model.
+ * @param close   1 close, 0 open.
+ * @param source  who asks.
+ * @return ::MC_OK, ::MC_ERR_INVAL if the product has no relay, or the hook's error.
+ */
+int mc_model_set_relay(mc_model_t *md, int close, mc_source source);
+
+/**
+ * @brief The relay state (1 closed).
+ * @param md  the model.
+ * @return 0 or 1.
+ */
+int mc_model_relay(const mc_model_t *md);
+
+/**
+ * @brief The DI state through the hook (1 closed); 0 without DI.
+ * @param md  the model.
+ * @return 0 or 1.
+ */
+int mc_model_di(const mc_model_t *md);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* METERCORE_MC_REGISTERS_H */

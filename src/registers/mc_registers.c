@@ -1,0 +1,837 @@
+/*
+ * metercore registers: the data model (read, validated write, protection) and
+ * the register map table. See mc_registers.h.
+ * SPDX-License-Identifier: MIT
+ */
+#include "metercore/mc_registers.h"
+
+#include <string.h>
+
+/* Entry helpers: address, items, format, quantity, first argument, step, unit, access. */
+#define F32(a, n, q, arg, step, unit, acc) {a, n, MC_FMT_F32, q, arg, step, unit, acc}
+#define U16(a, n, q, arg, step, acc) {a, n, MC_FMT_U16, q, arg, step, MC_UNIT_NONE, acc}
+/* Month blocks: this month then settlement months -1..-12 of one rate. */
+#define MONTHS(a, q, rate, unit) F32(a, 13, q, (rate) * 16, 1, unit, MC_ACC_R)
+
+/* The register map: sorted by address, no overlaps (a test checks both). */
+static const mc_reg_entry_t regmap[] = {
+    /* KPM31 system parameters (manual 6.2) */
+    U16(0x0000, 1, MC_QTY_PASSWORD, 0, 0, MC_ACC_RW),
+    U16(0x0001, 1, MC_QTY_ADDRESS, 0, 0, MC_ACC_RW),
+    U16(0x0002, 1, MC_QTY_BAUD, 0, 0, MC_ACC_RW),
+    U16(0x000C, 1, MC_QTY_CLEAR_ENERGY, 0, 0, MC_ACC_W),
+    /* basic measurements (6.3) */
+    F32(0x0030, 1, MC_QTY_VOLTAGE, 0, 0, MC_UNIT_V, MC_ACC_R),
+    F32(0x0032, 1, MC_QTY_CURRENT, 0, 0, MC_UNIT_A, MC_ACC_R),
+    F32(0x0034, 1, MC_QTY_P, 0, 0, MC_UNIT_W, MC_ACC_R),
+    F32(0x0036, 1, MC_QTY_Q, 0, 0, MC_UNIT_VAR, MC_ACC_R),
+    F32(0x0038, 1, MC_QTY_S, 0, 0, MC_UNIT_VA, MC_ACC_R),
+    F32(0x003A, 1, MC_QTY_PF, 0, 0, MC_UNIT_NONE, MC_ACC_R),
+    F32(0x003C, 1, MC_QTY_FREQ, 0, 0, MC_UNIT_HZ, MC_ACC_R),
+    F32(0x0070, 1, MC_QTY_DEMAND_S, 0, 0, MC_UNIT_VA, MC_ACC_R),
+    /* energies (6.4) */
+    F32(0x0080, 1, MC_QTY_E_ACTIVE, 0, 0, MC_UNIT_KWH, MC_ACC_R),
+    F32(0x0082, 1, MC_QTY_E_ACTIVE_IMPORT, 0, 0, MC_UNIT_KWH, MC_ACC_R),
+    F32(0x0084, 1, MC_QTY_E_ACTIVE_EXPORT, 0, 0, MC_UNIT_KWH, MC_ACC_R),
+    F32(0x0086, 1, MC_QTY_E_REACTIVE, 0, 0, MC_UNIT_KVARH, MC_ACC_R),
+    F32(0x0088, 1, MC_QTY_E_REACTIVE_IMPORT, 0, 0, MC_UNIT_KVARH, MC_ACC_R),
+    F32(0x008A, 1, MC_QTY_E_REACTIVE_EXPORT, 0, 0, MC_UNIT_KVARH, MC_ACC_R),
+    F32(0x008C, 4, MC_QTY_E_ACTIVE, 1, 1, MC_UNIT_KWH, MC_ACC_R),
+    F32(0x0094, 4, MC_QTY_E_REACTIVE, 1, 1, MC_UNIT_KVARH, MC_ACC_R),
+    MONTHS(0x009C, MC_QTY_MONTH_ACTIVE, 0, MC_UNIT_KWH),
+    MONTHS(0x00B6, MC_QTY_MONTH_REACTIVE, 0, MC_UNIT_KVARH),
+    MONTHS(0x00D0, MC_QTY_MONTH_ACTIVE, 1, MC_UNIT_KWH),
+    MONTHS(0x00EA, MC_QTY_MONTH_REACTIVE, 1, MC_UNIT_KVARH),
+    MONTHS(0x0104, MC_QTY_MONTH_ACTIVE, 2, MC_UNIT_KWH),
+    MONTHS(0x011E, MC_QTY_MONTH_REACTIVE, 2, MC_UNIT_KVARH),
+    MONTHS(0x0138, MC_QTY_MONTH_ACTIVE, 3, MC_UNIT_KWH),
+    MONTHS(0x0152, MC_QTY_MONTH_REACTIVE, 3, MC_UNIT_KVARH),
+    MONTHS(0x016C, MC_QTY_MONTH_ACTIVE, 4, MC_UNIT_KWH),
+    MONTHS(0x0186, MC_QTY_MONTH_REACTIVE, 4, MC_UNIT_KVARH),
+    /* extensions (metercore), from MC_REG_EXT_BASE */
+    U16(0x1000, 1, MC_QTY_PARITY, 0, 0, MC_ACC_RW),
+    U16(0x1001, 1, MC_QTY_WORD_ORDER, 0, 0, MC_ACC_RW),
+    U16(0x1002, 1, MC_QTY_PULSE_CONSTANT, 0, 0, MC_ACC_RW),
+    U16(0x1003, 1, MC_QTY_SETTLE_DAY, 0, 0, MC_ACC_RW),
+    U16(0x1004, 1, MC_QTY_SETTLE_HOUR, 0, 0, MC_ACC_RW),
+    U16(0x1008, 6, MC_QTY_CLOCK, 0, 1, MC_ACC_RW),
+    U16(0x1010, 8, MC_QTY_SERIAL, 0, 1, MC_ACC_R),
+    U16(0x1018, 1, MC_QTY_SW_VERSION, 0, 0, MC_ACC_R),
+    U16(0x1019, 1, MC_QTY_SW_PATCH, 0, 0, MC_ACC_R),
+    U16(MC_REG_MAP_VERSION_ADDR, 1, MC_QTY_MAP_VERSION, 0, 0, MC_ACC_R),
+    U16(0x101B, 2, MC_QTY_SW_CHECKSUM, 0, 1, MC_ACC_R),
+    U16(0x1020, 1, MC_QTY_STATUS, 0, 0, MC_ACC_R),
+    U16(0x1021, 1, MC_QTY_ERRORS, 0, 0, MC_ACC_R),
+    U16(0x1022, 1, MC_QTY_RELAY, 0, 0, MC_ACC_R),
+    U16(0x1023, 1, MC_QTY_DI, 0, 0, MC_ACC_R),
+    U16(0x1024, 1, MC_QTY_RATE, 0, 0, MC_ACC_R),
+    F32(0x1030, 1, MC_QTY_DEMAND_P, 0, 0, MC_UNIT_W, MC_ACC_R),
+    F32(0x1032, 1, MC_QTY_MAX_DEMAND_P, 0, 0, MC_UNIT_W, MC_ACC_R),
+    F32(0x1040, 4, MC_QTY_E_ACTIVE_IMPORT, 1, 1, MC_UNIT_KWH, MC_ACC_R),
+    F32(0x1048, 4, MC_QTY_E_ACTIVE_EXPORT, 1, 1, MC_UNIT_KWH, MC_ACC_R),
+    F32(0x1050, 4, MC_QTY_E_REACTIVE_IMPORT, 1, 1, MC_UNIT_KVARH, MC_ACC_R),
+    F32(0x1058, 4, MC_QTY_E_REACTIVE_EXPORT, 1, 1, MC_UNIT_KVARH, MC_ACC_R),
+    U16(0x1100, 4, MC_QTY_TOU_COUNTS, 0, 1, MC_ACC_RW),
+    U16(0x1110, 17, MC_QTY_TOU_PROFILE, 0, 1, MC_ACC_RW),
+    U16(0x1130, 17, MC_QTY_TOU_PROFILE, 32, 1, MC_ACC_RW),
+    U16(0x1150, 17, MC_QTY_TOU_PROFILE, 64, 1, MC_ACC_RW),
+    U16(0x1170, 17, MC_QTY_TOU_PROFILE, 96, 1, MC_ACC_RW),
+    U16(0x1190, 28, MC_QTY_TOU_WEEK, 0, 1, MC_ACC_RW),
+    U16(0x11B0, 8, MC_QTY_TOU_SEASON, 0, 1, MC_ACC_RW),
+    U16(0x11C0, 96, MC_QTY_TOU_SPECIAL, 0, 1, MC_ACC_RW),
+    F32(0x1220, 5, MC_QTY_CAL, 0, 1, MC_UNIT_NONE, MC_ACC_RW),
+    U16(0x122A, 1, MC_QTY_SEAL, 0, 0, MC_ACC_RW),
+};
+
+const mc_reg_entry_t *mc_regmap_table(size_t *count)
+{
+    if (count != NULL) {
+        *count = sizeof(regmap) / sizeof(regmap[0]);
+    }
+    return regmap;
+}
+
+void mc_params_default(mc_params_t *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    memset(p, 0, sizeof(*p));
+    p->password = 6666;
+    p->address = 1;
+    p->baud_code = 4;
+    p->parity = 0;
+    p->word_order = 0;
+    p->pulse_constant = 1600;
+}
+
+static int params_ok(const mc_params_t *p)
+{
+    return p->password <= 9999u && p->address >= 1u && p->address <= 247u && p->baud_code >= 1u &&
+           p->baud_code <= 4u && p->parity <= 2u && p->word_order <= 1u && p->pulse_constant >= 1u;
+}
+
+int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_hooks_t *hooks,
+                  mc_meter_t *meter, mc_tariff_t *tariff, const mc_params_t *params)
+{
+    if (md == NULL || cfg == NULL || meter == NULL) {
+        return MC_ERR_INVAL;
+    }
+    mc_params_t p;
+    if (params != NULL) {
+        p = *params;
+    } else {
+        mc_params_default(&p);
+    }
+    if (!params_ok(&p)) {
+        return MC_ERR_INVAL;
+    }
+    memset(md, 0, sizeof(*md));
+    md->cfg = *cfg;
+    if (md->cfg.unlock_seconds == 0u) {
+        md->cfg.unlock_seconds = 300u;
+    }
+    if (hooks != NULL) {
+        md->hooks = *hooks;
+    }
+    md->meter = meter;
+    md->tariff = tariff;
+    md->params = p;
+    return mc_meter_set_pulse_constant(meter, p.pulse_constant);
+}
+
+/* The model's idea of now: the clock hook, else the tariff's latest time. */
+static mc_time_t model_now(const mc_model_t *md)
+{
+    if (md->hooks.now != NULL) {
+        return md->hooks.now(md->hooks.ctx);
+    }
+    return md->tariff != NULL ? md->tariff->last_time : 0u;
+}
+
+static void set_u(mc_value_t *out, unsigned u)
+{
+    out->is_float = 0;
+    out->f = 0.0f; /* clears the whole union */
+    out->u = (uint16_t)u;
+}
+
+static void set_f(mc_value_t *out, float f)
+{
+    out->is_float = 1;
+    out->f = f;
+}
+
+/* Read a schedule word (TOU quantities). Returns -1 for an argument out of range. */
+static int schedule_word(const mc_tariff_schedule_t *s, mc_qty qty, unsigned arg)
+{
+    switch (qty) {
+    case MC_QTY_TOU_COUNTS: {
+        const uint8_t c[4] = {s->day_profile_count, s->week_profile_count, s->season_count,
+                              s->special_day_count};
+        return arg < 4u ? c[arg] : -1;
+    }
+    case MC_QTY_TOU_PROFILE: {
+        unsigned p = arg / 32u, w = arg % 32u;
+        if (p >= MC_TARIFF_MAX_DAY_PROFILES || w > 2u * MC_TARIFF_MAX_SEGMENTS) {
+            return -1;
+        }
+        const mc_tariff_day_profile_t *d = &s->day_profiles[p];
+        if (w == 0u) {
+            return d->count;
+        }
+        const mc_tariff_segment_t *g = &d->seg[(w - 1u) / 2u];
+        return (w % 2u) ? g->hour * 256 + g->minute : g->rate;
+    }
+    case MC_QTY_TOU_WEEK:
+        return arg < 7u * MC_TARIFF_MAX_WEEK_PROFILES ? s->week_profiles[arg / 7u][arg % 7u] : -1;
+    case MC_QTY_TOU_SEASON: {
+        if (arg >= 2u * MC_TARIFF_MAX_SEASONS) {
+            return -1;
+        }
+        const mc_tariff_season_t *z = &s->seasons[arg / 2u];
+        return (arg % 2u) ? z->week : z->month * 256 + z->day;
+    }
+    case MC_QTY_TOU_SPECIAL: {
+        if (arg >= 3u * MC_TARIFF_MAX_SPECIAL_DAYS) {
+            return -1;
+        }
+        const mc_tariff_special_day_t *h = &s->special_days[arg / 3u];
+        const unsigned f = arg % 3u;
+        return f == 0u ? h->year : (f == 1u ? h->month * 256 + h->day : h->profile);
+    }
+    default:
+        return -1;
+    }
+}
+
+/* Write a schedule word into a staged copy. Returns 0, or -1 if out of range. */
+static int schedule_set_word(mc_tariff_schedule_t *s, mc_qty qty, unsigned arg, unsigned v)
+{
+    if (schedule_word(s, qty, arg) < 0) {
+        return -1;
+    }
+    const uint8_t hi = (uint8_t)(v >> 8), lo = (uint8_t)v;
+    switch (qty) {
+    case MC_QTY_TOU_COUNTS:
+        if (v > 255u) {
+            return -1;
+        }
+        if (arg == 0u) {
+            s->day_profile_count = lo;
+        } else if (arg == 1u) {
+            s->week_profile_count = lo;
+        } else if (arg == 2u) {
+            s->season_count = lo;
+        } else {
+            s->special_day_count = lo;
+        }
+        return 0;
+    case MC_QTY_TOU_PROFILE: {
+        mc_tariff_day_profile_t *d = &s->day_profiles[arg / 32u];
+        const unsigned w = arg % 32u;
+        if (w == 0u) {
+            if (v > 255u) {
+                return -1;
+            }
+            d->count = lo;
+        } else if (w % 2u) {
+            d->seg[(w - 1u) / 2u].hour = hi;
+            d->seg[(w - 1u) / 2u].minute = lo;
+        } else {
+            if (v > 255u) {
+                return -1;
+            }
+            d->seg[(w - 1u) / 2u].rate = lo;
+        }
+        return 0;
+    }
+    case MC_QTY_TOU_WEEK:
+        if (v > 255u) {
+            return -1;
+        }
+        s->week_profiles[arg / 7u][arg % 7u] = lo;
+        return 0;
+    case MC_QTY_TOU_SEASON: {
+        mc_tariff_season_t *z = &s->seasons[arg / 2u];
+        if (arg % 2u) {
+            if (v > 255u) {
+                return -1;
+            }
+            z->week = lo;
+        } else {
+            z->month = hi;
+            z->day = lo;
+        }
+        return 0;
+    }
+    case MC_QTY_TOU_SPECIAL: {
+        mc_tariff_special_day_t *h = &s->special_days[arg / 3u];
+        const unsigned f = arg % 3u;
+        if (f == 0u) {
+            h->year = (uint16_t)v;
+        } else if (f == 1u) {
+            h->month = hi;
+            h->day = lo;
+        } else {
+            if (v > 255u) {
+                return -1;
+            }
+            h->profile = lo;
+        }
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int is_schedule_qty(mc_qty q)
+{
+    return q == MC_QTY_TOU_COUNTS || q == MC_QTY_TOU_PROFILE || q == MC_QTY_TOU_WEEK ||
+           q == MC_QTY_TOU_SEASON || q == MC_QTY_TOU_SPECIAL;
+}
+
+static uint16_t status_flags(const mc_model_t *md)
+{
+    uint16_t st = 0;
+    if (!md->cfg.require_unlock || model_now(md) < md->unlocked_until) {
+        st |= MC_STATUS_UNLOCKED;
+    }
+    if (md->sealed) {
+        st |= MC_STATUS_SEALED;
+    }
+    mc_reading_t r;
+    if (mc_meter_reading(md->meter, &r) == MC_OK) {
+        if (r.flags & MC_FLAG_NO_VOLTAGE) {
+            st |= MC_STATUS_NO_VOLTAGE;
+        }
+        if (r.flags & MC_FLAG_CREEP_P) {
+            st |= MC_STATUS_CREEP;
+        }
+        if (r.quadrant == 2u || r.quadrant == 3u) {
+            st |= MC_STATUS_EXPORT;
+        }
+    }
+    if (md->relay_closed) {
+        st |= MC_STATUS_RELAY_CLOSED;
+    }
+    if (mc_model_di(md)) {
+        st |= MC_STATUS_DI_CLOSED;
+    }
+    return st;
+}
+
+static float energy_kwh(const mc_model_t *md, unsigned rate, mc_tariff_kind kind)
+{
+    if (md->tariff != NULL) {
+        return mc_energy_kwh(mc_tariff_energy(md->tariff, rate, kind));
+    }
+    if (rate != 0u) {
+        return 0.0f;
+    }
+    mc_energy_t e;
+    mc_meter_energy(md->meter, &e);
+    switch (kind) {
+    case MC_TK_ACTIVE_IMPORT:
+        return mc_energy_kwh(e.q[MC_E_ACTIVE_IMPORT]);
+    case MC_TK_ACTIVE_EXPORT:
+        return mc_energy_kwh(e.q[MC_E_ACTIVE_EXPORT]);
+    case MC_TK_REACTIVE_IMPORT:
+        return mc_energy_kwh(mc_energy_reactive_import(&e));
+    default:
+        return mc_energy_kwh(mc_energy_reactive_export(&e));
+    }
+}
+
+int mc_model_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
+{
+    if (md == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    mc_reading_t r;
+    if (mc_meter_reading(md->meter, &r) != MC_OK) {
+        memset(&r, 0, sizeof(r));
+    }
+    const mc_tariff_t *t = md->tariff;
+    const unsigned rate = arg / 16u, month = arg % 16u;
+    switch (qty) {
+    case MC_QTY_NONE:
+    case MC_QTY_PASSWORD:
+    case MC_QTY_CLEAR_ENERGY:
+        set_u(out, 0); /* the password is never read back; commands read 0 */
+        return MC_OK;
+    case MC_QTY_VOLTAGE:
+        set_f(out, r.urms);
+        return MC_OK;
+    case MC_QTY_CURRENT:
+        set_f(out, r.irms);
+        return MC_OK;
+    case MC_QTY_P:
+        set_f(out, r.p);
+        return MC_OK;
+    case MC_QTY_Q:
+        set_f(out, r.q);
+        return MC_OK;
+    case MC_QTY_S:
+        set_f(out, r.s);
+        return MC_OK;
+    case MC_QTY_PF:
+        set_f(out, r.pf);
+        return MC_OK;
+    case MC_QTY_FREQ:
+        set_f(out, r.freq);
+        return MC_OK;
+    case MC_QTY_DEMAND_S:
+    case MC_QTY_DEMAND_P: {
+        float p = 0.0f, s = 0.0f;
+        if (t != NULL) {
+            (void)mc_tariff_demand(t, &p, &s);
+        }
+        set_f(out, qty == MC_QTY_DEMAND_S ? s : p);
+        return MC_OK;
+    }
+    case MC_QTY_MAX_DEMAND_P:
+        set_f(out, t != NULL ? t->max_demand_p : 0.0f);
+        return MC_OK;
+    case MC_QTY_E_ACTIVE:
+    case MC_QTY_E_REACTIVE:
+        if (arg > MC_TARIFF_RATES) {
+            return MC_ERR_INVAL;
+        }
+        if (t != NULL) {
+            set_f(out, mc_tariff_combined_kwh(t, arg, qty == MC_QTY_E_ACTIVE ? MC_COMBINED_ACTIVE
+                                                                             : MC_COMBINED_REACTIVE));
+        } else {
+            const mc_tariff_kind imp = qty == MC_QTY_E_ACTIVE ? MC_TK_ACTIVE_IMPORT : MC_TK_REACTIVE_IMPORT;
+            set_f(out, energy_kwh(md, arg, imp) + energy_kwh(md, arg, (mc_tariff_kind)(imp + 1)));
+        }
+        return MC_OK;
+    case MC_QTY_E_ACTIVE_IMPORT:
+    case MC_QTY_E_ACTIVE_EXPORT:
+    case MC_QTY_E_REACTIVE_IMPORT:
+    case MC_QTY_E_REACTIVE_EXPORT:
+        if (arg > MC_TARIFF_RATES) {
+            return MC_ERR_INVAL;
+        }
+        set_f(out, energy_kwh(md, arg, (mc_tariff_kind)(qty - MC_QTY_E_ACTIVE_IMPORT +
+                                                        (qty >= MC_QTY_E_REACTIVE_IMPORT ? -1 : 0))));
+        return MC_OK;
+    case MC_QTY_MONTH_ACTIVE:
+    case MC_QTY_MONTH_REACTIVE: {
+        if (rate > MC_TARIFF_RATES || month > MC_TARIFF_HISTORY_MONTHS) {
+            return MC_ERR_INVAL;
+        }
+        float kwh = 0.0f;
+        if (t != NULL) {
+            mc_tariff_month_kwh(t, month, rate,
+                                qty == MC_QTY_MONTH_ACTIVE ? MC_COMBINED_ACTIVE : MC_COMBINED_REACTIVE, &kwh);
+        }
+        set_f(out, kwh);
+        return MC_OK;
+    }
+    case MC_QTY_ADDRESS:
+        set_u(out, md->params.address);
+        return MC_OK;
+    case MC_QTY_BAUD:
+        set_u(out, md->params.baud_code);
+        return MC_OK;
+    case MC_QTY_PARITY:
+        set_u(out, md->params.parity);
+        return MC_OK;
+    case MC_QTY_WORD_ORDER:
+        set_u(out, md->params.word_order);
+        return MC_OK;
+    case MC_QTY_PULSE_CONSTANT:
+        set_u(out, md->params.pulse_constant);
+        return MC_OK;
+    case MC_QTY_SETTLE_DAY:
+        set_u(out, t != NULL ? t->cfg.settle_day : 0u);
+        return MC_OK;
+    case MC_QTY_SETTLE_HOUR:
+        set_u(out, t != NULL ? t->cfg.settle_hour : 0u);
+        return MC_OK;
+    case MC_QTY_CLOCK: {
+        mc_datetime_t dt;
+        if (arg > 5u) {
+            return MC_ERR_INVAL;
+        }
+        if (mc_time_to_datetime(model_now(md), &dt) != MC_OK) {
+            memset(&dt, 0, sizeof(dt));
+        }
+        const unsigned f[6] = {dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second};
+        set_u(out, f[arg]);
+        return MC_OK;
+    }
+    case MC_QTY_SERIAL:
+        if (arg > 7u) {
+            return MC_ERR_INVAL;
+        }
+        set_u(out, (unsigned)(uint8_t)md->params.serial[2u * arg] * 256u + (uint8_t)md->params.serial[2u * arg + 1u]);
+        return MC_OK;
+    case MC_QTY_SW_VERSION:
+        set_u(out, (MC_VERSION_MAJOR << 8) | MC_VERSION_MINOR);
+        return MC_OK;
+    case MC_QTY_SW_PATCH:
+        set_u(out, MC_VERSION_PATCH);
+        return MC_OK;
+    case MC_QTY_MAP_VERSION:
+        set_u(out, MC_REGMAP_VERSION);
+        return MC_OK;
+    case MC_QTY_SW_CHECKSUM: {
+        if (arg > 1u) {
+            return MC_ERR_INVAL;
+        }
+        const uint32_t c = md->hooks.code_checksum != NULL ? md->hooks.code_checksum(md->hooks.ctx) : 0u;
+        set_u(out, arg == 0u ? (c >> 16) : (c & 0xFFFFu));
+        return MC_OK;
+    }
+    case MC_QTY_STATUS:
+        set_u(out, status_flags(md));
+        return MC_OK;
+    case MC_QTY_ERRORS:
+        set_u(out, md->errors);
+        return MC_OK;
+    case MC_QTY_RELAY:
+        set_u(out, md->relay_closed);
+        return MC_OK;
+    case MC_QTY_DI:
+        set_u(out, (unsigned)mc_model_di(md));
+        return MC_OK;
+    case MC_QTY_RATE:
+        set_u(out, t != NULL ? t->rate : 0u);
+        return MC_OK;
+    case MC_QTY_TOU_COUNTS:
+    case MC_QTY_TOU_PROFILE:
+    case MC_QTY_TOU_WEEK:
+    case MC_QTY_TOU_SEASON:
+    case MC_QTY_TOU_SPECIAL: {
+        mc_tariff_schedule_t dflt;
+        const mc_tariff_schedule_t *s = t != NULL ? &t->schedule : NULL;
+        if (s == NULL) {
+            mc_tariff_schedule_default(&dflt);
+            s = &dflt;
+        }
+        const int w = schedule_word(s, qty, arg);
+        if (w < 0) {
+            return MC_ERR_INVAL;
+        }
+        set_u(out, (unsigned)w);
+        return MC_OK;
+    }
+    case MC_QTY_CAL: {
+        const mc_calibration_t *c = &md->meter->cal;
+        const float v[5] = {c->u_gain, c->i_gain, c->phase_deg, c->p_offset, c->q_offset};
+        if (arg > 4u) {
+            return MC_ERR_INVAL;
+        }
+        set_f(out, v[arg]);
+        return MC_OK;
+    }
+    case MC_QTY_SEAL:
+        set_u(out, md->sealed);
+        return MC_OK;
+    default:
+        return MC_ERR_INVAL;
+    }
+}
+
+static uint32_t float_bits(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof(b));
+    return b;
+}
+
+static uint32_t value_bits(const mc_value_t *v)
+{
+    return v->is_float ? float_bits(v->f) : v->u;
+}
+
+int mc_model_bus_write_allowed(const mc_model_t *md, mc_qty qty)
+{
+    if (md == NULL) {
+        return 0;
+    }
+    if ((qty == MC_QTY_CAL || qty == MC_QTY_SEAL) && md->sealed) {
+        return 0; /* calibration is never writable over the bus once sealed */
+    }
+    if (md->cfg.require_unlock && qty != MC_QTY_PASSWORD && !(model_now(md) < md->unlocked_until)) {
+        return 0;
+    }
+    return 1;
+}
+
+/* Staged state of a write: everything is checked here before anything changes. */
+typedef struct staged {
+    mc_params_t params;
+    mc_calibration_t cal;
+    mc_tariff_schedule_t schedule;
+    mc_datetime_t clock;
+    uint8_t settle_day, settle_hour, sealed;
+    uint8_t clear, cal_changed, schedule_changed, clock_changed, settle_changed;
+} staged_t;
+
+static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t *it, mc_source source)
+{
+    const mc_qty q = (mc_qty)it->qty;
+    const unsigned a = it->arg;
+    const unsigned v = it->u;
+    if (it->is_float != (q == MC_QTY_CAL)) {
+        return -1; /* wrong type for the quantity */
+    }
+    switch (q) {
+    case MC_QTY_PASSWORD:
+        if (v > 9999u) {
+            return -1;
+        }
+        st->params.password = (uint16_t)v;
+        return 0;
+    case MC_QTY_ADDRESS:
+        if (v < 1u || v > 247u) {
+            return -1;
+        }
+        st->params.address = (uint8_t)v;
+        return 0;
+    case MC_QTY_BAUD:
+        if (v < 1u || v > 4u) {
+            return -1;
+        }
+        st->params.baud_code = (uint8_t)v;
+        return 0;
+    case MC_QTY_PARITY:
+        if (v > 2u) {
+            return -1;
+        }
+        st->params.parity = (uint8_t)v;
+        return 0;
+    case MC_QTY_WORD_ORDER:
+        if (v > 1u) {
+            return -1;
+        }
+        st->params.word_order = (uint8_t)v;
+        return 0;
+    case MC_QTY_PULSE_CONSTANT:
+        if (v < 1u) {
+            return -1;
+        }
+        st->params.pulse_constant = (uint16_t)v;
+        return 0;
+    case MC_QTY_CLEAR_ENERGY:
+        if (v != MC_CLEAR_ENERGY_COMMAND) {
+            return -1;
+        }
+        st->clear = 1;
+        return 0;
+    case MC_QTY_SETTLE_DAY:
+        if (md->tariff == NULL || v < 1u || v > 28u) {
+            return -1;
+        }
+        st->settle_day = (uint8_t)v;
+        st->settle_changed = 1;
+        return 0;
+    case MC_QTY_SETTLE_HOUR:
+        if (md->tariff == NULL || v > 23u) {
+            return -1;
+        }
+        st->settle_hour = (uint8_t)v;
+        st->settle_changed = 1;
+        return 0;
+    case MC_QTY_CLOCK: {
+        if (a > 5u || md->hooks.set_clock == NULL) {
+            return -1;
+        }
+        if (v > 0xFFFFu) {
+            return -1;
+        }
+        switch (a) {
+        case 0:
+            st->clock.year = (uint16_t)v;
+            break;
+        case 1:
+            st->clock.month = (uint8_t)(v > 255u ? 255u : v);
+            break;
+        case 2:
+            st->clock.day = (uint8_t)(v > 255u ? 255u : v);
+            break;
+        case 3:
+            st->clock.hour = (uint8_t)(v > 255u ? 255u : v);
+            break;
+        case 4:
+            st->clock.minute = (uint8_t)(v > 255u ? 255u : v);
+            break;
+        default:
+            st->clock.second = (uint8_t)(v > 255u ? 255u : v);
+            break;
+        }
+        st->clock_changed = 1;
+        return 0;
+    }
+    case MC_QTY_SERIAL:
+        if (a > 7u || source == MC_SRC_BUS) {
+            return -1;
+        }
+        st->params.serial[2u * a] = (char)(v >> 8);
+        st->params.serial[2u * a + 1u] = (char)(v & 0xFFu);
+        return 0;
+    case MC_QTY_CAL: {
+        if (a > 4u) {
+            return -1;
+        }
+        float *f[5] = {&st->cal.u_gain, &st->cal.i_gain, &st->cal.phase_deg, &st->cal.p_offset,
+                       &st->cal.q_offset};
+        *f[a] = it->f;
+        st->cal_changed = 1;
+        return 0;
+    }
+    case MC_QTY_SEAL:
+        if (v > 1u || (v == 0u && source == MC_SRC_BUS && md->sealed)) {
+            return -1;
+        }
+        st->sealed = (uint8_t)v;
+        return 0;
+    default:
+        if (is_schedule_qty(q) && md->tariff != NULL) {
+            if (schedule_set_word(&st->schedule, q, a, v) != 0) {
+                return -1;
+            }
+            st->schedule_changed = 1;
+            return 0;
+        }
+        return -1; /* read-only or unknown */
+    }
+}
+
+int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source)
+{
+    if (md == NULL || items == NULL || n == 0u || n > 125u) {
+        return MC_ERR_INVAL;
+    }
+    staged_t st;
+    memset(&st, 0, sizeof(st));
+    st.params = md->params;
+    st.cal = md->meter->cal;
+    st.sealed = md->sealed;
+    if (md->tariff != NULL) {
+        st.schedule = md->tariff->schedule;
+        st.settle_day = md->tariff->cfg.settle_day;
+        st.settle_hour = md->tariff->cfg.settle_hour;
+    }
+    const mc_time_t old_time = model_now(md);
+    if (mc_time_to_datetime(old_time, &st.clock) != MC_OK) {
+        memset(&st.clock, 0, sizeof(st.clock));
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (stage_item(md, &st, &items[k], source) != 0) {
+            return MC_ERR_INVAL;
+        }
+    }
+    /* Whole-state checks. */
+    mc_time_t new_time = old_time;
+    if (st.clock_changed && mc_time_from_datetime(&st.clock, &new_time) != MC_OK) {
+        return MC_ERR_INVAL;
+    }
+    if (st.schedule_changed && mc_tariff_schedule_check(&st.schedule) != MC_OK) {
+        return MC_ERR_INVAL;
+    }
+    if (st.cal_changed) {
+        mc_calibration_seal(&st.cal);
+        if (mc_calibration_check(&st.cal) != MC_OK) {
+            return MC_ERR_INVAL;
+        }
+    }
+    /* The only step that can fail is the clock hook: do it first. */
+    if (st.clock_changed) {
+        int err = md->hooks.set_clock(md->hooks.ctx, new_time);
+        if (err < 0) {
+            return err;
+        }
+        if (md->tariff != NULL) {
+            (void)mc_tariff_clock_set(md->tariff, old_time, new_time);
+        }
+    }
+    /* Report, then apply: nothing after this point can fail. Each item is
+     * reported with the value it replaces (read now, before the change; the
+     * clock from the time before it was set). */
+    if (md->hooks.on_change != NULL) {
+        mc_datetime_t od;
+        if (mc_time_to_datetime(old_time, &od) != MC_OK) {
+            memset(&od, 0, sizeof(od));
+        }
+        const unsigned old_clock[6] = {od.year, od.month, od.day, od.hour, od.minute, od.second};
+        for (size_t k = 0; k < n; k++) {
+            const mc_qty q = (mc_qty)items[k].qty;
+            const unsigned a = items[k].arg;
+            mc_value_t ov;
+            (void)mc_model_read(md, q, a, &ov);
+            uint32_t oldv = value_bits(&ov);
+            uint32_t newv = items[k].is_float ? float_bits(items[k].f) : items[k].u;
+            if (q == MC_QTY_CLOCK) {
+                oldv = old_clock[a];
+            } else if (q == MC_QTY_PASSWORD) {
+                if (items[k].u == md->params.password) {
+                    continue;
+                }
+                oldv = newv = 0; /* reported as changed, never with its value */
+            } else if (q != MC_QTY_CLEAR_ENERGY && oldv == newv) {
+                continue; /* commands are always reported; unchanged values are not */
+            }
+            md->hooks.on_change(md->hooks.ctx, q, a, oldv, newv, source);
+        }
+    }
+    md->params = st.params;
+    (void)mc_meter_set_pulse_constant(md->meter, st.params.pulse_constant);
+    md->sealed = st.sealed;
+    if (st.cal_changed) {
+        (void)mc_meter_set_calibration(md->meter, &st.cal);
+    }
+    if (md->tariff != NULL) {
+        md->tariff->cfg.settle_day = st.settle_day;
+        md->tariff->cfg.settle_hour = st.settle_hour;
+        if (st.schedule_changed) {
+            (void)mc_tariff_set_schedule(md->tariff, &st.schedule);
+        }
+    }
+    if (st.clear) {
+        mc_energy_t zero;
+        memset(&zero, 0, sizeof(zero));
+        (void)mc_meter_set_energy(md->meter, &zero);
+        if (md->tariff != NULL) {
+            (void)mc_tariff_clear_energy(md->tariff);
+        }
+    }
+    return MC_OK;
+}
+
+int mc_model_set_relay(mc_model_t *md, int close, mc_source source)
+{
+    if (md == NULL || !(md->cfg.features & MC_FEAT_RELAY)) {
+        return MC_ERR_INVAL;
+    }
+    const uint8_t want = close ? 1u : 0u;
+    if (md->hooks.relay != NULL) {
+        int err = md->hooks.relay(md->hooks.ctx, want);
+        if (err < 0) {
+            return err;
+        }
+    }
+    const uint8_t was = md->relay_closed;
+    md->relay_closed = want;
+    if (md->hooks.on_change != NULL && was != want) {
+        md->hooks.on_change(md->hooks.ctx, MC_QTY_RELAY, 0, was, want, source);
+    }
+    return MC_OK;
+}
+
+int mc_model_relay(const mc_model_t *md)
+{
+    return md != NULL ? md->relay_closed : 0;
+}
+
+int mc_model_di(const mc_model_t *md)
+{
+    if (md == NULL || !(md->cfg.features & MC_FEAT_DI) || md->hooks.di == NULL) {
+        return 0;
+    }
+    return md->hooks.di(md->hooks.ctx) ? 1 : 0;
+}
