@@ -6,7 +6,8 @@
 #
 #   size <cpu> <module> text=N data=N bss=N     per module (core, tariff, registers)
 #   size <cpu> total flash=N ram=N              flash = text + data,
-#                                               ram = data + bss + sizeof(mc_meter_t) + sizeof(mc_tariff_t)
+#                                               ram = data + bss + one instance of each caller-allocated
+#                                                     type (mc_meter_t, mc_tariff_t, mc_model_t, mc_rtu_t)
 #
 # Sizes come from arm-none-eabi-size on the library's object files, grouped by
 # their source folder src/<module>/. tariff and registers have no sources yet,
@@ -62,18 +63,15 @@ for target in m4f m0plus; do
         total_text=$((total_text + text)) total_data=$((total_data + data)) total_bss=$((total_bss + bss))
     done
 
-    meter_size=$("$NM" -S -t d "$probe" | awk '$NF == "mc_meter_size_probe" { print $2 + 0 }')
-    if [ -z "$meter_size" ]; then
-        echo "size: cannot read sizeof(mc_meter_t) from $probe" >&2
+    # One instance of each caller-allocated type (symbols *_size_probe of the probe object).
+    instances=$("$NM" -S -t d "$probe" | awk '$NF ~ /_size_probe$/ { sub(/_size_probe$/, "", $NF); printf "%s=%d ", $NF, $2 + 0; total += $2 } END { printf "total=%d", total }')
+    inst_total=${instances##*total=}
+    if [ -z "$inst_total" ] || [ "$inst_total" -eq 0 ]; then
+        echo "size: cannot read instance sizes from $probe" >&2
         exit 1
     fi
-    tariff_size=$("$NM" -S -t d "$probe" | awk '$NF == "mc_tariff_size_probe" { print $2 + 0 }')
-    if [ -z "$tariff_size" ]; then
-        echo "size: cannot read sizeof(mc_tariff_t) from $probe" >&2
-        exit 1
-    fi
-    report+=("# $target: sizeof(mc_meter_t) = $meter_size, sizeof(mc_tariff_t) = $tariff_size bytes per instance (counted in ram)")
-    report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + meter_size + tariff_size))")
+    report+=("# $target: instances ${instances% total=*} (bytes, counted in ram)")
+    report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + inst_total))")
 done
 
 printf '%s\n' "${report[@]}"

@@ -53,10 +53,23 @@ extern "C" {
 
 #define MC_TARIFF_RATES 4               /**< Rates 1 sharp, 2 peak, 3 flat, 4 valley. */
 #define MC_TARIFF_MAX_SEGMENTS 8        /**< Segments per day profile. */
-#define MC_TARIFF_MAX_DAY_PROFILES 4    /**< Day profiles. */
-#define MC_TARIFF_MAX_WEEK_PROFILES 4   /**< Week profiles. */
-#define MC_TARIFF_MAX_SEASONS 4         /**< Seasons. */
-#define MC_TARIFF_MAX_SPECIAL_DAYS 32   /**< Special days. */
+/*
+ * The schedule's capacity can be lowered at compile time (define before
+ * including, the same for the library and the firmware) to save RAM: each day
+ * profile costs 25 bytes, each special day 6. The register map serves what exists.
+ */
+#ifndef MC_TARIFF_MAX_DAY_PROFILES
+#define MC_TARIFF_MAX_DAY_PROFILES 4    /**< Day profiles (1..4). */
+#endif
+#ifndef MC_TARIFF_MAX_WEEK_PROFILES
+#define MC_TARIFF_MAX_WEEK_PROFILES 4   /**< Week profiles (1..4). */
+#endif
+#ifndef MC_TARIFF_MAX_SEASONS
+#define MC_TARIFF_MAX_SEASONS 4         /**< Seasons (1..4). */
+#endif
+#ifndef MC_TARIFF_MAX_SPECIAL_DAYS
+#define MC_TARIFF_MAX_SPECIAL_DAYS 32   /**< Special days (0..32). */
+#endif
 #define MC_TARIFF_HISTORY_MONTHS 12     /**< Settlement months kept. */
 #define MC_DEMAND_MAX_SLOTS 15          /**< Sub-intervals in a demand window. */
 
