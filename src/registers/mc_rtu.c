@@ -53,7 +53,7 @@ uint32_t mc_modbus_baud(unsigned code)
     return (code >= 1u && code <= 4u) ? 1200u << (code - 1u) : 0u;
 }
 
-/* Put line settings in force and derive t1.5 and t3.5 (rounded up). baud > 0. */
+/* Put line settings in force with their t1.5 and t3.5 (mc_rtu_internal.h). baud > 0. */
 static void rtu_set_line(mc_rtu_t *r, uint32_t baud, uint8_t parity)
 {
     r->baud = baud;
@@ -78,7 +78,7 @@ int mc_rtu_init(mc_rtu_t *r, mc_model_t *model, const mc_rtu_port_t *port)
 
 void mc_rtu_rx_byte(mc_rtu_t *r, uint8_t byte, uint32_t now_us)
 {
-    if (r == NULL) {
+    if (r == NULL || r->model == NULL) { /* not started: no line timing to go by */
         return;
     }
     if (r->have_frame) {
