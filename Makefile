@@ -7,6 +7,8 @@
 #   make docs    Doxygen HTML in build/docs/html (warnings are errors)
 #   make bench   Release (-O2) benchmark of mc_meter_process()
 #   make size    flash/RAM per module on Cortex-M4F and Cortex-M0+ (-Os)
+#   make fuzz    libFuzzer + ASan/UBSan (clang) on the Modbus framer and PDU handler
+#                for FUZZ_SECONDS (default 60), corpus in build/fuzz/corpus
 #   make clean   remove build/
 
 BUILD ?= build
@@ -20,12 +22,13 @@ DEPS_HOST  := cmake make gcc
 DEPS_TEST  := $(DEPS_HOST) libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi pkg-config
 DEPS_CROSS := cmake make gcc gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
 DEPS_DOCS  := doxygen
+DEPS_FUZZ  := clang libclang-rt-14-dev
 
 TOOLCHAIN := cmake/toolchain-arm-none-eabi.cmake
 CROSS_FLAGS := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_WERROR=ON -DMC_PORT=none \
                -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 
-.PHONY: all help run test test-host test-cross test-consumers docs bench size clean
+.PHONY: all help run test test-host test-cross test-consumers docs bench size fuzz clean
 
 all: test
 
@@ -80,6 +83,24 @@ bench:
 size:
 	@tools/deps.sh $(DEPS_CROSS)
 	tools/size.sh $(CURDIR)/$(BUILD)
+
+# The fuzz target is built straight from the sources with clang (libFuzzer comes
+# with clang's runtime), seeded from the committed corpus; new inputs and any
+# crash-* reproducer stay in $(BUILD)/fuzz. A finding fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -fno-omit-frame-pointer -Iinclude
+FUZZ_SRCS = $(wildcard src/core/*.c src/tariff/*.c src/registers/*.c) tests/fuzz/fuzz_modbus.c
+
+fuzz:
+	@tools/deps.sh $(DEPS_FUZZ)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SRCS) -lm -o $(BUILD)/fuzz/fuzz_modbus
+	cp tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_modbus -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
+	@echo "make fuzz: no finding in $(FUZZ_SECONDS) s (executions: stat::number_of_executed_units above)"
 
 clean:
 	rm -rf $(BUILD)
