@@ -151,6 +151,10 @@ void mc_rtu_rx_byte(mc_rtu_t *r, uint8_t byte, uint32_t now_us);
 
 /**
  * @brief Close and serve a frame once 3.5 characters of silence have passed.
+ *
+ * The receive path and this call share the frame buffer, and the response is
+ * built in it: mask the receive interrupt around this call, or have the ISR
+ * queue bytes with their timestamps and feed them from the main loop.
  * @param r       the framer.
  * @param now_us  current time.
  * @return 1 if a frame was served (a response may have been sent), 0 if nothing

@@ -183,7 +183,6 @@ static int write_registers(mc_model_t *md, uint8_t fc, uint32_t start, uint32_t 
     }
     mc_write_item_t items[123];
     size_t n = 0;
-    int unlock_only = 0;
     for (uint32_t k = 0; k < qty;) {
         const mc_reg_entry_t *e = find(start + k);
         if (e == NULL || !(e->access & MC_ACC_W)) {
@@ -208,19 +207,23 @@ static int write_registers(mc_model_t *md, uint8_t fc, uint32_t start, uint32_t 
         }
         n++;
     }
-    /* Password register with protection on and the meter locked: an unlock attempt. */
+    /* Password register with protection on and the meter locked: an unlock
+     * attempt. It takes effect only if the whole request succeeds. */
     const mc_time_t now = md->hooks.now != NULL ? md->hooks.now(md->hooks.ctx)
                                                 : (md->tariff != NULL ? md->tariff->last_time : 0u);
+    int unlock = 0;
     if (md->cfg.require_unlock && !(now < md->unlocked_until) && items[0].qty == MC_QTY_PASSWORD) {
         if (items[0].u != md->params.password) {
             return exception(resp, fc, MC_MB_EX_ILLEGAL_VALUE);
         }
-        md->unlocked_until = now + md->cfg.unlock_seconds;
-        unlock_only = 1;
+        unlock = 1;
     }
-    const size_t first = unlock_only ? 1u : 0u;
+    const size_t first = unlock ? 1u : 0u;
     for (size_t k = first; k < n; k++) {
-        if (!mc_model_bus_write_allowed(md, (mc_qty)items[k].qty)) {
+        const mc_qty q = (mc_qty)items[k].qty;
+        /* The rest of an unlocking request is judged as unlocked (the seal still holds). */
+        const int sealed_cal = (q == MC_QTY_CAL || q == MC_QTY_SEAL) && md->sealed;
+        if (unlock ? sealed_cal : !mc_model_bus_write_allowed(md, q)) {
             return exception(resp, fc, MC_MB_EX_DEVICE_FAILURE);
         }
     }
@@ -232,6 +235,9 @@ static int write_registers(mc_model_t *md, uint8_t fc, uint32_t start, uint32_t 
         if (err < 0) {
             return exception(resp, fc, MC_MB_EX_DEVICE_FAILURE);
         }
+    }
+    if (unlock) {
+        md->unlocked_until = now + md->cfg.unlock_seconds;
     }
     return 0;
 }
