@@ -135,16 +135,19 @@ typedef struct mc_tariff_schedule {
     mc_tariff_special_day_t special_days[MC_TARIFF_MAX_SPECIAL_DAYS]; /**< Special days. */
 } mc_tariff_schedule_t;
 
-/** Tariff events, as bits returned by mc_tariff_update() and passed to the event callback. */
+/**
+ * Tariff events, as bits returned by mc_tariff_update() and passed to the event
+ * callback one at a time, with two values whose meaning depends on the event.
+ */
 enum mc_tariff_event {
-    MC_TEV_FREEZE = 1u << 0,         /**< A monthly settlement was made (data: settlement time). */
-    MC_TEV_RATE_CHANGE = 1u << 1,    /**< The rate in force changed (data: new rate). */
-    MC_TEV_CLOCK_BACKWARD = 1u << 2, /**< Time went backwards (data: new time; old in `old`). */
-    MC_TEV_CLOCK_SET = 1u << 3,      /**< mc_tariff_clock_set() was called (old and new time). */
+    MC_TEV_FREEZE = 1u << 0,         /**< A monthly settlement was made: a = b = the settlement point (time). */
+    MC_TEV_RATE_CHANGE = 1u << 1,    /**< The rate in force changed: a = old rate, b = new rate (1..4). */
+    MC_TEV_CLOCK_BACKWARD = 1u << 2, /**< Time went backwards: a = latest time seen before, b = the new time. */
+    MC_TEV_CLOCK_SET = 1u << 3,      /**< mc_tariff_clock_set() was called: a = old time, b = new time. */
 };
 
-/** Event callback: type is one ::mc_tariff_event bit; old_time/new_time as documented there. */
-typedef void (*mc_tariff_event_cb)(void *context, unsigned type, mc_time_t old_time, mc_time_t new_time);
+/** Event callback: @p type is one ::mc_tariff_event bit; @p a and @p b as documented for it. */
+typedef void (*mc_tariff_event_cb)(void *context, unsigned type, uint32_t a, uint32_t b);
 
 /** Tariff configuration. */
 typedef struct mc_tariff_config {
@@ -183,6 +186,8 @@ typedef struct mc_tariff {
     uint8_t slots_used;                 /**< Completed demand sub-intervals, up to slot count. */
     uint8_t slot_index;                 /**< Next slot to overwrite. */
     uint8_t demand_valid;               /**< A full demand window has elapsed. */
+    uint8_t slot_partial;               /**< The sub-interval under way began mid-way (start-up, realignment):
+                                             it closes without counting towards a full window. */
     float slot_p[MC_DEMAND_MAX_SLOTS];  /**< Active energy per completed sub-interval, W*s. */
     float slot_s[MC_DEMAND_MAX_SLOTS];  /**< Apparent energy per completed sub-interval, W*s. */
     float cur_p;                        /**< Active energy of the sub-interval under way, W*s. */

@@ -237,10 +237,10 @@ static int64_t combine(mc_combination c, int64_t imp, int64_t exp)
     }
 }
 
-static void emit(mc_tariff_t *t, unsigned type, mc_time_t old_time, mc_time_t new_time)
+static void emit(mc_tariff_t *t, unsigned type, uint32_t a, uint32_t b)
 {
     if (t->cfg.on_event != NULL) {
-        t->cfg.on_event(t->cfg.context, type, old_time, new_time);
+        t->cfg.on_event(t->cfg.context, type, a, b);
     }
 }
 
@@ -283,14 +283,27 @@ static mc_time_t next_slot_end(const mc_tariff_t *t, mc_time_t now)
     return (now / sub + 1u) * sub;
 }
 
-/* Close the sub-interval under way and any that passed without energy (outage). */
+/* Realign the sub-intervals to the clock at `now`; the one under way is partial
+ * unless it starts right now. */
+static void demand_realign(mc_tariff_t *t, mc_time_t now)
+{
+    const uint32_t sub = t->cfg.demand_subinterval_min * 60u;
+    t->slot_end = next_slot_end(t, now);
+    t->slot_partial = (now % sub) != 0u;
+}
+
+/*
+ * Close the sub-interval under way and any that passed without energy (outage).
+ * A partial sub-interval (after start-up or a realignment) is closed like any
+ * other, but a full window is only counted from the first whole one on.
+ */
 static void demand_advance(mc_tariff_t *t, mc_time_t now)
 {
     const uint32_t sub = t->cfg.demand_subinterval_min * 60u;
     const unsigned slots = demand_slots(t);
     if (now + sub < t->slot_end) {
         /* Clock went back before the sub-interval under way: restart it at now. */
-        t->slot_end = next_slot_end(t, now);
+        demand_realign(t, now);
         return;
     }
     unsigned closed = 0;
@@ -299,7 +312,9 @@ static void demand_advance(mc_tariff_t *t, mc_time_t now)
         t->slot_s[t->slot_index] = t->cur_s;
         t->cur_p = t->cur_s = 0.0f;
         t->slot_index = (uint8_t)((t->slot_index + 1u) % slots);
-        if (t->slots_used < slots) {
+        if (t->slot_partial) {
+            t->slot_partial = 0;
+        } else if (t->slots_used < slots) {
             t->slots_used++;
         }
         t->slot_end += sub;
@@ -321,8 +336,9 @@ static void demand_advance(mc_tariff_t *t, mc_time_t now)
         }
     }
     if (now >= t->slot_end) {
-        /* A gap longer than the whole window: every slot is now zero; realign. */
-        t->slot_end = next_slot_end(t, now);
+        /* A gap longer than the whole window: every slot now holds zero (the
+         * loop above pushed at least one per slot); continue from a realigned one. */
+        demand_realign(t, now);
     }
 }
 
@@ -348,7 +364,7 @@ int mc_tariff_init(mc_tariff_t *t, const mc_tariff_config_t *cfg, mc_time_t now)
     t->last_settlement = point_at_or_before(t, now);
     t->last_time = now;
     t->rate = (uint8_t)mc_tariff_rate_at(&t->schedule, now);
-    t->slot_end = next_slot_end(t, now);
+    demand_realign(t, now);
     return MC_OK;
 }
 
@@ -381,6 +397,8 @@ int mc_tariff_update(mc_tariff_t *t, mc_time_t now)
     /* Every settlement point after the last one made, up to now, once each, in order. */
     for (mc_time_t p = next_point_after(t, t->last_settlement); p != 0u && p <= now;
          p = next_point_after(t, p)) {
+        /* Demand sub-intervals that ended by the settlement point belong to the closed month. */
+        demand_advance(t, p);
         freeze(t, p);
         t->last_settlement = p;
         events |= MC_TEV_FREEZE;
@@ -388,9 +406,10 @@ int mc_tariff_update(mc_tariff_t *t, mc_time_t now)
     }
     int rate = mc_tariff_rate_at(&t->schedule, now);
     if (rate > 0 && (uint8_t)rate != t->rate) {
+        const uint8_t old_rate = t->rate;
         t->rate = (uint8_t)rate;
         events |= MC_TEV_RATE_CHANGE;
-        emit(t, MC_TEV_RATE_CHANGE, t->last_time, now);
+        emit(t, MC_TEV_RATE_CHANGE, old_rate, (uint32_t)rate);
     }
     demand_advance(t, now);
     t->last_time = now;
