@@ -9,6 +9,7 @@
 #   make size    flash/RAM per module on Cortex-M4F and Cortex-M0+ (-Os)
 #   make fuzz    libFuzzer + ASan/UBSan (clang) on the Modbus framer and PDU handler
 #                for FUZZ_SECONDS (default 60), corpus in build/fuzz/corpus
+#   make regmap  regenerate docs/REGISTERS.md from the register map table
 #   make clean   remove build/
 
 BUILD ?= build
@@ -28,7 +29,7 @@ TOOLCHAIN := cmake/toolchain-arm-none-eabi.cmake
 CROSS_FLAGS := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_WERROR=ON -DMC_PORT=none \
                -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 
-.PHONY: all help run test test-host test-cross test-consumers docs bench size fuzz clean
+.PHONY: all help run test test-host test-cross test-consumers docs bench size fuzz regmap clean
 
 all: test
 
@@ -83,6 +84,14 @@ bench:
 size:
 	@tools/deps.sh $(DEPS_CROSS)
 	tools/size.sh $(CURDIR)/$(BUILD)
+
+regmap:
+	@tools/deps.sh $(DEPS_HOST)
+	$(CMAKE) -S . -B $(BUILD)/regmap -DCMAKE_BUILD_TYPE=Release -DMC_PORT=none -DMC_BUILD_TESTS=OFF \
+	    -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
+	$(CMAKE) --build $(BUILD)/regmap --target regmap_doc --parallel $(JOBS)
+	$(BUILD)/regmap/tools/regmap_doc -o docs/REGISTERS.md
+	@echo "make regmap: docs/REGISTERS.md regenerated"
 
 # The fuzz target is built straight from the sources with clang (libFuzzer comes
 # with clang's runtime), seeded from the committed corpus; new inputs and any

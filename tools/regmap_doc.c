@@ -1,0 +1,657 @@
+/*
+ * regmap_doc: prints docs/REGISTERS.md from the register map, mc_regmap_table().
+ *
+ * The table in src/registers/mc_registers.c is the one source of truth for
+ * addresses, formats, units and access; this program only adds words: a name
+ * and value range per quantity (qinfo[], indexed by mc_qty, so the firmware
+ * carries no strings) and the grouping into the KPM31 manual's areas and the
+ * metercore extension range. A register the words do not cover (a quantity
+ * without a name, an entry outside every group) is an error, not a silent gap.
+ *
+ *   regmap_doc                 print the document on stdout
+ *   regmap_doc -o FILE         write it to FILE (make regmap)
+ *   regmap_doc --check FILE    compare FILE with it byte for byte (ctest regmap_doc)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metercore/mc_modbus.h"
+#include "metercore/mc_registers.h"
+
+/* ------------------------------------------------------------------------ */
+/* Output buffer                                                            */
+
+typedef struct doc {
+    char *p;
+    size_t len, cap;
+} doc_t;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("regmap_doc: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void out(doc_t *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        die("formatting failed");
+    }
+    if (d->len + (size_t)n + 1u > d->cap) {
+        size_t cap = d->cap ? d->cap : 4096u;
+        while (d->len + (size_t)n + 1u > cap) {
+            cap *= 2u;
+        }
+        char *p = realloc(d->p, cap);
+        if (p == NULL) {
+            die("out of memory");
+        }
+        d->p = p;
+        d->cap = cap;
+    }
+    vsnprintf(d->p + d->len, (size_t)n + 1u, fmt, ap2);
+    va_end(ap2);
+    d->len += (size_t)n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Words for the quantities                                                 */
+
+/* How an item's argument turns into words (see mc_qty in mc_registers.h). */
+typedef enum argk {
+    ARG_NONE = 0, /* no argument */
+    ARG_RATE,     /* 0 all rates, 1..4 */
+    ARG_MONTH,    /* rate * 16 + month */
+    ARG_INDEX     /* spelled out by item_name() itself */
+} argk;
+
+typedef struct qinfo {
+    const char *name;   /* what it is */
+    argk arg;           /* how the argument is spelled out */
+    const char *values; /* range, default, meaning of values (for a row) */
+} qinfo_t;
+
+static const qinfo_t qinfo[] = {
+    [MC_QTY_NONE] = {"Reserved", ARG_NONE, "Reads 0"},
+    [MC_QTY_VOLTAGE] = {"Voltage U (RMS)", ARG_NONE, ""},
+    [MC_QTY_CURRENT] = {"Current I (RMS)", ARG_NONE, ""},
+    [MC_QTY_P] = {"Active power P", ARG_NONE, "Signed: > 0 import, < 0 export"},
+    [MC_QTY_Q] = {"Reactive power Q (fundamental)", ARG_NONE, "Signed: > 0 inductive on import"},
+    [MC_QTY_S] = {"Apparent power S", ARG_NONE, "U × I"},
+    [MC_QTY_PF] = {"Power factor PF", ARG_NONE, "P / S, signed like P, -1..1"},
+    [MC_QTY_FREQ] = {"Frequency F", ARG_NONE, "0 without voltage"},
+    [MC_QTY_DEMAND_S] = {"Apparent demand", ARG_NONE, "Sliding window (default 15 min); 0 until a full window"},
+    [MC_QTY_DEMAND_P] = {"Active demand (import)", ARG_NONE, "Sliding window (default 15 min); 0 until a full window"},
+    [MC_QTY_MAX_DEMAND_P] = {"Maximum active demand, this month", ARG_NONE, "Reset at settlement"},
+    [MC_QTY_E_ACTIVE] = {"Combined active energy (lifetime)", ARG_RATE, "Import + export (default combination)"},
+    [MC_QTY_E_ACTIVE_IMPORT] = {"Active import energy (lifetime)", ARG_RATE, ""},
+    [MC_QTY_E_ACTIVE_EXPORT] = {"Active export energy (lifetime)", ARG_RATE, ""},
+    [MC_QTY_E_REACTIVE] = {"Combined reactive energy (lifetime)", ARG_RATE, "Import + export (default combination)"},
+    [MC_QTY_E_REACTIVE_IMPORT] = {"Reactive import energy (lifetime)", ARG_RATE, "Quadrants I + II (Q > 0)"},
+    [MC_QTY_E_REACTIVE_EXPORT] = {"Reactive export energy (lifetime)", ARG_RATE, "Quadrants III + IV (Q < 0)"},
+    [MC_QTY_MONTH_ACTIVE] = {"Combined active energy", ARG_MONTH, ""},
+    [MC_QTY_MONTH_REACTIVE] = {"Combined reactive energy", ARG_MONTH, ""},
+    [MC_QTY_PASSWORD] = {"Protection password", ARG_NONE,
+                         "0..9999 (default 6666); reads 0; see [Protection](#protection-and-seal)"},
+    [MC_QTY_ADDRESS] = {"Communication address", ARG_NONE, "1..247 (default 1)"},
+    [MC_QTY_BAUD] = {"Baud rate code", ARG_NONE, "1 = 1200, 2 = 2400, 3 = 4800, 4 = 9600 (default 4)"},
+    [MC_QTY_PARITY] = {"Parity", ARG_NONE, "0 none, 1 even, 2 odd (default 0)"},
+    [MC_QTY_WORD_ORDER] = {"Float word order", ARG_NONE, "0 ABCD, high word first (default); 1 CDAB, low word first"},
+    [MC_QTY_CLEAR_ENERGY] = {"Clear energy", ARG_NONE,
+                             "Write 55AAH: clear all energy (lifetime, this month, history, maximum demand); "
+                             "any other value: exception 03; reads 0"},
+    [MC_QTY_PULSE_CONSTANT] = {"Pulse constant, imp/kWh", ARG_NONE, "1..65535 (default 1600)"},
+    [MC_QTY_SETTLE_DAY] = {"Settlement day of month", ARG_NONE, "1..28 (default 1)"},
+    [MC_QTY_SETTLE_HOUR] = {"Settlement hour", ARG_NONE, "0..23 (default 0)"},
+    [MC_QTY_CLOCK] = {"Clock", ARG_INDEX, ""},
+    [MC_QTY_SERIAL] = {"Serial number", ARG_INDEX, "ASCII, high byte first, NUL-padded; set in production"},
+    [MC_QTY_SW_VERSION] = {"Software version", ARG_NONE, "Major × 256 + minor"},
+    [MC_QTY_SW_PATCH] = {"Software patch version", ARG_NONE, ""},
+    [MC_QTY_MAP_VERSION] = {"Register map version", ARG_NONE, ""},
+    [MC_QTY_SW_CHECKSUM] = {"Checksum of the legally relevant code", ARG_INDEX, "0 if the port does not provide it"},
+    [MC_QTY_STATUS] = {"Status flags", ARG_NONE, ""},
+    [MC_QTY_ERRORS] = {"Error flags", ARG_NONE, ""},
+    [MC_QTY_RELAY] = {"Relay state", ARG_NONE, "0 open, 1 closed (products with a relay)"},
+    [MC_QTY_DI] = {"DI state", ARG_NONE, "0 open, 1 closed (products with the DI)"},
+    [MC_QTY_RATE] = {"Rate in force", ARG_NONE, "1 sharp, 2 peak, 3 flat, 4 valley"},
+    [MC_QTY_TOU_COUNTS] = {"Schedule", ARG_INDEX, ""},
+    [MC_QTY_TOU_PROFILE] = {"Day profile", ARG_INDEX, ""},
+    [MC_QTY_TOU_WEEK] = {"Week profile", ARG_INDEX, "Day profile index"},
+    [MC_QTY_TOU_SEASON] = {"Season", ARG_INDEX, ""},
+    [MC_QTY_TOU_SPECIAL] = {"Special day", ARG_INDEX, ""},
+    [MC_QTY_CAL] = {"Calibration", ARG_INDEX, ""},
+    [MC_QTY_SEAL] = {"Calibration seal", ARG_NONE,
+                     "1 sealed; writing 1 seals; nothing unseals over the bus"},
+};
+
+/* A new quantity needs its words here before the document can be made. */
+_Static_assert(sizeof(qinfo) / sizeof(qinfo[0]) == MC_QTY_COUNT, "qinfo[] must name every mc_qty");
+
+static const char *const rate_name[MC_TARIFF_RATES + 1] = {
+    "all rates", "sharp (rate 1)", "peak (rate 2)", "flat (rate 3)", "valley (rate 4)",
+};
+
+static const char *const weekday_name[7] = {
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+};
+
+/* Name and values of one item. Returns 0, or -1 for an argument the words do not cover. */
+static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *values, size_t nv)
+{
+    const qinfo_t *qi = &qinfo[q];
+    if (qi->name == NULL) {
+        return -1;
+    }
+    snprintf(values, nv, "%s", qi->values);
+    switch (qi->arg) {
+    case ARG_NONE:
+        if (arg != 0u) {
+            return -1;
+        }
+        snprintf(name, nn, "%s", qi->name);
+        return 0;
+    case ARG_RATE:
+        if (arg > MC_TARIFF_RATES) {
+            return -1;
+        }
+        snprintf(name, nn, "%s, %s", qi->name, rate_name[arg]);
+        return 0;
+    case ARG_MONTH: {
+        const unsigned rate = arg / 16u, month = arg % 16u;
+        if (rate > MC_TARIFF_RATES || month > MC_TARIFF_HISTORY_MONTHS) {
+            return -1;
+        }
+        if (month == 0u) {
+            snprintf(name, nn, "%s, %s, this month", qi->name, rate_name[rate]);
+        } else {
+            snprintf(name, nn, "%s, %s, settlement month -%u", qi->name, rate_name[rate], month);
+        }
+        return 0;
+    }
+    case ARG_INDEX:
+        break;
+    }
+    switch (q) {
+    case MC_QTY_CLOCK: {
+        static const char *const field[6] = {"year", "month", "day", "hour", "minute", "second"};
+        static const char *const range[6] = {"2000..2099", "1..12", "1..28/29/30/31", "0..23", "0..59", "0..59"};
+        if (arg > 5u) {
+            return -1;
+        }
+        snprintf(name, nn, "Clock: %s", field[arg]);
+        snprintf(values, nv, "%s", range[arg]);
+        return 0;
+    }
+    case MC_QTY_SERIAL:
+        if (arg > 7u) {
+            return -1;
+        }
+        snprintf(name, nn, "Serial number, characters %u and %u", 2u * arg + 1u, 2u * arg + 2u);
+        return 0;
+    case MC_QTY_SW_CHECKSUM:
+        if (arg > 1u) {
+            return -1;
+        }
+        snprintf(name, nn, "%s, %s word", qi->name, arg == 0u ? "high" : "low");
+        return 0;
+    case MC_QTY_TOU_COUNTS: {
+        static const char *const what[4] = {"day profiles", "week profiles", "seasons", "special days"};
+        static const char *const range[4] = {"1..4", "1..4", "1..4", "0..32"};
+        if (arg > 3u) {
+            return -1;
+        }
+        snprintf(name, nn, "Schedule: number of %s", what[arg]);
+        snprintf(values, nv, "%s", range[arg]);
+        return 0;
+    }
+    case MC_QTY_TOU_PROFILE: {
+        const unsigned p = arg / 32u, w = arg % 32u;
+        if (p >= MC_TARIFF_MAX_DAY_PROFILES || w > 2u * MC_TARIFF_MAX_SEGMENTS) {
+            return -1;
+        }
+        if (w == 0u) {
+            snprintf(name, nn, "Day profile %u: number of segments", p);
+            snprintf(values, nv, "1..%u", MC_TARIFF_MAX_SEGMENTS);
+        } else if (w % 2u) {
+            snprintf(name, nn, "Day profile %u, segment %u: start", p, (w + 1u) / 2u);
+            snprintf(values, nv, "Hour × 256 + minute; strictly increasing");
+        } else {
+            snprintf(name, nn, "Day profile %u, segment %u: rate", p, w / 2u);
+            snprintf(values, nv, "1..4");
+        }
+        return 0;
+    }
+    case MC_QTY_TOU_WEEK:
+        if (arg >= 7u * MC_TARIFF_MAX_WEEK_PROFILES) {
+            return -1;
+        }
+        snprintf(name, nn, "Week profile %u: %s", arg / 7u, weekday_name[arg % 7u]);
+        return 0;
+    case MC_QTY_TOU_SEASON:
+        if (arg >= 2u * MC_TARIFF_MAX_SEASONS) {
+            return -1;
+        }
+        if (arg % 2u == 0u) {
+            snprintf(name, nn, "Season %u: start date", arg / 2u);
+            snprintf(values, nv, "Month × 256 + day; strictly increasing");
+        } else {
+            snprintf(name, nn, "Season %u: week profile", arg / 2u);
+            snprintf(values, nv, "Week profile index");
+        }
+        return 0;
+    case MC_QTY_TOU_SPECIAL: {
+        static const char *const field[3] = {"year", "date", "day profile"};
+        static const char *const range[3] = {"0 every year, or 2000..2099", "Month × 256 + day",
+                                             "Day profile index"};
+        if (arg >= 3u * MC_TARIFF_MAX_SPECIAL_DAYS) {
+            return -1;
+        }
+        snprintf(name, nn, "Special day %u: %s", arg / 3u, field[arg % 3u]);
+        snprintf(values, nv, "%s", range[arg % 3u]);
+        return 0;
+    }
+    case MC_QTY_CAL: {
+        static const char *const what[5] = {"voltage gain", "current gain", "phase correction, degrees",
+                                            "active power offset, W", "reactive power offset, var"};
+        static const char *const range[5] = {"0.5..2 (1 = nominal)", "0.5..2 (1 = nominal)", "-10..10",
+                                             "-10000..10000, subtracted from P",
+                                             "-10000..10000, subtracted from Q"};
+        if (arg > 4u) {
+            return -1;
+        }
+        snprintf(name, nn, "Calibration: %s", what[arg]);
+        snprintf(values, nv, "%s", range[arg]);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Groups                                                                   */
+
+typedef struct group {
+    unsigned first, last; /* address range covered */
+    const char *title;
+    const char *intro;    /* paragraph before the table, may be "" */
+} group_t;
+
+static const group_t groups[] = {
+    {0x0000, 0x002F, "System parameters (KPM31 manual 6.2)",
+     "Read with FC 03, written with FC 06 or 10. 0003H..000BH are not used by the KPM31; parity, word order "
+     "and the other settings are in the extension range."},
+    {0x0030, 0x007F, "Basic measurements (KPM31 manual 6.3)",
+     "Real-time values of the last measurement window (1 s by default), primary side, read-only."},
+    {0x0080, 0x009B, "Energy, lifetime (KPM31 manual 6.4)",
+     "Energy since the last clear, read-only. With time-of-use rates the total is the sum of the four "
+     "rates; a meter built without a tariff reports the totals only (the rates and the months read 0)."},
+    {0x009C, 0x0FFF, "Energy per month (KPM31 manual 6.4)",
+     "Blocks of 13 floats: this month, then settlement months -1 (the last one closed) to -12. At each "
+     "settlement point (default 00:00 on the 1st) this month's whole watt-hours move into history; "
+     "months never closed read 0. The manual's list stops at 0152H; 0154H..019EH continue its pattern."},
+    {0x1000, 0x100F, "Communication, pulse output, settlement and clock",
+     "A new baud rate or parity takes effect once the response has been sent. The clock is local standard "
+     "time (no daylight saving); fields written together must form a real date and time, fields not written "
+     "keep their value; the port sets the clock (exception 04 if that fails)."},
+    {0x1010, 0x101F, "Identification",
+     "The software version and the code checksum identify the legally relevant software."},
+    {0x1020, 0x102F, "State", ""},
+    {0x1030, 0x103F, "Demand", ""},
+    {0x1040, 0x10FF, "Energy per rate, import and export (lifetime)", ""},
+    {0x1100, 0x121F, "Time-of-use schedule",
+     "The schedule is checked as a whole: a write that would leave it invalid (segments not strictly "
+     "increasing, a rate outside 1..4, a count out of range, an index to a profile that does not exist, a "
+     "date that does not exist) gives exception 03 and changes nothing, so write a whole day profile (17 "
+     "registers) in one FC 10. Indices count from 0. A day profile's segment runs until the next one; the last "
+     "runs past midnight into the first. Week profiles give a day profile per weekday; a season puts a week "
+     "profile in force from its start date; special days override the week profile. The default is the "
+     "KPM31 manual's example: one day profile with 06:00 rate 1, 10:00 rate 2, 12:00 rate 1, 15:00 rate 3, "
+     "23:00 rate 4, for every day of the year."},
+    {0x1220, 0x12FF, "Calibration",
+     "Writable over the bus only while the meter is not sealed (then exception 04); see "
+     "[Protection and seal](#protection-and-seal). Calibration values out of range give exception 03."},
+};
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
+
+static const char *unit_name(unsigned u)
+{
+    static const char *const names[] = {"", "V", "A", "W", "var", "VA", "Hz", "kWh", "kvarh"};
+    if (u >= sizeof(names) / sizeof(names[0])) {
+        die("unit %u has no name", u);
+    }
+    return names[u];
+}
+
+static const char *access_name(unsigned a)
+{
+    switch (a) {
+    case MC_ACC_R:
+        return "R";
+    case MC_ACC_W:
+        return "W";
+    case MC_ACC_RW:
+        return "R/W";
+    default:
+        die("access %u has no name", a);
+        return "";
+    }
+}
+
+static unsigned entry_width(const mc_reg_entry_t *e)
+{
+    return e->format == MC_FMT_F32 ? 2u : 1u;
+}
+
+static unsigned entry_end(const mc_reg_entry_t *e)
+{
+    return (unsigned)e->addr + (unsigned)e->count * entry_width(e);
+}
+
+static unsigned bit_of(unsigned mask)
+{
+    unsigned b = 0;
+    while (mask > 1u) {
+        mask >>= 1;
+        b++;
+    }
+    return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The document                                                             */
+
+static void intro(doc_t *d)
+{
+    out(d, "# metercore register map\n\n");
+    out(d, "<!-- Generated by tools/regmap_doc.c from mc_regmap_table() (src/registers/mc_registers.c). "
+           "Do not edit: change the table or the generator and run `make regmap`. -->\n\n");
+    out(d, "The Modbus registers of a metercore meter: the KPM31 register map (0000H..019EH, sections 6.2..6.4 "
+           "of the KPM31 manual) and the metercore extension from %04XH. This document is generated from the "
+           "register map table of the firmware, so it lists exactly what the firmware serves. Register map "
+           "version %u (readable at %04XH).\n\n",
+        MC_REG_EXT_BASE, MC_REGMAP_VERSION, MC_REG_MAP_VERSION_ADDR);
+
+    out(d, "## How to read this map\n\n");
+    out(d, "### Function codes\n\n");
+    out(d, "| FC | Function | Used for |\n| --- | --- | --- |\n");
+    out(d, "| 01 | Read coils | Relay state, coil %04XH (products with a relay) |\n", MC_MB_RELAY_COIL);
+    out(d, "| 02 | Read discrete inputs | DI state, input %04XH (products with the DI) |\n", MC_MB_RELAY_COIL);
+    out(d, "| 03 | Read holding registers | Every register below; 1..125 registers per request |\n");
+    out(d, "| 05 | Write single coil | Relay: FF00H closes, 0000H opens |\n");
+    out(d, "| 06 | Write single register | One u16 register |\n");
+    out(d, "| 10 | Write multiple registers | 1..123 registers, all or nothing |\n\n");
+    out(d, "Any other function code (04, read input registers, included) is answered with exception 01. "
+           "Addresses are the protocol addresses of the PDU, written in hex with an H as in the KPM31 manual "
+           "(009CH = 156), without a 4xxxx offset.\n\n");
+
+    out(d, "### Values\n\n");
+    out(d, "- **u16**: one register, unsigned 16 bits.\n");
+    out(d, "- **float32**: IEEE-754 single precision in two consecutive registers; the address given is the "
+           "first. Each register is big-endian, as always in Modbus. The word order is set by %04XH: 0 **ABCD** "
+           "(default: the first register holds the high 16 bits with sign and exponent), 1 **CDAB** (low word "
+           "first). It applies to reads and writes alike. Example: 230.0 V is 43660000H, read as 4366H 0000H "
+           "in ABCD and 0000H 4366H in CDAB.\n",
+        0x1001u);
+    out(d, "- Energies are floats in kWh (kvarh): a resolution of 1 Wh or better up to 16 777 kWh, 7 "
+           "significant digits beyond.\n\n");
+
+    out(d, "### Reading\n\n");
+    out(d, "- A read (FC 03) may span gaps: registers that are not served, and write-only registers, read 0, "
+           "so a whole area can be read in one request. Only a read that touches no served register at all "
+           "gives exception 02, as does one that runs past FFFFH.\n");
+    out(d, "- Floats may be read by halves: a read that starts or ends in the middle of a float returns that "
+           "half. Read both halves in one request for a consistent value.\n");
+    out(d, "- The password (0000H) always reads 0; so does the clear-energy command (000CH).\n\n");
+
+    out(d, "### Writing\n\n");
+    out(d, "- Every register written must be writable (access W), otherwise exception 02. A float must be "
+           "written whole, both registers in one FC 10; half a float (FC 06 to a float, or an FC 10 that "
+           "starts or ends inside one) gives exception 03.\n");
+    out(d, "- Writes are **all or nothing**: the whole request is checked first, each value against its range "
+           "and the values together (clock fields must form a real date, schedule words a valid schedule, "
+           "calibration values their ranges). If anything is wrong, nothing changes.\n");
+    out(d, "- A broadcast (slave address 0) write is executed without a reply; broadcast reads are ignored.\n");
+    out(d, "- Every change is reported to the firmware (with old and new value and its source) for saving "
+           "and the event log; the password is logged as changed, never with its value.\n\n");
+
+    out(d, "### Exceptions\n\n");
+    out(d, "| Code | Name | When |\n| --- | --- | --- |\n");
+    out(d, "| 01 | Illegal function | Function code not in the list above |\n");
+    out(d, "| 02 | Illegal data address | A read touching no served register; a write to a register that is "
+           "not served or not writable; start + quantity past FFFFH; a coil or input other than 0001H, or on "
+           "a product without relay or DI |\n");
+    out(d, "| 03 | Illegal data value | Quantity out of range (FC 03: 1..125, FC 10: 1..123, FC 01/02: "
+           "1..2000); FC 10 byte count not 2 × quantity, or a request of the wrong length; half a float "
+           "written; a value out of range; FC 05 with a value other than FF00H or 0000H; a wrong password |\n");
+    out(d, "| 04 | Server device failure | A write refused by protection (locked, or calibration sealed); the "
+           "relay driver or the clock failed |\n\n");
+    out(d, "Checks run in the order of the Modbus specification: function (01), quantity and length (03), "
+           "address (02; a float cut in half is found here and gives 03), protection (04), values (03), "
+           "execution (04).\n\n");
+
+    out(d, "### Protection and seal\n\n");
+    out(d, "- **Password** (0000H, 0..9999, default 6666). A product built with password protection "
+           "(`require_unlock`) refuses parameter writes over the bus with exception 04 until the password is "
+           "written to 0000H (FC 06, or the first register of an FC 10 whose other registers are then "
+           "written too; the unlock takes effect only if the whole request succeeds). A wrong password gives "
+           "exception 03. The unlock lasts `unlock_seconds` (default "
+           "300 s); status bit %u (%04XH) shows it. While unlocked, or on a product without protection, "
+           "writing 0000H sets a new password. The relay (FC 05) counts as a write.\n",
+        bit_of(MC_STATUS_UNLOCKED), 0x1020u);
+    out(d, "- **Seal**: the calibration registers (1220H..1229H) are writable over the bus only while the meter "
+           "is not sealed. Writing 1 to 122AH seals it; nothing unseals it over the bus (exception 04). "
+           "Status bit %u shows the seal.\n\n",
+        bit_of(MC_STATUS_SEALED));
+
+    out(d, "### Coil and discrete input\n\n");
+    out(d, "| Address | FC | Name | Values | Products |\n| --- | --- | --- | --- | --- |\n");
+    out(d, "| %04XH | 01 read, 05 write | Relay | Read: 1 closed, 0 open. Write: FF00H close, 0000H open "
+           "| With a relay (KPM31B, KPM31BK) |\n",
+        MC_MB_RELAY_COIL);
+    out(d, "| %04XH | 02 read | DI | 1 closed (extended circuit), 0 open (basic circuit) "
+           "| With the DI (KPM31BK) |\n\n",
+        MC_MB_RELAY_COIL);
+    out(d, "One bit each; a request for another address or for more than one bit, or on a product without "
+           "relay or DI (KPM31A), gives exception 02. A failing relay driver gives exception 04.\n\n");
+}
+
+static void flags_note(doc_t *d)
+{
+    out(d, "Status flags (%04XH): bit %u unlocked, bit %u sealed, bit %u no voltage, bit %u under the creep "
+           "threshold, bit %u exporting, bit %u relay closed, bit %u DI closed.\n\n",
+        0x1020u, bit_of(MC_STATUS_UNLOCKED), bit_of(MC_STATUS_SEALED), bit_of(MC_STATUS_NO_VOLTAGE),
+        bit_of(MC_STATUS_CREEP), bit_of(MC_STATUS_EXPORT), bit_of(MC_STATUS_RELAY_CLOSED),
+        bit_of(MC_STATUS_DI_CLOSED));
+    out(d, "Error flags (%04XH), set by the integrity checks at start-up: bit %u parameters CRC, bit %u "
+           "calibration CRC, bit %u energy CRC (an older copy was used), bit %u clock invalid.\n\n",
+        0x1021u, bit_of(MC_ERROR_PARAMS_CRC), bit_of(MC_ERROR_CAL_CRC), bit_of(MC_ERROR_ENERGY_CRC),
+        bit_of(MC_ERROR_CLOCK));
+}
+
+static void rows(doc_t *d, const mc_reg_entry_t *t, size_t n, const group_t *g)
+{
+    out(d, "| Address | Name | Format | Unit | Access | Values |\n");
+    out(d, "| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t k = 0; k < n; k++) {
+        const mc_reg_entry_t *e = &t[k];
+        if (e->addr < g->first || e->addr > g->last) {
+            continue;
+        }
+        for (unsigned item = 0; item < e->count; item++) {
+            const unsigned addr = e->addr + item * entry_width(e);
+            const unsigned arg = (unsigned)e->arg + item * e->arg_step;
+            char name[128], values[256];
+            if (e->qty >= MC_QTY_COUNT || item_words((mc_qty)e->qty, arg, name, sizeof(name), values,
+                                                     sizeof(values)) != 0) {
+                die("register %04XH: quantity %u argument %u has no name in qinfo[]", addr, e->qty, arg);
+            }
+            if (e->qty == MC_QTY_MAP_VERSION) {
+                snprintf(values, sizeof(values), "%u", MC_REGMAP_VERSION);
+            }
+            out(d, "| %04XH | %s | %s | %s | %s | %s |\n", addr, name, e->format == MC_FMT_F32 ? "float32" : "u16",
+                unit_name(e->unit), access_name(e->access), values);
+        }
+    }
+    out(d, "\n");
+}
+
+static void build(doc_t *d)
+{
+    size_t n;
+    const mc_reg_entry_t *t = mc_regmap_table(&n);
+    if (t == NULL || n == 0u) {
+        die("empty register map");
+    }
+    /* Every entry in exactly one group, whole; extensions only in extension groups. */
+    for (size_t k = 0; k < n; k++) {
+        const mc_reg_entry_t *e = &t[k];
+        if (e->format != MC_FMT_U16 && e->format != MC_FMT_F32) {
+            die("register %04XH: unknown format %u", e->addr, e->format);
+        }
+        if (k > 0u && e->addr < entry_end(&t[k - 1u])) {
+            die("register %04XH: table not sorted or entries overlap", e->addr);
+        }
+        unsigned found = 0;
+        for (size_t g = 0; g < NGROUPS; g++) {
+            if (e->addr >= groups[g].first && e->addr <= groups[g].last) {
+                if (entry_end(e) - 1u > groups[g].last) {
+                    die("register %04XH: entry runs past its group '%s'", e->addr, groups[g].title);
+                }
+                if ((e->addr >= MC_REG_EXT_BASE) != (groups[g].first >= MC_REG_EXT_BASE)) {
+                    die("register %04XH: in the wrong range", e->addr);
+                }
+                found++;
+            }
+        }
+        if (found != 1u) {
+            die("register %04XH: in %u groups (add it to groups[])", e->addr, found);
+        }
+    }
+
+    intro(d);
+    out(d, "## KPM31 registers\n\n");
+    int ext_started = 0;
+    for (size_t g = 0; g < NGROUPS; g++) {
+        const group_t *gr = &groups[g];
+        if (gr->first >= MC_REG_EXT_BASE && !ext_started) {
+            ext_started = 1;
+            out(d, "## metercore extension (from %04XH)\n\n", MC_REG_EXT_BASE);
+            out(d, "Registers from %04XH on are a **metercore extension**: the KPM31 manual does not define "
+                   "them. The KPM31 registers above keep their meaning.\n\n",
+                MC_REG_EXT_BASE);
+        }
+        out(d, "### %s%s\n\n", gr->first >= MC_REG_EXT_BASE ? "metercore extension: " : "", gr->title);
+        if (gr->intro[0] != '\0') {
+            out(d, "%s\n\n", gr->intro);
+        }
+        if (gr->first == 0x1020u) {
+            flags_note(d);
+        }
+        rows(d, t, n, gr);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    size_t cap = 65536u, n = 0;
+    char *p = malloc(cap);
+    if (p == NULL) {
+        die("out of memory");
+    }
+    for (;;) {
+        if (n == cap) {
+            cap *= 2u;
+            char *q = realloc(p, cap);
+            if (q == NULL) {
+                die("out of memory");
+            }
+            p = q;
+        }
+        size_t r = fread(p + n, 1, cap - n, f);
+        if (r == 0u) {
+            break;
+        }
+        n += r;
+    }
+    fclose(f);
+    *len = n;
+    return p;
+}
+
+static int check(const doc_t *d, const char *path)
+{
+    size_t len = 0;
+    char *have = read_file(path, &len);
+    if (have == NULL) {
+        fprintf(stderr, "regmap_doc: cannot read %s\n", path);
+        fprintf(stderr, "regmap_doc: generate it with: make regmap\n");
+        return 1;
+    }
+    int rc = 0;
+    if (len != d->len || memcmp(have, d->p, len) != 0) {
+        size_t k = 0;
+        unsigned line = 1;
+        while (k < len && k < d->len && have[k] == d->p[k]) {
+            line += have[k] == '\n';
+            k++;
+        }
+        fprintf(stderr, "regmap_doc: %s differs from the register map (mc_regmap_table()) from line %u on.\n",
+                path, line);
+        fprintf(stderr, "regmap_doc: regenerate it with: make regmap   (then commit docs/REGISTERS.md)\n");
+        rc = 1;
+    } else {
+        printf("regmap_doc: %s matches the register map\n", path);
+    }
+    free(have);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    doc_t d = {NULL, 0, 0};
+    build(&d);
+    int rc = 0;
+    if (argc == 1) {
+        if (fwrite(d.p, 1, d.len, stdout) != d.len) {
+            rc = 1;
+        }
+    } else if (argc == 3 && strcmp(argv[1], "-o") == 0) {
+        FILE *f = fopen(argv[2], "wb");
+        if (f == NULL || fwrite(d.p, 1, d.len, f) != d.len) {
+            fprintf(stderr, "regmap_doc: cannot write %s\n", argv[2]);
+            rc = 1;
+        }
+        if (f != NULL && fclose(f) != 0) {
+            rc = 1;
+        }
+    } else if (argc == 3 && strcmp(argv[1], "--check") == 0) {
+        rc = check(&d, argv[2]);
+    } else {
+        fprintf(stderr, "usage: regmap_doc [-o FILE | --check FILE]\n");
+        rc = 2;
+    }
+    free(d.p);
+    return rc;
+}
