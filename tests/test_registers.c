@@ -1,0 +1,1899 @@
+/*
+ * metercore registers suite: the data model and the Modbus PDU handler
+ * (mc_registers.h, mc_modbus.h), driven through mc_modbus_handle_pdu() as a
+ * client would, and checked against what the test itself knows:
+ *   - the register list of the reference device (shared/reference/kpm31-register-map.csv),
+ *   - the analytic truth of a synthetic 230 V / 5 A / PF 0.5L / 50 Hz signal,
+ *   - energy the test booked into the tariff itself (exact watt-hours per rate and month),
+ *   - values the test wrote.
+ * Nothing is expected because the code returned it earlier.
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metercore/mc_calendar.h"
+#include "metercore/mc_modbus.h"
+#include "metercore/mc_registers.h"
+#include "metercore/mc_tariff.h"
+#include "waveform.h"
+
+#ifndef MC_REFERENCE_DIR
+#error "MC_REFERENCE_DIR must name shared/reference (tests/CMakeLists.txt sets it)"
+#endif
+
+#define SQRT2 1.4142135623730951
+#define UN 230.0
+#define IN 5.0
+#define PHI 60.0 /* PF 0.5 inductive */
+#define F0 50.0
+#define U_FS (UN * SQRT2 * 1.6)
+#define I_FS (60.0 * SQRT2 * 1.5)
+#define QPWH ((double)MC_ENERGY_QUANTA_PER_WH)
+#define REL_MEAS 1e-3  /* 0.1 % for the synthetic signal */
+#define REL_KWH 1e-6   /* float kWh against exact Wh */
+
+/* ------------------------------------------------------------------------ */
+/* Fixture                                                                  */
+
+#define MAX_CHANGES 300
+#define MAX_WINDOWS 16
+
+typedef struct change {
+    mc_qty qty;
+    unsigned arg;
+    uint32_t old_v, new_v;
+    mc_source src;
+} change_t;
+
+typedef struct fx {
+    mc_meter_t meter;
+    mc_tariff_t tariff;
+    mc_model_t md;
+    mc_reading_t win[MAX_WINDOWS]; /* the meter's windows over the synthetic signal */
+    size_t nwin;
+    wf_truth_t truth;
+    /* hooks */
+    mc_time_t now;
+    int set_clock_calls;
+    mc_time_t set_clock_to;
+    int set_clock_ret;
+    int relay_calls;
+    int relay_last;
+    int relay_ret;
+    int di;
+    change_t ch[MAX_CHANGES];
+    size_t nch;
+    /* tariff events */
+    int clock_set_events;
+    mc_time_t ev_old, ev_new;
+    int freezes;
+} fx_t;
+
+static fx_t g;
+
+static void on_window(void *ctx, const mc_reading_t *r)
+{
+    fx_t *f = ctx;
+    if (f->nwin < MAX_WINDOWS) {
+        f->win[f->nwin++] = *r;
+    }
+}
+
+static mc_time_t hook_now(void *ctx)
+{
+    return ((fx_t *)ctx)->now;
+}
+
+static int hook_set_clock(void *ctx, mc_time_t t)
+{
+    fx_t *f = ctx;
+    f->set_clock_calls++;
+    f->set_clock_to = t;
+    if (f->set_clock_ret < 0) {
+        return f->set_clock_ret;
+    }
+    f->now = t;
+    return MC_OK;
+}
+
+static int hook_relay(void *ctx, int close)
+{
+    fx_t *f = ctx;
+    f->relay_calls++;
+    f->relay_last = close;
+    return f->relay_ret;
+}
+
+static int hook_di(void *ctx)
+{
+    return ((fx_t *)ctx)->di;
+}
+
+static uint32_t hook_checksum(void *ctx)
+{
+    (void)ctx;
+    return 0x12345678u;
+}
+
+static void hook_on_change(void *ctx, mc_qty qty, unsigned arg, uint32_t old_v, uint32_t new_v, mc_source src)
+{
+    fx_t *f = ctx;
+    assert_true(f->nch < MAX_CHANGES);
+    f->ch[f->nch++] = (change_t){qty, arg, old_v, new_v, src};
+}
+
+static void on_tariff_event(void *ctx, unsigned type, mc_time_t old_time, mc_time_t new_time)
+{
+    fx_t *f = ctx;
+    if (type == MC_TEV_CLOCK_SET) {
+        f->clock_set_events++;
+        f->ev_old = old_time;
+        f->ev_new = new_time;
+    } else if (type == MC_TEV_FREEZE) {
+        f->freezes++;
+    }
+}
+
+static mc_time_t T(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
+{
+    mc_datetime_t dt = {(uint16_t)y, (uint8_t)mo, (uint8_t)d, (uint8_t)h, (uint8_t)mi, (uint8_t)s, 0};
+    mc_time_t t;
+    assert_int_equal(mc_time_from_datetime(&dt, &t), MC_OK);
+    return t;
+}
+
+/* The meter, fed 3 s of the synthetic signal (noise-free, 24-bit, 4 kHz), current lagging by phi. */
+static void meter_start_phi(double phi)
+{
+    wf_params_t p;
+    wf_params_sine(&p, 4000.0, F0, UN, IN, phi, U_FS, I_FS, 24);
+    p.theta0_deg = 37.0;
+    wf_truth(&p, &g.truth);
+    mc_meter_config_t cfg;
+    mc_meter_config_default(&cfg);
+    cfg.sample_rate_hz = 4000;
+    cfg.nominal_freq_hz = 50.0f;
+    cfg.un = (float)UN;
+    cfg.in = (float)IN;
+    cfg.imax = 60.0f;
+    cfg.start_current = 0.005f;
+    cfg.u_scale = (float)wf_scale(&p.u);
+    cfg.i_scale = (float)wf_scale(&p.i);
+    cfg.on_window = on_window;
+    cfg.context = &g;
+    assert_int_equal(mc_meter_init(&g.meter, &cfg), MC_OK);
+    wf_gen_t gen;
+    wf_init(&gen, &p);
+    int32_t v[400], i[400];
+    for (int k = 0; k < 30; k++) {
+        wf_fill(&gen, v, i, 400);
+        assert_true(mc_meter_process(&g.meter, v, i, 400) >= 0);
+    }
+    assert_int_equal(gen.clipped, 0);
+    assert_true(g.nwin >= 2);
+}
+
+static void meter_start(void)
+{
+    meter_start_phi(PHI);
+}
+
+/*
+ * Energy the test books into the tariff, in Wh (varh), per month (January,
+ * February, March 2024), rate 1..4 and kind (active import, active export,
+ * reactive import, reactive export). January and February are whole Wh, so at
+ * the settlements they move into history whole; March stays this month and
+ * has fractions.
+ */
+static const double plan_wh[3][4][4] = {
+    {{1017, 0, 303, 0}, {2017, 5, 603, 0}, {3017, 0, 903, 0}, {4017, 0, 1203, 7}},
+    {{2029, 0, 501, 13}, {4029, 0, 1001, 0}, {6029, 11, 1501, 0}, {8029, 0, 2001, 0}},
+    {{703.25, 0, 100.5, 0}, {1403, 0.75, 200, 0}, {2103, 0, 300, 0.125}, {2803, 0, 400, 0}},
+};
+static const unsigned plan_day[3][2] = {{1, 16}, {2, 10}, {3, 5}};
+/* A time of day in each rate of the default schedule (06 r1, 10 r2, 12 r1, 15 r3, 23 r4). */
+static const unsigned rate_hour[4][2] = {{7, 0}, {11, 0}, {16, 0}, {23, 30}};
+
+#define DEMAND_STEPS 17
+
+/* Expected energies from the plan. kind: 0 AI, 1 AE, 2 RI, 3 RE; rate 0 = all. */
+static double plan_month(unsigned m, unsigned rate, unsigned kind)
+{
+    double s = 0.0;
+    for (unsigned r = 1; r <= 4; r++) {
+        if (rate == 0u || rate == r) {
+            s += plan_wh[m][r - 1u][kind];
+        }
+    }
+    return s;
+}
+
+static double exp_lifetime_kwh(unsigned rate, unsigned kind)
+{
+    return (plan_month(0, rate, kind) + plan_month(1, rate, kind) + plan_month(2, rate, kind)) / 1000.0;
+}
+
+/* Combined (import + export, the default) of a month: ago 0 = March, 1 = February, 2 = January. */
+static double exp_month_kwh(unsigned ago, unsigned rate, int reactive)
+{
+    if (ago > 2u) {
+        return 0.0;
+    }
+    const unsigned m = 2u - ago, k = reactive ? 2u : 0u;
+    return (plan_month(m, rate, k) + plan_month(m, rate, k + 1u)) / 1000.0;
+}
+
+static void book(mc_time_t t, const mc_reading_t *tmpl, const double wh[4], unsigned expect_rate)
+{
+    mc_reading_t r = *tmpl;
+    memset(&r.delta, 0, sizeof(r.delta));
+    r.delta.q[MC_E_ACTIVE_IMPORT] = (uint64_t)llround(wh[0] * QPWH);
+    r.delta.q[MC_E_ACTIVE_EXPORT] = (uint64_t)llround(wh[1] * QPWH);
+    r.delta.q[MC_E_REACTIVE_Q1] = (uint64_t)llround(wh[2] * QPWH);
+    r.delta.q[MC_E_REACTIVE_Q4] = (uint64_t)llround(wh[3] * QPWH);
+    r.p = r.s = r.duration_s = 0.0f; /* energy only: demand comes from its own series */
+    assert_true(mc_tariff_add(&g.tariff, t, &r) >= 0);
+    assert_int_equal(g.tariff.rate, expect_rate);
+}
+
+/* Tariff from 2024-01-15 with the plan booked, then 17 one-minute demand steps on 2024-03-06 at 00:00:30. */
+static void tariff_start(void)
+{
+    mc_tariff_config_t tc;
+    mc_tariff_config_default(&tc);
+    tc.on_event = on_tariff_event;
+    tc.context = &g;
+    assert_int_equal(mc_tariff_init(&g.tariff, &tc, T(2024, 1, 15, 0, 0, 0)), MC_OK);
+    const mc_reading_t *w = &g.win[g.nwin - 1u];
+    for (unsigned m = 0; m < 3; m++) {
+        for (unsigned r = 0; r < 4; r++) {
+            book(T(2024, plan_day[m][0], plan_day[m][1], rate_hour[r][0], rate_hour[r][1], 0), w, plan_wh[m][r],
+                 r + 1u);
+        }
+    }
+    assert_int_equal(g.freezes, 2);
+    /* Demand: each minute one reading of the signal's P and S lasting 60 s, no energy. */
+    mc_reading_t d = *w;
+    memset(&d.delta, 0, sizeof(d.delta));
+    d.duration_s = 60.0f;
+    for (unsigned k = 0; k < DEMAND_STEPS; k++) {
+        assert_true(mc_tariff_add(&g.tariff, T(2024, 3, 6, 0, k, 30), &d) >= 0);
+    }
+    g.now = T(2024, 3, 6, 0, DEMAND_STEPS - 1u, 30);
+}
+
+static void model_start(uint8_t features, uint8_t require_unlock, int with_tariff)
+{
+    mc_model_config_t cfg = {features, require_unlock, 60};
+    mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, hook_set_clock, hook_checksum, &g};
+    assert_int_equal(mc_model_init(&g.md, &cfg, &h, &g.meter, with_tariff ? &g.tariff : NULL, NULL), MC_OK);
+}
+
+/* The usual meter: KPM31BK-like (relay and DI), no password protection, tariff. */
+static void fx(uint8_t features, uint8_t require_unlock, int with_tariff)
+{
+    memset(&g, 0, sizeof(g));
+    meter_start();
+    if (with_tariff) {
+        tariff_start();
+    } else {
+        g.now = T(2024, 3, 6, 0, 0, 0);
+    }
+    model_start(features, require_unlock, with_tariff);
+}
+
+static int setup_default(void **state)
+{
+    (void)state;
+    fx(MC_FEAT_RELAY | MC_FEAT_DI, 0, 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modbus client helpers                                                    */
+
+static uint8_t g_resp[MC_MODBUS_PDU_MAX];
+
+static int handle(const uint8_t *req, size_t len, int broadcast)
+{
+    memset(g_resp, 0xEE, sizeof(g_resp));
+    return mc_modbus_handle_pdu(&g.md, req, len, g_resp, broadcast);
+}
+
+/* The exception code of the last response to function fc, or 0 for a normal response. */
+static int exception_of(int len, uint8_t fc)
+{
+    assert_true(len >= 2);
+    if (g_resp[0] == (uint8_t)(fc | 0x80u)) {
+        assert_int_equal(len, 2);
+        return g_resp[1];
+    }
+    assert_int_equal(g_resp[0], fc);
+    return 0;
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+/* FC 03: 0 and the registers in regs, or the exception code. */
+static int rd(unsigned start, unsigned qty, uint16_t *regs)
+{
+    uint8_t req[5] = {MC_MB_FC_READ_HOLDING};
+    put16(req + 1, start);
+    put16(req + 3, qty);
+    int len = handle(req, 5, 0);
+    int ex = exception_of(len, MC_MB_FC_READ_HOLDING);
+    if (ex != 0) {
+        return ex;
+    }
+    assert_int_equal(len, 2 + 2 * (int)qty);
+    assert_int_equal(g_resp[1], 2 * qty);
+    for (unsigned k = 0; k < qty; k++) {
+        if (regs != NULL) {
+            regs[k] = get16(g_resp + 2 + 2 * k);
+        }
+    }
+    return 0;
+}
+
+static void rd_ok(unsigned start, unsigned qty, uint16_t *regs)
+{
+    int ex = rd(start, qty, regs);
+    if (ex != 0) {
+        fail_msg("FC03 %04XH x %u: exception %d", start, qty, ex);
+    }
+}
+
+static uint16_t rd1(unsigned addr)
+{
+    uint16_t v;
+    rd_ok(addr, 1, &v);
+    return v;
+}
+
+/* FC 06: 0 (echo checked) or the exception code. */
+static int wr1(unsigned addr, unsigned value)
+{
+    uint8_t req[5] = {MC_MB_FC_WRITE_SINGLE_REGISTER};
+    put16(req + 1, addr);
+    put16(req + 3, value);
+    int len = handle(req, 5, 0);
+    int ex = exception_of(len, MC_MB_FC_WRITE_SINGLE_REGISTER);
+    if (ex == 0) {
+        assert_int_equal(len, 5);
+        assert_memory_equal(g_resp, req, 5);
+    }
+    return ex;
+}
+
+/* FC 10: 0 (response checked) or the exception code. */
+static int wrn(unsigned addr, unsigned qty, const uint16_t *vals)
+{
+    uint8_t req[MC_MODBUS_PDU_MAX] = {MC_MB_FC_WRITE_MULTIPLE};
+    assert_true(qty <= 123u);
+    put16(req + 1, addr);
+    put16(req + 3, qty);
+    req[5] = (uint8_t)(2u * qty);
+    for (unsigned k = 0; k < qty; k++) {
+        put16(req + 6 + 2 * k, vals[k]);
+    }
+    int len = handle(req, 6u + 2u * qty, 0);
+    int ex = exception_of(len, MC_MB_FC_WRITE_MULTIPLE);
+    if (ex == 0) {
+        assert_int_equal(len, 5);
+        assert_memory_equal(g_resp, req, 5);
+    }
+    return ex;
+}
+
+static uint32_t fbits(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return b;
+}
+
+static float bitsf(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, 4);
+    return f;
+}
+
+static float regs_float(const uint16_t *r, int cdab)
+{
+    return bitsf(cdab ? ((uint32_t)r[1] << 16 | r[0]) : ((uint32_t)r[0] << 16 | r[1]));
+}
+
+static void float_regs(float f, int cdab, uint16_t *r)
+{
+    const uint32_t b = fbits(f);
+    r[0] = (uint16_t)(cdab ? b : b >> 16);
+    r[1] = (uint16_t)(cdab ? b >> 16 : b);
+}
+
+static float rdf(unsigned addr, int cdab)
+{
+    uint16_t r[2];
+    rd_ok(addr, 2, r);
+    return regs_float(r, cdab);
+}
+
+static void assert_rel(double meas, double truth, double rel, const char *what)
+{
+    const double e = truth == 0.0 ? fabs(meas) : fabs(meas - truth) / fabs(truth);
+    if (!(e <= rel)) {
+        fail_msg("%s: read %.9g, expected %.9g (error %.3g > %.3g)", what, meas, truth, e, rel);
+    }
+}
+
+/* Byte-wise state of everything a write may touch. */
+typedef struct snap {
+    mc_model_t md;
+    mc_tariff_t tariff;
+    mc_meter_t meter;
+    size_t nch;
+    int set_clock_calls, relay_calls;
+} snap_t;
+
+static void snap_take(snap_t *s)
+{
+    memcpy(&s->md, &g.md, sizeof(g.md));
+    memcpy(&s->tariff, &g.tariff, sizeof(g.tariff));
+    memcpy(&s->meter, &g.meter, sizeof(g.meter));
+    s->nch = g.nch;
+    s->set_clock_calls = g.set_clock_calls;
+    s->relay_calls = g.relay_calls;
+}
+
+static void snap_same(const snap_t *s, const char *what)
+{
+    if (memcmp(&s->md, &g.md, sizeof(g.md)) != 0) {
+        fail_msg("%s: the model changed", what);
+    }
+    if (memcmp(&s->tariff, &g.tariff, sizeof(g.tariff)) != 0) {
+        fail_msg("%s: the tariff changed", what);
+    }
+    if (memcmp(&s->meter, &g.meter, sizeof(g.meter)) != 0) {
+        fail_msg("%s: the meter changed", what);
+    }
+    if (s->nch != g.nch) {
+        fail_msg("%s: on_change was called", what);
+    }
+    assert_int_equal(s->set_clock_calls, g.set_clock_calls);
+    assert_int_equal(s->relay_calls, g.relay_calls);
+}
+
+static const mc_reg_entry_t *entry_of(unsigned addr)
+{
+    size_t n;
+    const mc_reg_entry_t *t = mc_regmap_table(&n);
+    for (size_t k = 0; k < n; k++) {
+        const unsigned w = t[k].format == MC_FMT_F32 ? 2u : 1u;
+        if (addr >= t[k].addr && addr < t[k].addr + t[k].count * w) {
+            return &t[k];
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The map against the reference device's register list                     */
+
+/* Split one csv line into fields (double quotes protect commas). Returns the field count. */
+static int csv_fields(char *line, char **f, int max)
+{
+    int n = 0;
+    char *p = line;
+    while (n < max) {
+        char *out = p;
+        f[n++] = p;
+        int quoted = 0;
+        for (;;) {
+            char c = *p;
+            if (c == '"') {
+                quoted = !quoted;
+                p++;
+                continue;
+            }
+            if (c == '\0' || c == '\n' || c == '\r' || (c == ',' && !quoted)) {
+                break;
+            }
+            *out++ = c;
+            p++;
+        }
+        const char end = *p;
+        *out = '\0';
+        if (end != ',') {
+            break;
+        }
+        p++;
+    }
+    return n;
+}
+
+static void test_map_matches_reference_csv(void **state)
+{
+    (void)state;
+    const char *path = MC_REFERENCE_DIR "/kpm31-register-map.csv";
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fail_msg("cannot open %s: the reference register list must be beside the repository (../shared)", path);
+    }
+    char line[512];
+    assert_non_null(fgets(line, sizeof(line), f));
+    assert_true(strncmp(line, "address,name,format,unit,access", 31) == 0);
+    static uint8_t in_csv[0x1000];
+    memset(in_csv, 0, sizeof(in_csv));
+    unsigned rows = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *fld[8];
+        if (line[0] == '\n' || line[0] == '\0') {
+            continue;
+        }
+        const int n = csv_fields(line, fld, 8);
+        if (n != 7) {
+            fclose(f);
+            fail_msg("csv row %u: %d fields", rows + 1u, n);
+        }
+        const unsigned addr = (unsigned)strtoul(fld[0], NULL, 16);
+        const int is_f32 = strcmp(fld[2], "f32") == 0;
+        assert_true(is_f32 || strcmp(fld[2], "u16") == 0);
+        const unsigned acc = strcmp(fld[4], "r") == 0 ? MC_ACC_R : strcmp(fld[4], "w") == 0 ? MC_ACC_W
+                                                                 : strcmp(fld[4], "rw") == 0 ? MC_ACC_RW : 0u;
+        assert_true(acc != 0u);
+        const mc_reg_entry_t *e = entry_of(addr);
+        if (e == NULL) {
+            fclose(f);
+            fail_msg("%04XH (%s) is not served", addr, fld[1]);
+        }
+        const unsigned w = e->format == MC_FMT_F32 ? 2u : 1u;
+        if ((addr - e->addr) % w != 0u) {
+            fclose(f);
+            fail_msg("%04XH (%s) is in the middle of an item", addr, fld[1]);
+        }
+        if ((e->format == MC_FMT_F32) != is_f32 || e->access != acc) {
+            fclose(f);
+            fail_msg("%04XH (%s): map has format %u access %u, csv %s %s", addr, fld[1], e->format, e->access,
+                     fld[2], fld[4]);
+        }
+        /* Units as the device documents them. */
+        static const char *const units[] = {"", "V", "A", "W", "var", "VA", "Hz", "kWh", "kvarh"};
+        if (strcmp(units[e->unit], fld[3]) != 0) {
+            fclose(f);
+            fail_msg("%04XH (%s): unit '%s', csv '%s'", addr, fld[1], units[e->unit], fld[3]);
+        }
+        /* And it reads over the bus, whole. */
+        uint16_t regs[2];
+        assert_int_equal(rd(addr, is_f32 ? 2u : 1u, regs), 0);
+        assert_true(addr < 0x1000u);
+        in_csv[addr] = 1;
+        rows++;
+    }
+    fclose(f);
+    assert_int_equal(rows, 156); /* the reference list: 4 + 8 + 14 + 130 registers */
+    /* Conversely, below the extension base the map serves only what the device has. */
+    size_t n;
+    const mc_reg_entry_t *t = mc_regmap_table(&n);
+    for (size_t k = 0; k < n; k++) {
+        const unsigned w = t[k].format == MC_FMT_F32 ? 2u : 1u;
+        for (unsigned i = 0; i < t[k].count; i++) {
+            const unsigned a = t[k].addr + i * w;
+            if (a < MC_REG_EXT_BASE && !in_csv[a]) {
+                fail_msg("%04XH is served below %04XH but is not a KPM31 register", a, MC_REG_EXT_BASE);
+            }
+        }
+    }
+}
+
+static void test_table_well_formed(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const mc_reg_entry_t *t = mc_regmap_table(&n);
+    assert_non_null(t);
+    assert_true(n > 0u);
+    assert_ptr_equal(mc_regmap_table(NULL), t);
+    unsigned prev_end = 0;
+    for (size_t k = 0; k < n; k++) {
+        const mc_reg_entry_t *e = &t[k];
+        const unsigned w = e->format == MC_FMT_F32 ? 2u : 1u;
+        assert_true(e->format == MC_FMT_U16 || e->format == MC_FMT_F32);
+        assert_true(e->count >= 1u);
+        assert_true(e->qty > MC_QTY_NONE && e->qty < MC_QTY_COUNT);
+        assert_true(e->access == MC_ACC_R || e->access == MC_ACC_W || e->access == MC_ACC_RW);
+        assert_true(e->unit <= MC_UNIT_KVARH);
+        if (k > 0u && e->addr < prev_end) {
+            fail_msg("entry %zu at %04XH: not sorted or overlaps the previous one (ends %04XH)", k, e->addr,
+                     prev_end);
+        }
+        prev_end = e->addr + e->count * w;
+        assert_true(prev_end <= 0x10000u);
+        /* Extension entries from the base on; KPM31 entries end before it. */
+        if (e->addr >= MC_REG_EXT_BASE) {
+            assert_true(e->addr >= 0x1000u);
+        } else {
+            assert_true(prev_end <= MC_REG_EXT_BASE);
+        }
+        /* Floats are calibration (R/W) or measurements (R); u16 parameters never F32 units. */
+        if (e->format == MC_FMT_U16) {
+            assert_int_equal(e->unit, MC_UNIT_NONE);
+        }
+        /* Every item reads. */
+        for (unsigned i = 0; i < e->count; i++) {
+            mc_value_t v;
+            assert_int_equal(mc_model_read(&g.md, (mc_qty)e->qty, e->arg + i * e->arg_step, &v), MC_OK);
+            assert_int_equal(v.is_float, e->format == MC_FMT_F32);
+        }
+    }
+    assert_int_equal(rd1(MC_REG_MAP_VERSION_ADDR), MC_REGMAP_VERSION);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                    */
+
+/* Every quantity read through FC 03 against the test's own knowledge, in word order cdab. */
+static void check_all_values(int cdab)
+{
+    const wf_truth_t *tr = &g.truth;
+    uint16_t r[125];
+
+    /* 0030H..003DH in one read. */
+    rd_ok(0x0030, 14, r);
+    assert_rel(regs_float(r + 0, cdab), tr->urms, REL_MEAS, "U 0030H");
+    assert_rel(regs_float(r + 2, cdab), tr->irms, REL_MEAS, "I 0032H");
+    assert_rel(regs_float(r + 4, cdab), tr->p, REL_MEAS, "P 0034H");
+    assert_rel(regs_float(r + 6, cdab), tr->q1, REL_MEAS, "Q 0036H");
+    assert_rel(regs_float(r + 8, cdab), tr->s, REL_MEAS, "S 0038H");
+    assert_rel(regs_float(r + 10, cdab), 0.5, 2e-3, "PF 003AH");
+    assert_rel(regs_float(r + 12, cdab), F0, 2e-4, "F 003CH");
+    /* Demand: S and P of the signal over full 15-minute windows. */
+    assert_rel(rdf(0x0070, cdab), tr->s, REL_MEAS, "apparent demand 0070H");
+    assert_rel(rdf(0x1030, cdab), tr->p, REL_MEAS, "active demand 1030H");
+    assert_rel(rdf(0x1032, cdab), tr->p, REL_MEAS, "max active demand 1032H");
+
+    /* Lifetime energies 0080H..009BH. */
+    rd_ok(0x0080, 28, r);
+    char what[64];
+    assert_rel(regs_float(r + 0, cdab), exp_lifetime_kwh(0, 0) + exp_lifetime_kwh(0, 1), REL_KWH, "0080H");
+    assert_rel(regs_float(r + 2, cdab), exp_lifetime_kwh(0, 0), REL_KWH, "0082H");
+    assert_rel(regs_float(r + 4, cdab), exp_lifetime_kwh(0, 1), REL_KWH, "0084H");
+    assert_rel(regs_float(r + 6, cdab), exp_lifetime_kwh(0, 2) + exp_lifetime_kwh(0, 3), REL_KWH, "0086H");
+    assert_rel(regs_float(r + 8, cdab), exp_lifetime_kwh(0, 2), REL_KWH, "0088H");
+    assert_rel(regs_float(r + 10, cdab), exp_lifetime_kwh(0, 3), REL_KWH, "008AH");
+    for (unsigned rate = 1; rate <= 4; rate++) {
+        snprintf(what, sizeof(what), "combined active rate %u", rate);
+        assert_rel(regs_float(r + 12 + 2 * (rate - 1), cdab), exp_lifetime_kwh(rate, 0) + exp_lifetime_kwh(rate, 1),
+                   REL_KWH, what);
+        snprintf(what, sizeof(what), "combined reactive rate %u", rate);
+        assert_rel(regs_float(r + 20 + 2 * (rate - 1), cdab), exp_lifetime_kwh(rate, 2) + exp_lifetime_kwh(rate, 3),
+                   REL_KWH, what);
+    }
+    /* Extension: per rate import and export, 1040H..105FH. */
+    rd_ok(0x1040, 32, r);
+    for (unsigned kind = 0; kind < 4; kind++) {
+        for (unsigned rate = 1; rate <= 4; rate++) {
+            snprintf(what, sizeof(what), "%04XH kind %u rate %u", 0x1040u + 8 * kind + 2 * (rate - 1), kind, rate);
+            assert_rel(regs_float(r + 8 * kind + 2 * (rate - 1), cdab), exp_lifetime_kwh(rate, kind), REL_KWH, what);
+            const float api = mc_energy_kwh(mc_tariff_energy(&g.tariff, rate, (mc_tariff_kind)kind));
+            assert_int_equal(fbits(regs_float(r + 8 * kind + 2 * (rate - 1), cdab)), fbits(api));
+        }
+    }
+
+    /* Month blocks 009CH..019FH: [rate][active, reactive][13 months], read in chunks. */
+    static uint16_t m[0x104];
+    rd_ok(0x009C, 120, m);
+    rd_ok(0x009C + 120, 120, m + 120);
+    rd_ok(0x009C + 240, 0x104 - 240, m + 240);
+    for (unsigned rate = 0; rate <= 4; rate++) {
+        for (int reactive = 0; reactive <= 1; reactive++) {
+            const unsigned base = 0x009Cu + rate * 52u + (unsigned)reactive * 26u;
+            for (unsigned ago = 0; ago <= 12; ago++) {
+                const unsigned a = base + 2u * ago;
+                const float got = regs_float(m + (a - 0x009Cu), cdab);
+                snprintf(what, sizeof(what), "%04XH rate %u %s month -%u", a, rate, reactive ? "reactive" : "active",
+                         ago);
+                assert_rel(got, exp_month_kwh(ago, rate, reactive), REL_KWH, what);
+                float api;
+                assert_int_equal(mc_tariff_month_kwh(&g.tariff, ago, rate,
+                                                     reactive ? MC_COMBINED_REACTIVE : MC_COMBINED_ACTIVE, &api),
+                                 MC_OK);
+                if (fbits(got) != fbits(api)) {
+                    fail_msg("%s: register %.9g, mc_tariff_month_kwh %.9g", what, got, api);
+                }
+            }
+        }
+    }
+
+    /* Parameters and state. */
+    rd_ok(0x0000, 13, r);
+    const uint16_t sys[13] = {0, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_memory_equal(r, sys, sizeof(sys));
+    rd_ok(0x1000, 14, r);
+    const mc_datetime_t now = {2024, 3, 6, 0, DEMAND_STEPS - 1u, 30, 0};
+    const uint16_t ext[14] = {0, (uint16_t)cdab, 1600, 1, 0, 0, 0, 0, now.year, now.month, now.day, now.hour,
+                              now.minute, now.second};
+    assert_memory_equal(r, ext, sizeof(ext));
+    rd_ok(0x1018, 5, r);
+    const uint16_t id[5] = {(MC_VERSION_MAJOR << 8) | MC_VERSION_MINOR, MC_VERSION_PATCH, MC_REGMAP_VERSION, 0x1234,
+                            0x5678};
+    assert_memory_equal(r, id, sizeof(id));
+    rd_ok(0x1020, 5, r);
+    /* Unlocked (no protection), not sealed, voltage, above creep, import, relay open, DI open; rate 4 at 00:16. */
+    const uint16_t st[5] = {MC_STATUS_UNLOCKED, 0, 0, 0, 4};
+    assert_memory_equal(r, st, sizeof(st));
+    /* The default schedule (the KPM31 manual's example). */
+    rd_ok(0x1100, 4, r);
+    const uint16_t counts[4] = {1, 1, 1, 0};
+    assert_memory_equal(r, counts, sizeof(counts));
+    rd_ok(0x1110, 17, r);
+    const uint16_t prof[17] = {5, 0x0600, 1, 0x0A00, 2, 0x0C00, 1, 0x0F00, 3, 0x1700, 4, 0, 0, 0, 0, 0, 0};
+    assert_memory_equal(r, prof, sizeof(prof));
+    rd_ok(0x11B0, 2, r);
+    assert_int_equal(r[0], 0x0101);
+    assert_int_equal(r[1], 0);
+    /* Calibration: unity, not sealed. */
+    rd_ok(0x1220, 11, r);
+    const float cal[5] = {1.0f, 1.0f, 0.0f, 0.0f, 0.0f};
+    for (unsigned k = 0; k < 5; k++) {
+        assert_int_equal(fbits(regs_float(r + 2 * k, cdab)), fbits(cal[k]));
+    }
+    assert_int_equal(r[10], 0);
+}
+
+static void test_read_every_quantity_abcd_cdab(void **state)
+{
+    (void)state;
+    uint16_t abcd[28], cdab[28];
+    check_all_values(0);
+    rd_ok(0x0080, 28, abcd);
+    assert_int_equal(wr1(0x1001, 1), 0);
+    assert_int_equal(g.md.params.word_order, 1);
+    check_all_values(1);
+    rd_ok(0x0080, 28, cdab);
+    for (unsigned k = 0; k < 28; k += 2) {
+        assert_int_equal(abcd[k], cdab[k + 1]);
+        assert_int_equal(abcd[k + 1], cdab[k]);
+    }
+    /* 230 V-ish: the high word of the voltage carries sign and exponent (4366H for 230.0). */
+    assert_int_equal(wr1(0x1001, 0), 0);
+    assert_int_equal(rd1(0x0030) >> 8, 0x43);
+}
+
+static void test_read_serial_errors_status(void **state)
+{
+    (void)state;
+    /* Serial number: set locally (production), read over the bus, never written over the bus. */
+    const char *sn = "KPM31-0042";
+    mc_write_item_t it[8];
+    memset(it, 0, sizeof(it));
+    for (unsigned k = 0; k < 8; k++) {
+        it[k].qty = MC_QTY_SERIAL;
+        it[k].arg = (uint8_t)k;
+        const unsigned c0 = 2u * k < strlen(sn) ? (uint8_t)sn[2u * k] : 0u;
+        const unsigned c1 = 2u * k + 1u < strlen(sn) ? (uint8_t)sn[2u * k + 1u] : 0u;
+        it[k].u = (uint16_t)(c0 << 8 | c1);
+    }
+    assert_int_equal(mc_model_write(&g.md, it, 8, MC_SRC_LOCAL), MC_OK);
+    uint16_t r[8];
+    rd_ok(0x1010, 8, r);
+    assert_int_equal(r[0], ('K' << 8) | 'P');
+    assert_int_equal(r[2], ('1' << 8) | '-');
+    assert_int_equal(r[3], ('0' << 8) | '0');
+    assert_int_equal(r[4], ('4' << 8) | '2');
+    assert_int_equal(r[5], 0);
+    assert_int_equal(r[7], 0);
+    assert_int_equal(wr1(0x1010, 0x4142), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(mc_model_write(&g.md, it, 1, MC_SRC_BUS), MC_ERR_INVAL);
+    /* Error flags as the persistence layer sets them. */
+    g.md.errors = MC_ERROR_CAL_CRC | MC_ERROR_CLOCK;
+    assert_int_equal(rd1(0x1021), MC_ERROR_CAL_CRC | MC_ERROR_CLOCK);
+    /* Status: relay and DI bits follow the hardware. */
+    g.di = 1;
+    assert_int_equal(mc_model_set_relay(&g.md, 1, MC_SRC_LOCAL), MC_OK);
+    assert_int_equal(rd1(0x1020), MC_STATUS_UNLOCKED | MC_STATUS_RELAY_CLOSED | MC_STATUS_DI_CLOSED);
+    assert_int_equal(rd1(0x1022), 1);
+    assert_int_equal(rd1(0x1023), 1);
+    g.md.sealed = 1;
+    assert_int_equal(rd1(0x1020) & MC_STATUS_SEALED, MC_STATUS_SEALED);
+    assert_int_equal(rd1(0x122A), 1);
+}
+
+static void test_read_gaps_halves_limits(void **state)
+{
+    (void)state;
+    uint16_t r[125];
+    /* A new password never reads back. */
+    assert_int_equal(wr1(0x0000, 1234), 0);
+    assert_int_equal(g.md.params.password, 1234);
+    assert_int_equal(wr1(0x0001, 17), 0);
+    /* 0000H..000CH: gaps and the write-only command read 0. */
+    rd_ok(0x0000, 13, r);
+    const uint16_t sys[13] = {0, 17, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_memory_equal(r, sys, sizeof(sys));
+    assert_int_equal(rd1(0x0000), 0);
+    assert_int_equal(rd1(0x000C), 0);
+    /* Reads touching no served register: exception 02. */
+    assert_int_equal(rd(0x0003, 9, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd(0x000D, 0x23, NULL), MC_MB_EX_ILLEGAL_ADDRESS); /* 000DH..002FH */
+    assert_int_equal(rd(0x003E, 0x32, NULL), MC_MB_EX_ILLEGAL_ADDRESS); /* 003EH..006FH */
+    assert_int_equal(rd(0x01A0, 125, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd(0x0FFF, 1, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd(0xFFFF, 1, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    /* One served register is enough; the rest reads 0. */
+    rd_ok(0x000D, 0x24, r); /* 000DH..0030H: the last is U's high word */
+    for (unsigned k = 0; k < 0x23; k++) {
+        assert_int_equal(r[k], 0);
+    }
+    const uint32_t u_bits = fbits(rdf(0x0030, 0));
+    assert_int_equal(r[0x23], u_bits >> 16);
+    rd_ok(0x0FFF, 2, r);
+    assert_int_equal(r[0], 0);
+    assert_int_equal(r[1], 0); /* 1000H parity 0 */
+    rd_ok(0x019F, 125, r);     /* valley reactive -12 low word, then nothing */
+    for (unsigned k = 1; k < 125; k++) {
+        assert_int_equal(r[k], 0);
+    }
+    /* Halves of a float, in either word order. */
+    const uint32_t e_bits = fbits(rdf(0x0082, 0));
+    assert_int_equal(rd1(0x0082), e_bits >> 16);
+    assert_int_equal(rd1(0x0083), e_bits & 0xFFFFu);
+    rd_ok(0x0083, 3, r); /* low half of 0082H, whole 0084H */
+    assert_int_equal(r[0], e_bits & 0xFFFFu);
+    assert_int_equal(wr1(0x1001, 1), 0);
+    assert_int_equal(rd1(0x0082), e_bits & 0xFFFFu);
+    assert_int_equal(rd1(0x0083), e_bits >> 16);
+    assert_int_equal(wr1(0x1001, 0), 0);
+    /* 125 registers: the largest read. */
+    rd_ok(0x0080, 125, r);
+    assert_int_equal(r[2], e_bits >> 16);
+    rd_ok(0x1100, 125, r);
+    assert_int_equal(r[0x10], 5);
+    /* Quantity 0 and 126: exception 03, also where no register is served (quantity first). */
+    assert_int_equal(rd(0x0080, 0, NULL), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(rd(0x0080, 126, NULL), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(rd(0x5000, 0, NULL), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(rd(0xFFFF, 126, NULL), MC_MB_EX_ILLEGAL_VALUE);
+    /* Past FFFFH: exception 02; up to FFFFH is a legal request (nothing served there). */
+    assert_int_equal(rd(0xFF90, 125, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd(0xFFFF, 2, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd(0xFF83, 125, NULL), MC_MB_EX_ILLEGAL_ADDRESS);
+    /* Wrong PDU length for FC 03: exception 03. */
+    const uint8_t short_req[4] = {0x03, 0x00, 0x30, 0x00};
+    assert_int_equal(exception_of(handle(short_req, 4, 0), 0x03), MC_MB_EX_ILLEGAL_VALUE);
+    const uint8_t long_req[6] = {0x03, 0x00, 0x30, 0x00, 0x02, 0x00};
+    assert_int_equal(exception_of(handle(long_req, 6, 0), 0x03), MC_MB_EX_ILLEGAL_VALUE);
+    /* The response may overwrite the request. */
+    uint8_t buf[MC_MODBUS_PDU_MAX] = {0x03, 0x00, 0x80, 0x00, 0x7D};
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, buf, 5, buf, 0), 252);
+    assert_int_equal(buf[1], 250);
+    assert_int_equal(get16(buf + 2 + 2 * 2), e_bits >> 16); /* 0082H */
+}
+
+static void test_model_without_tariff(void **state)
+{
+    (void)state;
+    fx(MC_FEAT_RELAY, 0, 0);
+    /* Energies come from the meter's registers: the signal's P and Q over the windows measured. */
+    double dur = 0.0;
+    for (size_t k = 0; k < g.nwin; k++) {
+        dur += g.win[k].duration_s;
+    }
+    const double ai_kwh = g.truth.p * dur / 3600.0 / 1000.0, ri_kwh = g.truth.q1 * dur / 3600.0 / 1000.0;
+    assert_rel(rdf(0x0080, 0), ai_kwh, 2e-3, "0080H from the meter");
+    assert_rel(rdf(0x0082, 0), ai_kwh, 2e-3, "0082H from the meter");
+    assert_int_equal(fbits(rdf(0x0084, 0)), fbits(0.0f));
+    assert_rel(rdf(0x0086, 0), ri_kwh, 2e-3, "0086H from the meter");
+    assert_rel(rdf(0x0088, 0), ri_kwh, 2e-3, "0088H from the meter");
+    mc_energy_t e;
+    assert_int_equal(mc_meter_energy(&g.meter, &e), MC_OK);
+    assert_int_equal(fbits(rdf(0x0082, 0)), fbits(mc_energy_kwh(e.q[MC_E_ACTIVE_IMPORT])));
+    /* Per rate, months, demand, rate: 0 without a tariff. */
+    uint16_t r[28];
+    rd_ok(0x008C, 16, r);
+    for (unsigned k = 0; k < 16; k++) {
+        assert_int_equal(r[k], 0);
+    }
+    assert_int_equal(fbits(rdf(0x009C, 0)), 0);
+    assert_int_equal(fbits(rdf(0x0070, 0)), 0);
+    assert_int_equal(rd1(0x1024), 0);
+    assert_int_equal(rd1(0x1003), 0);
+    /* Settlement and schedule need a tariff: exception 03, nothing changes. */
+    snap_t s;
+    snap_take(&s);
+    assert_int_equal(wr1(0x1003, 5), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wr1(0x1004, 5), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wr1(0x1110, 3), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "settlement write without tariff");
+    /* The schedule registers show the default schedule. */
+    assert_int_equal(rd1(0x1110), 5);
+    /* Clear energy clears the meter. */
+    assert_int_equal(wr1(0x000C, MC_CLEAR_ENERGY_COMMAND), 0);
+    assert_int_equal(mc_meter_energy(&g.meter, &e), MC_OK);
+    for (unsigned k = 0; k < MC_E_COUNT; k++) {
+        assert_int_equal(e.q[k], 0);
+    }
+    assert_int_equal(fbits(rdf(0x0080, 0)), 0);
+}
+
+/* Export (current leading by 120 degrees: P < 0, Q > 0, quadrant II) and loss of voltage, meter only. */
+static void test_export_and_no_voltage(void **state)
+{
+    (void)state;
+    memset(&g, 0, sizeof(g));
+    meter_start_phi(120.0);
+    g.now = T(2024, 3, 6, 0, 0, 0);
+    model_start(0, 0, 0);
+    const double p = UN * IN * cos(120.0 * M_PI / 180.0), q = UN * IN * sin(120.0 * M_PI / 180.0);
+    assert_rel(rdf(0x0034, 0), p, REL_MEAS, "P 0034H exporting");
+    assert_rel(rdf(0x0036, 0), q, REL_MEAS, "Q 0036H exporting");
+    assert_rel(rdf(0x003A, 0), -0.5, 2e-3, "PF 003AH exporting");
+    assert_int_equal(rd1(0x1020), MC_STATUS_UNLOCKED | MC_STATUS_EXPORT);
+    double dur = 0.0;
+    for (size_t k = 0; k < g.nwin; k++) {
+        dur += g.win[k].duration_s;
+    }
+    assert_int_equal(fbits(rdf(0x0082, 0)), 0);
+    assert_rel(rdf(0x0084, 0), -p * dur / 3.6e6, 2e-3, "active export 0084H");
+    assert_rel(rdf(0x0080, 0), -p * dur / 3.6e6, 2e-3, "combined active 0080H (import + export)");
+    assert_rel(rdf(0x0088, 0), q * dur / 3.6e6, 2e-3, "reactive import 0088H (quadrant II)");
+    assert_int_equal(fbits(rdf(0x008A, 0)), 0);
+    /* The voltage goes away: no-voltage flag, frequency 0. */
+    int32_t zero[400];
+    memset(zero, 0, sizeof(zero));
+    for (int k = 0; k < 30; k++) {
+        assert_true(mc_meter_process(&g.meter, zero, zero, 400) >= 0);
+    }
+    assert_int_equal(rd1(0x1020) & MC_STATUS_NO_VOLTAGE, MC_STATUS_NO_VOLTAGE);
+    assert_int_equal(fbits(rdf(0x003C, 0)), fbits(0.0f));
+    assert_true(fabsf(rdf(0x0030, 0)) < 1.0f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                   */
+
+typedef struct param_case {
+    uint16_t addr;
+    uint16_t good[3];
+    uint16_t bad[3];
+    size_t nbad;
+} param_case_t;
+
+static unsigned param_now(uint16_t addr)
+{
+    switch (addr) {
+    case 0x0001:
+        return g.md.params.address;
+    case 0x0002:
+        return g.md.params.baud_code;
+    case 0x1000:
+        return g.md.params.parity;
+    case 0x1001:
+        return g.md.params.word_order;
+    case 0x1002:
+        return g.md.params.pulse_constant;
+    case 0x1003:
+        return g.tariff.cfg.settle_day;
+    case 0x1004:
+        return g.tariff.cfg.settle_hour;
+    default:
+        fail();
+        return 0;
+    }
+}
+
+static void test_write_parameters(void **state)
+{
+    (void)state;
+    static const param_case_t cases[] = {
+        {0x0001, {1, 247, 42}, {0, 248, 0xFFFF}, 3},
+        {0x0002, {1, 3, 2}, {0, 5, 0x0104}, 3},
+        {0x1000, {2, 1, 0}, {3, 0x100, 0xFFFF}, 3},
+        {0x1001, {1, 0, 1}, {2, 0x100, 0}, 2},
+        {0x1002, {1, 65535, 3200}, {0, 0, 0}, 1},
+        {0x1003, {28, 1, 15}, {0, 29, 0x101}, 3},
+        {0x1004, {23, 0, 7}, {24, 0x100, 0xFFFF}, 3},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        const param_case_t *pc = &cases[c];
+        for (unsigned k = 0; k < 3; k++) {
+            /* FC 06 and FC 10 alternately. */
+            const int ex = (k % 2u) ? wrn(pc->addr, 1, &pc->good[k]) : wr1(pc->addr, pc->good[k]);
+            if (ex != 0) {
+                fail_msg("write %u to %04XH: exception %d", pc->good[k], pc->addr, ex);
+            }
+            assert_int_equal(param_now(pc->addr), pc->good[k]);
+            assert_int_equal(rd1(pc->addr), pc->good[k]);
+        }
+        for (size_t k = 0; k < pc->nbad; k++) {
+            snap_t s;
+            snap_take(&s);
+            assert_int_equal(wr1(pc->addr, pc->bad[k]), MC_MB_EX_ILLEGAL_VALUE);
+            assert_int_equal(wrn(pc->addr, 1, &pc->bad[k]), MC_MB_EX_ILLEGAL_VALUE);
+            snap_same(&s, "out-of-range parameter");
+        }
+    }
+    /* The pulse constant reaches the meter. */
+    assert_int_equal(g.meter.cfg.pulse_constant, 3200);
+    /* Several parameters in one FC 10. */
+    const uint16_t v[5] = {1, 0, 1000, 2, 3};
+    assert_int_equal(wrn(0x1000, 5, v), 0);
+    assert_int_equal(g.md.params.parity, 1);
+    assert_int_equal(g.md.params.word_order, 0);
+    assert_int_equal(g.md.params.pulse_constant, 1000);
+    assert_int_equal(g.meter.cfg.pulse_constant, 1000);
+    assert_int_equal(g.tariff.cfg.settle_day, 2);
+    assert_int_equal(g.tariff.cfg.settle_hour, 3);
+    /* The response may overwrite the request. */
+    uint8_t buf[MC_MODBUS_PDU_MAX] = {0x10, 0x00, 0x01, 0x00, 0x02, 0x04, 0x00, 0x09, 0x00, 0x03};
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, buf, 10, buf, 0), 5);
+    const uint8_t echo[5] = {0x10, 0x00, 0x01, 0x00, 0x02};
+    assert_memory_equal(buf, echo, 5);
+    assert_int_equal(g.md.params.address, 9);
+    assert_int_equal(g.md.params.baud_code, 3);
+}
+
+static void test_write_all_or_nothing(void **state)
+{
+    (void)state;
+    snap_t s;
+    /* One bad value among good ones: nothing changes, nobody is told. */
+    const uint16_t sys[2] = {7, 9};                            /* address ok, baud 9 bad */
+    const uint16_t ext[5] = {2, 1, 3200, 0, 5};                /* settle day 0 bad */
+    const uint16_t ext2[5] = {1, 1, 3200, 12, 24};             /* settle hour 24 bad */
+    const uint16_t ext3[5] = {3, 0, 3200, 12, 5};              /* parity 3 bad */
+    const uint16_t clk[6] = {2024, 4, 31, 10, 0, 0};           /* 31 April */
+    const uint16_t clk2[6] = {2024, 3, 6, 10, 60, 0};          /* minute 60 */
+    const uint16_t clk3[6] = {2100, 1, 1, 0, 0, 0};            /* past 2099 */
+    snap_take(&s);
+    assert_int_equal(wrn(0x0001, 2, sys), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "address + bad baud");
+    assert_int_equal(wrn(0x1000, 5, ext), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "parameters + bad settlement day");
+    assert_int_equal(wrn(0x1000, 5, ext2), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "parameters + bad settlement hour");
+    assert_int_equal(wrn(0x1000, 5, ext3), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "bad parity + parameters");
+    assert_int_equal(wrn(0x1008, 6, clk), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "31 April");
+    assert_int_equal(wrn(0x1008, 6, clk2), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "minute 60");
+    assert_int_equal(wrn(0x1008, 6, clk3), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "year 2100");
+    assert_int_equal(wr1(0x1009, 2), 0); /* month 3 -> 2: 6 February exists */
+    assert_int_equal(g.set_clock_calls, 1);
+    snap_take(&s);
+    assert_int_equal(wr1(0x100A, 30), MC_MB_EX_ILLEGAL_VALUE); /* 30 February */
+    snap_same(&s, "30 February");
+    /* A good value followed by a read-only register: exception 02, nothing written. */
+    assert_int_equal(wrn(0x100D, 4, (const uint16_t[]){1, 2, 3, 4}), MC_MB_EX_ILLEGAL_ADDRESS);
+    snap_same(&s, "clock + gap");
+    /* Calibration floats with one out of range. */
+    uint16_t cal[10];
+    float_regs(1.01f, 0, cal);
+    float_regs(1.02f, 0, cal + 2);
+    float_regs(0.5f, 0, cal + 4);
+    float_regs(1.0f, 0, cal + 6);
+    float_regs(20000.0f, 0, cal + 8); /* q offset out of range */
+    assert_int_equal(wrn(0x1220, 10, cal), MC_MB_EX_ILLEGAL_VALUE);
+    snap_same(&s, "calibration with one bad value");
+    float_regs(1.0f, 0, cal + 8);
+    assert_int_equal(wrn(0x1220, 10, cal), 0);
+    mc_calibration_t c;
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
+    assert_true(c.u_gain == 1.01f && c.i_gain == 1.02f && c.phase_deg == 0.5f && c.p_offset == 1.0f &&
+                c.q_offset == 1.0f);
+    assert_int_equal(mc_calibration_check(&c), MC_OK);
+}
+
+static void test_write_refused_registers(void **state)
+{
+    (void)state;
+    snap_t s;
+    snap_take(&s);
+    /* Read-only and unserved registers: exception 02. */
+    static const uint16_t ro[] = {0x0003, 0x000B, 0x000D, 0x0030, 0x0031, 0x0070, 0x0080, 0x009C, 0x019E, 0x0FFF,
+                                  0x1005, 0x1010, 0x1018, 0x101A, 0x101B, 0x1020, 0x1021, 0x1022, 0x1024, 0x1030,
+                                  0x1040, 0x1104, 0x1121, 0x122B, 0xFFFF};
+    for (size_t k = 0; k < sizeof(ro) / sizeof(ro[0]); k++) {
+        if (wr1(ro[k], 1) != MC_MB_EX_ILLEGAL_ADDRESS) {
+            fail_msg("FC06 to %04XH: expected exception 02", ro[k]);
+        }
+        const uint16_t two[2] = {1, 1};
+        if (wrn(ro[k], ro[k] == 0xFFFF ? 1 : 2, two) != MC_MB_EX_ILLEGAL_ADDRESS) {
+            fail_msg("FC10 to %04XH: expected exception 02", ro[k]);
+        }
+    }
+    /* A write running from writable into read-only or unserved registers. */
+    const uint16_t v3[3] = {1, 4, 0};
+    assert_int_equal(wrn(0x0001, 3, v3), MC_MB_EX_ILLEGAL_ADDRESS);    /* 0003H unserved */
+    assert_int_equal(wrn(0x1004, 3, v3), MC_MB_EX_ILLEGAL_ADDRESS);    /* 1005H unserved */
+    assert_int_equal(wrn(0x122A, 2, v3), MC_MB_EX_ILLEGAL_ADDRESS);    /* 122BH unserved */
+    assert_int_equal(wrn(0xFFFF, 2, v3), MC_MB_EX_ILLEGAL_ADDRESS);    /* past FFFFH */
+    snap_same(&s, "read-only registers");
+    /* Half a float: exception 03. */
+    uint16_t f[4];
+    float_regs(1.0f, 0, f);
+    float_regs(1.0f, 0, f + 2);
+    assert_int_equal(wr1(0x1220, f[0]), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wr1(0x1221, f[1]), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x1220, 1, f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x1221, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x1220, 3, f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x1229, 2, f), MC_MB_EX_ILLEGAL_VALUE); /* low half of q offset + seal */
+    snap_same(&s, "half a float");
+}
+
+static void test_clear_energy(void **state)
+{
+    (void)state;
+    snap_t s;
+    snap_take(&s);
+    static const uint16_t bad[] = {0, 1, 0x55AB, 0xAA55, 0xFFFF};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        assert_int_equal(wr1(0x000C, bad[k]), MC_MB_EX_ILLEGAL_VALUE);
+        assert_int_equal(wrn(0x000C, 1, &bad[k]), MC_MB_EX_ILLEGAL_VALUE);
+    }
+    snap_same(&s, "clear energy with a wrong value");
+    assert_true(rdf(0x0080, 0) > 10.0f);
+
+    mc_energy_t e;
+    assert_int_equal(mc_meter_energy(&g.meter, &e), MC_OK);
+    assert_true(e.q[MC_E_ACTIVE_IMPORT] > 0u);
+    assert_int_equal(wr1(0x000C, MC_CLEAR_ENERGY_COMMAND), 0);
+    /* Meter registers zero. */
+    assert_int_equal(mc_meter_energy(&g.meter, &e), MC_OK);
+    for (unsigned k = 0; k < MC_E_COUNT; k++) {
+        assert_int_equal(e.q[k], 0);
+    }
+    /* Tariff: lifetime, month, history, maximum demand. */
+    for (unsigned rate = 0; rate <= 4; rate++) {
+        for (unsigned kind = 0; kind < MC_TK_COUNT; kind++) {
+            assert_int_equal(mc_tariff_energy(&g.tariff, rate, (mc_tariff_kind)kind), 0);
+        }
+        for (unsigned ago = 0; ago <= 12; ago++) {
+            float kwh = -1.0f;
+            assert_int_equal(mc_tariff_month_kwh(&g.tariff, ago, rate, MC_COMBINED_ACTIVE, &kwh), MC_OK);
+            assert_true(kwh == 0.0f);
+        }
+    }
+    /* And every energy register reads 0. */
+    uint16_t r[125];
+    for (unsigned a = 0x0080; a < 0x01A0; a += 96) {
+        const unsigned n = 0x01A0 - a < 96 ? 0x01A0 - a : 96;
+        rd_ok(a, n, r);
+        for (unsigned k = 0; k < n; k++) {
+            if (r[k] != 0) {
+                fail_msg("%04XH reads %04XH after clearing", a + k, r[k]);
+            }
+        }
+    }
+    rd_ok(0x1040, 32, r);
+    for (unsigned k = 0; k < 32; k++) {
+        assert_int_equal(r[k], 0);
+    }
+    assert_int_equal(fbits(rdf(0x1032, 0)), 0);
+    /* Parameters untouched. */
+    assert_int_equal(g.md.params.address, 1);
+    assert_int_equal(g.md.params.password, 6666);
+    /* Reported once, as the command. */
+    assert_int_equal(g.nch, 1);
+    assert_int_equal(g.ch[0].qty, MC_QTY_CLEAR_ENERGY);
+    assert_int_equal(g.ch[0].new_v, MC_CLEAR_ENERGY_COMMAND);
+    assert_int_equal(g.ch[0].src, MC_SRC_BUS);
+    /* By FC 10 too. */
+    const uint16_t cmd = MC_CLEAR_ENERGY_COMMAND;
+    assert_int_equal(wrn(0x000C, 1, &cmd), 0);
+    assert_int_equal(g.nch, 2);
+}
+
+static void test_clock(void **state)
+{
+    (void)state;
+    const mc_time_t before = g.now;
+    uint16_t r[6];
+    /* A whole date and time in one FC 10, through the port's set_clock hook. */
+    const uint16_t clk[6] = {2024, 3, 6, 12, 34, 56};
+    assert_int_equal(wrn(0x1008, 6, clk), 0);
+    assert_int_equal(g.set_clock_calls, 1);
+    assert_int_equal(g.set_clock_to, T(2024, 3, 6, 12, 34, 56));
+    rd_ok(0x1008, 6, r);
+    assert_memory_equal(r, clk, sizeof(clk));
+    /* The tariff saw the clock set, from the old time to the new, and follows the rate. */
+    assert_int_equal(g.clock_set_events, 1);
+    assert_int_equal(g.ev_old, before);
+    assert_int_equal(g.ev_new, T(2024, 3, 6, 12, 34, 56));
+    assert_int_equal(g.tariff.last_time, T(2024, 3, 6, 12, 34, 56));
+    assert_int_equal(rd1(0x1024), 1); /* 12:00..15:00 rate 1 */
+    /* One field by FC 06: the others stay. */
+    assert_int_equal(wr1(0x100B, 23), 0);
+    assert_int_equal(g.set_clock_to, T(2024, 3, 6, 23, 34, 56));
+    assert_int_equal(g.clock_set_events, 2);
+    assert_int_equal(rd1(0x1024), 4);
+    /* Forwards past the settlement point: the tariff freezes March. */
+    const int freezes = g.freezes;
+    const uint16_t apr[6] = {2024, 4, 2, 8, 0, 0};
+    assert_int_equal(wrn(0x1008, 6, apr), 0);
+    assert_int_equal(g.freezes, freezes + 1);
+    /* March's whole Wh moved (fractions stay), February and January moved down one. */
+    assert_rel(rdf(0x009E, 0), (703 + 1403 + 2103 + 2803) / 1000.0, REL_KWH, "009EH March active");
+    assert_rel(rdf(0x00B8, 0), (100 + 200 + 300 + 400) / 1000.0, REL_KWH, "00B8H March reactive");
+    assert_rel(rdf(0x00D2, 0), 703 / 1000.0, REL_KWH, "00D2H March sharp active");
+    assert_rel(rdf(0x00A0, 0), exp_month_kwh(1, 0, 0), REL_KWH, "00A0H February active");
+    assert_rel(rdf(0x00A2, 0), exp_month_kwh(2, 0, 0), REL_KWH, "00A2H January active");
+    assert_rel(rdf(0x013E, 0), exp_month_kwh(2, 3, 0), REL_KWH, "013EH January flat active");
+    assert_rel(rdf(0x0156, 0), exp_month_kwh(1, 3, 1), REL_KWH, "0156H February flat reactive");
+    assert_int_equal(fbits(rdf(0x00A4, 0)), 0);
+    assert_rel(rdf(0x009C, 0), (0.25 + 0.75) / 1000.0, REL_KWH, "009CH residue this month");
+    assert_rel(rdf(0x00B6, 0), (0.5 + 0.125) / 1000.0, REL_KWH, "00B6H residue this month");
+    /* The clock hook fails: exception 04, nothing else changes. */
+    snap_t s;
+    snap_take(&s);
+    g.set_clock_ret = MC_ERR_RANGE;
+    const uint16_t may[6] = {2024, 5, 2, 8, 0, 0};
+    assert_int_equal(wrn(0x1008, 6, may), MC_MB_EX_DEVICE_FAILURE);
+    s.set_clock_calls++;
+    snap_same(&s, "clock hook failed");
+    g.set_clock_ret = 0;
+    /* Without a set_clock hook the clock cannot be set: refused, nothing changes. */
+    g.md.hooks.set_clock = NULL;
+    snap_take(&s);
+    assert_true(wrn(0x1008, 6, may) != 0);
+    assert_true(wr1(0x100D, 0) != 0);
+    snap_same(&s, "no set_clock hook");
+}
+
+/* on_change reports changed clock fields only, like every other parameter. */
+static void test_on_change_clock_fields(void **state)
+{
+    (void)state;
+    /* The fixture's clock: 2024-03-06 00:16:30. Same date, new time of day. */
+    const uint16_t clk[6] = {2024, 3, 6, 12, 34, 56};
+    assert_int_equal(wrn(0x1008, 6, clk), 0);
+    const change_t want[3] = {
+        {MC_QTY_CLOCK, 3, 0, 12, MC_SRC_BUS}, {MC_QTY_CLOCK, 4, 16, 34, MC_SRC_BUS}, {MC_QTY_CLOCK, 5, 30, 56, MC_SRC_BUS}};
+    for (size_t k = 0; k < g.nch; k++) {
+        if (g.ch[k].old_v == g.ch[k].new_v) {
+            fail_msg("on_change called for an unchanged value: clock field %u, old %u new %u (%zu calls, 3 expected)",
+                     g.ch[k].arg, g.ch[k].old_v, g.ch[k].new_v, g.nch);
+        }
+    }
+    assert_int_equal(g.nch, 3);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(g.ch[k].qty, want[k].qty);
+        assert_int_equal(g.ch[k].arg, want[k].arg);
+        assert_int_equal(g.ch[k].old_v, want[k].old_v);
+        assert_int_equal(g.ch[k].new_v, want[k].new_v);
+        assert_int_equal(g.ch[k].src, want[k].src);
+    }
+}
+
+static void assert_change(size_t idx, mc_qty q, unsigned arg, uint32_t old_v, uint32_t new_v, mc_source src)
+{
+    if (idx >= g.nch) {
+        fail_msg("change %zu expected (qty %d arg %u), only %zu reported", idx, (int)q, arg, g.nch);
+    }
+    const change_t *c = &g.ch[idx];
+    if (c->qty != q || c->arg != arg || c->old_v != old_v || c->new_v != new_v || c->src != src) {
+        fail_msg("change %zu: got qty %d arg %u old %08X new %08X src %d, expected qty %d arg %u old %08X new %08X "
+                 "src %d",
+                 idx, (int)c->qty, c->arg, c->old_v, c->new_v, (int)c->src, (int)q, arg, old_v, new_v, (int)src);
+    }
+}
+
+static void test_on_change(void **state)
+{
+    (void)state;
+    assert_int_equal(g.nch, 0);
+    /* Unchanged values are not reported. */
+    assert_int_equal(wr1(0x0001, 1), 0);
+    assert_int_equal(g.nch, 0);
+    assert_int_equal(wr1(0x0001, 5), 0);
+    assert_int_equal(g.nch, 1);
+    assert_change(0, MC_QTY_ADDRESS, 0, 1, 5, MC_SRC_BUS);
+    assert_int_equal(wr1(0x0001, 5), 0);
+    assert_int_equal(g.nch, 1);
+    /* One FC 10, one changed value among five. */
+    const uint16_t ext[5] = {1, 0, 1600, 1, 0};
+    assert_int_equal(wrn(0x1000, 5, ext), 0);
+    assert_int_equal(g.nch, 2);
+    assert_change(1, MC_QTY_PARITY, 0, 0, 1, MC_SRC_BUS);
+    /* The password: reported as changed, never with its value. */
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(g.nch, 2);
+    assert_int_equal(wr1(0x0000, 1234), 0);
+    assert_int_equal(g.nch, 3);
+    assert_change(2, MC_QTY_PASSWORD, 0, 0, 0, MC_SRC_BUS);
+    assert_int_equal(g.md.params.password, 1234);
+    /* Calibration floats as their bits. */
+    uint16_t f[10];
+    float_regs(1.05f, 0, f);
+    assert_int_equal(wrn(0x1222, 2, f), 0);
+    assert_int_equal(g.nch, 4);
+    assert_change(3, MC_QTY_CAL, 1, fbits(1.0f), fbits(1.05f), MC_SRC_BUS);
+    float_regs(1.0f, 0, f);
+    float_regs(1.05f, 0, f + 2);
+    float_regs(0.25f, 0, f + 4);
+    float_regs(0.0f, 0, f + 6);
+    float_regs(0.0f, 0, f + 8);
+    assert_int_equal(wrn(0x1220, 10, f), 0);
+    assert_int_equal(g.nch, 5);
+    assert_change(4, MC_QTY_CAL, 2, fbits(0.0f), fbits(0.25f), MC_SRC_BUS);
+    /* A schedule word: only the one that changed (segment 5's rate, 4 -> 3). */
+    const uint16_t prof[17] = {5, 0x0600, 1, 0x0A00, 2, 0x0C00, 1, 0x0F00, 3, 0x1700, 3, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(wrn(0x1110, 17, prof), 0);
+    assert_int_equal(g.nch, 6);
+    assert_change(5, MC_QTY_TOU_PROFILE, 10, 4, 3, MC_SRC_BUS);
+    /* Settlement day, seal. */
+    assert_int_equal(wr1(0x1003, 15), 0);
+    assert_change(6, MC_QTY_SETTLE_DAY, 0, 1, 15, MC_SRC_BUS);
+    assert_int_equal(wr1(0x122A, 1), 0);
+    assert_change(7, MC_QTY_SEAL, 0, 0, 1, MC_SRC_BUS);
+    /* Other sources are reported as such. */
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_ADDRESS;
+    it.u = 9;
+    assert_int_equal(mc_model_write(&g.md, &it, 1, MC_SRC_PANEL), MC_OK);
+    assert_change(8, MC_QTY_ADDRESS, 0, 5, 9, MC_SRC_PANEL);
+    /* The relay: once per change. */
+    const uint8_t close[5] = {0x05, 0x00, 0x01, 0xFF, 0x00};
+    assert_int_equal(handle(close, 5, 0), 5);
+    assert_int_equal(g.nch, 10);
+    assert_change(9, MC_QTY_RELAY, 0, 0, 1, MC_SRC_BUS);
+    assert_int_equal(handle(close, 5, 0), 5);
+    assert_int_equal(g.nch, 10);
+    /* A refused write reports nothing. */
+    assert_int_equal(wr1(0x0001, 0), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(g.nch, 10);
+}
+
+static void test_schedule(void **state)
+{
+    (void)state;
+    /* A whole day profile in one FC 10: 00:00 r4, 07:30 r1, 12:00 r2, 19:45 r3. */
+    const uint16_t prof[17] = {4, 0x0000, 4, 0x071E, 1, 0x0C00, 2, 0x132D, 3, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(wrn(0x1110, 17, prof), 0);
+    uint16_t r[17];
+    rd_ok(0x1110, 17, r);
+    assert_memory_equal(r, prof, sizeof(prof));
+    static const struct {
+        unsigned h, m, s;
+        int rate;
+    } at[] = {{0, 0, 0, 4},   {3, 0, 0, 4},   {7, 29, 59, 4}, {7, 30, 0, 1},   {11, 59, 59, 1},
+              {12, 0, 0, 2},  {19, 44, 59, 2}, {19, 45, 0, 3}, {23, 59, 59, 3}};
+    for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+        const int rate = mc_tariff_rate_at(&g.tariff.schedule, T(2024, 3, 7, at[k].h, at[k].m, at[k].s));
+        if (rate != at[k].rate) {
+            fail_msg("%02u:%02u:%02u: rate %d, expected %d", at[k].h, at[k].m, at[k].s, rate, at[k].rate);
+        }
+    }
+    /* Invalid profiles: exception 03, the schedule (and everything else) unchanged. */
+    static const struct {
+        unsigned word;
+        uint16_t value;
+        const char *what;
+    } bad[] = {
+        {0, 9, "count 9"},          {0, 0, "count 0"},           {0, 0x0104, "count 260"},
+        {3, 0x0C00, "unsorted"},    {3, 0x0000, "duplicate start"}, {4, 5, "rate 5"},
+        {4, 0, "rate 0"},           {3, 0x073C, "minute 60"},    {7, 0x1800, "hour 24"},
+        {8, 0x0101, "rate 257"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        uint16_t p[17];
+        memcpy(p, prof, sizeof(p));
+        p[bad[k].word] = bad[k].value;
+        snap_t s;
+        snap_take(&s);
+        if (wrn(0x1110, 17, p) != MC_MB_EX_ILLEGAL_VALUE) {
+            fail_msg("profile with %s: expected exception 03", bad[k].what);
+        }
+        if (wr1(0x1110 + bad[k].word, bad[k].value) != MC_MB_EX_ILLEGAL_VALUE) {
+            fail_msg("FC06 %s: expected exception 03", bad[k].what);
+        }
+        snap_same(&s, bad[k].what);
+    }
+    /* Unused segments beyond the count are not checked. */
+    uint16_t p9[17];
+    memcpy(p9, prof, sizeof(p9));
+    p9[9] = 0xFFFF;
+    p9[10] = 9;
+    assert_int_equal(wrn(0x1110, 17, p9), 0);
+    /* A second day profile for Sundays: written first (unused, unchecked), then put in use. */
+    snap_t s;
+    snap_take(&s);
+    assert_int_equal(wr1(0x1100, 2), MC_MB_EX_ILLEGAL_VALUE); /* profile 1 is still empty */
+    snap_same(&s, "count 2 with an empty profile");
+    const uint16_t sunday[3] = {1, 0x0000, 4};
+    assert_int_equal(wrn(0x1130, 3, sunday), 0);
+    assert_int_equal(wr1(0x1100, 2), 0);
+    assert_int_equal(wr1(0x1196, 1), 0); /* week profile 0, Sunday -> day profile 1 */
+    assert_int_equal(wr1(0x1196, 2), MC_MB_EX_ILLEGAL_VALUE); /* no day profile 2 */
+    assert_int_equal(mc_tariff_rate_at(&g.tariff.schedule, T(2024, 3, 10, 13, 0, 0)), 4); /* Sunday */
+    assert_int_equal(mc_tariff_rate_at(&g.tariff.schedule, T(2024, 3, 11, 13, 0, 0)), 2); /* Monday */
+    /* A special day: May 1st every year, day profile 1. */
+    const uint16_t may1[3] = {0, 0x0501, 1};
+    assert_int_equal(wrn(0x11C0, 3, may1), 0);
+    assert_int_equal(wr1(0x1103, 1), 0);
+    assert_int_equal(mc_tariff_rate_at(&g.tariff.schedule, T(2025, 5, 1, 13, 0, 0)), 4);
+    assert_int_equal(mc_tariff_rate_at(&g.tariff.schedule, T(2025, 5, 2, 13, 0, 0)), 2);
+    snap_take(&s);
+    assert_int_equal(wr1(0x11C1, 0x021E), MC_MB_EX_ILLEGAL_VALUE); /* 30 February */
+    assert_int_equal(wr1(0x11B0, 0x0D01), MC_MB_EX_ILLEGAL_VALUE); /* season from month 13 */
+    assert_int_equal(wr1(0x1102, 5), MC_MB_EX_ILLEGAL_VALUE);      /* 5 seasons */
+    assert_int_equal(wr1(0x1103, 33), MC_MB_EX_ILLEGAL_VALUE);     /* 33 special days */
+    snap_same(&s, "bad season / special day");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Protection and seal                                                      */
+
+static void test_password_protection(void **state)
+{
+    (void)state;
+    fx(MC_FEAT_RELAY, 1, 1);
+    const mc_time_t t0 = g.now;
+    const uint8_t close[5] = {0x05, 0x00, 0x01, 0xFF, 0x00};
+    snap_t s;
+    snap_take(&s);
+    /* Locked: parameter writes and the relay refused with 04. */
+    assert_int_equal(wr1(0x0001, 5), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x1000, 1, (const uint16_t[]){1}), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x000C, MC_CLEAR_ENERGY_COMMAND), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(exception_of(handle(close, 5, 0), 0x05), MC_MB_EX_DEVICE_FAILURE);
+    /* Protection (04) comes after the address (02) and before the value (03). */
+    assert_int_equal(wr1(0x0030, 1), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(wr1(0x0001, 0), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, 0);
+    /* A wrong password: 03, still locked. */
+    assert_int_equal(wr1(0x0000, 1111), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wr1(0x0000, 16666), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){1111, 9}), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wr1(0x0001, 5), MC_MB_EX_DEVICE_FAILURE);
+    /* The right password in a request that fails: nothing changes, not even the lock. */
+    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 0}), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x0000, 3, (const uint16_t[]){6666, 5, 9}), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrn(0x0000, 4, (const uint16_t[]){6666, 5, 4, 0}), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(wr1(0x0001, 5), MC_MB_EX_DEVICE_FAILURE);
+    snap_same(&s, "locked");
+    /* The right password unlocks (not a parameter change). */
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(g.nch, 0);
+    assert_int_equal(g.md.params.password, 6666);
+    assert_int_equal(rd1(0x0000), 0);
+    assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, MC_STATUS_UNLOCKED);
+    assert_int_equal(wr1(0x0001, 5), 0);
+    assert_int_equal(g.md.params.address, 5);
+    assert_int_equal(handle(close, 5, 0), 5);
+    assert_int_equal(g.md.relay_closed, 1);
+    /* For unlock_seconds (60 here). */
+    g.now = t0 + 59;
+    assert_int_equal(wr1(0x0001, 6), 0);
+    g.now = t0 + 60;
+    assert_int_equal(wr1(0x0001, 7), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.md.params.address, 6);
+    assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, 0);
+    /* Password and parameters in one FC 10. */
+    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 8}), 0);
+    assert_int_equal(g.md.params.address, 8);
+    /* While unlocked, 0000H sets a new password. */
+    assert_int_equal(wr1(0x0000, 4321), 0);
+    assert_int_equal(g.md.params.password, 4321);
+    assert_change(g.nch - 1u, MC_QTY_PASSWORD, 0, 0, 0, MC_SRC_BUS);
+    assert_int_equal(rd1(0x0000), 0);
+    g.now = t0 + 200;
+    assert_int_equal(wr1(0x0001, 9), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x0000, 6666), MC_MB_EX_ILLEGAL_VALUE); /* the old one no longer works */
+    assert_int_equal(wr1(0x0000, 4321), 0);
+    assert_int_equal(wr1(0x0001, 9), 0);
+    /* Reads never need the password. */
+    g.now = t0 + 1000;
+    assert_int_equal(rd1(0x0001), 9);
+}
+
+static void test_seal_calibration(void **state)
+{
+    (void)state;
+    uint16_t f[2];
+    mc_calibration_t c0, c;
+    /* Not sealed: a gain takes effect, sealed with a valid CRC. */
+    float_regs(1.01f, 0, f);
+    assert_int_equal(wrn(0x1220, 2, f), 0);
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
+    assert_true(c.u_gain == 1.01f);
+    assert_int_equal(mc_calibration_check(&c), MC_OK);
+    assert_true(rdf(0x1220, 0) == 1.01f);
+    /* Out of range: 03, calibration unchanged. */
+    static const float bad[] = {3.0f, 0.49f, 2.01f, -1.0f, NAN, INFINITY};
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c0), MC_OK);
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        snap_t s;
+        snap_take(&s);
+        float_regs(bad[k], 0, f);
+        assert_int_equal(wrn(0x1222, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+        snap_same(&s, "calibration gain out of range");
+    }
+    float_regs(10.5f, 0, f);
+    assert_int_equal(wrn(0x1224, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
+    assert_memory_equal(&c, &c0, sizeof(c));
+    /* In CDAB. */
+    assert_int_equal(wr1(0x1001, 1), 0);
+    float_regs(0.98f, 1, f);
+    assert_int_equal(wrn(0x1222, 2, f), 0);
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
+    assert_true(c.i_gain == 0.98f);
+    assert_true(rdf(0x1222, 1) == 0.98f);
+    /* The seal value is 0 or 1. */
+    assert_int_equal(wr1(0x122A, 2), MC_MB_EX_ILLEGAL_VALUE);
+    /* Sealed over the bus: calibration refused with 04 and unchanged; no unsealing. */
+    assert_int_equal(wr1(0x122A, 1), 0);
+    assert_int_equal(g.md.sealed, 1);
+    assert_int_equal(rd1(0x122A), 1);
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c0), MC_OK);
+    snap_t s;
+    snap_take(&s);
+    float_regs(1.0f, 1, f);
+    assert_int_equal(wrn(0x1220, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x1222, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x122A, 0), MC_MB_EX_DEVICE_FAILURE);
+    snap_same(&s, "sealed");
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
+    assert_memory_equal(&c, &c0, sizeof(c));
+    /* Other parameters stay writable. */
+    assert_int_equal(wr1(0x0001, 5), 0);
+
+    /* Sealed by the firmware (md.sealed = 1, e.g. restored from storage). */
+    fx(MC_FEAT_RELAY | MC_FEAT_DI, 0, 1);
+    g.md.sealed = 1;
+    snap_take(&s);
+    float_regs(1.01f, 0, f);
+    assert_int_equal(wrn(0x1220, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    snap_same(&s, "md.sealed = 1");
+    assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
+    assert_true(c.u_gain == 1.0f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Relay, DI and product variants                                           */
+
+static int bits_req(uint8_t fc, unsigned addr, unsigned qty, uint8_t *value)
+{
+    uint8_t req[5] = {fc};
+    put16(req + 1, addr);
+    put16(req + 3, qty);
+    const int len = handle(req, 5, 0);
+    const int ex = exception_of(len, fc);
+    if (ex == 0) {
+        assert_int_equal(len, 3);
+        assert_int_equal(g_resp[1], 1);
+        *value = g_resp[2];
+    }
+    return ex;
+}
+
+static int coil(unsigned addr, unsigned value)
+{
+    uint8_t req[5] = {MC_MB_FC_WRITE_SINGLE_COIL};
+    put16(req + 1, addr);
+    put16(req + 3, value);
+    const int len = handle(req, 5, 0);
+    const int ex = exception_of(len, MC_MB_FC_WRITE_SINGLE_COIL);
+    if (ex == 0) {
+        assert_int_equal(len, 5);
+        assert_memory_equal(g_resp, req, 5);
+    }
+    return ex;
+}
+
+static void variant(uint8_t features)
+{
+    fx(features, 0, 1);
+    const int relay = (features & MC_FEAT_RELAY) != 0, di = (features & MC_FEAT_DI) != 0;
+    uint8_t b = 0xAA;
+    /* FC 05: FF00H closes, 0000H opens; other values 03 before any address check. */
+    static const uint16_t bad_values[] = {0x0001, 0x00FF, 0xFF01, 0xFFFF, 0x1234};
+    for (size_t k = 0; k < sizeof(bad_values) / sizeof(bad_values[0]); k++) {
+        assert_int_equal(coil(0x0001, bad_values[k]), MC_MB_EX_ILLEGAL_VALUE);
+        assert_int_equal(coil(0x0002, bad_values[k]), MC_MB_EX_ILLEGAL_VALUE);
+    }
+    assert_int_equal(g.relay_calls, 0);
+    assert_int_equal(coil(0x0000, 0xFF00), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(coil(0x0002, 0x0000), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(coil(0x1022, 0xFF00), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(g.relay_calls, 0);
+    if (relay) {
+        assert_int_equal(coil(0x0001, 0xFF00), 0);
+        assert_int_equal(g.relay_calls, 1);
+        assert_int_equal(g.relay_last, 1);
+        assert_int_equal(bits_req(0x01, 0x0001, 1, &b), 0);
+        assert_int_equal(b, 1);
+        assert_int_equal(rd1(0x1022), 1);
+        assert_int_equal(coil(0x0001, 0x0000), 0);
+        assert_int_equal(g.relay_calls, 2);
+        assert_int_equal(g.relay_last, 0);
+        assert_int_equal(bits_req(0x01, 0x0001, 1, &b), 0);
+        assert_int_equal(b, 0);
+        assert_int_equal(rd1(0x1022), 0);
+        /* The driver fails: 04, the state stays as it was. */
+        g.relay_ret = MC_ERR_INVAL;
+        assert_int_equal(coil(0x0001, 0xFF00), MC_MB_EX_DEVICE_FAILURE);
+        assert_int_equal(g.relay_calls, 3);
+        assert_int_equal(bits_req(0x01, 0x0001, 1, &b), 0);
+        assert_int_equal(b, 0);
+        assert_int_equal(g.md.relay_closed, 0);
+        g.relay_ret = 0;
+    } else {
+        assert_int_equal(coil(0x0001, 0xFF00), MC_MB_EX_ILLEGAL_ADDRESS);
+        assert_int_equal(coil(0x0001, 0x0000), MC_MB_EX_ILLEGAL_ADDRESS);
+        assert_int_equal(g.relay_calls, 0);
+        assert_int_equal(bits_req(0x01, 0x0001, 1, &b), MC_MB_EX_ILLEGAL_ADDRESS);
+        assert_int_equal(mc_model_set_relay(&g.md, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
+        assert_int_equal(rd1(0x1022), 0);
+    }
+    /* FC 02: the DI through the hook. */
+    g.di = 1;
+    assert_int_equal(bits_req(0x02, 0x0001, 1, &b), di ? 0 : MC_MB_EX_ILLEGAL_ADDRESS);
+    if (di) {
+        assert_int_equal(b, 1);
+    }
+    assert_int_equal(rd1(0x1023), di ? 1 : 0);
+    assert_int_equal(rd1(0x1020) & MC_STATUS_DI_CLOSED, di ? MC_STATUS_DI_CLOSED : 0);
+    g.di = 0;
+    assert_int_equal(bits_req(0x02, 0x0001, 1, &b), di ? 0 : MC_MB_EX_ILLEGAL_ADDRESS);
+    if (di) {
+        assert_int_equal(b, 0);
+    }
+    assert_int_equal(rd1(0x1023), 0);
+    /* Quantity (03) before address (02); one bit at 0001H only. */
+    for (uint8_t fc = 0x01; fc <= 0x02; fc++) {
+        const int have = fc == 0x01 ? relay : di;
+        assert_int_equal(bits_req(fc, 0x0001, 0, &b), MC_MB_EX_ILLEGAL_VALUE);
+        assert_int_equal(bits_req(fc, 0x0001, 2001, &b), MC_MB_EX_ILLEGAL_VALUE);
+        assert_int_equal(bits_req(fc, 0x5000, 0, &b), MC_MB_EX_ILLEGAL_VALUE);
+        assert_int_equal(bits_req(fc, 0x0001, 2, &b), MC_MB_EX_ILLEGAL_ADDRESS);
+        assert_int_equal(bits_req(fc, 0x0000, 1, &b), MC_MB_EX_ILLEGAL_ADDRESS);
+        assert_int_equal(bits_req(fc, 0x0002, 1, &b), MC_MB_EX_ILLEGAL_ADDRESS);
+        assert_int_equal(bits_req(fc, 0x0001, 1, &b), have ? 0 : MC_MB_EX_ILLEGAL_ADDRESS);
+        const uint8_t short_req[4] = {fc, 0x00, 0x01, 0x00};
+        assert_int_equal(exception_of(handle(short_req, 4, 0), fc), MC_MB_EX_ILLEGAL_VALUE);
+    }
+    const uint8_t long_coil[6] = {0x05, 0x00, 0x01, 0xFF, 0x00, 0x00};
+    assert_int_equal(exception_of(handle(long_coil, 6, 0), 0x05), MC_MB_EX_ILLEGAL_VALUE);
+    /* Registers work the same on every variant. */
+    assert_int_equal(wr1(0x0001, 3), 0);
+    assert_rel(rdf(0x0030, 0), g.truth.urms, REL_MEAS, "U");
+}
+
+static void test_variant_kpm31a(void **state)
+{
+    (void)state;
+    variant(0);
+}
+
+static void test_variant_kpm31b(void **state)
+{
+    (void)state;
+    variant(MC_FEAT_RELAY);
+}
+
+static void test_variant_kpm31bk(void **state)
+{
+    (void)state;
+    variant(MC_FEAT_RELAY | MC_FEAT_DI);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exception order, malformed requests, broadcast                           */
+
+static void test_exception_order(void **state)
+{
+    (void)state;
+    snap_t s;
+    snap_take(&s);
+    /* 01: unsupported function codes, whatever follows. */
+    static const uint8_t fcs[] = {0x00, 0x04, 0x07, 0x08, 0x0F, 0x11, 0x16, 0x17, 0x2B, 0x41, 0x7F};
+    for (size_t k = 0; k < sizeof(fcs) / sizeof(fcs[0]); k++) {
+        const uint8_t req[5] = {fcs[k], 0x00, 0x30, 0x00, 0x02};
+        assert_int_equal(handle(req, 5, 0), 2);
+        assert_int_equal(g_resp[0], fcs[k] | 0x80);
+        assert_int_equal(g_resp[1], MC_MB_EX_ILLEGAL_FUNCTION);
+        assert_int_equal(handle(req, 1, 0), 2);
+        assert_int_equal(g_resp[1], MC_MB_EX_ILLEGAL_FUNCTION);
+    }
+    const uint8_t mei[4] = {0x2B, 0x0E, 0x01, 0x00}; /* read device identification */
+    assert_int_equal(exception_of(handle(mei, 4, 0), 0x2B), MC_MB_EX_ILLEGAL_FUNCTION);
+    /* FC 10: quantity and byte count (03) before address (02). */
+    uint8_t req[MC_MODBUS_PDU_MAX];
+    memset(req, 0, sizeof(req));
+    req[0] = 0x10;
+    put16(req + 1, 0x5000); /* not served */
+    put16(req + 3, 0);
+    req[5] = 0;
+    assert_int_equal(exception_of(handle(req, 6, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE);
+    put16(req + 3, 124);
+    req[5] = 248;
+    assert_int_equal(exception_of(handle(req, 6, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE);
+    put16(req + 3, 2);
+    req[5] = 3;
+    assert_int_equal(exception_of(handle(req, 9, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE);
+    req[5] = 4;
+    assert_int_equal(exception_of(handle(req, 9, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE);  /* one byte short */
+    assert_int_equal(exception_of(handle(req, 11, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE); /* one byte extra */
+    assert_int_equal(exception_of(handle(req, 10, 0), 0x10), MC_MB_EX_ILLEGAL_ADDRESS);
+    put16(req + 1, 0x0001); /* writable, but the byte count is wrong */
+    req[5] = 2;
+    assert_int_equal(exception_of(handle(req, 8, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(exception_of(handle(req, 5, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE); /* no byte count */
+    put16(req + 1, 0x0030); /* read-only, byte count wrong: 03 */
+    req[5] = 5;
+    assert_int_equal(exception_of(handle(req, 11, 0), 0x10), MC_MB_EX_ILLEGAL_VALUE);
+    /* FC 06: wrong length 03; address before value. */
+    const uint8_t w4[4] = {0x06, 0x00, 0x01, 0x00};
+    assert_int_equal(exception_of(handle(w4, 4, 0), 0x06), MC_MB_EX_ILLEGAL_VALUE);
+    const uint8_t w6[6] = {0x06, 0x00, 0x01, 0x00, 0x05, 0x00};
+    assert_int_equal(exception_of(handle(w6, 6, 0), 0x06), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wr1(0x0030, 0xFFFF), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(wr1(0x0003, 0xFFFF), MC_MB_EX_ILLEGAL_ADDRESS);
+    snap_same(&s, "malformed requests");
+    /* Not a request at all: library errors, no response. */
+    uint8_t big[MC_MODBUS_PDU_MAX + 1];
+    memset(big, 0, sizeof(big));
+    big[0] = 0x03;
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, big, 0, g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, big, sizeof(big), g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(NULL, big, 5, g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, NULL, 5, g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, big, 5, NULL, 0), MC_ERR_INVAL);
+}
+
+static void test_broadcast(void **state)
+{
+    (void)state;
+    /* Writes are executed, nothing is answered. */
+    const uint8_t w[5] = {0x06, 0x00, 0x01, 0x00, 0x09};
+    assert_int_equal(handle(w, 5, 1), 0);
+    assert_int_equal(g.md.params.address, 9);
+    const uint8_t wm[10] = {0x10, 0x10, 0x00, 0x00, 0x02, 0x04, 0x00, 0x02, 0x00, 0x01};
+    assert_int_equal(handle(wm, 10, 1), 0);
+    assert_int_equal(g.md.params.parity, 2);
+    assert_int_equal(g.md.params.word_order, 1);
+    const uint8_t c[5] = {0x05, 0x00, 0x01, 0xFF, 0x00};
+    assert_int_equal(handle(c, 5, 1), 0);
+    assert_int_equal(g.relay_calls, 1);
+    assert_int_equal(g.md.relay_closed, 1);
+    /* Reads and failing writes: neither executed nor answered. */
+    snap_t s;
+    snap_take(&s);
+    const uint8_t reads[3][5] = {{0x03, 0x00, 0x30, 0x00, 0x02}, {0x01, 0x00, 0x01, 0x00, 0x01},
+                                 {0x02, 0x00, 0x01, 0x00, 0x01}};
+    for (unsigned k = 0; k < 3; k++) {
+        assert_int_equal(handle(reads[k], 5, 1), 0);
+        for (size_t i = 0; i < sizeof(g_resp); i++) {
+            assert_int_equal(g_resp[i], 0xEE);
+        }
+    }
+    const uint8_t bad[5] = {0x06, 0x00, 0x01, 0x00, 0x00};
+    assert_int_equal(handle(bad, 5, 1), 0);
+    const uint8_t ro[5] = {0x06, 0x00, 0x30, 0x00, 0x00};
+    assert_int_equal(handle(ro, 5, 1), 0);
+    const uint8_t unknown[5] = {0x04, 0x00, 0x30, 0x00, 0x02};
+    assert_int_equal(handle(unknown, 5, 1), 0);
+    snap_same(&s, "broadcast reads and bad writes");
+}
+
+static void test_model_api(void **state)
+{
+    (void)state;
+    mc_model_t md;
+    mc_model_config_t cfg = {0, 0, 0};
+    mc_params_t p;
+    mc_params_default(&p);
+    assert_int_equal(p.password, 6666);
+    assert_int_equal(p.address, 1);
+    assert_int_equal(p.baud_code, 4);
+    assert_int_equal(p.parity, 0);
+    assert_int_equal(p.word_order, 0);
+    assert_int_equal(p.pulse_constant, 1600);
+    /* Defaults; unlock_seconds 0 means 300. */
+    assert_int_equal(mc_model_init(&md, &cfg, NULL, &g.meter, NULL, NULL), MC_OK);
+    assert_int_equal(md.cfg.unlock_seconds, 300);
+    /* Parameters restored from storage are checked. */
+    p.address = 0;
+    assert_int_equal(mc_model_init(&md, &cfg, NULL, &g.meter, NULL, &p), MC_ERR_INVAL);
+    mc_params_default(&p);
+    p.password = 10000;
+    assert_int_equal(mc_model_init(&md, &cfg, NULL, &g.meter, NULL, &p), MC_ERR_INVAL);
+    mc_params_default(&p);
+    p.pulse_constant = 800;
+    p.word_order = 1;
+    assert_int_equal(mc_model_init(&md, &cfg, NULL, &g.meter, &g.tariff, &p), MC_OK);
+    assert_int_equal(g.meter.cfg.pulse_constant, 800);
+    assert_int_equal(mc_model_init(NULL, &cfg, NULL, &g.meter, NULL, NULL), MC_ERR_INVAL);
+    assert_int_equal(mc_model_init(&md, NULL, NULL, &g.meter, NULL, NULL), MC_ERR_INVAL);
+    assert_int_equal(mc_model_init(&md, &cfg, NULL, NULL, NULL, NULL), MC_ERR_INVAL);
+    /* Read: unknown quantities and arguments. */
+    mc_value_t v;
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_COUNT, 0, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_E_ACTIVE, 5, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_MONTH_ACTIVE, 13, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_CLOCK, 6, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_CAL, 5, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(NULL, MC_QTY_VOLTAGE, 0, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_VOLTAGE, 0, NULL), MC_ERR_INVAL);
+    /* Write: item count and types. */
+    mc_write_item_t it[126];
+    memset(it, 0, sizeof(it));
+    for (unsigned k = 0; k < 126; k++) {
+        it[k].qty = MC_QTY_ADDRESS;
+        it[k].u = 3;
+    }
+    assert_int_equal(mc_model_write(&g.md, it, 0, MC_SRC_LOCAL), MC_ERR_INVAL);
+    assert_int_equal(mc_model_write(&g.md, it, 126, MC_SRC_LOCAL), MC_ERR_INVAL);
+    assert_int_equal(mc_model_write(NULL, it, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
+    assert_int_equal(mc_model_write(&g.md, NULL, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
+    it[0].is_float = 1; /* a float for a word quantity */
+    assert_int_equal(mc_model_write(&g.md, it, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
+    it[0].is_float = 0;
+    it[0].qty = MC_QTY_VOLTAGE; /* read-only */
+    assert_int_equal(mc_model_write(&g.md, it, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
+    assert_int_equal(mc_model_write(&g.md, it + 1, 125, MC_SRC_LOCAL), MC_OK);
+    assert_int_equal(g.md.params.address, 3);
+    assert_int_equal(mc_model_bus_write_allowed(NULL, MC_QTY_ADDRESS), 0);
+    assert_int_equal(mc_model_relay(NULL), 0);
+    assert_int_equal(mc_model_di(NULL), 0);
+    assert_int_equal(mc_model_set_relay(NULL, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_map_matches_reference_csv, setup_default),
+        cmocka_unit_test_setup(test_table_well_formed, setup_default),
+        cmocka_unit_test_setup(test_read_every_quantity_abcd_cdab, setup_default),
+        cmocka_unit_test_setup(test_read_serial_errors_status, setup_default),
+        cmocka_unit_test_setup(test_read_gaps_halves_limits, setup_default),
+        cmocka_unit_test_setup(test_model_without_tariff, setup_default),
+        cmocka_unit_test_setup(test_export_and_no_voltage, setup_default),
+        cmocka_unit_test_setup(test_write_parameters, setup_default),
+        cmocka_unit_test_setup(test_write_all_or_nothing, setup_default),
+        cmocka_unit_test_setup(test_write_refused_registers, setup_default),
+        cmocka_unit_test_setup(test_clear_energy, setup_default),
+        cmocka_unit_test_setup(test_clock, setup_default),
+        cmocka_unit_test_setup(test_on_change, setup_default),
+        cmocka_unit_test_setup(test_on_change_clock_fields, setup_default),
+        cmocka_unit_test_setup(test_schedule, setup_default),
+        cmocka_unit_test_setup(test_password_protection, setup_default),
+        cmocka_unit_test_setup(test_seal_calibration, setup_default),
+        cmocka_unit_test_setup(test_variant_kpm31a, setup_default),
+        cmocka_unit_test_setup(test_variant_kpm31b, setup_default),
+        cmocka_unit_test_setup(test_variant_kpm31bk, setup_default),
+        cmocka_unit_test_setup(test_exception_order, setup_default),
+        cmocka_unit_test_setup(test_broadcast, setup_default),
+        cmocka_unit_test_setup(test_model_api, setup_default),
+    };
+    /* MC_TEST_FILTER=<glob> runs only the matching tests. */
+    const char *filter = getenv("MC_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0') {
+        cmocka_set_test_filter(filter);
+    }
+    return cmocka_run_group_tests_name("registers", tests, NULL, NULL);
+}
