@@ -77,6 +77,8 @@ typedef struct fx {
     int clock_set_events;
     mc_time_t ev_old, ev_new;
     int freezes;
+    mc_time_t first_freeze_at; /* settlement point of the first freeze since freeze_watch() */
+    int watch;
 } fx_t;
 
 static fx_t g;
@@ -141,6 +143,10 @@ static void on_tariff_event(void *ctx, unsigned type, mc_time_t old_time, mc_tim
         f->ev_new = new_time;
     } else if (type == MC_TEV_FREEZE) {
         f->freezes++;
+        if (f->watch) {
+            f->first_freeze_at = old_time;
+            f->watch = 0;
+        }
     }
 }
 
@@ -1261,6 +1267,37 @@ static void test_clock(void **state)
     snap_same(&s, "no set_clock hook");
 }
 
+/*
+ * A new settlement day applies from its next occurrence: changing it never
+ * makes up a settlement point that lies before the change (that record would
+ * claim to close the month at a time before energy it contains was booked).
+ */
+static void test_settle_day_change(void **state)
+{
+    (void)state;
+    const mc_time_t t0 = g.now; /* 2024-03-06 00:16:30, last settlement 2024-03-01 00:00 */
+    const int freezes = g.freezes;
+    g.watch = 1;
+    assert_int_equal(wr1(0x1003, 5), 0); /* 5 March has passed this month */
+    assert_int_equal(g.tariff.cfg.settle_day, 5);
+    assert_true(mc_tariff_update(&g.tariff, t0 + 60) >= 0);
+    if (g.freezes != freezes) {
+        mc_datetime_t d;
+        assert_int_equal(mc_time_to_datetime(g.first_freeze_at, &d), MC_OK);
+        fail_msg("settlement day 1 -> 5 written on 2024-03-06 00:16: a settlement dated %04u-%02u-%02u %02u:%02u "
+                 "was made, before the change; expected none until 2024-04-05 00:00",
+                 d.year, d.month, d.day, d.hour, d.minute);
+    }
+    /* March so far is still this month; February still month -1. */
+    assert_rel(rdf(0x009E, 0), exp_month_kwh(1, 0, 0), REL_KWH, "009EH February after the change");
+    /* The next point is 5 April 00:00. */
+    assert_true(mc_tariff_update(&g.tariff, T(2024, 4, 4, 23, 59, 59)) >= 0);
+    assert_int_equal(g.freezes, freezes);
+    assert_true(mc_tariff_update(&g.tariff, T(2024, 4, 5, 0, 0, 0)) >= 0);
+    assert_int_equal(g.freezes, freezes + 1);
+    assert_int_equal(g.first_freeze_at, T(2024, 4, 5, 0, 0, 0));
+}
+
 /* on_change reports changed clock fields only, like every other parameter. */
 static void test_on_change_clock_fields(void **state)
 {
@@ -1878,6 +1915,7 @@ int main(void)
         cmocka_unit_test_setup(test_write_refused_registers, setup_default),
         cmocka_unit_test_setup(test_clear_energy, setup_default),
         cmocka_unit_test_setup(test_clock, setup_default),
+        cmocka_unit_test_setup(test_settle_day_change, setup_default),
         cmocka_unit_test_setup(test_on_change, setup_default),
         cmocka_unit_test_setup(test_on_change_clock_fields, setup_default),
         cmocka_unit_test_setup(test_schedule, setup_default),
