@@ -299,7 +299,10 @@ typedef struct mc_write_item {
  * @param items   the items.
  * @param n       number of items (1..125).
  * @param source  who writes.
- * @return ::MC_OK; ::MC_ERR_INVAL (nothing changed); or a hook's negative error.
+ * @return ::MC_OK; ::MC_ERR_INVAL for a value out of range or a read-only
+ *         quantity; ::MC_ERR_NODATA for a clock write on a meter without a
+ *         set_clock hook; or the set_clock hook's negative error. On any error
+ *         nothing changed.
  */
 int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source);
 

@@ -244,6 +244,20 @@ int mc_tariff_init(mc_tariff_t *t, const mc_tariff_config_t *cfg, mc_time_t now)
 int mc_tariff_set_schedule(mc_tariff_t *t, const mc_tariff_schedule_t *s);
 
 /**
+ * @brief Change the settlement day and hour.
+ *
+ * The change starts from now (the latest time the tariff has seen): the last
+ * settlement point under the new rule at or before now counts as made, so the
+ * change never back-dates a freeze; this month runs to the next point of the
+ * new rule.
+ * @param t     the instance.
+ * @param day   1..28.
+ * @param hour  0..23.
+ * @return ::MC_OK or ::MC_ERR_INVAL (nothing changes).
+ */
+int mc_tariff_set_settlement(mc_tariff_t *t, unsigned day, unsigned hour);
+
+/**
  * @brief The rate a schedule puts in force at a time.
  * @param s     a valid schedule.
  * @param when  the time.

@@ -638,8 +638,11 @@ static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t 
         st->settle_changed = 1;
         return 0;
     case MC_QTY_CLOCK: {
-        if (a > 5u || md->hooks.set_clock == NULL) {
+        if (a > 5u) {
             return -1;
+        }
+        if (md->hooks.set_clock == NULL) {
+            return MC_ERR_NODATA; /* this meter has no settable clock: a device failure, not a bad value */
         }
         if (v > 0xFFFFu) {
             return -1;
@@ -722,8 +725,9 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
         memset(&st.clock, 0, sizeof(st.clock));
     }
     for (size_t k = 0; k < n; k++) {
-        if (stage_item(md, &st, &items[k], source) != 0) {
-            return MC_ERR_INVAL;
+        const int err = stage_item(md, &st, &items[k], source);
+        if (err != 0) {
+            return err < -1 ? err : MC_ERR_INVAL;
         }
     }
     /* Whole-state checks. */
@@ -768,6 +772,9 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
             uint32_t newv = items[k].is_float ? float_bits(items[k].f) : items[k].u;
             if (q == MC_QTY_CLOCK) {
                 oldv = old_clock[a];
+                if (oldv == newv) {
+                    continue;
+                }
             } else if (q == MC_QTY_PASSWORD) {
                 if (items[k].u == md->params.password) {
                     continue;
@@ -786,8 +793,9 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
         (void)mc_meter_set_calibration(md->meter, &st.cal);
     }
     if (md->tariff != NULL) {
-        md->tariff->cfg.settle_day = st.settle_day;
-        md->tariff->cfg.settle_hour = st.settle_hour;
+        if (st.settle_changed) {
+            (void)mc_tariff_set_settlement(md->tariff, st.settle_day, st.settle_hour);
+        }
         if (st.schedule_changed) {
             (void)mc_tariff_set_schedule(md->tariff, &st.schedule);
         }

@@ -558,3 +558,17 @@ int mc_tariff_clear_energy(mc_tariff_t *t)
     t->max_demand_p_at = 0;
     return MC_OK;
 }
+
+int mc_tariff_set_settlement(mc_tariff_t *t, unsigned day, unsigned hour)
+{
+    if (t == NULL || day < 1u || day > 28u || hour > 23u) {
+        return MC_ERR_INVAL;
+    }
+    t->cfg.settle_day = (uint8_t)day;
+    t->cfg.settle_hour = (uint8_t)hour;
+    const mc_time_t anchor = point_at_or_before(t, t->last_time);
+    if (anchor > t->last_settlement) {
+        t->last_settlement = anchor;
+    }
+    return MC_OK;
+}
