@@ -148,7 +148,7 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     m->cycle_timeout = cfg->sample_rate_hz / 40u;
     /* Voltage counts as present from 10 % of Un (peak, in codes). */
     float vmin = 0.1f * cfg->un * 1.41421356f / cfg->u_scale;
-    m->vmin_peak = vmin > 1.0f ? (int32_t)vmin : 1;
+    m->vmin_peak = vmin > 16777216.0f ? 16777216 : (vmin > 1.0f ? (int32_t)vmin : 1); /* inputs are <= 2^24 */
     m->hyst = m->vmin_peak / 4;
     m->acquiring = 1;
     m->settling = 1;
@@ -166,7 +166,10 @@ static uint64_t ws_to_quanta(float ws)
 {
     float q = ws * MC_QUANTA_PER_WS;
     if (!(q > 0.5f)) {
-        return 0;
+        return 0; /* also NaN */
+    }
+    if (q >= 1.8e19f) {
+        return UINT64_MAX / 2u; /* only with absurd scales; never undefined behaviour */
     }
     return (uint64_t)(q + 0.5f);
 }
