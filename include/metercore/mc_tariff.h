@@ -19,6 +19,7 @@
  *   January until the first season's start.
  * - up to ::MC_TARIFF_MAX_SPECIAL_DAYS special days (holidays): a date, every year
  *   or one year only, with its own day profile; they override the week profile.
+ *   If two match the same date, the first in the list wins.
  * The default is the KPM31 manual's example: 06:00 rate 1, 10:00 rate 2,
  * 12:00 rate 1, 15:00 rate 3, 23:00 rate 4, every day.
  *
@@ -32,8 +33,9 @@
  * @section mc_tariff_clock Clock handling
  * Time is local standard time (see mc_calendar.h). Settlement points are
  * processed in order, each at most once: the tariff remembers the last one it
- * made. After an outage or a clock set forwards, every missed point is made up
- * (up to 12; further back, the history would be all zero anyway). A clock set
+ * made. After an outage or a clock set forwards, every missed point is made up,
+ * in order, once each: the first made-up month holds the energy, the later ones
+ * are empty, and the history keeps the last 12 of them. A clock set
  * backwards makes no freeze until the clock passes the last point made again,
  * so no month is ever frozen twice. Energy is always booked at the time it is
  * added, so no energy is lost across a jump. Jumps are reported as events.
@@ -282,7 +284,8 @@ int mc_tariff_update(mc_tariff_t *t, mc_time_t now);
  *
  * Calls mc_tariff_update() first. Active import/export come from the core's
  * registers of the same name; reactive import from quadrants I + II and export
- * from III + IV.
+ * from III + IV. For demand, the window's energy goes into the sub-interval
+ * containing @p now; active demand counts import only (P < 0 adds nothing).
  * @param t        the instance.
  * @param now      the time the window closed (local standard time).
  * @param reading  the core's window reading (delta, p, s, duration_s are used).
@@ -295,6 +298,8 @@ int mc_tariff_add(mc_tariff_t *t, mc_time_t now, const mc_reading_t *reading);
  *
  * Emits ::MC_TEV_CLOCK_SET and then processes @p new_time like mc_tariff_update()
  * (settlement points passed forwards are made up; backwards, none is repeated).
+ * A set backwards is reported only as ::MC_TEV_CLOCK_SET, not also as
+ * ::MC_TEV_CLOCK_BACKWARD.
  * @param t         the instance.
  * @param old_time  the time before the set.
  * @param new_time  the time after.
