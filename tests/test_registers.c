@@ -2,7 +2,7 @@
  * metercore registers suite: the data model and the Modbus PDU handler
  * (mc_registers.h, mc_modbus.h), driven through mc_modbus_handle_pdu() as a
  * client would, and checked against what the test itself knows:
- *   - the register list of the reference device (shared/reference/kpm31-register-map.csv),
+ *   - the register list of the reference device (tests/data/kpm31-register-map.csv, a copy of shared/reference),
  *   - the analytic truth of a synthetic 230 V / 5 A / PF 0.5L / 50 Hz signal,
  *   - energy the test booked into the tariff itself (exact watt-hours per rate and month),
  *   - values the test wrote.
@@ -28,7 +28,7 @@
 #include "waveform.h"
 
 #ifndef MC_REFERENCE_DIR
-#error "MC_REFERENCE_DIR must name shared/reference (tests/CMakeLists.txt sets it)"
+#error "MC_REFERENCE_DIR must name the folder of kpm31-register-map.csv (tests/CMakeLists.txt sets it)"
 #endif
 
 #define SQRT2 1.4142135623730951
@@ -542,7 +542,7 @@ static void test_map_matches_reference_csv(void **state)
     const char *path = MC_REFERENCE_DIR "/kpm31-register-map.csv";
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fail_msg("cannot open %s: the reference register list must be beside the repository (../shared)", path);
+        fail_msg("cannot open %s: the reference register list (tests/data) is missing", path);
     }
     char line[512];
     assert_non_null(fgets(line, sizeof(line), f));
