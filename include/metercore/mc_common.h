@@ -30,6 +30,8 @@ typedef enum mc_err {
     MC_ERR_CORRUPT = -3,    /**< Stored data failed its integrity check (CRC mismatch). */
     MC_ERR_VERSION = -4,    /**< Stored data has a format version this library cannot read. */
     MC_ERR_RANGE = -5,      /**< A date, time or clock value outside what the library handles (2000..2099). */
+    MC_ERR_IO = -6,         /**< A port operation failed (NVM read, program or erase). */
+    MC_ERR_NOSPACE = -7,    /**< No usable storage left (every sector of an area bad). */
 } mc_err;
 
 /**

@@ -260,6 +260,13 @@ int mc_tariff_set_schedule(mc_tariff_t *t, const mc_tariff_schedule_t *s);
 int mc_tariff_set_settlement(mc_tariff_t *t, unsigned day, unsigned hour);
 
 /**
+ * @brief The next settlement point after the last one made.
+ * @param t  the instance.
+ * @return its time, or 0 if there is none before 2100 (or @p t is NULL).
+ */
+mc_time_t mc_tariff_next_settlement(const mc_tariff_t *t);
+
+/**
  * @brief The rate a schedule puts in force at a time.
  * @param s     a valid schedule.
  * @param when  the time.

@@ -14,5 +14,6 @@
 #include "metercore/mc_tariff.h"
 #include "metercore/mc_registers.h"
 #include "metercore/mc_modbus.h"
+#include "metercore/mc_storage.h"
 
 #endif /* METERCORE_METERCORE_H */

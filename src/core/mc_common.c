@@ -18,6 +18,10 @@ const char *mc_strerror(int err)
         return "MC_ERR_VERSION";
     case MC_ERR_RANGE:
         return "MC_ERR_RANGE";
+    case MC_ERR_IO:
+        return "MC_ERR_IO";
+    case MC_ERR_NOSPACE:
+        return "MC_ERR_NOSPACE";
     default:
         return err >= 0 ? "MC_OK" : "MC_ERR_UNKNOWN";
     }

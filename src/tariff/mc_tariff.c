@@ -572,3 +572,8 @@ int mc_tariff_set_settlement(mc_tariff_t *t, unsigned day, unsigned hour)
     }
     return MC_OK;
 }
+
+mc_time_t mc_tariff_next_settlement(const mc_tariff_t *t)
+{
+    return t != NULL ? next_point_after(t, t->last_settlement) : 0u;
+}
