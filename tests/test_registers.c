@@ -281,7 +281,7 @@ static void tariff_start(void)
 static void model_start(uint8_t features, uint8_t require_unlock, int with_tariff)
 {
     mc_model_config_t cfg = {features, require_unlock, 60};
-    mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, hook_set_clock, hook_checksum, &g};
+    mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, hook_set_clock, hook_checksum, &g, NULL, NULL};
     assert_int_equal(mc_model_init(&g.md, &cfg, &h, &g.meter, with_tariff ? &g.tariff : NULL, NULL), MC_OK);
 }
 
@@ -1900,6 +1900,66 @@ static void test_model_api(void **state)
     assert_int_equal(mc_model_set_relay(NULL, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
 }
 
+/* The event log through 1300H..130DH: count, selector, fields, via the model's hooks. */
+static unsigned fake_event_count(void *ctx)
+{
+    (void)ctx;
+    return 3;
+}
+
+static int fake_event_read(void *ctx, unsigned index, mc_event_t *out)
+{
+    (void)ctx;
+    if (index >= 3u) {
+        return MC_ERR_NODATA;
+    }
+    memset(out, 0, sizeof(*out));
+    out->seq = 0x00010000u + 3u - index; /* newest has the highest sequence */
+    out->time = 0x2D5A1234u + index;
+    out->type = (uint8_t)(MC_EV_PARAM + index);
+    out->source = MC_SRC_PANEL;
+    out->qty = MC_QTY_ADDRESS;
+    out->arg = (uint8_t)index;
+    out->old_value = 0xDEADBEEFu;
+    out->new_value = 0x00000009u + index;
+    return MC_OK;
+}
+
+static void test_event_log_registers(void **state)
+{
+    (void)state;
+    /* Without hooks: count 0, fields 0. */
+    assert_int_equal(rd1(0x1300), 0);
+    assert_int_equal(rd1(0x1306), 0);
+    g.md.hooks.event_count = fake_event_count;
+    g.md.hooks.event_read = fake_event_read;
+    assert_int_equal(rd1(0x1300), 3);
+    uint16_t r[12];
+    rd_ok(0x1302, 12, r);
+    const uint16_t want0[12] = {0x0001, 0x0003, 0x2D5A, 0x1234, MC_EV_PARAM, MC_SRC_PANEL, MC_QTY_ADDRESS, 0,
+                                0xDEAD, 0xBEEF, 0x0000, 0x0009};
+    assert_memory_equal(r, want0, sizeof(want0));
+    /* Select the oldest: the selector is writable without protection and is not logged. */
+    const unsigned changes = g.nch;
+    assert_int_equal(wr1(0x1301, 2), 0);
+    assert_int_equal(g.nch, changes);
+    assert_int_equal(rd1(0x1301), 2);
+    rd_ok(0x1302, 12, r);
+    assert_int_equal(r[1], 0x0001);
+    assert_int_equal(r[3], 0x1236);
+    assert_int_equal(r[4], MC_EV_PARAM + 2);
+    assert_int_equal(r[7], 2);
+    assert_int_equal(r[11], 0x000B);
+    /* Past the end: zeros. */
+    assert_int_equal(wr1(0x1301, 7), 0);
+    rd_ok(0x1302, 12, r);
+    for (unsigned k = 0; k < 12u; k++) {
+        assert_int_equal(r[k], 0);
+    }
+    /* Fields are read-only. */
+    assert_int_equal(wr1(0x1302, 1), MC_MB_EX_ILLEGAL_ADDRESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1927,6 +1987,7 @@ int main(void)
         cmocka_unit_test_setup(test_exception_order, setup_default),
         cmocka_unit_test_setup(test_broadcast, setup_default),
         cmocka_unit_test_setup(test_model_api, setup_default),
+        cmocka_unit_test_setup(test_event_log_registers, setup_default),
     };
     /* MC_TEST_FILTER=<glob> runs only the matching tests. */
     const char *filter = getenv("MC_TEST_FILTER");

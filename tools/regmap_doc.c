@@ -137,6 +137,11 @@ static const qinfo_t qinfo[] = {
     [MC_QTY_CAL] = {"Calibration", ARG_INDEX, ""},
     [MC_QTY_SEAL] = {"Calibration seal", ARG_NONE,
                      "1 sealed; writing 1 seals; nothing unseals over the bus"},
+    [MC_QTY_EVENT_COUNT] = {"Events in the log", ARG_NONE, "At least 100 are kept; the oldest are dropped first"},
+    [MC_QTY_EVENT_SELECT] = {"Event selector", ARG_NONE,
+                             "Which event 1302H..130DH show: 0 the newest, 1 the one before, ...; "
+                             "no password needed, not logged"},
+    [MC_QTY_EVENT] = {"Selected event", ARG_INDEX, ""},
 };
 
 /* A new quantity needs its words here before the document can be made. */
@@ -278,6 +283,25 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
         snprintf(values, nv, "%s", range[arg]);
         return 0;
     }
+    case MC_QTY_EVENT: {
+        static const char *const field[12] = {"sequence number, high word", "sequence number, low word",
+                                              "time, high word", "time, low word", "type", "source",
+                                              "quantity", "argument", "old value, high word",
+                                              "old value, low word", "new value, high word", "new value, low word"};
+        static const char *const range[12] = {"", "", "Seconds since 2000-01-01 00:00 local standard time", "",
+                                              "1 power up, 2 power down, 3 parameter, 4 energy clear, 5 clock set, "
+                                              "6 calibration, 7 relay, 8 integrity error, 9 freeze, "
+                                              "10 clock went backwards, 11 storage trouble",
+                                              "0 bus, 1 front panel, 2 firmware",
+                                              "The quantity changed (parameter events)", "Field, rate or index", "",
+                                              "Floats as their IEEE-754 bits", "", ""};
+        if (arg > 11u) {
+            return -1;
+        }
+        snprintf(name, nn, "Selected event: %s", field[arg]);
+        snprintf(values, nv, "%s", range[arg]);
+        return 0;
+    }
     default:
         return -1;
     }
@@ -326,6 +350,11 @@ static const group_t groups[] = {
     {0x1220, 0x12FF, "Calibration",
      "Writable over the bus only while the meter is not sealed (then exception 04); see "
      "[Protection and seal](#protection-and-seal). Calibration values out of range give exception 03."},
+    {0x1300, 0x13FF, "Event log (audit trail)",
+     "The meter's event log: power up and down, parameter changes (which, old and new value, source), energy "
+     "clear, clock set, calibration changes, relay actions, integrity errors, settlements. Nothing on the bus "
+     "erases it, energy clear included. Write the index of an event to 1301H (0 = newest), then read "
+     "1302H..130DH; an index past the end reads zeros."},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

@@ -103,6 +103,11 @@ typedef enum mc_qty {
     /* calibration, float; writable over the bus only while the meter is not sealed */
     MC_QTY_CAL,                 /**< [0] u_gain, [1] i_gain, [2] phase_deg, [3] p_offset W, [4] q_offset var. */
     MC_QTY_SEAL,                /**< 1 = calibration sealed; writing 1 seals, nothing unseals over the bus. */
+    /* event log (audit trail), through the storage layer's hooks */
+    MC_QTY_EVENT_COUNT,         /**< Events in the log. */
+    MC_QTY_EVENT_SELECT,        /**< Which event the EVENT registers show: 0 = newest (not a parameter). */
+    MC_QTY_EVENT,               /**< Selected event [field]: 0/1 seq high/low, 2/3 time high/low, 4 type, 5 source,
+                                     6 qty, 7 arg, 8/9 old high/low, 10/11 new high/low. */
     MC_QTY_COUNT                /**< Number of quantities. */
 } mc_qty;
 
@@ -190,6 +195,33 @@ typedef struct mc_params {
     char serial[16];         /**< Serial number, ASCII, NUL-padded. */
 } mc_params_t;
 
+/** Event types of the log. */
+typedef enum mc_event_type {
+    MC_EV_POWER_UP = 1,     /**< Mount after a start; old = time of the last energy save (power down, approx.). */
+    MC_EV_POWER_DOWN = 2,   /**< Power-fail warning handled. */
+    MC_EV_PARAM = 3,        /**< Parameter change: qty, arg, old, new, source. */
+    MC_EV_ENERGY_CLEAR = 4, /**< Energy cleared. */
+    MC_EV_CLOCK_SET = 5,    /**< Clock set: old time, new time. */
+    MC_EV_CALIBRATION = 6,  /**< Calibration changed: arg = field, old, new (float bits). */
+    MC_EV_RELAY = 7,        /**< Relay action: old, new state. */
+    MC_EV_INTEGRITY = 8,    /**< Integrity error: arg = ::mc_error_flag bit index, old = stored CRC, new = computed (0 at mount). */
+    MC_EV_FREEZE = 9,       /**< Monthly settlement: new = settlement point. */
+    MC_EV_CLOCK_BACKWARD = 10, /**< Time went backwards without a clock set: old, new time. */
+    MC_EV_STORAGE = 11      /**< Storage trouble: arg = area, old = sector, new = mc_err. */
+} mc_event_type;
+
+/** One event of the log. */
+typedef struct mc_event {
+    uint32_t seq;     /**< Sequence number, increasing. */
+    mc_time_t time;   /**< When (local standard time). */
+    uint8_t type;     /**< ::mc_event_type. */
+    uint8_t source;   /**< ::mc_source for changes. */
+    uint8_t qty;      /**< ::mc_qty for parameter changes. */
+    uint8_t arg;      /**< Argument, as the type says. */
+    uint32_t old_value; /**< Old value (floats as IEEE bits). */
+    uint32_t new_value; /**< New value. */
+} mc_event_t;
+
 /**
  * Hooks of the model into the rest of the firmware: a struct of callbacks with
  * a context, each optional (NULL). They run inside mc_model_write() and the
@@ -211,6 +243,10 @@ typedef struct mc_model_hooks {
     /** Checksum of the legally relevant code (e.g. CRC-32 of the flash image), if the port can. */
     uint32_t (*code_checksum)(void *ctx);
     void *ctx; /**< Passed to every hook. */
+    /** Number of events in the log (wire to the storage layer's mc_storage_event_count()). */
+    unsigned (*event_count)(void *ctx);
+    /** Read event @p index, 0 = newest (mc_storage_event_read()); 0 or a negative mc_err. */
+    int (*event_read)(void *ctx, unsigned index, mc_event_t *out);
 } mc_model_hooks_t;
 
 /** Model configuration. */
@@ -234,6 +270,7 @@ typedef struct mc_model {
     uint16_t errors;         /**< ::mc_error_flag bits. */
     uint8_t relay_closed;    /**< Relay state as last driven. */
     uint8_t sealed;          /**< Calibration sealed. */
+    uint16_t event_select;   /**< Event shown by the EVENT registers (0 = newest). */
 } mc_model_t;
 
 /**

@@ -82,33 +82,6 @@ typedef struct mc_nvm {
     uint8_t erase_value;    /**< Value of an erased byte (0xFF for most flash). */
 } mc_nvm_t;
 
-/** Event types of the log. */
-typedef enum mc_event_type {
-    MC_EV_POWER_UP = 1,     /**< Mount after a start; old = time of the last energy save (power down, approx.). */
-    MC_EV_POWER_DOWN = 2,   /**< Power-fail warning handled. */
-    MC_EV_PARAM = 3,        /**< Parameter change: qty, arg, old, new, source. */
-    MC_EV_ENERGY_CLEAR = 4, /**< Energy cleared. */
-    MC_EV_CLOCK_SET = 5,    /**< Clock set: old time, new time. */
-    MC_EV_CALIBRATION = 6,  /**< Calibration changed: arg = field, old, new (float bits). */
-    MC_EV_RELAY = 7,        /**< Relay action: old, new state. */
-    MC_EV_INTEGRITY = 8,    /**< Integrity error: arg = ::mc_error_flag bit index, old = stored CRC, new = computed. */
-    MC_EV_FREEZE = 9,       /**< Monthly settlement: new = settlement point. */
-    MC_EV_CLOCK_BACKWARD = 10, /**< Time went backwards without a clock set: old, new time. */
-    MC_EV_STORAGE = 11      /**< Storage trouble: arg = area, old = sector, new = mc_err. */
-} mc_event_type;
-
-/** One event of the log. */
-typedef struct mc_event {
-    uint32_t seq;     /**< Sequence number, increasing. */
-    mc_time_t time;   /**< When (local standard time). */
-    uint8_t type;     /**< ::mc_event_type. */
-    uint8_t source;   /**< ::mc_source for changes. */
-    uint8_t qty;      /**< ::mc_qty for parameter changes. */
-    uint8_t arg;      /**< Argument, as the type says. */
-    uint32_t old_value; /**< Old value (floats as IEEE bits). */
-    uint32_t new_value; /**< New value. */
-} mc_event_t;
-
 /** Storage configuration. */
 typedef struct mc_storage_config {
     mc_nvm_t nvm;                /**< The memory. */

@@ -81,6 +81,9 @@ static const mc_reg_entry_t regmap[] = {
     U16(0x11C0, 96, MC_QTY_TOU_SPECIAL, 0, 1, MC_ACC_RW),
     F32(0x1220, 5, MC_QTY_CAL, 0, 1, MC_UNIT_NONE, MC_ACC_RW),
     U16(0x122A, 1, MC_QTY_SEAL, 0, 0, MC_ACC_RW),
+    U16(0x1300, 1, MC_QTY_EVENT_COUNT, 0, 0, MC_ACC_R),
+    U16(0x1301, 1, MC_QTY_EVENT_SELECT, 0, 0, MC_ACC_RW),
+    U16(0x1302, 12, MC_QTY_EVENT, 0, 1, MC_ACC_R),
 };
 
 const mc_reg_entry_t *mc_regmap_table(size_t *count)
@@ -531,6 +534,28 @@ int mc_model_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *ou
     case MC_QTY_SEAL:
         set_u(out, md->sealed);
         return MC_OK;
+    case MC_QTY_EVENT_COUNT: {
+        const unsigned n = md->hooks.event_count != NULL ? md->hooks.event_count(md->hooks.ctx) : 0u;
+        set_u(out, n > 0xFFFFu ? 0xFFFFu : n);
+        return MC_OK;
+    }
+    case MC_QTY_EVENT_SELECT:
+        set_u(out, md->event_select);
+        return MC_OK;
+    case MC_QTY_EVENT: {
+        mc_event_t ev;
+        if (arg > 11u) {
+            return MC_ERR_INVAL;
+        }
+        if (md->hooks.event_read == NULL || md->hooks.event_read(md->hooks.ctx, md->event_select, &ev) != MC_OK) {
+            memset(&ev, 0, sizeof(ev)); /* no such event: all fields read 0 */
+        }
+        const uint32_t w[6] = {ev.seq, ev.time, ev.type, ev.source, ev.qty, ev.arg};
+        const uint32_t v = arg < 4u ? w[arg / 2u] : (arg < 8u ? w[arg - 2u] : (arg < 10u ? ev.old_value : ev.new_value));
+        const int wide = arg < 4u || arg >= 8u;
+        set_u(out, wide ? ((arg % 2u) ? (v & 0xFFFFu) : (v >> 16)) : v);
+        return MC_OK;
+    }
     default:
         return MC_ERR_INVAL;
     }
@@ -556,7 +581,8 @@ int mc_model_bus_write_allowed(const mc_model_t *md, mc_qty qty)
     if ((qty == MC_QTY_CAL || qty == MC_QTY_SEAL) && md->sealed) {
         return 0; /* calibration is never writable over the bus once sealed */
     }
-    if (md->cfg.require_unlock && qty != MC_QTY_PASSWORD && !(model_now(md) < md->unlocked_until)) {
+    if (md->cfg.require_unlock && qty != MC_QTY_PASSWORD && qty != MC_QTY_EVENT_SELECT &&
+        !(model_now(md) < md->unlocked_until)) {
         return 0;
     }
     return 1;
@@ -568,6 +594,7 @@ typedef struct staged {
     mc_calibration_t cal;
     mc_tariff_schedule_t schedule;
     mc_datetime_t clock;
+    uint16_t event_select;
     uint8_t settle_day, settle_hour, sealed;
     uint8_t clear, cal_changed, schedule_changed, clock_changed, settle_changed;
 } staged_t;
@@ -693,6 +720,9 @@ static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t 
         }
         st->sealed = (uint8_t)v;
         return 0;
+    case MC_QTY_EVENT_SELECT:
+        st->event_select = (uint16_t)v;
+        return 0;
     default:
         if (is_schedule_qty(q) && md->tariff != NULL) {
             if (schedule_set_word(&st->schedule, q, a, v) != 0) {
@@ -715,6 +745,7 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
     st.params = md->params;
     st.cal = md->meter->cal;
     st.sealed = md->sealed;
+    st.event_select = md->event_select;
     if (md->tariff != NULL) {
         st.schedule = md->tariff->schedule;
         st.settle_day = md->tariff->cfg.settle_day;
@@ -780,6 +811,8 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
                     continue;
                 }
                 oldv = newv = 0; /* reported as changed, never with its value */
+            } else if (q == MC_QTY_EVENT_SELECT) {
+                continue; /* a view selector, not a parameter */
             } else if (q != MC_QTY_CLEAR_ENERGY && oldv == newv) {
                 continue; /* commands are always reported; unchanged values are not */
             }
@@ -789,6 +822,7 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
     md->params = st.params;
     (void)mc_meter_set_pulse_constant(md->meter, st.params.pulse_constant);
     md->sealed = st.sealed;
+    md->event_select = st.event_select;
     if (st.cal_changed) {
         (void)mc_meter_set_calibration(md->meter, &st.cal);
     }
