@@ -88,7 +88,7 @@ typedef struct mc_storage_config {
     uint32_t save_quantum_wh;    /**< Energy growth that triggers a save, Wh (default 10). */
     uint32_t save_period_s;      /**< Time that triggers a save, s (default 3600; 0 = never by time). */
     uint32_t integrity_period_s; /**< Period of the RAM integrity checks, s (default 60). */
-    uint8_t event_sectors;       /**< Sectors for the event log, >= 2 (default: enough for 128 events, at least 2). */
+    uint8_t event_sectors;       /**< Sectors for the event log, >= 2 (0 = enough for 128 events plus the sector the ring erases when it wraps: at least 100 are always kept). */
 } mc_storage_config_t;
 
 /** Per-area ring state. Private. */
