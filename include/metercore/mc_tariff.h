@@ -70,7 +70,7 @@ extern "C" {
 #define MC_TARIFF_MAX_SEASONS 4         /**< Seasons (1..4). */
 #endif
 #ifndef MC_TARIFF_MAX_SPECIAL_DAYS
-#define MC_TARIFF_MAX_SPECIAL_DAYS 32   /**< Special days (0..32). */
+#define MC_TARIFF_MAX_SPECIAL_DAYS 32   /**< Special days (1..32). */
 #endif
 #define MC_TARIFF_HISTORY_MONTHS 12     /**< Settlement months kept. */
 #define MC_DEMAND_MAX_SLOTS 15          /**< Sub-intervals in a demand window. */
