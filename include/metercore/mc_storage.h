@@ -20,7 +20,10 @@
  * - config (2 sectors): parameters, calibration, tariff schedule and settings;
  * - events (2 sectors at least): the event log, one 24-byte slot per event.
  * A record is a 16-byte header (magic, kind, format version, length, sequence
- * number, CRC-32) and its payload. A save programs the next slot of the ring;
+ * number, CRC-32), its payload and, once the two are programmed and verified, a
+ * commit marker in the slot's last programming unit: a slot that fails its CRC
+ * without the marker is a save cut short (ignored), with it corruption
+ * (reported). A save programs the next slot of the ring;
  * a sector is erased only when the ring enters it, and never while it holds
  * the newest valid copy, so the previous copy stays whole until the new one is
  * complete: a cut at ANY point leaves the previous or the new record, never a

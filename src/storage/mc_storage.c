@@ -22,6 +22,10 @@
 #define MAGIC 0x4D43u
 #define HEADER_SIZE 16u
 #define CHUNK 64u /* streaming unit for CRC, program and verify; a multiple of every prog_size */
+/* Commit marker, programmed into the last unit of a record slot after the body
+ * verified: a body that fails its CRC without a marker is a save cut short
+ * (silently ignored), with a marker it is corruption (reported). */
+static const uint8_t commit_pattern[4] = {0x5A, 0xA5, 0x43, 0x4D};
 
 enum { AREA_ENERGY = 0, AREA_HISTORY = 1, AREA_CONFIG = 2, AREA_EVENTS = 3, AREA_COUNT = 4 };
 
@@ -156,6 +160,44 @@ static int program_slot(mc_storage_t *st, const mc_storage_area_t *a, uint32_t s
     return MC_OK;
 }
 
+/* Size of the commit marker unit: 4 bytes rounded up to the programming unit. */
+static uint32_t marker_size(const mc_storage_t *st)
+{
+    const uint32_t u = st->cfg.nvm.prog_size;
+    return (4u + u - 1u) / u * u;
+}
+
+static void marker_bytes(const mc_storage_t *st, uint8_t *buf)
+{
+    for (uint32_t k = 0; k < marker_size(st); k++) {
+        buf[k] = commit_pattern[k % 4u];
+    }
+}
+
+/* Program and verify the commit marker at the end of a record slot. */
+static int program_marker(mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot)
+{
+    uint8_t m[CHUNK], back[CHUNK];
+    const uint32_t n = marker_size(st);
+    const uint32_t off = slot_offset(a, slot) + a->slot_size - n;
+    marker_bytes(st, m);
+    if (st->cfg.nvm.prog(st->cfg.nvm.context, slot_sector(a, slot), off, m, n) < 0 ||
+        nvm_read(st, slot_sector(a, slot), off, back, n) != MC_OK || memcmp(m, back, n) != 0) {
+        return MC_ERR_IO;
+    }
+    return MC_OK;
+}
+
+/* Whether a record slot carries its commit marker. */
+static int has_marker(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot)
+{
+    uint8_t m[CHUNK], back[CHUNK];
+    const uint32_t n = marker_size(st);
+    marker_bytes(st, m);
+    return nvm_read(st, slot_sector(a, slot), slot_offset(a, slot) + a->slot_size - n, back, n) == MC_OK &&
+           memcmp(m, back, n) == 0;
+}
+
 static int log_event(mc_storage_t *st, uint8_t type, uint8_t source, uint8_t qty, uint8_t arg, uint32_t old_value,
                      uint32_t new_value);
 
@@ -190,7 +232,7 @@ static int area_write(mc_storage_t *st, unsigned ai, const stream_t *s)
             a->next_slot = (slot / a->slots_per_sector + 1u) * a->slots_per_sector;
             continue;
         }
-        if (program_slot(st, a, slot, s) != MC_OK) {
+        if (program_slot(st, a, slot, s) != MC_OK || (ai != AREA_EVENTS && program_marker(st, a, slot) != MC_OK)) {
             set_bad(st, sector);
             if (st->model != NULL && ai != AREA_EVENTS) {
                 st->model->errors |= MC_ERROR_ENERGY_CRC;
@@ -228,7 +270,7 @@ static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, const paylo
         crc = mc_crc32(crc, pl->p[i].ptr, pl->p[i].len);
     }
     memcpy(h + 12, &crc, 4);
-    stream_t s = {h, HEADER_SIZE, pl, a->slot_size, st->cfg.nvm.erase_value};
+    stream_t s = {h, HEADER_SIZE, pl, a->slot_size - marker_size(st), st->cfg.nvm.erase_value};
     int err = area_write(st, ai, &s);
     if (err == MC_OK) {
         a->seq = seq;
@@ -239,11 +281,11 @@ static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, const paylo
 /* ------------------------------------------------------------------------ */
 /* Payloads                                                                 */
 
-static void energy_payload(mc_storage_t *st, payload_t *pl, energy_meta_t *meta)
+static void energy_payload(mc_storage_t *st, payload_t *pl, energy_meta_t *meta, uint64_t *meter_q)
 {
     memset(pl, 0, sizeof(*pl));
     add(pl, meta, sizeof(*meta));
-    add(pl, st->meter->energy.q, sizeof(st->meter->energy.q));
+    add(pl, meter_q, sizeof(st->meter->energy.q));
     add(pl, st->tariff->total, sizeof(st->tariff->total));
     add(pl, st->tariff->month, sizeof(st->tariff->month));
 }
@@ -283,11 +325,22 @@ static mc_time_t now_of(const mc_storage_t *st)
     return st->tariff->last_time;
 }
 
-static int save_energy(mc_storage_t *st, mc_time_t now)
+/*
+ * Save energy. With @p pending (a window the meter has counted but the tariff
+ * has not booked yet), the meter's registers are saved without it, so that the
+ * record is one consistent state.
+ */
+static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_energy_t *pending)
 {
     energy_meta_t meta = {st->gen, now};
+    mc_energy_t e = st->meter->energy;
+    if (pending != NULL) {
+        for (int k = 0; k < MC_E_COUNT; k++) {
+            e.q[k] -= pending->q[k] <= e.q[k] ? pending->q[k] : e.q[k];
+        }
+    }
     payload_t pl;
-    energy_payload(st, &pl, &meta);
+    energy_payload(st, &pl, &meta, e.q);
     int err = write_record(st, AREA_ENERGY, 1, &pl);
     if (err == MC_OK) {
         st->saved_energy_q = energy_sum(st);
@@ -295,6 +348,11 @@ static int save_energy(mc_storage_t *st, mc_time_t now)
         st->energy_dirty = 0;
     }
     return err;
+}
+
+static int save_energy(mc_storage_t *st, mc_time_t now)
+{
+    return save_energy_state(st, now, NULL);
 }
 
 static int save_history(mc_storage_t *st)
@@ -480,7 +538,9 @@ static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32
         c = mc_crc32(c, buf, n);
     }
     if (c != crc) {
-        f->newer_bad = 1; /* damaged (or cut while being written); scan_area weighs it */
+        /* With its commit marker the record was once complete: corruption, which
+         * scan_area weighs; without, a save cut short: nothing to report. */
+        f->newer_bad = (uint8_t)has_marker(st, a, slot);
         return 0;
     }
     if (h[3] != MC_STORAGE_FORMAT_MAJOR) {
@@ -588,6 +648,9 @@ static int layout(mc_storage_t *st)
         a->first_sector = (uint16_t)first;
         a->sectors = (uint16_t)sectors[i];
         a->slot_size = round_up(HEADER_SIZE + payload_len[i], nv->prog_size);
+        if (i != AREA_EVENTS) {
+            a->slot_size = (uint16_t)(a->slot_size + marker_size(st));
+        }
         if (a->slot_size > nv->sector_size) {
             return MC_ERR_INVAL;
         }
@@ -695,7 +758,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     if (f[AREA_ENERGY].slot != UINT32_MAX) {
         energy_meta_t emeta;
         payload_t pl;
-        energy_payload(st, &pl, &emeta);
+        energy_payload(st, &pl, &emeta, meter->energy.q);
         if (load_payload(st, &st->area[AREA_ENERGY], &f[AREA_ENERGY], &pl) != MC_OK) {
             return MC_ERR_IO;
         }
@@ -777,8 +840,8 @@ int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *readi
     int err;
     const mc_time_t next = mc_tariff_next_settlement(st->tariff);
     const int freeze_due = next != 0u && now >= next && now <= MC_TIME_MAX;
-    if (freeze_due && (err = save_energy(st, now)) != MC_OK) {
-        return err; /* the month as it stands before the freeze */
+    if (freeze_due && (err = save_energy_state(st, now, &reading->delta)) != MC_OK) {
+        return err; /* the month as it stands before the freeze (and before this window) */
     }
     const int events = mc_tariff_add(st->tariff, now, reading);
     if (events < 0) {
