@@ -1,0 +1,2438 @@
+/*
+ * metercore storage suite: mc_storage.h on an emulated NVM (nvm_emu.h) and the
+ * POSIX file-backed NVM (ports/posix/mc_posix_nvm.h).
+ *
+ * A "meter application" (app_t) is what firmware would have: a meter, a tariff,
+ * a data model whose hooks are a simulated clock and mc_storage_param_changed()
+ * (context: the storage instance, the app's first member), and the storage
+ * mounted on an NVM. Windows are synthetic: the test builds each mc_reading_t
+ * (delta quanta, p, s, duration 1 s), adds the delta to the meter's registers
+ * (as the core does before its window callback) and calls mc_storage_window().
+ *
+ * Expected values never come from the code under test: the test keeps its own
+ * record of every energy state it fed (a "tracker"), every parameter version it
+ * wrote, and checks what a fresh mount restores against that record:
+ * restored energy must be one of the states fed (bit for bit), no older than the
+ * newest state already durable, and within one save quantum (plus the window
+ * being booked at the cut) of the energy at the cut, exact after a power-fail
+ * warning; tariff totals must belong to the same state; history plus this
+ * month must equal the energy fed; parameters must be one of the versions
+ * written. The on-NVM format is read from its description in
+ * src/storage/mc_storage.c (16-byte header: magic 'MC', kind, major, minor,
+ * 0, length, sequence, CRC-32 over the 12 bytes before it and the payload;
+ * a commit marker in the slot's last programming unit).
+ *
+ * The power-cut sweep runs a scripted life (about 2000 saves, a parameter
+ * change, an energy clear, freezes by the window path and by a clock set, a
+ * clock set backwards, power-fail warnings) once, with a hook before every
+ * prog and erase: the image a cut at that op leaves (nvm_emu_apply_partial())
+ * is mounted fresh and checked, so every op is a cut point. Replays of the
+ * script from a blank memory with a real cut armed (every K of the first few
+ * hundred ops, random K beyond) must leave the very same image, mount (also
+ * after a second cut during that mount), and go on saving exactly.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metercore/mc_calendar.h"
+#include "metercore/mc_meter.h"
+#include "metercore/mc_registers.h"
+#include "metercore/mc_storage.h"
+#include "metercore/mc_tariff.h"
+#include "nvm_emu.h"
+
+#ifdef MC_HAVE_POSIX_NVM
+#include <unistd.h>
+
+#include "mc_posix_nvm.h"
+#endif
+
+#define Q MC_ENERGY_QUANTA_PER_WH
+
+/* Record kinds and layout (src/storage/mc_storage.c, "On-NVM format"). */
+#define KIND_ENERGY 1u
+#define KIND_HISTORY 2u
+#define KIND_CONFIG 3u
+#define AREA_ENERGY 0u
+#define AREA_HISTORY 1u
+#define AREA_CONFIG 2u
+#define AREA_EVENTS 3u
+#define HDR 16u
+
+static mc_time_t T(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
+{
+    mc_datetime_t dt = {(uint16_t)y, (uint8_t)mo, (uint8_t)d, (uint8_t)h, (uint8_t)mi, (uint8_t)s, 0};
+    mc_time_t t;
+    assert_int_equal(mc_time_from_datetime(&dt, &t), MC_OK);
+    return t;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint64_t energy_total(const mc_energy_t *e)
+{
+    uint64_t s = 0;
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        s += e->q[k];
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The meter application                                                    */
+
+typedef struct app {
+    mc_storage_t st; /* first: the model's hook context (the app) is also the storage instance */
+    mc_meter_t meter;
+    mc_tariff_t tariff;
+    mc_model_t model;
+    mc_storage_config_t scfg;
+    nvm_emu_t *emu;
+    mc_time_t now; /* the simulated clock */
+} app_t;
+
+static mc_time_t app_now(void *ctx)
+{
+    return ((app_t *)ctx)->now;
+}
+
+static int app_set_clock(void *ctx, mc_time_t t)
+{
+    ((app_t *)ctx)->now = t;
+    return MC_OK;
+}
+
+static unsigned app_event_count(void *ctx)
+{
+    return mc_storage_event_count(&((app_t *)ctx)->st);
+}
+
+static int app_event_read(void *ctx, unsigned index, mc_event_t *out)
+{
+    return mc_storage_event_read(&((app_t *)ctx)->st, index, out);
+}
+
+/* Fresh instances at time `now`, storage configured on `nvm` with `cfg` (NULL: defaults), not mounted. */
+static void app_init_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_storage_config_t *cfg)
+{
+    memset(a, 0, sizeof(*a));
+    a->now = now;
+    mc_meter_config_t mc;
+    mc_meter_config_default(&mc);
+    mc.u_scale = 400.0f / 8388608.0f;
+    mc.i_scale = 100.0f / 8388608.0f;
+    assert_int_equal(mc_meter_init(&a->meter, &mc), MC_OK);
+    mc_tariff_config_t tc;
+    mc_tariff_config_default(&tc);
+    assert_int_equal(mc_tariff_init(&a->tariff, &tc, now), MC_OK);
+    mc_model_config_t mdc;
+    memset(&mdc, 0, sizeof(mdc));
+    mc_model_hooks_t hooks;
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.on_change = mc_storage_param_changed;
+    hooks.now = app_now;
+    hooks.set_clock = app_set_clock;
+    hooks.event_count = app_event_count;
+    hooks.event_read = app_event_read;
+    hooks.ctx = a;
+    assert_int_equal(mc_model_init(&a->model, &mdc, &hooks, &a->meter, &a->tariff, NULL), MC_OK);
+    if (cfg != NULL) {
+        a->scfg = *cfg;
+    } else {
+        mc_storage_config_default(&a->scfg);
+    }
+    a->scfg.nvm = *nvm;
+}
+
+static int app_mount(app_t *a)
+{
+    return mc_storage_mount(&a->st, &a->scfg, &a->meter, &a->tariff, &a->model);
+}
+
+static int app_boot_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_storage_config_t *cfg)
+{
+    app_init_nvm(a, nvm, now, cfg);
+    return app_mount(a);
+}
+
+static int app_boot_cfg(app_t *a, nvm_emu_t *emu, mc_time_t now, const mc_storage_config_t *cfg)
+{
+    mc_nvm_t nvm;
+    nvm_emu_port(emu, &nvm);
+    int rc = app_boot_nvm(a, &nvm, now, cfg);
+    a->emu = emu;
+    return rc;
+}
+
+static int app_boot(app_t *a, nvm_emu_t *emu, mc_time_t now)
+{
+    return app_boot_cfg(a, emu, now, NULL);
+}
+
+/* One synthetic window of dt seconds: the core's registers grow by d, then storage books it. */
+static int app_feed(app_t *a, const mc_energy_t *d, uint32_t dt)
+{
+    mc_energy_t e;
+    assert_int_equal(mc_meter_energy(&a->meter, &e), MC_OK);
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        e.q[k] += d->q[k];
+    }
+    assert_int_equal(mc_meter_set_energy(&a->meter, &e), MC_OK);
+    a->now += dt;
+    mc_reading_t r;
+    memset(&r, 0, sizeof(r));
+    r.delta = *d;
+    const double wh = ((double)d->q[MC_E_ACTIVE_IMPORT] - (double)d->q[MC_E_ACTIVE_EXPORT]) / (double)Q;
+    r.p = (float)(wh * 3600.0);
+    r.s = r.p < 0.0f ? -r.p * 1.1f : r.p * 1.1f;
+    r.urms = 230.0f;
+    r.freq = 50.0f;
+    r.duration_s = 1.0f;
+    return mc_storage_window(&a->st, a->now, &r);
+}
+
+/* Deterministic, varied window energies (about 1.2 Wh per window in all registers). */
+static mc_energy_t window_delta(uint32_t w, int load)
+{
+    mc_energy_t d;
+    memset(&d, 0, sizeof(d));
+    if (!load) {
+        return d;
+    }
+    const uint64_t h = nvm_emu_mix((uint64_t)w * 0x9E37u + 17u);
+    if (w % 11u == 5u) {
+        d.q[MC_E_ACTIVE_EXPORT] = Q / 2u + h % (Q / 4u);
+        d.q[MC_E_REACTIVE_Q3] = Q / 10u + (h >> 20) % (Q / 10u);
+    } else {
+        d.q[MC_E_ACTIVE_IMPORT] = Q * 8u / 10u + h % (Q / 5u);
+        if (w % 3u == 0u) {
+            d.q[MC_E_REACTIVE_Q4] = (h >> 24) % (Q / 8u);
+        } else {
+            d.q[MC_E_REACTIVE_Q1] = Q * 3u / 10u + (h >> 16) % (Q / 10u);
+        }
+    }
+    return d;
+}
+
+static mc_energy_t wh_delta(uint64_t import_wh)
+{
+    mc_energy_t d;
+    memset(&d, 0, sizeof(d));
+    d.q[MC_E_ACTIVE_IMPORT] = import_wh * Q;
+    return d;
+}
+
+/* Model writes. */
+static int write_u16(app_t *a, mc_qty qty, unsigned arg, unsigned v)
+{
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = (uint8_t)qty;
+    it.arg = (uint8_t)arg;
+    it.u = (uint16_t)v;
+    return mc_model_write(&a->model, &it, 1, MC_SRC_BUS);
+}
+
+static int write_clock(app_t *a, mc_time_t t)
+{
+    mc_datetime_t dt;
+    assert_int_equal(mc_time_to_datetime(t, &dt), MC_OK);
+    const unsigned f[6] = {dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second};
+    mc_write_item_t it[6];
+    memset(it, 0, sizeof(it));
+    for (unsigned k = 0; k < 6u; k++) {
+        it[k].qty = MC_QTY_CLOCK;
+        it[k].arg = (uint8_t)k;
+        it[k].u = (uint16_t)f[k];
+    }
+    return mc_model_write(&a->model, it, 6, MC_SRC_BUS);
+}
+
+/* Sum over rates of a tariff kind. */
+static uint64_t tariff_kind(const mc_tariff_t *t, unsigned kind)
+{
+    uint64_t s = 0;
+    for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
+        s += t->total[r][kind];
+    }
+    return s;
+}
+
+/* History + this month, combined active (import + export) or reactive, in quanta. */
+static int64_t booked_combined(const mc_tariff_t *t, int reactive)
+{
+    int64_t s = 0;
+    for (unsigned m = 0; m < MC_TARIFF_HISTORY_MONTHS; m++) {
+        for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
+            s += (int64_t)(reactive ? t->history[m].reactive_varh[r] : t->history[m].active_wh[r]) * (int64_t)Q;
+        }
+    }
+    for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
+        s += (int64_t)(reactive ? t->month[r][MC_TK_REACTIVE_IMPORT] + t->month[r][MC_TK_REACTIVE_EXPORT]
+                                : t->month[r][MC_TK_ACTIVE_IMPORT] + t->month[r][MC_TK_ACTIVE_EXPORT]);
+    }
+    return s;
+}
+
+static int64_t total_combined(const mc_tariff_t *t, int reactive)
+{
+    return reactive ? (int64_t)(tariff_kind(t, MC_TK_REACTIVE_IMPORT) + tariff_kind(t, MC_TK_REACTIVE_EXPORT))
+                    : (int64_t)(tariff_kind(t, MC_TK_ACTIVE_IMPORT) + tariff_kind(t, MC_TK_ACTIVE_EXPORT));
+}
+
+static int64_t fed_combined(const mc_energy_t *e, int reactive)
+{
+    return reactive ? (int64_t)(e->q[MC_E_REACTIVE_Q1] + e->q[MC_E_REACTIVE_Q2] + e->q[MC_E_REACTIVE_Q3] +
+                                e->q[MC_E_REACTIVE_Q4])
+                    : (int64_t)(e->q[MC_E_ACTIVE_IMPORT] + e->q[MC_E_ACTIVE_EXPORT]);
+}
+
+/* Find an event of a type among the newest `depth` (index of the newest match, or -1). */
+static int find_event(const app_t *a, uint8_t type, unsigned depth, mc_event_t *out)
+{
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n && i < depth; i++) {
+        mc_event_t ev;
+        if (mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == type) {
+            if (out != NULL) {
+                *out = ev;
+            }
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* The whole log reads back newest first with consecutive sequence numbers and valid types. */
+static void check_log_sane(const app_t *a, const char *ctx)
+{
+    const unsigned n = mc_storage_event_count(&a->st);
+    uint32_t prev = 0;
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        int rc = mc_storage_event_read(&a->st, i, &ev);
+        if (rc != MC_OK) {
+            fail_msg("%s: event %u of %u reads %s", ctx, i, n, mc_strerror(rc));
+        }
+        if (ev.type < MC_EV_POWER_UP || ev.type > MC_EV_STORAGE || ev.time > MC_TIME_MAX ||
+            (i > 0u && ev.seq + 1u != prev)) {
+            fail_msg("%s: event %u: type %u time %u seq %u after %u", ctx, i, ev.type, ev.time, ev.seq, prev);
+        }
+        prev = ev.seq;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the NVM image independently of the library                      */
+
+typedef struct rec {
+    int found;
+    uint32_t sector, offset, seq, len;
+    uint8_t major, minor;
+} rec_t;
+
+static int record_at(nvm_emu_t *e, uint32_t sector, uint32_t off, uint32_t slot_size, uint8_t kind, rec_t *r)
+{
+    const uint8_t *h = nvm_emu_at(e, sector, off);
+    const uint32_t len = (uint32_t)h[6] | (uint32_t)h[7] << 8;
+    if (h[0] != 0x43u || h[1] != 0x4Du || h[2] != kind || len + HDR > slot_size) {
+        return 0;
+    }
+    uint32_t crc = mc_crc32(0, h, 12);
+    crc = mc_crc32(crc, h + HDR, len);
+    if (crc != rd32(h + 12)) {
+        return 0;
+    }
+    r->found = 1;
+    r->sector = sector;
+    r->offset = off;
+    r->seq = rd32(h + 8);
+    r->len = len;
+    r->major = h[3];
+    r->minor = h[4];
+    return 1;
+}
+
+/* The newest valid record of a kind in an area (geometry from the mounted instance). */
+static rec_t newest_record(nvm_emu_t *e, const mc_storage_t *st, unsigned area, uint8_t kind)
+{
+    const mc_storage_area_t *a = &st->area[area];
+    rec_t best;
+    memset(&best, 0, sizeof(best));
+    for (uint32_t slot = 0; slot < (uint32_t)a->sectors * a->slots_per_sector; slot++) {
+        rec_t r;
+        memset(&r, 0, sizeof(r));
+        if (record_at(e, a->first_sector + slot / a->slots_per_sector, (slot % a->slots_per_sector) * a->slot_size,
+                      a->slot_size, kind, &r) &&
+            (!best.found || r.seq > best.seq)) {
+            best = r;
+        }
+    }
+    return best;
+}
+
+/* Recompute a record's CRC after patching its header or payload (a forgery, as a tool would). */
+static void reseal(nvm_emu_t *e, const rec_t *r)
+{
+    uint8_t *h = nvm_emu_at(e, r->sector, r->offset);
+    const uint32_t len = (uint32_t)h[6] | (uint32_t)h[7] << 8;
+    uint32_t crc = mc_crc32(0, h, 12);
+    crc = mc_crc32(crc, h + HDR, len);
+    wr32(h + 12, crc);
+}
+
+/* The event slot holding sequence `seq` (CRC-valid), or -1. */
+static int event_slot(nvm_emu_t *e, const mc_storage_t *st, uint32_t seq, uint32_t *sector, uint32_t *off)
+{
+    const mc_storage_area_t *a = &st->area[AREA_EVENTS];
+    for (uint32_t slot = 0; slot < (uint32_t)a->sectors * a->slots_per_sector; slot++) {
+        const uint32_t s = a->first_sector + slot / a->slots_per_sector, o = (slot % a->slots_per_sector) * a->slot_size;
+        const uint8_t *p = nvm_emu_at(e, s, o);
+        if (mc_crc32(0, p, 20) == rd32(p + 20) && rd32(p) == seq) {
+            *sector = s;
+            *off = o;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void assert_flash_rules(const nvm_emu_t *e)
+{
+    if (e->st.violations != 0u || e->st.reprogrammed != 0u || e->st.conflicts != 0u) {
+        fail_msg("flash rules broken: %llu refused calls, %llu bytes programmed twice, %llu conflicting",
+                 (unsigned long long)e->st.violations, (unsigned long long)e->st.reprogrammed,
+                 (unsigned long long)e->st.conflicts);
+    }
+}
+
+static uint64_t image_hash(const nvm_emu_t *e)
+{
+    uint64_t h = 1469598103934665603ull;
+    const size_t n = (size_t)e->sector_count * e->sector_size;
+    for (size_t k = 0; k < n; k++) {
+        h = (h ^ e->mem[k]) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tracker: every state the test fed, and what a mount may restore      */
+
+#define TRACK_MAX 24000u
+#define MAX_PARAM_VERSIONS 8u
+
+typedef struct track {
+    uint32_t n;                                     /* states 0..n-1; the current one is n-1 */
+    mc_energy_t *fed;                               /* the meter's registers in state k */
+    uint64_t (*tot)[MC_TARIFF_RATES][MC_TK_COUNT]; /* the tariff's totals in state k */
+    uint32_t *epoch;                                /* energy clears before state k */
+    uint64_t max_delta;                             /* largest window, quanta over all registers */
+    uint64_t quantum;                               /* save quantum, quanta */
+    int clear_pending;                              /* an energy clear that no poll has saved yet */
+    int exact;                                      /* a power-fail warning was handled, nothing fed since */
+    unsigned nparams;                               /* parameter versions written */
+    mc_params_t params[MAX_PARAM_VERSIONS];
+    uint32_t windows;                               /* window counter (window_delta) */
+} track_t;
+
+static track_t *track_new(void)
+{
+    track_t *tr = calloc(1, sizeof(*tr));
+    assert_non_null(tr);
+    tr->fed = calloc(TRACK_MAX, sizeof(*tr->fed));
+    tr->tot = calloc(TRACK_MAX, sizeof(*tr->tot));
+    tr->epoch = calloc(TRACK_MAX, sizeof(*tr->epoch));
+    assert_true(tr->fed != NULL && tr->tot != NULL && tr->epoch != NULL);
+    return tr;
+}
+
+static void track_free(track_t *tr)
+{
+    free(tr->fed);
+    free(tr->tot);
+    free(tr->epoch);
+    free(tr);
+}
+
+static void track_reset(track_t *tr, uint32_t quantum_wh)
+{
+    tr->n = 1;
+    memset(&tr->fed[0], 0, sizeof(tr->fed[0]));
+    memset(&tr->tot[0], 0, sizeof(tr->tot[0]));
+    tr->epoch[0] = 0;
+    tr->max_delta = 0;
+    tr->quantum = (uint64_t)quantum_wh * Q;
+    tr->clear_pending = 0;
+    tr->exact = 0;
+    tr->nparams = 1;
+    mc_params_default(&tr->params[0]);
+    tr->windows = 0;
+}
+
+static void track_push(track_t *tr, const mc_energy_t *e, const mc_tariff_t *t, uint32_t epoch)
+{
+    assert_true(tr->n < TRACK_MAX);
+    tr->fed[tr->n] = *e;
+    memcpy(tr->tot[tr->n], t->total, sizeof(t->total));
+    tr->epoch[tr->n] = epoch;
+    tr->n++;
+}
+
+/* The tariff's totals of the current state, as they are in RAM now. */
+static void track_sync_tot(track_t *tr, const mc_tariff_t *t)
+{
+    memcpy(tr->tot[tr->n - 1], t->total, sizeof(t->total));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The scripted run                                                         */
+
+typedef struct run {
+    app_t *a;
+    nvm_emu_t *emu;
+    track_t *tr;
+} run_t;
+
+#define CUT(r) ((r)->emu->cut_done)
+
+static int run_boot(run_t *r, mc_time_t t0)
+{
+    const int rc = app_boot(r->a, r->emu, t0);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    return 1;
+}
+
+static int run_window(run_t *r, uint32_t dt, int load)
+{
+    track_t *tr = r->tr;
+    app_t *a = r->a;
+    const mc_energy_t d = window_delta(tr->windows++, load);
+    mc_energy_t e = a->meter.energy;
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        e.q[k] += d.q[k];
+    }
+    track_push(tr, &e, &a->tariff, tr->epoch[tr->n - 1]);
+    if (energy_total(&d) > tr->max_delta) {
+        tr->max_delta = energy_total(&d);
+    }
+    if (energy_total(&d) != 0u) {
+        tr->exact = 0;
+    }
+    const int rc = app_feed(a, &d, dt);
+    if (CUT(r)) {
+        track_sync_tot(tr, &a->tariff); /* RAM at the cut: what a complete save would have held */
+        return 0;
+    }
+    if (rc < 0) {
+        fail_msg("mc_storage_window: %s (window %u)", mc_strerror(rc), tr->windows);
+    }
+    track_sync_tot(tr, &a->tariff);
+    /* The fixture itself: the tariff booked exactly what the meter counted. */
+    assert_true(tariff_kind(&a->tariff, MC_TK_ACTIVE_IMPORT) == e.q[MC_E_ACTIVE_IMPORT]);
+    assert_true(tariff_kind(&a->tariff, MC_TK_REACTIVE_EXPORT) ==
+                e.q[MC_E_REACTIVE_Q3] + e.q[MC_E_REACTIVE_Q4]);
+    return 1;
+}
+
+static int run_windows(run_t *r, unsigned n, uint32_t dt, int load)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (!run_window(r, dt, load)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int run_until(run_t *r, mc_time_t until, uint32_t dt, int load)
+{
+    while (r->a->now < until) {
+        if (!run_window(r, dt, load)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int run_poll(run_t *r)
+{
+    const int rc = mc_storage_poll(&r->a->st, r->a->now);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    return 1;
+}
+
+/* A parameter write (one or two items) over the bus, then the main loop's poll saves it. */
+static int run_params(run_t *r, mc_qty q1, unsigned v1, mc_qty q2, unsigned v2)
+{
+    mc_write_item_t it[2];
+    memset(it, 0, sizeof(it));
+    it[0].qty = (uint8_t)q1;
+    it[0].u = (uint16_t)v1;
+    it[1].qty = (uint8_t)q2;
+    it[1].u = (uint16_t)v2;
+    const int rc = mc_model_write(&r->a->model, it, q2 == MC_QTY_NONE ? 1u : 2u, MC_SRC_BUS);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    assert_true(r->tr->nparams < MAX_PARAM_VERSIONS);
+    r->tr->params[r->tr->nparams++] = r->a->model.params;
+    return run_poll(r);
+}
+
+static int run_clear(run_t *r)
+{
+    const int rc = write_u16(r->a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    mc_energy_t zero;
+    memset(&zero, 0, sizeof(zero));
+    track_push(r->tr, &zero, &r->a->tariff, r->tr->epoch[r->tr->n - 1] + 1u);
+    r->tr->clear_pending = 1;
+    r->tr->exact = 0;
+    if (!run_poll(r)) {
+        return 0;
+    }
+    r->tr->clear_pending = 0;
+    return 1;
+}
+
+static int run_clock(run_t *r, mc_time_t t)
+{
+    const int rc = write_clock(r->a, t);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    assert_int_equal(r->a->now, t);
+    return run_poll(r);
+}
+
+static int run_power_fail(run_t *r)
+{
+    const int rc = mc_storage_power_fail(&r->a->st, r->a->now);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    r->tr->exact = 1;
+    return 1;
+}
+
+/*
+ * The scripted run (about 2000 saves): fresh memory, energy growth, a parameter
+ * change, an energy clear, a freeze across a month boundary in the window path,
+ * a clock set forwards across the next settlement point (a freeze made by the
+ * clock set), an hour without load (a save by time), a clock set backwards
+ * before that point (no second freeze when it is passed again), a power-fail
+ * warning followed by a parameter change, more growth, a warning, a parameter change and a last warning
+ * (every cut after a warning and before more energy must restore the energy exactly).
+ * Returns 1 when it ran to the end, 0 when the NVM lost power on the way.
+ */
+static int script(run_t *r)
+{
+    if (!run_boot(r, T(2024, 1, 31, 21, 0, 0)) || !run_windows(r, 600, 1, 1) ||
+        !run_params(r, MC_QTY_ADDRESS, 17, MC_QTY_PULSE_CONSTANT, 3200) || !run_windows(r, 400, 1, 1) ||
+        !run_clear(r) || !run_until(r, T(2024, 2, 1, 0, 5, 0), 1, 1) || !run_windows(r, 600, 1, 1) ||
+        !run_clock(r, T(2024, 3, 1, 0, 10, 0)) || !run_windows(r, 800, 1, 1) || !run_windows(r, 400, 10, 0) ||
+        !run_clock(r, T(2024, 2, 29, 23, 50, 0)) || !run_windows(r, 1500, 1, 1) || !run_power_fail(r) ||
+        !run_params(r, MC_QTY_BAUD, 3, MC_QTY_NONE, 0) || !run_windows(r, 2500, 1, 1) || !run_power_fail(r) ||
+        !run_params(r, MC_QTY_PARITY, 1, MC_QTY_WORD_ORDER, 1) || !run_power_fail(r)) {
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* What a mount after a cut must restore                                    */
+
+typedef struct verdict {
+    uint32_t k;  /* energy state restored */
+    unsigned j;  /* parameter version restored */
+    int alarm;   /* the model reports an error flag */
+    int skew;    /* tariff totals of the state before (diagnosis of a failure) */
+} verdict_t;
+
+#define VFAIL(...)                                                                                               \
+    do {                                                                                                         \
+        snprintf(msg, cap, __VA_ARGS__);                                                                         \
+        return -1;                                                                                               \
+    } while (0)
+
+/*
+ * Check what the mount of `pr` (after a cut) restored against the tracker and
+ * the live application at the cut (its RAM being what was lost).
+ */
+static int check_restored(const track_t *tr, const app_t *live, app_t *pr, int mount_rc, char *msg, size_t cap,
+                          verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (mount_rc != MC_OK) {
+        VFAIL("mount returned %s", mc_strerror(mount_rc));
+    }
+    /* Energy: a state that was fed, bit for bit. */
+    const mc_energy_t e = pr->meter.energy;
+    uint32_t k = tr->n;
+    for (uint32_t i = tr->n; i-- > 0u;) {
+        if (memcmp(&tr->fed[i], &e, sizeof(e)) == 0) {
+            k = i;
+            break;
+        }
+    }
+    if (k == tr->n) {
+        VFAIL("restored energy (%.6f Wh over all registers) is no state ever fed", (double)energy_total(&e) / Q);
+    }
+    const uint32_t cur = tr->n - 1u;
+    uint32_t ref = cur;
+    if (tr->epoch[k] != tr->epoch[cur]) {
+        if (!tr->clear_pending || tr->epoch[k] + 1u != tr->epoch[cur]) {
+            VFAIL("restored energy of state %u, from before an energy clear already saved (now state %u)", k, cur);
+        }
+        ref = k;
+        while (ref + 1u < tr->n && tr->epoch[ref + 1u] == tr->epoch[k]) {
+            ref++;
+        }
+    }
+    const uint64_t lost = energy_total(&tr->fed[ref]) - energy_total(&e);
+    const uint64_t tol = tr->quantum + tr->max_delta;
+    if (energy_total(&e) > energy_total(&tr->fed[ref])) {
+        VFAIL("restored more energy than was fed");
+    }
+    if (tr->exact && lost != 0u) {
+        VFAIL("after a power-fail warning %.6f Wh lost (restored state %u, current %u)", (double)lost / Q, k, cur);
+    }
+    if (lost > tol) {
+        VFAIL("%.3f Wh lost (restored state %u, current %u): more than a save quantum and a window (%.3f Wh)",
+              (double)lost / Q, k, ref, (double)tol / Q);
+    }
+    /* Tariff totals: the same state (a record is one consistent state; the save made just before a
+     * freeze leaves out the window the tariff has not booked yet). */
+    if (memcmp(pr->tariff.total, tr->tot[k], sizeof(pr->tariff.total)) != 0) {
+        v->skew = k > 0u && memcmp(pr->tariff.total, tr->tot[k - 1u], sizeof(pr->tariff.total)) == 0;
+        VFAIL("tariff totals (active import %.6f Wh) do not belong to the restored energy state %u "
+              "(meter active import %.6f Wh)%s",
+              (double)tariff_kind(&pr->tariff, MC_TK_ACTIVE_IMPORT) / Q, k, (double)e.q[MC_E_ACTIVE_IMPORT] / Q,
+              v->skew ? ": they are those of the state before (one window apart)" : "");
+    }
+    /* Parameters: one of the versions written, never a mix. */
+    unsigned j = tr->nparams;
+    for (unsigned i = 0; i < tr->nparams; i++) {
+        if (memcmp(&pr->model.params, &tr->params[i], sizeof(mc_params_t)) == 0) {
+            j = i;
+        }
+    }
+    if (j == tr->nparams) {
+        VFAIL("parameters are none of the %u versions written (address %u baud %u pulse %u)", tr->nparams,
+              pr->model.params.address, pr->model.params.baud_code, pr->model.params.pulse_constant);
+    }
+    if (mc_calibration_check(&pr->meter.cal) != MC_OK) {
+        VFAIL("calibration restored fails its check");
+    }
+    /* History: after both tariffs are brought to now (made-up freezes included), the same
+     * settlement points, each month within a save quantum. */
+    mc_tariff_t want = live->tariff;
+    if (mc_tariff_update(&want, live->now) < 0 || mc_tariff_update(&pr->tariff, live->now) < 0) {
+        VFAIL("tariff update at now refused");
+    }
+    if (pr->tariff.last_settlement != want.last_settlement) {
+        VFAIL("last settlement %u, expected %u", pr->tariff.last_settlement, want.last_settlement);
+    }
+    const int64_t tol_wh = (int64_t)(tol / Q) + MC_TARIFF_RATES;
+    for (unsigned m = 0; m < MC_TARIFF_HISTORY_MONTHS; m++) {
+        const mc_tariff_month_t *g = &pr->tariff.history[m], *w = &want.history[m];
+        if (g->frozen_at != w->frozen_at) {
+            VFAIL("history month -%u frozen at %u, expected %u", m + 1u, g->frozen_at, w->frozen_at);
+        }
+        int64_t da = 0, dr = 0;
+        for (unsigned rt = 0; rt < MC_TARIFF_RATES; rt++) {
+            da += llabs((long long)g->active_wh[rt] - w->active_wh[rt]);
+            dr += llabs((long long)g->reactive_varh[rt] - w->reactive_varh[rt]);
+        }
+        if (da > tol_wh || dr > tol_wh) {
+            VFAIL("history month -%u differs from the live one by %lld Wh / %lld varh", m + 1u, (long long)da,
+                  (long long)dr);
+        }
+    }
+    /* History + this month = energy fed (to a save quantum), = the tariff's totals (to a quantum). */
+    for (int reactive = 0; reactive < 2; reactive++) {
+        const int64_t booked = booked_combined(&pr->tariff, reactive);
+        const int64_t fed = fed_combined(&tr->fed[ref], reactive);
+        const int64_t total = total_combined(&pr->tariff, reactive);
+        if (booked > fed || fed - booked > (int64_t)tol) {
+            VFAIL("%s: history + this month %.6f Wh, fed %.6f Wh", reactive ? "reactive" : "active",
+                  (double)booked / Q, (double)fed / Q);
+        }
+        if (llabs((long long)(total - booked)) > (long long)tol) {
+            VFAIL("%s: history + this month %.6f Wh, totals %.6f Wh", reactive ? "reactive" : "active",
+                  (double)booked / Q, (double)total / Q);
+        }
+    }
+    /* The event log: POWER_UP newest, everything readable and in order. */
+    const unsigned n = mc_storage_event_count(&pr->st);
+    mc_event_t ev;
+    if (n == 0u || mc_storage_event_read(&pr->st, 0, &ev) != MC_OK || ev.type != MC_EV_POWER_UP ||
+        ev.time != live->now) {
+        VFAIL("the newest event is not the mount's POWER_UP (count %u)", n);
+    }
+    uint32_t prev = ev.seq;
+    for (unsigned i = 1; i < n; i++) {
+        const int rc = mc_storage_event_read(&pr->st, i, &ev);
+        if (rc != MC_OK || ev.seq + 1u != prev || ev.type < MC_EV_POWER_UP || ev.type > MC_EV_STORAGE ||
+            ev.time > MC_TIME_MAX) {
+            VFAIL("event %u of %u: %s, seq %u after %u, type %u", i, n, mc_strerror(rc), ev.seq, prev, ev.type);
+        }
+        prev = ev.seq;
+    }
+    v->k = k;
+    v->j = j;
+    v->alarm = pr->model.errors != 0u;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Power-cut sweep                                                          */
+
+#define SWEEP_OPS_MAX 40000u
+
+typedef struct sweep {
+    app_t live;        /* the one-pass run */
+    app_t probe;       /* a fresh mount after a cut */
+    app_t after;       /* a mount after the replay's continuation */
+    nvm_emu_t emu;     /* the live NVM */
+    nvm_emu_t img;     /* the image a cut leaves */
+    track_t *tr;
+    track_t *tr2;      /* the replay's tracker */
+    uint32_t count, size, prog; /* geometry */
+    uint64_t seed;
+    uint64_t *hash;    /* image left by a cut at op K */
+    uint64_t points, failures, alarms, exact_points, replays, second_cuts;
+    uint64_t modes[5];
+    uint32_t last_k;
+    unsigned last_j;
+    char first[4][700];
+} sweep_t;
+
+static uint64_t cut_seed(uint64_t base, uint64_t k)
+{
+    return nvm_emu_mix(base ^ (k * 0x100000001B3ull));
+}
+
+static void sweep_fail(sweep_t *sw, const char *fmt, ...)
+{
+    if (sw->failures < 4u) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(sw->first[sw->failures], sizeof(sw->first[0]), fmt, ap);
+        va_end(ap);
+    }
+    sw->failures++;
+}
+
+static unsigned mode_index(const char *mode)
+{
+    static const char *const names[5] = {"none", "prefix", "half", "erase-part", "erase-scatter"};
+    for (unsigned i = 0; i < 5u; i++) {
+        if (strcmp(mode, names[i]) == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+/* Before every prog/erase of the one-pass run: the image a cut there leaves, mounted fresh. */
+static void sweep_hook(void *ctx, nvm_emu_t *e, uint64_t op, int is_erase, uint32_t sector, uint32_t offset,
+                       const uint8_t *buf, uint32_t size)
+{
+    sweep_t *sw = ctx;
+    nvm_emu_copy(&sw->img, e);
+    const char *mode = nvm_emu_apply_partial(&sw->img, is_erase, sector, offset, buf, size, cut_seed(sw->seed, op));
+    sw->modes[mode_index(mode)]++;
+    if (op < SWEEP_OPS_MAX) {
+        sw->hash[op] = image_hash(&sw->img);
+    }
+    track_sync_tot(sw->tr, &sw->live.tariff);
+    nvm_emu_reset_stats(&sw->img);
+    const int rc = app_boot(&sw->probe, &sw->img, sw->live.now);
+    char msg[512];
+    verdict_t v;
+    int bad = check_restored(sw->tr, &sw->live, &sw->probe, rc, msg, sizeof(msg), &v);
+    if (!bad && (sw->img.st.violations != 0u || sw->img.st.conflicts != 0u || sw->img.st.reprogrammed != 0u)) {
+        snprintf(msg, sizeof(msg), "the mount broke flash rules: %llu violations, %llu bytes programmed twice",
+                 (unsigned long long)sw->img.st.violations, (unsigned long long)sw->img.st.reprogrammed);
+        bad = 1;
+    }
+    if (!bad && sw->points > 0u && (v.k < sw->last_k || v.j < sw->last_j)) {
+        snprintf(msg, sizeof(msg), "went backwards: energy state %u after %u, parameters v%u after v%u", v.k,
+                 sw->last_k, v.j, sw->last_j);
+        bad = 1;
+    }
+    sw->points++;
+    if (bad) {
+        sweep_fail(sw, "cut at op %llu (%s %s, sector %u offset %u size %u, state %u, t %u): %s",
+                   (unsigned long long)op, is_erase ? "erase" : "prog", mode, sector, offset, size, sw->tr->n - 1u,
+                   sw->live.now, msg);
+        return;
+    }
+    sw->last_k = v.k;
+    sw->last_j = v.j;
+    sw->alarms += (uint64_t)v.alarm;
+    sw->exact_points += (uint64_t)sw->tr->exact;
+}
+
+/*
+ * Replay the script from a blank memory with a real cut armed at op K; the
+ * image must be the one the one-pass hook computed. Power back on, mount
+ * (with a second cut armed early in that mount, which is then repeated), check,
+ * go on for 120 windows, warn of a power failure and mount once more: exact.
+ */
+static void replay(sweep_t *sw, uint64_t K)
+{
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, sw->count, sw->size, sw->prog, 0xFF), 0);
+    nvm_emu_arm_cut(&e, K, cut_seed(sw->seed, K));
+    track_reset(sw->tr2, 10);
+    run_t r = {&sw->live, &e, sw->tr2};
+    const int done = script(&r);
+    sw->replays++;
+    if (done || !e.cut_done || e.cut_op != K) {
+        sweep_fail(sw, "replay K=%llu: no cut (done %d, cut op %llu)", (unsigned long long)K, done,
+                   (unsigned long long)e.cut_op);
+        nvm_emu_free(&e);
+        return;
+    }
+    if (K < SWEEP_OPS_MAX && image_hash(&e) != sw->hash[K]) {
+        sweep_fail(sw, "replay K=%llu: the image differs from the one-pass image of that cut", (unsigned long long)K);
+    }
+    nvm_emu_repower(&e);
+    /* A second cut during the mount that follows (if it writes that far). */
+    nvm_emu_arm_cut(&e, 1u + K % 3u, cut_seed(sw->seed ^ 0xD0u, K));
+    int rc = app_boot(&sw->probe, &e, sw->live.now);
+    if (e.cut_done) {
+        sw->second_cuts++;
+        nvm_emu_repower(&e);
+        rc = app_boot(&sw->probe, &e, sw->live.now);
+    } else {
+        nvm_emu_disarm(&e);
+    }
+    char msg[512];
+    verdict_t v;
+    if (check_restored(sw->tr2, &sw->live, &sw->probe, rc, msg, sizeof(msg), &v) != 0) {
+        sweep_fail(sw, "replay K=%llu: %s", (unsigned long long)K, msg);
+        nvm_emu_free(&e);
+        return;
+    }
+    app_t *b = &sw->probe;
+    for (uint32_t i = 0; i < 120u; i++) {
+        const mc_energy_t d = window_delta(i, 1);
+        rc = app_feed(b, &d, 1);
+        if (rc < 0) {
+            sweep_fail(sw, "replay K=%llu: window after the remount: %s", (unsigned long long)K, mc_strerror(rc));
+            nvm_emu_free(&e);
+            return;
+        }
+    }
+    rc = mc_storage_power_fail(&b->st, b->now);
+    const mc_energy_t before = b->meter.energy;
+    uint64_t tot[MC_TARIFF_RATES][MC_TK_COUNT];
+    memcpy(tot, b->tariff.total, sizeof(tot));
+    const int rc2 = app_boot(&sw->after, &e, b->now + 5u);
+    if (rc != MC_OK || rc2 != MC_OK || memcmp(&sw->after.meter.energy, &before, sizeof(before)) != 0 ||
+        memcmp(sw->after.tariff.total, tot, sizeof(tot)) != 0) {
+        sweep_fail(sw, "replay K=%llu: after a power-fail warning (%s) the next mount (%s) did not restore the "
+                       "energy exactly",
+                   (unsigned long long)K, mc_strerror(rc), mc_strerror(rc2));
+    }
+    if (e.st.violations != 0u || e.st.conflicts != 0u || e.st.reprogrammed != 0u) {
+        sweep_fail(sw, "replay K=%llu: flash rules broken: %llu violations, %llu bytes programmed twice",
+                   (unsigned long long)K, (unsigned long long)e.st.violations,
+                   (unsigned long long)e.st.reprogrammed);
+    }
+    nvm_emu_free(&e);
+}
+
+/*
+ * The sweep on one geometry: one pass with every op a cut point, then `short_n` replays with a real cut
+ * at K = 1..short_n and `random_n` at random K beyond.
+ */
+static void power_cut_sweep(uint32_t count, uint32_t size, uint32_t prog, uint64_t short_max, unsigned random_n)
+{
+    const clock_t c0 = clock();
+    sweep_t *sw = calloc(1, sizeof(*sw));
+    assert_non_null(sw);
+    sw->hash = calloc(SWEEP_OPS_MAX, sizeof(uint64_t));
+    assert_non_null(sw->hash);
+    sw->tr = track_new();
+    sw->tr2 = track_new();
+    sw->count = count;
+    sw->size = size;
+    sw->prog = prog;
+    sw->seed = 0xC0FFEEu + prog;
+    assert_int_equal(nvm_emu_init(&sw->emu, count, size, prog, 0xFF), 0);
+    assert_int_equal(nvm_emu_init(&sw->img, count, size, prog, 0xFF), 0);
+    sw->emu.before_op = sweep_hook;
+    sw->emu.before_op_ctx = sw;
+    track_reset(sw->tr, 10);
+
+    /* One pass: every op K = 1..N is a cut point (hook). */
+    run_t r = {&sw->live, &sw->emu, sw->tr};
+    assert_int_equal(script(&r), 1);
+    sw->emu.before_op = NULL;
+    const uint64_t N = sw->emu.st.ops;
+    assert_true(N < SWEEP_OPS_MAX);
+    assert_flash_rules(&sw->emu);
+    const double t_pass = (double)(clock() - c0) / CLOCKS_PER_SEC;
+
+    /* Replays with a real cut: every K of the first ops, then random K. */
+    const uint64_t short_n = N < short_max ? N : short_max;
+    for (uint64_t K = 1; K <= short_n; K++) {
+        replay(sw, K);
+    }
+    uint64_t x = 12345u;
+    for (unsigned i = 0; i < random_n && N > short_n; i++) {
+        x = nvm_emu_mix(x);
+        replay(sw, short_n + 1u + x % (N - short_n));
+    }
+    const double t_all = (double)(clock() - c0) / CLOCKS_PER_SEC;
+
+    print_message("power-cut sweep on %ux%u B, prog %u: %u windows, %llu NVM ops (%llu progs, %llu erases)\n", count,
+                  size, prog, sw->tr->windows, (unsigned long long)N, (unsigned long long)sw->emu.st.progs,
+                  (unsigned long long)sw->emu.st.erases);
+    print_message("  one pass: %llu cut points (ops 1..N; not done %llu, prefix %llu, half byte %llu, erase part %llu, "
+                  "erase scattered %llu), %.1f s\n",
+                  (unsigned long long)sw->points, (unsigned long long)sw->modes[0], (unsigned long long)sw->modes[1],
+                  (unsigned long long)sw->modes[2], (unsigned long long)sw->modes[3],
+                  (unsigned long long)sw->modes[4], t_pass);
+    print_message("  replayed with a real cut: %llu (K = 1..%llu and %u random), %llu with a second cut in the "
+                  "remount; %.1f s in all\n",
+                  (unsigned long long)sw->replays, (unsigned long long)short_n, random_n,
+                  (unsigned long long)sw->second_cuts, t_all);
+    print_message("  exact after a warning at %llu points; error flags raised by a mount after a plain cut at %llu "
+                  "points\n",
+                  (unsigned long long)sw->exact_points, (unsigned long long)sw->alarms);
+    for (uint64_t i = 0; i < sw->failures && i < 4u; i++) {
+        print_message("  FAIL %s\n", sw->first[i]);
+    }
+    const uint64_t failures = sw->failures, alarms = sw->alarms;
+    nvm_emu_free(&sw->emu);
+    nvm_emu_free(&sw->img);
+    track_free(sw->tr);
+    track_free(sw->tr2);
+    free(sw->hash);
+    free(sw);
+    if (failures != 0u) {
+        fail_msg("%llu of the cut points failed (first ones above)", (unsigned long long)failures);
+    }
+    /* A cut is not corruption (mc_storage.h: a slot without its commit marker is ignored). */
+    assert_int_equal(alarms, 0);
+}
+
+static void test_power_cut_sweep(void **state)
+{
+    (void)state;
+    power_cut_sweep(16, 1024, 4, 400, 40);
+}
+
+/* Byte-programmable memory: a prefix cut can stop at any byte. */
+static void test_power_cut_sweep_bytewise(void **state)
+{
+    (void)state;
+    power_cut_sweep(16, 1024, 1, 150, 20);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixtures                                                                 */
+
+typedef struct fx {
+    nvm_emu_t emu;
+    app_t a, b, c;
+} fx_t;
+
+static int fx_setup(void **state, uint32_t count, uint32_t size, uint32_t prog, uint8_t ev)
+{
+    fx_t *f = calloc(1, sizeof(*f));
+    if (f == NULL || nvm_emu_init(&f->emu, count, size, prog, ev) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* NOR-flash-like: 64 sectors of 1 KiB, programmed in 4-byte words, erased to 0xFF. */
+static int setup_flash(void **state)
+{
+    return fx_setup(state, 64, 1024, 4, 0xFF);
+}
+
+/* EEPROM-like: byte-programmable, 32 "sectors" of 1 KiB. */
+static int setup_eeprom(void **state)
+{
+    return fx_setup(state, 32, 1024, 1, 0xFF);
+}
+
+/* A memory whose erased state is 0x00 (programming sets bits), 16-byte units. */
+static int setup_zero_erased(void **state)
+{
+    return fx_setup(state, 24, 2048, 16, 0x00);
+}
+
+static int fx_teardown(void **state)
+{
+    fx_t *f = *state;
+    nvm_emu_free(&f->emu);
+    free(f);
+    return 0;
+}
+
+static void feed_n(app_t *a, uint32_t first, uint32_t n, uint32_t dt)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const mc_energy_t d = window_delta(first + i, 1);
+        const int rc = app_feed(a, &d, dt);
+        if (rc < 0) {
+            fail_msg("window %u: %s", first + i, mc_strerror(rc));
+        }
+    }
+}
+
+static void feed_wh(app_t *a, uint32_t n, uint64_t wh, uint32_t dt)
+{
+    const mc_energy_t d = wh_delta(wh);
+    for (uint32_t i = 0; i < n; i++) {
+        const int rc = app_feed(a, &d, dt);
+        if (rc < 0) {
+            fail_msg("window %u: %s", i, mc_strerror(rc));
+        }
+    }
+}
+
+static void assert_same_energy(const app_t *got, const app_t *want)
+{
+    if (memcmp(&got->meter.energy, &want->meter.energy, sizeof(mc_energy_t)) != 0) {
+        fail_msg("meter energy %.6f Wh over all registers, expected %.6f Wh",
+                 (double)energy_total(&got->meter.energy) / Q, (double)energy_total(&want->meter.energy) / Q);
+    }
+    assert_memory_equal(got->tariff.total, want->tariff.total, sizeof(want->tariff.total));
+    assert_memory_equal(got->tariff.month, want->tariff.month, sizeof(want->tariff.month));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The emulator itself                                                      */
+
+static void test_nvm_emu(void **state)
+{
+    (void)state;
+    nvm_emu_t e, g;
+    assert_int_equal(nvm_emu_init(&e, 8, 256, 4, 0xFF), 0);
+    mc_nvm_t n;
+    nvm_emu_port(&e, &n);
+    uint8_t buf[8] = {0xF0, 0x0F, 0xAA, 0x55, 1, 2, 3, 4}, out[8];
+    /* prog ANDs into erased bytes; a second prog can only clear more bits */
+    assert_int_equal(n.prog(n.context, 1, 4, buf, 4), MC_OK);
+    const uint8_t again[4] = {0x3C, 0x3C, 0xFF, 0xFF};
+    assert_int_equal(n.prog(n.context, 1, 4, again, 4), MC_OK);
+    assert_int_equal(n.read(n.context, 1, 4, out, 4), MC_OK);
+    const uint8_t anded[4] = {0x30, 0x0C, 0xAA, 0x55};
+    assert_memory_equal(out, anded, 4);
+    assert_int_equal(e.st.reprogrammed, 4);
+    assert_int_equal(e.st.conflicts, 4); /* no byte ended as asked: 0x3C / 0xFF cannot be set over 0xF0 .. 0x55 */
+    /* alignment, size and range are refused and counted */
+    assert_int_equal(n.prog(n.context, 1, 2, buf, 4), MC_ERR_INVAL);
+    assert_int_equal(n.prog(n.context, 1, 8, buf, 3), MC_ERR_INVAL);
+    assert_int_equal(n.prog(n.context, 8, 0, buf, 4), MC_ERR_INVAL);
+    assert_int_equal(n.prog(n.context, 1, 256, buf, 4), MC_ERR_INVAL);
+    assert_int_equal(n.read(n.context, 1, 254, out, 4), MC_ERR_INVAL);
+    assert_int_equal(e.st.violations, 5);
+    /* erase */
+    assert_int_equal(n.erase(n.context, 1), MC_OK);
+    assert_int_equal(n.read(n.context, 1, 4, out, 4), MC_OK);
+    assert_int_equal(out[0], 0xFF);
+    assert_int_equal(e.erase_count[1], 1);
+    assert_int_equal(e.st.ops, 3);
+    /* a cut at the 2nd op from now: the 1st is done, the 2nd fails, then everything fails */
+    nvm_emu_arm_cut(&e, 2, 7);
+    assert_int_equal(n.prog(n.context, 2, 0, buf, 8), MC_OK);
+    assert_int_equal(n.prog(n.context, 2, 8, buf, 8), MC_ERR_IO);
+    assert_true(e.cut_done);
+    assert_int_equal(e.cut_op, 5);
+    assert_int_equal(n.read(n.context, 2, 0, out, 8), MC_ERR_IO);
+    assert_int_equal(n.erase(n.context, 3), MC_ERR_IO);
+    nvm_emu_repower(&e);
+    assert_int_equal(n.read(n.context, 2, 0, out, 8), MC_OK);
+    assert_memory_equal(out, buf, 8); /* the array survives the cut */
+    /* the partial effect is what nvm_emu_apply_partial() gives for the same seed, and every kind occurs */
+    assert_int_equal(nvm_emu_init(&g, 8, 256, 4, 0xFF), 0);
+    unsigned kinds = 0;
+    for (uint64_t seed = 0; seed < 64u; seed++) {
+        for (int erase = 0; erase < 2; erase++) {
+            memset(e.mem, 0xFF, 8u * 256u);
+            memset(nvm_emu_at(&e, 4, 0), 0x00, 256);
+            nvm_emu_copy(&g, &e);
+            const uint8_t data[16] = {0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44};
+            nvm_emu_arm_cut(&e, 1, seed);
+            const int rc = erase ? n.erase(n.context, 4) : n.prog(n.context, 3, 16, data, 16);
+            assert_int_equal(rc, MC_ERR_IO);
+            const char *mode = nvm_emu_apply_partial(&g, erase, erase ? 4u : 3u, 16, data, 16, seed);
+            assert_true(nvm_emu_same(&e, &g));
+            kinds |= 1u << mode_index(mode);
+            /* a prog leaves a prefix: nothing after the first byte not fully programmed */
+            if (!erase) {
+                const uint8_t *p = nvm_emu_at(&e, 3, 16);
+                unsigned k = 0;
+                while (k < 16u && p[k] == data[k]) {
+                    k++;
+                }
+                for (unsigned j = k + 1u; j < 16u; j++) {
+                    assert_int_equal(p[j], 0xFF);
+                }
+            }
+            nvm_emu_repower(&e);
+        }
+    }
+    assert_int_equal(kinds, 0x1Fu);
+    /* failing sector */
+    memset(e.mem, 0xFF, 8u * 256u);
+    nvm_emu_fail_sector(&e, 5, NVM_FAIL_IO);
+    assert_int_equal(n.prog(n.context, 5, 0, buf, 4), MC_ERR_IO);
+    nvm_emu_fail_sector(&e, 5, NVM_FAIL_SILENT);
+    assert_int_equal(n.prog(n.context, 5, 0, buf, 4), MC_OK);
+    assert_int_equal(*nvm_emu_at(&e, 5, 0), 0xFF);
+    nvm_emu_fail_sector(&e, 5, NVM_FAIL_STUCK);
+    assert_int_equal(n.prog(n.context, 5, 0, buf, 4), MC_OK);
+    assert_int_equal(*nvm_emu_at(&e, 5, 0), 0xF1);
+    nvm_emu_fail_sector(&e, -1, NVM_FAIL_NONE);
+    assert_int_equal(n.prog(n.context, 5, 4, buf, 4), MC_OK);
+    assert_int_equal(*nvm_emu_at(&e, 5, 4), 0xF0);
+    /* bit flip */
+    nvm_emu_flip(&e, 5, 4, 0);
+    assert_int_equal(*nvm_emu_at(&e, 5, 4), 0xF1);
+    nvm_emu_free(&g);
+    nvm_emu_free(&e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Restore after a power-fail warning                                       */
+
+static void test_restore_after_warning(void **state)
+{
+    fx_t *f = *state;
+    const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
+    assert_int_equal(app_boot(&f->a, &f->emu, t0), MC_OK);
+    assert_int_equal(energy_total(&f->a.meter.energy), 0);
+    assert_int_equal(mc_storage_event_count(&f->a.st), 1);
+    feed_n(&f->a, 0, 500, 1);
+    assert_int_equal(write_u16(&f->a, MC_QTY_ADDRESS, 0, 42), MC_OK);
+    assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
+    const mc_time_t t_pf = f->a.now;
+    assert_int_equal(mc_storage_power_fail(&f->a.st, t_pf), MC_OK);
+
+    assert_int_equal(app_boot(&f->b, &f->emu, t_pf + 60u), MC_OK);
+    assert_same_energy(&f->b, &f->a);
+    assert_memory_equal(f->b.tariff.history, f->a.tariff.history, sizeof(f->a.tariff.history));
+    assert_int_equal(f->b.tariff.last_settlement, f->a.tariff.last_settlement);
+    assert_memory_equal(&f->b.model.params, &f->a.model.params, sizeof(mc_params_t));
+    assert_int_equal(f->b.model.params.address, 42);
+    assert_int_equal(f->b.model.errors, 0);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_event_read(&f->b.st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_POWER_UP);
+    assert_int_equal(ev.time, t_pf + 60u);
+    assert_int_equal(ev.old_value, t_pf); /* the last energy save: the warning's */
+    assert_int_equal(mc_storage_event_read(&f->b.st, 1, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_POWER_DOWN);
+    assert_int_equal(ev.time, t_pf);
+    assert_int_equal(mc_storage_event_read(&f->b.st, 2, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_PARAM);
+    assert_int_equal(ev.qty, MC_QTY_ADDRESS);
+    assert_int_equal(ev.old_value, 1);
+    assert_int_equal(ev.new_value, 42);
+    assert_int_equal(ev.source, MC_SRC_BUS);
+    check_log_sane(&f->b, "after the remount");
+    /* and it goes on from there */
+    feed_n(&f->b, 500, 300, 1);
+    assert_int_equal(mc_storage_power_fail(&f->b.st, f->b.now), MC_OK);
+    assert_int_equal(app_boot(&f->c, &f->emu, f->b.now + 1u), MC_OK);
+    assert_same_energy(&f->c, &f->b);
+    assert_flash_rules(&f->emu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Save policy, cost and wear                                               */
+
+static uint32_t energy_seq(fx_t *f, const app_t *a)
+{
+    const rec_t r = newest_record(&f->emu, &a->st, AREA_ENERGY, KIND_ENERGY);
+    assert_true(r.found);
+    return r.seq;
+}
+
+static void test_save_policy(void **state)
+{
+    fx_t *f = *state;
+    const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
+    assert_int_equal(app_boot(&f->a, &f->emu, t0), MC_OK);
+    app_t *a = &f->a;
+    /* 1 Wh windows: a save exactly when 10 Wh have grown since the last one */
+    uint32_t seq = energy_seq(f, a), saves = 0;
+    uint64_t grown = 0;
+    mc_time_t saved_at = t0;
+    for (uint32_t i = 0; i < 95u; i++) {
+        feed_wh(a, 1, 1, 1);
+        grown += Q;
+        const uint32_t s = energy_seq(f, a);
+        const int want = grown >= 10u * Q;
+        if ((s != seq) != want) {
+            fail_msg("window %u: %.1f Wh grown, saved %d, expected %d", i, (double)grown / Q, s != seq, want);
+        }
+        if (want) {
+            grown = 0;
+            saved_at = a->now;
+            saves++;
+        }
+        seq = s;
+    }
+    assert_int_equal(saves, 9);
+    /* counted over all registers: 0.5 Wh import + 0.5 varh reactive per window */
+    mc_energy_t d;
+    memset(&d, 0, sizeof(d));
+    d.q[MC_E_ACTIVE_IMPORT] = Q / 2u;
+    d.q[MC_E_REACTIVE_Q1] = Q / 2u;
+    for (uint32_t i = 0; i < 40u; i++) {
+        assert_true(app_feed(a, &d, 1) >= 0);
+        grown += Q;
+        const uint32_t s = energy_seq(f, a);
+        const int want = grown >= 10u * Q;
+        if ((s != seq) != want) {
+            fail_msg("mixed window %u: %.1f Wh grown, saved %d, expected %d", i, (double)grown / Q, s != seq, want);
+        }
+        if (want) {
+            grown = 0;
+            saved_at = a->now;
+        }
+        seq = s;
+    }
+    /* little growth: a save when save_period_s (3600 s) has passed since the last one */
+    d.q[MC_E_ACTIVE_IMPORT] = Q / 20u;
+    d.q[MC_E_REACTIVE_Q1] = 0;
+    unsigned by_time = 0;
+    for (uint32_t i = 0; i < 300u; i++) {
+        assert_true(app_feed(a, &d, 60) >= 0);
+        grown += Q / 20u;
+        const uint32_t s = energy_seq(f, a);
+        const int want = grown >= 10u * Q || a->now >= saved_at + 3600u;
+        if ((s != seq) != want) {
+            fail_msg("slow window %u: %u s since the last save, saved %d, expected %d", i, a->now - saved_at,
+                     s != seq, want);
+        }
+        if (want) {
+            by_time += grown < 10u * Q;
+            grown = 0;
+            saved_at = a->now;
+        }
+        seq = s;
+    }
+    assert_true(by_time >= 4u);
+    /* the warning saves at once, and nothing is lost */
+    feed_wh(a, 3, 1, 1);
+    assert_int_equal(energy_seq(f, a), seq);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    assert_int_equal(energy_seq(f, a), seq + 1u);
+    assert_int_equal(app_boot(&f->b, &f->emu, a->now + 1u), MC_OK);
+    assert_same_energy(&f->b, a);
+
+    /* save_period_s = 0: never by time; another quantum */
+    nvm_emu_free(&f->emu);
+    assert_int_equal(nvm_emu_init(&f->emu, 64, 1024, 4, 0xFF), 0);
+    mc_storage_config_t cfg;
+    mc_storage_config_default(&cfg);
+    assert_int_equal(cfg.save_quantum_wh, 10);
+    assert_int_equal(cfg.save_period_s, 3600);
+    cfg.save_period_s = 0;
+    cfg.save_quantum_wh = 3;
+    assert_int_equal(app_boot_cfg(&f->c, &f->emu, t0, &cfg), MC_OK);
+    seq = energy_seq(f, &f->c);
+    feed_wh(&f->c, 20, 0, 3600); /* 20 h without energy: no save */
+    assert_int_equal(energy_seq(f, &f->c), seq);
+    feed_wh(&f->c, 2, 1, 1);
+    assert_int_equal(energy_seq(f, &f->c), seq);
+    feed_wh(&f->c, 1, 1, 1); /* 3 Wh */
+    assert_int_equal(energy_seq(f, &f->c), seq + 1u);
+    assert_flash_rules(&f->emu);
+}
+
+static void test_save_cost_and_wear(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 1, 31, 23, 0, 0)), MC_OK);
+    const mc_storage_area_t ea = a->st.area[AREA_ENERGY];
+    /* 10 Wh windows every 2 s: one energy save per window, a freeze at 1 February 00:00 */
+    uint64_t min_ops = UINT64_MAX, max_ops = 0, min_bytes = UINT64_MAX, max_bytes = 0, worst_call = 0;
+    uint64_t worst_call_bytes = 0;
+    uint32_t saves = 0, mounts = 1;
+    for (uint32_t i = 0; i < 21000u; i++) {
+        const nvm_emu_stats_t s0 = f->emu.st;
+        const uint32_t seq0 = i < 3000u ? energy_seq(f, a) : 0u;
+        const int ev = app_feed(a, &(mc_energy_t){{10u * Q, 0, 0, 0, 0, 0}}, 2);
+        assert_true(ev >= 0);
+        const uint64_t ops = (f->emu.st.progs - s0.progs) + (f->emu.st.erases - s0.erases);
+        const uint64_t bytes = f->emu.st.bytes_programmed - s0.bytes_programmed;
+        saves++;
+        if (ev & MC_TEV_FREEZE) {
+            print_message("freeze window (energy, history, energy, FREEZE event): %llu ops, %llu bytes\n",
+                          (unsigned long long)ops, (unsigned long long)bytes);
+        } else if (i < 3000u) {
+            assert_int_equal(energy_seq(f, a), seq0 + 1u); /* one save, no more */
+            min_ops = ops < min_ops ? ops : min_ops;
+            max_ops = ops > max_ops ? ops : max_ops;
+            min_bytes = bytes < min_bytes ? bytes : min_bytes;
+            max_bytes = bytes > max_bytes ? bytes : max_bytes;
+        }
+        if (ops > worst_call) {
+            worst_call = ops;
+            worst_call_bytes = bytes;
+        }
+        if (i % 2500u == 2499u) {
+            /* a power cycle now and then */
+            app_t *next = a == &f->a ? &f->b : &f->a;
+            assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+            assert_int_equal(app_boot(next, &f->emu, a->now + 30u), MC_OK);
+            assert_same_energy(next, a);
+            a = next;
+            mounts++;
+        }
+    }
+    assert_int_equal(min_bytes, max_bytes); /* every energy save programs one slot */
+    assert_int_equal(min_bytes % 4u, 0);
+    uint32_t wmin, wmax;
+    nvm_emu_wear(&f->emu, ea.first_sector, ea.sectors, &wmin, &wmax);
+    print_message("energy save: %llu bytes programmed (slot %u B, %u slots per 1 KiB sector), %llu..%llu flash ops "
+                  "(progs + erases); worst storage call: %llu ops, %llu bytes\n",
+                  (unsigned long long)min_bytes, ea.slot_size, ea.slots_per_sector, (unsigned long long)min_ops,
+                  (unsigned long long)max_ops, (unsigned long long)worst_call, (unsigned long long)worst_call_bytes);
+    print_message("wear after %u energy saves and %u mounts: %u energy sectors erased %u..%u times each "
+                  "(history sectors %u, %u; config %u, %u)\n",
+                  saves, mounts, ea.sectors, wmin, wmax, f->emu.erase_count[a->st.area[AREA_HISTORY].first_sector],
+                  f->emu.erase_count[a->st.area[AREA_HISTORY].first_sector + 1u],
+                  f->emu.erase_count[a->st.area[AREA_CONFIG].first_sector],
+                  f->emu.erase_count[a->st.area[AREA_CONFIG].first_sector + 1u]);
+    /* a ring: even wear over the energy sectors */
+    assert_true(wmax - wmin <= 2u);
+    assert_true(wmin >= saves / ((uint32_t)ea.sectors * ea.slots_per_sector) - 2u);
+    assert_flash_rules(&f->emu);
+}
+
+/* The same on the byte-programmable memory: cost per save and restore. */
+static void test_eeprom_cost(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 6, 1, 8, 0, 0)), MC_OK);
+    uint64_t max_ops = 0, bytes = 0;
+    for (uint32_t i = 0; i < 2000u; i++) {
+        const nvm_emu_stats_t s0 = f->emu.st;
+        assert_true(app_feed(a, &(mc_energy_t){{10u * Q, 0, 0, 0, 0, 0}}, 2) >= 0);
+        const uint64_t ops = (f->emu.st.progs - s0.progs) + (f->emu.st.erases - s0.erases);
+        max_ops = ops > max_ops ? ops : max_ops;
+        bytes = f->emu.st.bytes_programmed - s0.bytes_programmed;
+    }
+    uint32_t wmin, wmax;
+    const mc_storage_area_t ea = a->st.area[AREA_ENERGY];
+    nvm_emu_wear(&f->emu, ea.first_sector, ea.sectors, &wmin, &wmax);
+    print_message("byte-programmable %ux%u B (erased 0x%02X): energy save %llu bytes, at most %llu ops; wear %u..%u "
+                  "over %u sectors\n",
+                  f->emu.sector_count, f->emu.sector_size, f->emu.erase_value, (unsigned long long)bytes,
+                  (unsigned long long)max_ops, wmin, wmax, ea.sectors);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    assert_int_equal(app_boot(&f->b, &f->emu, a->now + 1u), MC_OK);
+    assert_same_energy(&f->b, a);
+    assert_true(wmax - wmin <= 2u);
+    assert_flash_rules(&f->emu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bit flips                                                                */
+
+static int has_integrity_event(const app_t *a, int bit)
+{
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n && i < 16u; i++) {
+        mc_event_t ev;
+        if (mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == MC_EV_INTEGRITY &&
+            (bit < 0 || ev.arg == (uint8_t)bit)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Flip one bit of the newest energy record (payload, sequence or CRC field): the previous copy is used,
+ * at most a save quantum (and a window) older, and the flip is reported. */
+static void test_flip_energy(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        uint32_t offset; /* in the slot */
+        const char *what;
+    } where[] = {
+        /* payload: generation and time (8), meter registers (48), tariff totals (128), month (128) */
+        {HDR + 8u + 3u, "meter energy"}, {HDR + 8u + 48u + 40u, "tariff totals"},
+        {HDR + 8u + 48u + 128u + 50u, "month"}, {8u, "sequence"}, {13u, "CRC field"},
+    };
+    for (unsigned w = 0; w < sizeof(where) / sizeof(where[0]); w++) {
+        nvm_emu_free(&f->emu);
+        assert_int_equal(nvm_emu_init(&f->emu, 64, 1024, 4, 0xFF), 0);
+        assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+        feed_n(&f->a, 0, 200, 1);
+        assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+        const rec_t r = newest_record(&f->emu, &f->a.st, AREA_ENERGY, KIND_ENERGY);
+        assert_true(r.found);
+        assert_true(where[w].offset < HDR + r.len);
+        nvm_emu_flip(&f->emu, r.sector, r.offset + where[w].offset, 5);
+        assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+        const uint64_t got = energy_total(&f->b.meter.energy), had = energy_total(&f->a.meter.energy);
+        if (got == had || got == 0u || got > had || had - got > 10u * Q + 2u * Q) {
+            fail_msg("flip in the %s: restored %.6f Wh, last saved %.6f Wh", where[w].what, (double)got / Q,
+                     (double)had / Q);
+        }
+        for (int k = 0; k < MC_E_COUNT; k++) {
+            assert_true(f->b.meter.energy.q[k] <= f->a.meter.energy.q[k]);
+        }
+        /* the older copy is whole: the tariff booked exactly what the meter counted */
+        assert_true(tariff_kind(&f->b.tariff, MC_TK_ACTIVE_IMPORT) == f->b.meter.energy.q[MC_E_ACTIVE_IMPORT]);
+        assert_true(tariff_kind(&f->b.tariff, MC_TK_ACTIVE_EXPORT) == f->b.meter.energy.q[MC_E_ACTIVE_EXPORT]);
+        if (!(f->b.model.errors & MC_ERROR_ENERGY_CRC) || !has_integrity_event(&f->b, 2)) {
+            fail_msg("flip in the %s of the newest energy record not reported (errors 0x%x)", where[w].what,
+                     f->b.model.errors);
+        }
+    }
+}
+
+/* A flip in the magic or kind byte makes the slot not a record at all: the older copy is used; whether
+ * it is reported is printed (informational). */
+static void test_flip_energy_header_id(void **state)
+{
+    fx_t *f = *state;
+    for (uint32_t off = 0; off < 3u; off += 2u) {
+        nvm_emu_free(&f->emu);
+        assert_int_equal(nvm_emu_init(&f->emu, 64, 1024, 4, 0xFF), 0);
+        assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+        feed_n(&f->a, 0, 100, 1);
+        assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+        const rec_t r = newest_record(&f->emu, &f->a.st, AREA_ENERGY, KIND_ENERGY);
+        nvm_emu_flip(&f->emu, r.sector, r.offset + off, 1);
+        assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+        const uint64_t got = energy_total(&f->b.meter.energy), had = energy_total(&f->a.meter.energy);
+        assert_true(got < had && had - got <= 12u * Q && got > 0u);
+        print_message("flip in the %s byte of the newest energy record: older copy used (%.3f Wh back), %s\n",
+                      off == 0u ? "magic" : "kind", (double)(had - got) / Q,
+                      f->b.model.errors ? "reported" : "NOT reported (the slot no longer looks like a record)");
+    }
+}
+
+/* Two freezes, then the newest history record gets a flip. */
+static void two_freezes(fx_t *f)
+{
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 1, 31, 23, 50, 0)), MC_OK);
+    feed_wh(&f->a, 900, 2, 1); /* crosses 1 February 00:00: freeze P1 */
+    assert_int_equal(f->a.tariff.history[0].frozen_at, T(2024, 2, 1, 0, 0, 0));
+    assert_int_equal(write_clock(&f->a, T(2024, 3, 1, 0, 0, 30)), MC_OK); /* freeze P2 */
+    assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(f->a.tariff.history[0].frozen_at, T(2024, 3, 1, 0, 0, 0));
+    feed_wh(&f->a, 300, 2, 1); /* 600 Wh this month */
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    const rec_t r = newest_record(&f->emu, &f->a.st, AREA_HISTORY, KIND_HISTORY);
+    assert_true(r.found);
+    /* payload: gen, last settlement, max demand, its time (16), month (128), history[0]: frozen_at, active_wh[0] */
+    nvm_emu_flip(&f->emu, r.sector, r.offset + HDR + 16u + 128u + 4u, 3);
+}
+
+static void test_flip_history(void **state)
+{
+    fx_t *f = *state;
+    two_freezes(f);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+    /* energy comes from its own record, untouched */
+    assert_memory_equal(&f->b.meter.energy, &f->a.meter.energy, sizeof(mc_energy_t));
+    assert_memory_equal(f->b.tariff.total, f->a.tariff.total, sizeof(f->a.tariff.total));
+    /* the older history copy: the month frozen at P1 is there, nothing garbled */
+    assert_int_equal(f->b.tariff.history[0].frozen_at, T(2024, 2, 1, 0, 0, 0));
+    assert_memory_equal(&f->b.tariff.history[0], &f->a.tariff.history[1], sizeof(mc_tariff_month_t));
+    if (f->b.model.errors == 0u || !has_integrity_event(&f->b, -1)) {
+        fail_msg("flip in the newest history record not reported (errors 0x%x)", f->b.model.errors);
+    }
+}
+
+/* With the newest history lost, the energy of this month (since P2, saved in the valid energy record)
+ * must stay this month's: it must not be frozen into the month that ended at P2. */
+static void test_flip_history_keeps_this_month(void **state)
+{
+    fx_t *f = *state;
+    two_freezes(f);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+    assert_true(mc_tariff_update(&f->b.tariff, f->b.now) >= 0);
+    uint64_t want = 0, got = 0;
+    for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
+        want += f->a.tariff.month[r][MC_TK_ACTIVE_IMPORT];
+        got += f->b.tariff.month[r][MC_TK_ACTIVE_IMPORT];
+    }
+    assert_true(want >= 599u * Q);
+    if (got != want) {
+        fail_msg("this month's active import after the mount and an update: %.3f Wh, expected %.3f Wh (history[0] "
+                 "frozen at %u with %d Wh in rate 1..4 sum)",
+                 (double)got / Q, (double)want / Q, f->b.tariff.history[0].frozen_at,
+                 f->b.tariff.history[0].active_wh[0] + f->b.tariff.history[0].active_wh[1] +
+                     f->b.tariff.history[0].active_wh[2] + f->b.tariff.history[0].active_wh[3]);
+    }
+}
+
+static void test_flip_config(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    mc_params_t v0 = f->a.model.params;
+    feed_n(&f->a, 0, 50, 1);
+    assert_int_equal(write_u16(&f->a, MC_QTY_ADDRESS, 0, 17), MC_OK);
+    assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    const rec_t r = newest_record(&f->emu, &f->a.st, AREA_CONFIG, KIND_CONFIG);
+    assert_true(r.found);
+    /* payload: 8 bytes of settings, then mc_params_t (address at offset 2) */
+    nvm_emu_flip(&f->emu, r.sector, r.offset + HDR + 8u + 2u, 6);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+    assert_memory_equal(&f->b.model.params, &v0, sizeof(v0)); /* the old version, not garbage */
+    assert_same_energy(&f->b, &f->a);
+    if (!(f->b.model.errors & MC_ERROR_PARAMS_CRC) || !has_integrity_event(&f->b, 0)) {
+        fail_msg("flip in the newest config record not reported (errors 0x%x)", f->b.model.errors);
+    }
+}
+
+/* A flipped event reads as MC_ERR_CORRUPT at its index (mc_storage_event_read()); the others still read. */
+static void test_flip_event(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    for (uint32_t i = 0; i < 30u; i++) {
+        const mc_event_t ev = {0, 0, MC_EV_RELAY, MC_SRC_LOCAL, MC_QTY_RELAY, 0, i, i + 1u};
+        assert_int_equal(mc_storage_log(&f->a.st, &ev), MC_OK);
+    }
+    const unsigned n = mc_storage_event_count(&f->a.st);
+    assert_int_equal(n, 31);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_event_read(&f->a.st, 10, &ev), MC_OK);
+    assert_int_equal(ev.old_value, 19);
+    uint32_t sector, off;
+    assert_int_equal(event_slot(&f->emu, &f->a.st, ev.seq, &sector, &off), 0);
+    nvm_emu_flip(&f->emu, sector, off + 12u, 2);
+    const int rc = mc_storage_event_read(&f->a.st, 10, &ev);
+    assert_int_equal(mc_storage_event_read(&f->a.st, 9, &ev), MC_OK);
+    assert_int_equal(ev.old_value, 20);
+    assert_int_equal(mc_storage_event_read(&f->a.st, 11, &ev), MC_OK);
+    assert_int_equal(ev.old_value, 18);
+    const unsigned n2 = mc_storage_event_count(&f->a.st);
+    if (rc != MC_ERR_CORRUPT || n2 != n) {
+        fail_msg("a flipped event: read gives %s (documented MC_ERR_CORRUPT), count %u (was %u)", mc_strerror(rc),
+                 n2, n);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Failing sectors                                                          */
+
+static int find_storage_event(const app_t *a, uint8_t area, uint32_t sector)
+{
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        if (mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == MC_EV_STORAGE && ev.arg == area &&
+            ev.old_value == sector && ev.new_value == (uint32_t)MC_ERR_IO) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_failing_sector_energy(void **state)
+{
+    fx_t *f = *state;
+    static const nvm_fail_mode modes[3] = {NVM_FAIL_IO, NVM_FAIL_SILENT, NVM_FAIL_STUCK};
+    static const char *const names[3] = {"returns MC_ERR_IO", "silently programs nothing", "has a stuck bit"};
+    for (unsigned m = 0; m < 3u; m++) {
+        nvm_emu_free(&f->emu);
+        assert_int_equal(nvm_emu_init(&f->emu, 64, 1024, 4, 0xFF), 0);
+        assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+        const mc_storage_area_t ea = f->a.st.area[AREA_ENERGY];
+        const uint32_t bad = ea.first_sector + 1u; /* the ring enters it at the 4th save */
+        nvm_emu_fail_sector(&f->emu, (int32_t)bad, modes[m]);
+        const uint32_t seq0 = energy_seq(f, &f->a);
+        feed_wh(&f->a, 60, 5, 1); /* 30 saves */
+        const rec_t r = newest_record(&f->emu, &f->a.st, AREA_ENERGY, KIND_ENERGY);
+        if (r.seq < seq0 + 30u || r.sector == bad) {
+            fail_msg("sector %u %s: saves did not go on elsewhere (newest seq %u in sector %u)", bad, names[m], r.seq,
+                     r.sector);
+        }
+        if (!find_storage_event(&f->a, AREA_ENERGY, bad)) {
+            fail_msg("sector %u %s: no MC_EV_STORAGE event (errors 0x%x)", bad, names[m], f->a.model.errors);
+        }
+        assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+        assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 1u), MC_OK);
+        assert_same_energy(&f->b, &f->a);
+        /* the new instance meets the sector again and goes round it again */
+        feed_wh(&f->b, 150, 5, 1);
+        assert_int_equal(mc_storage_power_fail(&f->b.st, f->b.now), MC_OK);
+        assert_int_equal(app_boot(&f->c, &f->emu, f->b.now + 1u), MC_OK);
+        assert_same_energy(&f->c, &f->b);
+        assert_int_equal(f->emu.st.violations, 0);
+    }
+}
+
+/* Config has two sectors: with one failing, the area cannot take a new copy without giving up the one
+ * it has. The failure must be reported, and what was saved stays readable (never garbage). */
+static void test_failing_sector_config(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    const mc_storage_area_t ca = f->a.st.area[AREA_CONFIG];
+    const uint32_t bad = ca.first_sector + 1u;
+    nvm_emu_fail_sector(&f->emu, (int32_t)bad, NVM_FAIL_IO);
+    int rc[4];
+    for (unsigned i = 0; i < 4u; i++) {
+        assert_int_equal(write_u16(&f->a, MC_QTY_ADDRESS, 0, 20u + i), MC_OK);
+        rc[i] = mc_storage_poll(&f->a.st, f->a.now);
+        f->a.now += 10u;
+    }
+    print_message("config area with sector %u failing: polls after 4 changes return %s %s %s %s\n", bad,
+                  mc_strerror(rc[0]), mc_strerror(rc[1]), mc_strerror(rc[2]), mc_strerror(rc[3]));
+    if (!find_storage_event(&f->a, AREA_CONFIG, bad)) {
+        fail_msg("failing config sector %u not reported (errors 0x%x)", bad, f->a.model.errors);
+    }
+    (void)mc_storage_power_fail(&f->a.st, f->a.now);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 1u), MC_OK);
+    const unsigned addr = f->b.model.params.address;
+    if (addr < 20u || addr > 23u) {
+        fail_msg("address after the remount %u: none of the versions saved", addr);
+    }
+    if (addr != 23u) {
+        print_message("  (the last change, address 23, was not saved: %u restored)\n", addr);
+    }
+    assert_same_energy(&f->b, &f->a);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Format version                                                           */
+
+static void session(fx_t *f)
+{
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 1, 31, 23, 59, 0)), MC_OK);
+    feed_n(&f->a, 0, 120, 1); /* and a freeze */
+    assert_int_equal(write_u16(&f->a, MC_QTY_ADDRESS, 0, 33), MC_OK);
+    assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+}
+
+static void test_newer_major_refused(void **state)
+{
+    fx_t *f = *state;
+    static const unsigned areas[3] = {AREA_ENERGY, AREA_HISTORY, AREA_CONFIG};
+    static const uint8_t kinds[3] = {KIND_ENERGY, KIND_HISTORY, KIND_CONFIG};
+    nvm_emu_t snap;
+    assert_int_equal(nvm_emu_init(&snap, 64, 1024, 4, 0xFF), 0);
+    for (unsigned i = 0; i < 3u; i++) {
+        memset(f->emu.mem, 0xFF, 64u * 1024u);
+        session(f);
+        const rec_t r = newest_record(&f->emu, &f->a.st, areas[i], kinds[i]);
+        assert_true(r.found);
+        assert_int_equal(r.major, MC_STORAGE_FORMAT_MAJOR);
+        nvm_emu_at(&f->emu, r.sector, r.offset)[3] = (uint8_t)(MC_STORAGE_FORMAT_MAJOR + 1u);
+        reseal(&f->emu, &r);
+        nvm_emu_copy(&snap, &f->emu);
+        nvm_emu_reset_stats(&f->emu);
+        mc_nvm_t nvm;
+        nvm_emu_port(&f->emu, &nvm);
+        app_init_nvm(&f->b, &nvm, f->a.now + 5u, NULL);
+        const mc_meter_t meter0 = f->b.meter;
+        const mc_tariff_t tariff0 = f->b.tariff;
+        const mc_model_t model0 = f->b.model;
+        assert_int_equal(app_mount(&f->b), MC_ERR_VERSION);
+        assert_true(nvm_emu_same(&f->emu, &snap)); /* nothing erased or written */
+        assert_int_equal(f->emu.st.progs + f->emu.st.erases, 0);
+        assert_memory_equal(&f->b.meter, &meter0, sizeof(meter0));
+        assert_memory_equal(&f->b.tariff, &tariff0, sizeof(tariff0));
+        assert_memory_equal(&f->b.model, &model0, sizeof(model0));
+    }
+    nvm_emu_free(&snap);
+}
+
+/* An older minor of the same major is read: its shorter payload fills what it has, the rest takes defaults. */
+static void test_older_minor_accepted(void **state)
+{
+    fx_t *f = *state;
+    session(f);
+    rec_t r = newest_record(&f->emu, &f->a.st, AREA_CONFIG, KIND_CONFIG);
+    assert_true(r.found);
+    const uint32_t full_len = r.len;
+    uint8_t *h = nvm_emu_at(&f->emu, r.sector, r.offset);
+    const uint8_t minor = MC_STORAGE_FORMAT_MINOR > 0u ? (uint8_t)(MC_STORAGE_FORMAT_MINOR - 1u) : 0u;
+    h[4] = minor;
+    /* a config record of a layout with only the settings and the parameters */
+    const uint32_t len = 8u + (uint32_t)sizeof(mc_params_t);
+    h[6] = (uint8_t)len;
+    h[7] = (uint8_t)(len >> 8);
+    reseal(&f->emu, &r);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 5u), MC_OK);
+    assert_int_equal(f->b.model.params.address, 33);
+    assert_memory_equal(&f->b.model.params, &f->a.model.params, sizeof(mc_params_t));
+    mc_calibration_t unity;
+    mc_calibration_default(&unity);
+    assert_memory_equal(&f->b.meter.cal, &unity, sizeof(unity));
+    mc_tariff_schedule_t sched;
+    mc_tariff_schedule_default(&sched);
+    assert_memory_equal(&f->b.tariff.schedule, &sched, sizeof(sched));
+    assert_same_energy(&f->b, &f->a);
+    assert_int_equal(f->b.model.errors, 0);
+    /* the next save writes the current format */
+    assert_int_equal(write_u16(&f->b, MC_QTY_ADDRESS, 0, 34), MC_OK);
+    assert_int_equal(mc_storage_poll(&f->b.st, f->b.now), MC_OK);
+    r = newest_record(&f->emu, &f->b.st, AREA_CONFIG, KIND_CONFIG);
+    assert_int_equal(r.len, full_len);
+    assert_int_equal(r.minor, MC_STORAGE_FORMAT_MINOR);
+    if (MC_STORAGE_FORMAT_MINOR == 0u) {
+        print_message("format minor is 0: no older minor exists; the shorter (older-layout) payload was checked\n");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                   */
+
+static void test_events_logged(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    const mc_time_t t0 = T(2024, 1, 31, 23, 58, 0);
+    assert_int_equal(app_boot(a, &f->emu, t0), MC_OK);
+    mc_event_t ev;
+    assert_int_equal(find_event(a, MC_EV_POWER_UP, 1, &ev), 0);
+    assert_int_equal(ev.time, t0);
+    /* a parameter change */
+    feed_wh(a, 10, 1, 1);
+    assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 5), MC_OK);
+    assert_int_equal(find_event(a, MC_EV_PARAM, 1, &ev), 0);
+    assert_int_equal(ev.qty, MC_QTY_ADDRESS);
+    assert_int_equal(ev.arg, 0);
+    assert_int_equal(ev.old_value, 1);
+    assert_int_equal(ev.new_value, 5);
+    assert_int_equal(ev.source, MC_SRC_BUS);
+    assert_int_equal(ev.time, t0 + 10u);
+    const uint32_t param_seq = ev.seq;
+    assert_int_equal(mc_storage_poll(&a->st, a->now), MC_OK);
+    /* a freeze at 1 February 00:00 */
+    feed_wh(a, 200, 1, 1);
+    assert_true(find_event(a, MC_EV_FREEZE, 4, &ev) >= 0);
+    assert_int_equal(ev.new_value, T(2024, 2, 1, 0, 0, 0));
+    assert_int_equal(ev.time, T(2024, 2, 1, 0, 0, 0)); /* the window that closed at the point */
+    /* energy clear: logged, and the log itself is not cleared */
+    const unsigned n_before = mc_storage_event_count(&a->st);
+    assert_int_equal(write_u16(a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND), MC_OK);
+    assert_int_equal(mc_storage_poll(&a->st, a->now), MC_OK);
+    assert_int_equal(find_event(a, MC_EV_ENERGY_CLEAR, 1, &ev), 0);
+    assert_int_equal(ev.time, a->now);
+    assert_int_equal(ev.source, MC_SRC_BUS);
+    assert_int_equal(mc_storage_event_count(&a->st), n_before + 1u);
+    unsigned found_param = 0;
+    for (unsigned i = 0; i < n_before + 1u; i++) {
+        assert_int_equal(mc_storage_event_read(&a->st, i, &ev), MC_OK);
+        found_param |= ev.seq == param_seq && ev.type == MC_EV_PARAM;
+    }
+    assert_true(found_param);
+    /* a clock set */
+    assert_int_equal(write_clock(a, T(2024, 2, 1, 12, 0, 0)), MC_OK);
+    assert_true(find_event(a, MC_EV_CLOCK_SET, 6, &ev) >= 0);
+    assert_int_equal(ev.time, T(2024, 2, 1, 12, 0, 0));
+    /* power down and up */
+    feed_wh(a, 3, 1, 1);
+    const mc_time_t t_pf = a->now;
+    assert_int_equal(mc_storage_power_fail(&a->st, t_pf), MC_OK);
+    assert_int_equal(find_event(a, MC_EV_POWER_DOWN, 1, &ev), 0);
+    assert_int_equal(ev.time, t_pf);
+    assert_int_equal(app_boot(&f->b, &f->emu, t_pf + 3600u), MC_OK);
+    assert_int_equal(find_event(&f->b, MC_EV_POWER_UP, 1, &ev), 0);
+    assert_int_equal(ev.time, t_pf + 3600u);
+    assert_int_equal(ev.old_value, t_pf);
+    check_log_sane(&f->b, "after the remount");
+}
+
+/* 300 events: the log keeps at least 100, newest first, dropping the oldest. */
+static void test_event_log_wraps(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    for (uint32_t i = 0; i < 300u; i++) {
+        const mc_event_t ev = {0, 0, MC_EV_RELAY, MC_SRC_LOCAL, MC_QTY_RELAY, 0, i, i + 1u};
+        assert_int_equal(mc_storage_log(&a->st, &ev), MC_OK);
+        a->now += 7u;
+    }
+    const unsigned n = mc_storage_event_count(&a->st);
+    print_message("event log after 301 events: %u readable\n", n);
+    assert_true(n >= 100u && n <= 301u);
+    mc_event_t ev;
+    for (unsigned i = 0; i < n && i < 300u; i++) {
+        assert_int_equal(mc_storage_event_read(&a->st, i, &ev), MC_OK);
+        assert_int_equal(ev.type, MC_EV_RELAY);
+        assert_int_equal(ev.old_value, 299u - i);
+        assert_int_equal(ev.time, a->now - 7u * (i + 1u));
+    }
+    assert_int_equal(mc_storage_event_read(&a->st, n, &ev), MC_ERR_NODATA);
+    /* an energy clear is logged on top; the log stays */
+    assert_int_equal(write_u16(a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND), MC_OK);
+    assert_int_equal(mc_storage_poll(&a->st, a->now), MC_OK);
+    assert_true(mc_storage_event_count(&a->st) >= 100u);
+    assert_int_equal(mc_storage_event_read(&a->st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_ENERGY_CLEAR);
+    assert_int_equal(mc_storage_event_read(&a->st, 1, &ev), MC_OK);
+    assert_int_equal(ev.old_value, 299);
+    check_log_sane(a, "after 300 events and a clear");
+}
+
+/* The log keeps at least 100 events across power cycles, too (each cycle logs a few). */
+static void test_event_log_power_cycles(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a, *next = &f->b;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    uint32_t logged = 1;
+    for (uint32_t i = 0; i < 150u; i++) {
+        const mc_event_t ev = {0, 0, MC_EV_RELAY, MC_SRC_LOCAL, MC_QTY_RELAY, 0, i, i + 1u};
+        assert_int_equal(mc_storage_log(&a->st, &ev), MC_OK);
+        logged++;
+    }
+    for (unsigned cycle = 0; cycle < 12u; cycle++) {
+        const mc_event_t ev = {0, 0, MC_EV_RELAY, MC_SRC_LOCAL, MC_QTY_RELAY, 0, 1000u + cycle, 0};
+        assert_int_equal(mc_storage_log(&a->st, &ev), MC_OK);
+        assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+        logged += 2u;
+        assert_int_equal(app_boot(next, &f->emu, a->now + 600u), MC_OK);
+        logged++;
+        const unsigned n = mc_storage_event_count(&next->st);
+        if (n < 100u) {
+            fail_msg("after power cycle %u (%u events logged in all) the log holds %u events", cycle + 1u, logged, n);
+        }
+        check_log_sane(next, "after a power cycle");
+        app_t *t = a;
+        a = next;
+        next = t;
+    }
+}
+
+/* MC_EV_CLOCK_SET carries the old and the new time (mc_storage.h). */
+static void test_clock_set_event_times(void **state)
+{
+    fx_t *f = *state;
+    const mc_time_t t_old = T(2024, 3, 10, 12, 0, 0), t_new = T(2024, 3, 12, 8, 30, 0);
+    assert_int_equal(app_boot(&f->a, &f->emu, t_old), MC_OK);
+    assert_int_equal(write_clock(&f->a, t_new), MC_OK);
+    const unsigned n = mc_storage_event_count(&f->a.st);
+    unsigned sets = 0, with_times = 0;
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        assert_int_equal(mc_storage_event_read(&f->a.st, i, &ev), MC_OK);
+        if (ev.type == MC_EV_CLOCK_SET) {
+            sets++;
+            with_times += ev.old_value == t_old && ev.new_value == t_new;
+        }
+    }
+    if (with_times != 1u) {
+        mc_event_t ev;
+        (void)mc_storage_event_read(&f->a.st, 0, &ev);
+        fail_msg("one clock set from %u to %u: %u CLOCK_SET events, %u with old/new time (newest: arg %u old %u "
+                 "new %u)",
+                 t_old, t_new, sets, with_times, ev.arg, ev.old_value, ev.new_value);
+    }
+}
+
+/* A settlement day change is a parameter change: no settlement happened, so no FREEZE event. */
+static void test_settle_change_no_freeze_event(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 2, 20, 12, 0, 0)), MC_OK);
+    feed_wh(&f->a, 30, 2, 1);
+    assert_int_equal(write_u16(&f->a, MC_QTY_SETTLE_DAY, 0, 15), MC_OK);
+    assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
+    mc_event_t ev;
+    assert_true(find_event(&f->a, MC_EV_PARAM, 4, &ev) >= 0);
+    assert_int_equal(ev.qty, MC_QTY_SETTLE_DAY);
+    assert_int_equal(ev.old_value, 1);
+    assert_int_equal(ev.new_value, 15);
+    assert_int_equal(f->a.tariff.history[0].frozen_at, 0);
+    const int freeze = find_event(&f->a, MC_EV_FREEZE, 10, &ev);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    assert_int_equal(f->b.tariff.cfg.settle_day, 15);
+    assert_true(mc_tariff_update(&f->b.tariff, f->b.now) >= 0);
+    assert_int_equal(f->b.tariff.history[0].frozen_at, 0); /* no back-dated freeze on 15 February */
+    if (freeze >= 0) {
+        fail_msg("a settlement day change logged MC_EV_FREEZE (old %u new %u) though nothing was frozen",
+                 ev.old_value, ev.new_value);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Energy clear, freezes and warnings                                       */
+
+/* An energy clear clears history and maximum demand as well (mc_tariff_clear_energy()): after a
+ * remount they must still be clear. */
+static void test_clear_energy_clears_history(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 1, 31, 23, 50, 0)), MC_OK);
+    feed_wh(&f->a, 900, 2, 1); /* a freeze at 1 February 00:00 */
+    assert_true(f->a.tariff.history[0].frozen_at != 0u);
+    assert_int_equal(write_u16(&f->a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND), MC_OK);
+    assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
+    mc_tariff_month_t zero[MC_TARIFF_HISTORY_MONTHS];
+    memset(zero, 0, sizeof(zero));
+    assert_memory_equal(f->a.tariff.history, zero, sizeof(zero));
+    feed_wh(&f->a, 5, 1, 1);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    assert_same_energy(&f->b, &f->a);
+    if (memcmp(f->b.tariff.history, zero, sizeof(zero)) != 0 || f->b.tariff.max_demand_p != 0.0f) {
+        fail_msg("after a clear and a remount, history month -1 is back: frozen at %u, %d Wh in rate 1, max demand "
+                 "%.1f W",
+                 f->b.tariff.history[0].frozen_at, f->b.tariff.history[0].active_wh[0],
+                 (double)f->b.tariff.max_demand_p);
+    }
+}
+
+/* A clock set across a settlement point freezes in RAM; a power-fail warning before the next poll
+ * must not lose that month. */
+static void test_warning_after_clock_set_freeze(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 2, 10, 12, 0, 0)), MC_OK);
+    feed_wh(&f->a, 50, 1, 1);
+    assert_int_equal(write_clock(&f->a, T(2024, 3, 1, 0, 10, 0)), MC_OK);
+    const mc_tariff_month_t frozen = f->a.tariff.history[0];
+    assert_int_equal(frozen.frozen_at, T(2024, 3, 1, 0, 0, 0));
+    assert_int_equal(frozen.active_wh[0] + frozen.active_wh[1] + frozen.active_wh[2] + frozen.active_wh[3], 50);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK); /* before any poll */
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    assert_true(mc_tariff_update(&f->b.tariff, f->b.now) >= 0);
+    const mc_tariff_month_t *g = &f->b.tariff.history[0];
+    const int got = g->active_wh[0] + g->active_wh[1] + g->active_wh[2] + g->active_wh[3];
+    if (g->frozen_at != frozen.frozen_at || got != 50 || f->b.tariff.history[1].frozen_at != 0u) {
+        fail_msg("month frozen at %u by the clock set: after the warning and a remount, history[0] frozen at %u "
+                 "with %d Wh (expected 50), history[1] frozen at %u",
+                 frozen.frozen_at, g->frozen_at, got, f->b.tariff.history[1].frozen_at);
+    }
+    assert_int_equal(booked_combined(&f->b.tariff, 0), total_combined(&f->b.tariff, 0));
+}
+
+/* A cut in the middle of an ordinary save leaves a torn slot: expected after a power cut, not
+ * corruption of stored data, so it must not raise an integrity error. */
+static void test_torn_save_not_reported(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_wh(&f->a, 29, 1, 1); /* saves at 10 and 20 Wh */
+    const uint64_t saved = energy_total(&f->a.meter.energy) - 9u * Q;
+    nvm_emu_arm_cut(&f->emu, 3, 1); /* the third op of the next save: its header is programmed by then */
+    (void)app_feed(&f->a, &(mc_energy_t){{Q, 0, 0, 0, 0, 0}}, 1);
+    assert_true(f->emu.cut_done);
+    nvm_emu_repower(&f->emu);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 1u), MC_OK);
+    assert_int_equal(energy_total(&f->b.meter.energy), saved);
+    if (f->b.model.errors != 0u || has_integrity_event(&f->b, -1)) {
+        fail_msg("a save cut by a power loss is reported as an integrity error (errors 0x%x)", f->b.model.errors);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Config contents, RAM integrity, clock and outages                        */
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* Everything of the config record comes back: parameters, calibration, schedule, settlement, seal. */
+static void test_config_contents(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_CAL;
+    it.arg = 0;
+    it.is_float = 1;
+    it.f = 1.01f;
+    assert_int_equal(mc_model_write(&a->model, &it, 1, MC_SRC_BUS), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_TOU_PROFILE, 2, 2), MC_OK); /* profile 0, segment 0: rate 2 */
+    assert_int_equal(write_u16(a, MC_QTY_SETTLE_DAY, 0, 5), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_SETTLE_HOUR, 0, 3), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_PARITY, 0, 2), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_WORD_ORDER, 0, 1), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_PULSE_CONSTANT, 0, 800), MC_OK);
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_SERIAL;
+    it.u = 0x4142;
+    assert_int_equal(mc_model_write(&a->model, &it, 1, MC_SRC_LOCAL), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_SEAL, 0, 1), MC_OK);
+    assert_int_equal(mc_storage_poll(&a->st, a->now), MC_OK);
+    mc_event_t ev;
+    unsigned cal_events = 0;
+    for (unsigned i = 0; i < mc_storage_event_count(&a->st); i++) {
+        assert_int_equal(mc_storage_event_read(&a->st, i, &ev), MC_OK);
+        if (ev.type == MC_EV_CALIBRATION && ev.qty == MC_QTY_CAL) {
+            assert_int_equal(ev.arg, 0);
+            assert_int_equal(ev.old_value, float_bits(1.0f));
+            assert_int_equal(ev.new_value, float_bits(1.01f));
+            cal_events++;
+        }
+    }
+    assert_int_equal(cal_events, 1);
+    feed_n(a, 0, 50, 1);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    assert_int_equal(app_boot(&f->b, &f->emu, a->now + 60u), MC_OK);
+    assert_memory_equal(&f->b.meter.cal, &a->meter.cal, sizeof(mc_calibration_t));
+    assert_true(f->b.meter.cal.u_gain == 1.01f);
+    assert_memory_equal(&f->b.tariff.schedule, &a->tariff.schedule, sizeof(mc_tariff_schedule_t));
+    assert_int_equal(f->b.tariff.schedule.day_profiles[0].seg[0].rate, 2);
+    assert_int_equal(f->b.tariff.cfg.settle_day, 5);
+    assert_int_equal(f->b.tariff.cfg.settle_hour, 3);
+    assert_int_equal(f->b.tariff.last_settlement, a->tariff.last_settlement);
+    assert_memory_equal(&f->b.model.params, &a->model.params, sizeof(mc_params_t));
+    assert_int_equal(f->b.model.params.serial[0], 'A');
+    assert_int_equal(f->b.model.sealed, 1);
+    assert_int_equal(f->b.meter.pulse_quanta, a->meter.pulse_quanta);
+    assert_same_energy(&f->b, a);
+    assert_int_equal(f->b.model.errors, 0);
+}
+
+/* RAM integrity: parameters or calibration changed behind the model's back are caught by the periodic
+ * check (integrity_period_s, default 60 s), flagged and logged once. */
+static void test_ram_integrity_check(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
+    assert_int_equal(app_boot(a, &f->emu, t0), MC_OK);
+    assert_int_equal(mc_storage_poll(&a->st, t0 + 1u), MC_OK);
+    assert_int_equal(a->model.errors, 0);
+    a->model.params.address = 77; /* a RAM upset */
+    assert_int_equal(mc_storage_poll(&a->st, t0 + 30u), MC_OK);
+    assert_int_equal(a->model.errors, 0);
+    assert_int_equal(mc_storage_poll(&a->st, t0 + 61u), MC_OK);
+    assert_true(a->model.errors & MC_ERROR_PARAMS_CRC);
+    assert_true(has_integrity_event(a, 0));
+    a->meter.cal.u_gain = 1.5f; /* not sealed */
+    assert_int_equal(mc_storage_poll(&a->st, t0 + 122u), MC_OK);
+    assert_true(a->model.errors & MC_ERROR_CAL_CRC);
+    assert_true(has_integrity_event(a, 1));
+    const unsigned n = mc_storage_event_count(&a->st);
+    assert_int_equal(mc_storage_poll(&a->st, t0 + 183u), MC_OK);
+    assert_int_equal(mc_storage_poll(&a->st, t0 + 244u), MC_OK);
+    assert_int_equal(mc_storage_event_count(&a->st), n); /* once */
+}
+
+/* Time going backwards without a clock set is logged with the old and the new time. */
+static void test_clock_backward_event(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_wh(a, 5, 1, 1);
+    const mc_time_t before = a->now;
+    a->now -= 101u;
+    feed_wh(a, 1, 1, 1); /* closes at before - 100 */
+    mc_event_t ev;
+    assert_int_equal(find_event(a, MC_EV_CLOCK_BACKWARD, 2, &ev), 0);
+    assert_int_equal(ev.time, before - 100u);
+    if (ev.old_value != before || ev.new_value != before - 100u) {
+        fail_msg("CLOCK_BACKWARD from %u to %u logged with old %u, new %u", before, before - 100u, ev.old_value,
+                 ev.new_value);
+    }
+}
+
+/* Power off on 15 January, on again on 20 April: the three settlement points missed are made up once each,
+ * the January energy in the first, and it all survives the next power cycle. */
+static void test_outage_made_up_freezes(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 1, 15, 12, 0, 0)), MC_OK);
+    feed_wh(&f->a, 100, 1, 1);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(app_boot(&f->b, &f->emu, T(2024, 4, 20, 12, 0, 0)), MC_OK);
+    feed_wh(&f->b, 1, 1, 1);
+    static const unsigned months[3] = {4, 3, 2};
+    static const int wh[3] = {0, 0, 100};
+    for (unsigned m = 0; m < 3u; m++) {
+        const mc_tariff_month_t *h = &f->b.tariff.history[m];
+        assert_int_equal(h->frozen_at, T(2024, months[m], 1, 0, 0, 0));
+        assert_int_equal(h->active_wh[0] + h->active_wh[1] + h->active_wh[2] + h->active_wh[3], wh[m]);
+    }
+    assert_int_equal(f->b.tariff.history[3].frozen_at, 0);
+    mc_event_t ev;
+    assert_true(find_event(&f->b, MC_EV_FREEZE, 3, &ev) >= 0);
+    assert_int_equal(ev.new_value, T(2024, 4, 1, 0, 0, 0));
+    assert_int_equal(mc_storage_power_fail(&f->b.st, f->b.now), MC_OK);
+    assert_int_equal(app_boot(&f->c, &f->emu, f->b.now + 60u), MC_OK);
+    assert_true(mc_tariff_update(&f->c.tariff, f->c.now) >= 0);
+    assert_memory_equal(f->c.tariff.history, f->b.tariff.history, sizeof(f->b.tariff.history));
+    assert_same_energy(&f->c, &f->b);
+    assert_int_equal(booked_combined(&f->c.tariff, 0), total_combined(&f->c.tariff, 0));
+}
+
+static void test_api_arguments(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    mc_nvm_t nvm;
+    nvm_emu_port(&f->emu, &nvm);
+    app_init_nvm(a, &nvm, T(2024, 5, 10, 8, 0, 0), NULL);
+    mc_reading_t r;
+    memset(&r, 0, sizeof(r));
+    mc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    /* not mounted */
+    assert_int_equal(mc_storage_window(&a->st, a->now, &r), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_poll(&a->st, a->now), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_log(&a->st, &ev), MC_ERR_INVAL);
+    mc_storage_param_changed(&a->st, MC_QTY_ADDRESS, 0, 1, 2, MC_SRC_BUS); /* ignored */
+    assert_int_equal(mc_storage_mount(NULL, &a->scfg, &a->meter, &a->tariff, &a->model), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_mount(&a->st, NULL, &a->meter, &a->tariff, &a->model), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_mount(&a->st, &a->scfg, NULL, &a->tariff, &a->model), MC_ERR_INVAL);
+    mc_storage_config_t bad = a->scfg;
+    bad.nvm.prog = NULL;
+    assert_int_equal(mc_storage_mount(&a->st, &bad, &a->meter, &a->tariff, &a->model), MC_ERR_INVAL);
+    assert_int_equal(f->emu.st.ops, 0);
+    assert_int_equal(app_mount(a), MC_OK);
+    assert_int_equal(mc_storage_window(&a->st, a->now, NULL), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_window(NULL, a->now, &r), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_log(&a->st, NULL), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_event_read(&a->st, 0, NULL), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_event_read(NULL, 0, &ev), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_event_count(NULL), 0);
+    assert_int_equal(mc_storage_event_read(&a->st, 1, &ev), MC_ERR_NODATA);
+    mc_storage_param_changed(NULL, MC_QTY_ADDRESS, 0, 1, 2, MC_SRC_BUS);
+    /* time out of range: refused, nothing saved */
+    const uint64_t ops = f->emu.st.ops;
+    r.delta.q[MC_E_ACTIVE_IMPORT] = 100u * Q;
+    r.duration_s = 1.0f;
+    assert_true(mc_storage_window(&a->st, MC_TIME_MAX + 1u, &r) < 0);
+    assert_int_equal(f->emu.st.ops, ops);
+    assert_int_equal(tariff_kind(&a->tariff, MC_TK_ACTIVE_IMPORT), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Geometry                                                                 */
+
+/* The documented range (mc_nvm_t): sector_size 1024..65536, sector_count 8..256, prog_size 1, 4, 8, 16;
+ * defaults otherwise (mc_storage_config_default(): "2 event sectors"). Outside it: MC_ERR_INVAL. */
+static void test_geometry_documented_range(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t count, size, prog;
+    } g[] = {{8, 1024, 4}, {8, 4096, 8}, {8, 65536, 16}, {256, 1024, 4}, {16, 2048, 1}};
+    static const struct {
+        uint32_t count, size, prog;
+    } out[] = {{64, 512, 1}, {7, 4096, 4}, {257, 1024, 4}, {64, 1028, 8}};
+    unsigned bad = 0;
+    app_t *a = calloc(2, sizeof(app_t));
+    assert_non_null(a);
+    for (unsigned i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+        nvm_emu_t e;
+        assert_int_equal(nvm_emu_init(&e, g[i].count, g[i].size, g[i].prog, 0xFF), 0);
+        int rc = app_boot(&a[0], &e, T(2024, 5, 10, 8, 0, 0));
+        if (rc == MC_OK) {
+            feed_n(&a[0], 0, 100, 1);
+            rc = mc_storage_power_fail(&a[0].st, a[0].now);
+            if (rc == MC_OK) {
+                rc = app_boot(&a[1], &e, a[0].now + 1u);
+            }
+            if (rc == MC_OK) {
+                assert_same_energy(&a[1], &a[0]);
+            }
+        }
+        print_message("geometry %u x %u B, prog %u: %s\n", g[i].count, g[i].size, g[i].prog, mc_strerror(rc));
+        bad += rc != MC_OK;
+        nvm_emu_free(&e);
+    }
+    for (unsigned i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        nvm_emu_t e;
+        assert_int_equal(nvm_emu_init(&e, out[i].count, out[i].size, out[i].prog, 0xFF), 0);
+        const int rc = app_boot(&a[0], &e, T(2024, 5, 10, 8, 0, 0));
+        if (rc != MC_ERR_INVAL || e.st.progs + e.st.erases != 0u) {
+            fail_msg("geometry %u x %u B, prog %u (outside the range): %s", out[i].count, out[i].size, out[i].prog,
+                     mc_strerror(rc));
+        }
+        nvm_emu_free(&e);
+    }
+    /* the smallest memory works with the event sectors set by hand */
+    {
+        nvm_emu_t e;
+        assert_int_equal(nvm_emu_init(&e, 8, 1024, 4, 0xFF), 0);
+        mc_storage_config_t cfg;
+        mc_storage_config_default(&cfg);
+        cfg.event_sectors = 2;
+        assert_int_equal(app_boot_cfg(&a[0], &e, T(2024, 5, 10, 8, 0, 0), &cfg), MC_OK);
+        feed_n(&a[0], 0, 100, 1);
+        assert_int_equal(mc_storage_power_fail(&a[0].st, a[0].now), MC_OK);
+        assert_int_equal(app_boot_cfg(&a[1], &e, a[0].now + 1u, &cfg), MC_OK);
+        assert_same_energy(&a[1], &a[0]);
+        nvm_emu_free(&e);
+    }
+    free(a);
+    if (bad != 0u) {
+        fail_msg("%u geometries of the documented range refused with the default configuration (above)", bad);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* POSIX file-backed NVM                                                    */
+
+#ifdef MC_HAVE_POSIX_NVM
+static void test_posix_nvm(void **state)
+{
+    (void)state;
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/mc_posix_nvm_XXXXXX", dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    app_t *a = calloc(2, sizeof(app_t));
+    assert_non_null(a);
+    mc_posix_nvm_t file;
+    mc_nvm_t nvm;
+    assert_int_equal(mc_posix_nvm_open(&file, path, 16, 1024, 4, 0xFF, &nvm), MC_OK);
+    /* a new file is 16 KiB of 0xFF */
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    assert_int_equal(ftell(fp), 16 * 1024);
+    fclose(fp);
+    uint8_t buf[8];
+    assert_int_equal(nvm.read(nvm.context, 15, 1016, buf, 8), MC_OK);
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(buf[k], 0xFF);
+    }
+    /* flash semantics: prog ANDs; alignment and range are enforced; erase restores */
+    const uint8_t p1[4] = {0xF0, 0x0F, 0xFF, 0x00}, p2[4] = {0x3C, 0x3C, 0x0F, 0xFF};
+    assert_int_equal(nvm.prog(nvm.context, 15, 8, p1, 4), MC_OK);
+    assert_int_equal(nvm.prog(nvm.context, 15, 8, p2, 4), MC_OK);
+    assert_int_equal(nvm.read(nvm.context, 15, 8, buf, 4), MC_OK);
+    const uint8_t anded[4] = {0x30, 0x0C, 0x0F, 0x00};
+    assert_memory_equal(buf, anded, 4);
+    assert_int_equal(nvm.prog(nvm.context, 15, 2, p1, 4), MC_ERR_INVAL);
+    assert_int_equal(nvm.prog(nvm.context, 15, 8, p1, 3), MC_ERR_INVAL);
+    assert_int_equal(nvm.prog(nvm.context, 16, 0, p1, 4), MC_ERR_INVAL);
+    assert_int_equal(nvm.erase(nvm.context, 15), MC_OK);
+    assert_int_equal(nvm.read(nvm.context, 15, 8, buf, 4), MC_OK);
+    assert_int_equal(buf[0], 0xFF);
+    /* storage on the file: save, close, reopen, mount */
+    assert_int_equal(app_boot_nvm(&a[0], &nvm, T(2024, 5, 10, 8, 0, 0), NULL), MC_OK);
+    feed_n(&a[0], 0, 300, 1);
+    assert_int_equal(write_u16(&a[0], MC_QTY_ADDRESS, 0, 99), MC_OK);
+    assert_int_equal(mc_storage_poll(&a[0].st, a[0].now), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&a[0].st, a[0].now), MC_OK);
+    assert_int_equal(mc_posix_nvm_close(&file), MC_OK);
+    assert_int_equal(mc_posix_nvm_open(&file, path, 16, 1024, 4, 0xFF, &nvm), MC_OK);
+    assert_int_equal(app_boot_nvm(&a[1], &nvm, a[0].now + 60u, NULL), MC_OK);
+    assert_same_energy(&a[1], &a[0]);
+    assert_int_equal(a[1].model.params.address, 99);
+    assert_int_equal(a[1].model.errors, 0);
+    assert_int_equal(mc_posix_nvm_close(&file), MC_OK);
+    /* a file of another geometry is refused, not truncated */
+    assert_int_equal(mc_posix_nvm_open(&file, path, 32, 1024, 4, 0xFF, &nvm), MC_ERR_INVAL);
+    assert_int_equal(mc_posix_nvm_open(&file, path, 16, 100, 4, 0xFF, &nvm), MC_ERR_INVAL);
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    assert_int_equal(ftell(fp), 16 * 1024);
+    fclose(fp);
+    assert_int_equal(mc_posix_nvm_close(&file), MC_ERR_INVAL);
+    unlink(path);
+    free(a);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nvm_emu),
+        cmocka_unit_test_setup_teardown(test_restore_after_warning, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_after_warning, setup_eeprom, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_after_warning, setup_zero_erased, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_save_policy, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_save_cost_and_wear, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_eeprom_cost, setup_eeprom, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_eeprom_cost, setup_zero_erased, fx_teardown),
+        cmocka_unit_test(test_power_cut_sweep),
+        cmocka_unit_test(test_power_cut_sweep_bytewise),
+        cmocka_unit_test_setup_teardown(test_flip_energy, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flip_energy_header_id, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flip_history, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flip_history_keeps_this_month, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flip_config, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flip_event, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_sector_energy, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_sector_config, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_major_refused, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_older_minor_accepted, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_events_logged, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_event_log_wraps, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_event_log_power_cycles, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clock_set_event_times, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_settle_change_no_freeze_event, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clear_energy_clears_history, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_warning_after_clock_set_freeze, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_save_not_reported, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_config_contents, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ram_integrity_check, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clock_backward_event, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outage_made_up_freezes, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_api_arguments, setup_flash, fx_teardown),
+        cmocka_unit_test(test_geometry_documented_range),
+#ifdef MC_HAVE_POSIX_NVM
+        cmocka_unit_test(test_posix_nvm),
+#endif
+    };
+    return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
+}
