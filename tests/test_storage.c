@@ -2262,17 +2262,18 @@ static void test_api_arguments(void **state)
 /* ------------------------------------------------------------------------ */
 /* Geometry                                                                 */
 
-/* The documented range (mc_nvm_t): sector_size 1024..65536, sector_count 8..256, prog_size 1, 4, 8, 16;
- * defaults otherwise (mc_storage_config_default(): "2 event sectors"). Outside it: MC_ERR_INVAL. */
+/* The documented range (mc_nvm_t): sector_size 1024..65536, sector_count up to 256 and at least 6 plus the
+ * event sectors (10 for 1 KiB sectors with the default event capacity, 9 for 2 KiB, 8 from 4 KiB), prog_size 1,
+ * 4, 8, 16. Outside it: MC_ERR_INVAL. */
 static void test_geometry_documented_range(void **state)
 {
     (void)state;
     static const struct {
         uint32_t count, size, prog;
-    } g[] = {{8, 1024, 4}, {8, 4096, 8}, {8, 65536, 16}, {256, 1024, 4}, {16, 2048, 1}};
+    } g[] = {{10, 1024, 4}, {9, 2048, 4}, {8, 4096, 8}, {8, 65536, 16}, {256, 1024, 4}, {16, 2048, 1}};
     static const struct {
         uint32_t count, size, prog;
-    } out[] = {{64, 512, 1}, {7, 4096, 4}, {257, 1024, 4}, {64, 1028, 8}};
+    } out[] = {{64, 512, 1}, {7, 4096, 4}, {257, 1024, 4}, {64, 1028, 8}, {9, 1024, 4}, {8, 2048, 4}};
     unsigned bad = 0;
     app_t *a = calloc(2, sizeof(app_t));
     assert_non_null(a);

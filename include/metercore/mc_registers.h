@@ -41,6 +41,9 @@ extern "C" {
 /** Register-map version register. */
 #define MC_REG_MAP_VERSION_ADDR 0x101Au
 
+/** Argument of the one on_change report of a clock set (old and new values are times). */
+#define MC_CLOCK_ARG_TIME 6u
+
 /** Value of the clear-energy command (KPM31 000CH). */
 #define MC_CLEAR_ENERGY_COMMAND 0x55AAu
 
@@ -228,8 +231,10 @@ typedef struct mc_event {
  * protocol handlers, so they must not block for long.
  */
 typedef struct mc_model_hooks {
-    /** A parameter changed (after validation): quantity, argument, old and new value (floats as
-     *  their IEEE-754 bits), source. Energy clear is reported as ::MC_QTY_CLEAR_ENERGY. */
+    /** A parameter changed (after validation, before it is applied): quantity, argument, old and
+     *  new value (floats as their IEEE-754 bits), source. Energy clear is reported as
+     *  ::MC_QTY_CLEAR_ENERGY; a clock set once as ::MC_QTY_CLOCK with argument
+     *  ::MC_CLOCK_ARG_TIME and the old and new ::mc_time_t, whatever fields were written. */
     void (*on_change)(void *ctx, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
                       mc_source source);
     /** Drive the relay: 1 close, 0 open. Return 0, or a negative mc_err if it failed. */

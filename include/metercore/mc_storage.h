@@ -15,9 +15,9 @@
  * The sectors are split into four areas, each a ring of equal slots:
  * - energy (the rest of the sectors): meter energy, tariff totals and this
  *   month, saved often;
- * - history (2 sectors): settlement history, the month's counters right after
- *   the last freeze, settlement bookkeeping;
- * - config (2 sectors): parameters, calibration, tariff schedule and settings;
+ * - history (2 sectors, 3 from 16 sectors on): settlement history, the month's
+ *   counters right after the last freeze, settlement bookkeeping;
+ * - config (2 sectors, 3 from 16 on): parameters, calibration, tariff schedule and settings;
  * - events (2 sectors at least): the event log, one 24-byte slot per event.
  * A record is a 16-byte header (magic, kind, format version, length, sequence
  * number, CRC-32), its payload and, once the two are programmed and verified, a
@@ -80,7 +80,9 @@ typedef struct mc_nvm {
     void *context;          /**< Passed to the callbacks. */
     uint32_t sector_size;   /**< Bytes per erasable sector, 1024..65536, a multiple of prog_size
                                  (an EEPROM port presents 1024-byte sectors and erases by filling). */
-    uint32_t sector_count;  /**< Sectors available to metercore, 8..256. */
+    uint32_t sector_count;  /**< Sectors available to metercore, up to 256: at least 6 plus the event sectors
+                                 (with the default event capacity: 10 of 1 KiB, 9 of 2 KiB, 8 from 4 KiB);
+                                 from 16 on, history and config get 3 sectors each instead of 2. */
     uint32_t prog_size;     /**< Programming unit in bytes: 1 (EEPROM, FRAM), 4, 8 or 16 (flash). */
     uint8_t erase_value;    /**< Value of an erased byte (0xFF for most flash). */
 } mc_nvm_t;
@@ -118,9 +120,11 @@ typedef struct mc_storage {
     mc_time_t saved_at;          /**< Time of the last energy save. */
     mc_time_t last_check;        /**< Time of the last integrity check. */
     mc_time_t saved_settlement;  /**< The tariff's last settlement point as last saved. */
+    mc_time_t saved_frozen_at;   /**< The newest history month's freeze time as last saved. */
     uint32_t params_crc;         /**< CRC of the parameters as saved. */
     uint8_t config_dirty;        /**< A parameter changed since the last config save. */
     uint8_t energy_dirty;        /**< Energy must be saved at the next poll (e.g. after a clear). */
+    uint8_t history_dirty;       /**< History must be saved at the next poll (after a clear). */
     uint8_t mounted;             /**< mc_storage_mount() succeeded. */
 } mc_storage_t;
 

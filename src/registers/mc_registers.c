@@ -786,14 +786,10 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
         }
     }
     /* Report, then apply: nothing after this point can fail. Each item is
-     * reported with the value it replaces (read now, before the change; the
-     * clock from the time before it was set). */
+     * reported with the value it replaces (read now, before the change); a
+     * clock set once, with the old and the new time. */
     if (md->hooks.on_change != NULL) {
-        mc_datetime_t od;
-        if (mc_time_to_datetime(old_time, &od) != MC_OK) {
-            memset(&od, 0, sizeof(od));
-        }
-        const unsigned old_clock[6] = {od.year, od.month, od.day, od.hour, od.minute, od.second};
+        int clock_reported = 0;
         for (size_t k = 0; k < n; k++) {
             const mc_qty q = (mc_qty)items[k].qty;
             const unsigned a = items[k].arg;
@@ -802,10 +798,13 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
             uint32_t oldv = value_bits(&ov);
             uint32_t newv = items[k].is_float ? float_bits(items[k].f) : items[k].u;
             if (q == MC_QTY_CLOCK) {
-                oldv = old_clock[a];
-                if (oldv == newv) {
+                /* One report for the whole clock set, with the old and new time. */
+                if (clock_reported || old_time == new_time) {
                     continue;
                 }
+                clock_reported = 1;
+                md->hooks.on_change(md->hooks.ctx, q, MC_CLOCK_ARG_TIME, old_time, new_time, source);
+                continue;
             } else if (q == MC_QTY_PASSWORD) {
                 if (items[k].u == md->params.password) {
                     continue;

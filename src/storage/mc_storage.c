@@ -53,8 +53,10 @@ static void add(payload_t *pl, void *ptr, uint32_t len)
 
 /* Fixed parts of the records that are not instance fields. */
 typedef struct energy_meta {
-    uint32_t gen;  /* freeze generation this energy belongs to */
-    uint32_t time; /* when it was saved */
+    uint32_t gen;             /* freeze generation this energy belongs to */
+    uint32_t time;            /* when it was saved */
+    uint32_t last_settlement; /* the tariff's last settlement point then */
+    uint32_t pad;
 } energy_meta_t;
 
 typedef struct history_meta {
@@ -62,7 +64,11 @@ typedef struct history_meta {
     uint32_t last_settlement;
     float max_demand_p;
     uint32_t max_demand_at;
+    uint32_t flags; /* HISTORY_CLEARED: this generation began with an energy clear */
+    uint32_t pad;
 } history_meta_t;
+
+#define HISTORY_CLEARED 1u
 
 typedef struct config_meta {
     uint8_t sealed;
@@ -186,6 +192,24 @@ static int program_marker(mc_storage_t *st, const mc_storage_area_t *a, uint32_t
         return MC_ERR_IO;
     }
     return MC_OK;
+}
+
+/* Whether a slot was never programmed since its sector's erase. */
+static int slot_blank(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot)
+{
+    uint8_t buf[CHUNK];
+    for (uint32_t pos = 0; pos < a->slot_size; pos += CHUNK) {
+        const uint32_t n = a->slot_size - pos < CHUNK ? a->slot_size - pos : CHUNK;
+        if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot) + pos, buf, n) != MC_OK) {
+            return 0;
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            if (buf[k] != st->cfg.nvm.erase_value) {
+                return 0;
+            }
+        }
+    }
+    return 1;
 }
 
 /* Whether a record slot carries its commit marker. */
@@ -332,7 +356,7 @@ static mc_time_t now_of(const mc_storage_t *st)
  */
 static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_energy_t *pending)
 {
-    energy_meta_t meta = {st->gen, now};
+    energy_meta_t meta = {st->gen, now, st->tariff->last_settlement, 0};
     mc_energy_t e = st->meter->energy;
     if (pending != NULL) {
         for (int k = 0; k < MC_E_COUNT; k++) {
@@ -355,14 +379,20 @@ static int save_energy(mc_storage_t *st, mc_time_t now)
     return save_energy_state(st, now, NULL);
 }
 
-static int save_history(mc_storage_t *st)
+static int save_history_flags(mc_storage_t *st, uint32_t flags)
 {
     st->saved_settlement = st->tariff->last_settlement;
+    st->saved_frozen_at = st->tariff->history[0].frozen_at;
     history_meta_t meta = {st->gen, st->tariff->last_settlement, st->tariff->max_demand_p,
-                           st->tariff->max_demand_p_at};
+                           st->tariff->max_demand_p_at, flags, 0};
     payload_t pl;
     history_payload(st, &pl, &meta);
     return write_record(st, AREA_HISTORY, 2, &pl);
+}
+
+static int save_history(mc_storage_t *st)
+{
+    return save_history_flags(st, 0);
 }
 
 static int save_config(mc_storage_t *st)
@@ -458,13 +488,21 @@ int mc_storage_event_read(const mc_storage_t *st, unsigned index, mc_event_t *ou
     if (index >= a->seq) {
         return MC_ERR_NODATA;
     }
-    /* Events are written in sequence; bad sectors only add gaps. */
+    /* Events are written in sequence; bad sectors and torn writes only add gaps. */
+    int saw_corrupt = 0;
     for (uint32_t back = index; back < total; back++) {
         const uint32_t slot = (a->newest_slot + total - back) % total;
         uint8_t img[MC_EVENT_SLOT_SIZE];
         mc_event_t ev;
-        if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), img, sizeof(img)) != MC_OK ||
-            event_from_image(img, &ev) != MC_OK) {
+        if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), img, sizeof(img)) != MC_OK) {
+            continue;
+        }
+        if (event_from_image(img, &ev) != MC_OK) {
+            unsigned blank = 1;
+            for (unsigned k = 0; k < sizeof(img); k++) {
+                blank &= img[k] == st->cfg.nvm.erase_value;
+            }
+            saw_corrupt |= !blank;
             continue;
         }
         if (ev.seq == want) {
@@ -472,10 +510,12 @@ int mc_storage_event_read(const mc_storage_t *st, unsigned index, mc_event_t *ou
             return MC_OK;
         }
         if (ev.seq < want) {
-            return MC_ERR_NODATA; /* the wanted event was overwritten */
+            /* Passed it: overwritten, or the damaged slot just seen was it. */
+            return saw_corrupt ? MC_ERR_CORRUPT : MC_ERR_NODATA;
         }
+        saw_corrupt = 0;
     }
-    return MC_ERR_NODATA;
+    return saw_corrupt ? MC_ERR_CORRUPT : MC_ERR_NODATA;
 }
 
 unsigned mc_storage_event_count(const mc_storage_t *st)
@@ -491,7 +531,7 @@ unsigned mc_storage_event_count(const mc_storage_t *st)
     }
     while (lo < hi) {
         unsigned mid = lo + (hi - lo + 1u) / 2u;
-        if (mc_storage_event_read(st, mid - 1u, &ev) == MC_OK) {
+        if (mc_storage_event_read(st, mid - 1u, &ev) != MC_ERR_NODATA) { /* a damaged event still counts */
             lo = mid;
         } else {
             hi = mid - 1u;
@@ -632,7 +672,10 @@ static int layout(mc_storage_t *st)
         ev = (128u * MC_EVENT_SLOT_SIZE + nv->sector_size - 1u) / nv->sector_size + 1u;
         ev = ev < 2u ? 2u : ev;
     }
-    if (ev < 2u || ev + 6u > nv->sector_count) {
+    /* History and config get a third sector when there is room, so that one
+     * failing sector does not stop them. */
+    const unsigned small = nv->sector_count >= 16u ? 3u : 2u;
+    if (ev < 2u || ev + 2u * small + 2u > nv->sector_count) {
         return MC_ERR_INVAL;
     }
     const uint32_t payload_len[AREA_COUNT] = {
@@ -641,7 +684,7 @@ static int layout(mc_storage_t *st)
         sizeof(config_meta_t) + sizeof(mc_params_t) + sizeof(mc_calibration_t) + sizeof(mc_tariff_schedule_t),
         MC_EVENT_SLOT_SIZE - HEADER_SIZE,
     };
-    const unsigned sectors[AREA_COUNT] = {nv->sector_count - 4u - ev, 2u, 2u, ev};
+    const unsigned sectors[AREA_COUNT] = {nv->sector_count - 2u * small - ev, small, small, ev};
     unsigned first = 0;
     for (unsigned i = 0; i < AREA_COUNT; i++) {
         mc_storage_area_t *a = &st->area[i];
@@ -736,7 +779,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     }
     /* Apply history, then energy; an energy record of an older freeze generation takes
      * its month from the history record (the cut fell between the two saves of a freeze). */
-    history_meta_t hmeta = {0, 0, 0.0f, 0};
+    history_meta_t hmeta = {0, 0, 0.0f, 0, 0, 0};
     uint64_t month_after[MC_TARIFF_RATES][MC_TK_COUNT];
     if (f[AREA_HISTORY].slot != UINT32_MAX) {
         payload_t pl;
@@ -764,6 +807,16 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         }
         if (f[AREA_HISTORY].slot != UINT32_MAX && emeta.gen < hmeta.gen) {
             memcpy(tariff->month, month_after, sizeof(month_after));
+            if (hmeta.flags & HISTORY_CLEARED) {
+                /* The cut fell inside an energy clear: finish it. */
+                memset(meter->energy.q, 0, sizeof(meter->energy.q));
+                memset(tariff->total, 0, sizeof(tariff->total));
+            }
+        }
+        if (emeta.last_settlement > tariff->last_settlement) {
+            /* The history record of a later freeze was lost (damaged): this energy
+             * record is after that freeze, so the freeze must not be made again. */
+            tariff->last_settlement = emeta.last_settlement;
         }
         saved_time = emeta.time;
     } else {
@@ -775,7 +828,9 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     model->errors |= errors;
     st->mounted = 1;
 
-    /* Rings continue at the next sector boundary after the newest record. */
+    /* Rings continue after the newest record: in the same sector if the slots
+     * after it are still blank (erased, never programmed), else at the next
+     * sector boundary, which is erased before use. */
     for (unsigned i = 0; i < AREA_COUNT; i++) {
         mc_storage_area_t *a = &st->area[i];
         if (i < 3u) {
@@ -784,9 +839,18 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         }
         a->next_slot = a->newest_slot == UINT32_MAX ? 0u
                                                     : (a->newest_slot / a->slots_per_sector + 1u) * a->slots_per_sector;
+        if (a->newest_slot != UINT32_MAX) {
+            for (uint32_t slot = a->newest_slot + 1u; slot < a->next_slot; slot++) {
+                if (slot_blank(st, a, slot)) {
+                    a->next_slot = slot;
+                    break;
+                }
+            }
+        }
     }
     st->saved_energy_q = energy_sum(st);
     st->saved_settlement = tariff->last_settlement;
+    st->saved_frozen_at = tariff->history[0].frozen_at;
     const mc_time_t now = now_of(st);
     st->saved_at = now;
     st->last_check = now;
@@ -817,17 +881,31 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
  */
 static int save_freezes(mc_storage_t *st, mc_time_t now)
 {
-    if (st->tariff->last_settlement == st->saved_settlement) {
+    const int moved = st->tariff->last_settlement != st->saved_settlement;
+    const mc_time_t frozen_at = st->tariff->history[0].frozen_at;
+    const int froze = frozen_at != st->saved_frozen_at && frozen_at != 0u; /* a clear zeroes it */
+    const int cleared = st->history_dirty;
+    if (!moved && !froze && !cleared) {
         return MC_OK;
     }
+    if (!froze && !cleared) {
+        /* Only the settlement bookkeeping moved (new settlement day): no month changed. */
+        return save_history(st);
+    }
+    /* A new generation: history first, then energy. A clear is marked in the
+     * history record so that a cut before the energy save still clears at mount. */
     const mc_time_t before = st->saved_settlement;
     st->gen++;
-    int err = save_history(st);
+    int err = save_history_flags(st, cleared ? HISTORY_CLEARED : 0u);
     if (err == MC_OK) {
         err = save_energy(st, now);
     }
     if (err == MC_OK) {
-        (void)log_event(st, MC_EV_FREEZE, MC_SRC_LOCAL, 0, 0, before, st->tariff->last_settlement);
+        if (froze) {
+            (void)log_event(st, MC_EV_FREEZE, MC_SRC_LOCAL, 0, 0, before, st->tariff->last_settlement);
+        }
+        st->history_dirty = 0;
+        st->energy_dirty = 0;
     }
     return err;
 }
@@ -843,6 +921,7 @@ int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *readi
     if (freeze_due && (err = save_energy_state(st, now, &reading->delta)) != MC_OK) {
         return err; /* the month as it stands before the freeze (and before this window) */
     }
+    const mc_time_t before = st->tariff->last_time;
     const int events = mc_tariff_add(st->tariff, now, reading);
     if (events < 0) {
         return events;
@@ -851,7 +930,7 @@ int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *readi
         return err;
     }
     if (events & MC_TEV_CLOCK_BACKWARD) {
-        (void)log_event(st, MC_EV_CLOCK_BACKWARD, MC_SRC_LOCAL, 0, 0, 0, now);
+        (void)log_event(st, MC_EV_CLOCK_BACKWARD, MC_SRC_LOCAL, 0, 0, before, now);
     }
     const uint64_t quantum = (uint64_t)st->cfg.save_quantum_wh * MC_ENERGY_QUANTA_PER_WH;
     const uint64_t grown = energy_sum(st) - st->saved_energy_q;
@@ -906,7 +985,12 @@ int mc_storage_power_fail(mc_storage_t *st, mc_time_t now)
     if (st == NULL || !st->mounted) {
         return MC_ERR_INVAL;
     }
+    /* Energy first (what matters most if the power runs out mid-way), then any
+     * freeze or clear not saved yet (it saves energy again), then parameters. */
     int err = save_energy(st, now);
+    if (err == MC_OK) {
+        err = save_freezes(st, now);
+    }
     if (err == MC_OK && st->config_dirty) {
         err = save_config(st);
     }
@@ -926,6 +1010,7 @@ void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_
     case MC_QTY_CLEAR_ENERGY:
         type = MC_EV_ENERGY_CLEAR;
         st->energy_dirty = 1;
+        st->history_dirty = 1; /* the clear empties the history too */
         break;
     case MC_QTY_CLOCK:
         type = MC_EV_CLOCK_SET;
