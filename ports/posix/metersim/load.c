@@ -1,0 +1,1 @@
+/* placeholder */ typedef int ms_load_placeholder_t;

@@ -1,0 +1,137 @@
+/*
+ * metersim: entry point, subcommand dispatch and shared helpers.
+ *
+ *   metersim [run] [options]      a meter running in real time or faster (default)
+ *   metersim replay FILE.wav ...  a recorded waveform through a fresh meter
+ *   metersim dump --state FILE    every register of the map from a state file
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metersim.h"
+
+void ms_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* one line, whatever the message holds */
+    for (char *p = msg; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+    fflush(stdout);
+    fprintf(stderr, "metersim: %s\n", msg);
+}
+
+int ms_parse_double(const char *s, double *out)
+{
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || v != v) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ms_parse_ulong(const char *s, unsigned long *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ms_parse_time(const char *s, mc_time_t *out)
+{
+    unsigned y, mo, d, h, mi, se;
+    char tail;
+    if (s == NULL || strlen(s) != 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+        s[13] != ':' || s[16] != ':') {
+        return -1;
+    }
+    for (int k = 0; k < 19; k++) {
+        if (k == 4 || k == 7 || k == 10 || k == 13 || k == 16) {
+            continue;
+        }
+        if (s[k] < '0' || s[k] > '9') {
+            return -1;
+        }
+    }
+    if (sscanf(s, "%4u-%2u-%2u%*c%2u:%2u:%2u%c", &y, &mo, &d, &h, &mi, &se, &tail) != 6) {
+        return -1;
+    }
+    mc_datetime_t dt = { (uint16_t)y, (uint8_t)mo, (uint8_t)d, (uint8_t)h, (uint8_t)mi, (uint8_t)se, 0 };
+    if (y > 9999 || mo > 99 || d > 99 || h > 23 || mi > 59 || se > 59) {
+        return -1;
+    }
+    return mc_time_from_datetime(&dt, out) == MC_OK ? 0 : -1;
+}
+
+void ms_format_time(mc_time_t t, char *buf, size_t len)
+{
+    mc_datetime_t dt;
+    if (mc_time_to_datetime(t, &dt) != MC_OK) {
+        snprintf(buf, len, "(invalid time)");
+        return;
+    }
+    snprintf(buf, len, "%04u-%02u-%02uT%02u:%02u:%02u", dt.year, dt.month, dt.day, dt.hour, dt.minute,
+             dt.second);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: metersim [run] [options]           a meter in real time or faster (default)\n"
+            "       metersim replay FILE.wav --v-scale V --i-scale A [--json]\n"
+            "       metersim dump --state FILE [--json]\n"
+            "       metersim <command> --help          options of a command\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2) {
+        const char *cmd = argv[1];
+        if (strcmp(cmd, "run") == 0) {
+            return ms_cmd_run(argc - 1, argv + 1);
+        }
+        if (strcmp(cmd, "replay") == 0) {
+            return ms_cmd_replay(argc - 1, argv + 1);
+        }
+        if (strcmp(cmd, "dump") == 0) {
+            return ms_cmd_dump(argc - 1, argv + 1);
+        }
+        if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+            usage(stdout);
+            printf("\n");
+            char *help_argv[] = { "run", "--help", NULL };
+            return ms_cmd_run(2, help_argv);
+        }
+        if (cmd[0] != '-') {
+            ms_error("unknown command '%s' (run, replay, dump; try --help)", cmd);
+            return MS_EXIT_USAGE;
+        }
+    }
+    /* no subcommand: run, with every argument as its option */
+    return ms_cmd_run(argc, argv);
+}
