@@ -1,0 +1,163 @@
+/**
+ * @file mc_posix_modbus.h
+ * @brief POSIX port: Modbus TCP and Modbus RTU servers over the data model.
+ *
+ * libmodbus (Debian: libmodbus-dev) is the transport only: it opens the TCP
+ * listening socket (modbus_tcp_pi_listen) and the serial device or pty
+ * (modbus_new_rtu + modbus_connect). Every request is served by
+ * mc_modbus_handle_pdu() of src/registers, exactly as on the device; no
+ * libmodbus mapping is involved.
+ *
+ * - **TCP**: up to ::MC_POSIX_MODBUS_MAX_CLIENTS clients at once, each with its
+ *   own receive buffer; requests may be pipelined. The MBAP header is parsed
+ *   here and the response carries the request's transaction and unit id. Unit
+ *   ids served: the meter's address, 0 and 255 (as usual on TCP, 0 is not a
+ *   broadcast here: it is answered); any other unit id gets exception 0BH
+ *   (gateway target device failed to respond). A client that disconnects,
+ *   sends a malformed header (protocol id not 0, length outside 2..254) or does
+ *   not read its responses is dropped; the others are not affected. A
+ *   connection beyond the limit is accepted and closed at once.
+ * - **RTU**: bytes read from the line are fed, with CLOCK_MONOTONIC timestamps,
+ *   to the library's own framer ::mc_rtu_t (the one the firmware uses): frames
+ *   end after 3.5 characters of silence, bad CRCs and frames for other
+ *   addresses are dropped, broadcast writes are executed without a reply. A
+ *   parameter write takes effect as on the device: a new slave address for
+ *   the next request, a new baud code or parity once the reply has been sent
+ *   (the line is then reconfigured with termios). Bytes that arrive while the
+ *   caller is not in mc_posix_modbus_poll() are stamped when they are read, so
+ *   poll often (every few ms) for faithful framing; two requests that queued
+ *   up unread in the meantime run together and are dropped like on a real
+ *   line.
+ *
+ * Not thread-safe: one thread calls mc_posix_modbus_poll() and also owns the
+ * model (call mc_meter_process() etc. from the same thread, between polls).
+ *
+ * @code
+ * mc_posix_modbus_t mb;
+ * if (mc_posix_modbus_open_tcp(&mb, &model, "127.0.0.1", 1502) == MC_OK) {
+ *     for (;;) {
+ *         mc_posix_modbus_poll(&mb, 10);   // serve, at most 10 ms
+ *         // ... feed the meter, run the tariff and storage ...
+ *     }
+ *     mc_posix_modbus_close(&mb);
+ * }
+ * @endcode
+ */
+#ifndef METERCORE_MC_POSIX_MODBUS_H
+#define METERCORE_MC_POSIX_MODBUS_H
+
+#include <stdint.h>
+
+#include "metercore/mc_modbus.h"
+#include "metercore/mc_registers.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Most TCP clients served at once. */
+#define MC_POSIX_MODBUS_MAX_CLIENTS 32
+
+/** MBAP header (7 bytes) plus the largest PDU: the longest Modbus TCP ADU. */
+#define MC_POSIX_MODBUS_TCP_ADU_MAX (7u + MC_MODBUS_PDU_MAX)
+
+/** Transport of an instance. */
+enum mc_posix_modbus_mode {
+    MC_POSIX_MODBUS_CLOSED = 0, /**< Not open (after close, or never opened). */
+    MC_POSIX_MODBUS_TCP = 1,    /**< Modbus TCP server. */
+    MC_POSIX_MODBUS_RTU = 2     /**< Modbus RTU slave on a serial device or pty. */
+};
+
+/** One TCP client connection. */
+typedef struct mc_posix_modbus_client {
+    int fd;        /**< Connected socket (non-blocking), or -1 when the slot is free. */
+    uint16_t len;  /**< Bytes of the request under way in buf. */
+    uint8_t buf[MC_POSIX_MODBUS_TCP_ADU_MAX]; /**< Request being received (MBAP header + PDU). */
+} mc_posix_modbus_client_t;
+
+/** Counters, for diagnostics and the simulator's display. */
+typedef struct mc_posix_modbus_stats {
+    uint64_t requests;     /**< Requests served (answered, or broadcast writes executed). */
+    uint64_t accepted;     /**< TCP connections accepted. */
+    uint64_t dropped;      /**< TCP connections closed: peer gone, malformed MBAP, send failed. */
+    uint64_t refused;      /**< TCP connections closed at once because every client slot was busy. */
+    uint64_t line_changes; /**< RTU line reconfigurations after a baud or parity write. */
+} mc_posix_modbus_stats_t;
+
+/**
+ * A Modbus server instance. Caller-allocated; valid from a successful
+ * mc_posix_modbus_open_tcp() or mc_posix_modbus_open_rtu() to
+ * mc_posix_modbus_close(). The fields are readable for diagnostics; change
+ * none of them.
+ */
+typedef struct mc_posix_modbus {
+    int mode;             /**< ::mc_posix_modbus_mode. */
+    mc_model_t *model;    /**< The data model served (not owned). */
+    void *ctx;            /**< The libmodbus context (modbus_t *) that opened the socket or line. */
+    int fd;               /**< TCP: the listening socket; RTU: the serial device; -1 when closed. */
+    int port;             /**< TCP: the port listened on (the real one when 0 was asked for); RTU: 0. */
+    mc_posix_modbus_client_t clients[MC_POSIX_MODBUS_MAX_CLIENTS]; /**< TCP client slots (unused for RTU). */
+    mc_rtu_t rtu;         /**< RTU: the library's framer over the model (unused for TCP). */
+    uint32_t baud;        /**< RTU: baud rate in force on the line. */
+    uint8_t parity;       /**< RTU: parity in force on the line, 0 none, 1 even, 2 odd. */
+    int io_error;         /**< RTU: the last send or line change failed (a negative mc_err), else 0. */
+    mc_posix_modbus_stats_t stats; /**< Counters. */
+} mc_posix_modbus_t;
+
+/**
+ * @brief Listen for Modbus TCP clients on host:port.
+ * @param mb    the instance.
+ * @param md    the data model to serve (initialised).
+ * @param host  address or name to listen on ("127.0.0.1", "::1", "localhost");
+ *              NULL or "" for every address.
+ * @param port  TCP port 1..65535, or 0 for one chosen by the system (see mb->port).
+ * @return ::MC_OK; ::MC_ERR_INVAL (NULL pointers, port out of range);
+ *         ::MC_ERR_IO (the address cannot be resolved or bound, e.g. in use).
+ */
+int mc_posix_modbus_open_tcp(mc_posix_modbus_t *mb, mc_model_t *md, const char *host, int port);
+
+/**
+ * @brief Serve Modbus RTU on a serial device or pty, 8 data bits, 1 stop bit.
+ *
+ * The line settings are the model's parameters (baud code, parity): a @p baud
+ * or @p parity given here is written into the model first (mc_model_write()
+ * with ::MC_SRC_LOCAL, so the on_change hook sees it), as if set on the front
+ * panel; 0 for either keeps the model's.
+ * @param mb      the instance.
+ * @param md      the data model to serve (initialised).
+ * @param device  e.g. "/dev/ttyUSB0" or a pty such as one end of a socat pair.
+ * @param baud    1200, 2400, 4800 or 9600 (the meter's baud codes 1..4), or 0.
+ * @param parity  'N', 'E' or 'O' (lower case too), or 0.
+ * @return ::MC_OK; ::MC_ERR_INVAL (NULL pointers, a baud or parity the meter
+ *         does not have); ::MC_ERR_IO (the device cannot be opened or configured).
+ */
+int mc_posix_modbus_open_rtu(mc_posix_modbus_t *mb, mc_model_t *md, const char *device, int baud, char parity);
+
+/**
+ * @brief Serve what is pending, waiting at most @p timeout_ms for something to do.
+ *
+ * Returns as soon as at least one request was served, or when the time is up.
+ * TCP: accepts new clients, reads every readable client and answers each
+ * complete request. RTU: feeds received bytes to the framer and, when a frame
+ * is under way, waits (within the time left) for the 3.5-character silence
+ * that ends it, then answers it.
+ * @param mb          the instance.
+ * @param timeout_ms  longest wait, ms; 0 (or negative) checks without waiting.
+ * @return the number of requests served (>= 0), or a negative mc_err:
+ *         ::MC_ERR_INVAL (not open), ::MC_ERR_IO (the serial line failed, e.g.
+ *         the device went away; the listening socket failed).
+ */
+int mc_posix_modbus_poll(mc_posix_modbus_t *mb, int timeout_ms);
+
+/**
+ * @brief Close every client, the listening socket or the line. Safe on a closed
+ *        (or zero-filled) instance and twice.
+ * @param mb  the instance (NULL ignored).
+ */
+void mc_posix_modbus_close(mc_posix_modbus_t *mb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* METERCORE_MC_POSIX_MODBUS_H */
