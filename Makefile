@@ -1,7 +1,8 @@
 # metercore front door. Every target checks its Debian packages first
 # (tools/deps.sh installs them when run as root, else prints the apt-get line).
 #
-#   make run     build the library; the simulator (metersim) comes with the POSIX port
+#   make run     build and start metersim (household day, Modbus TCP on 127.0.0.1:1502;
+#                RUN_ARGS="--speed 60" etc. are passed on)
 #   make test    sanitized Debug build + ctest, Cortex-M0+/M4F cross builds,
 #                find_package / add_subdirectory / pkg-config consumers
 #   make docs    Doxygen HTML in build/docs/html (warnings are errors)
@@ -20,6 +21,7 @@ export JOBS
 MAKEFLAGS += --no-print-directory
 
 DEPS_HOST  := cmake make gcc
+DEPS_RUN   := $(DEPS_HOST) libmodbus-dev pkg-config
 DEPS_TEST  := $(DEPS_HOST) libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi pkg-config \
               libmodbus-dev mbpoll python3-pymodbus socat
 DEPS_CROSS := cmake make gcc gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
@@ -38,14 +40,16 @@ help:
 	@sed -n 's/^#   //p' Makefile
 
 run:
-	@tools/deps.sh $(DEPS_HOST)
+	@tools/deps.sh $(DEPS_RUN)
 	$(CMAKE) -S . -B $(BUILD)/run -DCMAKE_BUILD_TYPE=Release -DMC_BUILD_TESTS=OFF \
 	    -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
-	$(CMAKE) --build $(BUILD)/run --parallel $(JOBS)
+	$(CMAKE) --build $(BUILD)/run --target metersim --parallel $(JOBS)
 	@echo
-	@echo "make run: the library is built ($(BUILD)/run/libmetercore.a)."
-	@echo "make run: the simulator metersim arrives with the POSIX port issue (ports/posix);"
-	@echo "make run: until then there is nothing to run. Try 'make test', 'make bench' or 'make size'."
+	@echo "make run: metersim, the household day, Modbus TCP on 127.0.0.1:1502 (Ctrl-C saves and stops)."
+	@echo "make run: read U, I, P, Q, S, PF, F from another terminal with:"
+	@echo "    mbpoll -m tcp -p 1502 -a 1 -r 49 -c 14 -t 4:float 127.0.0.1"
+	@sleep 2
+	$(BUILD)/run/ports/posix/metersim/metersim run --modbus-tcp 127.0.0.1:1502 $(RUN_ARGS)
 
 test:
 	@tools/deps.sh $(DEPS_TEST)

@@ -1,8 +1,670 @@
+/*
+ * metersim run: a meter running in real time or faster (see ms_run_help()).
+ *
+ * Every simulated second: pick the load (constant, or the household day at the
+ * simulated time; no current while the relay is open), feed 4000 sample pairs
+ * to mc_meter_process(), book each closed window with mc_storage_window() at
+ * the simulated time, mc_storage_poll(); serve Modbus between seconds; pace to
+ * --speed; refresh the dashboard once per real second. Samples come from a
+ * buffer of whole mains cycles (1..10 s) regenerated only when the load
+ * changes, so --speed max costs little more than the meter itself.
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "load.h"
+#include "metercore/mc_modbus.h"
 #include "metersim.h"
+#include "mc_posix_nvm.h"
+#ifdef MS_HAVE_MODBUS
+#include "mc_posix_modbus.h"
+#endif
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    g_stop = sig;
+}
+
+static void run_help(FILE *f)
+{
+    fprintf(f,
+            "usage: metersim [run] [options]\n"
+            "  A KPM31BK-like meter (230 V, 5(60) A, 4000 Hz, relay and DI) running in real time\n"
+            "  or faster, served over Modbus, its state kept in an NVM file.\n"
+            "  --load U=230,I=5,PF=0.5L,F=50  a constant load (PF with L or C; negative PF = export);\n"
+            "                           default: the built-in household day\n"
+            "  --state FILE             NVM state file (default $XDG_STATE_HOME/metercore/metersim.nvm,\n"
+            "                           or ~/.local/state/metercore/metersim.nvm); a restart continues\n"
+            "  --start YYYY-MM-DDTHH:MM:SS  meter local time to start at (default: where the state\n"
+            "                           file stopped, or the system's local time for a new one)\n"
+            "  --speed N|max            N simulated seconds per real second (default 1), or max\n"
+            "  --until YYYY-MM-DDTHH:MM:SS  stop there (saved, exit 0)\n"
+            "  --duration SECONDS       stop after this many simulated seconds (saved, exit 0)\n"
+            "  --modbus-tcp HOST:PORT   Modbus TCP server (default 127.0.0.1:1502)\n"
+            "  --rtu DEVICE[:BAUD[:PARITY]]  Modbus RTU on a serial device or pty (default 9600, N)\n"
+            "  --no-dashboard           plain log lines (one per real second) instead of the screen\n"
+            "  --json                   one JSON object per real second\n"
+            "  --help                   this text\n"
+            "  SIGINT/SIGTERM is the power-fail warning: the state is saved and metersim exits 0.\n");
+}
+
+typedef struct run_opts {
+    const char *load;
+    const char *state;
+    const char *tcp;
+    const char *rtu;
+    int have_start, have_until, speed_max, dashboard, json;
+    mc_time_t start, until;
+    double speed;
+    unsigned long duration;
+    int have_duration;
+} run_opts_t;
+
+static int parse_opts(int argc, char **argv, run_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->speed = 1.0;
+    o->dashboard = 1;
+    o->tcp = "127.0.0.1:1502";
+    for (int k = 1; k < argc; k++) {
+        const char *a = argv[k];
+        const char *val = NULL;
+        char name[32];
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && eq != NULL && (size_t)(eq - a) < sizeof(name)) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+            a = name;
+        }
+        static const char *const with_value[] = { "--load", "--state", "--start", "--speed", "--until",
+                                                  "--duration", "--modbus-tcp", "--rtu", NULL };
+        int takes = 0;
+        for (int w = 0; with_value[w] != NULL; w++) {
+            takes |= strcmp(a, with_value[w]) == 0;
+        }
+        if (takes && val == NULL) {
+            if (k + 1 >= argc) {
+                ms_error("run: %s needs a value (try metersim run --help)", a);
+                return -1;
+            }
+            val = argv[++k];
+        } else if (!takes && val != NULL) {
+            ms_error("run: %s takes no value", a);
+            return -1;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            run_help(stdout);
+            return 1;
+        } else if (strcmp(a, "--load") == 0) {
+            o->load = val;
+        } else if (strcmp(a, "--state") == 0) {
+            if (*val == '\0') {
+                ms_error("run: empty --state");
+                return -1;
+            }
+            o->state = val;
+        } else if (strcmp(a, "--start") == 0 || strcmp(a, "--until") == 0) {
+            mc_time_t t;
+            if (ms_parse_time(val, &t) != 0) {
+                ms_error("run: bad %s '%s' (YYYY-MM-DDTHH:MM:SS, 2000..2099)", a, val);
+                return -1;
+            }
+            if (a[2] == 's') {
+                o->start = t;
+                o->have_start = 1;
+            } else {
+                o->until = t;
+                o->have_until = 1;
+            }
+        } else if (strcmp(a, "--speed") == 0) {
+            if (strcmp(val, "max") == 0) {
+                o->speed_max = 1;
+            } else if (ms_parse_double(val, &o->speed) != 0 || !(o->speed > 0.0) || o->speed > 1e9) {
+                ms_error("run: bad --speed '%s' (a positive number or max)", val);
+                return -1;
+            }
+        } else if (strcmp(a, "--duration") == 0) {
+            if (ms_parse_ulong(val, &o->duration) != 0 || o->duration > 100ul * 366ul * 86400ul) {
+                ms_error("run: bad --duration '%s' (whole seconds)", val);
+                return -1;
+            }
+            o->have_duration = 1;
+        } else if (strcmp(a, "--modbus-tcp") == 0) {
+            o->tcp = val;
+        } else if (strcmp(a, "--rtu") == 0) {
+            o->rtu = val;
+        } else if (strcmp(a, "--no-dashboard") == 0) {
+            o->dashboard = 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else {
+            ms_error("run: unknown %s '%s' (try metersim run --help)", a[0] == '-' ? "option" : "argument",
+                     argv[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int mkdirs(const char *dir)
+{
+    char buf[4096];
+    if (strlen(dir) >= sizeof(buf)) {
+        return -1;
+    }
+    strcpy(buf, dir);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Default state file, its directory created. NULL (error printed) on failure. */
+static const char *default_state(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char dir[4096];
+    if (xdg != NULL && xdg[0] == '/') {
+        snprintf(dir, sizeof(dir), "%s/metercore", xdg);
+    } else if (home != NULL && home[0] != '\0') {
+        snprintf(dir, sizeof(dir), "%s/.local/state/metercore", home);
+    } else {
+        ms_error("run: no HOME or XDG_STATE_HOME for the state file: give --state FILE");
+        return NULL;
+    }
+    if (mkdirs(dir) != 0) {
+        ms_error("run: cannot create %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    snprintf(buf, len, "%s/metersim.nvm", dir);
+    return buf;
+}
+
+/* The system's local time as meter time (clamped to the library's range). */
+static mc_time_t system_local_time(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    mc_time_t t = 0;
+    if (localtime_r(&now, &tm) != NULL) {
+        mc_datetime_t dt = { (uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday,
+                             (uint8_t)tm.tm_hour, (uint8_t)tm.tm_min, (uint8_t)(tm.tm_sec > 59 ? 59 : tm.tm_sec),
+                             0 };
+        if (mc_time_from_datetime(&dt, &t) != MC_OK) {
+            t = dt.year < 2000 ? 0 : MC_TIME_MAX - 86400u;
+        }
+    }
+    return t;
+}
+
+/* The time a state file stopped at (read on a RAM copy), or 0. */
+static mc_time_t state_time(const char *path)
+{
+    ms_ram_nvm_t ram;
+    mc_nvm_t nvm;
+    char err[256];
+    if (ms_ram_nvm_load(&ram, path, &nvm, err, sizeof(err)) != 0) {
+        return 0;
+    }
+    static ms_app_t peek;
+    mc_time_t t = 0;
+    if (ms_app_start(&peek, 0, &nvm) == MC_OK) {
+        /* the mount logged MC_EV_POWER_UP with old = the time of the last energy save;
+         * without it, the newest event's time */
+        const unsigned n = mc_storage_event_count(&peek.st);
+        mc_event_t ev;
+        for (unsigned k = 0; k < n && k < 8u; k++) {
+            if (mc_storage_event_read(&peek.st, k, &ev) == MC_OK && ev.type == MC_EV_POWER_UP && ev.old_value != 0) {
+                t = ev.old_value;
+                break;
+            }
+        }
+        for (unsigned k = 1; t == 0 && k < n && k < 8u; k++) {
+            if (mc_storage_event_read(&peek.st, k, &ev) == MC_OK && ev.time != 0) {
+                t = ev.time;
+            }
+        }
+    }
+    ms_ram_nvm_free(&ram);
+    return t;
+}
+
+#define WH(q) ((double)(q) / (double)MC_ENERGY_QUANTA_PER_WH)
+
+typedef struct sim {
+    ms_app_t app;
+    run_opts_t o;
+    ms_wave_t wave;            /* on the line now */
+    int have_wave;
+    ms_wave_t fixed;           /* --load */
+    int32_t *bv, *bi;          /* sample buffer of whole cycles */
+    uint32_t blen;             /* its length */
+    uint32_t cursor;           /* next sample of the buffer */
+    int periodic;              /* the buffer repeats seamlessly */
+    double phase0;             /* phase of the buffer's sample 0, cycles (non-periodic buffers) */
+    uint64_t last_pulses;
+    int pulse_marker;
+    int storage_err;
+    uint64_t mb_requests;
+} sim_t;
+
+/* Buffer length for a frequency: D seconds so that F·D is whole (D = 1, 2, 4, 5, 10, 20). */
+static void plan_buffer(sim_t *s, double f)
+{
+    static const unsigned ds[] = { 1, 2, 4, 5, 10, 20 };
+    s->periodic = 0;
+    unsigned d = 1;
+    for (size_t k = 0; k < sizeof(ds) / sizeof(ds[0]); k++) {
+        const double c = f * ds[k];
+        if (fabs(c - floor(c + 0.5)) < 1e-9) {
+            d = ds[k];
+            s->periodic = 1;
+            break;
+        }
+    }
+    s->blen = d * MS_SAMPLE_RATE;
+}
+
+static void set_wave(sim_t *s, const ms_wave_t *w)
+{
+    if (s->have_wave && memcmp(w, &s->wave, sizeof(*w)) == 0) {
+        return;
+    }
+    if (!s->have_wave || w->freq != s->wave.freq) {
+        plan_buffer(s, w->freq);
+        s->cursor = 0;
+        s->phase0 = 0.0;
+    }
+    s->wave = *w;
+    s->have_wave = 1;
+    ms_wave_fill(w, s->phase0, MS_SAMPLE_RATE, MS_U_FULL_SCALE / 8388608.0, MS_I_FULL_SCALE / 8388608.0, s->bv,
+                 s->bi, s->blen);
+}
+
+/* Feed n samples from the buffer; book closed windows. */
+static void feed(sim_t *s, uint32_t n)
+{
+    ms_app_t *a = &s->app;
+    while (n > 0) {
+        if (s->cursor >= s->blen) {
+            s->cursor = 0;
+            if (!s->periodic) { /* continue the phase into a fresh buffer */
+                const double c = s->phase0 + s->wave.freq * (double)s->blen / MS_SAMPLE_RATE;
+                s->phase0 = c - floor(c);
+                ms_wave_fill(&s->wave, s->phase0, MS_SAMPLE_RATE, MS_U_FULL_SCALE / 8388608.0,
+                             MS_I_FULL_SCALE / 8388608.0, s->bv, s->bi, s->blen);
+            }
+        }
+        uint32_t k = s->blen - s->cursor;
+        if (k > n) {
+            k = n;
+        }
+        mc_meter_process(&a->meter, s->bv + s->cursor, s->bi + s->cursor, k);
+        s->cursor += k;
+        a->samples += k;
+        n -= k;
+        for (unsigned w = 0; w < a->npending; w++) {
+            const mc_reading_t *r = &a->pending[w];
+            const uint64_t end = r->start_sample + r->samples;
+            const uint64_t rel = end > a->base_sample ? end - a->base_sample : 0;
+            const mc_time_t t = a->base_time + (mc_time_t)(rel / MS_SAMPLE_RATE);
+            int err = mc_storage_window(&a->st, t, r);
+            if (err < 0 && s->storage_err == 0) {
+                s->storage_err = err;
+                ms_error("run: storage: %s (the meter keeps running)", mc_strerror(err));
+            }
+        }
+        a->npending = 0;
+    }
+}
+
+static void print_status(sim_t *s, double real_elapsed, int final)
+{
+    ms_app_t *a = &s->app;
+    mc_reading_t r;
+    if (mc_meter_reading(&a->meter, &r) != MC_OK) {
+        memset(&r, 0, sizeof(r));
+    }
+    mc_energy_t e;
+    mc_meter_energy(&a->meter, &e);
+    const double ai = WH(e.q[MC_E_ACTIVE_IMPORT]), ae = WH(e.q[MC_E_ACTIVE_EXPORT]);
+    const double ri = WH(mc_energy_reactive_import(&e)), re = WH(mc_energy_reactive_export(&e));
+    char ts[32];
+    const mc_time_t now = ms_app_now(a);
+    ms_format_time(now, ts, sizeof(ts));
+    const int rate = a->tariff.rate;
+    const int relay = mc_model_relay(&a->model), di = mc_model_di(&a->model);
+    if (a->pulses != s->last_pulses) {
+        s->pulse_marker = !s->pulse_marker;
+        s->last_pulses = a->pulses;
+    }
+    if (s->o.json) {
+        printf("{\"time\":\"%s\",\"urms\":%.4f,\"irms\":%.5f,\"p\":%.3f,\"q\":%.3f,\"s\":%.3f,\"pf\":%.5f,"
+               "\"freq\":%.4f,\"active_import_wh\":%.6f,\"active_export_wh\":%.6f,"
+               "\"reactive_import_varh\":%.6f,\"reactive_export_varh\":%.6f,\"rate\":%d,",
+               ts, r.urms, r.irms, r.p, r.q, r.s, r.pf, r.freq, ai, ae, ri, re, rate);
+        printf("\"rates_import_wh\":[");
+        for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+            printf("%s%.6f", k > 1 ? "," : "", WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)));
+        }
+        printf("],\"rates_export_wh\":[");
+        for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+            printf("%s%.6f", k > 1 ? "," : "", WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)));
+        }
+        printf("],\"pulses\":%llu,\"relay\":%d,\"di\":%d,\"modbus_requests\":%llu,\"real_s\":%.3f%s}\n",
+               (unsigned long long)a->pulses, relay, di, (unsigned long long)s->mb_requests, real_elapsed,
+               final ? ",\"final\":true" : "");
+    } else if (!s->o.dashboard || final) {
+        printf("%s U %.2f V I %.3f A F %.3f Hz P %.1f W Q %.1f var S %.1f VA PF %.3f | import %.6f Wh "
+               "export %.6f Wh | rate %d | relay %s DI %s%s\n",
+               ts, r.urms, r.irms, r.freq, r.p, r.q, r.s, r.pf, ai, ae, rate, relay ? "closed" : "open",
+               di ? "closed" : "open", final ? " (saved)" : "");
+    } else {
+        static const char *const names[] = { "", "T1 sharp", "T2 peak", "T3 flat", "T4 valley" };
+        printf("\033[H\033[2J");
+        printf("metersim  %s   rate %s   %s\n", ts, rate >= 1 && rate <= 4 ? names[rate] : "?",
+               s->o.speed_max ? "speed max" : "");
+        printf("------------------------------------------------------------------\n");
+        printf("  U %9.2f V      I %9.3f A      F %8.3f Hz\n", r.urms, r.irms, r.freq);
+        printf("  P %9.1f W      Q %9.1f var    S %8.1f VA    PF %6.3f\n", r.p, r.q, r.s, r.pf);
+        printf("------------------------------------------------------------------\n");
+        printf("  active    import %14.3f kWh   export %14.3f kWh\n", ai / 1000.0, ae / 1000.0);
+        printf("  reactive  import %14.3f kvarh export %14.3f kvarh\n", ri / 1000.0, re / 1000.0);
+        for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+            printf("  %-9s import %14.3f kWh   export %14.3f kWh%s\n", names[k],
+                   WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
+                   WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0, (int)k == rate ? "  <" : "");
+        }
+        printf("------------------------------------------------------------------\n");
+        printf("  pulse %s  (%llu)   relay %-6s  DI %-6s  modbus requests %llu\n", s->pulse_marker ? "(*)" : "( )",
+               (unsigned long long)a->pulses, relay ? "closed" : "open", di ? "closed" : "open",
+               (unsigned long long)s->mb_requests);
+#ifdef MS_HAVE_MODBUS
+        printf("  Modbus TCP %s: mbpoll -m tcp -p %s -a 1 -r 49 -c 14 -t 4:float %.*s\n", s->o.tcp,
+               strrchr(s->o.tcp, ':') + 1, (int)(strrchr(s->o.tcp, ':') - s->o.tcp), s->o.tcp);
+#endif
+        printf("  Ctrl-C: power-fail warning (state saved), exit\n");
+    }
+    fflush(stdout);
+}
+
 int ms_cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    ms_error("run: not implemented yet");
-    return MS_EXIT_FAIL;
+    static sim_t sim; /* large: keep it off the stack */
+    sim_t *s = &sim;
+    int pr = parse_opts(argc, argv, &s->o);
+    if (pr != 0) {
+        return pr > 0 ? MS_EXIT_OK : MS_EXIT_USAGE;
+    }
+    run_opts_t *o = &s->o;
+    char err[512];
+    if (o->load != NULL && ms_load_parse(o->load, &s->fixed, err, sizeof(err)) != 0) {
+        ms_error("run: %s", err);
+        return MS_EXIT_USAGE;
+    }
+    /* Modbus endpoints, checked before anything is touched */
+    char host[256] = "";
+    long port = 0;
+    {
+        const char *colon = strrchr(o->tcp, ':');
+        unsigned long p;
+        if (colon == NULL || (size_t)(colon - o->tcp) >= sizeof(host) || ms_parse_ulong(colon + 1, &p) != 0 ||
+            p > 65535) {
+            ms_error("run: bad --modbus-tcp '%s' (HOST:PORT)", o->tcp);
+            return MS_EXIT_USAGE;
+        }
+        memcpy(host, o->tcp, (size_t)(colon - o->tcp));
+        host[colon - o->tcp] = '\0';
+        port = (long)p;
+    }
+    char rtu_dev[1024] = "";
+    unsigned long rtu_baud = 9600;
+    char rtu_parity = 'N';
+    if (o->rtu != NULL) {
+        char tmp[1024];
+        if (strlen(o->rtu) >= sizeof(tmp) || o->rtu[0] == '\0' || o->rtu[0] == ':') {
+            ms_error("run: bad --rtu '%s' (DEVICE[:BAUD[:PARITY]])", o->rtu);
+            return MS_EXIT_USAGE;
+        }
+        strcpy(tmp, o->rtu);
+        char *b = strchr(tmp, ':');
+        if (b != NULL) {
+            *b++ = '\0';
+            char *par = strchr(b, ':');
+            if (par != NULL) {
+                *par++ = '\0';
+                if (strlen(par) != 1 || strchr("NEOneo", par[0]) == NULL) {
+                    ms_error("run: bad --rtu parity '%s' (N, E or O)", par);
+                    return MS_EXIT_USAGE;
+                }
+                rtu_parity = (char)(par[0] & ~0x20);
+            }
+            if (ms_parse_ulong(b, &rtu_baud) != 0 ||
+                (rtu_baud != 1200 && rtu_baud != 2400 && rtu_baud != 4800 && rtu_baud != 9600)) {
+                ms_error("run: bad --rtu baud '%s' (1200, 2400, 4800 or 9600)", b);
+                return MS_EXIT_USAGE;
+            }
+        }
+        strcpy(rtu_dev, tmp);
+    }
+#ifndef MS_HAVE_MODBUS
+    (void)port;
+    (void)rtu_baud;
+    (void)rtu_parity;
+#endif
+
+    char defpath[4200];
+    const char *path = o->state;
+    if (path == NULL && (path = default_state(defpath, sizeof(defpath))) == NULL) {
+        return MS_EXIT_FAIL;
+    }
+    struct stat sb;
+    const int existing = stat(path, &sb) == 0 && sb.st_size > 0;
+    mc_time_t start;
+    if (o->have_start) {
+        start = o->start;
+    } else if (existing && (start = state_time(path)) != 0) {
+        /* continue where the state file stopped */
+    } else {
+        start = system_local_time();
+    }
+    if (o->have_until && o->until <= start) {
+        ms_error("run: --until is not after the start");
+        return MS_EXIT_USAGE;
+    }
+
+    mc_posix_nvm_t file;
+    mc_nvm_t nvm;
+    int rc = mc_posix_nvm_open(&file, path, MS_NVM_SECTORS, MS_NVM_SECTOR_SIZE, MS_NVM_PROG, 0xFF, &nvm);
+    if (rc != MC_OK) {
+        ms_error("run: state file %s: %s", path,
+                 rc == MC_ERR_INVAL ? "not a metersim state file (size differs)" : "cannot open or write it");
+        return MS_EXIT_USAGE;
+    }
+    ms_app_t *a = &s->app;
+    rc = ms_app_start(a, start, &nvm);
+    if (rc != MC_OK) {
+        mc_posix_nvm_close(&file);
+        ms_error("run: state file %s: mount failed (%s)", path, mc_strerror(rc));
+        return MS_EXIT_FAIL;
+    }
+    s->bv = malloc(20u * MS_SAMPLE_RATE * sizeof(int32_t));
+    s->bi = malloc(20u * MS_SAMPLE_RATE * sizeof(int32_t));
+    if (s->bv == NULL || s->bi == NULL) {
+        ms_error("run: out of memory");
+        return MS_EXIT_FAIL;
+    }
+
+#ifdef MS_HAVE_MODBUS
+    static mc_posix_modbus_t tcp, rtu;
+    int have_tcp = 0, have_rtu = 0;
+    rc = mc_posix_modbus_open_tcp(&tcp, &a->model, host, (int)port);
+    if (rc != MC_OK) {
+        ms_error("run: Modbus TCP on %s: %s (in use? try --modbus-tcp HOST:PORT)", o->tcp, mc_strerror(rc));
+        mc_storage_power_fail(&a->st, ms_app_now(a));
+        mc_posix_nvm_close(&file);
+        return MS_EXIT_FAIL;
+    }
+    have_tcp = 1;
+    if (o->rtu != NULL) {
+        rc = mc_posix_modbus_open_rtu(&rtu, &a->model, rtu_dev, (int)rtu_baud, rtu_parity);
+        if (rc != MC_OK) {
+            ms_error("run: Modbus RTU on %s: %s", rtu_dev, mc_strerror(rc));
+            mc_posix_modbus_close(&tcp);
+            mc_storage_power_fail(&a->st, ms_app_now(a));
+            mc_posix_nvm_close(&file);
+            return MS_EXIT_FAIL;
+        }
+        have_rtu = 1;
+    }
+#else
+    if (o->rtu != NULL) {
+        ms_error("run: this metersim was built without Modbus (libmodbus-dev missing)");
+        mc_posix_nvm_close(&file);
+        return MS_EXIT_FAIL;
+    }
+#endif
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    mc_time_t stop_at = MC_TIME_MAX;
+    if (o->have_until) {
+        stop_at = o->until;
+    }
+    if (o->have_duration && (uint64_t)start + o->duration < stop_at) {
+        stop_at = start + (mc_time_t)o->duration;
+    }
+    /* --duration counts simulated seconds from here, whatever clock sets happen */
+    const uint64_t stop_samples = o->have_duration ? (uint64_t)o->duration * MS_SAMPLE_RATE : UINT64_MAX;
+
+    const double t0 = mono_s();
+    double next_show = t0 + 1.0, last_poll = t0;
+    uint64_t sim_seconds = 0;
+    unsigned household_minute = UINT32_MAX;
+    ms_wave_t w;
+    while (!g_stop) {
+        const mc_time_t now = ms_app_now(a);
+        if (now >= stop_at || a->samples >= stop_samples) {
+            break;
+        }
+        /* the load for this second */
+        if (o->load != NULL) {
+            w = s->fixed;
+        } else if (now / 60u != household_minute) {
+            household_minute = now / 60u;
+            ms_household(now, &w);
+        }
+        ms_wave_t line = w;
+        if (!mc_model_relay(&a->model)) {
+            memset(line.i, 0, sizeof(line.i));
+        }
+        set_wave(s, &line);
+        feed(s, MS_SAMPLE_RATE);
+        sim_seconds++;
+        int err = mc_storage_poll(&a->st, ms_app_now(a));
+        if (err < 0 && s->storage_err == 0) {
+            s->storage_err = err;
+            ms_error("run: storage: %s (the meter keeps running)", mc_strerror(err));
+        }
+        /* serve Modbus and keep the pace */
+        double real = mono_s();
+        const double target = o->speed_max ? real : t0 + (double)sim_seconds / o->speed;
+        do {
+            double wait = target - real;
+            if (wait > next_show - real) {
+                wait = next_show - real;
+            }
+            if (wait < 0.0) {
+                wait = 0.0;
+            }
+#ifdef MS_HAVE_MODBUS
+            if (!o->speed_max || real - last_poll >= 0.002) {
+                int ms = (int)(wait * 1000.0);
+                if (ms > 50) {
+                    ms = 50;
+                }
+                if (have_rtu) { /* the RTU framer wants frequent polls: split the wait */
+                    int r2 = mc_posix_modbus_poll(&rtu, ms / 2);
+                    if (r2 > 0) {
+                        s->mb_requests += (uint64_t)r2;
+                    }
+                    ms -= ms / 2;
+                }
+                int r1 = have_tcp ? mc_posix_modbus_poll(&tcp, ms) : 0;
+                if (r1 > 0) {
+                    s->mb_requests += (uint64_t)r1;
+                }
+                last_poll = mono_s();
+            } else if (wait > 0.0) {
+                usleep((useconds_t)(wait * 1e6));
+            }
+#else
+            (void)last_poll;
+            if (wait > 0.0) {
+                usleep((useconds_t)(wait > 0.05 ? 50000 : wait * 1e6));
+            }
+#endif
+            real = mono_s();
+            if (real >= next_show) {
+                print_status(s, real - t0, 0);
+                next_show += 1.0;
+                if (next_show < real) {
+                    next_show = real + 1.0;
+                }
+            }
+        } while (!g_stop && real < target);
+    }
+
+    /* power-fail warning (signal) or the end of the run: save now */
+    const mc_time_t end = ms_app_now(a);
+    rc = mc_storage_power_fail(&a->st, end);
+    print_status(s, mono_s() - t0, 1);
+#ifdef MS_HAVE_MODBUS
+    if (have_rtu) {
+        mc_posix_modbus_close(&rtu);
+    }
+    if (have_tcp) {
+        mc_posix_modbus_close(&tcp);
+    }
+#endif
+    const int crc = mc_posix_nvm_close(&file);
+    free(s->bv);
+    free(s->bi);
+    if (rc != MC_OK || crc != MC_OK) {
+        ms_error("run: saving the state failed (%s)", mc_strerror(rc != MC_OK ? rc : crc));
+        return MS_EXIT_FAIL;
+    }
+    return MS_EXIT_OK;
 }

@@ -1,0 +1,54 @@
+/*
+ * metersim: the meter application (meter, tariff, data model, storage) shared by run and dump.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef METERSIM_APP_H
+#define METERSIM_APP_H
+
+#include "metercore/mc_meter.h"
+#include "metercore/mc_registers.h"
+#include "metercore/mc_storage.h"
+#include "metercore/mc_tariff.h"
+
+/* NVM geometry of the state file: 64 sectors of 4 KiB (256 KiB), 4-byte programming
+ * unit, erased 0xFF, like a small SPI NOR flash. Storage then keeps 3 sectors of
+ * history, 3 of config, the default event log and the rest as the energy ring. */
+#define MS_NVM_SECTORS 64u
+#define MS_NVM_SECTOR_SIZE 4096u
+#define MS_NVM_PROG 4u
+#define MS_SAMPLE_RATE 4000u
+#define MS_U_FULL_SCALE 500.0 /* instantaneous volts at code 2^23 */
+#define MS_I_FULL_SCALE 100.0 /* instantaneous amps at code 2^23 */
+#define MS_MAX_PENDING 8
+
+typedef struct ms_app {
+    mc_storage_t st;          /* first: the hooks' context is the app and also the storage */
+    mc_meter_t meter;
+    mc_tariff_t tariff;
+    mc_model_t model;
+    mc_storage_config_t scfg;
+    /* the simulated clock: base_time at sample base_sample, running with the samples */
+    mc_time_t base_time;
+    uint64_t base_sample;
+    uint64_t samples;          /* samples fed since start */
+    /* closed windows waiting to be booked */
+    mc_reading_t pending[MS_MAX_PENDING];
+    unsigned npending;
+    uint64_t pulses;           /* pulses since start */
+} ms_app_t;
+
+/* Current simulated time. */
+mc_time_t ms_app_now(const ms_app_t *a);
+/* Build meter, tariff and model at time now, and mount storage on nvm. 0 or a negative mc_err. */
+int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm);
+
+/* An NVM over a RAM copy of a state file: nothing is ever written back. */
+typedef struct ms_ram_nvm {
+    uint8_t *mem;
+    uint32_t size;
+} ms_ram_nvm_t;
+/* Load a state file into RAM (its size must be the geometry above). 0 or -1 with err. */
+int ms_ram_nvm_load(ms_ram_nvm_t *r, const char *path, mc_nvm_t *nvm, char *err, size_t errlen);
+void ms_ram_nvm_free(ms_ram_nvm_t *r);
+
+#endif
