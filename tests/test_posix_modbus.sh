@@ -387,6 +387,48 @@ print(f"  {N_CLIENTS} concurrent raw-socket clients x {N_READS * 5} FC03 reads o
       f"{N_CLIENTS * N_READS * 5 / dt:.0f} requests/s ({dt:.2f} s)")
 EOF
 
+# --- random input: TCP (valid headers with random PDUs, and pure noise) and the RTU line ---
+echo "random input:"
+"$PY" - "$PORT" "$PTY_C" <<'PYEOF' || exit 1
+import os, random, socket, struct, sys, time
+port, pty = int(sys.argv[1]), sys.argv[2]
+rnd = random.Random(20240306)
+answered = 0
+for k in range(300):
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    if k % 3 == 0:
+        data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 400)))
+    else:  # a well-formed MBAP header around a random PDU; no write function codes (5, 6, 15, 16)
+        fc = rnd.choice([1, 2, 3, 4, 7, 0x2B, 0x80, rnd.randrange(256)])
+        fc = 3 if fc in (5, 6, 15, 16) else fc
+        pdu = bytes([fc]) + \
+              bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 252)))
+        data = struct.pack(">HHHB", k, 0, len(pdu) + 1, 1) + pdu
+    try:
+        s.sendall(data)
+        s.settimeout(0.2)
+        if s.recv(300):
+            answered += 1
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass
+    s.close()
+fd = os.open(pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+for k in range(100):
+    os.write(fd, bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300))))
+    time.sleep(0.01)
+time.sleep(0.1)
+try:
+    while os.read(fd, 4096):
+        pass
+except BlockingIOError:
+    pass
+os.close(fd)
+print(f"  300 random TCP connections ({answered} answered), 100 random RTU bursts: sent")
+PYEOF
+kill -0 "$SERVER_PID" 2>/dev/null || fail "server died on random input: $(cat "$TMP/server.err")"
+out=$(mb_rtu 9600 none -a 1 -r 49 -c 7 -t 4:float -B) || fail "mbpoll RTU read after random input: $out"
+check_floats "$out" "RTU after random input"
+
 # --- server still healthy, stats ------------------------------------------------
 kill -0 "$SERVER_PID" 2>/dev/null || fail "server died: $(cat "$TMP/server.err")"
 out=$(mb_tcp -a 1 -r 49 -c 7 -t 4:float -B) || fail "mbpoll TCP read at the end: $out"
