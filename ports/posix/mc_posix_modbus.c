@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <termios.h>
@@ -28,8 +29,6 @@
 /* Modbus TCP: MBAP header length, and the exception for a unit id that is not ours. */
 #define MBAP_LEN 7u
 #define EX_GATEWAY_TARGET 0x0Bu
-/* Longest time a response may take to go out on the serial line before it is given up, ms. */
-#define RTU_SEND_TIMEOUT_MS 500
 
 /* Milliseconds and microseconds of CLOCK_MONOTONIC. */
 static int64_t now_us64(void)
@@ -140,8 +139,9 @@ static void tcp_accept(mc_posix_modbus_t *mb)
     }
 }
 
-/* Send a whole buffer on a non-blocking socket. A client that does not take a
- * response of at most 260 bytes right away is not reading: 0 ok, -1 drop it. */
+/* Send a whole buffer on a non-blocking socket. A client whose socket cannot take
+ * a response of at most 260 bytes right away has megabytes unread: it is not
+ * reading, and is dropped rather than waited for. 0 ok, -1 drop it. */
 static int tcp_send_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0u) {
@@ -151,11 +151,6 @@ static int tcp_send_all(int fd, const uint8_t *p, size_t n)
             n -= (size_t)w;
         } else if (w < 0 && errno == EINTR) {
             continue;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pf = { .fd = fd, .events = POLLOUT };
-            if (poll(&pf, 1, 50) <= 0) {
-                return -1;
-            }
         } else {
             return -1;
         }
@@ -329,43 +324,53 @@ static int rtu_apply_line(int fd, uint32_t baud, uint8_t parity)
     return MC_ERR_IO;
 }
 
+/* Queue a reply in the tty's output buffer (4 KiB on Linux, so a reply goes in at
+ * once; a full buffer means the line is stuck, and the reply is given up). */
 static int rtu_send(void *vctx, const uint8_t *adu, size_t len)
 {
     mc_posix_modbus_t *mb = vctx;
-    const int64_t deadline = now_us64() + (int64_t)RTU_SEND_TIMEOUT_MS * 1000;
     while (len > 0u) {
         ssize_t w = write(mb->fd, adu, len);
         if (w > 0) {
             adu += w;
             len -= (size_t)w;
-            continue;
+        } else if (!(w < 0 && errno == EINTR)) {
+            mb->io_error = MC_ERR_IO;
+            return MC_ERR_IO;
         }
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int64_t left = deadline - now_us64();
-            struct pollfd pf = { .fd = mb->fd, .events = POLLOUT };
-            if (left > 0 && poll(&pf, 1, (int)((left + 999) / 1000)) > 0) {
-                continue;
-            }
-        }
-        mb->io_error = MC_ERR_IO;
-        return MC_ERR_IO;
     }
     return MC_OK;
 }
 
+/* The framer's line callback: a write changed baud or parity and its reply is
+ * queued. The change is made once the reply has left (rtu_line_pending()). */
 static void rtu_line(void *vctx, uint32_t baud, uint8_t parity)
 {
     mc_posix_modbus_t *mb = vctx;
-    /* TCSADRAIN: the reply that carried the change goes out at the old settings. */
-    if (rtu_apply_line(mb->fd, baud, parity) < 0) {
+    mb->line_pending = 1;
+    mb->pending_baud = baud;
+    mb->pending_parity = parity;
+}
+
+/* Apply a pending line change once the output queue is empty, so the reply goes
+ * out at the old settings without blocking for its whole transmission (2 s for
+ * 255 bytes at 1200 baud); TCSADRAIN then waits for the last character at most. */
+static void rtu_line_pending(mc_posix_modbus_t *mb)
+{
+    if (!mb->line_pending) {
+        return;
+    }
+    int queued = 0;
+    if (ioctl(mb->fd, TIOCOUTQ, &queued) == 0 && queued > 0) {
+        return;
+    }
+    mb->line_pending = 0;
+    if (rtu_apply_line(mb->fd, mb->pending_baud, mb->pending_parity) < 0) {
         mb->io_error = MC_ERR_IO;
         return;
     }
-    mb->baud = baud;
-    mb->parity = parity;
+    mb->baud = mb->pending_baud;
+    mb->parity = mb->pending_parity;
     mb->stats.line_changes++;
 }
 
@@ -460,6 +465,7 @@ static int rtu_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
     /* A frame that ended while the caller was away is served before new bytes can run into it. */
     served += rtu_framer_poll(mb);
     for (;;) {
+        rtu_line_pending(mb);
         if (mb->io_error < 0) {
             int e = mb->io_error;
             mb->io_error = 0;
@@ -479,6 +485,9 @@ static int rtu_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
         }
         if (served > 0 && !mb->rtu.have_frame) {
             return served;
+        }
+        if (mb->line_pending && wait_us > 1000) {
+            wait_us = 1000; /* look at the output queue again soon */
         }
         if (wait_us < 0) {
             wait_us = 0;

@@ -15,7 +15,7 @@
  *   broadcast here: it is answered); any other unit id gets exception 0BH
  *   (gateway target device failed to respond). A client that disconnects,
  *   sends a malformed header (protocol id not 0, length outside 2..254) or does
- *   not read its responses is dropped; the others are not affected. A
+ *   not read its responses (its socket buffer full) is dropped; the others are not affected. A
  *   connection beyond the limit is accepted and closed at once.
  * - **RTU**: bytes read from the line are fed, with CLOCK_MONOTONIC timestamps,
  *   to the library's own framer ::mc_rtu_t (the one the firmware uses): frames
@@ -23,8 +23,10 @@
  *   addresses are dropped, broadcast writes are executed without a reply. A
  *   parameter write takes effect as on the device: a new slave address for
  *   the next request, a new baud code or parity once the reply has been sent
- *   (the line is then reconfigured with termios). Bytes that arrive while the
- *   caller is not in mc_posix_modbus_poll() are stamped when they are read, so
+ *   (the line is reconfigured with termios in a poll once the output queue is
+ *   empty, so a poll never blocks for a reply's transmission; a pty, which
+ *   cannot carry parity on Linux, gets the speed alone). Bytes that arrive
+ *   while the caller is not in mc_posix_modbus_poll() are stamped when they are read, so
  *   poll often (every few ms) for faithful framing; two requests that queued
  *   up unread in the meantime run together and are dropped like on a real
  *   line.
@@ -100,6 +102,9 @@ typedef struct mc_posix_modbus {
     mc_rtu_t rtu;         /**< RTU: the library's framer over the model (unused for TCP). */
     uint32_t baud;        /**< RTU: baud rate in force on the line. */
     uint8_t parity;       /**< RTU: parity in force on the line, 0 none, 1 even, 2 odd. */
+    uint8_t line_pending; /**< RTU: a line change waits for the reply that carried it to leave. */
+    uint8_t pending_parity; /**< RTU: parity of the pending line change. */
+    uint32_t pending_baud; /**< RTU: baud rate of the pending line change. */
     int io_error;         /**< RTU: the last send or line change failed (a negative mc_err), else 0. */
     mc_posix_modbus_stats_t stats; /**< Counters. */
 } mc_posix_modbus_t;
