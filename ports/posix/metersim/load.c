@@ -187,10 +187,11 @@ void ms_household(mc_time_t t, ms_wave_t *out)
     if (between(m, 1170u, 1380u)) { /* 19:30..23:00 TV */
         ON(tv, 1.0);
     }
-    /* PV: a bell 09:00..17:00 peaking at 13:00, up to 900..1300 W depending on the day */
-    if (between(m, 540u, 1020u)) {
-        const double x = ((double)m - 780.0) / 240.0;
-        const double peak = 900.0 + (double)(r % 400u);
+    /* a small PV roof: a bell 10:00..16:00 peaking at 13:00, up to 350..550 W depending on
+     * the day, so that a little is exported around noon when the house is quiet */
+    if (between(m, 600u, 960u)) {
+        const double x = ((double)m - 780.0) / 180.0;
+        const double peak = 350.0 + (double)(r % 200u);
         const double gen = floor(peak * cos(x * M_PI / 2.0) / 25.0) * 25.0; /* steps of 25 W */
         if (gen > 0.0) {
             appliance_t g = pv;
