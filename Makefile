@@ -47,7 +47,7 @@ run:
 	@echo
 	@echo "make run: metersim, the household day, Modbus TCP on 127.0.0.1:1502 (Ctrl-C saves and stops)."
 	@echo "make run: read U, I, P, Q, S, PF, F from another terminal with:"
-	@echo "    mbpoll -m tcp -p 1502 -a 1 -r 49 -c 14 -t 4:float 127.0.0.1"
+	@echo "    mbpoll -m tcp -p 1502 -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1"
 	@sleep 2
 	$(BUILD)/run/ports/posix/metersim/metersim run --modbus-tcp 127.0.0.1:1502 $(RUN_ARGS)
 

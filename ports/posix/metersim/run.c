@@ -406,7 +406,7 @@ static void print_status(sim_t *s, double real_elapsed, int final)
                (unsigned long long)a->pulses, relay ? "closed" : "open", di ? "closed" : "open",
                (unsigned long long)s->mb_requests);
 #ifdef MS_HAVE_MODBUS
-        printf("  Modbus TCP %s: mbpoll -m tcp -p %s -a 1 -r 49 -c 14 -t 4:float %.*s\n", s->o.tcp,
+        printf("  Modbus TCP %s: mbpoll -m tcp -p %s -a 1 -r 49 -c 7 -t 4:float -B %.*s\n", s->o.tcp,
                strrchr(s->o.tcp, ':') + 1, (int)(strrchr(s->o.tcp, ':') - s->o.tcp), s->o.tcp);
 #endif
         printf("  Ctrl-C: power-fail warning (state saved), exit\n");
