@@ -132,7 +132,7 @@ static int nvm_prog(void *context, uint32_t sector, uint32_t offset, const void 
         at += (off_t)k;
         left -= k;
     }
-    return sync_file(f->fd);
+    return f->sync_each ? sync_file(f->fd) : MC_OK;
 }
 
 static int nvm_erase(void *context, uint32_t sector)
@@ -144,7 +144,14 @@ static int nvm_erase(void *context, uint32_t sector)
     if (fill(f, position(f, sector, 0), f->sector_size) != MC_OK) {
         return MC_ERR_IO;
     }
-    return sync_file(f->fd);
+    return f->sync_each ? sync_file(f->fd) : MC_OK;
+}
+
+void mc_posix_nvm_set_sync(mc_posix_nvm_t *f, int each)
+{
+    if (f != NULL) {
+        f->sync_each = each ? 1u : 0u;
+    }
 }
 
 int mc_posix_nvm_open(mc_posix_nvm_t *f, const char *path, uint32_t sector_count, uint32_t sector_size,
@@ -159,6 +166,7 @@ int mc_posix_nvm_open(mc_posix_nvm_t *f, const char *path, uint32_t sector_count
     f->sector_size = sector_size;
     f->prog_size = prog_size;
     f->erase_value = erase_value;
+    f->sync_each = 1;
     const off_t total = (off_t)sector_count * (off_t)sector_size;
     int fd;
     do {
@@ -202,7 +210,8 @@ int mc_posix_nvm_close(mc_posix_nvm_t *f)
     if (f == NULL || f->fd < 0) {
         return MC_ERR_INVAL;
     }
-    int err = close(f->fd);
+    int err = sync_file(f->fd) == MC_OK ? 0 : -1;
+    err |= close(f->fd);
     f->fd = -1;
     return err == 0 ? MC_OK : MC_ERR_IO;
 }

@@ -41,6 +41,7 @@ typedef struct mc_posix_nvm {
     uint32_t sector_count;  /**< Sectors. */
     uint32_t prog_size;     /**< Programming unit. */
     uint8_t erase_value;    /**< Erased byte. */
+    uint8_t sync_each;      /**< fsync() after every program and erase (default 1; see mc_posix_nvm_set_sync()). */
 } mc_posix_nvm_t;
 
 /**
@@ -59,7 +60,19 @@ int mc_posix_nvm_open(mc_posix_nvm_t *f, const char *path, uint32_t sector_count
                       uint32_t prog_size, uint8_t erase_value, mc_nvm_t *nvm);
 
 /**
- * @brief Close the file.
+ * @brief Choose whether every program and erase is followed by fsync().
+ *
+ * With 1 (the default) what was programmed survives a host power loss. With 0
+ * it still survives the process being killed (the kernel keeps the written
+ * pages), which is what a simulator run as fast as possible needs: per-operation
+ * fsync() costs more than the metering itself. mc_posix_nvm_close() syncs either way.
+ * @param f     the instance.
+ * @param each  1 or 0.
+ */
+void mc_posix_nvm_set_sync(mc_posix_nvm_t *f, int each);
+
+/**
+ * @brief Close the file (after an fsync()).
  * @param f  the instance (fd becomes -1).
  * @return ::MC_OK or ::MC_ERR_IO.
  */

@@ -507,6 +507,9 @@ int ms_cmd_run(int argc, char **argv)
                  rc == MC_ERR_INVAL ? "not a metersim state file (size differs)" : "cannot open or write it");
         return MS_EXIT_USAGE;
     }
+    /* As fast as possible, a per-operation fsync() would cost more than the metering; what was
+     * written still survives kill -9 (the kernel keeps it) and close() syncs. */
+    mc_posix_nvm_set_sync(&file, !o->speed_max);
     ms_app_t *a = &s->app;
     rc = ms_app_start(a, start, &nvm);
     if (rc != MC_OK) {
