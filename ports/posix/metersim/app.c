@@ -29,6 +29,14 @@ static int hook_set_clock(void *ctx, mc_time_t t)
     return MC_OK;
 }
 
+/* Every parameter change goes to the storage layer: event log and config save. */
+static void hook_on_change(void *ctx, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
+                           mc_source source)
+{
+    ms_app_t *a = ctx;
+    mc_storage_param_changed(&a->st, qty, arg, old_value, new_value, source);
+}
+
 static int hook_relay(void *ctx, int close)
 {
     (void)ctx;
@@ -98,7 +106,7 @@ int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm)
     mdc.unlock_seconds = 300;
     mc_model_hooks_t hooks;
     memset(&hooks, 0, sizeof(hooks));
-    hooks.on_change = mc_storage_param_changed; /* ctx: the app, whose first member is the storage */
+    hooks.on_change = hook_on_change;
     hooks.relay = hook_relay;
     hooks.di = hook_di;
     hooks.now = hook_now;
