@@ -21,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_root=${1:-$root/build}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-modules=(core tariff registers storage)
+modules=(core tariff registers storage panel)
 SIZE=${MC_ARM_TRIPLE:-arm-none-eabi}-size
 NM=${MC_ARM_TRIPLE:-arm-none-eabi}-nm
 
