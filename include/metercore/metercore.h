@@ -15,5 +15,6 @@
 #include "metercore/mc_registers.h"
 #include "metercore/mc_modbus.h"
 #include "metercore/mc_storage.h"
+#include "metercore/mc_panel.h"
 
 #endif /* METERCORE_METERCORE_H */
