@@ -11,3 +11,4 @@ char mc_tariff_size_probe[sizeof(mc_tariff_t)];
 char mc_model_size_probe[sizeof(mc_model_t)];
 char mc_rtu_size_probe[sizeof(mc_rtu_t)];
 char mc_storage_size_probe[sizeof(mc_storage_t)];
+char mc_panel_size_probe[sizeof(mc_panel_t)];
