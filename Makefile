@@ -23,7 +23,7 @@ MAKEFLAGS += --no-print-directory
 DEPS_HOST  := cmake make gcc
 DEPS_RUN   := $(DEPS_HOST) libmodbus-dev pkg-config
 DEPS_TEST  := $(DEPS_HOST) libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi pkg-config \
-              libmodbus-dev mbpoll python3-pymodbus socat
+              libmodbus-dev mbpoll python3-pymodbus socat tmux
 DEPS_CROSS := cmake make gcc gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
 DEPS_DOCS  := doxygen
 DEPS_FUZZ  := clang libclang-rt-14-dev

@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "load.h"
 #include "metercore/mc_modbus.h"
+#include "metercore/mc_panel.h"
 #include "metersim.h"
 #include "mc_posix_nvm.h"
 #ifdef MS_HAVE_MODBUS
@@ -272,6 +274,11 @@ typedef struct sim {
     int pulse_marker;
     int storage_err;
     uint64_t mb_requests;
+    /* the front panel (dashboard only): keys from the terminal when stdin is a tty */
+    int have_panel;
+    mc_panel_t panel;
+    uint32_t panel_extra_ms;   /* simulated key-hold time added to the real clock */
+    char panel_msg[96];        /* last panel log line, shown under the screen */
 } sim_t;
 
 /* Buffer length for a frequency: D seconds so that F·D is whole (D = 1, 2, 4, 5, 10, 20). */
@@ -344,6 +351,129 @@ static void feed(sim_t *s, uint32_t n)
     }
 }
 
+/* ---- front panel -------------------------------------------------------------------------
+ * The panel's clock is real monotonic ms plus the hold time the terminal keys simulate (a
+ * terminal has no key-up: `1`/`2` are short presses of K1/K2, held 100 ms; `!`/`@` long
+ * presses, held MC_PANEL_LONG_MS; `3` both keys). The clock only ever moves forward.
+ * Lockouts are logged in the storage's event log as MC_EV_PARAM, source MC_SRC_PANEL,
+ * qty MC_QTY_PASSWORD, arg 0x80 | mc_panel_event (0x82 lockout, 0x83 lockout end),
+ * old = MC_PANEL_LOCK_TRIES, new = MC_PANEL_LOCK_MS / 1000 (there is no dedicated event type). */
+static uint32_t panel_now(const sim_t *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u) + s->panel_extra_ms;
+}
+
+static void panel_event(void *ctx, mc_panel_event type)
+{
+    sim_t *s = ctx;
+    if (type == MC_PANEL_EV_WRONG_PASSWORD) {
+        snprintf(s->panel_msg, sizeof(s->panel_msg), "panel: wrong password");
+        return;
+    }
+    mc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = MC_EV_PARAM;
+    ev.source = MC_SRC_PANEL;
+    ev.qty = MC_QTY_PASSWORD;
+    ev.arg = (uint8_t)(0x80u | (unsigned)type);
+    ev.old_value = MC_PANEL_LOCK_TRIES;
+    ev.new_value = MC_PANEL_LOCK_MS / 1000u;
+    const int rc = mc_storage_log(&s->app.st, &ev);
+    snprintf(s->panel_msg, sizeof(s->panel_msg), "panel: %s (logged%s)",
+             type == MC_PANEL_EV_LOCKOUT ? "settings locked after 3 wrong passwords" : "lockout over",
+             rc == MC_OK ? "" : ", log failed");
+}
+
+static int panel_wifi_reset(void *ctx)
+{
+    sim_t *s = ctx;
+    snprintf(s->panel_msg, sizeof(s->panel_msg), "panel: Wi-Fi module reset (simulated: no module)");
+    return MC_OK;
+}
+
+static struct termios g_tty_saved;
+static int g_tty_raw;
+
+static void tty_restore(void)
+{
+    if (g_tty_raw) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &g_tty_saved);
+        g_tty_raw = 0;
+    }
+}
+
+/* cbreak, no echo, non-blocking reads (VMIN 0, VTIME 0); Ctrl-C still signals. */
+static void tty_cbreak(void)
+{
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &g_tty_saved) != 0) {
+        return;
+    }
+    struct termios t = g_tty_saved;
+    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+    t.c_cc[VMIN] = 0;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0) {
+        g_tty_raw = 1;
+        atexit(tty_restore);
+    }
+}
+
+/* A complete press of keys, held hold_ms. */
+static void panel_press(sim_t *s, unsigned keys, uint32_t hold_ms)
+{
+    const uint32_t t = panel_now(s);
+    mc_panel_key(&s->panel, keys, t);
+    s->panel_extra_ms += hold_ms;
+    mc_panel_tick(&s->panel, t + hold_ms);
+    mc_panel_key(&s->panel, 0, t + hold_ms);
+}
+
+/* Read the keys typed since last time; 1 if any acted. */
+static int panel_keys(sim_t *s)
+{
+    if (!g_tty_raw) {
+        return 0;
+    }
+    char buf[32];
+    int acted = 0;
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+        for (ssize_t k = 0; k < n; k++) {
+            switch (buf[k]) {
+            case '1': panel_press(s, MC_PANEL_K1, 100); acted = 1; break;
+            case '2': panel_press(s, MC_PANEL_K2, 100); acted = 1; break;
+            case '!': panel_press(s, MC_PANEL_K1, MC_PANEL_LONG_MS); acted = 1; break;
+            case '@': panel_press(s, MC_PANEL_K2, MC_PANEL_LONG_MS); acted = 1; break;
+            case '3': panel_press(s, MC_PANEL_K1 | MC_PANEL_K2, 100); acted = 1; break;
+            default: break;
+            }
+        }
+    }
+    return acted;
+}
+
+/* The panel's screen as 3 lines in a frame, flashing characters in reverse video. */
+static void print_panel(const sim_t *s)
+{
+    const mc_panel_screen_t *sc = mc_panel_screen(&s->panel);
+    printf("  front panel        +------------------+\n");
+    for (unsigned l = 0; l < MC_PANEL_LINES; l++) {
+        printf("                     | ");
+        for (unsigned c = 0; c < MC_PANEL_COLS; c++) {
+            const char ch = c < strlen(sc->text[l]) ? sc->text[l][c] : ' ';
+            if (sc->flash[l] & (1u << c)) {
+                printf("\033[7m%c\033[0m", ch);
+            } else {
+                putchar(ch);
+            }
+        }
+        printf(" |%s\n", l == 1 ? "   keys: 1 K1  2 K2  ! K1 long  @ K2 long  3 both" : "");
+    }
+    printf("                     +------------------+  %s\n", s->panel_msg);
+}
+
 static void print_status(sim_t *s, double real_elapsed, int final)
 {
     ms_app_t *a = &s->app;
@@ -400,6 +530,10 @@ static void print_status(sim_t *s, double real_elapsed, int final)
             printf("  %-9s import %14.3f kWh   export %14.3f kWh%s\n", names[k],
                    WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
                    WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0, (int)k == rate ? "  <" : "");
+        }
+        if (s->have_panel) {
+            printf("------------------------------------------------------------------\n");
+            print_panel(s);
         }
         printf("------------------------------------------------------------------\n");
         printf("  pulse %s  (%llu)   relay %-6s  DI %-6s  modbus requests %llu\n", s->pulse_marker ? "(*)" : "( )",
@@ -562,6 +696,14 @@ int ms_cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (o->dashboard && !o->json) {
+        const mc_panel_port_t pport = { NULL, panel_event, panel_wifi_reset, s };
+        if (mc_panel_init(&s->panel, &a->model, &pport, panel_now(s)) == MC_OK) {
+            s->have_panel = 1;
+            tty_cbreak();
+        }
+    }
+
     mc_time_t stop_at = MC_TIME_MAX;
     if (o->have_until) {
         stop_at = o->until;
@@ -639,6 +781,13 @@ int ms_cmd_run(int argc, char **argv)
                 usleep((useconds_t)(wait > 0.05 ? 50000 : wait * 1e6));
             }
 #endif
+            if (s->have_panel) {
+                const int acted = panel_keys(s);
+                mc_panel_tick(&s->panel, panel_now(s));
+                if (acted) {
+                    print_status(s, mono_s() - t0, 0);
+                }
+            }
             real = mono_s();
             if (real >= next_show) {
                 print_status(s, real - t0, 0);
@@ -651,6 +800,7 @@ int ms_cmd_run(int argc, char **argv)
     }
 
     /* power-fail warning (signal) or the end of the run: save now */
+    tty_restore();
     const mc_time_t end = ms_app_now(a);
     rc = mc_storage_power_fail(&a->st, end);
     print_status(s, mono_s() - t0, 1);
