@@ -54,7 +54,7 @@ enum { NUM_ZERO = 1, NUM_PLUS = 2 };
 static void fmt_num(char *out, float v, unsigned w, unsigned d, unsigned flags)
 {
     for (;;) {
-        char dig[24];
+        char dig[24] = {0};
         unsigned n = 0;
         int ok = v == v; /* not NaN */
         int neg = v < 0.0f;
@@ -117,7 +117,7 @@ static void ln_num(char *l, float v, unsigned w, unsigned d, unsigned flags)
 /* Unsigned, zero-padded to w digits. */
 static void ln_u(char *l, unsigned v, unsigned w)
 {
-    char t[12];
+    char t[12] = {0};
     unsigned n = 0;
     do {
         t[n++] = (char)('0' + v % 10u);
@@ -126,7 +126,7 @@ static void ln_u(char *l, unsigned v, unsigned w)
     while (n < w && n < sizeof(t) - 1u) {
         t[n++] = '0';
     }
-    char o[12];
+    char o[12] = {0};
     for (unsigned k = 0; k < n; k++) {
         o[k] = t[n - 1u - k];
     }
@@ -136,7 +136,7 @@ static void ln_u(char *l, unsigned v, unsigned w)
 
 static void ln_hex(char *l, uint32_t v, unsigned w)
 {
-    char o[9];
+    char o[9] = {0};
     for (unsigned k = 0; k < w && k < 8u; k++) {
         o[k] = "0123456789ABCDEF"[(v >> (4u * (w - 1u - k))) & 0xFu];
     }
