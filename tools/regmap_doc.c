@@ -291,7 +291,7 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
         static const char *const range[12] = {"", "", "Seconds since 2000-01-01 00:00 local standard time", "",
                                               "1 power up, 2 power down, 3 parameter, 4 energy clear, 5 clock set, "
                                               "6 calibration, 7 relay, 8 integrity error, 9 freeze, "
-                                              "10 clock went backwards, 11 storage trouble",
+                                              "10 clock went backwards, 11 storage trouble, 12 front panel (lockout)",
                                               "0 bus, 1 front panel, 2 firmware",
                                               "The quantity changed (parameter events)", "Field, rate or index", "",
                                               "Floats as their IEEE-754 bits", "", ""};

@@ -210,7 +210,9 @@ typedef enum mc_event_type {
     MC_EV_INTEGRITY = 8,    /**< Integrity error: arg = ::mc_error_flag bit index, old = stored CRC, new = computed (0 at mount). */
     MC_EV_FREEZE = 9,       /**< Monthly settlement: new = settlement point. */
     MC_EV_CLOCK_BACKWARD = 10, /**< Time went backwards without a clock set: old, new time. */
-    MC_EV_STORAGE = 11      /**< Storage trouble: arg = area, old = sector, new = mc_err. */
+    MC_EV_STORAGE = 11,     /**< Storage trouble: arg = area, old = sector, new = mc_err. */
+    MC_EV_PANEL = 12        /**< Front panel: arg = the panel's event (2 settings locked after wrong
+                                 passwords, 3 lockout over), old = wrong tries, new = lockout seconds. */
 } mc_event_type;
 
 /** One event of the log. */

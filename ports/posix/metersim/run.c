@@ -355,9 +355,9 @@ static void feed(sim_t *s, uint32_t n)
  * The panel's clock is real monotonic ms plus the hold time the terminal keys simulate (a
  * terminal has no key-up: `1`/`2` are short presses of K1/K2, held 100 ms; `!`/`@` long
  * presses, held MC_PANEL_LONG_MS; `3` both keys). The clock only ever moves forward.
- * Lockouts are logged in the storage's event log as MC_EV_PARAM, source MC_SRC_PANEL,
- * qty MC_QTY_PASSWORD, arg 0x80 | mc_panel_event (0x82 lockout, 0x83 lockout end),
- * old = MC_PANEL_LOCK_TRIES, new = MC_PANEL_LOCK_MS / 1000 (there is no dedicated event type). */
+ * Lockouts are logged in the storage's event log as MC_EV_PANEL, source MC_SRC_PANEL,
+ * arg = the mc_panel_event (2 lockout, 3 lockout end), old = MC_PANEL_LOCK_TRIES,
+ * new = MC_PANEL_LOCK_MS / 1000. */
 static uint32_t panel_now(const sim_t *s)
 {
     struct timespec ts;
@@ -374,10 +374,9 @@ static void panel_event(void *ctx, mc_panel_event type)
     }
     mc_event_t ev;
     memset(&ev, 0, sizeof(ev));
-    ev.type = MC_EV_PARAM;
+    ev.type = MC_EV_PANEL;
     ev.source = MC_SRC_PANEL;
-    ev.qty = MC_QTY_PASSWORD;
-    ev.arg = (uint8_t)(0x80u | (unsigned)type);
+    ev.arg = (uint8_t)type;
     ev.old_value = MC_PANEL_LOCK_TRIES;
     ev.new_value = MC_PANEL_LOCK_MS / 1000u;
     const int rc = mc_storage_log(&s->app.st, &ev);
