@@ -543,46 +543,28 @@ static void check_password(mc_panel_t *p, uint32_t now_ms)
     to_password(p);
 }
 
+/* The quantity each menu item writes (the Wi-Fi reset is a port action, not a parameter). */
+static const uint8_t item_qty[MC_PANEL_ITEM_COUNT] = {
+    [MC_PANEL_ITEM_PASSWORD] = MC_QTY_PASSWORD, [MC_PANEL_ITEM_ADDRESS] = MC_QTY_ADDRESS,
+    [MC_PANEL_ITEM_BAUD] = MC_QTY_BAUD,         [MC_PANEL_ITEM_PARITY] = MC_QTY_PARITY,
+    [MC_PANEL_ITEM_CLEAR] = MC_QTY_CLEAR_ENERGY, [MC_PANEL_ITEM_WIFI] = MC_QTY_NONE,
+};
+
 static void save_item(mc_panel_t *p)
 {
-    mc_write_item_t it;
-    memset(&it, 0, sizeof(it));
-    it.is_float = 0;
-    it.arg = 0;
-    int err = MC_OK;
-    switch (p->item) {
-    case MC_PANEL_ITEM_PASSWORD:
-        it.qty = MC_QTY_PASSWORD;
-        it.u = p->value;
-        break;
-    case MC_PANEL_ITEM_ADDRESS:
-        it.qty = MC_QTY_ADDRESS;
-        it.u = p->value;
-        break;
-    case MC_PANEL_ITEM_BAUD:
-        it.qty = MC_QTY_BAUD;
-        it.u = p->value;
-        break;
-    case MC_PANEL_ITEM_PARITY:
-        it.qty = MC_QTY_PARITY;
-        it.u = p->value;
-        break;
-    case MC_PANEL_ITEM_CLEAR:
-        it.qty = MC_QTY_CLEAR_ENERGY;
-        it.u = MC_CLEAR_ENERGY_COMMAND;
-        break;
-    default: /* Wi-Fi reset: not a parameter */
-        it.qty = MC_QTY_NONE;
-        break;
-    }
     const int command = p->item == MC_PANEL_ITEM_CLEAR || p->item == MC_PANEL_ITEM_WIFI;
     if (command && p->value == 0u) {
         to_menu(p, p->item); /* NO: nothing to do */
         return;
     }
+    int err;
     if (p->item == MC_PANEL_ITEM_WIFI) {
         err = p->port.wifi_reset != NULL ? p->port.wifi_reset(p->port.ctx) : MC_ERR_INVAL;
     } else {
+        mc_write_item_t it;
+        memset(&it, 0, sizeof(it));
+        it.qty = item_qty[p->item];
+        it.u = p->item == MC_PANEL_ITEM_CLEAR ? (uint16_t)MC_CLEAR_ENERGY_COMMAND : (uint16_t)p->value;
         err = mc_model_write(p->md, &it, 1, MC_SRC_PANEL);
     }
     to_menu(p, p->item);
