@@ -1,0 +1,397 @@
+/*
+ * metercore firmware example: a KPM31BK-style single-phase meter on an STM32F4
+ * board. It composes the library exactly as a product would:
+ *
+ *   board samples --> mc_meter_process() --> windows --> mc_storage_window()
+ *                                         \-> pulses  --> board pulse output
+ *   RS485 bytes (ISR, timestamped) --> mc_rtu_rx_byte() / mc_rtu_poll() --> data model
+ *   keys (debounced by the board) --> mc_panel_key() --> display
+ *   parameter changes --> mc_storage_param_changed() (saved and logged)
+ *   power-fail warning --> mc_storage_power_fail()
+ *
+ * The board (ports/stm32/boards/<name>) is chosen at build time; this file
+ * knows no register and no pin. The product is chosen by FW_FEATURES
+ * (MC_FEAT_RELAY | MC_FEAT_DI: a KPM31BK; MC_FEAT_RELAY: KPM31B; 0: KPM31A).
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "mc_board.h"
+#include "metercore/metercore.h"
+
+#ifndef FW_FEATURES
+#define FW_FEATURES (MC_FEAT_RELAY | MC_FEAT_DI)
+#endif
+#define FW_MAX_PENDING 4u        /* closed windows waiting to be booked */
+#define FW_STATUS_PERIOD_MS 5000u
+#define FW_BLOCK_MAX 128u
+#define FW_STR2(x) #x
+#define FW_STR(x) FW_STR2(x)
+#define FW_VERSION FW_STR(MC_VERSION_MAJOR) "." FW_STR(MC_VERSION_MINOR) "." FW_STR(MC_VERSION_PATCH)
+
+typedef struct fw {
+    mc_meter_t meter;
+    mc_tariff_t tariff;
+    mc_model_t model;
+    mc_storage_t storage;
+    mc_rtu_t rtu;
+    mc_panel_t panel;
+    mc_storage_config_t scfg;
+    int storage_ok;
+    mc_reading_t pending[FW_MAX_PENDING];
+    volatile unsigned npending;
+    uint32_t windows_lost;
+    uint32_t pulses;
+    uint32_t pulse_latency_us;
+    uint32_t code_crc;
+    unsigned keys;
+    int32_t v[FW_BLOCK_MAX];
+    int32_t i[FW_BLOCK_MAX];
+} fw_t;
+
+static fw_t g_fw;
+
+/* ---- small formatting for the log (no printf: it would triple the image) --------------- */
+
+static char *put_str(char *p, const char *s)
+{
+    while (*s != '\0') {
+        *p++ = *s++;
+    }
+    return p;
+}
+
+static char *put_u32(char *p, uint32_t v)
+{
+    char tmp[10];
+    unsigned n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    while (n > 0u) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}
+
+/* A value with a fixed number of decimals (0..6), rounded half away from zero. */
+static char *put_fixed(char *p, float x, unsigned decimals)
+{
+    static const uint32_t scale[7] = {1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u};
+    if (x < 0.0f) {
+        *p++ = '-';
+        x = -x;
+    }
+    if (x > 4.0e9f / (float)scale[decimals]) {
+        return put_str(p, "ovf");
+    }
+    const uint32_t v = (uint32_t)(x * (float)scale[decimals] + 0.5f);
+    p = put_u32(p, v / scale[decimals]);
+    if (decimals > 0u) {
+        *p++ = '.';
+        uint32_t frac = v % scale[decimals];
+        for (unsigned d = decimals; d > 0u; d--) {
+            p[d - 1u] = (char)('0' + frac % 10u);
+            frac /= 10u;
+        }
+        p += decimals;
+    }
+    return p;
+}
+
+/* ---- hooks of the data model ------------------------------------------------------------- */
+
+static void hook_on_change(void *ctx, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
+                           mc_source source)
+{
+    fw_t *f = ctx;
+    if (f->storage_ok) {
+        mc_storage_param_changed(&f->storage, qty, arg, old_value, new_value, source);
+    }
+}
+
+static int hook_relay(void *ctx, int close)
+{
+    (void)ctx;
+    return mc_board_relay(close);
+}
+
+static int hook_di(void *ctx)
+{
+    (void)ctx;
+    return mc_board_di();
+}
+
+static mc_time_t hook_now(void *ctx)
+{
+    (void)ctx;
+    return mc_board_now();
+}
+
+static int hook_set_clock(void *ctx, mc_time_t t)
+{
+    (void)ctx;
+    return mc_board_set_clock(t);
+}
+
+static uint32_t hook_code_checksum(void *ctx)
+{
+    return ((const fw_t *)ctx)->code_crc;
+}
+
+static unsigned hook_event_count(void *ctx)
+{
+    const fw_t *f = ctx;
+    return f->storage_ok ? mc_storage_event_count(&f->storage) : 0u;
+}
+
+static int hook_event_read(void *ctx, unsigned index, mc_event_t *out)
+{
+    const fw_t *f = ctx;
+    return f->storage_ok ? mc_storage_event_read(&f->storage, index, out) : MC_ERR_NODATA;
+}
+
+/* ---- meter callbacks (called from mc_meter_process in the main loop) --------------------- */
+
+static void on_window(void *ctx, const mc_reading_t *r)
+{
+    fw_t *f = ctx;
+    if (f->npending < FW_MAX_PENDING) {
+        f->pending[f->npending++] = *r;
+    } else {
+        f->windows_lost++; /* cannot happen with one block per loop: a window is >= 20 ms */
+    }
+}
+
+static void on_pulse(void *ctx, const mc_pulse_t *p)
+{
+    fw_t *f = ctx;
+    if (mc_board_pulse(p, f->pulse_latency_us)) {
+        f->pulses++;
+    }
+}
+
+/* ---- Modbus-RTU and panel ports ------------------------------------------------------------ */
+
+static int rtu_send(void *ctx, const uint8_t *adu, size_t len)
+{
+    (void)ctx;
+    return mc_board_rs485_send(adu, len);
+}
+
+static void rtu_line(void *ctx, uint32_t baud, uint8_t parity)
+{
+    (void)ctx;
+    mc_board_rs485_line(baud, parity);
+}
+
+static void panel_show(void *ctx, const mc_panel_screen_t *s)
+{
+    (void)ctx;
+    mc_board_display(s);
+}
+
+/* Lockouts go to the event log as in metersim: arg = the panel event, old = tries, new = seconds. */
+static void panel_event(void *ctx, mc_panel_event type)
+{
+    fw_t *f = ctx;
+    if (type == MC_PANEL_EV_WRONG_PASSWORD || !f->storage_ok) {
+        return;
+    }
+    mc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = MC_EV_PANEL;
+    ev.source = MC_SRC_PANEL;
+    ev.arg = (uint8_t)type;
+    ev.old_value = MC_PANEL_LOCK_TRIES;
+    ev.new_value = MC_PANEL_LOCK_MS / 1000u;
+    (void)mc_storage_log(&f->storage, &ev);
+}
+
+/* ---- start-up ------------------------------------------------------------------------------ */
+
+static void fw_start(fw_t *f)
+{
+    const mc_board_info_t *info = mc_board_info();
+    const uint8_t *image;
+    size_t image_size;
+    mc_board_image(&image, &image_size);
+    f->code_crc = mc_crc32(0u, image, image_size);
+
+    mc_meter_config_t mc;
+    mc_meter_config_default(&mc);
+    mc.sample_rate_hz = info->sample_hz;
+    mc.u_scale = info->u_scale;
+    mc.i_scale = info->i_scale;
+    mc.on_window = on_window;
+    mc.on_pulse = on_pulse;
+    mc.context = f;
+    /* Pulses come with the window that holds them: place them one window, a cycle and a
+     * block (plus margin) after their sample time, so that their spacing is exact. */
+    f->pulse_latency_us = (uint32_t)mc.window_ms * 1000u + 200000u;
+    if (mc_meter_init(&f->meter, &mc) != MC_OK) {
+        mc_board_fatal("meter config");
+    }
+    mc_tariff_config_t tc;
+    mc_tariff_config_default(&tc);
+    if (mc_tariff_init(&f->tariff, &tc, mc_board_now()) != MC_OK) {
+        mc_board_fatal("tariff config");
+    }
+    mc_model_config_t mdc;
+    memset(&mdc, 0, sizeof(mdc));
+    mdc.features = FW_FEATURES;
+    mdc.unlock_seconds = 300u;
+    mc_model_hooks_t hooks;
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.on_change = hook_on_change;
+    hooks.relay = hook_relay;
+    hooks.di = hook_di;
+    hooks.now = hook_now;
+    hooks.set_clock = hook_set_clock;
+    hooks.code_checksum = hook_code_checksum;
+    hooks.event_count = hook_event_count;
+    hooks.event_read = hook_event_read;
+    hooks.ctx = f;
+    if (mc_model_init(&f->model, &mdc, &hooks, &f->meter, &f->tariff, NULL) != MC_OK) {
+        mc_board_fatal("model config");
+    }
+    mc_storage_config_default(&f->scfg);
+    mc_board_nvm(&f->scfg.nvm);
+    if (info->has_flash_nvm) {
+        f->scfg.save_quantum_wh = 1000u; /* MCU flash: save every kWh (or hour, or power fail) */
+    }
+    const int rc = mc_storage_mount(&f->storage, &f->scfg, &f->meter, &f->tariff, &f->model);
+    if (rc == MC_OK) {
+        f->storage_ok = 1;
+    } else {
+        /* Keep metering (and billing from the registers in RAM) rather than stop the meter;
+         * nothing stored is touched. The status register shows the storage error. */
+        char line[64];
+        char *p = put_str(line, "storage: mount failed ");
+        p = put_str(p, mc_strerror(rc));
+        *p = '\0';
+        mc_board_log(line);
+    }
+    mc_rtu_port_t rp = {rtu_send, rtu_line, f};
+    if (mc_rtu_init(&f->rtu, &f->model, &rp) != MC_OK) {
+        mc_board_fatal("rtu");
+    }
+    /* the line settings that were stored */
+    mc_board_rs485_line(f->rtu.baud, f->rtu.parity);
+    mc_panel_port_t pp;
+    memset(&pp, 0, sizeof(pp));
+    pp.show = panel_show;
+    pp.event = panel_event;
+    pp.ctx = f;
+    if (mc_panel_init(&f->panel, &f->model, &pp, mc_board_ms()) != MC_OK) {
+        mc_board_fatal("panel");
+    }
+}
+
+static void log_status(fw_t *f)
+{
+    mc_reading_t r;
+    if (mc_meter_reading(&f->meter, &r) != MC_OK) {
+        mc_board_log("status: no window yet");
+        return;
+    }
+    mc_energy_t e;
+    (void)mc_meter_energy(&f->meter, &e);
+    char line[160];
+    char *p = put_str(line, "status: U=");
+    p = put_fixed(p, r.urms, 2);
+    p = put_str(p, " V I=");
+    p = put_fixed(p, r.irms, 3);
+    p = put_str(p, " A P=");
+    p = put_fixed(p, r.p, 1);
+    p = put_str(p, " W PF=");
+    p = put_fixed(p, r.pf, 3);
+    p = put_str(p, " F=");
+    p = put_fixed(p, r.freq, 3);
+    p = put_str(p, " Hz E+=");
+    p = put_fixed(p, mc_energy_kwh(e.q[MC_E_ACTIVE_IMPORT]), 5);
+    p = put_str(p, " kWh pulses=");
+    p = put_u32(p, f->pulses);
+    p = put_str(p, " frames=");
+    p = put_u32(p, f->rtu.stats.frames);
+    p = put_str(p, " lost=");
+    p = put_u32(p, mc_board_sample_overruns());
+    *p = '\0';
+    mc_board_log(line);
+}
+
+int main(void)
+{
+    fw_t *f = &g_fw;
+    mc_board_init();
+    {
+        char line[64];
+        char *p = put_str(line, "metercore ");
+        p = put_str(p, FW_VERSION);
+        p = put_str(p, " on ");
+        p = put_str(p, mc_board_info()->name);
+        *p = '\0';
+        mc_board_log(line);
+    }
+    fw_start(f);
+    mc_board_log("ready: Modbus-RTU on USART2");
+
+    uint32_t last_status = mc_board_ms();
+    uint32_t last_tick = last_status;
+    mc_time_t last_poll = mc_board_now();
+    for (;;) {
+        mc_board_watchdog();
+
+        /* Modbus: bytes the receive interrupt stamped, then the frame end (t3.5). */
+        uint8_t byte;
+        uint32_t t_us;
+        while (mc_board_rs485_rx(&byte, &t_us)) {
+            mc_rtu_rx_byte(&f->rtu, byte, t_us);
+        }
+        (void)mc_rtu_poll(&f->rtu, mc_board_us());
+
+        /* Metering: one block at a time, then book the windows it closed. */
+        const size_t n = mc_board_samples(f->v, f->i);
+        if (n > 0u) {
+            (void)mc_meter_process(&f->meter, f->v, f->i, n);
+            for (unsigned k = 0; k < f->npending; k++) {
+                if (f->storage_ok) {
+                    (void)mc_storage_window(&f->storage, mc_board_now(), &f->pending[k]);
+                } else {
+                    (void)mc_tariff_add(&f->tariff, mc_board_now(), &f->pending[k]);
+                }
+            }
+            f->npending = 0u;
+        }
+
+        if (mc_board_power_failing() && f->storage_ok) {
+            (void)mc_storage_power_fail(&f->storage, mc_board_now());
+        }
+
+        /* Front panel: key edges as they come, time every 100 ms. */
+        const uint32_t ms = mc_board_ms();
+        const unsigned keys = mc_board_keys();
+        if (keys != f->keys) {
+            f->keys = keys;
+            (void)mc_panel_key(&f->panel, keys, ms);
+        }
+        if ((uint32_t)(ms - last_tick) >= 100u) {
+            last_tick = ms;
+            (void)mc_panel_tick(&f->panel, ms);
+            mc_board_display_tick(ms);
+        }
+
+        const mc_time_t now = mc_board_now();
+        if (now != last_poll) {
+            last_poll = now;
+            if (f->storage_ok) {
+                (void)mc_storage_poll(&f->storage, now);
+            }
+        }
+        if ((uint32_t)(ms - last_status) >= FW_STATUS_PERIOD_MS) {
+            last_status = ms;
+            log_status(f);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+/*
+ * Board: qemu-netduinoplus2, the firmware under QEMU's `-M netduinoplus2`
+ * (STM32F405, Cortex-M4F, 168 MHz), as ../shared/reference/qemu-stm32.md
+ * describes what QEMU 7.2 emulates of it:
+ * - no clock set-up: QEMU runs the core at 168 MHz and answers no ready flag;
+ * - SysTick is the only time base (milliseconds, microseconds from its counter,
+ *   Modbus t3.5 and the pulse edges included): TIM2..5 count at the wrong rate;
+ * - a synthetic sample source replaces the ADC (whose EOC never sets): a known
+ *   load of 230 V, 5 A, PF 0.5 inductive, 50 Hz, as an ideal 24-bit converter
+ *   sampling at 4 kHz would see it, paced by SysTick so that energy grows in
+ *   real time;
+ * - RAM replaces the flash (whose program and erase do nothing): 8 sectors of
+ *   4 KiB, erased at boot;
+ * - USART2 (the second -serial) is the RS485 line, transmit polled (QEMU never
+ *   raises TXE/TC interrupts); USART1 (the first -serial) is the log, where the
+ *   display's screens are written too;
+ * - the real-time clock counts SysTick seconds from 2026-01-01 00:00;
+ * - no keys; mc_board_fatal() ends QEMU through semihosting (exit code 1).
+ * Pins are those of the generic-f405 board: GPIO writes are dropped by QEMU.
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <string.h>
+
+#include "mc_board.h"
+#include "mc_f4_board_common.h"
+#include "metercore/mc_calendar.h"
+
+#define QEMU_SAMPLE_HZ 4000u
+#define QEMU_BLOCK 80u                /* one 50 Hz cycle */
+#define QEMU_U_FULL_SCALE 500.0f      /* volts at code 2^23 */
+#define QEMU_I_FULL_SCALE 100.0f      /* amps at code 2^23 */
+#define QEMU_LOAD_U 230.0f
+#define QEMU_LOAD_I 5.0f
+#define QEMU_LOAD_PHI_DEG 60.0f       /* PF 0.5, current lagging */
+#define QEMU_NVM_SECTORS 8u
+#define QEMU_NVM_SECTOR_SIZE 4096u
+#define QEMU_START_TIME 820540800u    /* 2026-01-01 00:00:00 */
+
+static const mc_board_info_t g_info = {
+    .name = "qemu-netduinoplus2",
+    .sample_hz = QEMU_SAMPLE_HZ,
+    .u_scale = QEMU_U_FULL_SCALE / 8388608.0f,
+    .i_scale = QEMU_I_FULL_SCALE / 8388608.0f,
+    .block = QEMU_BLOCK,
+    .has_keys = 0u,
+    .has_flash_nvm = 0u,
+};
+
+static int32_t g_tab_v[QEMU_BLOCK];
+static int32_t g_tab_i[QEMU_BLOCK];
+static uint64_t g_samples_out;   /* samples handed out */
+static uint32_t g_start_us;      /* time of sample 0 */
+static mc_time_t g_clock_base;   /* clock at g_clock_ms */
+static uint32_t g_clock_ms;
+static uint8_t g_nvm_mem[QEMU_NVM_SECTORS * QEMU_NVM_SECTOR_SIZE];
+
+const mc_board_info_t *mc_board_info(void) { return &g_info; }
+uint32_t mc_board_us(void) { return mc_f4_systick_us(); }
+uint32_t mc_board_ms(void) { return mc_f4_ms(); }
+
+void SysTick_Handler(void);
+void SysTick_Handler(void)
+{
+    mc_f4_systick_irq();
+    mc_f4_board_tick(mc_f4_ms());
+    (void)mc_f4_board_pulse_service(mc_f4_systick_us(), NULL);
+}
+
+void HardFault_Handler(void);
+void HardFault_Handler(void)
+{
+    mc_board_fatal("hard fault");
+}
+
+void mc_board_init(void)
+{
+    mc_f4_systick_init(MC_F4_SYSCLK_HZ);
+    mc_f4_board_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.usart1_clk_hz = MC_F4_APB2_HZ;
+    c.usart2_clk_hz = MC_F4_APB1_HZ;
+    c.log_tx = (mc_f4_pin_t){MC_GPIOA, 9u};
+    c.rs485_tx = (mc_f4_pin_t){MC_GPIOA, 2u};
+    c.rs485_rx = (mc_f4_pin_t){MC_GPIOA, 3u};
+    c.rs485_de = (mc_f4_pin_t){MC_GPIOA, 4u};
+    c.rs485_tx_interrupt = 0u; /* QEMU raises no TXE/TC interrupt */
+    c.pulse = (mc_f4_pin_t){MC_GPIOB, 0u};
+    c.relay_set = (mc_f4_pin_t){MC_GPIOB, 1u};
+    c.relay_reset = (mc_f4_pin_t){MC_GPIOB, 2u};
+    c.di = (mc_f4_pin_t){MC_GPIOB, 3u};
+    c.has_keys = 0u;
+    c.now_us = mc_board_us;
+    if (mc_f4_board_common_init(&c) != 0) {
+        mc_board_fatal("board init");
+    }
+    /* One cycle of the load: the code nearest to the instantaneous value. */
+    const float two_pi = 6.28318530718f;
+    const float phi = QEMU_LOAD_PHI_DEG * two_pi / 360.0f;
+    const float vpk = QEMU_LOAD_U * 1.41421356237f / g_info.u_scale;
+    const float ipk = QEMU_LOAD_I * 1.41421356237f / g_info.i_scale;
+    for (uint32_t k = 0; k < QEMU_BLOCK; k++) {
+        const float th = two_pi * (float)k / (float)QEMU_BLOCK;
+        g_tab_v[k] = (int32_t)lroundf(vpk * sinf(th));
+        g_tab_i[k] = (int32_t)lroundf(ipk * sinf(th - phi));
+    }
+    memset(g_nvm_mem, 0xFF, sizeof(g_nvm_mem));
+    g_clock_base = QEMU_START_TIME;
+    g_clock_ms = mc_f4_ms();
+    g_start_us = mc_f4_systick_us();
+    g_samples_out = 0u;
+}
+
+size_t mc_board_samples(int32_t *v, int32_t *i)
+{
+    /* A block is complete once its last sample's time has passed. */
+    const uint64_t due = (uint64_t)(uint32_t)(mc_f4_systick_us() - g_start_us) * QEMU_SAMPLE_HZ / 1000000u;
+    if (due < g_samples_out + QEMU_BLOCK) {
+        return 0u;
+    }
+    memcpy(v, g_tab_v, sizeof(g_tab_v));
+    memcpy(i, g_tab_i, sizeof(g_tab_i));
+    g_samples_out += QEMU_BLOCK;
+    return QEMU_BLOCK;
+}
+
+uint32_t mc_board_sample0_us(void) { return g_start_us; }
+uint32_t mc_board_sample_overruns(void) { return 0u; }
+
+int mc_board_pulse(const mc_pulse_t *p, uint32_t latency_us)
+{
+    if (!mc_stm32_edges_pulse(&mc_f4_board.pulse_edges, p, g_start_us, QEMU_SAMPLE_HZ, latency_us)) {
+        mc_f4_board.pulses_lost++;
+        return 0;
+    }
+    return 1; /* SysTick applies the edges, to the millisecond */
+}
+
+mc_time_t mc_board_now(void)
+{
+    return g_clock_base + (mc_f4_ms() - g_clock_ms) / 1000u;
+}
+
+int mc_board_set_clock(mc_time_t t)
+{
+    if (t > MC_TIME_MAX) {
+        return MC_ERR_RANGE;
+    }
+    const uint32_t ms = mc_f4_ms();
+    g_clock_base = t;
+    g_clock_ms = ms - (ms - g_clock_ms) % 1000u; /* keep the second's phase */
+    return MC_OK;
+}
+
+static int ram_read(void *ctx, uint32_t sector, uint32_t off, void *buf, uint32_t size)
+{
+    (void)ctx;
+    if (sector >= QEMU_NVM_SECTORS || off > QEMU_NVM_SECTOR_SIZE || size > QEMU_NVM_SECTOR_SIZE - off) {
+        return MC_ERR_IO;
+    }
+    memcpy(buf, &g_nvm_mem[sector * QEMU_NVM_SECTOR_SIZE + off], size);
+    return MC_OK;
+}
+
+static int ram_prog(void *ctx, uint32_t sector, uint32_t off, const void *buf, uint32_t size)
+{
+    (void)ctx;
+    if (sector >= QEMU_NVM_SECTORS || off > QEMU_NVM_SECTOR_SIZE || size > QEMU_NVM_SECTOR_SIZE - off) {
+        return MC_ERR_IO;
+    }
+    const uint8_t *b = buf;
+    uint8_t *m = &g_nvm_mem[sector * QEMU_NVM_SECTOR_SIZE + off];
+    for (uint32_t k = 0; k < size; k++) {
+        m[k] &= b[k]; /* flash semantics: programming only clears bits */
+    }
+    return MC_OK;
+}
+
+static int ram_erase(void *ctx, uint32_t sector)
+{
+    (void)ctx;
+    if (sector >= QEMU_NVM_SECTORS) {
+        return MC_ERR_IO;
+    }
+    memset(&g_nvm_mem[sector * QEMU_NVM_SECTOR_SIZE], 0xFF, QEMU_NVM_SECTOR_SIZE);
+    return MC_OK;
+}
+
+void mc_board_nvm(mc_nvm_t *nvm)
+{
+    memset(nvm, 0, sizeof(*nvm));
+    nvm->read = ram_read;
+    nvm->prog = ram_prog;
+    nvm->erase = ram_erase;
+    nvm->sector_size = QEMU_NVM_SECTOR_SIZE;
+    nvm->sector_count = QEMU_NVM_SECTORS;
+    nvm->prog_size = 4u;
+    nvm->erase_value = 0xFFu;
+}
+
+/* The display: each new screen as one log line, flashing characters in brackets' place
+ * shown as they are (a log has no blinking). */
+void mc_board_display(const mc_panel_screen_t *s)
+{
+    char line[8u + MC_PANEL_LINES * (MC_PANEL_COLS + 1u) + 2u];
+    size_t n = 0;
+    memcpy(line, "LCD |", 5u);
+    n = 5u;
+    for (unsigned r = 0; r < MC_PANEL_LINES; r++) {
+        const size_t len = strlen(s->text[r]);
+        memcpy(&line[n], s->text[r], len);
+        n += len;
+        line[n++] = '|';
+    }
+    line[n] = '\0';
+    mc_board_log(line);
+}
+
+void mc_board_display_tick(uint32_t now_ms)
+{
+    (void)now_ms;
+}
+
+void mc_board_watchdog(void)
+{
+}
+
+/* ARM semihosting: SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit (0x20026) or
+ * ADP_Stopped_RunTimeErrorUnknown (0x20023): QEMU exits with 0 or 1. */
+static void semihost_exit(uint32_t reason)
+{
+    register uint32_t r0 __asm__("r0") = 0x18u;
+    register uint32_t r1 __asm__("r1") = reason;
+    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+}
+
+void mc_board_fatal(const char *why)
+{
+    mc_board_log("FATAL:");
+    mc_board_log(why);
+    semihost_exit(0x20023u);
+    for (;;) {
+    }
+}

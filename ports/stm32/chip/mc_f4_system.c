@@ -1,0 +1,201 @@
+/*
+ * STM32F4 system drivers: clock tree, FPU, reset, SysTick, GPIO, PVD, IWDG.
+ * Register facts from RM0090; see mc_stm32f4.h for the contracts.
+ * SPDX-License-Identifier: MIT
+ */
+#include "mc_stm32f4.h"
+#include "stm32f4_regs.h"
+
+/* A bounded wait: ready flags that never come (a dead crystal) must not hang the boot. */
+#define MC_F4_WAIT_LOOPS 2000000u
+
+int mc_f4_clock_init(uint32_t hse_hz)
+{
+    if (hse_hz < 4000000u || hse_hz > 26000000u || hse_hz % 2000000u != 0u) {
+        return -1;
+    }
+    RCC_APB1ENR |= RCC_APB1ENR_PWR;
+    PWR_CR |= PWR_CR_VOS; /* regulator scale 1: needed above 144 MHz */
+    RCC_CR |= RCC_CR_HSEON;
+    uint32_t n = 0;
+    while ((RCC_CR & RCC_CR_HSERDY) == 0u) {
+        if (++n > MC_F4_WAIT_LOOPS) {
+            RCC_CR &= ~RCC_CR_HSEON;
+            return -1;
+        }
+    }
+    /* VCO in = HSE / M = 2 MHz; VCO = 2 MHz * 168 = 336 MHz; core = VCO / 2; USB = VCO / 7. */
+    const uint32_t m = hse_hz / 2000000u;
+    RCC_PLLCFGR = m | (168u << 6) | (0u << 16) /* P = 2 */ | (1u << 22) /* HSE */ | (7u << 24);
+    RCC_CR |= RCC_CR_PLLON;
+    n = 0;
+    while ((RCC_CR & RCC_CR_PLLRDY) == 0u) {
+        if (++n > MC_F4_WAIT_LOOPS) {
+            return -1;
+        }
+    }
+    /* 5 wait states at 168 MHz and 2.7..3.6 V; prefetch and the ART caches on. */
+    FLASH_ACR = FLASH_ACR_LATENCY(5) | FLASH_ACR_PRFTEN | FLASH_ACR_ICEN | FLASH_ACR_DCEN;
+    /* AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz), then switch to the PLL. */
+    RCC_CFGR = (RCC_CFGR & ~0xFCF3u) | (5u << 10) | (4u << 13) | RCC_CFGR_SW_PLL;
+    n = 0;
+    while ((RCC_CFGR & RCC_CFGR_SWS_MASK) != RCC_CFGR_SWS_PLL) {
+        if (++n > MC_F4_WAIT_LOOPS) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void mc_f4_fpu_enable(void)
+{
+    SCB_CPACR |= 0xFu << 20;
+    __asm__ volatile("dsb\n isb" ::: "memory");
+}
+
+void mc_f4_reset(void)
+{
+    __asm__ volatile("dsb" ::: "memory");
+    SCB_AIRCR = SCB_AIRCR_RESET;
+    __asm__ volatile("dsb" ::: "memory");
+    for (;;) {
+    }
+}
+
+/* ---- SysTick ----------------------------------------------------------------------------- */
+
+static volatile uint32_t g_ms;
+static uint32_t g_ticks_per_us;
+static uint32_t g_load;
+
+void mc_f4_systick_init(uint32_t core_hz)
+{
+    g_ticks_per_us = core_hz / 1000000u;
+    g_load = core_hz / 1000u - 1u;
+    SYSTICK_LOAD = g_load;
+    SYSTICK_VAL = 0u;
+    /* SysTick is exception 15: its priority byte is SHPR3[31:24]; 0 = highest. */
+    *(volatile uint8_t *)(uintptr_t)0xE000ED23u = 0u;
+    SYSTICK_CTRL = SYSTICK_CTRL_ENABLE | SYSTICK_CTRL_TICKINT | SYSTICK_CTRL_CLKSOURCE;
+}
+
+void mc_f4_systick_irq(void)
+{
+    g_ms++;
+}
+
+uint32_t mc_f4_ms(void)
+{
+    return g_ms;
+}
+
+uint32_t mc_f4_systick_us(void)
+{
+    uint32_t ms;
+    uint32_t val;
+    /* SysTick has the highest priority, so g_ms is current whenever this code runs;
+     * re-read if the tick came between the two reads. */
+    do {
+        ms = g_ms;
+        val = SYSTICK_VAL;
+    } while (ms != g_ms);
+    return ms * 1000u + (g_load - val) / g_ticks_per_us;
+}
+
+void mc_f4_delay_us(uint32_t us)
+{
+    const uint32_t t0 = mc_f4_systick_us();
+    while ((uint32_t)(mc_f4_systick_us() - t0) < us) {
+    }
+}
+
+/* ---- GPIO -------------------------------------------------------------------------------- */
+
+static void gpio_mode(unsigned port, unsigned pin, uint32_t mode)
+{
+    RCC_AHB1ENR |= RCC_AHB1ENR_GPIO(port);
+    (void)RCC_AHB1ENR; /* the clock needs two cycles before the port answers */
+    GPIO_MODER(port) = (GPIO_MODER(port) & ~(3u << (2u * pin))) | (mode << (2u * pin));
+}
+
+static void gpio_pull(unsigned port, unsigned pin, uint32_t pull)
+{
+    GPIO_PUPDR(port) = (GPIO_PUPDR(port) & ~(3u << (2u * pin))) | (pull << (2u * pin));
+}
+
+void mc_f4_gpio_output(unsigned port, unsigned pin, unsigned level)
+{
+    RCC_AHB1ENR |= RCC_AHB1ENR_GPIO(port);
+    (void)RCC_AHB1ENR;
+    mc_f4_gpio_write(port, pin, level); /* level first: no glitch when the pin becomes an output */
+    GPIO_OTYPER(port) &= ~(1u << pin);
+    gpio_pull(port, pin, 0u);
+    gpio_mode(port, pin, 1u);
+}
+
+void mc_f4_gpio_input(unsigned port, unsigned pin, unsigned pull_up)
+{
+    gpio_mode(port, pin, 0u);
+    gpio_pull(port, pin, pull_up ? 1u : 0u);
+}
+
+void mc_f4_gpio_analog(unsigned port, unsigned pin)
+{
+    gpio_pull(port, pin, 0u);
+    gpio_mode(port, pin, 3u);
+}
+
+void mc_f4_gpio_af(unsigned port, unsigned pin, unsigned af)
+{
+    RCC_AHB1ENR |= RCC_AHB1ENR_GPIO(port);
+    (void)RCC_AHB1ENR;
+    const unsigned reg = pin / 8u;
+    const unsigned shift = 4u * (pin % 8u);
+    GPIO_AFR(port, reg) = (GPIO_AFR(port, reg) & ~(0xFu << shift)) | ((af & 0xFu) << shift);
+    GPIO_OTYPER(port) &= ~(1u << pin);
+    GPIO_OSPEEDR(port) |= 2u << (2u * pin);
+    gpio_pull(port, pin, 1u);
+    gpio_mode(port, pin, 2u);
+}
+
+/* ---- PVD --------------------------------------------------------------------------------- */
+
+void mc_f4_pvd_init(unsigned pls)
+{
+    RCC_APB1ENR |= RCC_APB1ENR_PWR;
+    PWR_CR = (PWR_CR & ~(7u << PWR_CR_PLS_SHIFT)) | ((pls & 7u) << PWR_CR_PLS_SHIFT) | PWR_CR_PVDE;
+    /* PVDO rises when VDD falls below the level: a rising edge on line 16 is the warning. */
+    EXTI_RTSR |= EXTI_LINE_PVD;
+    EXTI_IMR |= EXTI_LINE_PVD;
+    mc_nvic_enable(IRQ_PVD, 0u);
+}
+
+int mc_f4_pvd_irq(void)
+{
+    EXTI_PR = EXTI_LINE_PVD;
+    return (PWR_CSR & PWR_CSR_PVDO) != 0u;
+}
+
+/* ---- IWDG -------------------------------------------------------------------------------- */
+
+void mc_f4_iwdg_start(uint32_t ms)
+{
+    /* LSI ~32 kHz / 64 = 500 Hz: 2 ms per count, 12-bit reload. */
+    uint32_t reload = ms / 2u;
+    if (reload < 1u) {
+        reload = 1u;
+    }
+    if (reload > 0xFFFu) {
+        reload = 0xFFFu;
+    }
+    IWDG_KR = 0xCCCCu;
+    IWDG_KR = 0x5555u;
+    IWDG_PR = 4u; /* /64 */
+    IWDG_RLR = reload;
+    IWDG_KR = 0xAAAAu;
+}
+
+void mc_f4_iwdg_kick(void)
+{
+    IWDG_KR = 0xAAAAu;
+}
