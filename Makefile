@@ -4,7 +4,8 @@
 #   make run     build and start metersim (household day, Modbus TCP on 127.0.0.1:1502;
 #                RUN_ARGS="--speed 60" etc. are passed on)
 #   make test    sanitized Debug build + ctest, Cortex-M0+/M4F cross builds,
-#                find_package / add_subdirectory / pkg-config consumers
+#                find_package / add_subdirectory / pkg-config consumers, the STM32
+#                firmware for both boards and its Modbus-RTU test under QEMU
 #   make docs    Doxygen HTML in build/docs/html (warnings are errors)
 #   make bench   Release (-O2) benchmark of mc_meter_process()
 #   make size    flash/RAM per module on Cortex-M4F and Cortex-M0+ (-Os)
@@ -23,7 +24,7 @@ MAKEFLAGS += --no-print-directory
 DEPS_HOST  := cmake make gcc
 DEPS_RUN   := $(DEPS_HOST) libmodbus-dev pkg-config
 DEPS_TEST  := $(DEPS_HOST) libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi pkg-config \
-              libmodbus-dev mbpoll python3-pymodbus socat tmux
+              libmodbus-dev mbpoll python3-pymodbus socat tmux qemu-system-arm
 DEPS_CROSS := cmake make gcc gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
 DEPS_DOCS  := doxygen
 DEPS_FUZZ  := clang libclang-rt-14-dev
@@ -32,7 +33,7 @@ TOOLCHAIN := cmake/toolchain-arm-none-eabi.cmake
 CROSS_FLAGS := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_WERROR=ON -DMC_PORT=none \
                -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 
-.PHONY: all help run test test-host test-cross test-consumers docs bench size fuzz regmap clean
+.PHONY: all help run test test-host test-cross test-stm32 test-consumers docs bench size fuzz regmap clean
 
 all: test
 
@@ -55,6 +56,7 @@ test:
 	@tools/deps.sh $(DEPS_TEST)
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-cross
+	@$(MAKE) --no-print-directory test-stm32
 	@$(MAKE) --no-print-directory test-consumers
 	@echo "make test: all passed"
 
@@ -69,6 +71,15 @@ test-cross:
 	$(CMAKE) --build $(BUILD)/m0plus --parallel $(JOBS)
 	$(CMAKE) -S . -B $(BUILD)/m4f $(CROSS_FLAGS) -DMC_ARM_CPU=cortex-m4f
 	$(CMAKE) --build $(BUILD)/m4f --parallel $(JOBS)
+
+# The STM32 port: firmware for every board (MinSizeRel, -Werror), then ctest in that
+# build runs the qemu-netduinoplus2 image under qemu-system-arm (tests/stm32/qemu_modbus.sh).
+test-stm32:
+	$(CMAKE) -S . -B $(BUILD)/stm32 -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_ARM_CPU=cortex-m4f \
+	    -DCMAKE_BUILD_TYPE=MinSizeRel -DMC_WERROR=ON -DMC_PORT=stm32 \
+	    -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
+	$(CMAKE) --build $(BUILD)/stm32 --parallel $(JOBS)
+	$(CTEST) --test-dir $(BUILD)/stm32 --output-on-failure --no-tests=error
 
 test-consumers:
 	tools/check-consumers.sh $(CURDIR)/$(BUILD)

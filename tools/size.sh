@@ -8,6 +8,8 @@
 #   size <cpu> total flash=N ram=N              flash = text + data,
 #                                               ram = data + bss + one instance of each caller-allocated
 #                                                     type (mc_meter_t, mc_tariff_t, mc_model_t, mc_rtu_t)
+#   size firmware <board> flash=N ram=N library_flash=N library_ram=N
+#                                               the STM32 firmware example per board (see below)
 #
 # Sizes come from arm-none-eabi-size on the library's object files, grouped by
 # their source folder src/<module>/. tariff and registers have no sources yet,
@@ -78,6 +80,36 @@ for target in m4f m0plus; do
     goal_inst=$("$NM" -S -t d "$probe" | awk '$NF ~ /^mc_(meter|tariff|model|rtu)_size_probe$/ { t += $2 } END { print t + 0 }')
     report+=("# $target: core+tariff+registers flash=$goal_flash ram=$((goal_ram + goal_inst)) (goal on m4f: 16384 and 2048)")
     report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + inst_total))")
+done
+
+# Firmware: the STM32 port's example for each board (MinSizeRel), and the share of
+# the library (libmetercore.a) in it, from the link map: input sections kept in
+# the image at a flash (0x08...) or RAM (0x20...) address. The firmware's RAM
+# includes the caller-allocated instances (meter, tariff, model, storage, rtu,
+# panel) and, on qemu-netduinoplus2, the 32 KiB RAM that stands in for flash.
+fw_dir=$build_root/size-fw
+cmake -S "$root" -B "$fw_dir" \
+    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-arm-none-eabi.cmake" \
+    -DMC_ARM_CPU=cortex-m4f -DCMAKE_BUILD_TYPE=MinSizeRel -DMC_WERROR=ON -DMC_PORT=stm32 \
+    -DMC_STM32_QEMU_TEST=OFF -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF >/dev/null
+cmake --build "$fw_dir" --parallel "$jobs" >/dev/null
+for elf in "$fw_dir"/ports/stm32/metercore-fw-*.elf; do
+    board=$(basename "$elf" .elf)
+    board=${board#metercore-fw-}
+    read -r t d b < <("$SIZE" -B -d "$elf" | awk 'NR == 2 { print $1, $2, $3 }')
+    lib=$(awk '
+        function hex(h,   i, v) { v = 0; h = tolower(substr(h, 3))
+            for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+            return v }
+        { line = prev " " $0; prev = $0 }
+        line ~ /libmetercore\.a\(/ && match(line, /0x[0-9a-f]+[ \t]+0x[0-9a-f]+[ \t]+[^ \t]*libmetercore\.a/) {
+            split(substr(line, RSTART, RLENGTH), f, /[ \t]+/)
+            addr = f[1]; size = hex(f[2])
+            if (addr ~ /^0x0*80/) flash += size; else if (addr ~ /^0x0*20/) ram += size
+            prev = ""
+        }
+        END { printf "%d %d", flash, ram }' "${elf%.elf}.map")
+    report+=("size firmware $board flash=$((t + d)) ram=$((d + b)) library_flash=${lib% *} library_ram=${lib#* }")
 done
 
 printf '%s\n' "${report[@]}"

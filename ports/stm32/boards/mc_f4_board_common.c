@@ -127,6 +127,9 @@ int mc_board_rs485_rx(uint8_t *byte, uint32_t *t_us)
 
 void mc_board_log(const char *line)
 {
+    if (mc_f4_board.log.cfg.base == 0u) {
+        return; /* before mc_f4_board_common_init() */
+    }
     const size_t n = strlen(line);
     (void)mc_f4_usart_send(&mc_f4_board.log, (const uint8_t *)line, n > 256u ? 256u : n);
     (void)mc_f4_usart_send(&mc_f4_board.log, (const uint8_t *)"\r\n", 2u);

@@ -46,6 +46,15 @@ void mc_f4_us_timer_alarm_off(void)
     TIM_DIER(TIM5_BASE) &= ~TIM_DIER_CC1IE;
 }
 
+void mc_f4_us_timer_mask(int masked)
+{
+    if (masked) {
+        mc_nvic_disable(IRQ_TIM5);
+    } else {
+        mc_nvic_enable(IRQ_TIM5, 1u);
+    }
+}
+
 int mc_f4_us_timer_irq(void)
 {
     TIM_SR(TIM5_BASE) = ~TIM_SR_CC1IF;

@@ -158,6 +158,8 @@ uint32_t mc_f4_us_timer_now(void);
 void mc_f4_us_timer_alarm(uint32_t t_us);
 /** Cancel the alarm. */
 void mc_f4_us_timer_alarm_off(void);
+/** Mask (1) or unmask (0) the TIM5 interrupt, around main-loop code that shares state with it. */
+void mc_f4_us_timer_mask(int masked);
 /** Call from TIM5_IRQHandler: clears the flag; returns 1 if the alarm fired. */
 int mc_f4_us_timer_irq(void);
 

@@ -24,6 +24,7 @@
 
 #include "mc_board.h"
 #include "mc_f4_board_common.h"
+#include "../generic-f405/pins.h"
 #include "metercore/mc_calendar.h"
 
 #define QEMU_SAMPLE_HZ 4000u
@@ -77,18 +78,8 @@ void mc_board_init(void)
 {
     mc_f4_systick_init(MC_F4_SYSCLK_HZ);
     mc_f4_board_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.usart1_clk_hz = MC_F4_APB2_HZ;
-    c.usart2_clk_hz = MC_F4_APB1_HZ;
-    c.log_tx = (mc_f4_pin_t){MC_GPIOA, 9u};
-    c.rs485_tx = (mc_f4_pin_t){MC_GPIOA, 2u};
-    c.rs485_rx = (mc_f4_pin_t){MC_GPIOA, 3u};
-    c.rs485_de = (mc_f4_pin_t){MC_GPIOA, 4u};
+    generic_f405_pins(&c);
     c.rs485_tx_interrupt = 0u; /* QEMU raises no TXE/TC interrupt */
-    c.pulse = (mc_f4_pin_t){MC_GPIOB, 0u};
-    c.relay_set = (mc_f4_pin_t){MC_GPIOB, 1u};
-    c.relay_reset = (mc_f4_pin_t){MC_GPIOB, 2u};
-    c.di = (mc_f4_pin_t){MC_GPIOB, 3u};
     c.has_keys = 0u;
     c.now_us = mc_board_us;
     if (mc_f4_board_common_init(&c) != 0) {
@@ -198,8 +189,8 @@ void mc_board_nvm(mc_nvm_t *nvm)
     nvm->erase_value = 0xFFu;
 }
 
-/* The display: each new screen as one log line, flashing characters in brackets' place
- * shown as they are (a log has no blinking). */
+/* The display: each new screen as one log line "LCD |line 1|line 2|line 3|" (a log
+ * cannot blink: flashing characters are shown as they are). */
 void mc_board_display(const mc_panel_screen_t *s)
 {
     char line[8u + MC_PANEL_LINES * (MC_PANEL_COLS + 1u) + 2u];

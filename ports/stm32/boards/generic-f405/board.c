@@ -1,0 +1,199 @@
+/*
+ * Board: generic-f405, an STM32F405RG board with an 8 MHz crystal, a 32.768 kHz
+ * crystal and a battery on VBAT, wired to a single-phase metering front end.
+ * BOARD.md in this folder documents the pins, the analogue front end and the
+ * flash map. Real drivers throughout: PLL at 168 MHz, TIM5 microsecond clock,
+ * TIM2-triggered dual ADC with DMA double buffering, interrupt-driven RS485
+ * transmit, internal flash as the NVM, the LSE RTC, the PVD power-fail warning,
+ * the watchdog, an HD44780 16x4 LCD and two keys.
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "mc_board.h"
+#include "mc_f4_board_common.h"
+#include "mc_hd44780.h"
+#include "pins.h"
+#include "metercore/mc_calendar.h"
+
+#define F405_HSE_HZ 8000000u
+#define F405_SAMPLE_HZ 4000u
+#define F405_ADC_U_CHANNEL 0u  /* PA0 = ADC123_IN0 */
+#define F405_ADC_I_CHANNEL 1u  /* PA1 = ADC123_IN1 */
+/* Front end (BOARD.md): 12-bit ADC, 3.3 V reference, codes centred on mid-scale.
+ * Voltage: 1:300 resistive divider (373 V peak = 1.24 V). Current: 2000:1 CT
+ * into a 27 ohm burden (84.9 A peak = 1.15 V). Calibration trims both. */
+#define F405_VOLTS_PER_CODE (3.3f / 4096.0f)
+#define F405_U_SCALE (F405_VOLTS_PER_CODE * 300.0f)
+#define F405_I_SCALE (F405_VOLTS_PER_CODE / 27.0f * 2000.0f)
+#define F405_PVD_LEVEL 7u      /* 2.9 V: the warning comes while the bulk capacitor still holds */
+#define F405_WATCHDOG_MS 4000u /* above the 2 s of a 128 KiB sector erase */
+
+static const mc_board_info_t g_info = {
+    .name = "generic-f405",
+    .sample_hz = F405_SAMPLE_HZ,
+    .u_scale = F405_U_SCALE,
+    .i_scale = F405_I_SCALE,
+    .block = MC_F4_ADC_BLOCK,
+    .has_keys = 1u,
+    .has_flash_nvm = 1u,
+};
+
+/* Flash map: logical sector 0 = sector 4 (64 KiB), 1..7 = first 64 KiB of sectors 5..11. */
+static const uint32_t g_nvm_addr[8] = {0x08010000u, 0x08020000u, 0x08040000u, 0x08060000u,
+                                       0x08080000u, 0x080A0000u, 0x080C0000u, 0x080E0000u};
+static const uint8_t g_nvm_snb[8] = {4u, 5u, 6u, 7u, 8u, 9u, 10u, 11u};
+static mc_f4_flash_nvm_t g_flash = {g_nvm_addr, g_nvm_snb, 8u, 65536u, 0u, 0u};
+
+static mc_f4_adc_t g_adc;
+static uint32_t g_adc_t0_us;      /* TIM5 time of the first sample */
+static uint32_t g_lost_blocks;    /* blocks overwritten before the main loop took them */
+static uint64_t g_samples_out;
+static mc_hd44780_t g_lcd = {
+    .rs = {MC_GPIOC, 2u}, .e = {MC_GPIOC, 3u},
+    .d = {{MC_GPIOC, 4u}, {MC_GPIOC, 5u}, {MC_GPIOC, 6u}, {MC_GPIOC, 7u}},
+};
+static uint32_t g_blink_ms;
+
+const mc_board_info_t *mc_board_info(void) { return &g_info; }
+uint32_t mc_board_us(void) { return mc_f4_us_timer_now(); }
+uint32_t mc_board_ms(void) { return mc_f4_ms(); }
+
+void SysTick_Handler(void);
+void SysTick_Handler(void)
+{
+    mc_f4_systick_irq();
+    mc_f4_board_tick(mc_f4_ms());
+}
+
+void TIM5_IRQHandler(void);
+void TIM5_IRQHandler(void)
+{
+    if (mc_f4_us_timer_irq()) {
+        uint32_t next;
+        if (mc_f4_board_pulse_service(mc_f4_us_timer_now(), &next)) {
+            mc_f4_us_timer_alarm(next);
+        } else {
+            mc_f4_us_timer_alarm_off();
+        }
+    }
+}
+
+void DMA2_Stream0_IRQHandler(void);
+void DMA2_Stream0_IRQHandler(void)
+{
+    mc_f4_adc_dma_irq(&g_adc);
+}
+
+void PVD_IRQHandler(void);
+void PVD_IRQHandler(void)
+{
+    if (mc_f4_pvd_irq()) {
+        mc_f4_board.power_fail = 1u;
+    }
+}
+
+void mc_board_init(void)
+{
+    const int clock_ok = mc_f4_clock_init(F405_HSE_HZ) == 0;
+    mc_f4_systick_init(clock_ok ? MC_F4_SYSCLK_HZ : 16000000u);
+    mc_f4_us_timer_init(MC_F4_APB1_TIM_HZ);
+    mc_f4_board_config_t c;
+    generic_f405_pins(&c);
+    c.rs485_tx_interrupt = 1u;
+    c.has_keys = 1u;
+    c.now_us = mc_board_us;
+    if (!clock_ok || mc_f4_board_common_init(&c) != 0) {
+        /* without the crystal no timing is right: log (at whatever baud results) and reset */
+        mc_board_fatal("clock: HSE or PLL did not start");
+    }
+    mc_f4_iwdg_start(F405_WATCHDOG_MS);
+    if (mc_f4_rtc_init() < 0) {
+        mc_board_log("rtc: LSE did not start, clock invalid");
+    }
+    mc_f4_pvd_init(F405_PVD_LEVEL);
+    mc_hd44780_init(&g_lcd);
+    mc_f4_gpio_analog(MC_GPIOA, 0u);
+    mc_f4_gpio_analog(MC_GPIOA, 1u);
+    /* TIM2 is started last inside mc_f4_adc_start(): its first trigger comes one period
+     * after the TIM5 time read here, which is therefore the time of sample 0 minus one period. */
+    g_adc_t0_us = mc_f4_us_timer_now() + 1000000u / F405_SAMPLE_HZ;
+    if (mc_f4_adc_start(&g_adc, F405_SAMPLE_HZ, MC_F4_APB1_TIM_HZ, F405_ADC_U_CHANNEL, F405_ADC_I_CHANNEL) != 0) {
+        mc_board_fatal("adc");
+    }
+}
+
+size_t mc_board_samples(int32_t *v, int32_t *i)
+{
+    const uint32_t lost = g_adc.overruns;
+    if (lost != g_lost_blocks) {
+        /* samples the core never saw: move sample 0 on so that pulse times stay true */
+        g_adc_t0_us += (lost - g_lost_blocks) * MC_F4_ADC_BLOCK * (1000000u / F405_SAMPLE_HZ);
+        g_lost_blocks = lost;
+    }
+    const size_t n = mc_f4_adc_take(&g_adc, v, i);
+    g_samples_out += n;
+    return n;
+}
+
+uint32_t mc_board_sample0_us(void) { return g_adc_t0_us; }
+uint32_t mc_board_sample_overruns(void) { return g_lost_blocks; }
+
+int mc_board_pulse(const mc_pulse_t *p, uint32_t latency_us)
+{
+    mc_f4_us_timer_mask(1);
+    const int ok = mc_stm32_edges_pulse(&mc_f4_board.pulse_edges, p, g_adc_t0_us, F405_SAMPLE_HZ, latency_us);
+    if (!ok) {
+        mc_f4_board.pulses_lost++;
+    }
+    uint32_t next;
+    if (mc_f4_board_pulse_service(mc_f4_us_timer_now(), &next)) {
+        mc_f4_us_timer_alarm(next);
+    }
+    mc_f4_us_timer_mask(0);
+    return ok;
+}
+
+mc_time_t mc_board_now(void)
+{
+    mc_time_t t = 0;
+    (void)mc_f4_rtc_get(&t);
+    return t;
+}
+
+int mc_board_set_clock(mc_time_t t)
+{
+    return mc_f4_rtc_set(t) == 0 ? MC_OK : MC_ERR_RANGE;
+}
+
+void mc_board_nvm(mc_nvm_t *nvm)
+{
+    mc_f4_flash_nvm_bind(&g_flash, nvm);
+}
+
+void mc_board_display(const mc_panel_screen_t *s)
+{
+    mc_hd44780_show(&g_lcd, s);
+    g_blink_ms = mc_f4_ms();
+}
+
+void mc_board_display_tick(uint32_t now_ms)
+{
+    if ((uint32_t)(now_ms - g_blink_ms) >= 500u) {
+        g_blink_ms = now_ms;
+        mc_hd44780_blink(&g_lcd);
+    }
+}
+
+void mc_board_watchdog(void)
+{
+    mc_f4_iwdg_kick();
+}
+
+void mc_board_fatal(const char *why)
+{
+    mc_board_log("FATAL:");
+    mc_board_log(why);
+    mc_f4_delay_us(10000u);
+    mc_f4_reset();
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The STM32 firmware under QEMU, driven over Modbus-RTU by mbpoll.
+#
+#   tests/stm32/qemu_modbus.sh build/stm32/ports/stm32/metercore-fw-qemu-netduinoplus2.elf
+#
+# Boots the qemu-netduinoplus2 image under `qemu-system-arm -M netduinoplus2`
+# (USART1 -> log file, USART2 -> a unix-socket chardev bridged by socat to a
+# pty), then with mbpoll (RTU, 9600 8N1, slave 1):
+#   1. U, I, P, PF, F as floats match the board's synthetic load (230 V, 5 A,
+#      PF 0.5 inductive, 50 Hz) within the class 0.2S limits the core meets;
+#   2. active import energy grows between two reads 2 s apart, by P x dt;
+#   3. an unmapped register (0500H) gives exception 02;
+#   4. writing 17 to the address register (0001H) takes effect: slave 17
+#      answers, slave 1 no longer does;
+#   5. the firmware's log shows it booted, metered, put out pulses, counted the
+#      Modbus frames, and that the display showed the panel's U/I/F page.
+# QEMU and socat are always ended (trap), every step has a timeout, and the
+# whole test is bounded (ctest TIMEOUT 120). Exit 0 = pass.
+set -u
+FW=${1:?usage: qemu_modbus.sh firmware.elf}
+for tool in qemu-system-arm socat mbpoll; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed (apt-get install qemu-system-arm socat mbpoll)"; exit 1; }
+done
+[ -f "$FW" ] || { echo "FAIL: no firmware $FW"; exit 1; }
+
+DIR=$(mktemp -d /tmp/mc-qemu.XXXXXX)
+QEMU_PID=
+SOCAT_PID=
+cleanup() {
+    [ -n "$SOCAT_PID" ] && kill "$SOCAT_PID" 2>/dev/null
+    [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+    sleep 0.2
+    [ -n "$QEMU_PID" ] && kill -9 "$QEMU_PID" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    echo "--- firmware log (USART1) ---"; cat "$DIR/uart1.log" 2>/dev/null
+    echo "--- qemu ---"; cat "$DIR/qemu.out" 2>/dev/null
+    exit 1
+}
+T0=$(date +%s.%N)
+
+# QEMU waits (wait=on) for socat to connect before it starts the CPU, so no byte is lost.
+qemu-system-arm -M netduinoplus2 -kernel "$FW" -nographic -monitor none \
+    -semihosting-config enable=on,target=native \
+    -serial file:"$DIR/uart1.log" \
+    -chardev socket,id=u2,path="$DIR/u2.sock",server=on,wait=on \
+    -serial chardev:u2 >"$DIR/qemu.out" 2>&1 &
+QEMU_PID=$!
+for _ in $(seq 100); do [ -S "$DIR/u2.sock" ] && break; sleep 0.05; done
+[ -S "$DIR/u2.sock" ] || fail "QEMU did not open its serial socket"
+socat pty,raw,echo=0,link="$DIR/ttyU2" UNIX-CONNECT:"$DIR/u2.sock" 2>"$DIR/socat.out" &
+SOCAT_PID=$!
+for _ in $(seq 100); do [ -e "$DIR/ttyU2" ] && break; sleep 0.05; done
+[ -e "$DIR/ttyU2" ] || fail "socat did not create the pty"
+
+# Boot, then the first measurement windows (DC acquisition + 1 s windows).
+for _ in $(seq 100); do grep -q '^ready' "$DIR/uart1.log" 2>/dev/null && break; sleep 0.05; done
+grep -q '^ready' "$DIR/uart1.log" || fail "firmware did not boot"
+kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited"
+T_BOOT=$(date +%s.%N)
+sleep 2.5
+
+MB=(mbpoll -m rtu -b 9600 -P none -0 -1 -q -o 1)
+# mbpoll_values ADDR REF COUNT TYPE: prints the values, one per line
+mbpoll_values() {
+    timeout 10 "${MB[@]}" -a "$1" -r "$2" -c "$3" -t "$4" $([ "$4" = "4:float" ] && echo -B) "$DIR/ttyU2" 2>&1 |
+        sed -n 's/^\[[0-9]*\]:[[:space:]]*//p'
+}
+# check NAME VALUE EXPECTED TOLERANCE UNIT(% or abs)
+STATUS=0
+check() {
+    local verdict
+    verdict=$(awk -v v="$2" -v e="$3" -v tol="$4" -v kind="$5" 'BEGIN {
+        if (v == "") { print "missing"; exit }
+        err = (kind == "%") ? (v - e) / e * 100 : v - e
+        ok = (err <= tol && err >= -tol)
+        printf "%s %+.4f%s (limit %s%s)", ok ? "ok" : "OUT", err, kind == "%" ? " %" : "", tol, kind == "%" ? " %" : "" }')
+    printf '  %-3s read %-12s expected %-8s error %s\n' "$1" "$2" "$3" "$verdict"
+    case "$verdict" in ok*) ;; *) STATUS=1 ;; esac
+}
+
+echo "1. measurement registers 0030H..003DH (floats, ABCD):"
+mapfile -t M < <(mbpoll_values 1 0x30 7 4:float)
+[ "${#M[@]}" -eq 7 ] || fail "read of 0030H gave ${#M[@]} values: ${M[*]:-none}"
+check U "${M[0]}" 230 0.2 %
+check I "${M[1]}" 5 0.2 %
+check P "${M[2]}" 575 0.3 %
+check PF "${M[5]}" 0.5 0.003 abs
+check F "${M[6]}" 50 0.01 abs
+[ "$STATUS" -eq 0 ] || fail "measurements outside their limits"
+
+echo "2. active import energy 0082H grows:"
+E1=$(mbpoll_values 1 0x82 1 4:float); T1=$(date +%s.%N)
+sleep 2
+E2=$(mbpoll_values 1 0x82 1 4:float); T2=$(date +%s.%N)
+echo "  E1=$E1 kWh, E2=$E2 kWh after $(awk -v a="$T1" -v b="$T2" 'BEGIN{printf "%.2f", b-a}') s"
+awk -v a="$E1" -v b="$E2" -v t1="$T1" -v t2="$T2" 'BEGIN {
+    if (a == "" || b == "") exit 1
+    d = (b - a) * 3.6e6; want = 575 * (t2 - t1)  # J
+    printf "  grew by %.1f J, P x dt = %.1f J (energy is booked per 1 s window: within 1.5 s of P)\n", d, want
+    exit !(b > a && d > want - 575 * 1.5 && d < want + 575 * 1.5) }' || fail "energy did not grow as P x dt"
+
+echo "3. unmapped register 0500H:"
+OUT=$(timeout 10 "${MB[@]}" -a 1 -r 0x500 -c 1 -t 4 "$DIR/ttyU2" 2>&1)
+echo "  $(echo "$OUT" | grep -i 'failed' || echo "$OUT" | tail -1)"
+echo "$OUT" | grep -q "Illegal data address" || fail "no exception 02 for 0500H"
+
+echo "4. slave address 0001H := 17:"
+OUT=$(timeout 10 "${MB[@]}" -a 1 -r 1 -t 4 "$DIR/ttyU2" 17 2>&1)
+echo "$OUT" | grep -q "Written 1 references" || fail "write of the address refused: $OUT"
+A=$(mbpoll_values 17 1 1 4)
+echo "  slave 17 reads 0001H = ${A:-no answer}"
+[ "$A" = "17" ] || fail "slave 17 does not answer with its address"
+if timeout 10 "${MB[@]}" -a 1 -r 1 -c 1 -t 4 -o 0.5 "$DIR/ttyU2" 2>&1 | grep -q '^\[1\]'; then
+    fail "slave 1 still answers"
+fi
+echo "  slave 1 no longer answers"
+
+echo "5. firmware log:"
+sleep 1 # a status line every 5 s
+grep -q '^status: U=2' "$DIR/uart1.log" || { sleep 4; grep -q '^status: U=2' "$DIR/uart1.log"; } ||
+    fail "no status line in the log"
+LAST=$(grep '^status:' "$DIR/uart1.log" | tail -1)
+echo "  $LAST"
+echo "$LAST" | grep -q 'pulses=[1-9]' || fail "no pulse put out"
+echo "$LAST" | grep -q 'frames=[1-9]' || fail "no Modbus frame counted"
+kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited during the test"
+
+T3=$(date +%s.%N)
+awk -v a="$T0" -v b="$T_BOOT" -v c="$T3" 'BEGIN { printf "PASS: boot %.2f s, test %.1f s\n", b - a, c - a }'
