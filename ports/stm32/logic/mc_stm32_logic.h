@@ -102,7 +102,7 @@ int mc_stm32_edges_service(mc_stm32_edges_t *q, uint32_t now_us, void (*set)(voi
  * (exact integer arithmetic on whole seconds, then the remainder), modulo 2^32.
  * @param t0_us      time of sample 0.
  * @param pos_q16    position, Q48.16.
- * @param sample_hz  sample rate.
+ * @param sample_hz  sample rate, 1..64000 (the core's range; exact up to 2.8e8 Hz).
  * @return the time.
  */
 uint32_t mc_stm32_sample_time_us(uint32_t t0_us, uint64_t pos_q16, uint32_t sample_hz);
@@ -128,7 +128,13 @@ int mc_stm32_edges_pulse(mc_stm32_edges_t *q, const mc_pulse_t *p, uint32_t t0_u
 /** Keys of the debouncer. */
 #define MC_STM32_KEYS 8u
 
-/** Key debouncer: a key's state changes once its raw input has held for `stable_ms`. */
+/**
+ * Key debouncer over the whole key mask: the debounced mask takes the raw mask
+ * once the raw mask has not changed for `stable_ms`. Keys are timed together,
+ * not one by one: a bounce on any key restarts the wait for all, so a press of
+ * both keys together comes out as one change of the mask (what the panel's
+ * both-keys exit needs), never as K1 then K1|K2.
+ */
 typedef struct mc_stm32_debounce {
     uint32_t stable_ms;    /**< Time a new level must hold (e.g. 20 ms). */
     uint8_t state;         /**< Debounced mask (bit k = key k pressed). */

@@ -48,7 +48,6 @@ static mc_f4_flash_nvm_t g_flash = {g_nvm_addr, g_nvm_snb, 8u, 65536u, 0u, 0u};
 static mc_f4_adc_t g_adc;
 static uint32_t g_adc_t0_us;      /* TIM5 time of the first sample */
 static uint32_t g_lost_blocks;    /* blocks overwritten before the main loop took them */
-static uint64_t g_samples_out;
 static mc_hd44780_t g_lcd = {
     .rs = {MC_GPIOC, 2u}, .e = {MC_GPIOC, 3u},
     .d = {{MC_GPIOC, 4u}, {MC_GPIOC, 5u}, {MC_GPIOC, 6u}, {MC_GPIOC, 7u}},
@@ -131,9 +130,7 @@ size_t mc_board_samples(int32_t *v, int32_t *i)
         g_adc_t0_us += (lost - g_lost_blocks) * MC_F4_ADC_BLOCK * (1000000u / F405_SAMPLE_HZ);
         g_lost_blocks = lost;
     }
-    const size_t n = mc_f4_adc_take(&g_adc, v, i);
-    g_samples_out += n;
-    return n;
+    return mc_f4_adc_take(&g_adc, v, i);
 }
 
 uint32_t mc_board_sample0_us(void) { return g_adc_t0_us; }
@@ -166,9 +163,23 @@ int mc_board_set_clock(mc_time_t t)
     return mc_f4_rtc_set(t) == 0 ? MC_OK : MC_ERR_RANGE;
 }
 
+/* A sector erase stalls the CPU for up to 2 s: reload the watchdog around each one, so
+ * that several erases in a row (a fresh memory at mount) cannot add up to its 4 s. */
+static int (*g_flash_erase)(void *ctx, uint32_t sector);
+
+static int erase_with_watchdog(void *ctx, uint32_t sector)
+{
+    mc_f4_iwdg_kick();
+    const int rc = g_flash_erase(ctx, sector);
+    mc_f4_iwdg_kick();
+    return rc;
+}
+
 void mc_board_nvm(mc_nvm_t *nvm)
 {
     mc_f4_flash_nvm_bind(&g_flash, nvm);
+    g_flash_erase = nvm->erase;
+    nvm->erase = erase_with_watchdog;
 }
 
 void mc_board_display(const mc_panel_screen_t *s)
