@@ -79,7 +79,7 @@ test-stm32:
 	    -DCMAKE_BUILD_TYPE=MinSizeRel -DMC_WERROR=ON -DMC_PORT=stm32 \
 	    -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 	$(CMAKE) --build $(BUILD)/stm32 --parallel $(JOBS)
-	$(CTEST) --test-dir $(BUILD)/stm32 --output-on-failure --no-tests=error
+	$(CTEST) --test-dir $(BUILD)/stm32 --output-on-failure --no-tests=error --verbose
 
 test-consumers:
 	tools/check-consumers.sh $(CURDIR)/$(BUILD)

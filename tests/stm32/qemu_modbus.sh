@@ -13,7 +13,10 @@
 #   4. writing 17 to the address register (0001H) takes effect: slave 17
 #      answers, slave 1 no longer does;
 #   5. the firmware's log shows it booted, metered, put out pulses, counted the
-#      Modbus frames, and that the display showed the panel's U/I/F page.
+#      Modbus frames, and that the display showed the panel's U/I/F page;
+#   6. the front panel through the board's keys (typed on USART1, debounced like
+#      real keys): password 6666, menu item Adr, address 017 -> 018, saved; slave 18
+#      then answers over Modbus.
 # QEMU and socat are always ended (trap), every step has a timeout, and the
 # whole test is bounded (ctest TIMEOUT 120). Exit 0 = pass.
 set -u
@@ -27,7 +30,7 @@ DIR=$(mktemp -d /tmp/mc-qemu.XXXXXX)
 QEMU_PID=
 SOCAT_PID=
 cleanup() {
-    [ -n "$SOCAT_PID" ] && kill "$SOCAT_PID" 2>/dev/null
+    [ -n "$SOCAT_PID" ] && kill $SOCAT_PID 2>/dev/null
     [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
     sleep 0.2
     [ -n "$QEMU_PID" ] && kill -9 "$QEMU_PID" 2>/dev/null
@@ -43,19 +46,28 @@ fail() {
 }
 T0=$(date +%s.%N)
 
-# QEMU waits (wait=on) for socat to connect before it starts the CPU, so no byte is lost.
+# QEMU waits (wait=on) for both serial sockets to be connected before it starts the
+# CPU, so no byte is lost. USART1 (log, and the keys typed to the board) and USART2
+# (Modbus-RTU) each get a pty from socat; the log pty is drained into uart1.log at once
+# (an undrained UART would stall the whole VM).
 qemu-system-arm -M netduinoplus2 -kernel "$FW" -nographic -monitor none \
     -semihosting-config enable=on,target=native \
-    -serial file:"$DIR/uart1.log" \
-    -chardev socket,id=u2,path="$DIR/u2.sock",server=on,wait=on \
-    -serial chardev:u2 >"$DIR/qemu.out" 2>&1 &
+    -chardev socket,id=u1,path="$DIR/u1.sock",server=on,wait=on -serial chardev:u1 \
+    -chardev socket,id=u2,path="$DIR/u2.sock",server=on,wait=on -serial chardev:u2 \
+    >"$DIR/qemu.out" 2>&1 &
 QEMU_PID=$!
-for _ in $(seq 100); do [ -S "$DIR/u2.sock" ] && break; sleep 0.05; done
-[ -S "$DIR/u2.sock" ] || fail "QEMU did not open its serial socket"
-socat pty,raw,echo=0,link="$DIR/ttyU2" UNIX-CONNECT:"$DIR/u2.sock" 2>"$DIR/socat.out" &
-SOCAT_PID=$!
-for _ in $(seq 100); do [ -e "$DIR/ttyU2" ] && break; sleep 0.05; done
-[ -e "$DIR/ttyU2" ] || fail "socat did not create the pty"
+for n in 1 2; do
+    for _ in $(seq 100); do [ -S "$DIR/u$n.sock" ] && break; sleep 0.05; done
+    [ -S "$DIR/u$n.sock" ] || fail "QEMU did not open its serial socket u$n"
+    socat pty,raw,echo=0,link="$DIR/ttyU$n" UNIX-CONNECT:"$DIR/u$n.sock" 2>>"$DIR/socat.out" &
+    SOCAT_PID="$SOCAT_PID $!"
+    for _ in $(seq 100); do [ -e "$DIR/ttyU$n" ] && break; sleep 0.05; done
+    [ -e "$DIR/ttyU$n" ] || fail "socat did not create the pty ttyU$n"
+    if [ "$n" = 1 ]; then
+        cat "$DIR/ttyU1" >"$DIR/uart1.log" &
+        SOCAT_PID="$SOCAT_PID $!"
+    fi
+done
 
 # Boot, then the first measurement windows (DC acquisition + 1 s windows).
 for _ in $(seq 100); do grep -q '^ready' "$DIR/uart1.log" 2>/dev/null && break; sleep 0.05; done
@@ -132,6 +144,24 @@ echo "$LAST" | grep -q 'frames=[1-9]' || fail "no Modbus frame counted"
 grep -q '^LCD |U: 230.0V|I: 005.0A|F: 50 Hz|' "$DIR/uart1.log" || fail "display did not show the U/I/F page"
 echo "  display: $(grep '^LCD |U: 230' "$DIR/uart1.log" | tail -1)"
 kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited during the test"
+
+echo "6. front panel, keys typed on USART1: password 6666, menu Adr, 017 -> 018, save:"
+# K1 long: password screen; each digit 0 -> 6 by six K2, K1 to the next; K1 long: menu (PASS);
+# K1: Adr; K1 long: edit 017; K1 K1: last digit; K2: 8; K1 long: save.
+KEYS='!''222222''1''222222''1''222222''1''222222''!''1''!''11''2''!'
+printf '%s' "$KEYS" >"$DIR/ttyU1"
+A=
+for _ in $(seq 60); do
+    sleep 0.5
+    A=$(mbpoll_values 18 1 1 4)
+    [ "$A" = "18" ] && break
+done
+[ "$A" = "18" ] || fail "address not changed to 18 from the keys"
+echo "  slave 18 reads 0001H = $A (set from the front panel)"
+for screen in 'LCD |PASS' 'LCD |Adr'; do
+    grep -q "^$screen" "$DIR/uart1.log" || fail "display never showed '$screen'"
+done
+grep '^LCD |' "$DIR/uart1.log" | tr -d '\r' | awk '!seen[$0]++' | grep -v '^LCD |PASS|[0-9]' | sed -n '3,$p' | sed 's/^/  /'
 
 T3=$(date +%s.%N)
 awk -v a="$T0" -v b="$T_BOOT" -v c="$T3" 'BEGIN { printf "PASS: boot %.2f s, test %.1f s\n", b - a, c - a }'

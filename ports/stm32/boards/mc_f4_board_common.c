@@ -23,7 +23,7 @@ int mc_f4_board_common_init(const mc_f4_board_config_t *cfg)
     mc_f4_gpio_output(cfg->relay_set.port, cfg->relay_set.pin, 0u);
     mc_f4_gpio_output(cfg->relay_reset.port, cfg->relay_reset.pin, 0u);
     mc_f4_gpio_input(cfg->di.port, cfg->di.pin, 1u);
-    if (cfg->has_keys) {
+    if (cfg->has_keys && cfg->raw_keys == NULL) {
         mc_f4_gpio_input(cfg->key1.port, cfg->key1.pin, 1u);
         mc_f4_gpio_input(cfg->key2.port, cfg->key2.pin, 1u);
     }
@@ -35,6 +35,7 @@ int mc_f4_board_common_init(const mc_f4_board_config_t *cfg)
     uc.base = 0x40011000u; /* USART1 */
     uc.pclk_hz = cfg->usart1_clk_hz;
     uc.de_port = -1;
+    uc.rx_interrupt = cfg->log_rx;
     uc.now_us = cfg->now_us;
     if (mc_f4_usart_init(&b->log, &uc, 115200u, 0u) != 0) {
         return -1;
@@ -62,11 +63,15 @@ void mc_f4_board_tick(uint32_t now_ms)
     }
     if (b->cfg.has_keys) {
         uint8_t raw = 0u;
-        if (mc_f4_gpio_read(b->cfg.key1.port, b->cfg.key1.pin) == 0u) {
-            raw |= MC_PANEL_K1;
-        }
-        if (mc_f4_gpio_read(b->cfg.key2.port, b->cfg.key2.pin) == 0u) {
-            raw |= MC_PANEL_K2;
+        if (b->cfg.raw_keys != NULL) {
+            raw = b->cfg.raw_keys(now_ms);
+        } else {
+            if (mc_f4_gpio_read(b->cfg.key1.port, b->cfg.key1.pin) == 0u) {
+                raw |= MC_PANEL_K1;
+            }
+            if (mc_f4_gpio_read(b->cfg.key2.port, b->cfg.key2.pin) == 0u) {
+                raw |= MC_PANEL_K2;
+            }
         }
         (void)mc_stm32_debounce(&b->keys, raw, now_ms);
     }
@@ -150,6 +155,12 @@ void mc_board_image(const uint8_t **start, size_t *size)
 {
     *start = __image_start;
     *size = (size_t)(__image_end - __image_start);
+}
+
+void USART1_IRQHandler(void);
+void USART1_IRQHandler(void)
+{
+    mc_f4_usart_irq(&mc_f4_board.log);
 }
 
 void USART2_IRQHandler(void);

@@ -35,6 +35,10 @@ typedef struct mc_f4_board_config {
     mc_f4_pin_t key1;        /**< Key K1 to ground, pulled up: low = pressed. */
     mc_f4_pin_t key2;        /**< Key K2. */
     uint8_t has_keys;        /**< Sample the keys (0: none fitted). */
+    /** Raw key mask instead of the key pins (a board without real keys, e.g. keys typed on
+     *  the log UART under emulation); NULL: read key1/key2. Called every ms from SysTick. */
+    uint8_t (*raw_keys)(uint32_t now_ms);
+    uint8_t log_rx;          /**< Receive on the log UART too (into mc_f4_board.log.rxq). */
     uint32_t (*now_us)(void); /**< The board's microsecond clock. */
 } mc_f4_board_config_t;
 

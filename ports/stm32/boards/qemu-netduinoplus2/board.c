@@ -15,7 +15,11 @@
  *   raises TXE/TC interrupts); USART1 (the first -serial) is the log, where the
  *   display's screens are written too;
  * - the real-time clock counts SysTick seconds from 2026-01-01 00:00;
- * - no keys; mc_board_fatal() ends QEMU through semihosting (exit code 1).
+ * - the two keys are typed on the log UART (the first -serial), as metersim's
+ *   dashboard takes them: `1`/`2` short press of K1/K2 (held 100 ms), `!`/`@` long
+ *   press (held 3.1 s), `3` both keys (100 ms); each press is followed by 100 ms
+ *   released, and goes through the same debouncer as real keys;
+ * - mc_board_fatal() ends QEMU through semihosting (exit code 1).
  * Pins are those of the generic-f405 board: GPIO writes are dropped by QEMU.
  * SPDX-License-Identifier: MIT
  */
@@ -44,7 +48,7 @@ static const mc_board_info_t g_info = {
     .u_scale = QEMU_U_FULL_SCALE / 8388608.0f,
     .i_scale = QEMU_I_FULL_SCALE / 8388608.0f,
     .block = QEMU_BLOCK,
-    .has_keys = 0u,
+    .has_keys = 1u,
     .has_flash_nvm = 0u,
 };
 
@@ -59,6 +63,42 @@ static uint8_t g_nvm_mem[QEMU_NVM_SECTORS * QEMU_NVM_SECTOR_SIZE];
 const mc_board_info_t *mc_board_info(void) { return &g_info; }
 uint32_t mc_board_us(void) { return mc_f4_systick_us(); }
 uint32_t mc_board_ms(void) { return mc_f4_ms(); }
+
+/* Keys typed on the log UART: one press at a time, from the SysTick interrupt (the
+ * receive interrupt queues the characters). */
+static uint8_t g_key_mask;     /* keys held now */
+static uint32_t g_key_until;   /* end of the hold, then of the 100 ms release */
+static uint8_t g_key_phase;    /* 0 idle, 1 held, 2 released gap */
+
+static uint8_t typed_keys(uint32_t now_ms)
+{
+    if (g_key_phase != 0u && (int32_t)(now_ms - g_key_until) < 0) {
+        return g_key_phase == 1u ? g_key_mask : 0u;
+    }
+    if (g_key_phase == 1u) {
+        g_key_phase = 2u;
+        g_key_until = now_ms + 100u;
+        return 0u;
+    }
+    g_key_phase = 0u;
+    uint8_t ch;
+    uint32_t t;
+    while (mc_stm32_rxq_pop(&mc_f4_board.log.rxq, &ch, &t)) {
+        uint32_t hold = 100u;
+        switch (ch) {
+        case '1': g_key_mask = MC_PANEL_K1; break;
+        case '2': g_key_mask = MC_PANEL_K2; break;
+        case '!': g_key_mask = MC_PANEL_K1; hold = MC_PANEL_LONG_MS + 100u; break;
+        case '@': g_key_mask = MC_PANEL_K2; hold = MC_PANEL_LONG_MS + 100u; break;
+        case '3': g_key_mask = MC_PANEL_K1 | MC_PANEL_K2; break;
+        default: continue; /* anything else (line ends) is ignored */
+        }
+        g_key_phase = 1u;
+        g_key_until = now_ms + hold;
+        return g_key_mask;
+    }
+    return 0u;
+}
 
 void SysTick_Handler(void);
 void SysTick_Handler(void)
@@ -80,7 +120,9 @@ void mc_board_init(void)
     mc_f4_board_config_t c;
     generic_f405_pins(&c);
     c.rs485_tx_interrupt = 0u; /* QEMU raises no TXE/TC interrupt */
-    c.has_keys = 0u;
+    c.has_keys = 1u;
+    c.raw_keys = typed_keys;
+    c.log_rx = 1u;
     c.now_us = mc_board_us;
     if (mc_f4_board_common_init(&c) != 0) {
         mc_board_fatal("board init");
