@@ -214,6 +214,9 @@ static void panel_event(void *ctx, mc_panel_event type)
 static void fw_start(fw_t *f)
 {
     const mc_board_info_t *info = mc_board_info();
+    if (info->block > FW_BLOCK_MAX) {
+        mc_board_fatal("board block larger than FW_BLOCK_MAX");
+    }
     const uint8_t *image;
     size_t image_size;
     mc_board_image(&image, &image_size);
