@@ -18,7 +18,19 @@ int mc_f4_rtc_init(void)
     RCC_APB1ENR |= RCC_APB1ENR_PWR;
     PWR_CR |= PWR_CR_DBP; /* backup domain writable */
     if ((RCC_BDCR & RCC_BDCR_RTCEN) != 0u && (RCC_BDCR & RCC_BDCR_LSERDY) != 0u) {
-        return 0; /* kept running on the battery */
+        /* Kept running on the battery. After a reset the calendar shadow registers may be
+         * stale until the next RTCCLK synchronisation: clear RSF and wait for it. */
+        RTC_WPR = 0xCAu;
+        RTC_WPR = 0x53u;
+        RTC_ISR &= ~RTC_ISR_RSF;
+        RTC_WPR = 0xFFu;
+        uint32_t n = 0;
+        while ((RTC_ISR & RTC_ISR_RSF) == 0u) {
+            if (++n > RTC_WAIT_LOOPS) {
+                return -1;
+            }
+        }
+        return 0;
     }
     RCC_BDCR |= RCC_BDCR_LSEON;
     uint32_t n = 0;
@@ -67,6 +79,7 @@ int mc_f4_rtc_set(mc_time_t t)
             return -1;
         }
     }
+    RTC_PRER = 255u;               /* PREDIV_S first, then PREDIV_A: two separate writes */
     RTC_PRER = (127u << 16) | 255u;
     RTC_TR = (to_bcd(dt.hour) << 16) | (to_bcd(dt.minute) << 8) | to_bcd(dt.second);
     RTC_DR = (to_bcd(dt.year - 2000u) << 16) | ((uint32_t)(dt.weekday + 1u) << 13) | (to_bcd(dt.month) << 8) |

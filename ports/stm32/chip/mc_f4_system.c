@@ -26,7 +26,9 @@ int mc_f4_clock_init(uint32_t hse_hz)
     }
     /* VCO in = HSE / M = 2 MHz; VCO = 2 MHz * 168 = 336 MHz; core = VCO / 2; USB = VCO / 7. */
     const uint32_t m = hse_hz / 2000000u;
-    RCC_PLLCFGR = m | (168u << 6) | (0u << 16) /* P = 2 */ | (1u << 22) /* HSE */ | (7u << 24);
+    const uint32_t fields = 0x0F437FFFu; /* PLLQ, PLLSRC, PLLP, PLLN, PLLM; the rest is reserved */
+    RCC_PLLCFGR = (RCC_PLLCFGR & ~fields) | m | (168u << 6) | (0u << 16) /* P = 2 */ | (1u << 22) /* HSE */ |
+                  (7u << 24);
     RCC_CR |= RCC_CR_PLLON;
     n = 0;
     while ((RCC_CR & RCC_CR_PLLRDY) == 0u) {
