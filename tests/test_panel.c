@@ -1024,9 +1024,34 @@ static void test_both_keys_exit(void **state)
     expect_changes(0);
 }
 
+/* The event-log record of the lockout events: the fields the event register map documents
+ * (type 12, source front panel, arg 2 / 3, old 3 tries, new 300 s); a wrong password alone
+ * is not an event to log. */
+static void test_event_record(void **state)
+{
+    (void)state;
+    mc_event_t ev;
+    memset(&ev, 0xA5, sizeof(ev));
+    assert_int_equal(mc_panel_event_record(MC_PANEL_EV_LOCKOUT, &ev), MC_OK);
+    assert_int_equal(ev.type, 12);
+    assert_int_equal(ev.source, MC_SRC_PANEL);
+    assert_int_equal(ev.arg, 2);
+    assert_int_equal(ev.qty, 0);
+    assert_int_equal(ev.old_value, 3);
+    assert_int_equal(ev.new_value, 300);
+    assert_int_equal(ev.seq, 0);
+    assert_int_equal(ev.time, 0);
+    assert_int_equal(mc_panel_event_record(MC_PANEL_EV_LOCKOUT_END, &ev), MC_OK);
+    assert_int_equal(ev.arg, 3);
+    assert_int_equal(mc_panel_event_record(MC_PANEL_EV_WRONG_PASSWORD, &ev), MC_ERR_INVAL);
+    assert_int_equal(mc_panel_event_record((mc_panel_event)0, &ev), MC_ERR_INVAL);
+    assert_int_equal(mc_panel_event_record(MC_PANEL_EV_LOCKOUT, NULL), MC_ERR_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_record),
         cmocka_unit_test_setup(test_pages_synthetic, setup),
         cmocka_unit_test_setup(test_pages_known_readings, setup),
         cmocka_unit_test_setup(test_pages_without_relay_di_wifi, setup),

@@ -192,7 +192,7 @@ static void panel_show(void *ctx, const mc_panel_screen_t *s)
     mc_board_display(s);
 }
 
-/* Lockouts go to the event log as in metersim: arg = the panel event, old = tries, new = seconds. */
+/* Lockouts go to the event log (the record mc_panel_event_record() defines, as in metersim). */
 static void panel_event(void *ctx, mc_panel_event type)
 {
     fw_t *f = ctx;
@@ -200,13 +200,9 @@ static void panel_event(void *ctx, mc_panel_event type)
         return;
     }
     mc_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = MC_EV_PANEL;
-    ev.source = MC_SRC_PANEL;
-    ev.arg = (uint8_t)type;
-    ev.old_value = MC_PANEL_LOCK_TRIES;
-    ev.new_value = MC_PANEL_LOCK_MS / 1000u;
-    (void)mc_storage_log(&f->storage, &ev);
+    if (mc_panel_event_record(type, &ev) == MC_OK) {
+        (void)mc_storage_log(&f->storage, &ev);
+    }
 }
 
 /* ---- start-up ------------------------------------------------------------------------------ */

@@ -212,6 +212,18 @@ int mc_panel_refresh(mc_panel_t *p);
  */
 const mc_panel_screen_t *mc_panel_screen(const mc_panel_t *p);
 
+/**
+ * @brief The event-log record of a panel event, the same for every firmware:
+ *        type ::MC_EV_PANEL, source ::MC_SRC_PANEL, arg = @p type, old value =
+ *        ::MC_PANEL_LOCK_TRIES, new value = ::MC_PANEL_LOCK_MS in seconds (seq and
+ *        time are left 0 for mc_storage_log() to fill in).
+ * @param type  ::MC_PANEL_EV_LOCKOUT or ::MC_PANEL_EV_LOCKOUT_END (a wrong password alone
+ *              is not logged).
+ * @param out   receives the record.
+ * @return ::MC_OK, or ::MC_ERR_INVAL for NULL or an event that is not logged.
+ */
+int mc_panel_event_record(mc_panel_event type, mc_event_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -745,3 +745,17 @@ const mc_panel_screen_t *mc_panel_screen(const mc_panel_t *p)
 {
     return p != NULL ? &p->screen : NULL;
 }
+
+int mc_panel_event_record(mc_panel_event type, mc_event_t *out)
+{
+    if (out == NULL || (type != MC_PANEL_EV_LOCKOUT && type != MC_PANEL_EV_LOCKOUT_END)) {
+        return MC_ERR_INVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    out->type = MC_EV_PANEL;
+    out->source = MC_SRC_PANEL;
+    out->arg = (uint8_t)type;
+    out->old_value = MC_PANEL_LOCK_TRIES;
+    out->new_value = MC_PANEL_LOCK_MS / 1000u;
+    return MC_OK;
+}

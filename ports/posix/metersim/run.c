@@ -373,13 +373,10 @@ static void panel_event(void *ctx, mc_panel_event type)
         return;
     }
     mc_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = MC_EV_PANEL;
-    ev.source = MC_SRC_PANEL;
-    ev.arg = (uint8_t)type;
-    ev.old_value = MC_PANEL_LOCK_TRIES;
-    ev.new_value = MC_PANEL_LOCK_MS / 1000u;
-    const int rc = mc_storage_log(&s->app.st, &ev);
+    int rc = mc_panel_event_record(type, &ev);
+    if (rc == MC_OK) {
+        rc = mc_storage_log(&s->app.st, &ev);
+    }
     snprintf(s->panel_msg, sizeof(s->panel_msg), "panel: %s (logged%s)",
              type == MC_PANEL_EV_LOCKOUT ? "settings locked after 3 wrong passwords" : "lockout over",
              rc == MC_OK ? "" : ", log failed");
