@@ -44,6 +44,8 @@ typedef struct fw {
     uint32_t pulses;
     uint32_t pulse_latency_us;
     uint32_t code_crc;
+    uint32_t last_us;          /* µs clock at the previous loop */
+    uint32_t clock_backsteps;  /* times the µs clock went backwards (a board bug: Modbus timing needs it monotonic) */
     unsigned keys;
     int32_t v[FW_BLOCK_MAX];
     int32_t i[FW_BLOCK_MAX];
@@ -131,8 +133,12 @@ static mc_time_t hook_now(void *ctx)
 
 static int hook_set_clock(void *ctx, mc_time_t t)
 {
-    (void)ctx;
-    return mc_board_set_clock(t);
+    fw_t *f = ctx;
+    const int rc = mc_board_set_clock(t);
+    if (rc == MC_OK) {
+        f->model.errors &= (uint16_t)~MC_ERROR_CLOCK; /* a set clock is valid again */
+    }
+    return rc;
 }
 
 static uint32_t hook_code_checksum(void *ctx)
@@ -207,6 +213,31 @@ static void panel_event(void *ctx, mc_panel_event type)
 
 /* ---- start-up ------------------------------------------------------------------------------ */
 
+/* A latching relay keeps its contact through a power cut, but nothing tells the MCU which
+ * way it lies: take the last state commanded (the newest relay event in the log), drive the
+ * coil that way again (harmless if it already lies so) and start the model with it. With
+ * no relay event in the log (a new meter, or more events since than the log keeps) the
+ * relay is closed: supply on. */
+static void restore_relay(fw_t *f)
+{
+    if ((FW_FEATURES & MC_FEAT_RELAY) == 0) {
+        return;
+    }
+    int closed = 1;
+    if (f->storage_ok) {
+        const unsigned n = mc_storage_event_count(&f->storage);
+        for (unsigned k = 0; k < n; k++) {
+            mc_event_t ev;
+            if (mc_storage_event_read(&f->storage, k, &ev) == MC_OK && ev.type == MC_EV_RELAY) {
+                closed = ev.new_value != 0u;
+                break;
+            }
+        }
+    }
+    (void)mc_board_relay(closed);
+    f->model.relay_closed = (uint8_t)closed;
+}
+
 static void fw_start(fw_t *f)
 {
     const mc_board_info_t *info = mc_board_info();
@@ -272,6 +303,10 @@ static void fw_start(fw_t *f)
         *p = '\0';
         mc_board_log(line);
     }
+    if (!mc_board_clock_valid()) {
+        f->model.errors |= MC_ERROR_CLOCK; /* status 1021H bit 3 until the clock is set */
+    }
+    restore_relay(f);
     mc_rtu_port_t rp = {rtu_send, rtu_line, f};
     if (mc_rtu_init(&f->rtu, &f->model, &rp) != MC_OK) {
         mc_board_fatal("rtu");
@@ -316,6 +351,8 @@ static void log_status(fw_t *f)
     p = put_u32(p, f->rtu.stats.frames);
     p = put_str(p, " lost=");
     p = put_u32(p, mc_board_sample_overruns());
+    p = put_str(p, " clock_back=");
+    p = put_u32(p, f->clock_backsteps);
     *p = '\0';
     mc_board_log(line);
 }
@@ -336,6 +373,7 @@ int main(void)
     fw_start(f);
     mc_board_log("ready: Modbus-RTU on USART2");
 
+    f->last_us = mc_board_us();
     uint32_t last_status = mc_board_ms();
     uint32_t last_tick = last_status;
     mc_time_t last_poll = mc_board_now();
@@ -348,7 +386,12 @@ int main(void)
         while (mc_board_rs485_rx(&byte, &t_us)) {
             mc_rtu_rx_byte(&f->rtu, byte, t_us);
         }
-        (void)mc_rtu_poll(&f->rtu, mc_board_us());
+        const uint32_t now_us = mc_board_us();
+        if ((int32_t)(now_us - f->last_us) < 0) {
+            f->clock_backsteps++;
+        }
+        f->last_us = now_us;
+        (void)mc_rtu_poll(&f->rtu, now_us);
 
         /* Metering: one block at a time, then book the windows it closed. */
         const size_t n = mc_board_samples(f->v, f->i);

@@ -140,6 +140,8 @@ LAST=$(grep '^status:' "$DIR/uart1.log" | tail -1)
 echo "  $LAST"
 echo "$LAST" | grep -q 'pulses=[1-9]' || fail "no pulse put out"
 echo "$LAST" | grep -q 'frames=[1-9]' || fail "no Modbus frame counted"
+# The board's microsecond clock (Modbus t1.5/t3.5, pulse edges) never went backwards.
+grep '^status:' "$DIR/uart1.log" | grep -qv 'clock_back=0' && fail "the microsecond clock went backwards"
 # The front panel's first page as the display binding received it (board: one log line per screen).
 grep -q '^LCD |U: 230.0V|I: 005.0A|F: 50 Hz|' "$DIR/uart1.log" || fail "display did not show the U/I/F page"
 echo "  display: $(grep '^LCD |U: 230' "$DIR/uart1.log" | tail -1)"

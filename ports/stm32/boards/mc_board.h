@@ -87,6 +87,9 @@ mc_time_t mc_board_now(void);
 /** Set the real-time clock. 0 or a negative mc_err. */
 int mc_board_set_clock(mc_time_t t);
 
+/** 1 if the real-time clock holds a valid time (0: it was restarted and must be set). */
+int mc_board_clock_valid(void);
+
 /** The NVM the storage layer mounts. */
 void mc_board_nvm(mc_nvm_t *nvm);
 

@@ -73,6 +73,7 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
     a->ready = -1;
     const uint32_t period = (tim_clk_hz + sample_hz / 2u) / sample_hz;
     a->sample_hz = tim_clk_hz / period;
+    a->block_us = (uint32_t)((uint64_t)MC_F4_ADC_BLOCK * period * 1000000u / tim_clk_hz);
 
     RCC_AHB1ENR |= RCC_AHB1ENR_DMA2;
     RCC_APB2ENR |= RCC_APB2ENR_ADC1 | RCC_APB2ENR_ADC2;
@@ -116,7 +117,7 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
     return 0;
 }
 
-void mc_f4_adc_dma_irq(mc_f4_adc_t *a)
+void mc_f4_adc_dma_irq(mc_f4_adc_t *a, uint32_t now_us)
 {
     const uint32_t isr = DMA2_LISR;
     DMA2_LIFCR = DMA_LIFCR_ALL0;
@@ -129,6 +130,16 @@ void mc_f4_adc_dma_irq(mc_f4_adc_t *a)
         if (a->ready >= 0) {
             a->overruns++;
         }
+        if (a->have_tc && a->block_us > 0u) {
+            /* one interrupt for k blocks completed: the k - 1 before the last are gone */
+            const uint32_t k = ((uint32_t)(now_us - a->last_tc_us) + a->block_us / 2u) / a->block_us;
+            if (k > 1u) {
+                a->overruns += k - 1u;
+                a->blocks += k - 1u;
+            }
+        }
+        a->last_tc_us = now_us;
+        a->have_tc = 1u;
         a->ready = done;
         a->blocks++;
     }

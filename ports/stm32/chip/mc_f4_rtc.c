@@ -9,6 +9,7 @@
 #include "metercore/mc_calendar.h"
 
 #define RTC_WAIT_LOOPS 4000000u
+#define RTC_LSE_START_MS 3000u
 
 static unsigned bcd2(uint32_t v) { return (unsigned)((v >> 4) & 0xFu) * 10u + (unsigned)(v & 0xFu); }
 static uint32_t to_bcd(unsigned v) { return ((uint32_t)(v / 10u) << 4) | (uint32_t)(v % 10u); }
@@ -33,9 +34,10 @@ int mc_f4_rtc_init(void)
         return 0;
     }
     RCC_BDCR |= RCC_BDCR_LSEON;
-    uint32_t n = 0;
+    /* A 32.768 kHz crystal takes up to about 2 s to start: wait on the SysTick clock. */
+    const uint32_t t0 = mc_f4_ms();
     while ((RCC_BDCR & RCC_BDCR_LSERDY) == 0u) {
-        if (++n > RTC_WAIT_LOOPS) {
+        if ((uint32_t)(mc_f4_ms() - t0) > RTC_LSE_START_MS) {
             return -1;
         }
     }

@@ -69,6 +69,7 @@ void mc_f4_reset(void)
 static volatile uint32_t g_ms;
 static uint32_t g_ticks_per_us;
 static uint32_t g_load;
+static volatile uint32_t g_last_us; /* latest time returned by mc_f4_systick_us() */
 
 void mc_f4_systick_init(uint32_t core_hz)
 {
@@ -95,13 +96,33 @@ uint32_t mc_f4_systick_us(void)
 {
     uint32_t ms;
     uint32_t val;
-    /* SysTick has the highest priority, so g_ms is current whenever this code runs;
-     * re-read if the tick came between the two reads. */
+    uint32_t pending;
+    /* Re-read if the tick interrupt ran between the reads. On the chip, the counter can
+     * also have wrapped with its interrupt still pending (masked interrupts, a handler of
+     * the same priority): then VAL has just reloaded (large), PENDSTSET is set and the
+     * millisecond is not counted yet. */
     do {
         ms = g_ms;
         val = SYSTICK_VAL;
+        pending = SCB_ICSR & SCB_ICSR_PENDSTSET;
     } while (ms != g_ms);
-    return ms * 1000u + (g_load - val) / g_ticks_per_us;
+    if (pending != 0u && val > g_load / 2u) {
+        ms++;
+    }
+    uint32_t us = ms * 1000u + (g_load - val) / g_ticks_per_us;
+    /* Under QEMU the counter and the tick are not in step: VAL reloads from the virtual
+     * clock while the tick interrupt (and PENDSTSET) comes from a host timer up to about
+     * a millisecond later, so the sum above can step back. Never return an earlier time:
+     * hold the latest one until the clock passes it (a difference over 2^31 µs is the
+     * 71-minute wrap, not a step back). A 32-bit store is atomic; a reader in another
+     * context may at worst hold a slightly older time. */
+    const uint32_t last = g_last_us;
+    if ((int32_t)(us - last) < 0) {
+        us = last;
+    } else {
+        g_last_us = us;
+    }
+    return us;
 }
 
 void mc_f4_delay_us(uint32_t us)

@@ -64,7 +64,10 @@ void mc_f4_systick_init(uint32_t core_hz);
 void mc_f4_systick_irq(void);
 /** Milliseconds since mc_f4_systick_init() (wraps after 49.7 days). */
 uint32_t mc_f4_ms(void);
-/** Microseconds since mc_f4_systick_init() from the tick count and the counter (wraps after 71 minutes). */
+/** Microseconds since mc_f4_systick_init() from the tick count and the counter (wraps after 71 minutes).
+ *  Never goes back (a pending, not yet counted tick is included; under emulation, where
+ *  counter and tick drift apart by up to a millisecond, the time is held instead); with
+ *  interrupts masked across more than one tick it falls behind by the ticks missed. */
 uint32_t mc_f4_systick_us(void);
 /** Busy-wait at least @p us microseconds on the SysTick clock. */
 void mc_f4_delay_us(uint32_t us);
@@ -176,6 +179,9 @@ typedef struct mc_f4_adc {
     volatile uint32_t overruns;       /**< Blocks overwritten before they were taken. */
     volatile uint32_t errors;         /**< DMA transfer errors. */
     uint32_t sample_hz;               /**< Sample rate. */
+    uint32_t block_us;                /**< Duration of a block, µs. */
+    uint32_t last_tc_us;              /**< Time of the previous transfer-complete interrupt. */
+    uint8_t have_tc;                  /**< last_tc_us is valid. */
 } mc_f4_adc_t;
 
 /**
@@ -199,8 +205,15 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
  * @return ::MC_F4_ADC_BLOCK, or 0 if no block is waiting.
  */
 size_t mc_f4_adc_take(mc_f4_adc_t *a, int32_t *v, int32_t *i);
-/** Call from DMA2_Stream0_IRQHandler. */
-void mc_f4_adc_dma_irq(mc_f4_adc_t *a);
+/**
+ * @brief Call from DMA2_Stream0_IRQHandler with the microsecond clock.
+ *
+ * When the interrupt was held off for more than a block (the CPU stalled on a
+ * flash erase, say), the blocks the DMA completed meanwhile are counted in
+ * mc_f4_adc_t::overruns from the time elapsed since the previous interrupt,
+ * since only one interrupt is seen for all of them.
+ */
+void mc_f4_adc_dma_irq(mc_f4_adc_t *a, uint32_t now_us);
 
 /* ---- Internal flash as the metercore NVM ------------------------------------------------ */
 
@@ -234,7 +247,8 @@ void mc_f4_flash_nvm_bind(mc_f4_flash_nvm_t *f, mc_nvm_t *nvm);
 
 /**
  * @brief Enable backup-domain access, start the LSE and clock the RTC from it
- *        (if it was not already running from a previous power-up).
+ *        (if it was not already running from a previous power-up). Waits up to
+ *        3 s for the crystal on the SysTick clock: call mc_f4_systick_init() first.
  * @return 0, 1 if the RTC had to be started (time invalid: set it), -1 if the LSE failed.
  */
 int mc_f4_rtc_init(void);

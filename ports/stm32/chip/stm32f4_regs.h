@@ -27,6 +27,8 @@
 #define NVIC_ICER(n) MC_REG(0xE000E180u + 4u * (n))
 #define NVIC_ISPR(n) MC_REG(0xE000E200u + 4u * (n))
 #define NVIC_IPR_BYTE(irq) (*(volatile uint8_t *)(uintptr_t)(0xE000E400u + (irq)))
+#define SCB_ICSR MC_REG(0xE000ED04u)
+#define SCB_ICSR_PENDSTSET (1u << 26)
 #define SCB_AIRCR MC_REG(0xE000ED0Cu)
 #define SCB_AIRCR_RESET (0x05FA0000u | (1u << 2)) /* VECTKEY + SYSRESETREQ */
 #define SCB_CPACR MC_REG(0xE000ED88u)

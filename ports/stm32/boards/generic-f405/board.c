@@ -53,6 +53,7 @@ static mc_hd44780_t g_lcd = {
     .d = {{MC_GPIOC, 4u}, {MC_GPIOC, 5u}, {MC_GPIOC, 6u}, {MC_GPIOC, 7u}},
 };
 static uint32_t g_blink_ms;
+static int g_clock_valid;
 
 const mc_board_info_t *mc_board_info(void) { return &g_info; }
 uint32_t mc_board_us(void) { return mc_f4_us_timer_now(); }
@@ -81,7 +82,7 @@ void TIM5_IRQHandler(void)
 void DMA2_Stream0_IRQHandler(void);
 void DMA2_Stream0_IRQHandler(void)
 {
-    mc_f4_adc_dma_irq(&g_adc);
+    mc_f4_adc_dma_irq(&g_adc, mc_f4_us_timer_now());
 }
 
 void PVD_IRQHandler(void);
@@ -99,16 +100,27 @@ void mc_board_init(void)
     mc_f4_us_timer_init(MC_F4_APB1_TIM_HZ);
     mc_f4_board_config_t c;
     generic_f405_pins(&c);
+    if (!clock_ok) {
+        c.usart1_clk_hz = 16000000u; /* still on the internal oscillator: the log still works */
+        c.usart2_clk_hz = 16000000u;
+    }
     c.rs485_tx_interrupt = 1u;
     c.has_keys = 1u;
     c.now_us = mc_board_us;
-    if (!clock_ok || mc_f4_board_common_init(&c) != 0) {
-        /* without the crystal no timing is right: log (at whatever baud results) and reset */
+    if (mc_f4_board_common_init(&c) != 0) {
+        mc_board_fatal("board init");
+    }
+    if (!clock_ok) {
+        /* without the crystal neither the sample rate nor the RTC is right: log and reset */
         mc_board_fatal("clock: HSE or PLL did not start");
     }
     mc_f4_iwdg_start(F405_WATCHDOG_MS);
-    if (mc_f4_rtc_init() < 0) {
+    const int rtc = mc_f4_rtc_init();
+    g_clock_valid = rtc == 0;
+    if (rtc < 0) {
         mc_board_log("rtc: LSE did not start, clock invalid");
+    } else if (rtc > 0) {
+        mc_board_log("rtc: started from 2000-01-01 (battery was flat), clock invalid until set");
     }
     mc_f4_pvd_init(F405_PVD_LEVEL);
     mc_hd44780_init(&g_lcd);
@@ -160,7 +172,16 @@ mc_time_t mc_board_now(void)
 
 int mc_board_set_clock(mc_time_t t)
 {
-    return mc_f4_rtc_set(t) == 0 ? MC_OK : MC_ERR_RANGE;
+    if (mc_f4_rtc_set(t) != 0) {
+        return MC_ERR_RANGE;
+    }
+    g_clock_valid = 1;
+    return MC_OK;
+}
+
+int mc_board_clock_valid(void)
+{
+    return g_clock_valid;
 }
 
 /* A sector erase stalls the CPU for up to 2 s: reload the watchdog around each one, so

@@ -56,6 +56,8 @@ static int32_t g_tab_v[QEMU_BLOCK];
 static int32_t g_tab_i[QEMU_BLOCK];
 static uint64_t g_samples_out;   /* samples handed out */
 static uint32_t g_start_us;      /* time of sample 0 */
+static uint32_t g_last_us;       /* µs clock at the previous mc_board_samples() */
+static uint64_t g_elapsed_us;    /* since sample 0 */
 static mc_time_t g_clock_base;   /* clock at g_clock_ms */
 static uint32_t g_clock_ms;
 static uint8_t g_nvm_mem[QEMU_NVM_SECTORS * QEMU_NVM_SECTOR_SIZE];
@@ -141,13 +143,22 @@ void mc_board_init(void)
     g_clock_base = QEMU_START_TIME;
     g_clock_ms = mc_f4_ms();
     g_start_us = mc_f4_systick_us();
+    g_last_us = g_start_us;
+    g_elapsed_us = 0u;
     g_samples_out = 0u;
 }
 
 size_t mc_board_samples(int32_t *v, int32_t *i)
 {
-    /* A block is complete once its last sample's time has passed. */
-    const uint64_t due = (uint64_t)(uint32_t)(mc_f4_systick_us() - g_start_us) * QEMU_SAMPLE_HZ / 1000000u;
+    /* A block is complete once its last sample's time has passed. The µs clock wraps
+     * after 71 minutes: accumulate its steps into 64 bits. */
+    const uint32_t now = mc_f4_systick_us();
+    const int32_t step = (int32_t)(now - g_last_us);
+    if (step > 0) { /* never backwards, whatever the clock does */
+        g_elapsed_us += (uint32_t)step;
+        g_last_us = now;
+    }
+    const uint64_t due = g_elapsed_us * QEMU_SAMPLE_HZ / 1000000u;
     if (due < g_samples_out + QEMU_BLOCK) {
         return 0u;
     }
@@ -183,6 +194,11 @@ int mc_board_set_clock(mc_time_t t)
     g_clock_base = t;
     g_clock_ms = ms - (ms - g_clock_ms) % 1000u; /* keep the second's phase */
     return MC_OK;
+}
+
+int mc_board_clock_valid(void)
+{
+    return 1; /* a known synthetic clock */
 }
 
 static int ram_read(void *ctx, uint32_t sector, uint32_t off, void *buf, uint32_t size)
