@@ -139,7 +139,7 @@ int mc_rtu_init(mc_rtu_t *r, mc_model_t *model, const mc_rtu_port_t *port);
  * Time is a free-running microsecond counter; wrap-around is handled (only
  * differences are used). Nothing is served here: frames are served by
  * mc_rtu_poll(), which the main loop must call at least once per 3.5 character
- * times (1.75 ms at most). A byte that follows 3.5 characters of silence starts
+ * times (4 ms at 9600 baud, 32 ms at 1200; 1.75 ms above 19200). A byte that follows 3.5 characters of silence starts
  * a new frame; a complete frame that was not polled before it is dropped and
  * counted in stats.overruns. A gap over 1.5 characters inside a frame marks it
  * to be dropped, and so does a frame longer than ::MC_RTU_ADU_MAX.

@@ -96,7 +96,7 @@ void mc_board_nvm(mc_nvm_t *nvm);
 /** 1 once the supply is failing (power-fail warning seen since the last call). */
 int mc_board_power_failing(void);
 
-/** Write a line to the log UART (polled; a few ms). */
+/** Write a line to the log UART (polled at 115200 baud: 87 µs a character, a status line about 10 ms). */
 void mc_board_log(const char *line);
 /** Reload the watchdog. */
 void mc_board_watchdog(void);
