@@ -39,7 +39,7 @@ typedef struct fw {
     mc_storage_config_t scfg;
     int storage_ok;
     mc_reading_t pending[FW_MAX_PENDING];
-    volatile unsigned npending;
+    unsigned npending;
     uint32_t windows_lost;
     uint32_t pulses;
     uint32_t pulse_latency_us;
@@ -53,7 +53,7 @@ typedef struct fw {
 
 static fw_t g_fw;
 
-/* ---- small formatting for the log (no printf: it would triple the image) --------------- */
+/* ---- small formatting for the log (keeps printf and its float support out of the image) ---- */
 
 static char *put_str(char *p, const char *s)
 {
@@ -351,6 +351,8 @@ static void log_status(fw_t *f)
     p = put_u32(p, f->rtu.stats.frames);
     p = put_str(p, " lost=");
     p = put_u32(p, mc_board_sample_overruns());
+    p = put_str(p, " windows_lost=");
+    p = put_u32(p, f->windows_lost);
     p = put_str(p, " clock_back=");
     p = put_u32(p, f->clock_backsteps);
     *p = '\0';
