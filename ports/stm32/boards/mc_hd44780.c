@@ -13,10 +13,11 @@ static void put_nibble(const mc_hd44780_t *lcd, uint8_t nibble)
     for (unsigned k = 0; k < 4u; k++) {
         mc_f4_gpio_write(lcd->d[k].port, lcd->d[k].pin, (nibble >> k) & 1u);
     }
+    /* E high >= 450 ns and a cycle >= 1 µs: mc_f4_delay_us(n) waits more than n - 1 µs. */
     mc_f4_gpio_write(lcd->e.port, lcd->e.pin, 1u);
-    mc_f4_delay_us(1u);
+    mc_f4_delay_us(2u);
     mc_f4_gpio_write(lcd->e.port, lcd->e.pin, 0u);
-    mc_f4_delay_us(1u);
+    mc_f4_delay_us(2u);
 }
 
 static void put_byte(const mc_hd44780_t *lcd, uint8_t rs, uint8_t byte)

@@ -14,7 +14,7 @@
 void mc_f4_us_timer_init(uint32_t tim_clk_hz)
 {
     RCC_APB1ENR |= RCC_APB1ENR_TIM5;
-    (void)RCC_APB1ENR;
+    mc_rcc_settle();
     TIM_CR1(TIM5_BASE) = 0u;
     TIM_PSC(TIM5_BASE) = tim_clk_hz / 1000000u - 1u;
     TIM_ARR(TIM5_BASE) = 0xFFFFFFFFu;
@@ -78,7 +78,7 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
     RCC_AHB1ENR |= RCC_AHB1ENR_DMA2;
     RCC_APB2ENR |= RCC_APB2ENR_ADC1 | RCC_APB2ENR_ADC2;
     RCC_APB1ENR |= RCC_APB1ENR_TIM2;
-    (void)RCC_APB1ENR;
+    mc_rcc_settle();
 
     /* DMA2 stream 0, channel 0 (ADC1), peripheral to memory, 32-bit, double buffer, circular. */
     DMA2_S0CR = 0u;
@@ -94,6 +94,15 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
     mc_nvic_enable(IRQ_DMA2_STREAM0, 1u);
     DMA2_S0CR |= DMA_SxCR_EN;
 
+    /* TIM2: update event every 1/fs, routed to TRGO; set up before the ADC listens to it,
+     * and without a UG write (UG itself would be a trigger: one stray conversion). PSC
+     * and ARR take effect at once with the timer stopped and ARR not preloaded. */
+    TIM_CR1(TIM2_BASE) = 0u;
+    TIM_PSC(TIM2_BASE) = 0u;
+    TIM_ARR(TIM2_BASE) = period - 1u;
+    TIM_CNT(TIM2_BASE) = 0u;
+    TIM_CR2(TIM2_BASE) = TIM_CR2_MMS_UPDATE;
+
     /* ADC clock 84 MHz / 4 = 21 MHz; 144 + 12 cycles = 7.4 µs per conversion. */
     ADC_CCR = ADC_CCR_ADCPRE_DIV4 | ADC_CCR_DMA_MODE2 | ADC_CCR_DDS | ADC_CCR_MULTI_REG_SIMULT;
     ADC_CR1(ADC1_BASE) = 0u; /* 12 bits, one channel */
@@ -107,12 +116,7 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
     ADC_CR2(ADC2_BASE) = ADC_CR2_ADON; /* the slave follows the master's trigger */
     ADC_CR2(ADC1_BASE) = ADC_CR2_ADON | ADC_CR2_EXTEN_RISING | ADC_CR2_EXTSEL_TIM2_TRGO;
 
-    /* TIM2: update event every 1/fs, routed to TRGO. */
-    TIM_CR1(TIM2_BASE) = 0u;
-    TIM_PSC(TIM2_BASE) = 0u;
-    TIM_ARR(TIM2_BASE) = period - 1u;
-    TIM_CR2(TIM2_BASE) = TIM_CR2_MMS_UPDATE;
-    TIM_EGR(TIM2_BASE) = TIM_EGR_UG;
+    /* TIM2's first update (and TRGO) comes one period after CEN: sample 0 is then. */
     TIM_CR1(TIM2_BASE) = TIM_CR1_CEN;
     return 0;
 }
@@ -120,7 +124,7 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
 void mc_f4_adc_dma_irq(mc_f4_adc_t *a, uint32_t now_us)
 {
     const uint32_t isr = DMA2_LISR;
-    DMA2_LIFCR = DMA_LIFCR_ALL0;
+    DMA2_LIFCR = isr & DMA_LIFCR_ALL0; /* only the flags seen: a later one stays pending */
     if ((isr & DMA_LISR_TEIF0) != 0u) {
         a->errors++;
     }

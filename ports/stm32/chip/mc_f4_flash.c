@@ -88,11 +88,13 @@ static int nvm_erase(void *ctx, uint32_t sector)
     FLASH_CR |= FLASH_CR_STRT;
     const int rc = flash_wait(f);
     flash_lock();
-    /* The ART data cache may still hold the old contents: flush it (DCEN off, DCRST, on). */
+    /* The ART data cache may still hold the old contents: flush it (DCEN off, DCRST set
+     * then cleared, DCEN back on, each a separate write). */
     const uint32_t acr = FLASH_ACR;
     if ((acr & FLASH_ACR_DCEN) != 0u) {
         FLASH_ACR = acr & ~FLASH_ACR_DCEN;
-        FLASH_ACR = (acr & ~FLASH_ACR_DCEN) | (1u << 12); /* DCRST */
+        FLASH_ACR = (acr & ~FLASH_ACR_DCEN) | FLASH_ACR_DCRST;
+        FLASH_ACR = acr & ~(FLASH_ACR_DCEN | FLASH_ACR_DCRST);
         FLASH_ACR = acr;
     }
     f->erases++;

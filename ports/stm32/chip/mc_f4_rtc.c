@@ -17,7 +17,13 @@ static uint32_t to_bcd(unsigned v) { return ((uint32_t)(v / 10u) << 4) | (uint32
 int mc_f4_rtc_init(void)
 {
     RCC_APB1ENR |= RCC_APB1ENR_PWR;
-    PWR_CR |= PWR_CR_DBP; /* backup domain writable */
+    mc_rcc_settle();
+    PWR_CR |= PWR_CR_DBP; /* backup domain writable: only once DBP reads back (ES0182) */
+    for (uint32_t n = 0; (PWR_CR & PWR_CR_DBP) == 0u; n++) {
+        if (n > RTC_WAIT_LOOPS) {
+            return -1;
+        }
+    }
     if ((RCC_BDCR & RCC_BDCR_RTCEN) != 0u && (RCC_BDCR & RCC_BDCR_LSERDY) != 0u) {
         /* Kept running on the battery. After a reset the calendar shadow registers may be
          * stale until the next RTCCLK synchronisation: clear RSF and wait for it. */
@@ -88,6 +94,13 @@ int mc_f4_rtc_set(mc_time_t t)
              to_bcd(dt.day);
     RTC_CR &= ~(1u << 6); /* 24-hour format */
     RTC_ISR &= ~RTC_ISR_INIT;
+    /* The shadow registers show the new time only after the next synchronisation. */
+    RTC_ISR &= ~RTC_ISR_RSF;
     RTC_WPR = 0xFFu; /* write protection back on */
+    for (n = 0; (RTC_ISR & RTC_ISR_RSF) == 0u; n++) {
+        if (n > RTC_WAIT_LOOPS) {
+            return -1;
+        }
+    }
     return 0;
 }

@@ -15,6 +15,7 @@ int mc_f4_clock_init(uint32_t hse_hz)
         return -1;
     }
     RCC_APB1ENR |= RCC_APB1ENR_PWR;
+    mc_rcc_settle();
     PWR_CR |= PWR_CR_VOS; /* regulator scale 1: needed above 144 MHz */
     RCC_CR |= RCC_CR_HSEON;
     uint32_t n = 0;
@@ -36,10 +37,19 @@ int mc_f4_clock_init(uint32_t hse_hz)
             return -1;
         }
     }
-    /* 5 wait states at 168 MHz and 2.7..3.6 V; prefetch and the ART caches on. */
+    /* 5 wait states at 168 MHz and 2.7..3.6 V; prefetch and the ART caches on. The new
+     * latency must be in force (read back) before the clock rises. */
     FLASH_ACR = FLASH_ACR_LATENCY(5) | FLASH_ACR_PRFTEN | FLASH_ACR_ICEN | FLASH_ACR_DCEN;
-    /* AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz), then switch to the PLL. */
-    RCC_CFGR = (RCC_CFGR & ~0xFCF3u) | (5u << 10) | (4u << 13) | RCC_CFGR_SW_PLL;
+    n = 0;
+    while ((FLASH_ACR & 7u) != 5u) {
+        if (++n > MC_F4_WAIT_LOOPS) {
+            return -1;
+        }
+    }
+    /* AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz) first, still on the 16 MHz HSI; then
+     * switch to the PLL, so that no bus ever runs above its limit. */
+    RCC_CFGR = (RCC_CFGR & ~0xFCF0u) | (5u << 10) | (4u << 13);
+    RCC_CFGR = (RCC_CFGR & ~3u) | RCC_CFGR_SW_PLL;
     n = 0;
     while ((RCC_CFGR & RCC_CFGR_SWS_MASK) != RCC_CFGR_SWS_PLL) {
         if (++n > MC_F4_WAIT_LOOPS) {
@@ -137,7 +147,7 @@ void mc_f4_delay_us(uint32_t us)
 static void gpio_mode(unsigned port, unsigned pin, uint32_t mode)
 {
     RCC_AHB1ENR |= RCC_AHB1ENR_GPIO(port);
-    (void)RCC_AHB1ENR; /* the clock needs two cycles before the port answers */
+    mc_rcc_settle();
     GPIO_MODER(port) = (GPIO_MODER(port) & ~(3u << (2u * pin))) | (mode << (2u * pin));
 }
 
@@ -149,7 +159,7 @@ static void gpio_pull(unsigned port, unsigned pin, uint32_t pull)
 void mc_f4_gpio_output(unsigned port, unsigned pin, unsigned level)
 {
     RCC_AHB1ENR |= RCC_AHB1ENR_GPIO(port);
-    (void)RCC_AHB1ENR;
+    mc_rcc_settle();
     mc_f4_gpio_write(port, pin, level); /* level first: no glitch when the pin becomes an output */
     GPIO_OTYPER(port) &= ~(1u << pin);
     gpio_pull(port, pin, 0u);
@@ -171,7 +181,7 @@ void mc_f4_gpio_analog(unsigned port, unsigned pin)
 void mc_f4_gpio_af(unsigned port, unsigned pin, unsigned af)
 {
     RCC_AHB1ENR |= RCC_AHB1ENR_GPIO(port);
-    (void)RCC_AHB1ENR;
+    mc_rcc_settle();
     const unsigned reg = pin / 8u;
     const unsigned shift = 4u * (pin % 8u);
     GPIO_AFR(port, reg) = (GPIO_AFR(port, reg) & ~(0xFu << shift)) | ((af & 0xFu) << shift);
@@ -215,6 +225,10 @@ void mc_f4_iwdg_start(uint32_t ms)
     IWDG_KR = 0x5555u;
     IWDG_PR = 4u; /* /64 */
     IWDG_RLR = reload;
+    /* PR and RLR reach the LSI domain a few LSI cycles later (SR shows it): reload only
+     * then, or the first period runs with the old reload value. */
+    for (uint32_t n = 0; IWDG_SR != 0u && n < MC_F4_WAIT_LOOPS; n++) {
+    }
     IWDG_KR = 0xAAAAu;
 }
 

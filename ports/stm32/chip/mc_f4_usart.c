@@ -29,6 +29,8 @@ static void usart_apply_line(mc_f4_usart_t *u, uint32_t baud, uint8_t parity)
         }
     }
     USART_CR1(b) = cr1 & ~USART_CR1_UE;
+    /* Modbus RTU characters are 11 bits: 8 data + parity + 1 stop, or 8 data + 2 stop. */
+    USART_CR2(b) = (parity == 1u || parity == 2u) ? 0u : USART_CR2_STOP_2;
     /* 16x oversampling: BRR = f / baud, rounded (mantissa and fraction in one number). */
     USART_BRR(b) = (u->cfg.pclk_hz + baud / 2u) / baud;
     USART_CR1(b) = cr1 | USART_CR1_UE;
@@ -47,12 +49,12 @@ int mc_f4_usart_init(mc_f4_usart_t *u, const mc_f4_usart_config_t *cfg, uint32_t
     } else {
         RCC_APB1ENR |= RCC_APB1ENR_USART2;
     }
+    mc_rcc_settle();
     if (cfg->de_port >= 0) {
         mc_f4_gpio_output((unsigned)cfg->de_port, cfg->de_pin, 0u);
     }
     const uint32_t b = cfg->base;
     USART_CR1(b) = 0u;
-    USART_CR2(b) = 0u; /* 1 stop bit */
     USART_CR3(b) = 0u;
     USART_CR1(b) = USART_CR1_TE | USART_CR1_RE | (cfg->rx_interrupt ? USART_CR1_RXNEIE : 0u);
     usart_apply_line(u, baud, parity);

@@ -126,7 +126,9 @@ typedef struct mc_f4_usart {
 } mc_f4_usart_t;
 
 /**
- * @brief Start a USART: 8 data bits, 1 stop bit, @p parity (0 none, 1 even, 2 odd),
+ * @brief Start a USART: 8 data bits, @p parity (0 none, 1 even, 2 odd), 1 stop bit
+ *        with parity and 2 without (the 11-bit character of Modbus RTU; a receiver set
+ *        for 1 stop bit takes it too),
  *        receive interrupt enabled at priority 2 if configured.
  * @return 0, or -1 for a bad argument.
  */
@@ -188,7 +190,8 @@ typedef struct mc_f4_adc {
  * @brief Sample ADC1 channel @p u_channel (voltage) and ADC2 channel @p i_channel
  *        (current) simultaneously at @p sample_hz, triggered by TIM2's update event,
  *        12-bit, 144-cycle sampling, moved by DMA2 stream 0 in double-buffer mode
- *        (interrupt priority 1). The pins must already be analogue inputs.
+ *        (interrupt priority 1). The pins must already be analogue inputs. The
+ *        timer starts last, on return: sample 0 is taken one sample period later.
  * @param a          the instance.
  * @param sample_hz  1000..64000, such that @p tim_clk_hz / sample_hz is an integer
  *                   (else the rate is rounded: mc_f4_adc_t::sample_hz gives it).

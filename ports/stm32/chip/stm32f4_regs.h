@@ -97,6 +97,7 @@
 #define FLASH_ACR_PRFTEN (1u << 8)
 #define FLASH_ACR_ICEN (1u << 9)
 #define FLASH_ACR_DCEN (1u << 10)
+#define FLASH_ACR_DCRST (1u << 12)
 #define FLASH_KEY1 0x45670123u
 #define FLASH_KEY2 0xCDEF89ABu
 #define FLASH_SR_EOP (1u << 0)
@@ -145,6 +146,7 @@
 #define USART_CR1_PCE (1u << 10)
 #define USART_CR1_M (1u << 12)
 #define USART_CR1_UE (1u << 13)
+#define USART_CR2_STOP_2 (2u << 12)
 
 /* ---- General-purpose timers TIM2 and TIM5 (32-bit) ------------------------------------- */
 #define TIM2_BASE 0x40000000u
@@ -222,8 +224,16 @@
 #define IWDG_KR MC_REG(0x40003000u)
 #define IWDG_PR MC_REG(0x40003004u)
 #define IWDG_RLR MC_REG(0x40003008u)
+#define IWDG_SR MC_REG(0x4000300Cu)
 
 /* Enable / disable an interrupt in the NVIC, with a priority (0 highest .. 15). */
+/* After enabling a peripheral clock in RCC, wait before touching the peripheral
+ * (ES0182 "delay after an RCC peripheral clock enabling": a DSB, not a read-back). */
+static inline void mc_rcc_settle(void)
+{
+    __asm__ volatile("dsb" ::: "memory");
+}
+
 static inline void mc_nvic_enable(uint32_t irq, uint32_t prio)
 {
     NVIC_IPR_BYTE(irq) = (uint8_t)(prio << 4);

@@ -126,12 +126,12 @@ void mc_board_init(void)
     mc_hd44780_init(&g_lcd);
     mc_f4_gpio_analog(MC_GPIOA, 0u);
     mc_f4_gpio_analog(MC_GPIOA, 1u);
-    /* TIM2 is started last inside mc_f4_adc_start(): its first trigger comes one period
-     * after the TIM5 time read here, which is therefore the time of sample 0 minus one period. */
-    g_adc_t0_us = mc_f4_us_timer_now() + 1000000u / F405_SAMPLE_HZ;
+    /* mc_f4_adc_start() starts TIM2 as it returns: sample 0 comes one period after the TIM5
+     * time read right after it (within a microsecond). */
     if (mc_f4_adc_start(&g_adc, F405_SAMPLE_HZ, MC_F4_APB1_TIM_HZ, F405_ADC_U_CHANNEL, F405_ADC_I_CHANNEL) != 0) {
         mc_board_fatal("adc");
     }
+    g_adc_t0_us = mc_f4_us_timer_now() + 1000000u / F405_SAMPLE_HZ;
 }
 
 size_t mc_board_samples(int32_t *v, int32_t *i)
