@@ -130,14 +130,24 @@ int mc_board_rs485_rx(uint8_t *byte, uint32_t *t_us)
     return mc_stm32_rxq_pop(&mc_f4_board.rs485.rxq, byte, t_us);
 }
 
-void mc_board_log(const char *line)
+void mc_f4_board_log_parts(const char *first, const char *second)
 {
     if (mc_f4_board.log.cfg.base == 0u) {
         return; /* before mc_f4_board_common_init() */
     }
-    const size_t n = strlen(line);
-    (void)mc_f4_usart_send(&mc_f4_board.log, (const uint8_t *)line, n > 256u ? 256u : n);
+    const char *part[2] = {first, second};
+    for (unsigned k = 0; k < 2u; k++) {
+        if (part[k] != NULL) {
+            const size_t n = strlen(part[k]);
+            (void)mc_f4_usart_send(&mc_f4_board.log, (const uint8_t *)part[k], n > 256u ? 256u : n);
+        }
+    }
     (void)mc_f4_usart_send(&mc_f4_board.log, (const uint8_t *)"\r\n", 2u);
+}
+
+void mc_board_log(const char *line)
+{
+    mc_f4_board_log_parts(line, NULL);
 }
 
 int mc_board_power_failing(void)

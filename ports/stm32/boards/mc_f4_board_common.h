@@ -62,6 +62,8 @@ extern mc_f4_board_t mc_f4_board;
 int mc_f4_board_common_init(const mc_f4_board_config_t *cfg);
 /** Every millisecond from SysTick_Handler: keys, coil pulse end. */
 void mc_f4_board_tick(uint32_t now_ms);
+/** Log one line made of two parts (either may be NULL), e.g. "FATAL: " and the reason. */
+void mc_f4_board_log_parts(const char *first, const char *second);
 /** Apply the pulse edges due at @p now_us; returns 1 with *next_us if more are queued. */
 int mc_f4_board_pulse_service(uint32_t now_us, uint32_t *next_us);
 

@@ -224,8 +224,7 @@ void mc_board_watchdog(void)
 
 void mc_board_fatal(const char *why)
 {
-    mc_board_log("FATAL:");
-    mc_board_log(why);
+    mc_f4_board_log_parts("FATAL: ", why);
     mc_f4_delay_us(10000u);
     mc_f4_reset();
 }

@@ -285,8 +285,7 @@ static void semihost_exit(uint32_t reason)
 
 void mc_board_fatal(const char *why)
 {
-    mc_board_log("FATAL:");
-    mc_board_log(why);
+    mc_f4_board_log_parts("FATAL: ", why);
     semihost_exit(0x20023u);
     for (;;) {
     }
