@@ -16,7 +16,10 @@
 #      Modbus frames, and that the display showed the panel's U/I/F page;
 #   6. the front panel through the board's keys (typed on USART1, debounced like
 #      real keys): password 6666, menu item Adr, address 017 -> 018, saved; slave 18
-#      then answers over Modbus.
+#      then answers over Modbus;
+#   7. the event log read over Modbus holds both address changes, the panel's
+#      (17 -> 18) newest and the bus's (1 -> 17) before it: hooks, storage and
+#      event log work on the target.
 # QEMU and socat are always ended (trap), every step has a timeout, and the
 # whole test is bounded (ctest TIMEOUT 120). Exit 0 = pass.
 set -u
@@ -164,6 +167,24 @@ for screen in 'LCD |PASS' 'LCD |Adr'; do
     grep -q "^$screen" "$DIR/uart1.log" || fail "display never showed '$screen'"
 done
 grep '^LCD |' "$DIR/uart1.log" | tr -d '\r' | awk '!seen[$0]++' | grep -v '^LCD |PASS|[0-9]' | sed -n '3,$p' | sed 's/^/  /'
+
+echo "7. event log (1300H..130DH): both address changes saved and logged, with their sources:"
+# event K: select it (1301H, not logged), then read type, source, quantity, arg, old, new.
+event() {
+    timeout 10 "${MB[@]}" -a 18 -r 0x1301 -t 4 "$DIR/ttyU2" "$1" >/dev/null 2>&1 || return 1
+    mbpoll_values 18 0x1306 8 4 | tr '\n' ' '
+}
+N=$(mbpoll_values 18 0x1300 1 4)
+E0=$(event 0); E1=$(event 1)
+echo "  events: ${N:-?}; newest: type source qty arg old(hi lo) new(hi lo) = $E0"
+echo "  before it:                                           $E1"
+# type 3 (parameter), source 1 (front panel) then 0 (bus), old/new address in the low words
+read -r t0 s0 q0 a0 oh0 ol0 nh0 nl0 <<<"$E0"
+read -r t1 s1 q1 a1 oh1 ol1 nh1 nl1 <<<"$E1"
+[ "${t0:-}" = 3 ] && [ "${s0:-}" = 1 ] && [ "${ol0:-}" = 17 ] && [ "${nl0:-}" = 18 ] ||
+    fail "newest event is not the front panel's address change 17 -> 18"
+[ "${t1:-}" = 3 ] && [ "${s1:-}" = 0 ] && [ "${ol1:-}" = 1 ] && [ "${nl1:-}" = 17 ] && [ "${q1:-}" = "$q0" ] ||
+    fail "the event before it is not the bus's address change 1 -> 17"
 
 T3=$(date +%s.%N)
 awk -v a="$T0" -v b="$T_BOOT" -v c="$T3" 'BEGIN { printf "PASS: boot %.2f s, test %.1f s\n", b - a, c - a }'
