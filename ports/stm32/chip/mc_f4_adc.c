@@ -95,8 +95,9 @@ int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, uns
     DMA2_S0CR |= DMA_SxCR_EN;
 
     /* TIM2: update event every 1/fs, routed to TRGO; set up before the ADC listens to it,
-     * and without a UG write (UG itself would be a trigger: one stray conversion). PSC
-     * and ARR take effect at once with the timer stopped and ARR not preloaded. */
+     * and without a UG write (UG itself would be a trigger: one stray conversion). ARR
+     * is not preloaded, so it applies at once; PSC would only load at an update event,
+     * but this timer's prescaler is 0, its reset value, and nothing else sets it. */
     TIM_CR1(TIM2_BASE) = 0u;
     TIM_PSC(TIM2_BASE) = 0u;
     TIM_ARR(TIM2_BASE) = period - 1u;
