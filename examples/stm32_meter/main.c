@@ -41,7 +41,8 @@ typedef struct fw {
     mc_reading_t pending[FW_MAX_PENDING];
     unsigned npending;
     uint32_t windows_lost;
-    uint32_t pulses;
+    uint32_t pulses;           /* pulses put on the output */
+    uint32_t pulses_lost;      /* pulses refused by a full edge queue */
     uint32_t pulse_latency_us;
     uint32_t code_crc;
     uint32_t last_us;          /* µs clock at the previous loop */
@@ -175,6 +176,8 @@ static void on_pulse(void *ctx, const mc_pulse_t *p)
     fw_t *f = ctx;
     if (mc_board_pulse(p, f->pulse_latency_us)) {
         f->pulses++;
+    } else {
+        f->pulses_lost++;
     }
 }
 
@@ -347,6 +350,8 @@ static void log_status(fw_t *f)
     p = put_fixed(p, mc_energy_kwh(e.q[MC_E_ACTIVE_IMPORT]), 5);
     p = put_str(p, " kWh pulses=");
     p = put_u32(p, f->pulses);
+    p = put_str(p, " pulses_lost=");
+    p = put_u32(p, f->pulses_lost);
     p = put_str(p, " frames=");
     p = put_u32(p, f->rtu.stats.frames);
     p = put_str(p, " lost=");

@@ -142,6 +142,7 @@ grep -q '^status: U=2' "$DIR/uart1.log" || { sleep 4; grep -q '^status: U=2' "$D
 LAST=$(grep '^status:' "$DIR/uart1.log" | tail -1)
 echo "  $LAST"
 echo "$LAST" | grep -q 'pulses=[1-9]' || fail "no pulse put out"
+echo "$LAST" | grep -q 'pulses_lost=0 ' || fail "pulses lost to a full edge queue"
 echo "$LAST" | grep -q 'frames=[1-9]' || fail "no Modbus frame counted"
 # The board's microsecond clock (Modbus t1.5/t3.5, pulse edges) never went backwards.
 grep '^status:' "$DIR/uart1.log" | grep -qv 'clock_back=0' && fail "the microsecond clock went backwards"

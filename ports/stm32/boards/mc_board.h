@@ -30,7 +30,6 @@ typedef struct mc_board_info {
     float u_scale;             /**< Volts per voltage code. */
     float i_scale;             /**< Amps per current code. */
     uint32_t block;            /**< Sample pairs per block (the most mc_board_samples() returns). */
-    uint8_t has_keys;          /**< The board has the two front-panel keys. */
     uint8_t has_flash_nvm;     /**< The NVM survives a power cycle (0: RAM, for emulation). */
 } mc_board_info_t;
 
@@ -51,8 +50,6 @@ uint32_t mc_board_ms(void);
  * @return the number of sample pairs (0: none yet).
  */
 size_t mc_board_samples(int32_t *v, int32_t *i);
-/** Microsecond time of the first sample handed out (moved on by lost blocks), for pulse placement. */
-uint32_t mc_board_sample0_us(void);
 /** Blocks lost because the main loop did not take them in time. */
 uint32_t mc_board_sample_overruns(void);
 

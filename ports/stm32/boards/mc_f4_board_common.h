@@ -52,7 +52,6 @@ typedef struct mc_f4_board {
     volatile uint32_t coil_off_ms; /**< When the relay coil pulse ends. */
     volatile uint8_t coil_on;      /**< A coil is energised. */
     volatile uint8_t power_fail;   /**< Power-fail warning seen. */
-    volatile uint32_t pulses_lost; /**< Pulses refused by a full edge queue. */
 } mc_f4_board_t;
 
 /** The board's shared state. */

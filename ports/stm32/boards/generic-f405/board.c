@@ -35,7 +35,6 @@ static const mc_board_info_t g_info = {
     .u_scale = F405_U_SCALE,
     .i_scale = F405_I_SCALE,
     .block = MC_F4_ADC_BLOCK,
-    .has_keys = 1u,
     .has_flash_nvm = 1u,
 };
 
@@ -145,16 +144,12 @@ size_t mc_board_samples(int32_t *v, int32_t *i)
     return mc_f4_adc_take(&g_adc, v, i);
 }
 
-uint32_t mc_board_sample0_us(void) { return g_adc_t0_us; }
 uint32_t mc_board_sample_overruns(void) { return g_lost_blocks; }
 
 int mc_board_pulse(const mc_pulse_t *p, uint32_t latency_us)
 {
     mc_f4_us_timer_mask(1);
     const int ok = mc_stm32_edges_pulse(&mc_f4_board.pulse_edges, p, g_adc_t0_us, F405_SAMPLE_HZ, latency_us);
-    if (!ok) {
-        mc_f4_board.pulses_lost++;
-    }
     uint32_t next;
     if (mc_f4_board_pulse_service(mc_f4_us_timer_now(), &next)) {
         mc_f4_us_timer_alarm(next);

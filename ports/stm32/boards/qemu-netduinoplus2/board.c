@@ -48,7 +48,6 @@ static const mc_board_info_t g_info = {
     .u_scale = QEMU_U_FULL_SCALE / 8388608.0f,
     .i_scale = QEMU_I_FULL_SCALE / 8388608.0f,
     .block = QEMU_BLOCK,
-    .has_keys = 1u,
     .has_flash_nvm = 0u,
 };
 
@@ -168,16 +167,12 @@ size_t mc_board_samples(int32_t *v, int32_t *i)
     return QEMU_BLOCK;
 }
 
-uint32_t mc_board_sample0_us(void) { return g_start_us; }
 uint32_t mc_board_sample_overruns(void) { return 0u; }
 
 int mc_board_pulse(const mc_pulse_t *p, uint32_t latency_us)
 {
-    if (!mc_stm32_edges_pulse(&mc_f4_board.pulse_edges, p, g_start_us, QEMU_SAMPLE_HZ, latency_us)) {
-        mc_f4_board.pulses_lost++;
-        return 0;
-    }
-    return 1; /* SysTick applies the edges, to the millisecond */
+    /* SysTick applies the edges, to the millisecond */
+    return mc_stm32_edges_pulse(&mc_f4_board.pulse_edges, p, g_start_us, QEMU_SAMPLE_HZ, latency_us);
 }
 
 mc_time_t mc_board_now(void)
