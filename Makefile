@@ -2,7 +2,9 @@
 # (tools/deps.sh installs them when run as root, else prints the apt-get line).
 #
 #   make run     build and start metersim (household day, Modbus TCP on 127.0.0.1:1502;
-#                RUN_ARGS="--speed 60" etc. are passed on)
+#                RUN_PORT=1503 moves it, RUN_ARGS="--speed 60" etc. are passed on)
+#   make run-check  make run, bounded (an hour simulated at full speed, no dashboard)
+#   make test-fresh make run-check + make test in a clean clone on a fresh minimal Debian
 #   make test    sanitized Debug build + ctest, Cortex-M0+/M4F cross builds,
 #                find_package / add_subdirectory / pkg-config consumers, the STM32
 #                firmware for both boards and its Modbus-RTU test under QEMU
@@ -16,24 +18,27 @@
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+RUN_PORT ?= 1502
 CMAKE ?= cmake
 CTEST ?= ctest
 export JOBS
 MAKEFLAGS += --no-print-directory
 
-DEPS_HOST  := cmake make gcc
-DEPS_RUN   := $(DEPS_HOST) libmodbus-dev pkg-config
-DEPS_TEST  := $(DEPS_HOST) libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi pkg-config \
-              libmodbus-dev mbpoll python3-pymodbus socat tmux qemu-system-arm
-DEPS_CROSS := cmake make gcc gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
+# Capabilities, not bare package names: tools/deps.sh installs each one's Debian
+# packages and then proves it works (a C program links, pymodbus.client imports,
+# QEMU runs). `tools/deps.sh --list` shows them.
+DEPS_HOST  := host-c
+DEPS_RUN   := host-c modbus
+DEPS_TEST  := host-c host-clang cmocka modbus modbus-clients tmux cross-arm qemu-arm
+DEPS_CROSS := host-c cross-arm
 DEPS_DOCS  := doxygen
-DEPS_FUZZ  := clang libclang-rt-14-dev
+DEPS_FUZZ  := host-c fuzz
 
 TOOLCHAIN := cmake/toolchain-arm-none-eabi.cmake
 CROSS_FLAGS := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_WERROR=ON -DMC_PORT=none \
                -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 
-.PHONY: all help run test test-host test-cross test-stm32 test-consumers docs bench size fuzz regmap clean
+.PHONY: all help run run-check test-fresh test test-host test-cross test-stm32 test-consumers docs bench size fuzz regmap clean
 
 all: test
 
@@ -45,12 +50,19 @@ run:
 	$(CMAKE) -S . -B $(BUILD)/run -DCMAKE_BUILD_TYPE=Release -DMC_BUILD_TESTS=OFF \
 	    -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 	$(CMAKE) --build $(BUILD)/run --target metersim --parallel $(JOBS)
-	@echo
-	@echo "make run: metersim, the household day, Modbus TCP on 127.0.0.1:1502 (Ctrl-C saves and stops)."
-	@echo "make run: read U, I, P, Q, S, PF, F from another terminal with:"
-	@echo "    mbpoll -m tcp -p 1502 -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1"
-	@sleep 2
-	$(BUILD)/run/ports/posix/metersim/metersim run --modbus-tcp 127.0.0.1:1502 $(RUN_ARGS)
+	$(BUILD)/run/ports/posix/metersim/metersim run --modbus-tcp 127.0.0.1:$(RUN_PORT) $(RUN_ARGS)
+
+# make run, bounded: a simulated hour at full speed without the dashboard, on a
+# state file of its own, so that scripts (and test-fresh) can prove `make run` works.
+run-check:
+	@$(MAKE) run RUN_ARGS="--speed max --duration 3600 --no-dashboard --state $(CURDIR)/$(BUILD)/run-check.nvm $(RUN_ARGS)"
+
+# The README's two commands on a minimal Debian that nobody prepared: a clean clone
+# of HEAD in a freshly bootstrapped bookworm (../shared/tools/fresh-debian.sh).
+FRESH_DEBIAN ?= $(CURDIR)/../shared/tools/fresh-debian.sh
+test-fresh:
+	@tools/deps.sh fresh
+	$(FRESH_DEBIAN) bash -c 'make run-check && make test'
 
 test:
 	@tools/deps.sh $(DEPS_TEST)
