@@ -127,6 +127,8 @@ enum mc_reading_flag {
     MC_FLAG_SETTLING = 1u << 3,    /**< First window after init (the DFT reference was still locking on). */
     MC_FLAG_CAPACITIVE = 1u << 4,  /**< Current leads voltage (quadrant II or IV). */
     MC_FLAG_INDUCTIVE = 1u << 5,   /**< Current lags voltage (quadrant I or III). */
+    MC_FLAG_PARTIAL = 1u << 6,     /**< Closed early by mc_meter_flush(): shorter than window_ms, may end
+                                        inside a cycle (its frequency is that of its whole cycles). */
 };
 
 /** The results of one measurement window (all values calibrated, primary side). */
@@ -268,7 +270,8 @@ typedef struct mc_meter {
     float zc_last_frac;        /**< Same for the last crossing. */
     uint8_t zc_have_first;     /**< The window has a first crossing. */
     uint8_t settling;          /**< The window began while acquiring. */
-    uint16_t pad2_;            /**< Padding. */
+    uint8_t after_flush;       /**< The cycle under way began before an mc_meter_flush(). */
+    uint8_t pad2_;             /**< Padding. */
     uint64_t zc_prev_idx;      /**< Previous crossing (for the cycle period). */
     float zc_prev_frac;        /**< Previous crossing fraction. */
     float f_ref;               /**< Reference frequency of the DFT, Hz. */
@@ -321,6 +324,30 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg);
  *         telling what closed during the block, or ::MC_ERR_INVAL for NULL pointers.
  */
 int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n);
+
+/**
+ * @brief End of stream: close the open window now and book its energy.
+ *
+ * For a stream that ends (end of a recording, the power-fail warning before the
+ * final save): the samples since the last window, including the mains cycle under
+ * way, form one more window, closed as any window is (reading, energy rounded
+ * once to a quantum, pulses, on_window) and flagged ::MC_FLAG_PARTIAL. So every
+ * sample fed after the start-up acquisition is in the energy: the energy
+ * registers then hold the integral from the first window's `start_sample` to the
+ * last sample fed. The samples of the cycle under way are measured against the
+ * running DC estimate (the last whole cycle's) and do not move it.
+ *
+ * The meter may go on after it: the cycle under way continues into the next
+ * window, which starts at the next sample; the next crossing closes it without a
+ * period (it was split) and the window after that is measured as usual.
+ * Calling it twice in a row closes nothing the second time.
+ *
+ * @param m  the meter.
+ * @return ::MC_EVENT_WINDOW when a window was closed, 0 when there was nothing to
+ *         close (still in the start-up acquisition, or nothing fed since the last
+ *         window), ::MC_ERR_INVAL for NULL.
+ */
+int mc_meter_flush(mc_meter_t *m);
 
 /** At least one mains cycle closed in the block (see mc_meter_cycle_reading()). */
 #define MC_EVENT_CYCLE 1

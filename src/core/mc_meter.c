@@ -210,10 +210,12 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
     }
 }
 
-/* Close the window: compute the reading, register energy, emit pulses. */
-static void close_window(mc_meter_t *m, uint64_t next_start)
+/* Close the window: compute the reading, register energy, emit pulses.
+ * extra_flags (MC_FLAG_PARTIAL) are set in the reading before on_window sees it. */
+static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flags)
 {
     mc_reading_t *r = &m->last;
+    const float prev_freq = r->freq;
     memset(r, 0, sizeof(*r));
     const float n = (float)m->w_n;
     const float fs = (float)m->cfg.sample_rate_hz;
@@ -254,12 +256,16 @@ static void close_window(mc_meter_t *m, uint64_t next_start)
         float span = (float)(m->zc_last_idx - m->zc_first_idx) + (m->zc_last_frac - m->zc_first_frac);
         r->freq = span > 0.0f ? (float)m->w_cycles * fs / span : 0.0f;
     }
+    if ((extra_flags & MC_FLAG_PARTIAL) && m->w_cycles == 0u && m->w_pseudo == 0u) {
+        r->freq = prev_freq; /* flushed inside the first cycle: no span of its own to measure */
+    }
     if (r->freq == 0.0f) {
         r->flags |= MC_FLAG_NO_VOLTAGE;
     }
     if (m->settling) {
         r->flags |= MC_FLAG_SETTLING;
     }
+    r->flags |= extra_flags;
 
     const int creep_p = !(fabsf(p) >= m->creep_w);
     const int creep_q = !(fabsf(q) >= m->creep_w);
@@ -314,6 +320,28 @@ static void close_window(mc_meter_t *m, uint64_t next_start)
     window_reset(m, next_start);
 }
 
+/*
+ * Fold the cycle accumulator into the window sums with the means kv, ki (codes)
+ * removed: sum (x - mx)(y - my) over the cycle = sum xy - sum x * my. Returns the
+ * cycle's centred sums of v*v, i*i and v*i.
+ */
+static void fold_cycle(mc_meter_t *m, float kv, float ki, float *cvv, float *cii, float *cvi)
+{
+    const mc_cycle_acc_t *a = &m->cyc;
+    *cvv = (float)a->vv - (float)a->v * kv;
+    *cii = (float)a->ii - (float)a->i * ki;
+    *cvi = (float)a->vi - (float)a->v * ki;
+    /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
+    m->w_vr += (float)a->vc - kv * (float)a->c;
+    m->w_vim -= (float)a->vs - kv * (float)a->s;
+    m->w_ir += (float)a->ic - ki * (float)a->c;
+    m->w_iim -= (float)a->is - ki * (float)a->s;
+    m->w_vv += *cvv;
+    m->w_ii += *cii;
+    m->w_vi += *cvi;
+    m->w_n += a->n;
+}
+
 /* Acquisition: segments closed without a crossing before measuring starts anyway. */
 #define MC_ACQUIRE_SEGMENTS 3
 
@@ -352,20 +380,8 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
              * sum xy - sum x * my. A partial cycle (timeout, voltage returning)
              * keeps the running DC estimate, which then moves by 1/8 of the
              * segment's mean only, so that AC content does not disturb it. */
-            const float kv = whole ? mv : 0.0f;
-            const float ki = whole ? mi : 0.0f;
-            const float cvv = (float)a->vv - (float)a->v * kv;
-            const float cii = (float)a->ii - (float)a->i * ki;
-            const float cvi = (float)a->vi - (float)a->v * ki;
-            /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
-            m->w_vr += (float)a->vc - kv * (float)a->c;
-            m->w_vim -= (float)a->vs - kv * (float)a->s;
-            m->w_ir += (float)a->ic - ki * (float)a->c;
-            m->w_iim -= (float)a->is - ki * (float)a->s;
-            m->w_vv += cvv;
-            m->w_ii += cii;
-            m->w_vi += cvi;
-            m->w_n += a->n;
+            float cvv, cii, cvi;
+            fold_cycle(m, whole ? mv : 0.0f, whole ? mi : 0.0f, &cvv, &cii, &cvi);
 
             /* Per-cycle values. P and U are normalised by the exact period: the
              * samples at either end lie where v is near zero, so their sums cover
@@ -380,8 +396,11 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
             m->have_cycle = 1;
             events |= MC_EVENT_CYCLE;
 
-            dv = (int32_t)lrintf(whole ? mv : mv / 8.0f);
-            m->dc_i += (int32_t)lrintf(whole ? mi : mi / 8.0f);
+            /* The first segment after mc_meter_flush() began inside a cycle that was
+             * already measured in part: its mean says nothing about the DC. */
+            const float share = whole ? 1.0f : (m->after_flush ? 0.0f : 1.0f / 8.0f);
+            dv = (int32_t)lrintf(mv * share);
+            m->dc_i += (int32_t)lrintf(mi * share);
         }
         m->dc_v += dv;
         const int32_t h = (a->vpeak - (dv < 0 ? -dv : dv)) / 8;
@@ -389,6 +408,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
     }
     const uint32_t cycle_n = a->n;
     memset(a, 0, sizeof(*a));
+    m->after_flush = 0;
 
     if (m->acquiring) {
         if (real) {
@@ -431,7 +451,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
 
     /* Close the window at the crossing nearest to its target length. */
     if (!m->acquiring && m->w_n > 0u && m->w_n + cycle_n / 2u >= m->window_target) {
-        close_window(m, idx);
+        close_window(m, idx, 0u);
         events |= MC_EVENT_WINDOW;
         if (real) {
             m->zc_have_first = 1;
@@ -569,6 +589,28 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
     m->armed = (uint8_t)armed;
     m->sample_count += n;
     return events;
+}
+
+int mc_meter_flush(mc_meter_t *m)
+{
+    if (m == NULL) {
+        return MC_ERR_INVAL;
+    }
+    if (m->acquiring || (m->cyc.n == 0u && m->w_n == 0u)) {
+        return 0; /* start-up acquisition (nothing is measured yet) or nothing since the last window */
+    }
+    /* The cycle under way is measured against the running DC estimate, as a
+     * partial cycle always is; it does not move the estimate. */
+    float cvv, cii, cvi;
+    fold_cycle(m, 0.0f, 0.0f, &cvv, &cii, &cvi);
+    memset(&m->cyc, 0, sizeof(m->cyc));
+    close_window(m, m->sample_count, MC_FLAG_PARTIAL);
+    /* The cycle goes on after the flush: its next crossing has no whole cycle
+     * before it (no period, no exact mean) and starts the next window's span. */
+    m->zc_prev_idx = 0;
+    m->zc_have_first = 0;
+    m->after_flush = 1;
+    return MC_EVENT_WINDOW;
 }
 
 int mc_meter_reading(const mc_meter_t *m, mc_reading_t *out)
