@@ -377,7 +377,7 @@ static void test_config_default(void **state)
     assert_true(cfg.un == 220.0f);
     assert_true(cfg.in == 5.0f);
     assert_true(cfg.imax == 60.0f);
-    assert_true(fabsf(cfg.start_current - 0.005f) < 1e-9f);
+    assert_true(cfg.start_current == 0.0f); /* 0.001 * in, derived at init */
     assert_int_equal(cfg.window_ms, 1000);
     assert_int_equal(cfg.pulse_width_ms, 80);
     assert_int_equal(cfg.pulse_constant, 1600);
@@ -389,6 +389,16 @@ static void test_config_default(void **state)
     /* Scales left at 0: not usable until the caller sets them. */
     mc_meter_t m;
     assert_int_equal(mc_meter_init(&m, &cfg), MC_ERR_INVAL);
+    /* The starting current follows the In given at init (0.001 In), not the default's 5 A. */
+    cfg.u_scale = 400.0f / 8388608.0f;
+    cfg.i_scale = 100.0f / 8388608.0f;
+    cfg.in = 10.0f;
+    assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
+    assert_true(fabsf(m.cfg.start_current - 0.01f) < 1e-9f);
+    assert_true(fabsf(m.creep_w - 0.5f * 220.0f * 0.01f) < 1e-6f);
+    cfg.start_current = 0.02f; /* an explicit value stands */
+    assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
+    assert_true(m.cfg.start_current == 0.02f);
 }
 
 static void valid_config(mc_meter_config_t *cfg)

@@ -190,7 +190,9 @@ typedef struct mc_meter_config {
     float un;                  /**< Rated voltage Un, V (KPM31: 220). */
     float in;                  /**< Basic current In, A (KPM31: 5). */
     float imax;                /**< Maximum current Imax, A (KPM31: 60). */
-    float start_current;       /**< Starting current, A; energy registers from here (KPM31: 0.001·In). Creep
+    float start_current;       /**< Starting current, A, 0..in; energy registers from here. 0 (the
+                                    default) means ::MC_START_CURRENT_DEFAULT_RATIO · in, taken from the
+                                    in given to mc_meter_init() (KPM31: 0.001 · 5 A = 5 mA). Creep
                                     threshold power is half of Un · start_current. */
     uint16_t window_ms;        /**< Target window length, 20..2000 ms (default 1000); closed on a zero crossing. */
     uint16_t pulse_width_ms;   /**< Pulse width, ms (default 80); at high power shortened to just under half the period. */
@@ -200,6 +202,13 @@ typedef struct mc_meter_config {
     mc_pulse_cb on_pulse;      /**< Called for each pulse; may be NULL. */
     void *context;             /**< Passed to both callbacks unchanged. */
 } mc_meter_config_t;
+
+/**
+ * Starting current as a share of In when mc_meter_config_t::start_current is 0:
+ * 0.001 · In, the starting current of IEC 62053-22 class 0.2S and 0.5S meters
+ * (and the KPM31's rating).
+ */
+#define MC_START_CURRENT_DEFAULT_RATIO 0.001f
 
 /** Per-cycle accumulators. Private: read through the API only. */
 typedef struct mc_cycle_acc {
@@ -288,7 +297,8 @@ typedef struct mc_meter {
 /**
  * @brief Fill a configuration with the KPM31's ratings.
  *
- * Un 220 V, In 5 A, Imax 60 A, 50 Hz, start current 0.001·In, window 1000 ms,
+ * Un 220 V, In 5 A, Imax 60 A, 50 Hz, start current 0 (= 0.001·In, computed by
+ * mc_meter_init() from the In it is given, so changing `in` afterwards is enough), window 1000 ms,
  * 1600 imp/kWh, 80 ms pulses on |P|, sample rate 4000 Hz, no callbacks. The
  * scales are left at 0: the caller must set u_scale and i_scale for its front end.
  * @param cfg  the configuration to fill.

@@ -229,30 +229,44 @@ typedef struct mc_event {
 
 /**
  * Hooks of the model into the rest of the firmware: a struct of callbacks with
- * a context, each optional (NULL). They run inside mc_model_write() and the
- * protocol handlers, so they must not block for long.
+ * a context. Every hook may be NULL; the table says what then stops working, so
+ * a product wires what it has. They run inside mc_model_write(), the protocol
+ * handlers and the panel, so they must not block for long (a flash write is fine,
+ * waiting for a network is not).
+ *
+ * | hook | needed for | when NULL |
+ * |------|------------|-----------|
+ * | now | the clock registers, password unlock windows, event times | the tariff's latest time is used (0 without a tariff): unlock windows then only move with mc_tariff_update() |
+ * | set_clock | writing the clock (::MC_QTY_CLOCK, KPM31 1008H..100DH, and the panel) | clock writes fail with ::MC_ERR_NODATA (Modbus exception 04) |
+ * | on_change | the audit trail and persistence: wire it to mc_storage_param_changed() with the storage instance as ctx (or call it from your hook) | changes apply in RAM but are neither saved nor logged |
+ * | event_count, event_read | the event-log registers (wire to mc_storage_event_count() / mc_storage_event_read()) | the log reads as empty |
+ * | relay | products with ::MC_FEAT_RELAY: drives the coil | the relay state changes in the model only |
+ * | di | products with ::MC_FEAT_DI: reads the input | the DI reads as open |
+ * | code_checksum | the firmware checksum register | it reads 0 |
  */
 typedef struct mc_model_hooks {
     /** A parameter changed (after validation, before it is applied): quantity, argument, old and
      *  new value (floats as their IEEE-754 bits), source. Energy clear is reported as
      *  ::MC_QTY_CLEAR_ENERGY; a clock set once as ::MC_QTY_CLOCK with argument
-     *  ::MC_CLOCK_ARG_TIME and the old and new ::mc_time_t, whatever fields were written. */
+     *  ::MC_CLOCK_ARG_TIME and the old and new ::mc_time_t, whatever fields were written.
+     *  Optional; a metering product wires it to storage (mc_storage_param_changed()). */
     void (*on_change)(void *ctx, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
                       mc_source source);
-    /** Drive the relay: 1 close, 0 open. Return 0, or a negative mc_err if it failed. */
+    /** Drive the relay: 1 close, 0 open. Return 0, or a negative mc_err if it failed. Optional. */
     int (*relay)(void *ctx, int close);
-    /** Read the DI: 1 closed, 0 open. */
+    /** Read the DI: 1 closed, 0 open. Optional (read as open). */
     int (*di)(void *ctx);
-    /** Current local standard time. */
+    /** Current local standard time. Optional, but every product with a clock should give it. */
     mc_time_t (*now)(void *ctx);
-    /** Set the clock (the model then informs the tariff). Return 0 or a negative mc_err. */
+    /** Set the clock (the model then informs the tariff). Return 0 or a negative mc_err.
+     *  Optional: without it the clock is read-only. */
     int (*set_clock)(void *ctx, mc_time_t t);
-    /** Checksum of the legally relevant code (e.g. CRC-32 of the flash image), if the port can. */
+    /** Checksum of the legally relevant code (e.g. CRC-32 of the flash image), if the port can. Optional. */
     uint32_t (*code_checksum)(void *ctx);
     void *ctx; /**< Passed to every hook. */
-    /** Number of events in the log (wire to the storage layer's mc_storage_event_count()). */
+    /** Number of events in the log (wire to the storage layer's mc_storage_event_count()). Optional. */
     unsigned (*event_count)(void *ctx);
-    /** Read event @p index, 0 = newest (mc_storage_event_read()); 0 or a negative mc_err. */
+    /** Read event @p index, 0 = newest (mc_storage_event_read()); 0 or a negative mc_err. Optional. */
     int (*event_read)(void *ctx, unsigned index, mc_event_t *out);
 } mc_model_hooks_t;
 
@@ -285,6 +299,17 @@ typedef struct mc_model {
  * @param p  receives them.
  */
 void mc_params_default(mc_params_t *p);
+
+/**
+ * @brief Fill a model configuration with safe defaults: no relay or DI
+ *        (features 0, a KPM31A), bus writes need the password (require_unlock 1),
+ *        a password unlocks for 300 s.
+ *
+ * Set `features` for the product (::MC_FEAT_RELAY, ::MC_FEAT_DI). A product that
+ * wants bus writes without a password must clear require_unlock itself, knowingly.
+ * @param cfg  receives the defaults.
+ */
+void mc_model_config_default(mc_model_config_t *cfg);
 
 /**
  * @brief Start a model over a meter and a tariff.

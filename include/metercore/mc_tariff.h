@@ -353,6 +353,17 @@ float mc_tariff_combined_kwh(const mc_tariff_t *t, unsigned rate, mc_combined wh
 int mc_tariff_clear_energy(mc_tariff_t *t);
 
 /**
+ * @brief The rate in force: the one that the latest mc_tariff_update() or
+ *        mc_tariff_add() time fell into (what the KPM31 shows as "current rate").
+ *
+ * Energy added now is booked to this rate. To ask what rate a schedule gives at
+ * another time, use mc_tariff_rate_at().
+ * @param t  the instance.
+ * @return the rate, 1..::MC_TARIFF_RATES (1 sharp, 2 peak, 3 flat, 4 valley), or ::MC_ERR_INVAL for NULL.
+ */
+int mc_tariff_rate(const mc_tariff_t *t);
+
+/**
  * @brief The current demand values.
  * @param t       the instance.
  * @param p_w     receives the active demand, W (may be NULL).

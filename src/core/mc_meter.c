@@ -70,7 +70,7 @@ void mc_meter_config_default(mc_meter_config_t *cfg)
     cfg->un = 220.0f;
     cfg->in = 5.0f;
     cfg->imax = 60.0f;
-    cfg->start_current = 0.005f;
+    cfg->start_current = 0.0f; /* 0.001 * in, derived by mc_meter_init() from the in given then */
     cfg->window_ms = 1000;
     cfg->pulse_width_ms = 80;
     cfg->pulse_constant = 1600;
@@ -141,6 +141,9 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     }
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
+    if (m->cfg.start_current == 0.0f) {
+        m->cfg.start_current = MC_START_CURRENT_DEFAULT_RATIO * m->cfg.in;
+    }
     mc_calibration_default(&m->cal);
     derive(m);
     const float fs = (float)cfg->sample_rate_hz;

@@ -114,6 +114,17 @@ static int params_ok(const mc_params_t *p)
            p->baud_code <= 4u && p->parity <= 2u && p->word_order <= 1u && p->pulse_constant >= 1u;
 }
 
+void mc_model_config_default(mc_model_config_t *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->features = 0u;
+    cfg->require_unlock = 1u;
+    cfg->unlock_seconds = 300u;
+}
+
 int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_hooks_t *hooks,
                   mc_meter_t *meter, mc_tariff_t *tariff, const mc_params_t *params)
 {

@@ -532,6 +532,14 @@ float mc_tariff_combined_kwh(const mc_tariff_t *t, unsigned rate, mc_combined wh
     return quanta_to_kwh(combined_quanta(t, (const uint64_t(*)[MC_TK_COUNT])t->total, rate, which));
 }
 
+int mc_tariff_rate(const mc_tariff_t *t)
+{
+    if (t == NULL) {
+        return MC_ERR_INVAL;
+    }
+    return t->rate;
+}
+
 int mc_tariff_demand(const mc_tariff_t *t, float *p_w, float *s_va)
 {
     if (t == NULL) {
