@@ -1,5 +1,6 @@
 /**
  * @file mc_meter.h
+ * @ingroup grp_core
  * @brief The metrology core: from voltage and current ADC samples to Urms, Irms,
  *        P, Q, S, PF, frequency, four-quadrant energy and a pulse output.
  *
@@ -127,6 +128,10 @@ enum mc_reading_flag {
     MC_FLAG_SETTLING = 1u << 3,    /**< First window after init (the DFT reference was still locking on). */
     MC_FLAG_CAPACITIVE = 1u << 4,  /**< Current leads voltage (quadrant II or IV). */
     MC_FLAG_INDUCTIVE = 1u << 5,   /**< Current lags voltage (quadrant I or III). */
+    MC_FLAG_IRREGULAR = 1u << 7,   /**< A cycle in the window was more than 2 % longer or shorter than the one
+                                        before (phase jump, frequency step, disturbed crossing): freq is the
+                                        least-squares mean over the window's crossings and may be off by more
+                                        than 0.01 Hz. */
     MC_FLAG_PARTIAL = 1u << 6,     /**< Closed early by mc_meter_flush(): shorter than window_ms, may end
                                         inside a cycle (its frequency is that of its whole cycles). */
 };
@@ -210,6 +215,16 @@ typedef struct mc_meter_config {
  */
 #define MC_START_CURRENT_DEFAULT_RATIO 0.001f
 
+/**
+ * Time constant of the ADC offset trackers, seconds: the offsets are a running
+ * mean of the measured cycles' means for the first MC_OFFSET_TAU_S after start-up,
+ * then a one-pole low-pass with this time constant, so the corner is
+ * 1/(2π·2 s) = 0.08 Hz. Everything above it (sub-harmonics, asymmetric half-cycles,
+ * steps) is measured as signal; a true DC current is taken for offset (see
+ * docs/DESIGN.md, "Offsets").
+ */
+#define MC_OFFSET_TAU_S 2.0f
+
 /** Per-cycle accumulators. Private: read through the API only. */
 typedef struct mc_cycle_acc {
     int64_t vv;                    /**< Σv² */
@@ -242,11 +257,16 @@ typedef struct mc_meter {
     float creep_w;             /**< Creep threshold, W (and var). */
     uint32_t window_target;    /**< Window target, samples. */
     uint32_t cycle_timeout;    /**< Longest cycle, samples. */
+    uint32_t cycle_min;        /**< Shortest cycle, samples (1/75 s): earlier crossings are not cycles. */
     int32_t vmin_peak;         /**< Smallest peak (codes) that counts as voltage present. */
     /* sample state */
     uint64_t sample_count;     /**< Samples since init. */
-    int32_t dc_v;              /**< Voltage DC estimate, codes. */
-    int32_t dc_i;              /**< Current DC estimate, codes. */
+    int32_t dc_v;              /**< Voltage offset estimate rounded to a code, subtracted per sample. */
+    int32_t dc_i;              /**< Current offset estimate rounded to a code, subtracted per sample. */
+    float off_v;               /**< Voltage offset estimate, codes (the tracker's state). */
+    float off_i;               /**< Current offset estimate, codes. */
+    float offset_seen_n;       /**< Samples the tracker has averaged so far, up to offset_track_n. */
+    float offset_track_n;      /**< Tracker time constant, samples (::MC_OFFSET_TAU_S · fs). */
     int32_t prev_v;            /**< Previous DC-free voltage sample. */
     int32_t hyst;              /**< Zero-crossing hysteresis, codes. */
     uint32_t phase;            /**< DFT reference phase accumulator. */
@@ -275,12 +295,14 @@ typedef struct mc_meter {
     uint64_t w_start_sample;   /**< First sample of the window. */
     uint64_t zc_first_idx;     /**< Sample index of the sample after the window's first crossing. */
     float zc_first_frac;       /**< Crossing at zc_first_idx - 1 + frac. */
-    uint64_t zc_last_idx;      /**< Same for the last crossing. */
-    float zc_last_frac;        /**< Same for the last crossing. */
+    float zc_t0;               /**< Reference period at the window's first crossing, samples. */
+    float zc_sr;               /**< Σ r_j over the window's crossings, r_j = t_j − j·zc_t0 (samples). */
+    float zc_sjr;              /**< Σ j·r_j. */
+    float prev_period;         /**< Period of the last whole cycle, samples (0: none). */
     uint8_t zc_have_first;     /**< The window has a first crossing. */
     uint8_t settling;          /**< The window began while acquiring. */
     uint8_t after_flush;       /**< The cycle under way began before an mc_meter_flush(). */
-    uint8_t pad2_;             /**< Padding. */
+    uint8_t w_irregular;       /**< A cycle of the window broke the 2 % rule (::MC_FLAG_IRREGULAR). */
     uint64_t zc_prev_idx;      /**< Previous crossing (for the cycle period). */
     float zc_prev_frac;        /**< Previous crossing fraction. */
     float f_ref;               /**< Reference frequency of the DFT, Hz. */

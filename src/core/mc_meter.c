@@ -131,6 +131,7 @@ static void window_reset(mc_meter_t *m, uint64_t start_sample)
     m->w_n = 0;
     m->w_cycles = 0;
     m->w_pseudo = 0;
+    m->w_irregular = 0;
     m->w_start_sample = start_sample;
 }
 
@@ -149,6 +150,10 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     const float fs = (float)cfg->sample_rate_hz;
     m->window_target = (uint32_t)(fs * (float)cfg->window_ms / 1000.0f + 0.5f);
     m->cycle_timeout = cfg->sample_rate_hz / 40u;
+    /* No mains cycle is shorter than 1/75 s: a crossing sooner than that after the
+     * previous one is a step, notch or ringing inside a cycle, not a new cycle. */
+    m->cycle_min = cfg->sample_rate_hz / 75u;
+    m->offset_track_n = (float)cfg->sample_rate_hz * MC_OFFSET_TAU_S;
     /* Voltage counts as present from 10 % of Un (peak, in codes). */
     float vmin = 0.1f * cfg->un * 1.41421356f / cfg->u_scale;
     m->vmin_peak = vmin > 16777216.0f ? 16777216 : (vmin > 1.0f ? (int32_t)vmin : 1); /* inputs are <= 2^24 */
@@ -256,8 +261,18 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
     r->pf = pf;
 
     if (m->w_pseudo == 0 && m->w_cycles > 0) {
-        float span = (float)(m->zc_last_idx - m->zc_first_idx) + (m->zc_last_frac - m->zc_first_frac);
-        r->freq = span > 0.0f ? (float)m->w_cycles * fs / span : 0.0f;
+        /* Least-squares period over every crossing of the window: t_j = t_0 + j*T,
+         * j = 0..J. The sums hold r_j = t_j - j*T0 (T0 the reference period when the
+         * window's first crossing came), small numbers that single precision keeps
+         * exactly enough: T = T0 + (S_jr - S_j*S_r/c) / (S_jj - S_j^2/c), c = J+1. */
+        const float c = (float)m->w_cycles + 1.0f;
+        const float sj = c * (c - 1.0f) * 0.5f;
+        const float sjj = (c - 1.0f) * c * (2.0f * c - 1.0f) / 6.0f;
+        const float period = m->zc_t0 + (m->zc_sjr - sj * m->zc_sr / c) / (sjj - sj * sj / c);
+        r->freq = period > 0.0f ? fs / period : 0.0f;
+    }
+    if (m->w_irregular) {
+        r->flags |= MC_FLAG_IRREGULAR;
     }
     if ((extra_flags & MC_FLAG_PARTIAL) && m->w_cycles == 0u && m->w_pseudo == 0u) {
         r->freq = prev_freq; /* flushed inside the first cycle: no span of its own to measure */
@@ -345,6 +360,17 @@ static void fold_cycle(mc_meter_t *m, float kv, float ki, float *cvv, float *cii
     m->w_n += a->n;
 }
 
+/* The window's first crossing: the origin of its period regression. */
+static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
+{
+    m->zc_have_first = 1;
+    m->zc_first_idx = idx;
+    m->zc_first_frac = frac;
+    m->zc_t0 = (float)m->cfg.sample_rate_hz / m->f_ref;
+    m->zc_sr = 0.0f;
+    m->zc_sjr = 0.0f;
+}
+
 /* Acquisition: segments closed without a crossing before measuring starts anyway. */
 #define MC_ACQUIRE_SEGMENTS 3
 
@@ -365,7 +391,9 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
     const float fs = (float)m->cfg.sample_rate_hz;
     int32_t dv = 0;
     int events = 0;
-    /* A whole cycle lies between two crossings; only then is its own mean the DC. */
+    /* A whole cycle lies between two crossings: its period is measured, and its mean
+     * (offset plus the signal's content below the mains frequency) feeds the offset
+     * tracker at full weight. */
     const int whole = real && m->zc_prev_idx != 0u && !m->acquiring;
     float period = 0.0f;
     if (real && m->zc_prev_idx != 0u) {
@@ -374,17 +402,20 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
 
     if (a->n > 0) {
         const float n = (float)a->n;
-        const float mv = (float)a->v / n;
-        const float mi = (float)a->i / n;
+        /* Means of the segment about the offset estimates (the samples had the integer
+         * parts dc_v, dc_i removed; the fractions rv, ri remain in them). */
+        const float rv = m->off_v - (float)m->dc_v;
+        const float ri = m->off_i - (float)m->dc_i;
+        const float mv = (float)a->v / n - rv;
+        const float mi = (float)a->i / n - ri;
         if (m->acquiring) {
             /* Waiting for the first crossing: the DC from the extremes stands; measure nothing. */
         } else {
-            /* Whole cycle: remove its residual mean exactly, sum (x - mx)(y - my) =
-             * sum xy - sum x * my. A partial cycle (timeout, voltage returning)
-             * keeps the running DC estimate, which then moves by 1/8 of the
-             * segment's mean only, so that AC content does not disturb it. */
+            /* Measured about the offset estimates, not about the segment's own mean:
+             * what the signal carries below the mains frequency (sub-harmonics,
+             * half-cycle asymmetry, a step) is signal and stays in P, U and I. */
             float cvv, cii, cvi;
-            fold_cycle(m, whole ? mv : 0.0f, whole ? mi : 0.0f, &cvv, &cii, &cvi);
+            fold_cycle(m, rv, ri, &cvv, &cii, &cvi);
 
             /* Per-cycle values. P and U are normalised by the exact period: the
              * samples at either end lie where v is near zero, so their sums cover
@@ -399,11 +430,22 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
             m->have_cycle = 1;
             events |= MC_EVENT_CYCLE;
 
-            /* The first segment after mc_meter_flush() began inside a cycle that was
-             * already measured in part: its mean says nothing about the DC. */
-            const float share = whole ? 1.0f : (m->after_flush ? 0.0f : 1.0f / 8.0f);
-            dv = (int32_t)lrintf(mv * share);
-            m->dc_i += (int32_t)lrintf(mi * share);
+            /* Offset tracker: a running mean of the whole cycles' means over everything
+             * since start-up until MC_OFFSET_TAU_S of samples, then a one-pole low-pass
+             * with that time constant (weights n / tau: corner 1/(2 pi tau)). A whole
+             * cycle's mean is the offset plus what the signal carries below the mains
+             * frequency, which the low-pass removes. A partial segment (timeout, voltage
+             * returning, the rest of a cycle cut by mc_meter_flush()) also holds part of
+             * a cycle's AC: it does not count. */
+            if (whole) {
+                const float seen = m->offset_seen_n < m->offset_track_n ? m->offset_seen_n : m->offset_track_n;
+                const float w = n / (seen + n);
+                m->offset_seen_n = seen + n;
+                m->off_v += w * mv;
+                m->off_i += w * mi;
+            }
+            dv = (int32_t)lrintf(m->off_v) - m->dc_v;
+            m->dc_i = (int32_t)lrintf(m->off_i);
         }
         m->dc_v += dv;
         const int32_t h = (a->vpeak - (dv < 0 ? -dv : dv)) / 8;
@@ -434,19 +476,27 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
              * noise; during the first window it jumps to the measured value. */
             set_reference_frequency(m, m->settling ? f : m->f_ref + 0.25f * (f - m->f_ref));
         }
+        /* A whole cycle more than 2 % longer or shorter than the one before: a phase
+         * jump, a frequency step or a disturbed crossing; the window is flagged. The
+         * grid's own rate of change is far below (1 Hz/s is 0.04 % a cycle). */
+        if (period > 0.0f && m->prev_period > 0.0f && fabsf(period - m->prev_period) > 0.02f * m->prev_period) {
+            m->w_irregular = 1;
+        }
+        m->prev_period = period;
         m->zc_prev_idx = idx;
         m->zc_prev_frac = frac;
         if (!m->zc_have_first) {
-            m->zc_have_first = 1;
-            m->zc_first_idx = idx;
-            m->zc_first_frac = frac;
+            window_first_crossing(m, idx, frac);
         } else {
             m->w_cycles++;
-            m->zc_last_idx = idx;
-            m->zc_last_frac = frac;
+            const float j = (float)m->w_cycles;
+            const float rj = ((float)(idx - m->zc_first_idx) + (frac - m->zc_first_frac)) - j * m->zc_t0;
+            m->zc_sr += rj;
+            m->zc_sjr += j * rj;
         }
     } else {
         m->zc_prev_idx = 0;
+        m->prev_period = 0.0f;
         if (!m->acquiring && cycle_n > 0u) {
             m->w_pseudo++;
         }
@@ -457,9 +507,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
         close_window(m, idx, 0u);
         events |= MC_EVENT_WINDOW;
         if (real) {
-            m->zc_have_first = 1;
-            m->zc_first_idx = idx;
-            m->zc_first_frac = frac;
+            window_first_crossing(m, idx, frac);
         } else {
             m->zc_have_first = 0;
         }
@@ -483,6 +531,9 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
     /* No crossing counts during the first acquisition segment: it sets the DC first. */
     int32_t zc_min = (m->acquiring && m->acquire_segments == 0u) ? INT32_MAX : m->vmin_peak;
     uint32_t limit = m->cycle_timeout;
+    /* The shortest-cycle rule counts from a crossing; a segment that began otherwise
+     * (start-up, timeout) may end at its first crossing. */
+    uint32_t cmin = m->zc_prev_idx != 0u ? m->cycle_min : 0u;
 
     size_t k = 0;
     /*
@@ -503,6 +554,8 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
             /* Midpoints; the halves are summed separately so nothing overflows. */
             dc_v = m->acq_vmin / 2 + m->acq_vmax / 2;
             dc_i = m->acq_imin / 2 + m->acq_imax / 2;
+            m->off_v = (float)dc_v;
+            m->off_i = (float)dc_i;
             const int32_t h = (m->acq_vmax / 2 - m->acq_vmin / 2) / 8;
             hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
             m->dc_v = dc_v;
@@ -530,7 +583,7 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
             const int32_t vs = v[end] - dc_v;
             if (vs < -hyst) {
                 armed = 1;
-            } else if (armed && vs >= 0 && prev < 0 && peak >= zc_min) {
+            } else if (armed && vs >= 0 && prev < 0 && peak >= zc_min && a.n + (uint32_t)(end - k) >= cmin) {
                 frac = (float)(-prev) / (float)(vs - prev);
                 crossing = 1;
                 break;
@@ -578,6 +631,7 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
         hyst = m->hyst;
         dphase = m->dphase;
         limit = m->cycle_timeout;
+        cmin = m->zc_prev_idx != 0u ? m->cycle_min : 0u;
         zc_min = m->vmin_peak;
         armed = 0;
         /* The sample at `end` is measured against the new DC; after a crossing it
@@ -611,6 +665,7 @@ int mc_meter_flush(mc_meter_t *m)
     /* The cycle goes on after the flush: its next crossing has no whole cycle
      * before it (no period, no exact mean) and starts the next window's span. */
     m->zc_prev_idx = 0;
+    m->prev_period = 0.0f;
     m->zc_have_first = 0;
     m->after_flush = 1;
     return MC_EVENT_WINDOW;
