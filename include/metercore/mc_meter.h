@@ -267,6 +267,7 @@ typedef struct mc_meter {
     float off_i;               /**< Current offset estimate, codes. */
     float offset_seen_n;       /**< Samples the tracker has averaged so far, up to offset_track_n. */
     float offset_track_n;      /**< Tracker time constant, samples (::MC_OFFSET_TAU_S · fs). */
+    float offset_track_inv;    /**< 1 / offset_track_n. */
     int32_t prev_v;            /**< Previous DC-free voltage sample. */
     int32_t hyst;              /**< Zero-crossing hysteresis, codes. */
     uint32_t phase;            /**< DFT reference phase accumulator. */

@@ -154,6 +154,7 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
      * previous one is a step, notch or ringing inside a cycle, not a new cycle. */
     m->cycle_min = cfg->sample_rate_hz / 75u;
     m->offset_track_n = (float)cfg->sample_rate_hz * MC_OFFSET_TAU_S;
+    m->offset_track_inv = 1.0f / m->offset_track_n;
     /* Voltage counts as present from 10 % of Un (peak, in codes). */
     float vmin = 0.1f * cfg->un * 1.41421356f / cfg->u_scale;
     m->vmin_peak = vmin > 16777216.0f ? 16777216 : (vmin > 1.0f ? (int32_t)vmin : 1); /* inputs are <= 2^24 */
@@ -406,8 +407,9 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
          * parts dc_v, dc_i removed; the fractions rv, ri remain in them). */
         const float rv = m->off_v - (float)m->dc_v;
         const float ri = m->off_i - (float)m->dc_i;
-        const float mv = (float)a->v / n - rv;
-        const float mi = (float)a->i / n - ri;
+        const float inv_n = 1.0f / n;
+        const float mv = (float)a->v * inv_n - rv;
+        const float mi = (float)a->i * inv_n - ri;
         if (m->acquiring) {
             /* Waiting for the first crossing: the DC from the extremes stands; measure nothing. */
         } else {
@@ -438,9 +440,13 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
              * returning, the rest of a cycle cut by mc_meter_flush()) also holds part of
              * a cycle's AC: it does not count. */
             if (whole) {
-                const float seen = m->offset_seen_n < m->offset_track_n ? m->offset_seen_n : m->offset_track_n;
-                const float w = n / (seen + n);
-                m->offset_seen_n = seen + n;
+                float w;
+                if (m->offset_seen_n < m->offset_track_n) {
+                    w = n / (m->offset_seen_n + n); /* start-up: running mean */
+                    m->offset_seen_n += n;
+                } else {
+                    w = n * m->offset_track_inv; /* steady state: low-pass, no division */
+                }
                 m->off_v += w * mv;
                 m->off_i += w * mi;
             }
@@ -579,11 +585,22 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
         size_t end = k;
         int crossing = 0;
         float frac = 0.0f;
+        /* Too soon after the previous crossing for another one: sign and peak only. */
+        const size_t soon = cmin > a.n ? k + (cmin - a.n) : k;
+        for (const size_t quiet = soon < stop ? soon : stop; end < quiet; end++) {
+            const int32_t vs = v[end] - dc_v;
+            if (vs < -hyst) {
+                armed = 1;
+            }
+            const int32_t av = vs < 0 ? -vs : vs;
+            peak = av > peak ? av : peak;
+            prev = vs;
+        }
         for (; end < stop; end++) {
             const int32_t vs = v[end] - dc_v;
             if (vs < -hyst) {
                 armed = 1;
-            } else if (armed && vs >= 0 && prev < 0 && peak >= zc_min && a.n + (uint32_t)(end - k) >= cmin) {
+            } else if (armed && vs >= 0 && prev < 0 && peak >= zc_min) {
                 frac = (float)(-prev) / (float)(vs - prev);
                 crossing = 1;
                 break;
