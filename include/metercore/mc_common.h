@@ -1,13 +1,22 @@
 /**
  * @file mc_common.h
+ * @ingroup grp_core
  * @brief Version numbers and error codes shared by every metercore module.
  *
  * Every function of the library that can fail returns an `int`: zero or a
  * positive value on success, a negative ::mc_err code on failure. Nothing in the
  * library fails silently and nothing allocates memory.
+ *
+ * The version follows semantic versioning (docs/RELEASING.md). The macros
+ * below are the version of the headers a program was compiled with;
+ * mc_version() and mc_version_number() return the version of the library it
+ * is linked with. The build (CMake's project version, the package files) reads
+ * its version from the three MC_VERSION_MAJOR/MINOR/PATCH lines of this file.
  */
 #ifndef METERCORE_MC_COMMON_H
 #define METERCORE_MC_COMMON_H
+
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,6 +30,15 @@ extern "C" {
 #define MC_VERSION_PATCH 0
 /** The library version as one number, 0xMMmmpp. */
 #define MC_VERSION ((MC_VERSION_MAJOR << 16) | (MC_VERSION_MINOR << 8) | MC_VERSION_PATCH)
+
+/** Turns a macro's value into a string literal (helper of ::MC_VERSION_STRING). */
+#define MC_STRINGIFY(x) MC_STRINGIFY_(x)
+/** Second step of ::MC_STRINGIFY, so that its argument is expanded first. */
+#define MC_STRINGIFY_(x) #x
+
+/** The library version as a string literal, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"). */
+#define MC_VERSION_STRING \
+    MC_STRINGIFY(MC_VERSION_MAJOR) "." MC_STRINGIFY(MC_VERSION_MINOR) "." MC_STRINGIFY(MC_VERSION_PATCH)
 
 /** Error codes. Always negative; success is ::MC_OK (0). */
 typedef enum mc_err {
@@ -40,6 +58,25 @@ typedef enum mc_err {
  * @return a static string such as "MC_ERR_INVAL"; "MC_OK" for values >= 0.
  */
 const char *mc_strerror(int err);
+
+/**
+ * @brief The version of the linked library, as text.
+ *
+ * Compare it with ::MC_VERSION_STRING to detect a program compiled against
+ * other headers than the library it runs with, or print it in a log or an
+ * identification screen.
+ * @return a static string "MAJOR.MINOR.PATCH", the ::MC_VERSION_STRING the
+ *         library was built with; never NULL.
+ */
+const char *mc_version(void);
+
+/**
+ * @brief The version of the linked library, as one number.
+ * @return ::MC_VERSION as the library was built: 0xMMmmpp (major in bits
+ *         16..23, minor in bits 8..15, patch in bits 0..7), so that versions
+ *         compare with the integer operators.
+ */
+uint32_t mc_version_number(void);
 
 #ifdef __cplusplus
 }

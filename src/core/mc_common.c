@@ -1,9 +1,19 @@
 /*
- * metercore: error names and the CRC-32 shared by every module.
+ * metercore: the version, error names and the CRC-32 shared by every module.
  * SPDX-License-Identifier: MIT
  */
 #include "metercore/mc_common.h"
 #include "metercore/mc_meter.h"
+
+const char *mc_version(void)
+{
+    return MC_VERSION_STRING;
+}
+
+uint32_t mc_version_number(void)
+{
+    return (uint32_t)MC_VERSION;
+}
 
 const char *mc_strerror(int err)
 {
