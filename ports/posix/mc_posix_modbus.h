@@ -1,5 +1,6 @@
 /**
  * @file mc_posix_modbus.h
+ * @ingroup grp_posix
  * @brief POSIX port: Modbus TCP and Modbus RTU servers over the data model.
  *
  * libmodbus (Debian: libmodbus-dev) is the transport only: it opens the TCP

@@ -1,5 +1,6 @@
 /**
  * @file mc_posix_nvm.h
+ * @ingroup grp_posix
  * @brief POSIX port: a file-backed ::mc_nvm_t for mc_storage on a host.
  *
  * The memory is a file of sector_count * sector_size bytes. A new (empty)

@@ -1,7 +1,8 @@
 /**
  * @file mc_board.h
+ * @ingroup grp_stm32
  * @brief The board interface: what the firmware (examples/stm32_meter) needs
- *        from a board, implemented once per board in boards/<name>/board.c
+ *        from a board, implemented once per board in `boards/<name>/board.c`
  *        over the chip drivers of chip/.
  *
  * A board owns the pin choices, the clock source, the sample source, the NVM,
@@ -35,12 +36,21 @@ typedef struct mc_board_info {
 
 /** Bring the board up: clocks, time base, pins, UARTs, sample source. Call first. */
 void mc_board_init(void);
-/** The board's description. */
+/**
+ * @brief The board's description.
+ * @return a static description of the front end (never NULL).
+ */
 const mc_board_info_t *mc_board_info(void);
 
-/** Free-running microsecond clock (wraps after 71 minutes); callable from interrupts. */
+/**
+ * @brief Free-running microsecond clock; callable from interrupts.
+ * @return microseconds since start-up (wraps after 71 minutes).
+ */
 uint32_t mc_board_us(void);
-/** Free-running millisecond clock. */
+/**
+ * @brief Free-running millisecond clock.
+ * @return milliseconds since start-up (wraps after 49.7 days).
+ */
 uint32_t mc_board_ms(void);
 
 /**
@@ -50,57 +60,120 @@ uint32_t mc_board_ms(void);
  * @return the number of sample pairs (0: none yet).
  */
 size_t mc_board_samples(int32_t *v, int32_t *i);
-/** Blocks lost because the main loop did not take them in time. */
+/**
+ * @brief Blocks lost because the main loop did not take them in time.
+ * @return the number of blocks lost since start-up.
+ */
 uint32_t mc_board_sample_overruns(void);
 
 /**
  * @brief Put a pulse of the core on the pulse output, @p latency_us after its
  *        sample time (edges scheduled on a timer: spacing exact to the µs clock).
- * @return 1, or 0 if too many pulses are in flight (the pulse is lost and counted).
+ * @param p           the pulse, as the core's pulse callback reports it.
+ * @param latency_us  delay from the pulse's sample time to its rising edge.
+ * @return 1, or 0 if too many pulses are in flight (the pulse is lost).
  */
 int mc_board_pulse(const mc_pulse_t *p, uint32_t latency_us);
 
-/** Drive the latching relay: a set (1) or reset (0) coil pulse of 100 ms. 0 or a negative mc_err. */
+/**
+ * @brief Drive the latching relay with a coil pulse of 100 ms.
+ * @param close  1: the set coil (relay closed); 0: the reset coil (open).
+ * @return ::MC_OK, or a negative ::mc_err (the previous coil pulse is still on).
+ */
 int mc_board_relay(int close);
-/** The DI contact: 1 closed, 0 open. */
+/**
+ * @brief The DI contact.
+ * @return 1 closed, 0 open.
+ */
 int mc_board_di(void);
-/** Debounced key mask (MC_PANEL_K1 | MC_PANEL_K2); sampled every millisecond by the board. */
+/**
+ * @brief The debounced keys, sampled every millisecond by the board.
+ * @return a mask of ::MC_PANEL_K1 and ::MC_PANEL_K2, the keys held down.
+ */
 unsigned mc_board_keys(void);
 
-/** Show a panel screen on the display (flashing characters blink at 2 Hz). */
+/**
+ * @brief Show a panel screen on the display (flashing characters blink at 2 Hz).
+ * @param s  the screen, as the panel's show callback gives it.
+ */
 void mc_board_display(const mc_panel_screen_t *s);
-/** Call about every 100 ms: blinking. */
+/**
+ * @brief Blink the flashing characters; call about every 100 ms.
+ * @param now_ms  the millisecond clock (mc_board_ms()).
+ */
 void mc_board_display_tick(uint32_t now_ms);
 
-/** RS485: send an ADU (the mc_rtu port's send). */
+/**
+ * @brief RS485: send an ADU (the mc_rtu port's send).
+ * @param adu  the bytes to send.
+ * @param len  their number.
+ * @return ::MC_OK, or a negative ::mc_err if it could not be sent.
+ */
 int mc_board_rs485_send(const uint8_t *adu, size_t len);
-/** RS485: change baud and parity (the mc_rtu port's line). */
+/**
+ * @brief RS485: change baud rate and parity (the mc_rtu port's line); a reply
+ *        being sent finishes at the old settings.
+ * @param baud    the new baud rate.
+ * @param parity  0 none, 1 even, 2 odd.
+ */
 void mc_board_rs485_line(uint32_t baud, uint8_t parity);
-/** RS485: next received byte with its µs time. 1, or 0 if none. */
+/**
+ * @brief RS485: the next received byte with the time it arrived.
+ * @param byte  receives the byte.
+ * @param t_us  receives its arrival time on the microsecond clock.
+ * @return 1, or 0 if no byte is waiting.
+ */
 int mc_board_rs485_rx(uint8_t *byte, uint32_t *t_us);
 
-/** Local standard time from the board's real-time clock. */
+/**
+ * @brief Local standard time from the board's real-time clock.
+ * @return seconds since 2000-01-01 00:00:00 local standard time.
+ */
 mc_time_t mc_board_now(void);
-/** Set the real-time clock. 0 or a negative mc_err. */
+/**
+ * @brief Set the real-time clock; the time is valid from then on.
+ * @param t  local standard time.
+ * @return ::MC_OK, or a negative ::mc_err (time out of range, clock not set).
+ */
 int mc_board_set_clock(mc_time_t t);
 
-/** 1 if the real-time clock holds a valid time (0: it was restarted and must be set). */
+/**
+ * @brief Whether the real-time clock holds a valid time.
+ * @return 1 valid, 0 if the clock was restarted and must be set.
+ */
 int mc_board_clock_valid(void);
 
-/** The NVM the storage layer mounts. */
+/**
+ * @brief The NVM the storage layer mounts.
+ * @param nvm  filled with the memory's geometry and callbacks.
+ */
 void mc_board_nvm(mc_nvm_t *nvm);
 
-/** 1 once the supply is failing (power-fail warning seen since the last call). */
+/**
+ * @brief Whether the supply is failing.
+ * @return 1 if the power-fail warning was seen since the last call, else 0.
+ */
 int mc_board_power_failing(void);
 
-/** Write a line to the log UART (polled at 115200 baud: 87 µs a character, a status line about 10 ms). */
+/**
+ * @brief Write a line to the log UART (polled at 115200 baud: 87 µs a
+ *        character, a status line about 10 ms).
+ * @param line  the text, without line ending (the board adds it).
+ */
 void mc_board_log(const char *line);
 /** Reload the watchdog. */
 void mc_board_watchdog(void);
-/** Stop on an unrecoverable error: log it, then reset (or end the emulation). */
+/**
+ * @brief Stop on an unrecoverable error: log it, then reset (or end the emulation).
+ * @param why  a short reason for the log.
+ */
 void mc_board_fatal(const char *why) __attribute__((noreturn));
 
-/** Start and end of the firmware image in flash (for the code checksum). */
+/**
+ * @brief Where the firmware image lies in flash (for the code checksum).
+ * @param start  receives the address of its first byte.
+ * @param size   receives its size in bytes.
+ */
 void mc_board_image(const uint8_t **start, size_t *size);
 
 #ifdef __cplusplus

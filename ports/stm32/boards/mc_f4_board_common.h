@@ -1,8 +1,11 @@
-/*
- * What the STM32F4 boards share: the log UART, the RS485 UART, the pulse
- * output's edge queue, the latching relay's coil pulses, the DI and the keys.
+/**
+ * @file mc_f4_board_common.h
+ * @ingroup grp_stm32
+ * @brief What the STM32F4 boards share: the log UART, the RS485 UART, the pulse
+ *        output's edge queue, the latching relay's coil pulses, the DI and the keys.
+ *
  * A board passes its pins and clocks; its SysTick handler calls
- * mc_f4_board_tick() every millisecond. Used by boards/<name>/board.c only.
+ * mc_f4_board_tick() every millisecond. Used by `boards/<name>/board.c` only.
  * SPDX-License-Identifier: MIT
  */
 #ifndef MC_F4_BOARD_COMMON_H
@@ -57,13 +60,31 @@ typedef struct mc_f4_board {
 /** The board's shared state. */
 extern mc_f4_board_t mc_f4_board;
 
-/** Set up the shared parts (pins, UARTs at 9600 8N1, outputs low). 0 or -1. */
+/**
+ * @brief Set up the shared parts: pins (outputs low), the log UART at 115200
+ *        baud and the RS485 UART at 9600 8N1.
+ * @param cfg  the board's pins and clocks (copied into ::mc_f4_board).
+ * @return 0, or -1 if a UART refused its configuration.
+ */
 int mc_f4_board_common_init(const mc_f4_board_config_t *cfg);
-/** Every millisecond from SysTick_Handler: keys, coil pulse end. */
+/**
+ * @brief Every millisecond from SysTick_Handler: samples the keys and ends the
+ *        relay's coil pulse.
+ * @param now_ms  the millisecond clock.
+ */
 void mc_f4_board_tick(uint32_t now_ms);
-/** Log one line made of two parts (either may be NULL), e.g. "FATAL: " and the reason. */
+/**
+ * @brief Log one line made of two parts, e.g. "FATAL: " and the reason.
+ * @param first   the start of the line, or NULL.
+ * @param second  the rest of the line, or NULL.
+ */
 void mc_f4_board_log_parts(const char *first, const char *second);
-/** Apply the pulse edges due at @p now_us; returns 1 with *next_us if more are queued. */
+/**
+ * @brief Apply the pulse output's edges that are due.
+ * @param now_us   the microsecond clock.
+ * @param next_us  receives the time of the next queued edge, if there is one.
+ * @return 1 if edges remain queued (arm an alarm for @p next_us), 0 if none.
+ */
 int mc_f4_board_pulse_service(uint32_t now_us, uint32_t *next_us);
 
 #endif

@@ -1,7 +1,11 @@
-/*
- * HD44780-compatible character LCD (16x4) on six GPIOs, 4-bit bus, write only
- * (R/W tied low): the front panel's display binding for boards with such a
- * module. A board with a segment LCD replaces this file with its glass driver
+/**
+ * @file mc_hd44780.h
+ * @ingroup grp_stm32
+ * @brief HD44780-compatible character LCD (16x4) on six GPIOs, 4-bit bus, write
+ *        only (R/W tied low): the front panel's display binding for boards
+ *        with such a module.
+ *
+ * A board with a segment LCD replaces this file with its glass driver
  * behind the same mc_board_display() call.
  * SPDX-License-Identifier: MIT
  */
@@ -20,11 +24,22 @@ typedef struct mc_hd44780 {
     uint8_t blink_off;    /**< Flashing characters are blanked now. */
 } mc_hd44780_t;
 
-/** Power-on initialisation (4-bit mode, 2-line addressing, display on, cursor off): ~50 ms. */
+/**
+ * @brief Power-on initialisation (4-bit mode, 2-line addressing, display on,
+ *        cursor off): takes about 50 ms.
+ * @param lcd  the LCD, with its pins filled in.
+ */
 void mc_hd44780_init(mc_hd44780_t *lcd);
-/** Show a screen (lines 1..3; line 4 stays blank): ~3 ms. */
+/**
+ * @brief Show a screen (lines 1..3; line 4 stays blank): takes about 3 ms.
+ * @param lcd  the LCD.
+ * @param s    the screen (copied).
+ */
 void mc_hd44780_show(mc_hd44780_t *lcd, const mc_panel_screen_t *s);
-/** Blink the flashing characters: call every 500 ms. */
+/**
+ * @brief Blink the flashing characters (shown, then blanked); call every 500 ms.
+ * @param lcd  the LCD.
+ */
 void mc_hd44780_blink(mc_hd44780_t *lcd);
 
 #endif

@@ -1,11 +1,12 @@
 /**
  * @file mc_stm32f4.h
+ * @ingroup grp_stm32
  * @brief Register-level drivers for the STM32F4 family (F405/F407/F415/F417),
  *        written for metercore from the reference manual's facts (RM0090): no
  *        vendor HAL or CMSIS file is used.
  *
  * chip/ knows the chip and nothing of a board: pins, clock sources and rates
- * are parameters, chosen by a board (boards/<name>/board.c). Each driver keeps
+ * are parameters, chosen by a board (`boards/<name>/board.c`). Each driver keeps
  * its state in a caller-allocated instance; the board owns the instances and
  * calls the drivers' interrupt functions from the vector handlers it defines.
  *
@@ -62,34 +63,75 @@ void mc_f4_reset(void) __attribute__((noreturn));
 void mc_f4_systick_init(uint32_t core_hz);
 /** Call from SysTick_Handler: counts the millisecond. */
 void mc_f4_systick_irq(void);
-/** Milliseconds since mc_f4_systick_init() (wraps after 49.7 days). */
+/**
+ * @brief The millisecond clock.
+ * @return milliseconds since mc_f4_systick_init() (wraps after 49.7 days).
+ */
 uint32_t mc_f4_ms(void);
-/** Microseconds since mc_f4_systick_init() from the tick count and the counter (wraps after 71 minutes).
- *  Never goes back (a pending, not yet counted tick is included; under emulation, where
- *  counter and tick drift apart by up to a millisecond, the time is held instead); with
- *  interrupts masked across more than one tick it falls behind by the ticks missed. */
+/**
+ * @brief The microsecond clock from the tick count and the SysTick counter.
+ *
+ * Never goes back (a pending, not yet counted tick is included; under emulation, where
+ * counter and tick drift apart by up to a millisecond, the time is held instead); with
+ * interrupts masked across more than one tick it falls behind by the ticks missed.
+ * @return microseconds since mc_f4_systick_init() (wraps after 71 minutes).
+ */
 uint32_t mc_f4_systick_us(void);
-/** Busy-wait at least @p us microseconds on the SysTick clock. */
+/**
+ * @brief Busy-wait on the SysTick clock.
+ * @param us  the least number of microseconds to wait.
+ */
 void mc_f4_delay_us(uint32_t us);
 
 /* ---- GPIO ----------------------------------------------------------------------------- */
 
 /** GPIO ports, as numbers (A = 0). */
 enum { MC_GPIOA = 0, MC_GPIOB, MC_GPIOC, MC_GPIOD, MC_GPIOE };
-/** Push-pull output, low speed, driven to @p level. Enables the port clock. */
+/**
+ * @brief Make a pin a push-pull output, low speed, driven to @p level. Enables
+ *        the port clock.
+ * @param port   MC_GPIOA.. (0..4).
+ * @param pin    0..15.
+ * @param level  0 low, otherwise high.
+ */
 void mc_f4_gpio_output(unsigned port, unsigned pin, unsigned level);
-/** Input with pull-up (1) or none (0). */
+/**
+ * @brief Make a pin an input. Enables the port clock.
+ * @param port     MC_GPIOA.. (0..4).
+ * @param pin      0..15.
+ * @param pull_up  1 with the internal pull-up, 0 floating.
+ */
 void mc_f4_gpio_input(unsigned port, unsigned pin, unsigned pull_up);
-/** Analogue mode (ADC input). */
+/**
+ * @brief Put a pin in analogue mode (an ADC input). Enables the port clock.
+ * @param port  MC_GPIOA.. (0..4).
+ * @param pin   0..15.
+ */
 void mc_f4_gpio_analog(unsigned port, unsigned pin);
-/** Alternate function @p af (0..15), push-pull, high speed, pull-up. */
+/**
+ * @brief Give a pin to a peripheral: alternate function @p af, push-pull, high
+ *        speed, pull-up. Enables the port clock.
+ * @param port  MC_GPIOA.. (0..4).
+ * @param pin   0..15.
+ * @param af    alternate function number 0..15 (the datasheet's pin table).
+ */
 void mc_f4_gpio_af(unsigned port, unsigned pin, unsigned af);
-/** Drive an output (atomic: BSRR). */
+/**
+ * @brief Drive an output (atomic: through BSRR).
+ * @param port   MC_GPIOA.. (0..4).
+ * @param pin    0..15.
+ * @param level  0 low, otherwise high.
+ */
 static inline void mc_f4_gpio_write(unsigned port, unsigned pin, unsigned level)
 {
     *(volatile uint32_t *)(uintptr_t)(0x40020018u + 0x400u * port) = level ? (1u << pin) : (1u << (pin + 16u));
 }
-/** Read an input: 0 or 1. */
+/**
+ * @brief Read a pin.
+ * @param port  MC_GPIOA.. (0..4).
+ * @param pin   0..15.
+ * @return its level, 0 or 1.
+ */
 static inline unsigned mc_f4_gpio_read(unsigned port, unsigned pin)
 {
     return (*(volatile uint32_t *)(uintptr_t)(0x40020010u + 0x400u * port) >> pin) & 1u;
@@ -130,6 +172,10 @@ typedef struct mc_f4_usart {
  *        with parity and 2 without (the 11-bit character of Modbus RTU; a receiver set
  *        for 1 stop bit takes it too),
  *        receive interrupt enabled at priority 2 if configured.
+ * @param u       the instance.
+ * @param cfg     which USART, its clock, the DE pin and the interrupt choices (copied).
+ * @param baud    baud rate.
+ * @param parity  0 none, 1 even, 2 odd.
  * @return 0, or -1 for a bad argument.
  */
 int mc_f4_usart_init(mc_f4_usart_t *u, const mc_f4_usart_config_t *cfg, uint32_t baud, uint8_t parity);
@@ -137,16 +183,30 @@ int mc_f4_usart_init(mc_f4_usart_t *u, const mc_f4_usart_config_t *cfg, uint32_t
  * @brief Change baud rate and parity. If a transmission is under way (interrupt
  *        mode) the change waits for its last stop bit, so a reply goes out whole
  *        at the old settings.
+ * @param u       the instance.
+ * @param baud    new baud rate (0 is ignored).
+ * @param parity  0 none, 1 even, 2 odd (another value is ignored).
  */
 void mc_f4_usart_set_line(mc_f4_usart_t *u, uint32_t baud, uint8_t parity);
 /**
  * @brief Send @p len bytes (at most 256), driving DE high for the whole transmission.
+ * @param u     the instance.
+ * @param data  the bytes (copied in interrupt mode).
+ * @param len   their number.
  * @return 0; -1 if @p len is too large or a transmission is still under way (interrupt mode).
  */
 int mc_f4_usart_send(mc_f4_usart_t *u, const uint8_t *data, size_t len);
-/** 1 while a transmission is under way. */
+/**
+ * @brief Whether a transmission is under way.
+ * @param u  the instance.
+ * @return 1 while sending (DE high), else 0.
+ */
 int mc_f4_usart_busy(const mc_f4_usart_t *u);
-/** Call from the USART's interrupt handler. */
+/**
+ * @brief Call from the USART's interrupt handler: receives into the queue,
+ *        transmits in interrupt mode.
+ * @param u  the instance.
+ */
 void mc_f4_usart_irq(mc_f4_usart_t *u);
 
 /* ---- TIM5: the microsecond clock with a compare alarm ----------------------------------- */
@@ -157,15 +217,29 @@ void mc_f4_usart_irq(mc_f4_usart_t *u);
  * @param tim_clk_hz  TIM5's clock (84 MHz after mc_f4_clock_init()).
  */
 void mc_f4_us_timer_init(uint32_t tim_clk_hz);
-/** Current microsecond count. */
+/**
+ * @brief The microsecond clock.
+ * @return TIM5's current count, in microseconds.
+ */
 uint32_t mc_f4_us_timer_now(void);
-/** Raise the TIM5 interrupt when the count reaches @p t_us (one alarm; a new call replaces it). */
+/**
+ * @brief Raise the TIM5 interrupt when the count reaches @p t_us (one alarm; a
+ *        new call replaces it).
+ * @param t_us  the time of the alarm on the microsecond clock.
+ */
 void mc_f4_us_timer_alarm(uint32_t t_us);
 /** Cancel the alarm. */
 void mc_f4_us_timer_alarm_off(void);
-/** Mask (1) or unmask (0) the TIM5 interrupt, around main-loop code that shares state with it. */
+/**
+ * @brief Mask or unmask the TIM5 interrupt, around main-loop code that shares
+ *        state with it.
+ * @param masked  1 to mask, 0 to unmask.
+ */
 void mc_f4_us_timer_mask(int masked);
-/** Call from TIM5_IRQHandler: clears the flag; returns 1 if the alarm fired. */
+/**
+ * @brief Call from TIM5_IRQHandler: clears the flag.
+ * @return 1 if the alarm fired, else 0.
+ */
 int mc_f4_us_timer_irq(void);
 
 /* ---- ADC: voltage and current sampled together, timer-triggered, DMA double buffer ------- */
@@ -196,6 +270,8 @@ typedef struct mc_f4_adc {
  * @param sample_hz  1000..64000, such that @p tim_clk_hz / sample_hz is an integer
  *                   (else the rate is rounded: mc_f4_adc_t::sample_hz gives it).
  * @param tim_clk_hz TIM2's clock.
+ * @param u_channel  ADC1 input channel of the voltage (0..9).
+ * @param i_channel  ADC2 input channel of the current (0..9).
  * @return 0, or -1 for a bad argument.
  */
 int mc_f4_adc_start(mc_f4_adc_t *a, uint32_t sample_hz, uint32_t tim_clk_hz, unsigned u_channel,
@@ -215,6 +291,8 @@ size_t mc_f4_adc_take(mc_f4_adc_t *a, int32_t *v, int32_t *i);
  * flash erase, say), the blocks the DMA completed meanwhile are counted in
  * mc_f4_adc_t::overruns from the time elapsed since the previous interrupt,
  * since only one interrupt is seen for all of them.
+ * @param a       the instance.
+ * @param now_us  the microsecond clock.
  */
 void mc_f4_adc_dma_irq(mc_f4_adc_t *a, uint32_t now_us);
 
@@ -243,6 +321,8 @@ typedef struct mc_f4_flash_nvm {
  * on flash reads meanwhile, so interrupts and main loop stop: the ADC's DMA goes
  * on into RAM but blocks overwritten meanwhile are counted as overruns. The
  * storage layer erases a sector only when a ring enters it.
+ * @param f    the logical sectors (kept by reference: it must outlive @p nvm).
+ * @param nvm  filled with the geometry and callbacks.
  */
 void mc_f4_flash_nvm_bind(mc_f4_flash_nvm_t *f, mc_nvm_t *nvm);
 
@@ -255,24 +335,39 @@ void mc_f4_flash_nvm_bind(mc_f4_flash_nvm_t *f, mc_nvm_t *nvm);
  * @return 0, 1 if the RTC had to be started (time invalid: set it), -1 if the LSE failed.
  */
 int mc_f4_rtc_init(void);
-/** Read the calendar as local standard time (seconds since 2000-01-01). */
+/**
+ * @brief Read the calendar.
+ * @param t  receives local standard time (seconds since 2000-01-01).
+ * @return 0, or -1 if the calendar holds no valid date.
+ */
 int mc_f4_rtc_get(mc_time_t *t);
-/** Set the calendar. 0 or -1 (time outside 2000..2099, or the RTC did not enter init mode). */
+/**
+ * @brief Set the calendar.
+ * @param t  local standard time.
+ * @return 0, or -1 (time outside 2000..2099, or the RTC did not enter init mode).
+ */
 int mc_f4_rtc_set(mc_time_t t);
 
 /* ---- Power-voltage detector: the power-fail warning ------------------------------------- */
 
 /**
  * @brief Interrupt (EXTI line 16, priority 0) when VDD falls under the PVD level
- *        @p pls (0..7 = 2.0..2.9 V); the handler must call mc_f4_pvd_irq().
+ *        @p pls; the handler must call mc_f4_pvd_irq().
+ * @param pls  the level, 0..7 for 2.0..2.9 V.
  */
 void mc_f4_pvd_init(unsigned pls);
-/** Call from PVD_IRQHandler: clears the line; returns 1 if VDD is below the level. */
+/**
+ * @brief Call from PVD_IRQHandler: clears the line.
+ * @return 1 if VDD is below the level, else 0.
+ */
 int mc_f4_pvd_irq(void);
 
 /* ---- Independent watchdog ---------------------------------------------------------------- */
 
-/** Start the watchdog with a timeout of about @p ms (32 kHz LSI, /64: up to 8 s). */
+/**
+ * @brief Start the watchdog (32 kHz LSI, /64). It cannot be stopped.
+ * @param ms  the timeout, about; up to 8 s.
+ */
 void mc_f4_iwdg_start(uint32_t ms);
 /** Reload it. */
 void mc_f4_iwdg_kick(void);

@@ -1,5 +1,6 @@
 /**
  * @file mc_stm32_logic.h
+ * @ingroup grp_stm32
  * @brief The STM32 port's hardware-free parts: the receive queue between the
  *        USART interrupt and the main loop, the timed-edge queue of the pulse
  *        output, the mapping of the core's pulse times to the microsecond clock,
