@@ -1,5 +1,6 @@
 /**
  * @file mc_calendar.h
+ * @ingroup grp_tariff
  * @brief Calendar arithmetic for the meter's clock, without libc time functions.
  *
  * The meter keeps **local standard time** (no daylight-saving shifts, as

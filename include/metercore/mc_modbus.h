@@ -1,5 +1,6 @@
 /**
  * @file mc_modbus.h
+ * @ingroup grp_registers
  * @brief Modbus slave: a transport-independent PDU handler over the data model,
  *        and an RTU framer for firmware (bytes with timestamps in, ADUs out).
  *

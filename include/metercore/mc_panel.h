@@ -1,5 +1,6 @@
 /**
  * @file mc_panel.h
+ * @ingroup grp_panel
  * @brief Front panel: the meter's display pages, two keys, password and settings menu.
  *
  * A portable state machine (KPM31 manual, section 5) over a data model

@@ -1,5 +1,6 @@
 /**
  * @file mc_registers.h
+ * @ingroup grp_registers
  * @brief The meter's data model and its register map, independent of any transport.
  *
  * Two layers:
@@ -7,7 +8,7 @@
  *   parameters it keeps, named by ::mc_qty with an argument (rate, month), read
  *   and written through mc_model_read() and mc_model_write(). A protocol maps
  *   its own addressing onto these quantities: the Modbus register map below is
- *   one such mapping, DL/T645-2007 data identifiers will be another, and
+ *   one such mapping, DL/T645-2007 data identifiers could be another, and
  *   neither touches core or tariff.
  * - **The register map** (mc_regmap_table()): the one table that says which
  *   Modbus holding register holds which quantity, in which format, unit and

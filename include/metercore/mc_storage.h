@@ -1,5 +1,6 @@
 /**
  * @file mc_storage.h
+ * @ingroup grp_storage
  * @brief Persistence: records that survive any power cut, an event log (audit
  *        trail) and integrity checks, on a littlefs-style NVM port.
  *

@@ -1,5 +1,6 @@
 /**
  * @file mc_tariff.h
+ * @ingroup grp_tariff
  * @brief Time-of-use tariff, monthly settlement with 12 months of history, and demand.
  *
  * An ::mc_tariff_t books the energy increments of the core (the `delta` of each
