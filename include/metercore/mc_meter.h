@@ -261,8 +261,8 @@ typedef struct mc_meter {
     int32_t vmin_peak;         /**< Smallest peak (codes) that counts as voltage present. */
     /* sample state */
     uint64_t sample_count;     /**< Samples since init. */
-    int32_t dc_v;              /**< Voltage offset estimate rounded to a code, subtracted per sample. */
-    int32_t dc_i;              /**< Current offset estimate rounded to a code, subtracted per sample. */
+    int32_t dc_v;              /**< The window's voltage offset rounded to a code, subtracted per sample. */
+    int32_t dc_i;              /**< The window's current offset rounded to a code, subtracted per sample. */
     float off_v;               /**< Voltage offset estimate, codes (the tracker's state). */
     float off_i;               /**< Current offset estimate, codes. */
     float offset_seen_n;       /**< Samples the tracker has averaged so far, up to offset_track_n. */
@@ -290,6 +290,12 @@ typedef struct mc_meter {
     float w_vim;               /**< Window DFT of v, imaginary part. */
     float w_ir;                /**< Window DFT of i, real part. */
     float w_iim;               /**< Window DFT of i, imaginary part. */
+    float w_off_v;             /**< Voltage offset the window's samples are taken about, codes. */
+    float w_off_i;             /**< Current offset the window's samples are taken about, codes. */
+    float w_sv;                /**< Window Σ(v − w_off_v). */
+    float w_si;                /**< Window Σ(i − w_off_i). */
+    float w_sc;                /**< Window Σcos of the DFT reference (Q15). */
+    float w_ss;                /**< Window Σsin of the DFT reference. */
     uint32_t w_n;              /**< Window samples. */
     uint16_t w_cycles;         /**< Real cycles in the window. */
     uint16_t w_pseudo;         /**< Cycles closed by timeout in the window. */

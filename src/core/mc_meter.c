@@ -128,6 +128,7 @@ static void window_reset(mc_meter_t *m, uint64_t start_sample)
 {
     m->w_vv = m->w_ii = m->w_vi = 0.0f;
     m->w_vr = m->w_vim = m->w_ir = m->w_iim = 0.0f;
+    m->w_sv = m->w_si = m->w_sc = m->w_ss = 0.0f;
     m->w_n = 0;
     m->w_cycles = 0;
     m->w_pseudo = 0;
@@ -219,6 +220,42 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
     }
 }
 
+/*
+ * Re-centre the window's sums from the offsets they were taken about (w_off_*,
+ * the same for every sample of the window) to the tracker's estimates now
+ * (off_*), exactly: with d = off - w_off and S = sum (x - w_off) over the window,
+ *   sum (x - off)^2 = sum (x - w_off)^2 - 2 d S + n d^2,
+ *   sum (v - offv)(i - offi) = sum (v - w_offv)(i - w_offi) - di Sv - dv Si + n dv di,
+ *   sum (x - off) e^{-j theta} = sum (x - w_off) e^{-j theta} - d (sum cos - j sum sin).
+ * One offset for the whole window means the tracker's own ripple (it follows each
+ * cycle's mean, a little) cannot correlate with what the window measures.
+ */
+static void recentre_window(mc_meter_t *m)
+{
+    const float n = (float)m->w_n;
+    const float dv = m->off_v - m->w_off_v;
+    const float di = m->off_i - m->w_off_i;
+    m->w_vv += dv * (n * dv - 2.0f * m->w_sv);
+    m->w_ii += di * (n * di - 2.0f * m->w_si);
+    m->w_vi += n * dv * di - di * m->w_sv - dv * m->w_si;
+    m->w_vr -= dv * m->w_sc;
+    m->w_vim += dv * m->w_ss;
+    m->w_ir -= di * m->w_sc;
+    m->w_iim += di * m->w_ss;
+}
+
+/* The next window is taken about the tracker's estimates now; returns the change of
+ * the voltage's integer part (the caller corrects its previous sample by it). */
+static int32_t take_offsets(mc_meter_t *m)
+{
+    m->w_off_v = m->off_v;
+    m->w_off_i = m->off_i;
+    const int32_t dv = (int32_t)lrintf(m->w_off_v) - m->dc_v;
+    m->dc_v += dv;
+    m->dc_i = (int32_t)lrintf(m->w_off_i);
+    return dv;
+}
+
 /* Close the window: compute the reading, register energy, emit pulses.
  * extra_flags (MC_FLAG_PARTIAL) are set in the reading before on_window sees it. */
 static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flags)
@@ -232,6 +269,7 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
         window_reset(m, next_start);
         return;
     }
+    recentre_window(m);
     r->samples = m->w_n;
     r->start_sample = m->w_start_sample;
     r->cycles = (uint16_t)(m->w_cycles + m->w_pseudo);
@@ -359,6 +397,12 @@ static void fold_cycle(mc_meter_t *m, float kv, float ki, float *cvv, float *cii
     m->w_ii += *cii;
     m->w_vi += *cvi;
     m->w_n += a->n;
+    /* For re-centring at the window's end: sums of the centred samples and of the reference. */
+    const float n = (float)a->n;
+    m->w_sv += (float)a->v - n * kv;
+    m->w_si += (float)a->i - n * ki;
+    m->w_sc += (float)a->c;
+    m->w_ss += (float)a->s;
 }
 
 /* The window's first crossing: the origin of its period regression. */
@@ -403,19 +447,22 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
 
     if (a->n > 0) {
         const float n = (float)a->n;
-        /* Means of the segment about the offset estimates (the samples had the integer
-         * parts dc_v, dc_i removed; the fractions rv, ri remain in them). */
-        const float rv = m->off_v - (float)m->dc_v;
-        const float ri = m->off_i - (float)m->dc_i;
+        /* The window's offsets (w_off_v, w_off_i) stay the same for all its samples:
+         * the per-sample path removed their integer parts dc_v, dc_i, the fractions
+         * rv, ri are removed here. mv, mi: the segment's means about the tracker's
+         * live estimates. */
+        const float rv = m->w_off_v - (float)m->dc_v;
+        const float ri = m->w_off_i - (float)m->dc_i;
         const float inv_n = 1.0f / n;
-        const float mv = (float)a->v * inv_n - rv;
-        const float mi = (float)a->i * inv_n - ri;
+        const float mv = (float)a->v * inv_n - (m->off_v - (float)m->dc_v);
+        const float mi = (float)a->i * inv_n - (m->off_i - (float)m->dc_i);
         if (m->acquiring) {
             /* Waiting for the first crossing: the DC from the extremes stands; measure nothing. */
         } else {
             /* Measured about the offset estimates, not about the segment's own mean:
              * what the signal carries below the mains frequency (sub-harmonics,
-             * half-cycle asymmetry, a step) is signal and stays in P, U and I. */
+             * half-cycle asymmetry, a step) is signal and stays in P, U and I. The
+             * window is re-centred on the tracker's estimate when it closes. */
             float cvv, cii, cvi;
             fold_cycle(m, rv, ri, &cvv, &cii, &cvi);
 
@@ -450,11 +497,8 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
                 m->off_v += w * mv;
                 m->off_i += w * mi;
             }
-            dv = (int32_t)lrintf(m->off_v) - m->dc_v;
-            m->dc_i = (int32_t)lrintf(m->off_i);
         }
-        m->dc_v += dv;
-        const int32_t h = (a->vpeak - (dv < 0 ? -dv : dv)) / 8;
+        const int32_t h = a->vpeak / 8;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
     }
     const uint32_t cycle_n = a->n;
@@ -511,6 +555,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
     /* Close the window at the crossing nearest to its target length. */
     if (!m->acquiring && m->w_n > 0u && m->w_n + cycle_n / 2u >= m->window_target) {
         close_window(m, idx, 0u);
+        dv = take_offsets(m);
         events |= MC_EVENT_WINDOW;
         if (real) {
             window_first_crossing(m, idx, frac);
@@ -560,8 +605,8 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
             /* Midpoints; the halves are summed separately so nothing overflows. */
             dc_v = m->acq_vmin / 2 + m->acq_vmax / 2;
             dc_i = m->acq_imin / 2 + m->acq_imax / 2;
-            m->off_v = (float)dc_v;
-            m->off_i = (float)dc_i;
+            m->off_v = m->w_off_v = (float)dc_v;
+            m->off_i = m->w_off_i = (float)dc_i;
             const int32_t h = (m->acq_vmax / 2 - m->acq_vmin / 2) / 8;
             hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
             m->dc_v = dc_v;
@@ -679,6 +724,7 @@ int mc_meter_flush(mc_meter_t *m)
     fold_cycle(m, 0.0f, 0.0f, &cvv, &cii, &cvi);
     memset(&m->cyc, 0, sizeof(m->cyc));
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
+    m->prev_v -= take_offsets(m);
     /* The cycle goes on after the flush: its next crossing has no whole cycle
      * before it (no period, no exact mean) and starts the next window's span. */
     m->zc_prev_idx = 0;
