@@ -305,11 +305,14 @@ typedef struct mc_meter {
     float zc_t0;               /**< Reference period at the window's first crossing, samples. */
     float zc_sr;               /**< Σ r_j over the window's crossings, r_j = t_j − j·zc_t0 (samples). */
     float zc_sjr;              /**< Σ j·r_j. */
+    float zc_rlast;            /**< r_J of the window's last crossing. */
     float prev_period;         /**< Period of the last whole cycle, samples (0: none). */
     uint8_t zc_have_first;     /**< The window has a first crossing. */
     uint8_t settling;          /**< The window began while acquiring. */
     uint8_t after_flush;       /**< The cycle under way began before an mc_meter_flush(). */
     uint8_t w_irregular;       /**< A cycle of the window broke the 2 % rule (::MC_FLAG_IRREGULAR). */
+    uint8_t w_jitter;          /**< Cycles of the window that differed from the one before by > 0.25 %. */
+    uint8_t pad3_[3];          /**< Padding. */
     uint64_t zc_prev_idx;      /**< Previous crossing (for the cycle period). */
     float zc_prev_frac;        /**< Previous crossing fraction. */
     float f_ref;               /**< Reference frequency of the DFT, Hz. */

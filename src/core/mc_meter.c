@@ -300,14 +300,21 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
     r->pf = pf;
 
     if (m->w_pseudo == 0 && m->w_cycles > 0) {
-        /* Least-squares period over every crossing of the window: t_j = t_0 + j*T,
-         * j = 0..J. The sums hold r_j = t_j - j*T0 (T0 the reference period when the
-         * window's first crossing came), small numbers that single precision keeps
-         * exactly enough: T = T0 + (S_jr - S_j*S_r/c) / (S_jj - S_j^2/c), c = J+1. */
-        const float c = (float)m->w_cycles + 1.0f;
-        const float sj = c * (c - 1.0f) * 0.5f;
-        const float sjj = (c - 1.0f) * c * (2.0f * c - 1.0f) / 6.0f;
-        const float period = m->zc_t0 + (m->zc_sjr - sj * m->zc_sr / c) / (sjj - sj * sj / c);
+        /* Crossing times t_j = j*T0 + r_j, j = 0..J (T0: the reference period when the
+         * window's first crossing came; r_j small, so single precision holds them).
+         * The mean period is (t_J - t_0)/J = T0 + r_J/J: exact for any frequency
+         * trajectory (steps, ramps), but a crossing displaced by an interharmonic or
+         * ripple-control signal moves it by displacement/J. When many cycles jitter,
+         * the least-squares slope over every crossing is taken instead, which averages
+         * the displacements out: T = T0 + (S_jr - S_j*S_r/c) / (S_jj - S_j^2/c), c = J+1. */
+        const float jn = (float)m->w_cycles;
+        float period = m->zc_t0 + m->zc_rlast / jn;
+        if (m->w_jitter >= 3u + m->w_cycles / 16u) {
+            const float c = jn + 1.0f;
+            const float sj = c * jn * 0.5f;
+            const float sjj = jn * c * (2.0f * c - 1.0f) / 6.0f;
+            period = m->zc_t0 + (m->zc_sjr - sj * m->zc_sr / c) / (sjj - sj * sj / c);
+        }
         r->freq = period > 0.0f ? fs / period : 0.0f;
     }
     if (m->w_irregular) {
@@ -414,6 +421,8 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
     m->zc_t0 = (float)m->cfg.sample_rate_hz / m->f_ref;
     m->zc_sr = 0.0f;
     m->zc_sjr = 0.0f;
+    m->zc_rlast = 0.0f;
+    m->w_jitter = 0;
 }
 
 /* Acquisition: segments closed without a crossing before measuring starts anyway. */
@@ -529,8 +538,16 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
         /* A whole cycle more than 2 % longer or shorter than the one before: a phase
          * jump, a frequency step or a disturbed crossing; the window is flagged. The
          * grid's own rate of change is far below (1 Hz/s is 0.04 % a cycle). */
-        if (period > 0.0f && m->prev_period > 0.0f && fabsf(period - m->prev_period) > 0.02f * m->prev_period) {
-            m->w_irregular = 1;
+        if (period > 0.0f && m->prev_period > 0.0f) {
+            const float change = fabsf(period - m->prev_period);
+            if (change > 0.02f * m->prev_period) {
+                m->w_irregular = 1;
+            }
+            /* Jitter: crossings moved back and forth by more than a frequency step would
+             * (interharmonics); see close_window() for what it changes. */
+            if (change > 0.0025f * m->prev_period && m->w_jitter < UINT8_MAX) {
+                m->w_jitter++;
+            }
         }
         m->prev_period = period;
         m->zc_prev_idx = idx;
@@ -543,6 +560,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
             const float rj = ((float)(idx - m->zc_first_idx) + (frac - m->zc_first_frac)) - j * m->zc_t0;
             m->zc_sr += rj;
             m->zc_sjr += j * rj;
+            m->zc_rlast = rj;
         }
     } else {
         m->zc_prev_idx = 0;
