@@ -129,9 +129,9 @@ enum mc_reading_flag {
     MC_FLAG_CAPACITIVE = 1u << 4,  /**< Current leads voltage (quadrant II or IV). */
     MC_FLAG_INDUCTIVE = 1u << 5,   /**< Current lags voltage (quadrant I or III). */
     MC_FLAG_IRREGULAR = 1u << 7,   /**< A cycle in the window was more than 2 % longer or shorter than the one
-                                        before (phase jump, frequency step, disturbed crossing): freq is the
-                                        least-squares mean over the window's crossings and may be off by more
-                                        than 0.01 Hz. */
+                                        before (a phase jump, an interharmonic above about 4 %): freq may be
+                                        off by more than 0.01 Hz. Without it, freq is within 0.01 Hz of the
+                                        window's mean frequency (docs/DESIGN.md, "Frequency"). */
     MC_FLAG_PARTIAL = 1u << 6,     /**< Closed early by mc_meter_flush(): shorter than window_ms, may end
                                         inside a cycle (its frequency is that of its whole cycles). */
 };
