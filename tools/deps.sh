@@ -34,6 +34,7 @@ declare -A PKGS=(
     [doxygen]="doxygen"
     [fuzz]="clang libclang-rt-14-dev libc6-dev"
     [fresh]="debootstrap git"
+    [plots]="python3 python3-matplotlib"
 )
 
 # capability -> one-line description for --list and errors
@@ -49,6 +50,7 @@ declare -A WHAT=(
     [doxygen]="run doxygen"
     [fuzz]="link a libFuzzer target with ASan and UBSan (clang)"
     [fresh]="bootstrap a minimal Debian (debootstrap) and clone a repository"
+    [plots]="draw SVG plots with matplotlib in /usr/bin/python3 (make accuracy-report)"
 )
 
 list() {
@@ -117,6 +119,9 @@ probe_doxygen() {
 probe_fuzz() {
     printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n){(void)d;(void)n;return 0;}\n' >"$tmp/f.c"
     clang -fsanitize=fuzzer,address,undefined "$tmp/f.c" -o "$tmp/f" && "$tmp/f" -runs=1
+}
+probe_plots() {
+    /usr/bin/python3 -c 'import matplotlib; matplotlib.use("svg"); import matplotlib.pyplot'
 }
 probe_fresh() {
     command -v debootstrap && git --version
