@@ -1,7 +1,7 @@
 /*
  * The API a newcomer meets first, used as the headers describe it: the model's
  * default configuration (secure: bus writes need the password), the tariff's rate
- * in force against the KPM31 manual's example schedule, and the library version.
+ * in force against the KPM31 manual's example schedule (the version: test_version.c).
  * SPDX-License-Identifier: MIT
  */
 #include <setjmp.h>

@@ -436,9 +436,15 @@ check_floats "$out" "TCP at the end"
 kill "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; SERVER_PID=""
 cat "$TMP/server.out"
 [ "$rc" -eq 0 ] || fail "server exit status $rc: $(cat "$TMP/server.err")"
+# The overshoot is a latency figure and belongs to a benchmark; here it only proves that
+# a poll never blocks on a client (a blocking read would hang it for the client's whole
+# timeout, seconds). A loaded 2-core machine delays a sanitized process by hundreds of ms
+# (102, 116 and 346 ms were seen with a 100 ms bound), so the bound is 2 s: wide of any
+# scheduling delay, far below a blocked read.
 over=$(sed -n 's/^poll: longest overshoot of the timeout \([0-9.]*\) ms$/\1/p' "$TMP/server.out")
-[ -n "$over" ] && awk -v o="$over" 'BEGIN { exit !(o < 100) }' ||
-    fail "a poll overran its timeout by ${over:-?} ms (serving included; 100 ms allowed for loaded, sanitized runs)"
+echo "posix_modbus: longest poll overshoot ${over:-?} ms (a figure, not a limit; bound 2000 ms)"
+[ -n "$over" ] && awk -v o="$over" 'BEGIN { exit !(o < 2000) }' ||
+    fail "a poll overran its timeout by ${over:-?} ms: it blocked (bound 2000 ms)"
 grep -q "line changes 4 " "$TMP/server.out" || fail "RTU line changes: 4 expected (even, 4800, 9600, none)"
 expect "$(cat "$TMP/server.out")" "^line: baud 9600 parity 0" "RTU line back to 9600 baud, no parity"
 echo "posix_modbus: all passed"

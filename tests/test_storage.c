@@ -1652,7 +1652,7 @@ static void test_flip_event(void **state)
     mc_event_t ev;
     assert_int_equal(mc_storage_event_read(&f->a.st, 10, &ev), MC_OK);
     assert_int_equal(ev.old_value, 19);
-    uint32_t sector, off;
+    uint32_t sector = 0, off = 0; /* set by event_slot(); initialised for -O2's flow analysis */
     assert_int_equal(event_slot(&f->emu, &f->a.st, ev.seq, &sector, &off), 0);
     nvm_emu_flip(&f->emu, sector, off + 12u, 2);
     const int rc = mc_storage_event_read(&f->a.st, 10, &ev);
