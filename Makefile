@@ -5,7 +5,8 @@
 #                RUN_PORT=1503 moves it, RUN_ARGS="--speed 60" etc. are passed on)
 #   make run-check  make run, bounded (an hour simulated at full speed, no dashboard)
 #   make test-fresh make run-check + make test in a clean clone on a fresh minimal Debian
-#   make test    sanitized Debug build + ctest, Cortex-M0+/M4F cross builds,
+#   make test-matrix  Debug/Release/RelWithDebInfo/MinSizeRel x gcc/clang, -Werror, tests in each
+#   make test    sanitized Debug build + ctest, the same in a Release build, Cortex-M0+/M4F cross builds,
 #                find_package / add_subdirectory / pkg-config consumers, the STM32
 #                firmware for both boards and its Modbus-RTU test under QEMU
 #   make docs    Doxygen HTML in build/docs/html (warnings are errors)
@@ -38,7 +39,7 @@ TOOLCHAIN := cmake/toolchain-arm-none-eabi.cmake
 CROSS_FLAGS := -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(TOOLCHAIN) -DMC_WERROR=ON -DMC_PORT=none \
                -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=OFF
 
-.PHONY: all help run run-check test-fresh test test-host test-cross test-stm32 test-consumers docs bench size fuzz regmap clean
+.PHONY: all help run run-check test-fresh test-release test-matrix test test-host test-cross test-stm32 test-consumers docs bench size fuzz regmap clean
 
 all: test
 
@@ -67,6 +68,7 @@ test-fresh:
 test:
 	@tools/deps.sh $(DEPS_TEST)
 	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory test-release
 	@$(MAKE) --no-print-directory test-cross
 	@$(MAKE) --no-print-directory test-stm32
 	@$(MAKE) --no-print-directory test-consumers
@@ -77,6 +79,34 @@ test-host:
 	    -DMC_BUILD_TESTS=ON -DMC_BUILD_EXAMPLES=ON -DMC_BUILD_BENCH=ON
 	$(CMAKE) --build $(BUILD)/test --parallel $(JOBS)
 	$(CTEST) --test-dir $(BUILD)/test --output-on-failure --no-tests=error --parallel $(JOBS)
+
+# The same suites in an optimised build (gcc -O2 -DNDEBUG, no sanitizers): optimisation
+# finds warnings that -O0 does not (maybe-uninitialized), and NDEBUG and the optimiser
+# must not change a result.
+test-release:
+	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMC_SANITIZE=OFF -DMC_WERROR=ON \
+	    -DMC_BUILD_TESTS=ON -DMC_BUILD_EXAMPLES=ON -DMC_BUILD_BENCH=ON
+	$(CMAKE) --build $(BUILD)/release --parallel $(JOBS)
+	$(CTEST) --test-dir $(BUILD)/release --output-on-failure --no-tests=error --parallel $(JOBS)
+
+# Every build type with gcc and with clang, tests, examples and bench on, -Werror; the
+# test suites run in each (the scripted client tests only in the Release builds).
+MATRIX_TYPES ?= Debug Release RelWithDebInfo MinSizeRel
+MATRIX_CCS ?= gcc clang
+test-matrix:
+	@tools/deps.sh $(DEPS_TEST)
+	@set -e; for cc in $(MATRIX_CCS); do for type in $(MATRIX_TYPES); do \
+	    dir=$(BUILD)/matrix-$$cc-$$type; \
+	    echo "test-matrix: $$cc $$type"; \
+	    $(CMAKE) -S . -B $$dir -DCMAKE_C_COMPILER=$$cc -DCMAKE_BUILD_TYPE=$$type -DMC_WERROR=ON \
+	        -DMC_BUILD_TESTS=ON -DMC_BUILD_EXAMPLES=ON -DMC_BUILD_BENCH=ON >/dev/null; \
+	    $(CMAKE) --build $$dir --parallel $(JOBS) >/dev/null; \
+	    if [ "$$type" = Release ]; then sel=""; else sel="-LE posix|metersim"; fi; \
+	    $(CTEST) --test-dir $$dir --no-tests=error --parallel $(JOBS) --output-on-failure $$sel \
+	        >$$dir/ctest.log 2>&1 || { cat $$dir/ctest.log; exit 1; }; \
+	    grep 'tests passed' $$dir/ctest.log; \
+	done; done
+	@echo "test-matrix: all passed"
 
 test-cross:
 	$(CMAKE) -S . -B $(BUILD)/m0plus $(CROSS_FLAGS) -DMC_ARM_CPU=cortex-m0plus
