@@ -7,6 +7,7 @@
  *   mbpoll -m tcp -p 1502 -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1   # U I P Q S PF F
  * SPDX-License-Identifier: MIT
  */
+#define _POSIX_C_SOURCE 200809L /* localtime_r, clock_gettime */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>

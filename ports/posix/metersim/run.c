@@ -604,9 +604,13 @@ int ms_cmd_run(int argc, char **argv)
         strcpy(rtu_dev, tmp);
     }
 #ifndef MS_HAVE_MODBUS
-    (void)port;
     (void)rtu_baud;
     (void)rtu_parity;
+    if (port != 0 || rtu_dev[0] != '\0') {
+        ms_error("run: this metersim was built without libmodbus, so --modbus-tcp and --rtu are not "
+                 "available (apt-get install libmodbus-dev, then rebuild)");
+        return MS_EXIT_USAGE;
+    }
 #endif
 
     char defpath[4200];
