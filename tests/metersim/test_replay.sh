@@ -1,7 +1,8 @@
 #!/bin/sh
 # metersim replay on generated WAV files: a known load (230 V, 10 A, 30° lagging,
 # 50 Hz, 8000 Hz, 20 s) at 16-bit, 24-bit, 32-bit PCM and float must reproduce the
-# core's accuracy: P within 0.2 %, energy within 0.5 % of P × the closed windows.
+# core's accuracy: P within 0.2 %, energy within 0.5 % of P × the closed windows;
+# the end of stream (a 20 s and a 3 s file against the integral) and --windows.
 #   test_replay.sh METERSIM WAVGEN WORKDIR
 set -eu
 METERSIM=$1 WAVGEN=$2 WORK=$3
@@ -75,4 +76,58 @@ cp "$WORK/load-pcm16.wav" "$WORK/bits8.wav"
 printf '\010' | dd of="$WORK/bits8.wav" bs=1 seek=54 conv=notrunc 2>/dev/null
 reject "8-bit PCM" "$WORK/bits8.wav" --v-scale 400 --i-scale 20
 timeout 10 "$METERSIM" replay --help | grep -q -- '--v-scale' || { echo "FAIL: replay --help"; fail=1; }
+
+# End of stream: the energy is the integral over every sample from startup_s to the end
+# of the file (the open window is closed at the end), for a 20 s and a 3 s file at a
+# frequency the sampling is not locked to. The truth is the integral of the continuous
+# waveform, computed here: v i = U I (cos(phi) - cos(2 theta - phi)) with theta = 2 pi f t,
+# so E = U I [cos(phi) T - (sin(2 theta1 - phi) - sin(2 theta0 - phi)) / (2 w)] / 3600 Wh,
+# over [startup_s, N/fs) (each sample stands for the 1/fs after it). Limit: 0.2 %.
+for secs in 20 3; do
+    wav="$WORK/stream-$secs.wav"
+    "$WAVGEN" "$wav" pcm24 4000 "$secs" 230 5 37 49.87 400 20
+    out=$(timeout 60 "$METERSIM" replay "$wav" --v-scale 400 --i-scale 20 --json)
+    if ! printf '%s\n' "$out" | "$PY" -c '
+import json, math, sys
+secs = float(sys.argv[1])
+r = json.loads(sys.stdin.read())
+U, I, phi, f = 230.0, 5.0, math.radians(37), 49.87
+t0, t1 = r["startup_s"], r["samples"] / r["sample_rate"]
+w = 2 * math.pi * f
+e = U * I * (math.cos(phi) * (t1 - t0) - (math.sin(2 * w * t1 - phi) - math.sin(2 * w * t0 - phi)) / (2 * w)) / 3600
+err = (r["active_import_wh"] - e) / e
+print("replay %2.0f s: startup_s %.4f, energy %.6f Wh against the integral %.6f Wh: %+.4f %%" %
+      (secs, t0, r["active_import_wh"], e, 100 * err))
+assert 0 <= t0 < 0.5, "startup_s %s" % t0
+assert abs(err) <= 0.002, "energy %+.4f %% of the whole-file integral" % (100 * err)
+assert abs(r["windows_s"] - (t1 - t0)) < 1e-4, "windows cover %s s of %s" % (r["windows_s"], t1 - t0)  # float sums of durations
+' "$secs"; then
+        echo "FAIL: replay end of stream, $secs s: $out"
+        fail=1
+    fi
+done
+
+# --windows: one CSV line per closed window; the windows tile the file from startup_s,
+# and their energies add up to the JSON total.
+timeout 60 "$METERSIM" replay "$WORK/stream-3.wav" --v-scale 400 --i-scale 20 --windows >"$WORK/windows.csv"
+timeout 60 "$METERSIM" replay "$WORK/stream-3.wav" --v-scale 400 --i-scale 20 --json >"$WORK/stream-3.json"
+if ! "$PY" - "$WORK/windows.csv" "$WORK/stream-3.json" <<'PYEOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+r = json.load(open(sys.argv[2]))
+assert len(rows) == r["windows"] and len(rows) >= 3, (len(rows), r["windows"])
+assert abs(float(rows[0]["start_s"]) - r["startup_s"]) < 1e-6
+for a, b in zip(rows, rows[1:]):
+    assert abs(float(a["start_s"]) + float(a["duration_s"]) - float(b["start_s"])) < 1e-5, (a, b)
+assert "SETTLING" in rows[0]["flags"] and rows[-1]["flags"].split("|").count("PARTIAL") == 1
+assert all("PARTIAL" not in x["flags"] for x in rows[:-1])
+tot = sum(float(x["active_import_wh"]) for x in rows)
+assert abs(tot - r["active_import_wh"]) < 1e-6, (tot, r["active_import_wh"])
+for x in rows[:-1]:
+    assert abs(float(x["urms_v"]) - 230) < 0.2 and abs(float(x["freq_hz"]) - 49.87) < 0.01, x
+print("replay --windows: %d windows, energies add up to %.6f Wh" % (len(rows), tot))
+PYEOF
+then
+    echo "FAIL: replay --windows"; head -5 "$WORK/windows.csv"; fail=1
+fi
 exit $fail

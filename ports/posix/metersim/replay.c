@@ -1,12 +1,16 @@
 /*
- * metersim replay FILE.wav --v-scale V --i-scale A [--json]
+ * metersim replay FILE.wav --v-scale V --i-scale A [--json] [--windows]
  *
  * Feeds a 2-channel WAV (channel 1 voltage, channel 2 current) through a fresh
  * meter as fast as possible. Full scale of the file stands for V volts and A
  * amps (instantaneous); samples become codes of a 24-bit range (2^23 = full
  * scale), so u_scale = V / 2^23 and i_scale = A / 2^23. The meter: defaults
  * (mc_meter_config_default) with the file's sample rate, Un 230 V, In 5 A,
- * Imax 60 A. Prints the last complete window and the energy over the file.
+ * Imax 60 A. Prints the last complete window and the energy over the file: at the
+ * end of the file the open window is closed (mc_meter_flush), so the energy is the
+ * integral over every sample after the meter's start-up acquisition (startup_s).
+ * --windows prints every closed window as CSV instead, for a lab to line up with
+ * its reference standard.
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
@@ -19,36 +23,84 @@
 static void replay_help(FILE *f)
 {
     fprintf(f,
-            "usage: metersim replay FILE.wav --v-scale V --i-scale A [--json]\n"
+            "usage: metersim replay FILE.wav --v-scale V --i-scale A [--json] [--windows]\n"
             "  Feeds a 2-channel WAV (channel 1 voltage, channel 2 current; PCM 16/24/32-bit or\n"
             "  32-bit float; 1000..64000 Hz) through a fresh meter (Un 230 V, In 5 A, Imax 60 A)\n"
             "  as fast as possible, then prints the last complete window and the energy\n"
-            "  accumulated over the whole file.\n"
+            "  accumulated over the whole file: at its end the open window is closed, so the\n"
+            "  energy covers every sample from the end of the meter's start-up acquisition\n"
+            "  (startup_s: seconds from the file's first sample to the first sample in the\n"
+            "  energy) to the last sample.\n"
             "  --v-scale V   instantaneous volts that full scale stands for (> 0)\n"
             "  --i-scale A   instantaneous amps that full scale stands for (> 0)\n"
             "  --json        one JSON object instead of text\n"
+            "  --windows     every closed window as CSV instead (one header line, then a line per\n"
+            "                window: start_s, duration_s, urms_v, irms_a, p_w, q_var, s_va, pf,\n"
+            "                freq_hz, flags, active_import_wh, active_export_wh,\n"
+            "                reactive_import_varh, reactive_export_varh; flags are the names of\n"
+            "                mc_meter.h's MC_FLAG_* joined by '|', energies the window's own)\n"
             "  --help        this text\n");
 }
 
 typedef struct replay_ctx {
     uint64_t windows;
     double window_s;
+    uint64_t first_sample;  /* the first window's first sample: start of the energy */
+    mc_reading_t complete;  /* the last window that was not cut short by the flush */
+    int have_complete;
+    int csv;                /* --windows */
+    double fs;
 } replay_ctx_t;
+
+#define WH(q) ((double)(q) / (double)MC_ENERGY_QUANTA_PER_WH)
+
+/* The flag names, in bit order, as mc_meter.h spells them without the MC_FLAG_ prefix. */
+static const struct {
+    uint32_t bit;
+    const char *name;
+} flag_names[] = {
+    {MC_FLAG_NO_VOLTAGE, "NO_VOLTAGE"}, {MC_FLAG_CREEP_P, "CREEP_P"},       {MC_FLAG_CREEP_Q, "CREEP_Q"},
+    {MC_FLAG_SETTLING, "SETTLING"},     {MC_FLAG_CAPACITIVE, "CAPACITIVE"}, {MC_FLAG_INDUCTIVE, "INDUCTIVE"},
+    {MC_FLAG_PARTIAL, "PARTIAL"},       {MC_FLAG_IRREGULAR, "IRREGULAR"},
+};
+
+static void print_window_csv(const replay_ctx_t *c, const mc_reading_t *r)
+{
+    printf("%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,", (double)r->start_sample / c->fs, (double)r->duration_s,
+           r->urms, r->irms, r->p, r->q, r->s, r->pf, r->freq);
+    int first = 1;
+    for (size_t k = 0; k < sizeof(flag_names) / sizeof(flag_names[0]); k++) {
+        if (r->flags & flag_names[k].bit) {
+            printf("%s%s", first ? "" : "|", flag_names[k].name);
+            first = 0;
+        }
+    }
+    printf(",%.9f,%.9f,%.9f,%.9f\n", WH(r->delta.q[MC_E_ACTIVE_IMPORT]), WH(r->delta.q[MC_E_ACTIVE_EXPORT]),
+           WH(mc_energy_reactive_import(&r->delta)), WH(mc_energy_reactive_export(&r->delta)));
+}
 
 static void on_window(void *ctx, const mc_reading_t *r)
 {
     replay_ctx_t *c = ctx;
+    if (c->windows == 0) {
+        c->first_sample = r->start_sample;
+    }
     c->windows++;
     c->window_s += r->duration_s;
+    if (!(r->flags & MC_FLAG_PARTIAL)) {
+        c->complete = *r;
+        c->have_complete = 1;
+    }
+    if (c->csv) {
+        print_window_csv(c, r);
+    }
 }
-
-#define WH(q) ((double)(q) / (double)MC_ENERGY_QUANTA_PER_WH)
 
 int ms_cmd_replay(int argc, char **argv)
 {
     const char *path = NULL;
     double vscale = 0.0, iscale = 0.0;
-    int have_v = 0, have_i = 0, json = 0;
+    int have_v = 0, have_i = 0, json = 0, csv = 0;
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];
         const char *val = NULL;
@@ -65,6 +117,8 @@ int ms_cmd_replay(int argc, char **argv)
             return MS_EXIT_OK;
         } else if (strcmp(a, "--json") == 0 && val == NULL) {
             json = 1;
+        } else if (strcmp(a, "--windows") == 0 && val == NULL) {
+            csv = 1;
         } else if (strcmp(a, "--v-scale") == 0 || strcmp(a, "--i-scale") == 0) {
             if (val == NULL) {
                 if (k + 1 >= argc) {
@@ -103,6 +157,10 @@ int ms_cmd_replay(int argc, char **argv)
         ms_error("replay: --v-scale and --i-scale are required");
         return MS_EXIT_USAGE;
     }
+    if (json && csv) {
+        ms_error("replay: --json and --windows are two output formats: choose one");
+        return MS_EXIT_USAGE;
+    }
 
     ms_wav_t w;
     char err[600];
@@ -111,7 +169,10 @@ int ms_cmd_replay(int argc, char **argv)
         return MS_EXIT_USAGE;
     }
 
-    replay_ctx_t ctx = { 0, 0.0 };
+    replay_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.csv = csv;
+    ctx.fs = (double)w.sample_rate;
     mc_meter_config_t cfg;
     mc_meter_config_default(&cfg);
     cfg.sample_rate_hz = w.sample_rate;
@@ -130,6 +191,10 @@ int ms_cmd_replay(int argc, char **argv)
         return MS_EXIT_USAGE;
     }
 
+    if (csv) {
+        printf("start_s,duration_s,urms_v,irms_a,p_w,q_var,s_va,pf,freq_hz,flags,active_import_wh,"
+               "active_export_wh,reactive_import_varh,reactive_export_varh\n");
+    }
     enum { BLOCK = 4096 };
     static int32_t v[BLOCK], i[BLOCK];
     uint64_t frames = 0;
@@ -139,12 +204,19 @@ int ms_cmd_replay(int argc, char **argv)
         frames += n;
     }
     ms_wav_close(&w);
+    /* End of the stream: the open window is closed and booked like any other. */
+    mc_meter_flush(&meter);
+    if (csv) {
+        return MS_EXIT_OK;
+    }
 
-    mc_reading_t r;
-    int have = mc_meter_reading(&meter, &r) == MC_OK;
+    mc_reading_t r = ctx.complete;
+    const int have = ctx.have_complete;
     if (!have) {
         memset(&r, 0, sizeof(r));
     }
+    /* Seconds from the file's first sample to the first sample in the energy (-1: none). */
+    const double startup_s = ctx.windows > 0 ? (double)ctx.first_sample / (double)w.sample_rate : -1.0;
     mc_energy_t e;
     mc_meter_energy(&meter, &e);
     const double ai = WH(e.q[MC_E_ACTIVE_IMPORT]), ae = WH(e.q[MC_E_ACTIVE_EXPORT]);
@@ -164,10 +236,10 @@ int ms_cmd_replay(int argc, char **argv)
             }
         }
         printf("\",\"sample_rate\":%lu,\"bits\":%u,\"float\":%s,\"samples\":%llu,\"seconds\":%.6f,"
-               "\"windows\":%llu,\"windows_s\":%.6f,\"complete_window\":%s,",
+               "\"windows\":%llu,\"windows_s\":%.6f,\"complete_window\":%s,\"startup_s\":%.6f,",
                (unsigned long)w.sample_rate, (unsigned)w.bits, w.is_float ? "true" : "false",
                (unsigned long long)frames, secs, (unsigned long long)ctx.windows, ctx.window_s,
-               have ? "true" : "false");
+               have ? "true" : "false", startup_s);
         printf("\"urms\":%.6f,\"irms\":%.6f,\"p\":%.6f,\"q\":%.6f,\"s\":%.6f,\"pf\":%.6f,\"freq\":%.6f,"
                "\"window_s\":%.6f,\"quadrant\":%u,\"flags\":%u,",
                r.urms, r.irms, r.p, r.q, r.s, r.pf, r.freq, r.duration_s, (unsigned)r.quadrant,
@@ -179,6 +251,11 @@ int ms_cmd_replay(int argc, char **argv)
         printf("file      %s: %lu Hz, %u-bit %s, %llu samples (%.3f s), %llu windows (%.3f s)\n", path,
                (unsigned long)w.sample_rate, (unsigned)w.bits, w.is_float ? "float" : "PCM",
                (unsigned long long)frames, secs, (unsigned long long)ctx.windows, ctx.window_s);
+        if (startup_s >= 0.0) {
+            printf("energy    from %.6f s (start-up acquisition) to the end of the file\n", startup_s);
+        } else {
+            printf("energy    none (the file ends inside the meter's start-up acquisition)\n");
+        }
         if (have) {
             printf("window    U %.4f V  I %.5f A  F %.4f Hz  (%.3f s, quadrant %u)\n", r.urms, r.irms, r.freq,
                    r.duration_s, (unsigned)r.quadrant);
