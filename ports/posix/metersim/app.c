@@ -169,6 +169,11 @@ int ms_ram_nvm_load(ms_ram_nvm_t *r, const char *path, mc_nvm_t *nvm, char *err,
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
+    /* Not while a metersim run writes it (it holds the exclusive lock). */
+    if (ms_state_lock(fileno(f), 0, path, err, errlen) != 0) {
+        fclose(f);
+        return -1;
+    }
     r->mem = malloc(size + 1u);
     if (r->mem == NULL) {
         fclose(f);

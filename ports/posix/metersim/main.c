@@ -12,8 +12,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "metersim.h"
+
+int ms_state_lock(int fd, int exclusive, const char *path, char *err, size_t errlen)
+{
+    struct flock l;
+    memset(&l, 0, sizeof(l));
+    l.l_type = exclusive ? F_WRLCK : F_RDLCK;
+    l.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
+    if (fcntl(fd, F_SETLK, &l) == 0) {
+        return 0;
+    }
+    if (errno != EACCES && errno != EAGAIN) {
+        snprintf(err, errlen, "state file %s: cannot lock it (%s)", path, strerror(errno));
+        return -1;
+    }
+    struct flock who = l;
+    if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK) {
+        snprintf(err, errlen, "state file %s is in use by another metersim (pid %ld)", path, (long)who.l_pid);
+    } else {
+        snprintf(err, errlen, "state file %s is in use by another metersim", path);
+    }
+    return -1;
+}
 
 void ms_error(const char *fmt, ...)
 {

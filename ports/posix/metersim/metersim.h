@@ -27,6 +27,15 @@ void ms_format_time(mc_time_t t, char *buf, size_t len);
 int ms_parse_double(const char *s, double *out);
 int ms_parse_ulong(const char *s, unsigned long *out);
 
+/*
+ * Lock a state file for this process: exclusive for `run` (it writes), shared for
+ * `dump` (it reads). POSIX record locks (fcntl), so the holder's pid can be named; they
+ * are advisory and held until the process ends or closes any descriptor of the file.
+ * Returns 0, or -1 with a one-line reason in err (e.g. "state file X is in use by
+ * another metersim (pid N)").
+ */
+int ms_state_lock(int fd, int exclusive, const char *path, char *err, size_t errlen);
+
 int ms_cmd_run(int argc, char **argv);
 int ms_cmd_replay(int argc, char **argv);
 int ms_cmd_dump(int argc, char **argv);

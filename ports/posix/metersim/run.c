@@ -65,6 +65,7 @@ typedef struct run_opts {
     const char *load;
     const char *state;
     const char *tcp;
+    int tcp_given; /* --modbus-tcp was on the command line (not the default) */
     const char *rtu;
     int have_start, have_until, speed_max, dashboard, json;
     mc_time_t start, until;
@@ -145,6 +146,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
             o->have_duration = 1;
         } else if (strcmp(a, "--modbus-tcp") == 0) {
             o->tcp = val;
+            o->tcp_given = 1;
         } else if (strcmp(a, "--rtu") == 0) {
             o->rtu = val;
         } else if (strcmp(a, "--no-dashboard") == 0) {
@@ -314,6 +316,25 @@ static void set_wave(sim_t *s, const ms_wave_t *w)
                  s->bi, s->blen);
 }
 
+/* Book the windows the meter closed (mc_storage_window: tariff, demand, saves), each at
+ * the simulated time of its end. */
+static void book_windows(sim_t *s)
+{
+    ms_app_t *a = &s->app;
+    for (unsigned w = 0; w < a->npending; w++) {
+        const mc_reading_t *r = &a->pending[w];
+        const uint64_t end = r->start_sample + r->samples;
+        const uint64_t rel = end > a->base_sample ? end - a->base_sample : 0;
+        const mc_time_t t = a->base_time + (mc_time_t)(rel / MS_SAMPLE_RATE);
+        int err = mc_storage_window(&a->st, t, r);
+        if (err < 0 && s->storage_err == 0) {
+            s->storage_err = err;
+            ms_error("run: storage: %s (the meter keeps running)", mc_strerror(err));
+        }
+    }
+    a->npending = 0;
+}
+
 /* Feed n samples from the buffer; book closed windows. */
 static void feed(sim_t *s, uint32_t n)
 {
@@ -336,18 +357,7 @@ static void feed(sim_t *s, uint32_t n)
         s->cursor += k;
         a->samples += k;
         n -= k;
-        for (unsigned w = 0; w < a->npending; w++) {
-            const mc_reading_t *r = &a->pending[w];
-            const uint64_t end = r->start_sample + r->samples;
-            const uint64_t rel = end > a->base_sample ? end - a->base_sample : 0;
-            const mc_time_t t = a->base_time + (mc_time_t)(rel / MS_SAMPLE_RATE);
-            int err = mc_storage_window(&a->st, t, r);
-            if (err < 0 && s->storage_err == 0) {
-                s->storage_err = err;
-                ms_error("run: storage: %s (the meter keeps running)", mc_strerror(err));
-            }
-        }
-        a->npending = 0;
+        book_windows(s);
     }
 }
 
@@ -606,7 +616,8 @@ int ms_cmd_run(int argc, char **argv)
 #ifndef MS_HAVE_MODBUS
     (void)rtu_baud;
     (void)rtu_parity;
-    if (port != 0 || rtu_dev[0] != '\0') {
+    (void)port; /* the default 127.0.0.1:1502 is simply not served */
+    if (o->tcp_given || rtu_dev[0] != '\0') {
         ms_error("run: this metersim was built without libmodbus, so --modbus-tcp and --rtu are not "
                  "available (apt-get install libmodbus-dev, then rebuild)");
         return MS_EXIT_USAGE;
@@ -639,6 +650,13 @@ int ms_cmd_run(int argc, char **argv)
     if (rc != MC_OK) {
         ms_error("run: state file %s: %s", path,
                  rc == MC_ERR_INVAL ? "not a metersim state file (size differs)" : "cannot open or write it");
+        return MS_EXIT_USAGE;
+    }
+    /* One meter per state file: a second metersim on it would save over the first. */
+    char lock_err[1200];
+    if (ms_state_lock(file.fd, 1, path, lock_err, sizeof(lock_err)) != 0) {
+        mc_posix_nvm_close(&file);
+        ms_error("run: %s", lock_err);
         return MS_EXIT_USAGE;
     }
     /* As fast as possible, a per-operation fsync() would cost more than the metering; what was
@@ -679,12 +697,6 @@ int ms_cmd_run(int argc, char **argv)
             return MS_EXIT_FAIL;
         }
         have_rtu = 1;
-    }
-#else
-    if (o->rtu != NULL) {
-        ms_error("run: this metersim was built without Modbus (libmodbus-dev missing)");
-        mc_posix_nvm_close(&file);
-        return MS_EXIT_FAIL;
     }
 #endif
 
@@ -799,8 +811,11 @@ int ms_cmd_run(int argc, char **argv)
         } while (!g_stop && real < target);
     }
 
-    /* power-fail warning (signal) or the end of the run: save now */
+    /* power-fail warning (signal) or the end of the run: the window under way is closed
+     * and booked (every sample fed is in the energy), then saved */
     tty_restore();
+    mc_meter_flush(&a->meter);
+    book_windows(s);
     const mc_time_t end = ms_app_now(a);
     rc = mc_storage_power_fail(&a->st, end);
     print_status(s, mono_s() - t0, 1);
