@@ -281,7 +281,51 @@ typedef struct sim {
     mc_panel_t panel;
     uint32_t panel_extra_ms;   /* simulated key-hold time added to the real clock */
     char panel_msg[96];        /* last panel log line, shown under the screen */
+    /* what the run did, for the summary at its end */
+    double progress;           /* share of the --until/--duration run done, 0..1 (-1: unbounded) */
+    double eta_s;              /* real seconds left, estimated (-1: not yet known) */
+    unsigned settlements;      /* monthly settlements made during the run */
+    unsigned saves;            /* energy saves during the run (the power-fail save included) */
+    mc_time_t last_settlement; /* the tariff's last settlement point as last seen */
+    mc_time_t saved_at;        /* storage's last energy save time as last seen */
+    uint32_t first_event_seq;  /* sequence of the newest event at start-up */
 } sim_t;
+
+/* The dashboard draws in the terminal's alternate screen, so the scrollback keeps what
+ * was there (the banner among it); every exit path leaves it (atexit). */
+static int g_alt_screen;
+
+static void screen_leave(void)
+{
+    if (g_alt_screen) {
+        fputs("\033[?25h\033[?1049l", stdout);
+        fflush(stdout);
+        g_alt_screen = 0;
+    }
+}
+
+static void screen_enter(void)
+{
+    if (isatty(STDOUT_FILENO)) {
+        fputs("\033[?1049h\033[?25l", stdout);
+        g_alt_screen = 1;
+        atexit(screen_leave);
+    }
+}
+
+/* Count settlements and energy saves as the run makes them. */
+static void note_progress(sim_t *s)
+{
+    ms_app_t *a = &s->app;
+    if (a->tariff.last_settlement != s->last_settlement) {
+        s->settlements++;
+        s->last_settlement = a->tariff.last_settlement;
+    }
+    if (a->st.saved_at != s->saved_at) {
+        s->saves++;
+        s->saved_at = a->st.saved_at;
+    }
+}
 
 /* Buffer length for a frequency: D seconds so that F·D is whole (D = 1, 2, 4, 5, 10, 20). */
 static void plan_buffer(sim_t *s, double f)
@@ -333,6 +377,7 @@ static void book_windows(sim_t *s)
         }
     }
     a->npending = 0;
+    note_progress(s);
 }
 
 /* Feed n samples from the buffer; book closed windows. */
@@ -464,7 +509,7 @@ static int panel_keys(sim_t *s)
 static void print_panel(const sim_t *s)
 {
     const mc_panel_screen_t *sc = mc_panel_screen(&s->panel);
-    printf("  front panel        +------------------+\n");
+    printf("  front panel        +------------------+\033[K\n");
     for (unsigned l = 0; l < MC_PANEL_LINES; l++) {
         printf("                     | ");
         for (unsigned c = 0; c < MC_PANEL_COLS; c++) {
@@ -475,9 +520,17 @@ static void print_panel(const sim_t *s)
                 putchar(ch);
             }
         }
-        printf(" |%s\n", l == 1 ? "   keys: 1 K1  2 K2  ! K1 long  @ K2 long  3 both" : "");
+        printf(" |%s\033[K\n", l == 1 ? "  keys 1/2 K1/K2, !/@ long, 3 both" : "");
     }
-    printf("                     +------------------+  %s\n", s->panel_msg);
+    printf("                     +------------------+  %.36s\033[K\n", s->panel_msg);
+}
+
+/* Events logged since start-up. */
+static unsigned run_events(const sim_t *s)
+{
+    mc_event_t ev;
+    const uint32_t seq = mc_storage_event_read(&s->app.st, 0, &ev) == MC_OK ? ev.seq : s->first_event_seq;
+    return seq - s->first_event_seq;
 }
 
 static void print_status(sim_t *s, double real_elapsed, int final)
@@ -513,9 +566,13 @@ static void print_status(sim_t *s, double real_elapsed, int final)
         for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
             printf("%s%.6f", k > 1 ? "," : "", WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)));
         }
-        printf("],\"pulses\":%llu,\"relay\":%d,\"di\":%d,\"modbus_requests\":%llu,\"real_s\":%.3f%s}\n",
-               (unsigned long long)a->pulses, relay, di, (unsigned long long)s->mb_requests, real_elapsed,
-               final ? ",\"final\":true" : "");
+        printf("],\"pulses\":%llu,\"relay\":%d,\"di\":%d,\"modbus_requests\":%llu,\"real_s\":%.3f",
+               (unsigned long long)a->pulses, relay, di, (unsigned long long)s->mb_requests, real_elapsed);
+        if (final) {
+            printf(",\"final\":true,\"settlements\":%u,\"saves\":%u,\"events\":%u", s->settlements, s->saves,
+                   run_events(s));
+        }
+        printf("}\n");
     } else if (!s->o.dashboard || final) {
         printf("%s U %.2f V I %.3f A F %.3f Hz P %.1f W Q %.1f var S %.1f VA PF %.3f | import %.6f Wh "
                "export %.6f Wh | rate %d | relay %s DI %s%s\n",
@@ -523,33 +580,62 @@ static void print_status(sim_t *s, double real_elapsed, int final)
                di ? "closed" : "open", final ? " (saved)" : "");
     } else {
         static const char *const names[] = { "", "T1 sharp", "T2 peak", "T3 flat", "T4 valley" };
-        printf("\033[H\033[2J");
-        printf("metersim  %s   rate %s   %s\n", ts, rate >= 1 && rate <= 4 ? names[rate] : "?",
+        printf("\033[H"); /* home: every line below overwrites the last frame's */
+        printf("metersim  %s   rate %s   %s\033[K\n", ts, rate >= 1 && rate <= 4 ? names[rate] : "?",
                s->o.speed_max ? "speed max" : "");
-        printf("------------------------------------------------------------------\n");
-        printf("  U %9.2f V      I %9.3f A      F %8.3f Hz\n", r.urms, r.irms, r.freq);
-        printf("  P %9.1f W      Q %9.1f var    S %8.1f VA    PF %6.3f\n", r.p, r.q, r.s, r.pf);
-        printf("------------------------------------------------------------------\n");
-        printf("  active    import %14.3f kWh   export %14.3f kWh\n", ai / 1000.0, ae / 1000.0);
-        printf("  reactive  import %14.3f kvarh export %14.3f kvarh\n", ri / 1000.0, re / 1000.0);
+        printf("------------------------------------------------------------------\033[K\n");
+        printf("  U %9.2f V      I %9.3f A      F %8.3f Hz\033[K\n", r.urms, r.irms, r.freq);
+        printf("  P %9.1f W      Q %9.1f var    S %8.1f VA    PF %6.3f\033[K\n", r.p, r.q, r.s, r.pf);
+        printf("------------------------------------------------------------------\033[K\n");
+        printf("  active    import %14.3f kWh   export %14.3f kWh\033[K\n", ai / 1000.0, ae / 1000.0);
+        printf("  reactive  import %14.3f kvarh export %14.3f kvarh\033[K\n", ri / 1000.0, re / 1000.0);
         for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
-            printf("  %-9s import %14.3f kWh   export %14.3f kWh%s\n", names[k],
+            printf("  %-9s import %14.3f kWh   export %14.3f kWh%s\033[K\n", names[k],
                    WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
                    WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0, (int)k == rate ? "  <" : "");
         }
         if (s->have_panel) {
-            printf("------------------------------------------------------------------\n");
+            printf("------------------------------------------------------------------\033[K\n");
             print_panel(s);
         }
-        printf("------------------------------------------------------------------\n");
-        printf("  pulse %s  (%llu)   relay %-6s  DI %-6s  modbus requests %llu\n", s->pulse_marker ? "(*)" : "( )",
+        printf("------------------------------------------------------------------\033[K\n");
+        printf("  pulse %s  (%llu)   relay %-6s  DI %-6s  modbus requests %llu\033[K\n", s->pulse_marker ? "(*)" : "( )",
                (unsigned long long)a->pulses, relay ? "closed" : "open", di ? "closed" : "open",
                (unsigned long long)s->mb_requests);
 #ifdef MS_HAVE_MODBUS
-        printf("  Modbus TCP %s: mbpoll -m tcp -p %s -a 1 -r 49 -c 7 -t 4:float -B %.*s\n", s->o.tcp,
-               strrchr(s->o.tcp, ':') + 1, (int)(strrchr(s->o.tcp, ':') - s->o.tcp), s->o.tcp);
+        /* the address in force (the bus and the panel can change it) and the real port */
+        printf("  Modbus TCP %s, address %u; U I P Q S PF F (mbpoll -r is 1-based):\033[K\n", s->o.tcp,
+               (unsigned)a->model.params.address);
+        printf("    mbpoll -m tcp -p %s -a %u -r 49 -c 7 -t 4:float -B %.*s\033[K\n", strrchr(s->o.tcp, ':') + 1,
+               (unsigned)a->model.params.address, (int)(strrchr(s->o.tcp, ':') - s->o.tcp), s->o.tcp);
 #endif
-        printf("  Ctrl-C: power-fail warning (state saved), exit\n");
+        if (s->progress >= 0.0) {
+            if (s->eta_s >= 0.0) {
+                printf("  run %5.1f %% done, about %.0f s left\033[K\n", 100.0 * s->progress, s->eta_s);
+            } else {
+                printf("  run %5.1f %% done\033[K\n", 100.0 * s->progress);
+            }
+        }
+        printf("  Ctrl-C: power-fail warning (state saved), exit\033[K\n\033[J");
+    }
+    fflush(stdout);
+}
+
+/* What the run did, in text: energy by rate, settlements, saves, events. (With --json the
+ * final status object carries settlements, saves and events as keys of its own.) */
+static void print_summary(sim_t *s, double real_elapsed)
+{
+    if (s->o.json) {
+        return;
+    }
+    ms_app_t *a = &s->app;
+    printf("summary: %.1f s real; %u settlements, %u energy saves, %u events logged\n", real_elapsed,
+           s->settlements, s->saves, run_events(s));
+    static const char *const names[] = { "", "T1 sharp", "T2 peak", "T3 flat", "T4 valley" };
+    for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+        printf("summary: %-9s import %.6f kWh export %.6f kWh\n", names[k],
+               WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
+               WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0);
     }
     fflush(stdout);
 }
@@ -708,7 +794,27 @@ int ms_cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    s->last_settlement = a->tariff.last_settlement;
+    s->saved_at = a->st.saved_at;
+    mc_event_t ev0;
+    s->first_event_seq = mc_storage_event_read(&a->st, 0, &ev0) == MC_OK ? ev0.seq : 0u;
+    s->progress = (o->have_until || o->have_duration) ? 0.0 : -1.0;
+    s->eta_s = -1.0;
+    if (!o->json) {
+        /* The banner, on stderr (stdout carries the status): what to connect to, as it is now. */
+        fprintf(stderr, "metersim: state %s, meter address %u\n", path, (unsigned)a->model.params.address);
+#ifdef MS_HAVE_MODBUS
+        const char *colon = strrchr(o->tcp, ':');
+        fprintf(stderr, "metersim: Modbus TCP on %s%s%s; read U, I, P, Q, S, PF, F from another terminal with\n"
+                        "    mbpoll -m tcp -p %s -a %u -r 49 -c 7 -t 4:float -B %.*s\n"
+                        "metersim: (mbpoll's -r is 1-based: register 0030H of docs/REGISTERS.md is -r 49)\n",
+                o->tcp, have_rtu ? ", Modbus RTU on " : "", have_rtu ? rtu_dev : "", colon + 1,
+                (unsigned)a->model.params.address, (int)(colon - o->tcp), o->tcp);
+#endif
+        fflush(stderr);
+    }
     if (o->dashboard && !o->json) {
+        screen_enter();
         const mc_panel_port_t pport = { NULL, panel_event, panel_wifi_reset, s };
         if (mc_panel_init(&s->panel, &a->model, &pport, panel_now(s)) == MC_OK) {
             s->have_panel = 1;
@@ -802,6 +908,21 @@ int ms_cmd_run(int argc, char **argv)
             }
             real = mono_s();
             if (real >= next_show) {
+                if (s->progress >= 0.0) {
+                    const double by_time = stop_at != MC_TIME_MAX && stop_at > start
+                                               ? (double)(ms_app_now(a) - start) / (double)(stop_at - start) : 0.0;
+                    const double by_samples = stop_samples != UINT64_MAX
+                                                  ? (double)a->samples / (double)stop_samples : 0.0;
+                    s->progress = by_time > by_samples ? by_time : by_samples;
+                    if (s->progress > 1.0) {
+                        s->progress = 1.0;
+                    }
+                    s->eta_s = s->progress > 0.001 ? (real - t0) * (1.0 - s->progress) / s->progress : -1.0;
+                    if (o->speed_max && !o->json && !o->dashboard) {
+                        fprintf(stderr, "metersim: %5.1f %% done, about %.0f s left\n", 100.0 * s->progress,
+                                s->eta_s >= 0.0 ? s->eta_s : 0.0);
+                    }
+                }
                 print_status(s, real - t0, 0);
                 next_show += 1.0;
                 if (next_show < real) {
@@ -814,10 +935,13 @@ int ms_cmd_run(int argc, char **argv)
     /* power-fail warning (signal) or the end of the run: the window under way is closed
      * and booked (every sample fed is in the energy), then saved */
     tty_restore();
+    screen_leave();
     mc_meter_flush(&a->meter);
     book_windows(s);
     const mc_time_t end = ms_app_now(a);
     rc = mc_storage_power_fail(&a->st, end);
+    note_progress(s);
+    print_summary(s, mono_s() - t0); /* text: before the final status line, which stays the last */
     print_status(s, mono_s() - t0, 1);
 #ifdef MS_HAVE_MODBUS
     if (have_rtu) {
