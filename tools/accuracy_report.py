@@ -7,7 +7,10 @@
 
 --accuracy   stdout of tests/test_accuracy (one line per point: section, condition,
              quantity, truth, meas, err, lim, 0.2S, PASS/FAIL; see print_row() there)
---realworld  stdout of tests/test_realworld ('ROW realworld ...' lines)
+--realworld  stdout of tests/test_realworld: its lines
+               ROW realworld <case> <quantity> <error>[unit] <limit>[unit] PASS|FAIL
+             (energy, Urms, Irms in %, freq in Hz, and counts: flags outside events,
+             cycles, false cycles, partition gaps) and its 'Real-world summary' line
 --out        directory for the SVGs; SVGs this script wrote before and did not
              write this time are removed (only files carrying its Creator tag)
 --markdown   replace (or insert, before the point table) the block between the
@@ -22,9 +25,10 @@ so that the two cannot drift apart unnoticed.
 
 Fails (exit 1, message on stderr) when an input has no rows, when a line looks like
 a row but cannot be parsed, when the accuracy suite's closing summary is missing or
-counts other rows than were parsed (a crashed run), when a row would be left out of
-every plot, or when the envelope and the suite disagree. FAIL rows are drawn (red). Needs
-matplotlib (Debian: python3-matplotlib); `make test` does not use this script.
+counts other rows than were parsed (a crashed run; likewise the real-world summary),
+when a row would be left out of every plot, or when the envelope and the suite
+disagree. FAIL rows are drawn, in red. Needs matplotlib (Debian: python3-matplotlib);
+`make test` does not use this script.
 """
 
 import argparse
@@ -189,16 +193,18 @@ def parse_number_unit(tok, where, what):
 def parse_row_line(line, path, lineno):
     """A machine-readable 'ROW <suite> ...' line (tests/test_realworld.c).
 
-    Accepted: 'ROW <suite> <case> <quantity> <error>[unit] <limit>[unit] [PASS|FAIL] [unit]'
-    where a lone '%' or unit word may follow the error or the limit, or key=value
-    fields (case= quantity= error= limit= unit= result=) in any order.
+    Accepted: 'ROW <suite> <case> <quantity> <error>[unit] <limit>[unit] [PASS|FAIL]', where
+    the unit may be attached ('+0.0123%') or a word of its own ('+0.00002 Hz'), the case is
+    everything between the suite and the quantity; or key=value fields (case= quantity=
+    error= limit= unit= result=) in any order. Without PASS/FAIL, |error| <= limit decides.
     """
     where = "%s:%d" % (path, lineno)
     toks = line.split()
     if len(toks) < 3:
         die("%s: ROW line too short: %r" % (where, line))
     suite = toks[1]
-    kv = dict(t.split("=", 1) for t in toks[2:] if "=" in t)
+    keyed = any(t.split("=", 1)[0] in ("case", "error", "err", "limit", "lim") for t in toks[2:] if "=" in t)
+    kv = dict(t.split("=", 1) for t in toks[2:] if "=" in t) if keyed else {}
     if kv:
         try:
             case, qty = kv["case"], kv.get("quantity", kv.get("qty", ""))
@@ -240,12 +246,34 @@ def parse_row_line(line, path, lineno):
     return Row(path, lineno, suite, suite, case, qty, err, unit, abs(lim), passed)
 
 
+RW_SUMMARY_RE = re.compile(r"^real-world summary: (?P<n>\d+) cases\b", re.I)
+
+
 def parse_realworld(path):
-    rows = []
+    """ROW lines of tests/test_realworld, each tagged with the test ('== title ==') it ran in."""
+    rows, test, summary = [], "", None
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            sm = RW_SUMMARY_RE.match(line)
+            if sm:
+                summary = int(sm.group("n"))
+                continue
+            t = TEST_RE.match(line)
+            if t:
+                if not RW_SUMMARY_RE.match(t.group("title")):
+                    test = t.group("title")
+                continue
             if line.startswith("ROW "):
-                rows.append(parse_row_line(line.rstrip("\n"), path, lineno))
+                r = parse_row_line(line, path, lineno)
+                r.test = test
+                rows.append(r)
+    cases = len({(r.suite, r.cond) for r in rows})
+    if rows and summary is None:
+        die("%s: no 'Real-world summary: N cases' line: the suite did not run to its end "
+            "(crash or timeout?), so these %d cases would be a partial report" % (path, cases))
+    if summary is not None and summary != cases:
+        die("%s: the suite says %d cases, the ROW lines name %d" % (path, summary, cases))
     return rows
 
 
@@ -282,6 +310,8 @@ def save(fig, path, written):
 
 
 def fmt_err(row):
+    if row.unit == "" and float(row.err).is_integer() and float(row.limit).is_integer():
+        return "%d" % row.err
     if row.unit in ("%", ""):
         if row.unit == "%":
             return "%+.4f %%" % row.err
@@ -290,6 +320,8 @@ def fmt_err(row):
 
 
 def fmt_lim(row):
+    if row.unit == "" and float(row.err).is_integer() and float(row.limit).is_integer():
+        return "%d" % row.limit
     if row.unit == "%":
         return "±%.2f %%" % row.limit
     return ("±%g %s" % (row.limit, row.unit)).rstrip()
@@ -436,7 +468,7 @@ def bar(ax, y, q, lo, hi, colour, failed, height=0.62):
             edgecolor="#d62728" if failed else colour, linewidth=1.5 if failed else 0)
 
 
-def bar_legend(fig, used, n_rows_fig_h):
+def bar_legend(fig, used):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     handles = [Patch(color=c, label=l) for l, c in used.items()]
@@ -499,7 +531,124 @@ def plot_bars(plt, title, groups, path, written, subtitle=""):
     ax.set_xlabel("|error| / enforced limit (log scale)")
     fig.text(0.5 * 0.2 / fig_w, 1 - 0.12 / fig_h, title + ("\n" + subtitle if subtitle else ""),
              va="top", ha="left", fontsize=10)
-    bar_legend(fig, used, fig_h)
+    bar_legend(fig, used)
+    save(fig, path, written)
+
+
+def is_check(rows):
+    """A pass/fail count (cycles, flags, gaps): integers without a unit, limit a count too."""
+    return all(r.unit == "" and float(r.err).is_integer() and float(r.limit).is_integer() for r in rows)
+
+
+QTY_NAMES = {"energy": "active energy", "freq": "frequency"}
+
+
+def plot_cases(plt, title, rows, path, written):
+    """One line per case: a panel per measured quantity (|error| / limit, log axis) and
+    a table of the pass/fail counts (cycles, flags, ...), cases grouped by their test."""
+    qtys = list(dict.fromkeys(r.qty for r in rows))
+    measured = [q for q in qtys if not is_check([r for r in rows if r.qty == q])]
+    checks = [q for q in qtys if q not in measured]
+    cases = list(dict.fromkeys((r.test, r.cond) for r in rows))
+    cell = {(r.cond, r.qty): r for r in rows}
+    items = []  # (label, case or None for a test header)
+    last = None
+    for test, case in cases:
+        if test != last:
+            items.append((test or "(no test title)", None))
+            last = test
+        items.append((case, case))
+    n = len(items)
+    mrows = [r for r in rows if r.qty in measured]
+    lo = log_floor([r.ratio() for r in mrows])
+    hi = max([1.0] + [r.ratio() for r in mrows if r.ratio() is not None and math.isfinite(r.ratio())]) * 2.2
+    left_in = 0.3 + 0.062 * max(len(c) for _, c in cases)  # test titles go across the panels
+    panel_in, check_in, gap_in = 2.25, 0.62, 0.18
+    fig_w = left_in + len(measured) * (panel_in + gap_in) + len(checks) * check_in + 0.5
+    top_in, bottom_in = 1.25, 1.05
+    fig_h = top_in + bottom_in + 0.2 * n
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    x0 = left_in
+    axes = []
+    for q in measured + (["checks"] if checks else []):
+        w = panel_in if q != "checks" else check_in * len(checks)
+        ax = fig.add_axes([x0 / fig_w, bottom_in / fig_h, w / fig_w, (fig_h - top_in - bottom_in) / fig_h])
+        axes.append((q, ax))
+        x0 += w + gap_in
+    used = {}
+    for k, (q, ax) in enumerate(axes):
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.set_yticks([n - 1 - i for i, (_, case) in enumerate(items) if case])
+        ax.grid(axis="y", visible=False)
+        if k == 0:
+            ax.set_yticklabels([lbl for lbl, case in items if case], fontsize=7.5)
+            from matplotlib.transforms import blended_transform_factory
+            across = blended_transform_factory(fig.transFigure, ax.transData)  # over every panel
+            for i, (lbl, case) in enumerate(items):
+                if case is None:
+                    fig.text((left_in + 0.05) / fig_w, n - 1 - i, lbl, transform=across, ha="left",
+                             va="center", fontsize=7.5, fontweight="bold",
+                             bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
+        else:
+            ax.tick_params(axis="y", labelleft=False, length=0)
+        for i, (lbl, case) in enumerate(items):
+            if case is None:
+                ax.axhline(n - 1 - i + 0.5, color="#bbbbbb", linewidth=0.6)
+        if q == "checks":
+            ax.set_xlim(0, len(checks))
+            ax.set_xticks([j + 0.5 for j in range(len(checks))])
+            ax.set_xticklabels([])
+            ax.grid(False)
+            for j, cq in enumerate(checks):
+                lims = sorted({cell[(c, cq)].limit for _, c in cases if (c, cq) in cell})
+                ax.text(j + 0.5, n - 0.1, "%s\n(limit %s)" % (cq.replace("_", " "), "/".join("%g" % v for v in lims)),
+                        rotation=90, ha="center", va="bottom", fontsize=7.5)
+                for i, (_, case) in enumerate(items):
+                    r = cell.get((case, cq)) if case else None
+                    if r is None:
+                        continue
+                    y = n - 1 - i
+                    ax.add_patch(plt.Rectangle((j + 0.06, y - 0.4), 0.88, 0.8,
+                                               color="#d5f0d5" if r.passed else "#f7c6c6", linewidth=0))
+                    ax.text(j + 0.5, y, "%g" % r.err, ha="center", va="center", fontsize=7.5,
+                            color="#333333" if r.passed else "#b00000",
+                            fontweight="normal" if r.passed else "bold")
+            continue
+        label, colour = colour_of(q)
+        used[label] = colour
+        qrows = [r for r in rows if r.qty == q]
+        lims = sorted({r.limit for r in qrows})
+        unit = qrows[0].unit
+        lim_txt = ("±%g %s" % (lims[0], unit) if len(lims) == 1 else
+                   "±%g to %g %s, by case" % (lims[0], lims[-1], unit)).replace(" %", " %")
+        for i, (_, case) in enumerate(items):
+            r = cell.get((case, q)) if case else None
+            if r is None:
+                continue
+            y = n - 1 - i
+            ratio = r.ratio()
+            bar(ax, y, ratio, lo, hi, colour, not r.passed, height=0.66)
+            txt = ("%+.4f" % r.err if unit == "%" else "%+.5f" % r.err)
+            if len(lims) > 1:
+                txt += " / %g" % r.limit
+            # a bar longer than half the panel carries its value inside, at its end
+            inside = bool(ratio) and math.log10(min(ratio, hi) / lo) > 0.55 * math.log10(hi / lo)
+            xt = (min(ratio, hi) if ratio else lo) * 100
+            ax.text(xt / 1.08 if inside else xt * 1.12, y, txt, ha="right" if inside else "left",
+                    va="center", fontsize=6.5, color=("white" if inside else "#333333") if r.passed else "#b00000",
+                    family="DejaVu Sans Mono")
+        ax.axvline(100, color="#c0392b", linewidth=1.4)
+        share_axis(ax, lo, hi)
+        ax.tick_params(axis="x", labelsize=7.5)
+        ax.set_title("%s\nlimit %s" % (QTY_NAMES.get(q, q), lim_txt), fontsize=8.5)
+        ax.set_xlabel("|error| / limit", fontsize=8)
+    fails = [r for r in rows if not r.passed]
+    sub = "%d cases, %d rows, %d outside their limit%s" % (
+        len(cases), len(rows), len(fails),
+        (": " + "; ".join("%s %s %s" % (r.cond, r.qty, fmt_err(r)) for r in fails[:4]) +
+         (" ..." if len(fails) > 4 else "")) if fails else "")
+    fig.text(0.2 / fig_w, 1 - 0.12 / fig_h, title + "\n" + sub, va="top", ha="left", fontsize=10)
+    bar_legend(fig, used)
     save(fig, path, written)
 
 
@@ -548,7 +697,7 @@ def plot_overview(plt, sections, path, written):
     fig.text(0.2 / fig_w, 1 - 0.12 / fig_h,
              "Accuracy suite: the point of each section closest to its limit", va="top", ha="left",
              fontsize=10)
-    bar_legend(fig, used, fig_h)
+    bar_legend(fig, used)
     save(fig, path, written)
 
 
@@ -701,19 +850,27 @@ def main():
     # (3) the real-world suite (and any ROW lines the accuracy suite may print one day)
     extra = [r for r in acc if r.suite != "accuracy"] + rw
     for suite, rows in by_section(extra):
-        groups = [(colour_of(r.qty)[0], [x for x in rows if colour_of(x.qty)[0] == colour_of(r.qty)[0]])
-                  for r in rows]
-        groups = list(dict((g[0], g) for g in groups).values())  # by quantity, first-seen order
         name = "%s.svg" % slug(suite)
-        title = "Real-world and non-stationary cases" if suite == "realworld" else "Suite %s" % suite
-        plot_bars(plt, title, groups, os.path.join(args.out, name), written,
-                  subtitle="tests/test_%s.c, %d rows" % (suite, len(rows)))
+        title = ("Real-world, non-stationary cases (tests/test_realworld.c)" if suite == "realworld"
+                 else "Suite %s" % suite)
+        plot_cases(plt, title, rows, os.path.join(args.out, name), written)
         plotted.update(id(r) for r in rows)
-        w = worst_row(rows)
-        fails = sum(not r.passed for r in rows)
-        images.append((title, rel_dir + "/" + name,
-                       "%s: %d rows, %d outside their limit; closest to its limit: %s · %s %s (%s)." %
-                       (title, len(rows), fails, w.cond, w.qty, fmt_err(w), pct_of_limit(w))))
+        cases = list(dict.fromkeys(r.cond for r in rows))
+        fails = [r for r in rows if not r.passed]
+        text = "%s: %d cases, %d rows, %d outside their limit" % (title, len(cases), len(rows), len(fails))
+        if fails:
+            text += " (%s)" % "; ".join("%s %s %s, limit %s" % (r.cond, r.qty, fmt_err(r), fmt_lim(r))
+                                       for r in fails)
+        per_q = []
+        for q in dict.fromkeys(r.qty for r in rows):
+            qr = [r for r in rows if r.qty == q]
+            if is_check(qr):
+                continue
+            w = worst_row(qr)
+            per_q.append("%s %s at %s (%s)" % (QTY_NAMES.get(q, q), fmt_err(w), w.cond, pct_of_limit(w)))
+        if per_q:
+            text += ". Closest to the limit: " + "; ".join(per_q)
+        images.append((title, rel_dir + "/" + name, text + "."))
 
     missing = [r for r in acc + rw if id(r) not in plotted]
     if missing:
