@@ -1036,7 +1036,10 @@ static int write_markdown(void **state)
     if (note != NULL && note[0] != '\0') {
         fprintf(f, "%s\n\n", note);
     }
-    fprintf(f, "Regenerate with:\n\n```sh\nmake test-host\nMC_ACCURACY_MD=docs/ACCURACY.md build/test/tests/test_accuracy\n```\n\n");
+    fprintf(f, "Regenerate with `make accuracy-report` (this table, the plots in docs/accuracy/ and the Plots "
+               "section; needs python3-matplotlib). The table alone: `make test-host`, then "
+               "`MC_ACCURACY_MD=docs/ACCURACY.md build/test/tests/test_accuracy` (this drops the Plots section "
+               "until the next `make accuracy-report`).\n\n");
     fprintf(f, "Setup: Un %.0f V, In %.0f A, Imax %.0f A, start current %.3f A, rated %.0f Hz; ADC full scale "
                "%.2f V and %.2f A peak; fs %.0f Hz and %d bits unless the section says otherwise (P-16bit: 16 bits; "
                "fs-3200 / fs-8000: those rates); Gaussian noise %.0e of full scale rms on both channels; "
