@@ -2,11 +2,15 @@
 # One metersim per state file: a second `metersim run` (and `metersim dump`) on a state
 # file that a running metersim holds exits 2 with one line naming the file; the first
 # one's state is saved intact when it stops.
-#   test_lock.sh METERSIM WORKDIR
+#   test_lock.sh METERSIM WORKDIR [MODBUS]   (MODBUS: ON when metersim has its Modbus server)
 # No timing assumption: the script waits (up to 30 s) until the first instance holds
 # the lock, whatever the machine's load, and every command has a timeout.
 set -eu
-M=$1 WORK=$2
+M=$1 WORK=$2 MODBUS=${3:-ON}
+# With a Modbus server metersim listens on 127.0.0.1:1502 unless told otherwise: port 0
+# (any free port) keeps this test off ports others use. Without one, no option at all.
+TCP=""
+case "$MODBUS" in ON|on|1|TRUE|true) TCP="--modbus-tcp 127.0.0.1:0" ;; esac
 rm -rf "$WORK"
 mkdir -p "$WORK"
 ST="$WORK/meter.nvm"
@@ -16,7 +20,7 @@ fail() { echo "FAIL: $*"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; exit 1; 
 # the second either: it must not get that far).
 # (No `timeout` around it: its pid is the one the lock must name; the trap ends it.)
 trap '[ -n "${PID:-}" ] && kill "$PID" 2>/dev/null' EXIT
-"$M" run --state "$ST" --no-dashboard --modbus-tcp 127.0.0.1:0 --start 2026-06-01T12:00:00 \
+"$M" run --state "$ST" --no-dashboard $TCP --start 2026-06-01T12:00:00 \
     --load U=230,I=10,PF=1,F=50 \
     >"$WORK/first.out" 2>"$WORK/first.err" &
 PID=$!
@@ -33,7 +37,7 @@ done
 [ "$held" -eq 1 ] || fail "the first metersim never held its state file"
 
 set +e
-timeout 30 "$M" run --state "$ST" --no-dashboard --duration 5 --speed max --modbus-tcp 127.0.0.1:0 \
+timeout 30 "$M" run --state "$ST" --no-dashboard --duration 5 --speed max $TCP \
     >"$WORK/second.out" 2>"$WORK/second.err"
 rc=$?
 set -e
