@@ -92,6 +92,14 @@ static void meter_for(mc_meter_t *m, const wf_params_t *p, seen_t *s)
     assert_int_equal(mc_meter_init(m, &cfg), MC_OK);
 }
 
+/* The load, its generator at sample 0 and a fresh meter. */
+static void start(wf_params_t *p, wf_gen_t *g, mc_meter_t *m, seen_t *s)
+{
+    load_params(p);
+    wf_init(g, p);
+    meter_for(m, p, s);
+}
+
 /* Integral of v(t)*i(t) dt over samples [k0, k1), in Wh, from the continuous model. */
 static double truth_wh(const wf_params_t *p, uint64_t k0, uint64_t k1)
 {
@@ -137,12 +145,10 @@ static uint64_t feed(mc_meter_t *m, wf_gen_t *g, double seconds, size_t block)
 static void whole_stream(double seconds, size_t block, double limit)
 {
     wf_params_t p;
-    load_params(&p);
     wf_gen_t g;
-    wf_init(&g, &p);
     mc_meter_t m;
     seen_t s;
-    meter_for(&m, &p, &s);
+    start(&p, &g, &m, &s);
     const uint64_t n = feed(&m, &g, seconds, block);
     const double before = active_wh(&m);
     assert_int_equal(mc_meter_flush(&m), MC_EVENT_WINDOW);
@@ -198,12 +204,10 @@ static void test_flush_midstream(void **state)
 {
     (void)state;
     wf_params_t p;
-    load_params(&p);
     wf_gen_t g;
-    wf_init(&g, &p);
     mc_meter_t m;
     seen_t s;
-    meter_for(&m, &p, &s);
+    start(&p, &g, &m, &s);
     uint64_t n = 0;
     const double pieces[] = {1.37, 0.0051, 2.9, 0.33, 0.0102, 4.125, 0.9999};
     int flushed = 0;
@@ -243,12 +247,10 @@ static void test_flush_edges(void **state)
     (void)state;
     assert_int_equal(mc_meter_flush(NULL), MC_ERR_INVAL);
     wf_params_t p;
-    load_params(&p);
     wf_gen_t g;
-    wf_init(&g, &p);
     mc_meter_t m;
     seen_t s;
-    meter_for(&m, &p, &s);
+    start(&p, &g, &m, &s);
     /* nothing fed, then inside the start-up acquisition: nothing to close */
     assert_int_equal(mc_meter_flush(&m), 0);
     feed(&m, &g, 0.01, 40);
