@@ -150,6 +150,7 @@ test-consumers:
 
 docs:
 	@tools/deps.sh $(DEPS_DOCS)
+	@rm -rf $(BUILD)/docs/html # no pages left over from inputs that are gone
 	@mkdir -p $(BUILD)/docs
 	( cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs" ) | doxygen -
 	@echo "make docs: $(BUILD)/docs/html/index.html"
