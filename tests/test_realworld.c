@@ -932,8 +932,15 @@ static void test_low_current_16bit(void **state)
 {
     (void)state;
     rcase_t c[1];
+    /* Quantisation alone (the issue's case). With this suite's Gaussian noise as well
+     * (2e-5 of full scale, 2.5 mA rms against 50 mA) Irms reads +0.275 %, and so does
+     * an ideal estimator that knows the offset: the noise adds its power to the rms,
+     * whatever the meter does. Removing it needs an rms-offset calibration of the
+     * noise floor (as metering chips have), which mc_calibration_t does not hold yet. */
     case_init(&c[0], "0.01In-16bit-PF1", 50.0137, 50.0, 4000.0, 16);
     load_set(&c[0], RW_LOAD_LINEAR, 0.01 * IN, 0.0);
+    c[0].m.adc.u_noise = 0.0;
+    c[0].m.adc.i_noise = 0.0;
     run_cases(c, 1, "0.01 In with 16-bit quantisation");
 }
 

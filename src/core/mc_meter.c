@@ -507,7 +507,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
                 m->off_i += w * mi;
             }
         }
-        const int32_t h = a->vpeak / 8;
+        const int32_t h = a->vpeak / 4;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
     }
     const uint32_t cycle_n = a->n;
@@ -625,7 +625,7 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
             dc_i = m->acq_imin / 2 + m->acq_imax / 2;
             m->off_v = m->w_off_v = (float)dc_v;
             m->off_i = m->w_off_i = (float)dc_i;
-            const int32_t h = (m->acq_vmax / 2 - m->acq_vmin / 2) / 8;
+            const int32_t h = (m->acq_vmax / 2 - m->acq_vmin / 2) / 4;
             hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
             m->dc_v = dc_v;
             m->dc_i = dc_i;
