@@ -24,20 +24,25 @@
  *
  * @section mc_meter_chain Signal chain
  * Per sample (integer only, safe for an ADC interrupt on a Cortex-M0+):
- * subtract the DC estimate, accumulate Σv, Σi, Σv², Σi², Σv·i into 64-bit
- * per-cycle accumulators, correlate v and i with a 256-entry Q15 sine/cosine
- * reference running at the tracked mains frequency (single-bin DFT, for the
- * fundamental phasors), and watch for the positive-going zero crossing of v.
+ * subtract the window's ADC offsets (rounded to a code), accumulate Σv, Σi, Σv²,
+ * Σi², Σv·i into 64-bit per-cycle accumulators, correlate v and i with a 256-entry
+ * Q15 sine/cosine reference running at the tracked mains frequency (single-bin
+ * DFT, for the fundamental phasors), and watch for the positive-going zero
+ * crossing of v (armed below a quarter of the last peak, at least 1/75 s after the
+ * previous crossing).
  *
  * Per mains cycle (closed on a positive-going voltage zero crossing, located to
- * a fraction of a sample by linear interpolation): remove the cycle's residual
- * mean exactly (Σ(x-x̄)(y-ȳ) = Σxy - Σx·Σy/N), fold the cycle into the window
- * accumulators (float), update the DC estimate and the reference frequency.
+ * a fraction of a sample by linear interpolation): remove the offsets' fractions
+ * exactly, fold the cycle into the window accumulators (float), feed the slow
+ * offset trackers (::MC_OFFSET_TAU_S) and follow the reference frequency.
  *
- * Per window (whole cycles, about window_ms long): Urms, Irms, P (total, all
- * harmonics), Q (fundamental only, IEC 62053-24 style), S = Urms·Irms,
- * PF = P/S, frequency = cycles / time between the first and last crossing;
- * gain, phase and offset calibration; creep; energy; pulses.
+ * Per window (whole cycles, about window_ms long): re-centre the sums on the
+ * trackers' offsets, then Urms, Irms, P (total, all harmonics), Q (fundamental
+ * only, IEC 62053-24 style), S = Urms·Irms, PF = P/S, frequency = cycles / time
+ * between the first and last crossing (least squares over every crossing when
+ * crossings jitter); gain, phase and offset calibration; creep; energy; pulses.
+ * Content below the mains frequency (sub-harmonics, steps) is measured; only what
+ * is below the trackers' corner (0.08 Hz) is taken for ADC offset.
  *
  * @section mc_meter_scaling Scaling and overflow
  * - Input codes must lie in [-2^23, 2^23] (a 24-bit bipolar ADC or anything
@@ -341,9 +346,10 @@ void mc_meter_config_default(mc_meter_config_t *cfg);
  * @brief Start a meter.
  *
  * Copies the configuration, sets unity calibration (see mc_calibration_default())
- * and zero energy. The first window after init carries ::MC_FLAG_SETTLING; the DC
- * estimate is acquired over the first nominal cycle, so readings are within
- * class from the first window on (well inside 0.5 s of signal).
+ * and zero energy. The first window after init carries ::MC_FLAG_SETTLING; the
+ * first ADC offset estimate is acquired over the first 1/40 s and refined by the
+ * offset trackers (a running mean at first), so readings are within class from
+ * the first window on (well inside 0.5 s of signal).
  * @param m    the instance to initialise (caller-owned).
  * @param cfg  the configuration; every field is checked against its documented range.
  * @return ::MC_OK, or ::MC_ERR_INVAL for a NULL pointer or a field out of range
@@ -376,8 +382,11 @@ int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n
  * once to a quantum, pulses, on_window) and flagged ::MC_FLAG_PARTIAL. So every
  * sample fed after the start-up acquisition is in the energy: the energy
  * registers then hold the integral from the first window's `start_sample` to the
- * last sample fed. The samples of the cycle under way are measured against the
- * running DC estimate (the last whole cycle's) and do not move it.
+ * last sample fed. The samples of the cycle under way are measured about the
+ * window's ADC offsets like every other; being a partial cycle they do not feed the
+ * offset trackers. (A true DC current, which the trackers take for offset, adds
+ * nothing over whole cycles but mean(v)·I_dc over the partial one: the flushed
+ * window of a half-wave load at 0.5 Imax reads about 1 % low, docs/ACCURACY.md.)
  *
  * The meter may go on after it: the cycle under way continues into the next
  * window, which starts at the next sample; the next crossing closes it without a

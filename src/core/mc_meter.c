@@ -736,10 +736,10 @@ int mc_meter_flush(mc_meter_t *m)
     if (m->acquiring || (m->cyc.n == 0u && m->w_n == 0u)) {
         return 0; /* start-up acquisition (nothing is measured yet) or nothing since the last window */
     }
-    /* The cycle under way is measured against the running DC estimate, as a
-     * partial cycle always is; it does not move the estimate. */
+    /* The cycle under way is measured about the window's offsets, as every segment
+     * is; being partial, it does not feed the offset trackers. */
     float cvv, cii, cvi;
-    fold_cycle(m, 0.0f, 0.0f, &cvv, &cii, &cvi);
+    fold_cycle(m, m->w_off_v - (float)m->dc_v, m->w_off_i - (float)m->dc_i, &cvv, &cii, &cvi);
     memset(&m->cyc, 0, sizeof(m->cyc));
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
     m->prev_v -= take_offsets(m);
