@@ -403,10 +403,13 @@ static void reseal(nvm_emu_t *e, const rec_t *r)
     wr32(h + 12, crc);
 }
 
-/* The event slot holding sequence `seq` (CRC-valid), or -1. */
+/* The event slot holding sequence `seq` (CRC-valid): 0 and its sector and offset, or -1 and both 0.
+ * Both outputs are set on every path, so callers need not initialise them. */
 static int event_slot(nvm_emu_t *e, const mc_storage_t *st, uint32_t seq, uint32_t *sector, uint32_t *off)
 {
     const mc_storage_area_t *a = &st->area[AREA_EVENTS];
+    *sector = 0;
+    *off = 0;
     for (uint32_t slot = 0; slot < (uint32_t)a->sectors * a->slots_per_sector; slot++) {
         const uint32_t s = a->first_sector + slot / a->slots_per_sector, o = (slot % a->slots_per_sector) * a->slot_size;
         const uint8_t *p = nvm_emu_at(e, s, o);
@@ -1652,7 +1655,7 @@ static void test_flip_event(void **state)
     mc_event_t ev;
     assert_int_equal(mc_storage_event_read(&f->a.st, 10, &ev), MC_OK);
     assert_int_equal(ev.old_value, 19);
-    uint32_t sector = 0, off = 0; /* set by event_slot(); initialised for -O2's flow analysis */
+    uint32_t sector, off; /* event_slot() sets both on every path */
     assert_int_equal(event_slot(&f->emu, &f->a.st, ev.seq, &sector, &off), 0);
     nvm_emu_flip(&f->emu, sector, off + 12u, 2);
     const int rc = mc_storage_event_read(&f->a.st, 10, &ev);
