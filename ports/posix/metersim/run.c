@@ -730,6 +730,16 @@ int ms_cmd_run(int argc, char **argv)
         return MS_EXIT_USAGE;
     }
 
+    /* The power-fail warning counts from here: a SIGINT/SIGTERM during start-up ends the run
+     * at its first step, with the state saved, instead of killing it half started. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     mc_posix_nvm_t file;
     mc_nvm_t nvm;
     int rc = mc_posix_nvm_open(&file, path, MS_NVM_SECTORS, MS_NVM_SECTOR_SIZE, MS_NVM_PROG, 0xFF, &nvm);
@@ -785,14 +795,6 @@ int ms_cmd_run(int argc, char **argv)
         have_rtu = 1;
     }
 #endif
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     s->last_settlement = a->tariff.last_settlement;
     s->saved_at = a->st.saved_at;
