@@ -24,17 +24,19 @@ trap '[ -n "${PID:-}" ] && kill "$PID" 2>/dev/null' EXIT
     --load U=230,I=10,PF=1,F=50 \
     >"$WORK/first.out" 2>"$WORK/first.err" &
 PID=$!
+# It holds the lock once its banner is out (printed after the state is locked and
+# mounted). Waiting for the banner, not probing the lock: a probing `dump` takes a
+# shared lock and could itself win the race against the first run's exclusive one.
 held=0
 for _ in $(seq 300); do
-    if [ -s "$ST" ] && ! timeout 10 "$M" dump --state "$ST" >/dev/null 2>"$WORK/probe.err" &&
-        grep -q "in use by another metersim" "$WORK/probe.err"; then
+    if grep -q "^metersim: state $ST" "$WORK/first.err" 2>/dev/null; then
         held=1
         break
     fi
     kill -0 "$PID" 2>/dev/null || fail "the first metersim stopped: $(cat "$WORK/first.err")"
     sleep 0.1
 done
-[ "$held" -eq 1 ] || fail "the first metersim never held its state file"
+[ "$held" -eq 1 ] || fail "the first metersim never started (no banner in 30 s)"
 
 set +e
 timeout 30 "$M" run --state "$ST" --no-dashboard --duration 5 --speed max $TCP \
@@ -47,6 +49,11 @@ lines=$(wc -l <"$WORK/second.err")
 grep -q "state file $ST is in use by another metersim (pid $PID)" "$WORK/second.err" ||
     fail "second metersim's message does not name the file and the holder: $(cat "$WORK/second.err")"
 echo "second run refused: $(cat "$WORK/second.err")"
+if timeout 10 "$M" dump --state "$ST" >/dev/null 2>"$WORK/probe.err"; then
+    fail "dump read a state file that a running metersim holds"
+fi
+grep -q "in use by another metersim (pid $PID)" "$WORK/probe.err" || fail "dump's refusal: $(cat "$WORK/probe.err")"
+
 echo "dump refused while running: $(cat "$WORK/probe.err")"
 
 # The first one stops (power-fail warning) and saves; its state is intact and readable.
