@@ -385,16 +385,19 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
 }
 
 /*
- * Fold the cycle accumulator into the window sums with the means kv, ki (codes)
- * removed: sum (x - mx)(y - my) over the cycle = sum xy - sum x * my. Returns the
- * cycle's centred sums of v*v, i*i and v*i.
+ * Fold the cycle accumulator into the window sums with constants kv, ki (codes: the
+ * fractions of the window's offsets) removed from every sample, exactly:
+ *   sum (x - kx)(y - ky) = sum xy - ky sum x - kx sum y + n kx ky.
+ * Returns the cycle's centred sums of v*v, i*i and v*i.
  */
 static void fold_cycle(mc_meter_t *m, float kv, float ki, float *cvv, float *cii, float *cvi)
 {
     const mc_cycle_acc_t *a = &m->cyc;
-    *cvv = (float)a->vv - (float)a->v * kv;
-    *cii = (float)a->ii - (float)a->i * ki;
-    *cvi = (float)a->vi - (float)a->v * ki;
+    const float n = (float)a->n;
+    const float sv = (float)a->v, si = (float)a->i;
+    *cvv = (float)a->vv + kv * (n * kv - 2.0f * sv);
+    *cii = (float)a->ii + ki * (n * ki - 2.0f * si);
+    *cvi = (float)a->vi - ki * sv - kv * si + n * kv * ki;
     /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
     m->w_vr += (float)a->vc - kv * (float)a->c;
     m->w_vim -= (float)a->vs - kv * (float)a->s;
@@ -405,9 +408,8 @@ static void fold_cycle(mc_meter_t *m, float kv, float ki, float *cvv, float *cii
     m->w_vi += *cvi;
     m->w_n += a->n;
     /* For re-centring at the window's end: sums of the centred samples and of the reference. */
-    const float n = (float)a->n;
-    m->w_sv += (float)a->v - n * kv;
-    m->w_si += (float)a->i - n * ki;
+    m->w_sv += sv - n * kv;
+    m->w_si += si - n * ki;
     m->w_sc += (float)a->c;
     m->w_ss += (float)a->s;
 }
