@@ -14,7 +14,8 @@
  * Prints "ready tcp=PORT rtu=DEVICE" on stdout once listening, "line: baud B
  * parity P" whenever a write reconfigured the RTU line (a pty keeps the speed
  * but, on Linux, drops the parity bit, so the test cannot see parity with stty),
- * and the counters on exit.
+ * "rtu frames: N dropped: ..." whenever the RTU framer ended a frame (the test
+ * waits for these counts rather than for time), and the counters on exit.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -208,6 +209,8 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 0;
     uint64_t line_changes = 0;
+    mc_rtu_stats_t rtu_seen;
+    memset(&rtu_seen, 0, sizeof(rtu_seen));
     while (!g_stop) {
         if (tcp.mode != MC_POSIX_MODBUS_CLOSED) {
             int rc = timed_poll(&tcp, line.mode != MC_POSIX_MODBUS_CLOSED ? 2 : 50);
@@ -228,6 +231,16 @@ int main(int argc, char **argv)
             if (line.stats.line_changes != line_changes) { /* for the test: the line as now set */
                 line_changes = line.stats.line_changes;
                 printf("line: baud %u parity %u\n", (unsigned)line.baud, (unsigned)line.parity);
+                fflush(stdout);
+            }
+            /* For the test: every frame the framer has ended, so that it can wait for a frame
+             * to be taken (a count) instead of sleeping and hoping the server ran meanwhile. */
+            const mc_rtu_stats_t *rs = &line.rtu.stats;
+            if (memcmp(rs, &rtu_seen, sizeof(rtu_seen)) != 0) {
+                rtu_seen = *rs;
+                printf("rtu frames: %u dropped: crc %u gap %u overrun %u foreign %u\n", (unsigned)rs->frames,
+                       (unsigned)rs->crc_errors, (unsigned)rs->gap_errors, (unsigned)rs->overruns,
+                       (unsigned)rs->foreign);
                 fflush(stdout);
             }
         }
