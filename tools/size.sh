@@ -4,18 +4,18 @@
 # Flash and RAM of the library on Cortex-M4F and Cortex-M0+ (-Os, arm-none-eabi).
 # Cross-compiles the library (MinSizeRel) into <build-root>/size-<cpu> and prints:
 #
-#   size <cpu> <module> text=N data=N bss=N     per module (core, tariff, registers)
+#   size <cpu> <module> text=N data=N bss=N     per module (core, tariff, registers, storage, panel)
 #   size <cpu> total flash=N ram=N              flash = text + data,
 #                                               ram = data + bss + one instance of each caller-allocated
-#                                                     type (mc_meter_t, mc_tariff_t, mc_model_t, mc_rtu_t)
+#                                                     type (mc_meter_t, mc_tariff_t, mc_model_t, mc_rtu_t,
+#                                                     mc_storage_t, mc_panel_t)
 #   size firmware <board> flash=N ram=N library_flash=N library_ram=N
 #                                               the STM32 firmware example per board (see below)
 #
 # Sizes come from arm-none-eabi-size on the library's object files, grouped by
-# their source folder src/<module>/. tariff and registers have no sources yet,
-# so they print zeros until their modules land. sizeof(mc_meter_t) on the target
-# is the size of the probe object tools/size_probe.c defines, read with
-# arm-none-eabi-nm -S (it is the RAM each meter instance needs; the caller owns it).
+# their source folder src/<module>/. The size of each caller-allocated type on the
+# target is that of its probe symbol in tools/size_probe.c, read with arm-none-eabi-nm -S
+# (the RAM each instance needs; the caller owns it).
 # Only the library's own objects are counted: run-time routines a firmware link
 # adds (libgcc soft-float on the M0+, newlib's sqrtf/lrintf, memcpy) are not.
 set -euo pipefail
