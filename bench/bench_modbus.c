@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mc_posix_modbus.h"
 #include "metercore/metercore.h"
+#include "metercore/posix/mc_posix_modbus.h"
 
 static double now_us(void)
 {

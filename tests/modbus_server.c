@@ -23,10 +23,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "mc_posix_modbus.h"
 #include "metercore/mc_meter.h"
 #include "metercore/mc_registers.h"
 #include "metercore/mc_tariff.h"
+#include "metercore/posix/mc_posix_modbus.h"
 #include "waveform.h"
 
 #define UN 230.0

@@ -55,7 +55,7 @@
 #ifdef MC_HAVE_POSIX_NVM
 #include <unistd.h>
 
-#include "mc_posix_nvm.h"
+#include "metercore/posix/mc_posix_nvm.h"
 #endif
 
 #define Q MC_ENERGY_QUANTA_PER_WH
