@@ -127,7 +127,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: metersim [run] [options]           a meter in real time or faster (default)\n"
-            "       metersim replay FILE.wav --v-scale V --i-scale A [--json]\n"
+            "       metersim replay FILE.wav --v-scale V --i-scale A [--json | --windows]\n"
             "       metersim dump --state FILE [--json]\n"
             "       metersim <command> --help          options of a command\n");
 }
