@@ -49,6 +49,15 @@ lines=$(wc -l <"$WORK/second.err")
 grep -q "state file $ST is in use by another metersim (pid $PID)" "$WORK/second.err" ||
     fail "second metersim's message does not name the file and the holder: $(cat "$WORK/second.err")"
 echo "second run refused: $(cat "$WORK/second.err")"
+# Whatever else the second run's options would have run into (here an --until before the
+# start it would have taken from a state file it cannot read), the lock is what it says.
+set +e
+timeout 30 "$M" run --state "$ST" --no-dashboard --until 2001-01-01T00:00:00 $TCP >/dev/null 2>"$WORK/third.err"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/third.err")" -eq 1 ] &&
+    grep -q "state file $ST is in use by another metersim (pid $PID)" "$WORK/third.err" ||
+    fail "second metersim with --until: exit $rc: $(cat "$WORK/third.err")"
 if timeout 10 "$M" dump --state "$ST" >/dev/null 2>"$WORK/probe.err"; then
     fail "dump read a state file that a running metersim holds"
 fi

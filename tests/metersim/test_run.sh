@@ -4,7 +4,12 @@
 # - a 1-hour run at --speed max of a constant load registers P x 1 h within 0.5 %;
 # - a second run on the same state continues (energy grows further, never resets);
 # - dump reads the state back (0x0082 import energy) without modifying the file;
-# - --json lines parse; SIGTERM is a power-fail warning (state saved, exit 0).
+# - --json lines parse; SIGTERM is a power-fail warning (state saved, exit 0);
+# - the banner on stderr: state file, the real port (asked for 0), the current address (one
+#   written over the bus shows at the next start), an mbpoll line that works when pasted;
+# - --speed max with --duration: progress on stderr ending at 100 %, the summary (energy by
+#   rate, settlements, saves, events) in text and as keys of the final JSON object;
+# - the end of the run closes the window under way: a 3 s run saves the energy of all of it.
 #   test_run.sh METERSIM WORKDIR
 set -eu
 M=$1 WORK=$2
@@ -56,7 +61,7 @@ done
 # 1 h of 230 V, 5 A, PF 0.5L: P = 575 W, 575 Wh.
 ST="$WORK/state.nvm"
 timeout 120 "$M" run --load U=230,I=5,PF=0.5L,F=50 --speed max --duration 3600 --no-dashboard \
-    --state "$ST" --start 2026-03-02T08:00:00 $TCP >"$WORK/run1.txt"
+    --state "$ST" --start 2026-03-02T08:00:00 $TCP >"$WORK/run1.txt" 2>"$WORK/run1.err"
 tail -1 "$WORK/run1.txt"
 timeout 120 "$M" run --load U=230,I=5,PF=0.5L,F=50 --speed max --duration 3600 --json \
     --state "$ST" $TCP >"$WORK/run2.txt"
@@ -65,7 +70,7 @@ timeout 30 "$M" dump --state "$ST" >"$WORK/dump.txt"
 sum1=$(md5sum <"$ST")
 timeout 30 "$M" dump --state "$ST" >/dev/null
 [ "$sum1" = "$(md5sum <"$ST")" ] || { echo "FAIL: dump modified the state file"; fail=1; }
-$PY - "$WORK" <<'PYEOF' || fail=1
+$PY - "$WORK" "$PORT" <<'PYEOF' || fail=1
 import json, re, sys
 w = sys.argv[1]
 ok = True
@@ -77,6 +82,28 @@ line1 = open(w + "/run1.txt").read().strip().splitlines()[-1]
 e1 = float(re.search(r"import ([0-9.]+) Wh", line1).group(1))
 check(abs(e1 - 575.0) / 575.0 < 0.005, "1 h at 575 W: %.6f Wh (%.3f %%)" % (e1, 100 * (e1 - 575) / 575))
 check(line1.startswith("2026-03-02T09:00:00"), "stops at --duration: " + line1[:19])
+# stderr: the banner (the port asked for, address 1, the state file, an mbpoll line), then the
+# progress: percentages that never go back, the last one 100.0 % (how many come before it
+# depends on the machine's speed: none is fine)
+err = open(w + "/run1.err").read()
+check("metersim: state " + w + "/state.nvm, meter address 1\n" in err, "banner: state file and address 1")
+check("    mbpoll -m tcp -p %s -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1\n" % sys.argv[2] in err,
+      "banner: mbpoll line with port " + sys.argv[2])
+pct = [float(x) for x in re.findall(r"^metersim: +([0-9.]+) % done", err, re.M)]
+check(len(pct) >= 1 and pct[-1] == 100.0 and pct == sorted(pct), "progress %s" % pct)
+check(len(err.splitlines()) == 4 + len(pct), "stderr: the banner (4 lines) and the progress only")
+# stdout: the summary before the last status line; the rates add up to the total, all of it
+# this run's (a new state file), no settlement, saves (10 Wh each at least once), events
+lines = open(w + "/run1.txt").read().splitlines()
+summ = [l for l in lines if l.startswith("summary: ")]
+check(len(summ) == 6 and lines[-7:-1] == summ, "summary: 6 lines before the last status line")
+m = re.match(r"summary: 3600 s simulated in [0-9.]+ s: 0 settlements, (\d+) energy saves, (\d+) events logged$",
+             summ[0]) if summ else None
+check(m is not None and int(m.group(1)) >= 1 and int(m.group(2)) >= 1, "summary: " + (summ[0] if summ else "none"))
+rates = [l.split()[-4:] for l in summ[2:]]
+imp = sum(float(r[0]) for r in rates) * 1000 if len(rates) == 4 else -1
+run = sum(float(r[1]) for r in rates) * 1000 if len(rates) == 4 else -1
+check(abs(imp - e1) < 0.01 and abs(run - e1) < 0.01, "summary: rates add up to %.3f Wh (this run %.3f Wh)" % (imp, run))
 objs = [json.loads(l) for l in open(w + "/run2.txt") if l.strip()]
 last = objs[-1]
 for k in ("urms", "irms", "p", "q", "s", "pf", "freq", "active_import_wh", "active_export_wh",
@@ -85,6 +112,9 @@ for k in ("urms", "irms", "p", "q", "s", "pf", "freq", "active_import_wh", "acti
 e2 = last["active_import_wh"]
 check(abs(e2 - 1150.0) / 1150.0 < 0.005, "second run continues: %.6f Wh after 2 h" % e2)
 check(last["time"] == "2026-03-02T10:00:00", "second run continues the clock: " + last["time"])
+check(last.get("final") is True and last.get("settlements") == 0 and last.get("saves", 0) >= 1 and
+      last.get("events", 0) >= 1 and all("final" not in o for o in objs[:-1]),
+      "final JSON object: final, settlements 0, saves %s, events %s" % (last.get("saves"), last.get("events")))
 check(abs(last["p"] - 575) < 1 and abs(last["pf"] - 0.5) < 0.001 and abs(last["freq"] - 50) < 0.01,
       "P %.3f PF %.4f F %.4f" % (last["p"], last["pf"], last["freq"]))
 d = json.load(open(w + "/dump.json"))
@@ -110,4 +140,89 @@ shown=$(tail -1 "$WORK/sig.txt" | sed -n 's/.*import \([0-9.]*\) Wh.*/\1/p')
 saved=$(timeout 30 "$M" dump --state "$ST2" | sed -n 's/^0x0082 //p')
 $PY -c "import sys; s=float('$shown'); d=float('$saved')*1000; print('SIGTERM: shown %.3f Wh, saved %.3f Wh' % (s, d)); sys.exit(0 if s > 100 and abs(s-d) < 1 else 1)" ||
     { echo "FAIL: SIGTERM state not saved"; fail=1; }
+# SIGHUP (the terminal closed) is a power-fail warning too: exit 0, the state saved.
+"$M" run --load U=230,I=10,PF=1,F=50 --speed 600 --no-dashboard --state "$WORK/hup.nvm" \
+    --start 2026-03-02T12:00:00 $TCP >"$WORK/hup.txt" 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q " U 230" "$WORK/hup.txt" && break; sleep 0.1; done # running (30 s at most)
+kill -HUP $pid
+set +e
+wait $pid
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] && tail -1 "$WORK/hup.txt" | grep -q "(saved)$"; then
+    echo "SIGHUP: $(tail -1 "$WORK/hup.txt" | sed 's/.*| import/import/')"
+else
+    echo "FAIL: SIGHUP exit $rc"; tail -3 "$WORK/hup.txt"; fail=1
+fi
+
+# The end of the run closes the window under way (mc_meter_flush) before the final save: a
+# 3 s run of 13.8 kW registers and saves the energy of everything after the meter's start-up
+# acquisition (under 0.5 s), not only of the windows (about 1 s each) that closed by
+# themselves, which would miss about a third. Bounds by sample counts, not by time.
+ST3="$WORK/short.nvm"
+timeout 60 "$M" run --load U=230,I=60,PF=1,F=50 --speed max --duration 3 --json --state "$ST3" \
+    --start 2026-03-02T12:00:00 $TCP >"$WORK/short.json" 2>"$WORK/short.err"
+timeout 30 "$M" dump --state "$ST3" --json >"$WORK/short-dump.json"
+$PY - "$WORK/short.json" "$WORK/short-dump.json" <<'PYEOF' || fail=1
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+saved = json.load(open(sys.argv[2]))["0x0082"] * 1000
+e, p = last["active_import_wh"], 230.0 * 60.0
+lo, hi = p * (3 - 0.5) / 3600, p * 3 / 3600 * 1.002
+print("3 s at 13.8 kW: %.4f Wh registered (%.3f s of energy), %.4f Wh saved; between %.4f and %.4f Wh expected"
+      % (e, e * 3600 / p, saved, lo, hi))
+sys.exit(0 if lo <= e <= hi and abs(saved - e) < 0.0015 else "FAIL: the window under way at the end is missing")
+PYEOF
+
+# A month's end during the run: one settlement, counted in the final JSON object.
+timeout 60 "$M" run --load U=230,I=5,PF=1,F=50 --speed max --duration 120 --json --state "$WORK/month.nvm" \
+    --start 2026-03-31T23:59:00 $TCP >"$WORK/month.json" 2>/dev/null
+$PY - "$WORK/month.json" <<'PYEOF' || fail=1
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+print("month end: settlements %s, saves %s, events %s" % (last["settlements"], last["saves"], last["events"]))
+sys.exit(0 if last["final"] and last["settlements"] == 1 and last["saves"] >= 2 else "FAIL: settlement not counted")
+PYEOF
+
+# The banner's mbpoll line, pasted (plus -1 -o 2: once, 2 s timeout), reads the meter on the
+# port the system chose (0 was asked for); an address written over the bus (0001H = -r 2)
+# is the one the next start's banner shows.
+command -v mbpoll >/dev/null 2>&1 || { echo "FAIL: mbpoll not found: install the Debian package mbpoll"; exit 1; }
+ST4="$WORK/addr.nvm"
+"$M" run --load U=230,I=5,PF=1,F=50 --no-dashboard --state "$ST4" --start 2026-03-02T08:00:00 \
+    --modbus-tcp 127.0.0.1:0 >"$WORK/addr.out" 2>"$WORK/addr.err" &
+apid=$!
+line=""
+for _ in $(seq 300); do # the banner is out once the server listens (up to 30 s on a loaded machine)
+    line=$(sed -n 's/^    \(mbpoll -m tcp .*\)$/\1/p' "$WORK/addr.err")
+    [ -n "$line" ] && break
+    sleep 0.1
+done
+echo "banner: $line"
+case "$line" in
+"mbpoll -m tcp -p "[1-9]*" -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1") ;;
+*) echo "FAIL: no mbpoll line with a real port in the banner"; cat "$WORK/addr.err"; fail=1 ;;
+esac
+aport=$(echo "$line" | sed -n 's/.* -p \([0-9]*\) .*/\1/p')
+for _ in $(seq 300); do # and the first window has closed once a status line shows U
+    grep -q " U 230" "$WORK/addr.out" && break
+    sleep 0.1
+done
+out=$(timeout 10 mbpoll -1 -o 2 ${line#mbpoll } 2>&1) || { echo "FAIL: the banner's mbpoll: $out"; fail=1; }
+u=$(printf '%s\n' "$out" | sed -n 's/^\[49\]:[[:space:]]*//p')
+$PY -c "import sys; u=float('${u:-0}'); print('pasted mbpoll line: U %g V' % u); sys.exit(0 if abs(u-230) < 1 else 1)" ||
+    { echo "FAIL: the banner's mbpoll line does not read U: $out"; fail=1; }
+timeout 10 mbpoll -m tcp -p "$aport" -a 1 -r 2 -t 4 -1 -o 2 127.0.0.1 7 >/dev/null 2>&1 ||
+    { echo "FAIL: writing address 7 over Modbus TCP"; fail=1; }
+kill -TERM $apid
+wait $apid || { echo "FAIL: SIGTERM exit"; fail=1; }
+timeout 60 "$M" run --load U=230,I=5,PF=1,F=50 --no-dashboard --speed max --duration 1 --state "$ST4" \
+    $TCP >/dev/null 2>"$WORK/addr2.err"
+if grep -q "^metersim: state $ST4, meter address 7\$" "$WORK/addr2.err" &&
+    grep -q "^    mbpoll -m tcp -p $PORT -a 7 -r 49 " "$WORK/addr2.err"; then
+    echo "banner after the address was written: $(grep '^    mbpoll' "$WORK/addr2.err")"
+else
+    echo "FAIL: the banner does not show the address written over the bus (7)"; cat "$WORK/addr2.err"; fail=1
+fi
 exit $fail

@@ -20,7 +20,8 @@ static void dump_help(FILE *f)
             "  Every register of the map with its value from a metersim state file (the file is\n"
             "  not modified): lines '0x0080 <value>', or with --json one object mapping \"0x0080\"\n"
             "  to its value (floats as numbers, 16-bit registers as integers).\n"
-            "  --state FILE  the NVM state file of metersim run\n"
+            "  --state FILE  the NVM state file of metersim run (read under a shared lock: while a\n"
+            "                metersim run holds the file, dump exits 2 naming it and the run's pid)\n"
             "  --json        one JSON object\n"
             "  --help        this text\n");
 }

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,27 @@ static void on_signal(int sig)
     g_stop = sig;
 }
 
+/* The terminal as it was before the dashboard took it (see screen_enter, tty_cbreak). */
+static struct termios g_tty_saved;
+static volatile sig_atomic_t g_tty_raw, g_alt_screen;
+
+/* SIGQUIT (Ctrl-\) ends metersim at once, without the power-fail save, as it always has;
+ * only the terminal is given back first (alternate screen left, cursor shown, keys echoed
+ * again), with async-signal-safe calls, and the signal is raised again. */
+static void on_quit(int sig)
+{
+    if (g_alt_screen) {
+        static const char leave[] = "\033[?25h\033[?1049l";
+        ssize_t w = write(STDOUT_FILENO, leave, sizeof(leave) - 1);
+        (void)w;
+    }
+    if (g_tty_raw) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &g_tty_saved);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void run_help(FILE *f)
 {
     fprintf(f,
@@ -53,12 +75,23 @@ static void run_help(FILE *f)
             "  --speed N|max            N simulated seconds per real second (default 1), or max\n"
             "  --until YYYY-MM-DDTHH:MM:SS  stop there (saved, exit 0)\n"
             "  --duration SECONDS       stop after this many simulated seconds (saved, exit 0)\n"
-            "  --modbus-tcp HOST:PORT   Modbus TCP server (default 127.0.0.1:1502)\n"
+            "  --modbus-tcp HOST:PORT   Modbus TCP server (default 127.0.0.1:1502; port 0: one the\n"
+            "                           system picks, named in the banner)\n"
             "  --rtu DEVICE[:BAUD[:PARITY]]  Modbus RTU on a serial device or pty (default 9600, N)\n"
             "  --no-dashboard           plain log lines (one per real second) instead of the screen\n"
-            "  --json                   one JSON object per real second\n"
+            "                           (the screen needs stdout on a terminal: otherwise plain lines)\n"
+            "  --json                   one JSON object per real second (the last one has \"final\":true\n"
+            "                           and what the run did: settlements, saves, events)\n"
             "  --help                   this text\n"
-            "  SIGINT/SIGTERM is the power-fail warning: the state is saved and metersim exits 0.\n");
+            "  At start-up a banner on stderr names the state file, the meter's current Modbus\n"
+            "  address, where Modbus is served and a ready mbpoll command. At --speed max with\n"
+            "  --until or --duration, stderr shows the progress (percent done, time left) unless the\n"
+            "  screen does. The run ends with a summary (energy by rate, settlements, saves, events)\n"
+            "  before the last status line.\n"
+            "  SIGINT/SIGTERM/SIGHUP is the power-fail warning: the window under way is closed, the\n"
+            "  state is saved and metersim exits 0.\n"
+            "  One metersim per state file (an advisory lock held for the whole run): another run\n"
+            "  or dump on it exits 2 naming the file and this process.\n");
 }
 
 typedef struct run_opts {
@@ -288,13 +321,19 @@ typedef struct sim {
     unsigned saves;            /* energy saves during the run (the power-fail save included) */
     mc_time_t last_settlement; /* the tariff's last settlement point as last seen */
     mc_time_t saved_at;        /* storage's last energy save time as last seen */
+    uint64_t saved_q;          /* storage's energy sum at its last save as last seen */
     uint32_t first_event_seq;  /* sequence of the newest event at start-up */
+    uint64_t rate_q0[MC_TARIFF_RATES + 1][2]; /* energy by rate at start-up, import and export */
+    int progress_cr;           /* progress on one line (\r) of a terminal, else plain lines */
+    /* where Modbus is served, for the banner and the dashboard */
+    char mb_host[260];         /* an address clients can connect to ("": no TCP server) */
+    int mb_port;               /* the port really listened on (the system's when 0 was asked) */
 } sim_t;
 
 /* The dashboard draws in the terminal's alternate screen, so the scrollback keeps what
- * was there (the banner among it); every exit path leaves it (atexit). */
-static int g_alt_screen;
-
+ * was there (the banner among it); every exit path leaves it: the end of the run and the
+ * power-fail signals go through screen_leave(), exit() through atexit, SIGQUIT through
+ * on_quit(). */
 static void screen_leave(void)
 {
     if (g_alt_screen) {
@@ -321,9 +360,10 @@ static void note_progress(sim_t *s)
         s->settlements++;
         s->last_settlement = a->tariff.last_settlement;
     }
-    if (a->st.saved_at != s->saved_at) {
+    if (a->st.saved_at != s->saved_at || a->st.saved_energy_q != s->saved_q) {
         s->saves++;
         s->saved_at = a->st.saved_at;
+        s->saved_q = a->st.saved_energy_q;
     }
 }
 
@@ -444,9 +484,6 @@ static int panel_wifi_reset(void *ctx)
     return MC_OK;
 }
 
-static struct termios g_tty_saved;
-static int g_tty_raw;
-
 static void tty_restore(void)
 {
     if (g_tty_raw) {
@@ -523,6 +560,17 @@ static void print_panel(const sim_t *s)
         printf(" |%s\033[K\n", l == 1 ? "  keys 1/2 K1/K2, !/@ long, 3 both" : "");
     }
     printf("                     +------------------+  %.36s\033[K\n", s->panel_msg);
+}
+
+/* The mbpoll command that reads U, I, P, Q, S, PF and F (0030H..003CH of docs/REGISTERS.md;
+ * mbpoll's -r is 1-based, so -r 49) from the meter as it is now: its current address, its
+ * float word order (-B: high word first, ABCD, the default; none for CDAB) and the port
+ * really listened on. */
+static void mbpoll_tcp(const sim_t *s, char *buf, size_t len)
+{
+    const mc_params_t *p = &s->app.model.params;
+    snprintf(buf, len, "mbpoll -m tcp -p %d -a %u -r 49 -c 7 -t 4:float%s %s", s->mb_port, (unsigned)p->address,
+             p->word_order == 1 ? "" : " -B", s->mb_host);
 }
 
 /* Events logged since start-up. */
@@ -602,13 +650,18 @@ static void print_status(sim_t *s, double real_elapsed, int final)
         printf("  pulse %s  (%llu)   relay %-6s  DI %-6s  modbus requests %llu\033[K\n", s->pulse_marker ? "(*)" : "( )",
                (unsigned long long)a->pulses, relay ? "closed" : "open", di ? "closed" : "open",
                (unsigned long long)s->mb_requests);
-#ifdef MS_HAVE_MODBUS
-        /* the address in force (the bus and the panel can change it) and the real port */
-        printf("  Modbus TCP %s, address %u; U I P Q S PF F (mbpoll -r is 1-based):\033[K\n", s->o.tcp,
-               (unsigned)a->model.params.address);
-        printf("    mbpoll -m tcp -p %s -a %u -r 49 -c 7 -t 4:float -B %.*s\033[K\n", strrchr(s->o.tcp, ':') + 1,
-               (unsigned)a->model.params.address, (int)(strrchr(s->o.tcp, ':') - s->o.tcp), s->o.tcp);
-#endif
+        if (s->mb_host[0] != '\0') {
+            /* the address in force (the bus and the panel can change it) and the real port; each
+             * line cut at 79 columns so that the screen fits 80 (only a very long host name is
+             * cut: the banner has the whole command) */
+            char line[400];
+            snprintf(line, sizeof(line), "  Modbus TCP port %d, address %u; U I P Q S PF F (mbpoll -r is 1-based):",
+                     s->mb_port, (unsigned)a->model.params.address);
+            printf("%.79s\033[K\n", line);
+            line[0] = line[1] = line[2] = line[3] = ' ';
+            mbpoll_tcp(s, line + 4, sizeof(line) - 4);
+            printf("%.79s\033[K\n", line);
+        }
         if (s->progress >= 0.0) {
             if (s->eta_s >= 0.0) {
                 printf("  run %5.1f %% done, about %.0f s left\033[K\n", 100.0 * s->progress, s->eta_s);
@@ -621,23 +674,55 @@ static void print_status(sim_t *s, double real_elapsed, int final)
     fflush(stdout);
 }
 
-/* What the run did, in text: energy by rate, settlements, saves, events. (With --json the
- * final status object carries settlements, saves and events as keys of its own.) */
+/* What the run did, in text, on stdout before the last status line (which stays the last
+ * line): energy by rate (the meter's lifetime registers, and this run's share), settlements,
+ * saves, events. With --json the final status object carries settlements, saves and events
+ * as keys of its own (and every object the energy by rate). */
 static void print_summary(sim_t *s, double real_elapsed)
 {
     if (s->o.json) {
         return;
     }
     ms_app_t *a = &s->app;
-    printf("summary: %.1f s real; %u settlements, %u energy saves, %u events logged\n", real_elapsed,
-           s->settlements, s->saves, run_events(s));
+    printf("summary: %llu s simulated in %.1f s: %u settlements, %u energy saves, %u events logged\n",
+           (unsigned long long)(a->samples / MS_SAMPLE_RATE), real_elapsed, s->settlements, s->saves,
+           run_events(s));
+    /* a table that fits 80 columns: the lifetime registers and this run's share */
+    printf("summary: %-9s %14s %14s %14s %14s\n", "kWh", "import", "(this run)", "export", "(this run)");
     static const char *const names[] = { "", "T1 sharp", "T2 peak", "T3 flat", "T4 valley" };
     for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
-        printf("summary: %-9s import %.6f kWh export %.6f kWh\n", names[k],
-               WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
-               WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0);
+        const uint64_t im = mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT);
+        const uint64_t ex = mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT);
+        printf("summary: %-9s %14.6f %14.6f %14.6f %14.6f\n", names[k], WH(im) / 1000.0,
+               WH(im - s->rate_q0[k][0]) / 1000.0, WH(ex) / 1000.0, WH(ex - s->rate_q0[k][1]) / 1000.0);
     }
     fflush(stdout);
+}
+
+/* Progress of a --speed max run with an end, on stderr: on one line rewritten with \r when
+ * stderr is a terminal that stdout does not also write to, else a plain line (once per real
+ * second from the caller). done: the run reached its end. */
+static int g_progress_open; /* a \r line is on the terminal, not ended yet */
+
+static void print_progress(const sim_t *s, int done, double real_elapsed)
+{
+    char line[160], ts[32];
+    ms_format_time(ms_app_now(&s->app), ts, sizeof(ts));
+    if (done) {
+        snprintf(line, sizeof(line), "metersim: 100.0 %% done (%s) in %.1f s", ts, real_elapsed);
+    } else if (s->eta_s >= 0.0) {
+        snprintf(line, sizeof(line), "metersim: %5.1f %% done (%s), about %.0f s left", 100.0 * s->progress, ts,
+                 s->eta_s);
+    } else {
+        snprintf(line, sizeof(line), "metersim: %5.1f %% done (%s)", 100.0 * s->progress, ts);
+    }
+    if (s->progress_cr) {
+        fprintf(stderr, "\r%s\033[K%s", line, done ? "\n" : "");
+        g_progress_open = !done;
+    } else {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
 }
 
 int ms_cmd_run(int argc, char **argv)
@@ -710,6 +795,12 @@ int ms_cmd_run(int argc, char **argv)
     }
 #endif
 
+    /* The screen is for a terminal: into a file or a pipe, plain lines instead. */
+    if (o->dashboard && !isatty(STDOUT_FILENO)) {
+        o->dashboard = 0;
+    }
+    const int screen = o->dashboard && !o->json;
+
     char defpath[4200];
     const char *path = o->state;
     if (path == NULL && (path = default_state(defpath, sizeof(defpath))) == NULL) {
@@ -717,6 +808,18 @@ int ms_cmd_run(int argc, char **argv)
     }
     struct stat sb;
     const int existing = stat(path, &sb) == 0 && sb.st_size > 0;
+    char lock_err[1200];
+    if (existing) { /* held by another metersim: say so now, not whatever its state would break */
+        const int fd = open(path, O_RDONLY);
+        const int busy = fd >= 0 && ms_state_lock(fd, 0, path, lock_err, sizeof(lock_err)) != 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (busy) {
+            ms_error("run: %s", lock_err);
+            return MS_EXIT_USAGE;
+        }
+    }
     mc_time_t start;
     if (o->have_start) {
         start = o->start;
@@ -738,6 +841,9 @@ int ms_cmd_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* the terminal closed: save, as for a power-fail warning */
+    sa.sa_handler = on_quit;
+    sigaction(SIGQUIT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     mc_posix_nvm_t file;
@@ -749,7 +855,6 @@ int ms_cmd_run(int argc, char **argv)
         return MS_EXIT_USAGE;
     }
     /* One meter per state file: a second metersim on it would save over the first. */
-    char lock_err[1200];
     if (ms_state_lock(file.fd, 1, path, lock_err, sizeof(lock_err)) != 0) {
         mc_posix_nvm_close(&file);
         ms_error("run: %s", lock_err);
@@ -783,6 +888,15 @@ int ms_cmd_run(int argc, char **argv)
         return MS_EXIT_FAIL;
     }
     have_tcp = 1;
+    /* an address a client on this machine can connect to: the wildcards are not */
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0) {
+        snprintf(s->mb_host, sizeof(s->mb_host), "127.0.0.1");
+    } else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0) {
+        snprintf(s->mb_host, sizeof(s->mb_host), "::1");
+    } else {
+        snprintf(s->mb_host, sizeof(s->mb_host), "%s", host);
+    }
+    s->mb_port = tcp.port;
     if (o->rtu != NULL) {
         rc = mc_posix_modbus_open_rtu(&rtu, &a->model, rtu_dev, (int)rtu_baud, rtu_parity);
         if (rc != MC_OK) {
@@ -798,24 +912,48 @@ int ms_cmd_run(int argc, char **argv)
 
     s->last_settlement = a->tariff.last_settlement;
     s->saved_at = a->st.saved_at;
+    s->saved_q = a->st.saved_energy_q;
     mc_event_t ev0;
     s->first_event_seq = mc_storage_event_read(&a->st, 0, &ev0) == MC_OK ? ev0.seq : 0u;
+    for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+        s->rate_q0[k][0] = mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT);
+        s->rate_q0[k][1] = mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT);
+    }
     s->progress = (o->have_until || o->have_duration) ? 0.0 : -1.0;
     s->eta_s = -1.0;
-    if (!o->json) {
-        /* The banner, on stderr (stdout carries the status): what to connect to, as it is now. */
-        fprintf(stderr, "metersim: state %s, meter address %u\n", path, (unsigned)a->model.params.address);
+    /* progress on stderr: at --speed max with an end, when the screen does not show it */
+    const int show_progress = o->speed_max && s->progress >= 0.0 && !screen;
+    s->progress_cr = isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
+
+    /* The banner, on stderr in every mode (stdout carries the status lines, the screen or
+     * the JSON lines, which stay as they were): what to connect to, as it is now. Before
+     * the screen, so that it stays on the terminal (the screen is drawn in the alternate one). */
+    fprintf(stderr, "metersim: state %s, meter address %u\n", path, (unsigned)a->model.params.address);
 #ifdef MS_HAVE_MODBUS
-        const char *colon = strrchr(o->tcp, ':');
-        fprintf(stderr, "metersim: Modbus TCP on %s%s%s; read U, I, P, Q, S, PF, F from another terminal with\n"
-                        "    mbpoll -m tcp -p %s -a %u -r 49 -c 7 -t 4:float -B %.*s\n"
-                        "metersim: (mbpoll's -r is 1-based: register 0030H of docs/REGISTERS.md is -r 49)\n",
-                o->tcp, have_rtu ? ", Modbus RTU on " : "", have_rtu ? rtu_dev : "", colon + 1,
-                (unsigned)a->model.params.address, (int)(colon - o->tcp), o->tcp);
-#endif
-        fflush(stderr);
+    {
+        const int v6 = strchr(host, ':') != NULL && host[0] != '[';
+        fprintf(stderr, "metersim: Modbus TCP on %s%s%s:%d", v6 ? "[" : "", host[0] != '\0' ? host : "*",
+                v6 ? "]" : "", tcp.port);
+        static const char *const parity_names[] = { "none", "even", "odd" };
+        const char *parity = parity_names[have_rtu && rtu.parity <= 2 ? rtu.parity : 0];
+        if (have_rtu) {
+            fprintf(stderr, ", Modbus RTU on %s (%lu baud, parity %s)", rtu_dev, (unsigned long)rtu.baud, parity);
+        }
+        char cmd[400];
+        mbpoll_tcp(s, cmd, sizeof(cmd));
+        fprintf(stderr, "\nmetersim: read U I P Q S PF F with (mbpoll's -r is 1-based: 0030H is -r 49):\n    %s\n", cmd);
+        if (have_rtu) {
+            /* the client is on the other end of the line (of a pty pair, of the cable) */
+            fprintf(stderr, "    mbpoll -m rtu -b %lu -P %s -a %u -r 49 -c 7 -t 4:float%s <the line's other end>\n",
+                    (unsigned long)rtu.baud, parity, (unsigned)a->model.params.address,
+                    a->model.params.word_order == 1 ? "" : " -B");
+        }
     }
-    if (o->dashboard && !o->json) {
+#else
+    fprintf(stderr, "metersim: no Modbus server (this metersim was built without libmodbus)\n");
+#endif
+    fflush(stderr);
+    if (screen) {
         screen_enter();
         const mc_panel_port_t pport = { NULL, panel_event, panel_wifi_reset, s };
         if (mc_panel_init(&s->panel, &a->model, &pport, panel_now(s)) == MC_OK) {
@@ -911,8 +1049,9 @@ int ms_cmd_run(int argc, char **argv)
             real = mono_s();
             if (real >= next_show) {
                 if (s->progress >= 0.0) {
-                    const double by_time = stop_at != MC_TIME_MAX && stop_at > start
-                                               ? (double)(ms_app_now(a) - start) / (double)(stop_at - start) : 0.0;
+                    const mc_time_t now_t = ms_app_now(a); /* a clock set backwards counts as none */
+                    const double by_time = stop_at != MC_TIME_MAX && stop_at > start && now_t > start
+                                               ? (double)(now_t - start) / (double)(stop_at - start) : 0.0;
                     const double by_samples = stop_samples != UINT64_MAX
                                                   ? (double)a->samples / (double)stop_samples : 0.0;
                     s->progress = by_time > by_samples ? by_time : by_samples;
@@ -920,9 +1059,8 @@ int ms_cmd_run(int argc, char **argv)
                         s->progress = 1.0;
                     }
                     s->eta_s = s->progress > 0.001 ? (real - t0) * (1.0 - s->progress) / s->progress : -1.0;
-                    if (o->speed_max && !o->json && !o->dashboard) {
-                        fprintf(stderr, "metersim: %5.1f %% done, about %.0f s left\n", 100.0 * s->progress,
-                                s->eta_s >= 0.0 ? s->eta_s : 0.0);
+                    if (show_progress) {
+                        print_progress(s, 0, real - t0);
                     }
                 }
                 print_status(s, real - t0, 0);
@@ -936,8 +1074,18 @@ int ms_cmd_run(int argc, char **argv)
 
     /* power-fail warning (signal) or the end of the run: the window under way is closed
      * and booked (every sample fed is in the energy), then saved */
+    const int reached_end = !g_stop;
     tty_restore();
+    const int had_screen = g_alt_screen;
     screen_leave();
+    if (had_screen && s->storage_err != 0) { /* said on the alternate screen, gone with it */
+        ms_error("run: storage: %s during the run (the meter kept running)", mc_strerror(s->storage_err));
+    }
+    if (show_progress && reached_end) {
+        print_progress(s, 1, mono_s() - t0);
+    } else if (g_progress_open) {
+        fputc('\n', stderr);
+    }
     mc_meter_flush(&a->meter);
     book_windows(s);
     const mc_time_t end = ms_app_now(a);
