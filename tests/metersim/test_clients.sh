@@ -48,26 +48,28 @@ if bad:
 print(f"  {what}: " + ", ".join(f"{n} {vals[r]:g}" for r, (n, w) in want.items()))
 PYEOF
 }
-out=$(timeout 10 mbpoll -m tcp -p "$PORT" -1 -o 1 -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1 2>&1) ||
+# Response timeouts of 5 s (mbpoll -o, pymodbus timeout): an answer is due, and a loaded
+# machine (CI, a parallel build) can delay metersim's poll by a second (1 s timed out once).
+out=$(timeout 20 mbpoll -m tcp -p "$PORT" -1 -o 5 -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1 2>&1) ||
     fail "mbpoll TCP: $out"
 check_floats "$out" "mbpoll TCP"
-e1=$(timeout 10 mbpoll -m tcp -p "$PORT" -1 -o 1 -a 1 -r 131 -c 1 -t 4:float -B 127.0.0.1 2>&1 |
+e1=$(timeout 20 mbpoll -m tcp -p "$PORT" -1 -o 5 -a 1 -r 131 -c 1 -t 4:float -B 127.0.0.1 2>&1 |
     sed -n 's/^\[131\]:[[:space:]]*//p')
 sleep 2
-e2=$(timeout 10 mbpoll -m tcp -p "$PORT" -1 -o 1 -a 1 -r 131 -c 1 -t 4:float -B 127.0.0.1 2>&1 |
+e2=$(timeout 20 mbpoll -m tcp -p "$PORT" -1 -o 5 -a 1 -r 131 -c 1 -t 4:float -B 127.0.0.1 2>&1 |
     sed -n 's/^\[131\]:[[:space:]]*//p')
 $PY -c "import sys; a,b=float('$e1'),float('$e2'); sys.exit(0 if b > a else 'FAIL: energy did not grow: %g -> %g kWh' % (a,b))"
 echo "  active import grew over 2 s: $e1 -> $e2 kWh"
-out=$(timeout 10 mbpoll -m rtu -b 9600 -P none -1 -o 1 -a 1 -r 49 -c 7 -t 4:float -B "$WORK/pty_c" 2>&1) ||
+out=$(timeout 20 mbpoll -m rtu -b 9600 -P none -1 -o 5 -a 1 -r 49 -c 7 -t 4:float -B "$WORK/pty_c" 2>&1) ||
     fail "mbpoll RTU: $out"
 check_floats "$out" "mbpoll RTU"
-out=$(timeout 10 mbpoll -m rtu -b 9600 -P none -1 -o 1 -a 1 -r 3000 -t 4 "$WORK/pty_c" 2>&1 || true)
+out=$(timeout 20 mbpoll -m rtu -b 9600 -P none -1 -o 5 -a 1 -r 3000 -t 4 "$WORK/pty_c" 2>&1 || true)
 grep -q "Illegal data address" <<<"$out" || fail "RTU exception 02 expected: $out"
 echo "  RTU exception 02 on an unmapped register"
 timeout 20 "$PY" - "$PORT" <<'PYEOF' || exit 1
 import sys
 from pymodbus.client import ModbusTcpClient
-c = ModbusTcpClient("127.0.0.1", port=int(sys.argv[1]), timeout=2)
+c = ModbusTcpClient("127.0.0.1", port=int(sys.argv[1]), timeout=5)
 assert c.connect(), "FAIL: pymodbus cannot connect"
 def call(fn, *a, **k):
     try:
