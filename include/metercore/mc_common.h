@@ -50,6 +50,10 @@ typedef enum mc_err {
     MC_ERR_RANGE = -5,      /**< A date, time or clock value outside what the library handles (2000..2099). */
     MC_ERR_IO = -6,         /**< A port operation failed (NVM read, program or erase). */
     MC_ERR_NOSPACE = -7,    /**< No usable storage left (every sector of an area bad). */
+    MC_ERR_DENIED = -8,     /**< Not authorised: the access level is not reached (no password, sealed). */
+    MC_ERR_BUSY = -9,       /**< Refused for now: locked out after wrong passwords, or the write budget is spent. */
+    MC_ERR_AUTH = -10,      /**< Wrong password. */
+    MC_ERR_BLANK = -11,     /**< The memory holds no meter of ours but is not blank either (foreign or damaged). */
 } mc_err;
 
 /**

@@ -18,6 +18,15 @@
  *   other addresses are ignored; broadcast (address 0) writes are executed
  *   without a reply.
  *
+ * Access (docs/SECURITY.md): reads are public; every write goes through
+ * mc_model_write_session() with the caller's ::mc_session_t. Writing the
+ * password register (0000H) on a session that has not logged in is a login:
+ * right, and the rest of the same request is judged as logged in; wrong, or
+ * while the interface is locked out, exception 04 and nothing is written. A
+ * write the session's level does not allow, a sealed calibration, a spent
+ * write budget or a change that could not be saved: exception 04. A reply to a
+ * write is built only after hooks.commit saved the change and its event.
+ *
  * Library errors are negative ::mc_err codes; Modbus exceptions are positive
  * ::mc_modbus_exception codes, carried in the response.
  */
@@ -65,6 +74,7 @@ enum mc_modbus_fc {
  * @brief Serve one request PDU.
  *
  * @param md        the data model.
+ * @param session   the client's session (its level, its interface's guard); NULL: public, reads only.
  * @param req       request PDU (function code first), @p req_len bytes.
  * @param req_len   1..253.
  * @param resp      response PDU buffer, at least ::MC_MODBUS_PDU_MAX bytes; may be
@@ -74,7 +84,8 @@ enum mc_modbus_fc {
  *         function | 0x80, code), 0 for no response (broadcast), or
  *         ::MC_ERR_INVAL for NULL pointers or a length outside 1..253.
  */
-int mc_modbus_handle_pdu(mc_model_t *md, const uint8_t *req, size_t req_len, uint8_t *resp, int broadcast);
+int mc_modbus_handle_pdu(mc_model_t *md, mc_session_t *session, const uint8_t *req, size_t req_len, uint8_t *resp,
+                         int broadcast);
 
 /**
  * @brief CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF). "01 03 00 00 00 0A" gives 0xCDC5
@@ -123,6 +134,8 @@ typedef struct mc_rtu {
     uint32_t baud;              /**< Line settings in force. */
     uint8_t parity;             /**< Parity in force. */
     mc_rtu_stats_t stats;       /**< Statistics. */
+    mc_auth_guard_t guard;      /**< Brute-force guard of this line (::MC_IFACE_RTU). */
+    mc_session_t session;       /**< The master's session (one master per RTU line). */
 } mc_rtu_t;
 
 /**

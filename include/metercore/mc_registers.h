@@ -45,6 +45,9 @@ extern "C" {
 /** Argument of the one on_change report of a clock set (old and new values are times). */
 #define MC_CLOCK_ARG_TIME 6u
 
+/** Argument of the one on_change report of a schedule change (old and new are CRC-32 of the schedule). */
+#define MC_SCHEDULE_ARG 0xFFu
+
 /** Value of the clear-energy command (KPM31 000CH). */
 #define MC_CLEAR_ENERGY_COMMAND 0x55AAu
 
@@ -163,6 +166,77 @@ typedef enum mc_source {
     MC_SRC_LOCAL      /**< Firmware itself (start-up, production, tests). */
 } mc_source;
 
+/**
+ * @name Access levels
+ * Every quantity has one (mc_qty_level()). Reading is public. A change over a
+ * bus needs a session (::mc_session_t) that reached the quantity's level:
+ * - ::MC_LEVEL_PUBLIC: the event selector and the password register itself (to log in);
+ * - ::MC_LEVEL_PARAM: the password (KPM31 0000H) was given on this session;
+ * - ::MC_LEVEL_CAL: as PARAM, and the calibration is not sealed, or it is sealed and
+ *   the port's calibration switch (hooks.cal_switch, a jumper under the sealed
+ *   cover) is set: the physical act. Unsealing needs the switch too.
+ *
+ * See docs/SECURITY.md for the threat model and the OIML D 31 / WELMEC 7.2 reasoning.
+ * @{
+ */
+/** Access level of a quantity. */
+typedef enum mc_level {
+    MC_LEVEL_PUBLIC = 0, /**< Anyone (event selector, password register to log in). */
+    MC_LEVEL_PARAM = 1,  /**< Password: communication, clock, tariff, settlement, relay, energy clear, password change. */
+    MC_LEVEL_CAL = 2,    /**< Password, and unsealed or the calibration switch: calibration, pulse constant, seal. */
+    MC_LEVEL_NONE = 3    /**< Not writable over any bus (measurements, serial number, status). */
+} mc_level;
+
+/** Interfaces, each with its own brute-force guard (::mc_auth_guard_t). */
+typedef enum mc_iface {
+    MC_IFACE_LOCAL = 0,  /**< Firmware itself. */
+    MC_IFACE_RTU = 1,    /**< Modbus RTU line (RS485). */
+    MC_IFACE_TCP = 2,    /**< Modbus TCP server (all its connections share one guard). */
+    MC_IFACE_PANEL = 3,  /**< Front panel (mc_panel.h keeps its own lockout). */
+    MC_IFACE_DLT645 = 4, /**< DL/T645-2007 line. */
+    MC_IFACE_OTHER = 5   /**< Anything else a product adds. */
+} mc_iface;
+
+/** Wrong passwords an interface may try before it is locked out. */
+#define MC_AUTH_FREE_TRIES 10u
+/** First lockout, seconds; every wrong password after a lockout doubles it. */
+#define MC_AUTH_LOCKOUT_FIRST_S 60u
+/** Longest lockout, seconds (one try a day: 10 000 passwords take over 27 years). */
+#define MC_AUTH_LOCKOUT_MAX_S 86400u
+
+/**
+ * Brute-force guard of one interface, shared by all its sessions (TCP
+ * connections come and go; the guard stays). Caller-allocated, one per
+ * interface, initialised with mc_auth_guard_init(); fields private.
+ * Time is the model's monotonic clock (hooks.monotonic_ms), never the meter's
+ * clock, which a client can set.
+ */
+typedef struct mc_auth_guard {
+    uint32_t locked_at_ms;   /**< Monotonic time the lockout began. */
+    uint32_t lockout_s;      /**< Length of the lockout under way, s (0: not locked). */
+    uint32_t next_lockout_s; /**< Length of the next lockout, s. */
+    uint32_t wrong_total;    /**< Wrong passwords since start-up (never reset). */
+    uint32_t refused;        /**< Tries refused during the lockout under way. */
+    uint16_t wrong;          /**< Consecutive wrong passwords (a right one resets it). */
+    uint8_t iface;           /**< ::mc_iface, for the log. */
+} mc_auth_guard_t;
+
+/**
+ * A session: one TCP connection, one RTU master, one DL/T645 master. It holds
+ * the level reached by a password, until cfg.unlock_seconds pass without an
+ * authorised write (counted on the monotonic clock), the session ends
+ * (mc_session_end(), e.g. the connection closes) or the password changes.
+ * Caller-allocated; fields private.
+ */
+typedef struct mc_session {
+    mc_auth_guard_t *guard; /**< The interface's guard. */
+    uint32_t last_ms;       /**< Monotonic time of the login or the last authorised write. */
+    uint16_t password_gen;  /**< The model's password generation at login. */
+    uint8_t authorised;     /**< The password was given. */
+    uint8_t one_request;    /**< Without a monotonic clock: valid for the current request only. */
+} mc_session_t;
+/** @} */
+
 /** Status flags (::MC_QTY_STATUS). */
 enum mc_status_flag {
     MC_STATUS_UNLOCKED = 1u << 0,   /**< Parameter writes are unlocked by the password. */
@@ -212,9 +286,20 @@ typedef enum mc_event_type {
     MC_EV_FREEZE = 9,       /**< Monthly settlement: new = settlement point. */
     MC_EV_CLOCK_BACKWARD = 10, /**< Time went backwards without a clock set: old, new time. */
     MC_EV_STORAGE = 11,     /**< Storage trouble: arg = area, old = sector, new = mc_err. */
-    MC_EV_PANEL = 12        /**< Front panel: arg = the panel's event (2 settings locked after wrong
+    MC_EV_PANEL = 12,       /**< Front panel: arg = the panel's event (2 settings locked after wrong
                                  passwords, 3 lockout over), old = wrong tries, new = lockout seconds. */
+    MC_EV_AUTH = 13,        /**< Bus password: qty = ::mc_auth_event, arg = ::mc_iface, old = wrong passwords on
+                                 that interface since start-up, new = lockout seconds (0: none). Never the tried value. */
+    MC_EV_FORMAT = 14       /**< Firmware or storage format change seen at mount: arg 0 storage format
+                                 (old, new = major * 256 + minor), arg 1 code checksum (old, new). */
 } mc_event_type;
+
+/** What an ::MC_EV_AUTH event reports (its qty field). */
+typedef enum mc_auth_event {
+    MC_AUTH_WRONG = 1,     /**< A wrong password (counted, never logged with its value). */
+    MC_AUTH_LOCKOUT = 2,   /**< Too many wrong passwords: the interface is locked out for `new` seconds. */
+    MC_AUTH_REFUSED = 3    /**< Tries refused during a lockout (logged once per lockout, old = how many). */
+} mc_auth_event;
 
 /** One event of the log. */
 typedef struct mc_event {
@@ -244,6 +329,10 @@ typedef struct mc_event {
  * | relay | products with ::MC_FEAT_RELAY: drives the coil | the relay state changes in the model only |
  * | di | products with ::MC_FEAT_DI: reads the input | the DI reads as open |
  * | code_checksum | the firmware checksum register | it reads 0 |
+ * | monotonic_ms | session timeouts, lockouts, the write budget | a password opens only the request that carries it; a lockout lasts until restart; the write budget does not refill until restart |
+ * | cal_switch | changing a sealed calibration (the physical act) | a sealed calibration can never be changed |
+ * | commit | acknowledged = durable: wire to mc_storage_commit() | writes are acknowledged before they are saved (a cut can lose them) |
+ * | on_auth | logging wrong passwords and lockouts (mc_storage_auth_event()) | they are counted in the guard only |
  */
 typedef struct mc_model_hooks {
     /** A parameter changed (after validation, before it is applied): quantity, argument, old and
@@ -269,13 +358,37 @@ typedef struct mc_model_hooks {
     unsigned (*event_count)(void *ctx);
     /** Read event @p index, 0 = newest (mc_storage_event_read()); 0 or a negative mc_err. Optional. */
     int (*event_read)(void *ctx, unsigned index, mc_event_t *out);
+    /** Monotonic milliseconds since start-up (SysTick, CLOCK_MONOTONIC), wrapping at 2^32;
+     *  never the meter's settable clock. Optional, but every product with a bus should give it. */
+    uint32_t (*monotonic_ms)(void *ctx);
+    /** The calibration switch: 1 while the physical switch or jumper under the sealed cover
+     *  is set, else 0. Optional (a sealed meter is then sealed for good). */
+    int (*cal_switch)(void *ctx);
+    /** Make the changes reported to on_change durable, with their events, before the write
+     *  is acknowledged. Called once at the end of every mc_model_write() and
+     *  mc_model_set_relay() that changed something. Return 0, or a negative mc_err: the
+     *  write then fails with it (the reply says so). Optional; wire to mc_storage_commit(). */
+    int (*commit)(void *ctx);
+    /** A password event on an interface: what (::mc_auth_event), the interface, a count and
+     *  the lockout seconds, as ::MC_EV_AUTH logs them. Optional; wire to mc_storage_auth_event(). */
+    void (*on_auth)(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s);
 } mc_model_hooks_t;
+
+/** Default write budget: changes saved to NVM a bus may make in a burst. */
+#define MC_WRITE_BURST_DEFAULT 20u
+/** Default write budget refill: one more change per this many seconds (144 a day). */
+#define MC_WRITE_REFILL_S_DEFAULT 600u
 
 /** Model configuration. */
 typedef struct mc_model_config {
     uint8_t features;          /**< ::mc_feature bits: what this product has. */
-    uint8_t require_unlock;    /**< Parameter writes over the bus need the password first. */
-    uint16_t unlock_seconds;   /**< How long a password write unlocks (default 300 s). */
+    uint8_t require_unlock;    /**< 1 (default): bus writes need a session at the quantity's level.
+                                    0: ::MC_LEVEL_PARAM quantities are writable by anyone on the bus,
+                                    an explicit product choice for a closed installation (calibration
+                                    still needs the seal rules); documented in docs/SECURITY.md. */
+    uint16_t unlock_seconds;   /**< Session timeout after the last authorised write (default 300 s). */
+    uint16_t write_burst;      /**< Bus changes saved to NVM allowed in a burst (0 = ::MC_WRITE_BURST_DEFAULT). */
+    uint16_t write_refill_s;   /**< One more such change per this many seconds (0 = ::MC_WRITE_REFILL_S_DEFAULT). */
 } mc_model_config_t;
 
 /**
@@ -288,7 +401,9 @@ typedef struct mc_model {
     mc_meter_t *meter;       /**< The meter (not owned). */
     mc_tariff_t *tariff;     /**< The tariff (not owned), may be NULL. */
     mc_params_t params;      /**< Parameters in force. */
-    mc_time_t unlocked_until; /**< Bus writes allowed until then (require_unlock). */
+    uint32_t budget_at_ms;   /**< Monotonic time the write budget was last refilled. */
+    uint16_t budget;         /**< Bus changes left in the write budget. */
+    uint16_t password_gen;   /**< Counts password changes (ends every session). */
     uint16_t errors;         /**< ::mc_error_flag bits. */
     uint8_t relay_closed;    /**< Relay state as last driven. */
     uint8_t sealed;          /**< Calibration sealed. */
@@ -363,26 +478,109 @@ typedef struct mc_write_item {
  * All items are checked together (e.g. clock fields form one date, tariff
  * schedule words must leave a valid schedule) and then applied; if any is out
  * of range or read-only, nothing changes. Each changed parameter is reported to
- * hooks.on_change. Password protection is not checked here (see
- * mc_model_bus_write_allowed()).
+ * hooks.on_change (a schedule change once, as ::MC_QTY_TOU_COUNTS with argument
+ * ::MC_SCHEDULE_ARG and the CRC-32 of the old and new schedule), then
+ * hooks.commit makes them durable. Access is not checked here: this is the
+ * trusted path of the firmware itself; a bus goes through mc_model_write_session().
  * @param md      the model.
  * @param items   the items.
  * @param n       number of items (1..125).
  * @param source  who writes.
  * @return ::MC_OK; ::MC_ERR_INVAL for a value out of range or a read-only
  *         quantity; ::MC_ERR_NODATA for a clock write on a meter without a
- *         set_clock hook; or the set_clock hook's negative error. On any error
- *         nothing changed.
+ *         set_clock hook; or the set_clock hook's negative error. On any of
+ *         these nothing changed. The commit hook's error is returned after the
+ *         change was applied in RAM (it is then not known to be saved).
  */
 int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source);
 
 /**
- * @brief Whether a bus write to @p qty is allowed now (password protection, seal).
- * @param md   the model.
- * @param qty  the quantity to be written.
- * @return 1 allowed, 0 refused.
+ * @brief The access level a change of @p qty needs (see ::mc_level).
+ * @param qty  the quantity.
+ * @return its ::mc_level; ::MC_LEVEL_NONE for read-only and unknown quantities.
  */
-int mc_model_bus_write_allowed(const mc_model_t *md, mc_qty qty);
+mc_level mc_qty_level(mc_qty qty);
+
+/**
+ * @brief Check parameters as a bus write would: every field in its range.
+ * @param p  the parameters.
+ * @return ::MC_OK or ::MC_ERR_INVAL (also for NULL).
+ */
+int mc_params_check(const mc_params_t *p);
+
+/**
+ * @brief Start the brute-force guard of an interface: no wrong tries, not locked.
+ * @param g      the guard.
+ * @param iface  ::mc_iface, named in the events it causes.
+ */
+void mc_auth_guard_init(mc_auth_guard_t *g, unsigned iface);
+
+/**
+ * @brief Start a session on an interface, at ::MC_LEVEL_PUBLIC.
+ * @param s      the session.
+ * @param guard  the interface's guard (required for logging in; NULL: the session can only read).
+ */
+void mc_session_init(mc_session_t *s, mc_auth_guard_t *guard);
+
+/**
+ * @brief End a session (the connection closed, the master went silent): back to public.
+ * @param s  the session (NULL ignored).
+ */
+void mc_session_end(mc_session_t *s);
+
+/**
+ * @brief Log in with the password.
+ *
+ * While the interface is locked out, the try is refused without being checked
+ * (::MC_ERR_BUSY) and counted. A wrong password is counted and reported to
+ * hooks.on_auth (never its value); the ::MC_AUTH_FREE_TRIES-th consecutive
+ * wrong one locks the interface for ::MC_AUTH_LOCKOUT_FIRST_S seconds, and each
+ * wrong one after a lockout for twice as long as the last (at most
+ * ::MC_AUTH_LOCKOUT_MAX_S). A right password resets the count.
+ * @param md        the model.
+ * @param s         the session.
+ * @param password  the password tried, 0..9999.
+ * @return ::MC_OK; ::MC_ERR_AUTH wrong; ::MC_ERR_BUSY locked out;
+ *         ::MC_ERR_INVAL (NULL, or a session without a guard).
+ */
+int mc_session_login(mc_model_t *md, mc_session_t *s, unsigned password);
+
+/**
+ * @brief The level a session holds now (an expired session is ended here).
+ * @param md  the model.
+ * @param s   the session (NULL: public).
+ * @return ::MC_LEVEL_PUBLIC, ::MC_LEVEL_PARAM or ::MC_LEVEL_CAL.
+ */
+mc_level mc_session_level(const mc_model_t *md, mc_session_t *s);
+
+/**
+ * @brief Seconds a guard's lockout still lasts.
+ * @param md  the model (its monotonic clock).
+ * @param g   the guard.
+ * @return 0 if not locked out.
+ */
+uint32_t mc_auth_lockout_left(const mc_model_t *md, const mc_auth_guard_t *g);
+
+/**
+ * @brief A write from a bus: the session's level, the seal and the write budget
+ *        are checked, then mc_model_write().
+ *
+ * Every item needs mc_qty_level() reached by @p s (with cfg.require_unlock 0,
+ * ::MC_LEVEL_PARAM is granted to anyone). A write that would change what is
+ * saved in NVM takes one unit of the write budget (cfg.write_burst, refilled
+ * one per cfg.write_refill_s on the monotonic clock); a password login, the
+ * event selector and a write of unchanged values take none. An authorised write
+ * keeps the session alive.
+ * @param md      the model.
+ * @param s       the session (NULL: public).
+ * @param items   the items.
+ * @param n       1..125.
+ * @param source  ::MC_SRC_BUS, or ::MC_SRC_PANEL for a panel that uses sessions.
+ * @return as mc_model_write(), and ::MC_ERR_DENIED (level not reached, sealed),
+ *         ::MC_ERR_BUSY (the write budget is spent). Nothing changes on error.
+ */
+int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_t *items, size_t n,
+                           mc_source source);
 
 /**
  * @brief Drive the relay (KPM31B): through the hook, then record the state.

@@ -32,6 +32,14 @@ const char *mc_strerror(int err)
         return "MC_ERR_IO";
     case MC_ERR_NOSPACE:
         return "MC_ERR_NOSPACE";
+    case MC_ERR_DENIED:
+        return "MC_ERR_DENIED";
+    case MC_ERR_BUSY:
+        return "MC_ERR_BUSY";
+    case MC_ERR_AUTH:
+        return "MC_ERR_AUTH";
+    case MC_ERR_BLANK:
+        return "MC_ERR_BLANK";
     default:
         return err >= 0 ? "MC_OK" : "MC_ERR_UNKNOWN";
     }

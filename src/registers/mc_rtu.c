@@ -72,6 +72,8 @@ int mc_rtu_init(mc_rtu_t *r, mc_model_t *model, const mc_rtu_port_t *port)
         return MC_ERR_INVAL;
     }
     *r = (mc_rtu_t){ .model = model, .port = *port };
+    mc_auth_guard_init(&r->guard, MC_IFACE_RTU);
+    mc_session_init(&r->session, &r->guard);
     rtu_set_line(r, baud, model->params.parity);
     return MC_OK;
 }
@@ -132,7 +134,7 @@ static int rtu_serve(mc_rtu_t *r, size_t len, unsigned bad)
     }
     r->stats.frames++;
     /* The response PDU is built over the request, after buf[0]: 255 bytes available. */
-    int n = mc_modbus_handle_pdu(r->model, r->buf + 1, len - 3u, r->buf + 1, broadcast);
+    int n = mc_modbus_handle_pdu(r->model, &r->session, r->buf + 1, len - 3u, r->buf + 1, broadcast);
     if (n < 0) {
         return n;
     }
