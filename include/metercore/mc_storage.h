@@ -95,6 +95,13 @@ typedef struct mc_storage_config {
     uint32_t save_period_s;      /**< Time that triggers a save, s (default 3600; 0 = never by time). */
     uint32_t integrity_period_s; /**< Period of the RAM integrity checks, s (default 60). */
     uint8_t event_sectors;       /**< Sectors for the event log, >= 2 (0 = enough for 128 events plus the sector the ring erases when it wraps: at least 100 are always kept). */
+    uint8_t audit_sectors;       /**< Sectors for the metrological audit log (calibration, seal, energy clear,
+                                      clock set, tariff, pulse constant, format/firmware change), which ordinary
+                                      events cannot push out (0 = derived from the geometry). */
+    uint8_t new_meter;           /**< 1: the user asked for a new meter explicitly: a memory that holds no
+                                      meter of ours but is not blank is formatted. 0 (default): such a memory
+                                      is refused with ::MC_ERR_BLANK and left as it is; a blank memory is
+                                      always a first start. */
 } mc_storage_config_t;
 
 /** Per-area ring state. Private. */
@@ -198,6 +205,25 @@ int mc_storage_power_fail(mc_storage_t *st, mc_time_t now);
  */
 void mc_storage_param_changed(void *st, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
                               mc_source source);
+
+/**
+ * @brief Make the changes reported since the last commit durable: the records
+ *        they touch and their events are saved before this returns. Wire the
+ *        model's commit hook to this (the storage instance as ctx).
+ * @param st  the instance (the hook's context).
+ * @return ::MC_OK or a negative mc_err of a failed save.
+ */
+int mc_storage_commit(void *st);
+
+/**
+ * @brief Log a password event (::MC_EV_AUTH). Wire the model's on_auth hook to this.
+ * @param st         the instance (the hook's context).
+ * @param what       ::mc_auth_event.
+ * @param iface      ::mc_iface.
+ * @param count      wrong passwords on the interface since start-up (or tries refused).
+ * @param lockout_s  lockout seconds, 0 for none.
+ */
+void mc_storage_auth_event(void *st, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s);
 
 /**
  * @brief Log an event (timestamped with the model's clock).
