@@ -239,13 +239,14 @@ typedef struct mc_session {
 
 /** Status flags (::MC_QTY_STATUS). */
 enum mc_status_flag {
-    MC_STATUS_UNLOCKED = 1u << 0,   /**< Parameter writes are unlocked by the password. */
+    MC_STATUS_UNLOCKED = 1u << 0,   /**< Parameter writes need no password (cfg.require_unlock 0: the product's choice). */
     MC_STATUS_SEALED = 1u << 1,     /**< Calibration sealed (never writable over the bus). */
     MC_STATUS_NO_VOLTAGE = 1u << 2, /**< Last window saw no voltage. */
     MC_STATUS_CREEP = 1u << 3,      /**< Last window under the creep threshold. */
     MC_STATUS_EXPORT = 1u << 4,     /**< Last window's active power was exported. */
     MC_STATUS_RELAY_CLOSED = 1u << 5, /**< Relay closed. */
     MC_STATUS_DI_CLOSED = 1u << 6,  /**< DI closed (extended circuit). */
+    MC_STATUS_CAL_SWITCH = 1u << 7, /**< The calibration switch is set (hooks.cal_switch). */
 };
 
 /** Error flags (::MC_QTY_ERRORS), set by the integrity checks of the persistence layer. */

@@ -149,7 +149,22 @@ static int fc_read_bits(mc_model_t *md, const uint8_t *req, size_t len, uint8_t 
     return 3;
 }
 
-static int fc_write_coil(mc_model_t *md, const uint8_t *req, size_t len, uint8_t *resp)
+/* A library error of a write as the Modbus exception that reports it: 03 for a value
+ * out of range, 04 for everything refused or failed (access, lockout, budget, save). */
+static int write_error(uint8_t *resp, uint8_t fc, int err)
+{
+    return exception(resp, fc, err == MC_ERR_INVAL ? MC_MB_EX_ILLEGAL_VALUE : MC_MB_EX_DEVICE_FAILURE);
+}
+
+/* After a request: a login without a monotonic clock opened this request only. */
+static void request_done(mc_session_t *session)
+{
+    if (session != NULL && session->one_request) {
+        mc_session_end(session);
+    }
+}
+
+static int fc_write_coil(mc_model_t *md, mc_session_t *session, const uint8_t *req, size_t len, uint8_t *resp)
 {
     const uint8_t fc = req[0];
     if (len != 5u) {
@@ -162,11 +177,18 @@ static int fc_write_coil(mc_model_t *md, const uint8_t *req, size_t len, uint8_t
     if (!(md->cfg.features & MC_FEAT_RELAY) || addr != MC_MB_RELAY_COIL) {
         return exception(resp, fc, MC_MB_EX_ILLEGAL_ADDRESS);
     }
-    if (!mc_model_bus_write_allowed(md, MC_QTY_RELAY) ||
-        mc_model_set_relay(md, value == 0xFF00u, MC_SRC_BUS) != MC_OK) {
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_RELAY;
+    it.u = value == 0xFF00u ? 1u : 0u;
+    uint8_t echo[5];
+    memcpy(echo, req, 5);
+    const int err = mc_model_write_session(md, session, &it, 1, MC_SRC_BUS);
+    if (err != MC_OK) {
+        /* the value was checked above: whatever fails here is refused or failed */
         return exception(resp, fc, MC_MB_EX_DEVICE_FAILURE);
     }
-    memmove(resp, req, 5);
+    memcpy(resp, echo, 5);
     return 5;
 }
 
@@ -175,8 +197,8 @@ static int fc_write_coil(mc_model_t *md, const uint8_t *req, size_t len, uint8_t
  * writable and floats are complete, collect them into write items, handle
  * the password (unlock or change), check protection, write all or nothing.
  */
-static int write_registers(mc_model_t *md, uint8_t fc, uint32_t start, uint32_t qty, const uint8_t *vals,
-                           uint8_t *resp)
+static int write_registers(mc_model_t *md, mc_session_t *session, uint8_t fc, uint32_t start, uint32_t qty,
+                           const uint8_t *vals, uint8_t *resp)
 {
     if (start + qty > 0x10000u) {
         return exception(resp, fc, MC_MB_EX_ILLEGAL_ADDRESS);
@@ -207,42 +229,27 @@ static int write_registers(mc_model_t *md, uint8_t fc, uint32_t start, uint32_t 
         }
         n++;
     }
-    /* Password register with protection on and the meter locked: an unlock
-     * attempt. It takes effect only if the whole request succeeds. */
-    const mc_time_t now = md->hooks.now != NULL ? md->hooks.now(md->hooks.ctx)
-                                                : (md->tariff != NULL ? md->tariff->last_time : 0u);
-    int unlock = 0;
-    if (md->cfg.require_unlock && !(now < md->unlocked_until) && items[0].qty == MC_QTY_PASSWORD) {
-        if (items[0].u != md->params.password) {
-            return exception(resp, fc, MC_MB_EX_ILLEGAL_VALUE);
-        }
-        unlock = 1;
-    }
-    const size_t first = unlock ? 1u : 0u;
-    for (size_t k = first; k < n; k++) {
-        const mc_qty q = (mc_qty)items[k].qty;
-        /* The rest of an unlocking request is judged as unlocked (the seal still holds). */
-        const int sealed_cal = (q == MC_QTY_CAL || q == MC_QTY_SEAL) && md->sealed;
-        if (unlock ? sealed_cal : !mc_model_bus_write_allowed(md, q)) {
+    /* The password register on a session that has not logged in: a login. The
+     * rest of the request is then judged as logged in. A wrong password, or any
+     * try while the interface is locked out: exception 04, nothing written. */
+    size_t first = 0;
+    (void)mc_session_level(md, session); /* ends a session that timed out */
+    if (items[0].qty == MC_QTY_PASSWORD && (session == NULL || !session->authorised)) {
+        if (session == NULL || mc_session_login(md, session, items[0].u) != MC_OK) {
             return exception(resp, fc, MC_MB_EX_DEVICE_FAILURE);
         }
+        first = 1;
     }
     if (n > first) {
-        int err = mc_model_write(md, &items[first], n - first, MC_SRC_BUS);
-        if (err == MC_ERR_INVAL) {
-            return exception(resp, fc, MC_MB_EX_ILLEGAL_VALUE);
-        }
+        const int err = mc_model_write_session(md, session, &items[first], n - first, MC_SRC_BUS);
         if (err < 0) {
-            return exception(resp, fc, MC_MB_EX_DEVICE_FAILURE);
+            return write_error(resp, fc, err);
         }
-    }
-    if (unlock) {
-        md->unlocked_until = now + md->cfg.unlock_seconds;
     }
     return 0;
 }
 
-static int fc_write_single(mc_model_t *md, const uint8_t *req, size_t len, uint8_t *resp)
+static int fc_write_single(mc_model_t *md, mc_session_t *session, const uint8_t *req, size_t len, uint8_t *resp)
 {
     const uint8_t fc = req[0];
     if (len != 5u) {
@@ -250,7 +257,7 @@ static int fc_write_single(mc_model_t *md, const uint8_t *req, size_t len, uint8
     }
     uint8_t echo[5];
     memcpy(echo, req, 5);
-    int r = write_registers(md, fc, get16(echo + 1), 1u, echo + 3, resp);
+    int r = write_registers(md, session, fc, get16(echo + 1), 1u, echo + 3, resp);
     if (r != 0) {
         return r;
     }
@@ -258,7 +265,7 @@ static int fc_write_single(mc_model_t *md, const uint8_t *req, size_t len, uint8
     return 5;
 }
 
-static int fc_write_multiple(mc_model_t *md, const uint8_t *req, size_t len, uint8_t *resp)
+static int fc_write_multiple(mc_model_t *md, mc_session_t *session, const uint8_t *req, size_t len, uint8_t *resp)
 {
     const uint8_t fc = req[0];
     if (len < 6u) {
@@ -271,7 +278,7 @@ static int fc_write_multiple(mc_model_t *md, const uint8_t *req, size_t len, uin
     }
     /* The values stay in the request: write_registers reads them all before it
      * writes into resp, which may be the same buffer. */
-    int r = write_registers(md, fc, start, qty, req + 6, resp);
+    int r = write_registers(md, session, fc, start, qty, req + 6, resp);
     if (r != 0) {
         return r;
     }
@@ -281,7 +288,8 @@ static int fc_write_multiple(mc_model_t *md, const uint8_t *req, size_t len, uin
     return 5;
 }
 
-int mc_modbus_handle_pdu(mc_model_t *md, const uint8_t *req, size_t req_len, uint8_t *resp, int broadcast)
+int mc_modbus_handle_pdu(mc_model_t *md, mc_session_t *session, const uint8_t *req, size_t req_len, uint8_t *resp,
+                         int broadcast)
 {
     if (md == NULL || req == NULL || resp == NULL || req_len < 1u || req_len > MC_MODBUS_PDU_MAX) {
         return MC_ERR_INVAL;
@@ -304,17 +312,18 @@ int mc_modbus_handle_pdu(mc_model_t *md, const uint8_t *req, size_t req_len, uin
         }
         return fc_read_bits(md, req, req_len, resp, (md->cfg.features & MC_FEAT_DI) != 0, mc_model_di(md));
     case MC_MB_FC_WRITE_SINGLE_COIL:
-        r = fc_write_coil(md, req, req_len, resp);
+        r = fc_write_coil(md, session, req, req_len, resp);
         break;
     case MC_MB_FC_WRITE_SINGLE_REGISTER:
-        r = fc_write_single(md, req, req_len, resp);
+        r = fc_write_single(md, session, req, req_len, resp);
         break;
     case MC_MB_FC_WRITE_MULTIPLE:
-        r = fc_write_multiple(md, req, req_len, resp);
+        r = fc_write_multiple(md, session, req, req_len, resp);
         break;
     default:
         r = exception(resp, fc, MC_MB_EX_ILLEGAL_FUNCTION);
         break;
     }
+    request_done(session);
     return broadcast ? 0 : r;
 }

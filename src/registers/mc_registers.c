@@ -108,10 +108,14 @@ void mc_params_default(mc_params_t *p)
     p->pulse_constant = 1600;
 }
 
-static int params_ok(const mc_params_t *p)
+int mc_params_check(const mc_params_t *p)
 {
-    return p->password <= 9999u && p->address >= 1u && p->address <= 247u && p->baud_code >= 1u &&
-           p->baud_code <= 4u && p->parity <= 2u && p->word_order <= 1u && p->pulse_constant >= 1u;
+    if (p == NULL) {
+        return MC_ERR_INVAL;
+    }
+    const int ok = p->password <= 9999u && p->address >= 1u && p->address <= 247u && p->baud_code >= 1u &&
+                   p->baud_code <= 4u && p->parity <= 2u && p->word_order <= 1u && p->pulse_constant >= 1u;
+    return ok ? MC_OK : MC_ERR_INVAL;
 }
 
 void mc_model_config_default(mc_model_config_t *cfg)
@@ -123,6 +127,19 @@ void mc_model_config_default(mc_model_config_t *cfg)
     cfg->features = 0u;
     cfg->require_unlock = 1u;
     cfg->unlock_seconds = 300u;
+    cfg->write_burst = MC_WRITE_BURST_DEFAULT;
+    cfg->write_refill_s = MC_WRITE_REFILL_S_DEFAULT;
+}
+
+/* The monotonic clock, if the product gave one: 1 and *ms, else 0. */
+static int mono_ms(const mc_model_t *md, uint32_t *ms)
+{
+    if (md->hooks.monotonic_ms == NULL) {
+        *ms = 0u;
+        return 0;
+    }
+    *ms = md->hooks.monotonic_ms(md->hooks.ctx);
+    return 1;
 }
 
 int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_hooks_t *hooks,
@@ -137,7 +154,7 @@ int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_h
     } else {
         mc_params_default(&p);
     }
-    if (!params_ok(&p)) {
+    if (mc_params_check(&p) != MC_OK) {
         return MC_ERR_INVAL;
     }
     memset(md, 0, sizeof(*md));
@@ -145,9 +162,17 @@ int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_h
     if (md->cfg.unlock_seconds == 0u) {
         md->cfg.unlock_seconds = 300u;
     }
+    if (md->cfg.write_burst == 0u) {
+        md->cfg.write_burst = MC_WRITE_BURST_DEFAULT;
+    }
+    if (md->cfg.write_refill_s == 0u) {
+        md->cfg.write_refill_s = MC_WRITE_REFILL_S_DEFAULT;
+    }
     if (hooks != NULL) {
         md->hooks = *hooks;
     }
+    md->budget = md->cfg.write_burst;
+    (void)mono_ms(md, &md->budget_at_ms);
     md->meter = meter;
     md->tariff = tariff;
     md->params = p;
@@ -309,8 +334,11 @@ static int is_schedule_qty(mc_qty q)
 static uint16_t status_flags(const mc_model_t *md)
 {
     uint16_t st = 0;
-    if (!md->cfg.require_unlock || model_now(md) < md->unlocked_until) {
-        st |= MC_STATUS_UNLOCKED;
+    if (!md->cfg.require_unlock) {
+        st |= MC_STATUS_UNLOCKED; /* parameter writes open to anyone: the product chose no protection */
+    }
+    if (md->hooks.cal_switch != NULL && md->hooks.cal_switch(md->hooks.ctx)) {
+        st |= MC_STATUS_CAL_SWITCH;
     }
     if (md->sealed) {
         st |= MC_STATUS_SEALED;
@@ -584,19 +612,177 @@ static uint32_t value_bits(const mc_value_t *v)
     return v->is_float ? float_bits(v->f) : v->u;
 }
 
-int mc_model_bus_write_allowed(const mc_model_t *md, mc_qty qty)
+mc_level mc_qty_level(mc_qty qty)
 {
-    if (md == NULL) {
+    switch (qty) {
+    case MC_QTY_EVENT_SELECT:
+        return MC_LEVEL_PUBLIC;
+    case MC_QTY_PASSWORD: /* as a change; writing it on a session not logged in is the login */
+    case MC_QTY_ADDRESS:
+    case MC_QTY_BAUD:
+    case MC_QTY_PARITY:
+    case MC_QTY_WORD_ORDER:
+    case MC_QTY_CLEAR_ENERGY:
+    case MC_QTY_SETTLE_DAY:
+    case MC_QTY_SETTLE_HOUR:
+    case MC_QTY_CLOCK:
+    case MC_QTY_RELAY:
+    case MC_QTY_TOU_COUNTS:
+    case MC_QTY_TOU_PROFILE:
+    case MC_QTY_TOU_WEEK:
+    case MC_QTY_TOU_SEASON:
+    case MC_QTY_TOU_SPECIAL:
+        return MC_LEVEL_PARAM;
+    case MC_QTY_CAL:
+    case MC_QTY_SEAL:
+    case MC_QTY_PULSE_CONSTANT: /* the test output: changes what is measured against it */
+        return MC_LEVEL_CAL;
+    default:
+        return MC_LEVEL_NONE;
+    }
+}
+
+void mc_auth_guard_init(mc_auth_guard_t *g, unsigned iface)
+{
+    if (g == NULL) {
+        return;
+    }
+    memset(g, 0, sizeof(*g));
+    g->iface = (uint8_t)iface;
+}
+
+void mc_session_init(mc_session_t *s, mc_auth_guard_t *guard)
+{
+    if (s == NULL) {
+        return;
+    }
+    memset(s, 0, sizeof(*s));
+    s->guard = guard;
+}
+
+void mc_session_end(mc_session_t *s)
+{
+    if (s != NULL) {
+        s->authorised = 0;
+        s->one_request = 0;
+    }
+}
+
+static void auth_report(const mc_model_t *md, unsigned what, const mc_auth_guard_t *g, uint32_t count,
+                        uint32_t lockout_s)
+{
+    if (md->hooks.on_auth != NULL) {
+        md->hooks.on_auth(md->hooks.ctx, what, g->iface, count, lockout_s);
+    }
+}
+
+/* Whether the guard's lockout is still on; ends it (reporting the tries it refused) when it is over.
+ * Without a monotonic clock a lockout lasts until restart. */
+static int guard_locked(const mc_model_t *md, mc_auth_guard_t *g)
+{
+    if (g->lockout_s == 0u) {
         return 0;
     }
-    if ((qty == MC_QTY_CAL || qty == MC_QTY_SEAL) && md->sealed) {
-        return 0; /* calibration is never writable over the bus once sealed */
-    }
-    if (md->cfg.require_unlock && qty != MC_QTY_PASSWORD && qty != MC_QTY_EVENT_SELECT &&
-        !(model_now(md) < md->unlocked_until)) {
+    uint32_t now;
+    if (mono_ms(md, &now) && (uint32_t)(now - g->locked_at_ms) >= g->lockout_s * 1000u) {
+        g->lockout_s = 0u;
+        if (g->refused != 0u) {
+            auth_report(md, MC_AUTH_REFUSED, g, g->refused, 0u);
+            g->refused = 0u;
+        }
         return 0;
     }
     return 1;
+}
+
+uint32_t mc_auth_lockout_left(const mc_model_t *md, const mc_auth_guard_t *g)
+{
+    if (md == NULL || g == NULL || g->lockout_s == 0u) {
+        return 0u;
+    }
+    uint32_t now;
+    if (!mono_ms(md, &now)) {
+        return g->lockout_s;
+    }
+    const uint32_t gone = (now - g->locked_at_ms) / 1000u;
+    return gone >= g->lockout_s ? 0u : g->lockout_s - gone;
+}
+
+int mc_session_login(mc_model_t *md, mc_session_t *s, unsigned password)
+{
+    if (md == NULL || s == NULL || s->guard == NULL) {
+        return MC_ERR_INVAL;
+    }
+    mc_auth_guard_t *g = s->guard;
+    if (guard_locked(md, g)) {
+        if (g->refused < UINT32_MAX) {
+            g->refused++;
+        }
+        return MC_ERR_BUSY; /* not even checked */
+    }
+    uint32_t now;
+    const int have_clock = mono_ms(md, &now);
+    if (password != md->params.password) {
+        s->authorised = 0;
+        if (g->wrong < UINT16_MAX) {
+            g->wrong++;
+        }
+        if (g->wrong_total < UINT32_MAX) {
+            g->wrong_total++;
+        }
+        auth_report(md, MC_AUTH_WRONG, g, g->wrong_total, 0u);
+        if (g->wrong >= MC_AUTH_FREE_TRIES) {
+            g->lockout_s = g->next_lockout_s != 0u ? g->next_lockout_s : MC_AUTH_LOCKOUT_FIRST_S;
+            g->next_lockout_s = g->lockout_s >= MC_AUTH_LOCKOUT_MAX_S / 2u ? MC_AUTH_LOCKOUT_MAX_S : 2u * g->lockout_s;
+            g->locked_at_ms = now;
+            g->refused = 0u;
+            auth_report(md, MC_AUTH_LOCKOUT, g, g->wrong_total, g->lockout_s);
+        }
+        return MC_ERR_AUTH;
+    }
+    g->wrong = 0u;
+    g->next_lockout_s = 0u;
+    s->authorised = 1;
+    s->one_request = (uint8_t)!have_clock;
+    s->last_ms = now;
+    s->password_gen = md->password_gen;
+    return MC_OK;
+}
+
+/* Whether a session is logged in now; ends it when it timed out or the password changed. */
+static int session_valid(const mc_model_t *md, mc_session_t *s)
+{
+    if (s == NULL || !s->authorised) {
+        return 0;
+    }
+    if (s->password_gen != md->password_gen) {
+        mc_session_end(s);
+        return 0;
+    }
+    if (s->one_request) {
+        return 1;
+    }
+    uint32_t now;
+    if (!mono_ms(md, &now) || (uint32_t)(now - s->last_ms) >= (uint32_t)md->cfg.unlock_seconds * 1000u) {
+        mc_session_end(s);
+        return 0;
+    }
+    return 1;
+}
+
+mc_level mc_session_level(const mc_model_t *md, mc_session_t *s)
+{
+    if (md == NULL) {
+        return MC_LEVEL_PUBLIC;
+    }
+    if (!session_valid(md, s)) {
+        /* Calibration always needs a password; parameters too unless the product chose otherwise. */
+        return md->cfg.require_unlock ? MC_LEVEL_PUBLIC : MC_LEVEL_PARAM;
+    }
+    if (!md->sealed || (md->hooks.cal_switch != NULL && md->hooks.cal_switch(md->hooks.ctx))) {
+        return MC_LEVEL_CAL;
+    }
+    return MC_LEVEL_PARAM;
 }
 
 /* Staged state of a write: everything is checked here before anything changes. */
@@ -606,8 +792,8 @@ typedef struct staged {
     mc_tariff_schedule_t schedule;
     mc_datetime_t clock;
     uint16_t event_select;
-    uint8_t settle_day, settle_hour, sealed;
-    uint8_t clear, cal_changed, schedule_changed, clock_changed, settle_changed;
+    uint8_t settle_day, settle_hour, sealed, relay;
+    uint8_t clear, cal_changed, schedule_changed, clock_changed, settle_changed, relay_changed;
 } staged_t;
 
 static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t *it, mc_source source)
@@ -726,13 +912,22 @@ static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t 
         return 0;
     }
     case MC_QTY_SEAL:
-        if (v > 1u || (v == 0u && source == MC_SRC_BUS && md->sealed)) {
+        if (v > 1u || (v == 0u && source == MC_SRC_BUS && md->sealed &&
+                       !(md->hooks.cal_switch != NULL && md->hooks.cal_switch(md->hooks.ctx)))) {
+            /* unsealing from a bus needs the physical act (the calibration switch) */
             return -1;
         }
         st->sealed = (uint8_t)v;
         return 0;
     case MC_QTY_EVENT_SELECT:
         st->event_select = (uint16_t)v;
+        return 0;
+    case MC_QTY_RELAY:
+        if (!(md->cfg.features & MC_FEAT_RELAY) || v > 1u) {
+            return -1;
+        }
+        st->relay = (uint8_t)v;
+        st->relay_changed = 1;
         return 0;
     default:
         if (is_schedule_qty(q) && md->tariff != NULL) {
@@ -746,8 +941,37 @@ static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t 
     }
 }
 
-int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source)
+/* CRC-32 of a schedule word by word, as the registers show it (independent of struct padding). */
+static uint32_t schedule_crc(const mc_tariff_schedule_t *s)
 {
+    static const struct {
+        uint8_t qty;
+        uint8_t words;
+    } blocks[] = {{MC_QTY_TOU_COUNTS, 4u},
+                  {MC_QTY_TOU_PROFILE, 32u * MC_TARIFF_MAX_DAY_PROFILES},
+                  {MC_QTY_TOU_WEEK, 7u * MC_TARIFF_MAX_WEEK_PROFILES},
+                  {MC_QTY_TOU_SEASON, 2u * MC_TARIFF_MAX_SEASONS},
+                  {MC_QTY_TOU_SPECIAL, 3u * MC_TARIFF_MAX_SPECIAL_DAYS}};
+    uint32_t crc = 0;
+    for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
+        for (unsigned a = 0; a < blocks[b].words; a++) {
+            const int w = schedule_word(s, (mc_qty)blocks[b].qty, a);
+            if (w >= 0) {
+                const uint8_t bytes[2] = {(uint8_t)(w >> 8), (uint8_t)w};
+                crc = mc_crc32(crc, bytes, 2);
+            }
+        }
+    }
+    return crc;
+}
+
+/*
+ * The one write path. *applied is set once the change is in RAM (from then on,
+ * only the commit hook can still fail).
+ */
+static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source, int *applied)
+{
+    *applied = 0;
     if (md == NULL || items == NULL || n == 0u || n > 125u) {
         return MC_ERR_INVAL;
     }
@@ -756,6 +980,7 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
     st.params = md->params;
     st.cal = md->meter->cal;
     st.sealed = md->sealed;
+    st.relay = md->relay_closed;
     st.event_select = md->event_select;
     if (md->tariff != NULL) {
         st.schedule = md->tariff->schedule;
@@ -786,19 +1011,29 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
             return MC_ERR_INVAL;
         }
     }
-    /* The only step that can fail is the clock hook: do it first. */
+    /* The steps that can fail are the hooks that act on hardware: do them first.
+     * The relay before the clock: a relay that fails leaves the clock untouched. */
+    const int relay_moves = st.relay_changed && st.relay != md->relay_closed;
+    if (relay_moves && md->hooks.relay != NULL) {
+        int err = md->hooks.relay(md->hooks.ctx, st.relay);
+        if (err < 0) {
+            return err;
+        }
+    }
     if (st.clock_changed) {
         int err = md->hooks.set_clock(md->hooks.ctx, new_time);
         if (err < 0) {
-            return err;
+            return err; /* (a relay that moved stays moved: its report follows below) */
         }
         if (md->tariff != NULL) {
             (void)mc_tariff_clock_set(md->tariff, old_time, new_time);
         }
     }
-    /* Report, then apply: nothing after this point can fail. Each item is
-     * reported with the value it replaces (read now, before the change); a
-     * clock set once, with the old and the new time. */
+    /* Report, then apply: nothing after this point can fail but the commit.
+     * Each item is reported with the value it replaces (read now, before the
+     * change); a clock set once, with the old and the new time; a schedule
+     * change once, with the CRC of the old and the new schedule. */
+    int reported = 0;
     if (md->hooks.on_change != NULL) {
         int clock_reported = 0;
         for (size_t k = 0; k < n; k++) {
@@ -815,7 +1050,16 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
                 }
                 clock_reported = 1;
                 md->hooks.on_change(md->hooks.ctx, q, MC_CLOCK_ARG_TIME, old_time, new_time, source);
+                reported = 1;
                 continue;
+            } else if (is_schedule_qty(q)) {
+                continue; /* reported once below */
+            } else if (q == MC_QTY_RELAY) {
+                if (!relay_moves) {
+                    continue;
+                }
+                oldv = md->relay_closed;
+                newv = st.relay;
             } else if (q == MC_QTY_PASSWORD) {
                 if (items[k].u == md->params.password) {
                     continue;
@@ -827,12 +1071,24 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
                 continue; /* commands are always reported; unchanged values are not */
             }
             md->hooks.on_change(md->hooks.ctx, q, a, oldv, newv, source);
+            reported = 1;
         }
+        if (st.schedule_changed && md->tariff != NULL) {
+            const uint32_t oc = schedule_crc(&md->tariff->schedule), nc = schedule_crc(&st.schedule);
+            if (oc != nc) {
+                md->hooks.on_change(md->hooks.ctx, MC_QTY_TOU_COUNTS, MC_SCHEDULE_ARG, oc, nc, source);
+                reported = 1;
+            }
+        }
+    }
+    if (st.params.password != md->params.password) {
+        md->password_gen++; /* every session logged in with the old password ends */
     }
     md->params = st.params;
     (void)mc_meter_set_pulse_constant(md->meter, st.params.pulse_constant);
     md->sealed = st.sealed;
     md->event_select = st.event_select;
+    md->relay_closed = st.relay;
     if (st.cal_changed) {
         (void)mc_meter_set_calibration(md->meter, &st.cal);
     }
@@ -852,7 +1108,96 @@ int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_so
             (void)mc_tariff_clear_energy(md->tariff);
         }
     }
+    *applied = 1;
+    if (reported && md->hooks.commit != NULL) {
+        return md->hooks.commit(md->hooks.ctx);
+    }
     return MC_OK;
+}
+
+int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source)
+{
+    int applied;
+    return model_write(md, items, n, source, &applied);
+}
+
+/* Whether an item would change what is kept in NVM (or log an event): costs write budget. */
+static int item_changes(const mc_model_t *md, const mc_write_item_t *it)
+{
+    const mc_qty q = (mc_qty)it->qty;
+    if (q == MC_QTY_EVENT_SELECT) {
+        return 0;
+    }
+    if (q == MC_QTY_CLOCK || q == MC_QTY_CLEAR_ENERGY) {
+        return 1;
+    }
+    if (q == MC_QTY_PASSWORD) {
+        return it->u != md->params.password;
+    }
+    mc_value_t v;
+    if (mc_model_read(md, q, it->arg, &v) != MC_OK) {
+        return 1;
+    }
+    return it->is_float ? float_bits(it->f) != float_bits(v.f) : it->u != v.u;
+}
+
+/* Refill the write budget from the monotonic clock. */
+static void budget_refill(mc_model_t *md)
+{
+    uint32_t now;
+    if (!mono_ms(md, &now)) {
+        return;
+    }
+    if (md->budget >= md->cfg.write_burst) {
+        md->budget_at_ms = now;
+        return;
+    }
+    const uint32_t step = (uint32_t)md->cfg.write_refill_s * 1000u;
+    const uint32_t gone = now - md->budget_at_ms;
+    if (gone >= step) {
+        const uint32_t more = gone / step;
+        const uint32_t room = (uint32_t)md->cfg.write_burst - md->budget;
+        md->budget = (uint16_t)(md->budget + (more < room ? more : room));
+        md->budget_at_ms += more * step;
+    }
+}
+
+int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_t *items, size_t n,
+                           mc_source source)
+{
+    if (md == NULL || items == NULL || n == 0u || n > 125u) {
+        return MC_ERR_INVAL;
+    }
+    const mc_level level = mc_session_level(md, s);
+    int changes = 0;
+    for (size_t k = 0; k < n; k++) {
+        const mc_level need = mc_qty_level((mc_qty)items[k].qty);
+        if (need == MC_LEVEL_NONE) {
+            return MC_ERR_INVAL; /* read-only */
+        }
+        if (need > level) {
+            return MC_ERR_DENIED;
+        }
+        changes |= item_changes(md, &items[k]);
+    }
+    if (changes && source == MC_SRC_BUS) {
+        budget_refill(md);
+        if (md->budget == 0u) {
+            return MC_ERR_BUSY;
+        }
+    }
+    int applied;
+    const int err = model_write(md, items, n, source, &applied);
+    if (applied) {
+        if (changes && source == MC_SRC_BUS && md->budget > 0u) {
+            md->budget--;
+        }
+        uint32_t now;
+        if (s != NULL && s->authorised && mono_ms(md, &now)) {
+            s->last_ms = now; /* an authorised write keeps the session alive */
+        }
+    }
+    return err;
 }
 
 int mc_model_set_relay(mc_model_t *md, int close, mc_source source)
@@ -871,6 +1216,9 @@ int mc_model_set_relay(mc_model_t *md, int close, mc_source source)
     md->relay_closed = want;
     if (md->hooks.on_change != NULL && was != want) {
         md->hooks.on_change(md->hooks.ctx, MC_QTY_RELAY, 0, was, want, source);
+        if (md->hooks.commit != NULL) {
+            return md->hooks.commit(md->hooks.ctx);
+        }
     }
     return MC_OK;
 }
