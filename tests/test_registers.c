@@ -71,6 +71,15 @@ typedef struct fx {
     int relay_last;
     int relay_ret;
     int di;
+    uint32_t mono;       /* the monotonic clock, ms */
+    int cal_switch;      /* the calibration switch */
+    int commits;         /* commit hook calls */
+    int commit_ret;      /* what the commit hook returns */
+    size_t nch_at_commit; /* changes reported when commit was last called */
+    unsigned auth[4];    /* on_auth reports by what */
+    uint32_t auth_lockout_s; /* the last lockout reported */
+    mc_auth_guard_t guard;
+    mc_session_t sess;   /* the session handle() serves */
     change_t ch[MAX_CHANGES];
     size_t nch;
     /* tariff events */
@@ -125,6 +134,36 @@ static uint32_t hook_checksum(void *ctx)
 {
     (void)ctx;
     return 0x12345678u;
+}
+
+static uint32_t hook_mono(void *ctx)
+{
+    return ((fx_t *)ctx)->mono;
+}
+
+static int hook_cal_switch(void *ctx)
+{
+    return ((fx_t *)ctx)->cal_switch;
+}
+
+static int hook_commit(void *ctx)
+{
+    fx_t *f = ctx;
+    f->commits++;
+    f->nch_at_commit = f->nch;
+    return f->commit_ret;
+}
+
+static void hook_on_auth(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s)
+{
+    fx_t *f = ctx;
+    assert_int_equal(iface, MC_IFACE_TCP);
+    assert_true(what >= 1u && what <= 3u);
+    (void)count;
+    f->auth[what]++;
+    if (what == MC_AUTH_LOCKOUT) {
+        f->auth_lockout_s = lockout_s;
+    }
 }
 
 static void hook_on_change(void *ctx, mc_qty qty, unsigned arg, uint32_t old_v, uint32_t new_v, mc_source src)
@@ -278,11 +317,22 @@ static void tariff_start(void)
     g.now = T(2024, 3, 6, 0, DEMAND_STEPS - 1u, 30);
 }
 
+/* A model over the fixture. The write budget is out of the way (65535) except where a
+ * test sets its own; with require_unlock 0 the session is logged in, so that the
+ * functional tests reach calibration as before (the protection tests start locked). */
 static void model_start(uint8_t features, uint8_t require_unlock, int with_tariff)
 {
-    mc_model_config_t cfg = {features, require_unlock, 60};
-    mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, hook_set_clock, hook_checksum, &g, NULL, NULL};
+    mc_model_config_t cfg = {features, require_unlock, 60, 65535, 600};
+    mc_model_hooks_t h = {hook_on_change, hook_relay,    hook_di,     hook_now,     hook_set_clock,
+                          hook_checksum,  &g,            NULL,        NULL,         hook_mono,
+                          hook_cal_switch, hook_commit,  hook_on_auth};
+    g.mono = 1000u;
     assert_int_equal(mc_model_init(&g.md, &cfg, &h, &g.meter, with_tariff ? &g.tariff : NULL, NULL), MC_OK);
+    mc_auth_guard_init(&g.guard, MC_IFACE_TCP);
+    mc_session_init(&g.sess, &g.guard);
+    if (!require_unlock) {
+        assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_OK);
+    }
 }
 
 /* The usual meter: KPM31BK-like (relay and DI), no password protection, tariff. */
@@ -313,7 +363,7 @@ static uint8_t g_resp[MC_MODBUS_PDU_MAX];
 static int handle(const uint8_t *req, size_t len, int broadcast)
 {
     memset(g_resp, 0xEE, sizeof(g_resp));
-    return mc_modbus_handle_pdu(&g.md, req, len, g_resp, broadcast);
+    return mc_modbus_handle_pdu(&g.md, &g.sess, req, len, g_resp, broadcast);
 }
 
 /* The exception code of the last response to function fc, or 0 for a normal response. */
@@ -889,7 +939,7 @@ static void test_read_gaps_halves_limits(void **state)
     assert_int_equal(exception_of(handle(long_req, 6, 0), 0x03), MC_MB_EX_ILLEGAL_VALUE);
     /* The response may overwrite the request. */
     uint8_t buf[MC_MODBUS_PDU_MAX] = {0x03, 0x00, 0x80, 0x00, 0x7D};
-    assert_int_equal(mc_modbus_handle_pdu(&g.md, buf, 5, buf, 0), 252);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, &g.sess, buf, 5, buf, 0), 252);
     assert_int_equal(buf[1], 250);
     assert_int_equal(get16(buf + 2 + 2 * 2), e_bits >> 16); /* 0082H */
 }
@@ -1050,7 +1100,7 @@ static void test_write_parameters(void **state)
     assert_int_equal(g.tariff.cfg.settle_hour, 3);
     /* The response may overwrite the request. */
     uint8_t buf[MC_MODBUS_PDU_MAX] = {0x10, 0x00, 0x01, 0x00, 0x02, 0x04, 0x00, 0x09, 0x00, 0x03};
-    assert_int_equal(mc_modbus_handle_pdu(&g.md, buf, 10, buf, 0), 5);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, &g.sess, buf, 10, buf, 0), 5);
     const uint8_t echo[5] = {0x10, 0x00, 0x01, 0x00, 0x02};
     assert_memory_equal(buf, echo, 5);
     assert_int_equal(g.md.params.address, 9);
@@ -1334,6 +1384,23 @@ static void assert_change(size_t idx, mc_qty q, unsigned arg, uint32_t old_v, ui
     }
 }
 
+/* CRC-32 of the schedule registers 1100H..11FFH as FC 03 reads them, in address order,
+ * each word big-endian (the tariff blocks of the register map). */
+static uint32_t schedule_regs_crc(void)
+{
+    static const uint16_t blocks[][2] = {{0x1100, 4},  {0x1110, 17}, {0x1130, 17}, {0x1150, 17},
+                                         {0x1170, 17}, {0x1190, 28}, {0x11B0, 8},  {0x11C0, 96}};
+    uint32_t crc = 0;
+    for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
+        for (unsigned k = 0; k < blocks[b][1]; k++) {
+            const unsigned w = rd1(blocks[b][0] + k);
+            const uint8_t be[2] = {(uint8_t)(w >> 8), (uint8_t)w};
+            crc = mc_crc32(crc, be, 2);
+        }
+    }
+    return crc;
+}
+
 static void test_on_change(void **state)
 {
     (void)state;
@@ -1358,6 +1425,8 @@ static void test_on_change(void **state)
     assert_int_equal(g.nch, 3);
     assert_change(2, MC_QTY_PASSWORD, 0, 0, 0, MC_SRC_BUS);
     assert_int_equal(g.md.params.password, 1234);
+    /* The change ended the session (it was opened with the old password). */
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 1234), MC_OK);
     /* Calibration floats as their bits. */
     uint16_t f[10];
     float_regs(1.05f, 0, f);
@@ -1372,11 +1441,16 @@ static void test_on_change(void **state)
     assert_int_equal(wrn(0x1220, 10, f), 0);
     assert_int_equal(g.nch, 5);
     assert_change(4, MC_QTY_CAL, 2, fbits(0.0f), fbits(0.25f), MC_SRC_BUS);
-    /* A schedule word: only the one that changed (segment 5's rate, 4 -> 3). */
+    /* A schedule change (here one word: segment 5's rate, 4 -> 3): one report for the whole
+     * schedule, with the CRC-32 of its registers before and after, as a client reads them. */
+    const uint32_t crc_before = schedule_regs_crc();
     const uint16_t prof[17] = {5, 0x0600, 1, 0x0A00, 2, 0x0C00, 1, 0x0F00, 3, 0x1700, 3, 0, 0, 0, 0, 0, 0};
     assert_int_equal(wrn(0x1110, 17, prof), 0);
     assert_int_equal(g.nch, 6);
-    assert_change(5, MC_QTY_TOU_PROFILE, 10, 4, 3, MC_SRC_BUS);
+    assert_true(schedule_regs_crc() != crc_before);
+    assert_change(5, MC_QTY_TOU_COUNTS, MC_SCHEDULE_ARG, crc_before, schedule_regs_crc(), MC_SRC_BUS);
+    assert_int_equal(wrn(0x1110, 17, prof), 0); /* the same again: no change, no report */
+    assert_int_equal(g.nch, 6);
     /* Settlement day, seal. */
     assert_int_equal(wr1(0x1003, 15), 0);
     assert_change(6, MC_QTY_SETTLE_DAY, 0, 1, 15, MC_SRC_BUS);
@@ -1485,63 +1559,233 @@ static void test_password_protection(void **state)
 {
     (void)state;
     fx(MC_FEAT_RELAY, 1, 1);
-    const mc_time_t t0 = g.now;
     const uint8_t close[5] = {0x05, 0x00, 0x01, 0xFF, 0x00};
     snap_t s;
     snap_take(&s);
-    /* Locked: parameter writes and the relay refused with 04. */
+    /* Locked (the issue's attack: anyone on the bus rewrote address, clock, clear, relay,
+     * calibration): every change refused with 04, nothing changed, nothing reported. */
     assert_int_equal(wr1(0x0001, 5), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x0002, 3), MC_MB_EX_DEVICE_FAILURE);
     assert_int_equal(wrn(0x1000, 1, (const uint16_t[]){1}), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x1002, 1, (const uint16_t[]){800}), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x1008, 6, (const uint16_t[]){2030, 1, 1, 0, 0, 0}), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x1110, 3, (const uint16_t[]){1, 0, 2}), MC_MB_EX_DEVICE_FAILURE);
     assert_int_equal(wr1(0x000C, MC_CLEAR_ENERGY_COMMAND), MC_MB_EX_DEVICE_FAILURE);
     assert_int_equal(exception_of(handle(close, 5, 0), 0x05), MC_MB_EX_DEVICE_FAILURE);
-    /* Protection (04) comes after the address (02) and before the value (03). */
+    uint16_t f[2];
+    float_regs(0.5f, 0, f);
+    assert_int_equal(wrn(0x1220, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x122A, 1), MC_MB_EX_DEVICE_FAILURE);
+    /* Protection (04) comes after the address (02); before the value (no oracle). */
     assert_int_equal(wr1(0x0030, 1), MC_MB_EX_ILLEGAL_ADDRESS);
     assert_int_equal(wr1(0x0001, 0), MC_MB_EX_DEVICE_FAILURE);
+    /* The event selector is public. */
+    assert_int_equal(wr1(0x1301, 2), 0);
+    assert_int_equal(g.md.event_select, 2);
+    assert_int_equal(wr1(0x1301, 0), 0);
     assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, 0);
-    /* A wrong password: 03, still locked. */
-    assert_int_equal(wr1(0x0000, 1111), MC_MB_EX_ILLEGAL_VALUE);
-    assert_int_equal(wr1(0x0000, 16666), MC_MB_EX_ILLEGAL_VALUE);
-    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){1111, 9}), MC_MB_EX_ILLEGAL_VALUE);
+    /* A wrong password: 04 (refused, documented), still locked, counted (never its value). */
+    assert_int_equal(wr1(0x0000, 1111), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x0000, 16666), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){1111, 9}), MC_MB_EX_DEVICE_FAILURE);
     assert_int_equal(wr1(0x0001, 5), MC_MB_EX_DEVICE_FAILURE);
-    /* The right password in a request that fails: nothing changes, not even the lock. */
-    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 0}), MC_MB_EX_ILLEGAL_VALUE);
-    assert_int_equal(wrn(0x0000, 3, (const uint16_t[]){6666, 5, 9}), MC_MB_EX_ILLEGAL_VALUE);
-    assert_int_equal(wrn(0x0000, 4, (const uint16_t[]){6666, 5, 4, 0}), MC_MB_EX_ILLEGAL_ADDRESS);
-    assert_int_equal(wr1(0x0001, 5), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.auth[MC_AUTH_WRONG], 3);
+    assert_int_equal(g.guard.wrong, 3);
+    assert_int_equal(g.nch, 0);
     snap_same(&s, "locked");
-    /* The right password unlocks (not a parameter change). */
+    /* The right password in a request whose rest fails: logged in, the rest not written. */
+    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 0}), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(g.guard.wrong, 0);
+    assert_int_equal(g.nch, 0);
+    snap_same(&s, "a login with a bad value");
+    mc_session_end(&g.sess);
+    /* The right password logs in (not a parameter change). */
     assert_int_equal(wr1(0x0000, 6666), 0);
     assert_int_equal(g.nch, 0);
     assert_int_equal(g.md.params.password, 6666);
     assert_int_equal(rd1(0x0000), 0);
-    assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, MC_STATUS_UNLOCKED);
     assert_int_equal(wr1(0x0001, 5), 0);
     assert_int_equal(g.md.params.address, 5);
+    assert_int_equal(g.commits, 1);
+    assert_int_equal(g.nch_at_commit, 1);
     assert_int_equal(handle(close, 5, 0), 5);
     assert_int_equal(g.md.relay_closed, 1);
-    /* For unlock_seconds (60 here). */
-    g.now = t0 + 59;
+    assert_int_equal(g.commits, 2);
+    /* Another connection (session) is not opened by this one's login. */
+    mc_session_t other;
+    mc_session_init(&other, &g.guard);
+    uint8_t req[5] = {0x06, 0x00, 0x01, 0x00, 0x07};
+    assert_int_equal(exception_of(mc_modbus_handle_pdu(&g.md, &other, req, 5, g_resp, 0), 0x06),
+                     MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(exception_of(mc_modbus_handle_pdu(&g.md, NULL, req, 5, g_resp, 0), 0x06),
+                     MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.md.params.address, 5);
+    /* Calibration needs the calibration level: unsealed, a logged-in session has it. */
+    float_regs(1.01f, 0, f);
+    assert_int_equal(wrn(0x1220, 2, f), 0);
+    /* The session times out unlock_seconds (60 here) after the last authorised write,
+     * on the monotonic clock; the meter's clock (settable by a client) does not count. */
+    g.mono += 59999u;
     assert_int_equal(wr1(0x0001, 6), 0);
-    g.now = t0 + 60;
-    assert_int_equal(wr1(0x0001, 7), MC_MB_EX_DEVICE_FAILURE);
-    assert_int_equal(g.md.params.address, 6);
-    assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, 0);
+    g.mono += 59999u;
+    g.now += 100000u;
+    assert_int_equal(wr1(0x0001, 7), 0);
+    g.mono += 60000u;
+    assert_int_equal(wr1(0x0001, 8), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.md.params.address, 7);
     /* Password and parameters in one FC 10. */
     assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 8}), 0);
     assert_int_equal(g.md.params.address, 8);
-    /* While unlocked, 0000H sets a new password. */
+    /* Logged in, 0000H sets a new password; reported without its value; every session
+     * logged in with the old one ends, this one too. */
+    assert_true(mc_session_login(&g.md, &other, 6666) == MC_OK);
     assert_int_equal(wr1(0x0000, 4321), 0);
     assert_int_equal(g.md.params.password, 4321);
     assert_change(g.nch - 1u, MC_QTY_PASSWORD, 0, 0, 0, MC_SRC_BUS);
     assert_int_equal(rd1(0x0000), 0);
-    g.now = t0 + 200;
+    assert_int_equal(mc_session_level(&g.md, &other), MC_LEVEL_PUBLIC);
     assert_int_equal(wr1(0x0001, 9), MC_MB_EX_DEVICE_FAILURE);
-    assert_int_equal(wr1(0x0000, 6666), MC_MB_EX_ILLEGAL_VALUE); /* the old one no longer works */
+    assert_int_equal(wr1(0x0000, 6666), MC_MB_EX_DEVICE_FAILURE); /* the old one no longer works */
     assert_int_equal(wr1(0x0000, 4321), 0);
     assert_int_equal(wr1(0x0001, 9), 0);
     /* Reads never need the password. */
-    g.now = t0 + 1000;
+    mc_session_end(&g.sess);
     assert_int_equal(rd1(0x0001), 9);
+    /* A commit that fails (the save did not happen): the client hears 04. */
+    assert_int_equal(wr1(0x0000, 4321), 0);
+    g.commit_ret = MC_ERR_IO;
+    assert_int_equal(wr1(0x0001, 10), MC_MB_EX_DEVICE_FAILURE);
+    g.commit_ret = 0;
+}
+
+/* Brute force (the issue: 10 000 passwords in 0.11 s over TCP, no delay, no lockout,
+ * nothing logged): a full sweep against the guard, on the monotonic clock. */
+static void test_brute_force(void **state)
+{
+    (void)state;
+    fx(MC_FEAT_RELAY, 1, 1);
+    g.md.params.password = 9999; /* the last one a sweep from 0 tries */
+    const uint32_t t0 = g.mono;
+    unsigned tried = 0, checked = 0, refused = 0;
+    uint64_t elapsed_ms = 0;
+    /* The attacker tries the next password as soon as it can: at once while tries are
+     * free, else when the lockout ends (it polls every second, as fast as it likes). */
+    for (unsigned pw = 0; pw < 10000u;) {
+        const int ex = wr1(0x0000, pw);
+        tried++;
+        if (ex == 0) {
+            break;
+        }
+        assert_int_equal(ex, MC_MB_EX_DEVICE_FAILURE);
+        if (g.guard.lockout_s != 0u && mc_auth_lockout_left(&g.md, &g.guard) > 0u) {
+            if (g.guard.refused > 0u) {
+                refused++;
+            } else {
+                checked++;
+                pw++;
+            }
+            g.mono += 1000u;
+            elapsed_ms += 1000u;
+            if (elapsed_ms > 40ull * 86400000ull) {
+                break; /* far enough: extrapolate below */
+            }
+            continue;
+        }
+        checked++;
+        pw++;
+    }
+    (void)t0;
+    /* Ten free tries, then 60 s, 120 s, ... doubling to a day per try. */
+    assert_true(checked < 10000u);
+    assert_int_equal(g.md.params.password, 9999);
+    assert_true(g.auth[MC_AUTH_WRONG] == checked);
+    assert_true(g.auth[MC_AUTH_LOCKOUT] >= 10u);
+    assert_int_equal(g.auth_lockout_s, MC_AUTH_LOCKOUT_MAX_S);
+    /* Checked tries in 40 days: the free ten, the ramp (60 s .. 86400 s: 12 steps), then one a day. */
+    assert_true(checked <= 10u + 12u + 40u);
+    /* A sweep of 10 000 at one try a day takes over 27 years. */
+    const double sweep_days = (10000.0 - checked) * MC_AUTH_LOCKOUT_MAX_S / 86400.0 + elapsed_ms / 86400000.0;
+    print_message("brute force: %u tries checked in %.1f days (%u refused unchecked); a sweep takes %.0f days\n",
+                  checked, elapsed_ms / 86400000.0, tried - checked, sweep_days);
+    assert_true(sweep_days > 365.0 * 27.0);
+    (void)refused;
+    /* During a lockout even the right password is refused, unchecked. */
+    g.md.params.password = 6666;
+    assert_true(mc_auth_lockout_left(&g.md, &g.guard) > 0u);
+    assert_int_equal(wr1(0x0000, 6666), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_ERR_BUSY);
+    /* A new connection on the same interface shares the guard: reconnecting does not help. */
+    mc_session_t fresh;
+    mc_session_init(&fresh, &g.guard);
+    assert_int_equal(mc_session_login(&g.md, &fresh, 6666), MC_ERR_BUSY);
+    /* Another interface has its own guard. */
+    mc_auth_guard_t rtu;
+    mc_auth_guard_init(&rtu, MC_IFACE_TCP);
+    mc_session_t line;
+    mc_session_init(&line, &rtu);
+    assert_int_equal(mc_session_login(&g.md, &line, 6666), MC_OK);
+    /* After the lockout, the right password works and resets the count. */
+    g.mono += mc_auth_lockout_left(&g.md, &g.guard) * 1000u + 1000u;
+    const unsigned refused_before = g.auth[MC_AUTH_REFUSED];
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(g.auth[MC_AUTH_REFUSED], refused_before + 1u); /* the tries refused, logged once */
+    assert_int_equal(g.guard.wrong, 0);
+    assert_int_equal(wr1(0x0001, 12), 0);
+    /* Without a monotonic clock a lockout lasts until restart, and a login opens its own request only. */
+    g.md.hooks.monotonic_ms = NULL;
+    mc_session_end(&g.sess);
+    assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 13}), 0);
+    assert_int_equal(g.md.params.address, 13);
+    assert_int_equal(wr1(0x0001, 14), MC_MB_EX_DEVICE_FAILURE);
+    for (unsigned k = 0; k < MC_AUTH_FREE_TRIES; k++) {
+        assert_int_equal(wr1(0x0000, 1), MC_MB_EX_DEVICE_FAILURE);
+    }
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_ERR_BUSY);
+}
+
+/* The write budget (the issue: 400 writes in 0.11 s flushed the log and would wear the
+ * flash out in hours): a bus may make write_burst changes, then one per write_refill_s. */
+static void test_write_budget(void **state)
+{
+    (void)state;
+    fx(MC_FEAT_RELAY, 1, 1);
+    g.md.cfg.write_burst = 20;
+    g.md.cfg.write_refill_s = 600;
+    g.md.budget = 20;
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    unsigned ok = 0;
+    for (unsigned k = 0; k < 400u; k++) {
+        const size_t before = g.nch;
+        const int ex = wr1(0x0001, 2u + k % 200u); /* a new value each time while accepted */
+        if (ex == 0) {
+            ok += g.nch > before; /* once refused, the value in force may come round: no change, no cost */
+        } else {
+            assert_int_equal(ex, MC_MB_EX_DEVICE_FAILURE);
+        }
+        g.mono += 1u; /* 400 writes in 0.4 s */
+        if (k % 50u == 49u) {
+            assert_int_equal(wr1(0x0000, 6666), 0); /* re-login keeps the session; costs nothing */
+        }
+    }
+    assert_int_equal(ok, 20);
+    /* Writes of unchanged values, the selector and reads cost nothing. */
+    const unsigned addr = g.md.params.address;
+    assert_int_equal(wr1(0x0001, addr), 0);
+    assert_int_equal(wr1(0x1301, 1), 0);
+    /* One more per 600 s of monotonic time. */
+    g.mono += 599000u;
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(wr1(0x0001, 100), MC_MB_EX_DEVICE_FAILURE);
+    g.mono += 2000u;
+    assert_int_equal(wr1(0x0001, 100), 0);
+    assert_int_equal(wr1(0x0001, 101), MC_MB_EX_DEVICE_FAILURE);
+    /* Local (firmware) and panel writes are not budgeted. */
+    const mc_write_item_t it = {.u = 77, .qty = MC_QTY_ADDRESS};
+    assert_int_equal(mc_model_write(&g.md, &it, 1, MC_SRC_LOCAL), MC_OK);
+    assert_int_equal(mc_model_write_session(&g.md, &g.sess, &it, 1, MC_SRC_PANEL), MC_OK);
+    /* Lifetime: 20 + 144 a day from the bus at most. */
+    print_message("write budget: %u of 400 writes in 0.4 s accepted; sustained 1 per %u s = %u a day\n", ok,
+                  (unsigned)g.md.cfg.write_refill_s, 86400u / g.md.cfg.write_refill_s);
 }
 
 static void test_seal_calibration(void **state)
@@ -1556,6 +1800,14 @@ static void test_seal_calibration(void **state)
     assert_true(c.u_gain == 1.01f);
     assert_int_equal(mc_calibration_check(&c), MC_OK);
     assert_true(rdf(0x1220, 0) == 1.01f);
+    /* Even on a product without password protection, calibration needs the password. */
+    mc_session_end(&g.sess);
+    float_regs(0.5f, 0, f);
+    assert_int_equal(wrn(0x1220, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x1002, 800), MC_MB_EX_DEVICE_FAILURE); /* pulse constant: metrological */
+    assert_int_equal(wr1(0x0001, 4), 0);                         /* a parameter: the product's choice */
+    assert_int_equal(rd1(0x1020) & MC_STATUS_UNLOCKED, MC_STATUS_UNLOCKED);
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_OK);
     /* Out of range: 03, calibration unchanged. */
     static const float bad[] = {3.0f, 0.49f, 2.01f, -1.0f, NAN, INFINITY};
     assert_int_equal(mc_meter_get_calibration(&g.meter, &c0), MC_OK);
@@ -1579,7 +1831,8 @@ static void test_seal_calibration(void **state)
     assert_true(rdf(0x1222, 1) == 0.98f);
     /* The seal value is 0 or 1. */
     assert_int_equal(wr1(0x122A, 2), MC_MB_EX_ILLEGAL_VALUE);
-    /* Sealed over the bus: calibration refused with 04 and unchanged; no unsealing. */
+    /* Sealed over the bus: calibration and pulse constant refused with 04 and unchanged;
+     * no unsealing, even with the password. */
     assert_int_equal(wr1(0x122A, 1), 0);
     assert_int_equal(g.md.sealed, 1);
     assert_int_equal(rd1(0x122A), 1);
@@ -1590,11 +1843,28 @@ static void test_seal_calibration(void **state)
     assert_int_equal(wrn(0x1220, 2, f), MC_MB_EX_DEVICE_FAILURE);
     assert_int_equal(wrn(0x1222, 2, f), MC_MB_EX_DEVICE_FAILURE);
     assert_int_equal(wr1(0x122A, 0), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x1002, 800), MC_MB_EX_DEVICE_FAILURE);
     snap_same(&s, "sealed");
     assert_int_equal(mc_meter_get_calibration(&g.meter, &c), MC_OK);
     assert_memory_equal(&c, &c0, sizeof(c));
     /* Other parameters stay writable. */
     assert_int_equal(wr1(0x0001, 5), 0);
+    /* The physical act: with the calibration switch set, a logged-in session may
+     * calibrate and unseal; without a login it still may not. */
+    g.cal_switch = 1;
+    assert_int_equal(rd1(0x1020) & MC_STATUS_CAL_SWITCH, MC_STATUS_CAL_SWITCH);
+    float_regs(1.02f, 1, f);
+    assert_int_equal(wrn(0x1220, 2, f), 0);
+    assert_int_equal(wr1(0x1002, 800), 0);
+    assert_int_equal(g.md.params.pulse_constant, 800);
+    mc_session_end(&g.sess);
+    assert_int_equal(wr1(0x122A, 0), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_OK);
+    assert_int_equal(wr1(0x122A, 0), 0);
+    assert_int_equal(g.md.sealed, 0);
+    assert_int_equal(wr1(0x122A, 1), 0);
+    g.cal_switch = 0;
+    assert_int_equal(wrn(0x1220, 2, f), MC_MB_EX_DEVICE_FAILURE);
 
     /* Sealed by the firmware (md.sealed = 1, e.g. restored from storage). */
     fx(MC_FEAT_RELAY | MC_FEAT_DI, 0, 1);
@@ -1793,11 +2063,11 @@ static void test_exception_order(void **state)
     uint8_t big[MC_MODBUS_PDU_MAX + 1];
     memset(big, 0, sizeof(big));
     big[0] = 0x03;
-    assert_int_equal(mc_modbus_handle_pdu(&g.md, big, 0, g_resp, 0), MC_ERR_INVAL);
-    assert_int_equal(mc_modbus_handle_pdu(&g.md, big, sizeof(big), g_resp, 0), MC_ERR_INVAL);
-    assert_int_equal(mc_modbus_handle_pdu(NULL, big, 5, g_resp, 0), MC_ERR_INVAL);
-    assert_int_equal(mc_modbus_handle_pdu(&g.md, NULL, 5, g_resp, 0), MC_ERR_INVAL);
-    assert_int_equal(mc_modbus_handle_pdu(&g.md, big, 5, NULL, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, &g.sess, big, 0, g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, &g.sess, big, sizeof(big), g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(NULL, &g.sess, big, 5, g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, &g.sess, NULL, 5, g_resp, 0), MC_ERR_INVAL);
+    assert_int_equal(mc_modbus_handle_pdu(&g.md, &g.sess, big, 5, NULL, 0), MC_ERR_INVAL);
 }
 
 static void test_broadcast(void **state)
@@ -1839,7 +2109,7 @@ static void test_model_api(void **state)
 {
     (void)state;
     mc_model_t md;
-    mc_model_config_t cfg = {0, 0, 0};
+    mc_model_config_t cfg = {0, 0, 0, 0, 0};
     mc_params_t p;
     mc_params_default(&p);
     assert_int_equal(p.password, 6666);
@@ -1892,7 +2162,9 @@ static void test_model_api(void **state)
     assert_int_equal(mc_model_write(&g.md, it, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
     assert_int_equal(mc_model_write(&g.md, it + 1, 125, MC_SRC_LOCAL), MC_OK);
     assert_int_equal(g.md.params.address, 3);
-    assert_int_equal(mc_model_bus_write_allowed(NULL, MC_QTY_ADDRESS), 0);
+    assert_int_equal(mc_session_level(NULL, &g.sess), MC_LEVEL_PUBLIC);
+    assert_int_equal(mc_session_login(NULL, &g.sess, 6666), MC_ERR_INVAL);
+    assert_int_equal(mc_model_write_session(NULL, &g.sess, it, 1, MC_SRC_BUS), MC_ERR_INVAL);
     assert_int_equal(mc_model_relay(NULL), 0);
     assert_int_equal(mc_model_di(NULL), 0);
     assert_int_equal(mc_model_set_relay(NULL, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
@@ -1978,6 +2250,8 @@ int main(void)
         cmocka_unit_test_setup(test_on_change_clock_fields, setup_default),
         cmocka_unit_test_setup(test_schedule, setup_default),
         cmocka_unit_test_setup(test_password_protection, setup_default),
+        cmocka_unit_test_setup(test_brute_force, setup_default),
+        cmocka_unit_test_setup(test_write_budget, setup_default),
         cmocka_unit_test_setup(test_seal_calibration, setup_default),
         cmocka_unit_test_setup(test_variant_kpm31a, setup_default),
         cmocka_unit_test_setup(test_variant_kpm31b, setup_default),

@@ -45,7 +45,9 @@ extern "C" {
 /** Argument of the one on_change report of a clock set (old and new values are times). */
 #define MC_CLOCK_ARG_TIME 6u
 
-/** Argument of the one on_change report of a schedule change (old and new are CRC-32 of the schedule). */
+/** Argument of the one on_change report of a schedule change (::MC_QTY_TOU_COUNTS): old and new
+ *  are the CRC-32 (mc_crc32()) of the schedule registers 1100H..121FH as FC 03 reads them,
+ *  in address order, each register big-endian, before and after the change. */
 #define MC_SCHEDULE_ARG 0xFFu
 
 /** Value of the clear-energy command (KPM31 000CH). */
