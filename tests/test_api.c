@@ -37,12 +37,12 @@ static void meter_start(mc_meter_t *m)
     assert_int_equal(mc_meter_init(m, &cfg), MC_OK);
 }
 
-/* FC06 write of one holding register; returns the function code of the reply. */
-static int write_reg(mc_model_t *md, uint16_t addr, uint16_t value)
+/* FC06 write of one holding register on a session; returns the function code of the reply. */
+static int write_reg(mc_model_t *md, mc_session_t *s, uint16_t addr, uint16_t value)
 {
     const uint8_t req[5] = {0x06, (uint8_t)(addr >> 8), (uint8_t)addr, (uint8_t)(value >> 8), (uint8_t)value};
     uint8_t resp[256];
-    const int n = mc_modbus_handle_pdu(md, req, sizeof(req), resp, 0);
+    const int n = mc_modbus_handle_pdu(md, s, req, sizeof(req), resp, 0);
     assert_true(n >= 2);
     return resp[0];
 }
@@ -69,16 +69,28 @@ static void test_model_config_default(void **state)
     assert_int_equal(mc_model_init(&md, &cfg, NULL, &meter, &tariff, NULL), MC_OK);
     const uint8_t read[5] = {0x03, 0x10, 0x02, 0x00, 0x01}; /* pulse constant, 1002H */
     uint8_t resp[256];
-    assert_int_equal(mc_modbus_handle_pdu(&md, read, sizeof(read), resp, 0), 4);
+    assert_int_equal(mc_modbus_handle_pdu(&md, NULL, read, sizeof(read), resp, 0), 4);
     assert_int_equal(resp[0], 0x03);
     assert_int_equal((resp[2] << 8) | resp[3], 1600);
-    /* without the password: refused with an exception, nothing changed */
-    assert_int_equal(write_reg(&md, 0x1002, 3200), 0x86);
+    assert_int_equal(cfg.write_burst, MC_WRITE_BURST_DEFAULT);
+    assert_int_equal(cfg.write_refill_s, MC_WRITE_REFILL_S_DEFAULT);
+    /* without the password: refused with exception 04, nothing changed */
+    mc_auth_guard_t guard;
+    mc_auth_guard_init(&guard, MC_IFACE_TCP);
+    mc_session_t s;
+    mc_session_init(&s, &guard);
+    assert_int_equal(write_reg(&md, &s, 0x1002, 3200), 0x86);
+    assert_int_equal(write_reg(&md, NULL, 0x1002, 3200), 0x86);
     assert_int_equal(md.params.pulse_constant, 1600);
-    /* the password (6666 on a new meter) unlocks; then the write is accepted */
-    assert_int_equal(write_reg(&md, 0x0000, 6666), 0x06);
-    assert_int_equal(write_reg(&md, 0x1002, 3200), 0x06);
+    /* the password (6666 on a new meter) opens the request that carries it: without a
+     * monotonic clock hook there is no session timeout to go by, so no longer */
+    const uint8_t login_write[11] = {0x10, 0x00, 0x00, 0x00, 0x01, 0x02, 6666 >> 8, 6666 & 0xFF};
+    assert_int_equal(mc_modbus_handle_pdu(&md, &s, login_write, 8, resp, 0), 5);
+    assert_int_equal(write_reg(&md, &s, 0x1002, 3200), 0x86);
+    assert_int_equal(mc_session_login(&md, &s, 6666), MC_OK);
+    assert_int_equal(write_reg(&md, &s, 0x1002, 3200), 0x06);
     assert_int_equal(md.params.pulse_constant, 3200);
+    assert_int_equal(write_reg(&md, &s, 0x1002, 1600), 0x86);
 }
 
 /*

@@ -207,8 +207,9 @@ static void fx_start(uint8_t features, const mc_panel_port_t *port)
     memset(&g, 0, sizeof(g));
     meter_start();
     tariff_start();
-    mc_model_config_t cfg = {features, 0, 60};
-    mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, NULL, hook_checksum, &g, NULL, NULL};
+    mc_model_config_t cfg = {features, 0, 60, 0, 0};
+    mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, NULL, hook_checksum, &g, NULL, NULL,
+                          NULL,           NULL,       NULL,    NULL};
     mc_params_t prm;
     mc_params_default(&prm);
     memcpy(prm.serial, "KPM31BK-00012345", 16);
