@@ -126,6 +126,33 @@ static int hook_di(void *ctx)
     return mc_board_di();
 }
 
+static uint32_t hook_monotonic_ms(void *ctx)
+{
+    (void)ctx;
+    return mc_board_ms(); /* SysTick: never the RTC, which a client can set */
+}
+
+static int hook_cal_switch(void *ctx)
+{
+    (void)ctx;
+    return mc_board_cal_switch();
+}
+
+/* Acknowledged = durable: a write's reply waits until its change and event are saved. */
+static int hook_commit(void *ctx)
+{
+    fw_t *f = ctx;
+    return f->storage_ok ? mc_storage_commit(&f->storage) : MC_ERR_IO;
+}
+
+static void hook_on_auth(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s)
+{
+    fw_t *f = ctx;
+    if (f->storage_ok) {
+        mc_storage_auth_event(&f->storage, what, iface, count, lockout_s);
+    }
+}
+
 static mc_time_t hook_now(void *ctx)
 {
     (void)ctx;
@@ -272,9 +299,8 @@ static void fw_start(fw_t *f)
         mc_board_fatal("tariff config");
     }
     mc_model_config_t mdc;
-    memset(&mdc, 0, sizeof(mdc));
+    mc_model_config_default(&mdc); /* secure: every bus change needs the password */
     mdc.features = FW_FEATURES;
-    mdc.unlock_seconds = 300u;
     mc_model_hooks_t hooks;
     memset(&hooks, 0, sizeof(hooks));
     hooks.on_change = hook_on_change;
@@ -285,6 +311,10 @@ static void fw_start(fw_t *f)
     hooks.code_checksum = hook_code_checksum;
     hooks.event_count = hook_event_count;
     hooks.event_read = hook_event_read;
+    hooks.monotonic_ms = hook_monotonic_ms;
+    hooks.cal_switch = hook_cal_switch;
+    hooks.commit = hook_commit;
+    hooks.on_auth = hook_on_auth;
     hooks.ctx = f;
     if (mc_model_init(&f->model, &mdc, &hooks, &f->meter, &f->tariff, NULL) != MC_OK) {
         mc_board_fatal("model config");

@@ -86,6 +86,13 @@ int mc_board_relay(int close);
  * @return 1 closed, 0 open.
  */
 int mc_board_di(void);
+
+/**
+ * @brief The calibration switch: a jumper or switch under the sealed cover, the
+ *        physical act that lets a sealed calibration be changed (hooks.cal_switch).
+ * @return 1 set, 0 open (the normal state of a sealed meter).
+ */
+int mc_board_cal_switch(void);
 /**
  * @brief The debounced keys, sampled every millisecond by the board.
  * @return a mask of ::MC_PANEL_K1 and ::MC_PANEL_K2, the keys held down.

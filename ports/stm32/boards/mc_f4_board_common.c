@@ -23,6 +23,7 @@ int mc_f4_board_common_init(const mc_f4_board_config_t *cfg)
     mc_f4_gpio_output(cfg->relay_set.port, cfg->relay_set.pin, 0u);
     mc_f4_gpio_output(cfg->relay_reset.port, cfg->relay_reset.pin, 0u);
     mc_f4_gpio_input(cfg->di.port, cfg->di.pin, 1u);
+    mc_f4_gpio_input(cfg->cal_switch.port, cfg->cal_switch.pin, 1u);
     if (cfg->has_keys && cfg->raw_keys == NULL) {
         mc_f4_gpio_input(cfg->key1.port, cfg->key1.pin, 1u);
         mc_f4_gpio_input(cfg->key2.port, cfg->key2.pin, 1u);
@@ -108,6 +109,12 @@ int mc_board_di(void)
 {
     const mc_f4_board_t *b = &mc_f4_board;
     return mc_f4_gpio_read(b->cfg.di.port, b->cfg.di.pin) == 0u ? 1 : 0;
+}
+
+int mc_board_cal_switch(void)
+{
+    const mc_f4_board_t *b = &mc_f4_board;
+    return mc_f4_gpio_read(b->cfg.cal_switch.port, b->cfg.cal_switch.pin) == 0u ? 1 : 0;
 }
 
 unsigned mc_board_keys(void)

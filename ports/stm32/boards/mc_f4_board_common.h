@@ -35,6 +35,7 @@ typedef struct mc_f4_board_config {
     mc_f4_pin_t relay_set;   /**< Latching relay: set (close) coil driver, high = energise. */
     mc_f4_pin_t relay_reset; /**< Latching relay: reset (open) coil driver. */
     mc_f4_pin_t di;          /**< DI contact to ground, pulled up: low = closed. */
+    mc_f4_pin_t cal_switch;  /**< Calibration switch (jumper under the sealed cover) to ground, pulled up: low = set. */
     mc_f4_pin_t key1;        /**< Key K1 to ground, pulled up: low = pressed. */
     mc_f4_pin_t key2;        /**< Key K2. */
     uint8_t has_keys;        /**< Sample the keys (0: none fitted). */

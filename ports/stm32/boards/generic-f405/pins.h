@@ -24,6 +24,7 @@ static inline void generic_f405_pins(mc_f4_board_config_t *c)
     c->relay_set = (mc_f4_pin_t){MC_GPIOB, 6u};
     c->relay_reset = (mc_f4_pin_t){MC_GPIOB, 7u};
     c->di = (mc_f4_pin_t){MC_GPIOB, 5u};
+    c->cal_switch = (mc_f4_pin_t){MC_GPIOB, 8u}; /* jumper under the sealed terminal cover */
     c->key1 = (mc_f4_pin_t){MC_GPIOC, 0u};
     c->key2 = (mc_f4_pin_t){MC_GPIOC, 1u};
 }
