@@ -107,7 +107,7 @@ static const qinfo_t qinfo[] = {
     [MC_QTY_MONTH_ACTIVE] = {"Combined active energy", ARG_MONTH, ""},
     [MC_QTY_MONTH_REACTIVE] = {"Combined reactive energy", ARG_MONTH, ""},
     [MC_QTY_PASSWORD] = {"Protection password", ARG_NONE,
-                         "0..9999 (default 6666); reads 0; see [Protection](#protection-and-seal)"},
+                         "0..9999 (default 6666); reads 0; see [Access levels](#access-levels)"},
     [MC_QTY_ADDRESS] = {"Communication address", ARG_NONE, "1..247 (default 1)"},
     [MC_QTY_BAUD] = {"Baud rate code", ARG_NONE, "1 = 1200, 2 = 2400, 3 = 4800, 4 = 9600 (default 4)"},
     [MC_QTY_PARITY] = {"Parity", ARG_NONE, "0 none, 1 even, 2 odd (default 0)"},
@@ -136,7 +136,7 @@ static const qinfo_t qinfo[] = {
     [MC_QTY_TOU_SPECIAL] = {"Special day", ARG_INDEX, ""},
     [MC_QTY_CAL] = {"Calibration", ARG_INDEX, ""},
     [MC_QTY_SEAL] = {"Calibration seal", ARG_NONE,
-                     "1 sealed; writing 1 seals; nothing unseals over the bus"},
+                     "1 sealed; writing 1 seals; 0 unseals only with the calibration switch set"},
     [MC_QTY_EVENT_COUNT] = {"Events in the log", ARG_NONE, "At least 100 are kept; the oldest are dropped first"},
     [MC_QTY_EVENT_SELECT] = {"Event selector", ARG_NONE,
                              "Which event 1302H..130DH show: 0 the newest, 1 the one before, ...; "
@@ -291,7 +291,9 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
         static const char *const range[12] = {"", "", "Seconds since 2000-01-01 00:00 local standard time", "",
                                               "1 power up, 2 power down, 3 parameter, 4 energy clear, 5 clock set, "
                                               "6 calibration, 7 relay, 8 integrity error, 9 freeze, "
-                                              "10 clock went backwards, 11 storage trouble, 12 front panel (lockout)",
+                                              "10 clock went backwards, 11 storage trouble, 12 front panel (lockout), "
+                                              "13 bus password (wrong, lockout; never the value), "
+                                              "14 firmware or storage format change",
                                               "0 bus, 1 front panel, 2 firmware",
                                               "The quantity changed (parameter events)", "Field, rate or index", "",
                                               "Floats as their IEEE-754 bits", "", ""};
@@ -348,13 +350,16 @@ static const group_t groups[] = {
      "KPM31 manual's example: one day profile with 06:00 rate 1, 10:00 rate 2, 12:00 rate 1, 15:00 rate 3, "
      "23:00 rate 4, for every day of the year."},
     {0x1220, 0x12FF, "Calibration",
-     "Writable over the bus only while the meter is not sealed (then exception 04); see "
-     "[Protection and seal](#protection-and-seal). Calibration values out of range give exception 03."},
+     "Calibration level: logged in, and not sealed or the calibration switch set (else exception 04); see "
+     "[Access levels](#access-levels). Calibration values out of range give exception 03."},
     {0x1300, 0x13FF, "Event log (audit trail)",
      "The meter's event log: power up and down, parameter changes (which, old and new value, source), energy "
-     "clear, clock set, calibration changes, relay actions, integrity errors, settlements. Nothing on the bus "
-     "erases it, energy clear included. Write the index of an event to 1301H (0 = newest), then read "
-     "1302H..130DH; an index past the end reads zeros."},
+     "clear, clock set, calibration changes, relay actions, wrong passwords, integrity errors, settlements. "
+     "Metrologically relevant events (calibration, seal, energy clear, clock set, tariff and settlement "
+     "changes, pulse constant, firmware or format change) are kept in a separate audit area that ordinary "
+     "events cannot push out; the registers show both logs merged, newest first, by their common sequence "
+     "number. Nothing on the bus erases either, energy clear included. Write the index of an event to 1301H "
+     "(0 = newest), then read 1302H..130DH; an index past the end reads zeros."},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -367,17 +372,28 @@ static const char *unit_name(unsigned u)
     return names[u];
 }
 
-static const char *access_name(unsigned a)
+/* Access of a register: read (public) and, if writable, the level a change needs. */
+static const char *access_name(unsigned a, mc_qty q)
 {
-    switch (a) {
-    case MC_ACC_R:
+    if (a == MC_ACC_R) {
         return "R";
-    case MC_ACC_W:
-        return "W";
-    case MC_ACC_RW:
-        return "R/W";
-    default:
+    }
+    if (a != MC_ACC_W && a != MC_ACC_RW) {
         die("access %u has no name", a);
+    }
+    const int r = a == MC_ACC_RW;
+    if (q == MC_QTY_PASSWORD) {
+        return "R/W login: public; change: password";
+    }
+    switch (mc_qty_level(q)) {
+    case MC_LEVEL_PUBLIC:
+        return r ? "R/W public" : "W public";
+    case MC_LEVEL_PARAM:
+        return r ? "R/W password" : "W password";
+    case MC_LEVEL_CAL:
+        return r ? "R/W calibration" : "W calibration";
+    default:
+        die("quantity %u is writable in the map but has no write level", (unsigned)q);
         return "";
     }
 }
@@ -467,26 +483,45 @@ static void intro(doc_t *d)
            "a product without relay or DI |\n");
     out(d, "| 03 | Illegal data value | Quantity out of range (FC 03: 1..125, FC 10: 1..123, FC 01/02: "
            "1..2000); FC 10 byte count not 2 × quantity, or a request of the wrong length; half a float "
-           "written; a value out of range; FC 05 with a value other than FF00H or 0000H; a wrong password |\n");
-    out(d, "| 04 | Server device failure | A write refused by protection (locked, or calibration sealed); the "
-           "relay driver or the clock failed |\n\n");
+           "written; a value out of range (on a session allowed to write it); FC 05 with a value other than "
+           "FF00H or 0000H |\n");
+    out(d, "| 04 | Server device failure | A write refused: the session has not the access level (no "
+           "password, calibration sealed), a wrong password, the interface locked out after wrong passwords, "
+           "the write budget spent; or a change that could not be saved; the relay driver or the clock "
+           "failed |\n\n");
     out(d, "Checks run in the order of the Modbus specification: function (01), quantity and length (03), "
-           "address (02; a float cut in half is found here and gives 03), protection (04), values (03), "
-           "execution (04).\n\n");
+           "address (02; a float cut in half is found here and gives 03), access (04: before the values, so "
+           "that a client without access learns nothing about them), values (03), execution and saving "
+           "(04). A write is answered only once the change and its event are saved.\n\n");
 
-    out(d, "### Protection and seal\n\n");
-    out(d, "- **Password** (0000H, 0..9999, default 6666). A product built with password protection "
-           "(`require_unlock`) refuses parameter writes over the bus with exception 04 until the password is "
-           "written to 0000H (FC 06, or the first register of an FC 10 whose other registers are then "
-           "written too; the unlock takes effect only if the whole request succeeds). A wrong password gives "
-           "exception 03. The unlock lasts `unlock_seconds` (default "
-           "300 s); status bit %u (%04XH) shows it. While unlocked, or on a product without protection, "
-           "writing 0000H sets a new password. The relay (FC 05) counts as a write.\n",
-        bit_of(MC_STATUS_UNLOCKED), 0x1020u);
-    out(d, "- **Seal**: the calibration registers (1220H..1229H) are writable over the bus only while the meter "
-           "is not sealed. Writing 1 to 122AH seals it; nothing unseals it over the bus (exception 04). "
-           "Status bit %u shows the seal.\n\n",
-        bit_of(MC_STATUS_SEALED));
+    out(d, "### Access levels\n\n");
+    out(d, "Reading is public. Every write needs the access level given in the Access column, on the "
+           "client's session (a TCP connection, the RTU line's master); docs/SECURITY.md gives the threat "
+           "model.\n\n");
+    out(d, "- **public**: the event selector (%04XH), and the password register to log in.\n", 0x1301u);
+    out(d, "- **password**: log in by writing the password to 0000H (factory default 6666): FC 06, or the "
+           "first register of an FC 10 whose other registers are then written as logged in. The login "
+           "lasts until %u s (`unlock_seconds`) pass without an authorised write, the connection closes or "
+           "the password changes; one connection's login never opens another. Logged in, writing 0000H "
+           "sets a new password. The relay (FC 05) needs this level too. A product may choose no password "
+           "for this level (`require_unlock` 0: status bit %u of %04XH is then set).\n",
+        300u, bit_of(MC_STATUS_UNLOCKED), 0x1020u);
+    out(d, "- **calibration**: logged in, and the calibration not sealed: calibration (1220H..1229H), pulse "
+           "constant (1002H) and seal (122AH). Writing 1 to 122AH seals it (status bit %u). Once sealed, "
+           "only the physical act opens this level again: the calibration switch under the sealed cover "
+           "(status bit %u shows it set); with it, writing 0 to 122AH unseals. Never without the password, "
+           "whatever the product chose for the password level.\n",
+        bit_of(MC_STATUS_SEALED), bit_of(MC_STATUS_CAL_SWITCH));
+    out(d, "- **Wrong passwords**: after %u wrong passwords on an interface (TCP, RTU, each with its own "
+           "count, which reconnecting does not reset), the interface is locked out for %u s, and for twice "
+           "as long after each further wrong one, up to %u s (one try a day). During a lockout every try, "
+           "the right password too, gets exception 04 unchecked. Each wrong password is logged (event type "
+           "%u), never its value.\n",
+        MC_AUTH_FREE_TRIES, MC_AUTH_LOCKOUT_FIRST_S, MC_AUTH_LOCKOUT_MAX_S, MC_EV_AUTH);
+    out(d, "- **Write budget**: changes that are saved (a write of unchanged values, the event selector and a "
+           "login are free) may come %u in a burst from the bus, then one per %u s; beyond it, exception 04. "
+           "This keeps the flash from being worn out from the bus.\n\n",
+        MC_WRITE_BURST_DEFAULT, MC_WRITE_REFILL_S_DEFAULT);
 
     out(d, "### Coil and discrete input\n\n");
     out(d, "| Address | FC | Name | Values | Products |\n| --- | --- | --- | --- | --- |\n");
@@ -502,11 +537,12 @@ static void intro(doc_t *d)
 
 static void flags_note(doc_t *d)
 {
-    out(d, "Status flags (%04XH): bit %u unlocked, bit %u sealed, bit %u no voltage, bit %u under the creep "
-           "threshold, bit %u exporting, bit %u relay closed, bit %u DI closed.\n\n",
+    out(d, "Status flags (%04XH): bit %u parameters writable without a password (the product's choice), "
+           "bit %u sealed, bit %u no voltage, bit %u under the creep threshold, bit %u exporting, bit %u relay "
+           "closed, bit %u DI closed, bit %u calibration switch set.\n\n",
         0x1020u, bit_of(MC_STATUS_UNLOCKED), bit_of(MC_STATUS_SEALED), bit_of(MC_STATUS_NO_VOLTAGE),
         bit_of(MC_STATUS_CREEP), bit_of(MC_STATUS_EXPORT), bit_of(MC_STATUS_RELAY_CLOSED),
-        bit_of(MC_STATUS_DI_CLOSED));
+        bit_of(MC_STATUS_DI_CLOSED), bit_of(MC_STATUS_CAL_SWITCH));
     out(d, "Error flags (%04XH), set by the integrity checks at start-up: bit %u parameters CRC, bit %u "
            "calibration CRC, bit %u energy CRC (an older copy was used), bit %u clock invalid.\n\n",
         0x1021u, bit_of(MC_ERROR_PARAMS_CRC), bit_of(MC_ERROR_CAL_CRC), bit_of(MC_ERROR_ENERGY_CRC),
@@ -534,7 +570,7 @@ static void rows(doc_t *d, const mc_reg_entry_t *t, size_t n, const group_t *g)
                 snprintf(values, sizeof(values), "%u", MC_REGMAP_VERSION);
             }
             out(d, "| %04XH | %s | %s | %s | %s | %s |\n", addr, name, e->format == MC_FMT_F32 ? "float32" : "u16",
-                unit_name(e->unit), access_name(e->access), values);
+                unit_name(e->unit), access_name(e->access, (mc_qty)e->qty), values);
         }
     }
     out(d, "\n");
