@@ -782,6 +782,80 @@ static void test_change_address_fc06(void **state)
     expect_sent(&f->port, 1, want, wn);
 }
 
+/* The line's master has one session; without the password nothing is written (the issue:
+ * anyone on the bus changed the address, baud, clear...), a broadcast gets no further,
+ * and wrong passwords lock the line out. The model here has no monotonic clock: a login
+ * opens only the request that carries it, and a lockout lasts until restart. */
+static uint32_t g_rtu_mono;
+static uint32_t rtu_mono(void *ctx)
+{
+    (void)ctx;
+    return g_rtu_mono;
+}
+
+static int rtu_write(fixture_t *f, uint8_t addr, const uint8_t *pdu, size_t len, uint32_t *t)
+{
+    uint8_t adu[64];
+    const size_t n = make_adu(adu, addr, pdu, len);
+    *t = feed(&f->rtu, adu, n, *t + 10000u, 9600, 0);
+    const size_t before = f->port.sends;
+    assert_int_equal(mc_rtu_poll(&f->rtu, *t + 4011u), 1);
+    if (addr == 0u) {
+        assert_int_equal(f->port.sends, before); /* broadcast: no reply */
+        return -1;
+    }
+    assert_int_equal(f->port.sends, before + 1u);
+    const event_t *e = &f->port.ev[f->port.n - 1u];
+    return (e->adu[1] & 0x80u) ? e->adu[2] : 0;
+}
+
+static void test_access_rtu(void **state)
+{
+    fixture_t *f = *state;
+    f->md.cfg.require_unlock = 1;
+    uint32_t t = 0;
+    static const uint8_t set_addr[] = { 0x06, 0x00, 0x01, 0x00, 0x05 };
+    static const uint8_t clear[] = { 0x06, 0x00, 0x0C, 0x55, 0xAA };
+    static const uint8_t baud[] = { 0x06, 0x00, 0x02, 0x00, 0x01 };
+    assert_int_equal(rtu_write(f, 1, set_addr, sizeof(set_addr), &t), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(rtu_write(f, 1, clear, sizeof(clear), &t), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(rtu_write(f, 1, baud, sizeof(baud), &t), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(rtu_write(f, 0, set_addr, sizeof(set_addr), &t), -1);
+    assert_int_equal(f->md.params.address, 1);
+    assert_int_equal(f->md.params.baud_code, 4);
+    assert_int_equal(f->port.lines, 0);
+    /* Password and value in one FC 10: written; the next request is locked again. */
+    static const uint8_t login_addr[] = { 0x10, 0x00, 0x00, 0x00, 0x02, 0x04, 0x1A, 0x0A, 0x00, 0x07 };
+    assert_int_equal(rtu_write(f, 1, login_addr, sizeof(login_addr), &t), 0);
+    assert_int_equal(f->md.params.address, 7);
+    static const uint8_t set_addr8[] = { 0x06, 0x00, 0x01, 0x00, 0x08 };
+    assert_int_equal(rtu_write(f, 7, set_addr8, sizeof(set_addr8), &t), MC_MB_EX_DEVICE_FAILURE);
+    /* With a monotonic clock the login lasts (unlock_seconds on it). */
+    g_rtu_mono = 5000u;
+    f->md.hooks.monotonic_ms = rtu_mono;
+    static const uint8_t login[] = { 0x06, 0x00, 0x00, 0x1A, 0x0A };
+    assert_int_equal(rtu_write(f, 7, login, sizeof(login), &t), 0);
+    assert_int_equal(rtu_write(f, 7, set_addr8, sizeof(set_addr8), &t), 0);
+    assert_int_equal(f->md.params.address, 8);
+    g_rtu_mono += (uint32_t)f->md.cfg.unlock_seconds * 1000u;
+    assert_int_equal(rtu_write(f, 8, set_addr, sizeof(set_addr), &t), MC_MB_EX_DEVICE_FAILURE);
+    /* Ten wrong passwords (also as broadcasts: counted alike) lock the line out: the right one is refused. */
+    static const uint8_t wrong[] = { 0x06, 0x00, 0x00, 0x00, 0x01 };
+    for (unsigned k = 0; k < MC_AUTH_FREE_TRIES; k++) {
+        if (k % 2u) {
+            assert_int_equal(rtu_write(f, 0, wrong, sizeof(wrong), &t), -1);
+        } else {
+            assert_int_equal(rtu_write(f, 8, wrong, sizeof(wrong), &t), MC_MB_EX_DEVICE_FAILURE);
+        }
+    }
+    assert_int_equal(f->rtu.guard.wrong, MC_AUTH_FREE_TRIES);
+    assert_int_equal(mc_auth_lockout_left(&f->md, &f->rtu.guard), MC_AUTH_LOCKOUT_FIRST_S);
+    assert_int_equal(rtu_write(f, 8, login, sizeof(login), &t), MC_MB_EX_DEVICE_FAILURE);
+    g_rtu_mono += MC_AUTH_LOCKOUT_FIRST_S * 1000u;
+    assert_int_equal(rtu_write(f, 8, login, sizeof(login), &t), 0);
+    assert_int_equal(f->rtu.guard.wrong, 0);
+}
+
 static void test_change_address_fc10(void **state)
 {
     fixture_t *f = *state;
@@ -929,6 +1003,7 @@ int main(void)
         cmocka_unit_test_setup(test_send_error, setup),
         cmocka_unit_test_setup(test_change_address_fc06, setup),
         cmocka_unit_test_setup(test_change_address_fc10, setup),
+        cmocka_unit_test_setup(test_access_rtu, setup),
         cmocka_unit_test_setup(test_change_baud, setup),
         cmocka_unit_test_setup(test_change_parity, setup),
         cmocka_unit_test_setup(test_change_all_fc10, setup),
