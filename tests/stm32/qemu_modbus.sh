@@ -11,8 +11,10 @@
 #   2. active import energy grows between two reads at least 2 s apart, by whole
 #      windows of P x 1 s;
 #   3. an unmapped register (0500H) gives exception 02;
-#   4. writing 17 to the address register (0001H) takes effect: slave 17
-#      answers, slave 1 no longer does;
+#   4. writing 17 to the address register (0001H) is refused without the
+#      password (exception 04, the address unchanged); with the password in the
+#      same FC 10 (0000H = 6666, 0001H = 17) it takes effect: slave 17 answers,
+#      slave 1 no longer does;
 #   5. the firmware's log shows it booted, metered, put out pulses, counted the
 #      Modbus frames, and that the display showed the panel's U/I/F page;
 #   6. the front panel through the board's keys (typed on USART1, debounced like
@@ -151,9 +153,13 @@ OUT=$(timeout 10 "${MB[@]}" -a 1 -r 0x500 -c 1 -t 4 "$DIR/ttyU2" 2>&1)
 echo "  $(echo "$OUT" | grep -i 'failed' || echo "$OUT" | tail -1)"
 echo "$OUT" | grep -q "Illegal data address" || fail "no exception 02 for 0500H"
 
-echo "4. slave address 0001H := 17:"
+echo "4. slave address 0001H := 17: without the password, then with it in the same request:"
 OUT=$(timeout 10 "${MB[@]}" -a 1 -r 1 -t 4 "$DIR/ttyU2" 17 2>&1)
-echo "$OUT" | grep -q "Written 1 references" || fail "write of the address refused: $OUT"
+echo "  without: $(echo "$OUT" | grep -i 'fail' | head -1)"
+echo "$OUT" | grep -qi "server failure" || fail "a write without the password was not refused with 04: $OUT"
+[ "$(mbpoll_values 1 1 1 4)" = "1" ] || fail "the address changed without the password"
+OUT=$(timeout 10 "${MB[@]}" -a 1 -r 0 -t 4 "$DIR/ttyU2" 6666 17 2>&1)
+echo "$OUT" | grep -q "Written 2 references" || fail "write of password and address refused: $OUT"
 A=$(mbpoll_values 17 1 1 4)
 echo "  slave 17 reads 0001H = ${A:-no answer}"
 [ "$A" = "17" ] || fail "slave 17 does not answer with its address"
