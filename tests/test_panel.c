@@ -67,6 +67,8 @@ typedef struct fx {
     uint32_t ev_ms[MAX_EVENTS];
     unsigned wifi_calls;
     int wifi_ret;
+    unsigned commits; /* commit hook calls */
+    int commit_ret;   /* what the commit hook returns */
 } fx_t;
 
 static fx_t g;
@@ -101,6 +103,14 @@ static uint32_t hook_checksum(void *ctx)
 {
     (void)ctx;
     return 0x12AB34CDu;
+}
+
+/* The storage's commit: the panel's change is saved before the panel shows it saved. */
+static int hook_commit(void *ctx)
+{
+    fx_t *f = ctx;
+    f->commits++;
+    return f->commit_ret;
 }
 
 static void port_show(void *ctx, const mc_panel_screen_t *s)
@@ -209,7 +219,7 @@ static void fx_start(uint8_t features, const mc_panel_port_t *port)
     tariff_start();
     mc_model_config_t cfg = {features, 0, 60, 0, 0};
     mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, NULL, hook_checksum, &g, NULL, NULL,
-                          NULL,           NULL,       NULL,    NULL};
+                          NULL,           NULL,       hook_commit, NULL};
     mc_params_t prm;
     mc_params_default(&prm);
     memcpy(prm.serial, "KPM31BK-00012345", 16);
@@ -731,8 +741,20 @@ static void test_address(void **state)
     expect_flash(0, 0, 0);
     expect_changes(1);
     expect_change(0, MC_QTY_ADDRESS, 1, 247);
+    assert_int_equal(g.commits, 1); /* saved (committed) before the menu came back */
     want.address = 247;
     expect_params(&want);
+    /* A save that fails is not shown as saved: ERR under the item. */
+    g.commit_ret = MC_ERR_IO;
+    long_k(K1);
+    short_k(K2);
+    long_k(K2);
+    assert_int_equal(g.commits, 2);
+    assert_string_equal(line(2), "ERR");
+    g.commit_ret = MC_OK;
+    expect_changes(2);
+    g.md.params = want; /* (the change stayed in RAM, as the model documents): back to 247 */
+    g.nch = 1;
     /* the lower limit: from 010, units 0 -> 1..9 -> (000 refused) ; from 001 units never 0 */
     long_k(K1);
     short_n(K2, 1);          /* hundreds 2 -> 0: 047 */
