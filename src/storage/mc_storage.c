@@ -1029,3 +1029,22 @@ void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_
     }
     (void)log_event(st, type, (uint8_t)source, (uint8_t)qty, (uint8_t)arg, old_value, new_value);
 }
+
+int mc_storage_commit(void *ctx)
+{
+    mc_storage_t *st = (mc_storage_t *)ctx;
+    if (st == NULL || !st->mounted) {
+        return MC_ERR_INVAL;
+    }
+    return mc_storage_poll(st, now_of(st));
+}
+
+void mc_storage_auth_event(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s)
+{
+    mc_storage_t *st = (mc_storage_t *)ctx;
+    if (st == NULL || !st->mounted) {
+        return;
+    }
+    (void)log_event(st, MC_EV_AUTH, iface == MC_IFACE_PANEL ? MC_SRC_PANEL : MC_SRC_BUS, (uint8_t)what,
+                    (uint8_t)iface, count, lockout_s);
+}
