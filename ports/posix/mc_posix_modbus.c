@@ -59,6 +59,27 @@ static void reset(mc_posix_modbus_t *mb, mc_model_t *md)
     for (unsigned k = 0; k < MC_POSIX_MODBUS_MAX_CLIENTS; k++) {
         mb->clients[k].fd = -1;
     }
+    mc_posix_modbus_limits_default(&mb->limits);
+}
+
+void mc_posix_modbus_limits_default(mc_posix_modbus_limits_t *lim)
+{
+    if (lim != NULL) {
+        lim->idle_timeout_ms = MC_POSIX_MODBUS_IDLE_TIMEOUT_MS;
+        lim->request_timeout_ms = MC_POSIX_MODBUS_REQUEST_TIMEOUT_MS;
+        lim->evict_idle_ms = MC_POSIX_MODBUS_EVICT_IDLE_MS;
+        lim->requests_per_client = MC_POSIX_MODBUS_REQUESTS_PER_CLIENT;
+    }
+}
+
+int mc_posix_modbus_set_limits(mc_posix_modbus_t *mb, const mc_posix_modbus_limits_t *lim)
+{
+    if (mb == NULL || lim == NULL || mb->mode != MC_POSIX_MODBUS_TCP || lim->requests_per_client < 1u ||
+        lim->requests_per_client > 64u) {
+        return MC_ERR_INVAL;
+    }
+    mb->limits = *lim;
+    return MC_OK;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -77,7 +98,7 @@ int mc_posix_modbus_open_tcp(mc_posix_modbus_t *mb, mc_model_t *md, const char *
     if (ctx == NULL) {
         return MC_ERR_IO;
     }
-    int fd = modbus_tcp_pi_listen(ctx, 16);
+    int fd = modbus_tcp_pi_listen(ctx, MC_POSIX_MODBUS_BACKLOG);
     if (fd < 0 || set_nonblock_cloexec(fd) < 0) {
         if (fd >= 0) {
             close(fd);
@@ -98,34 +119,100 @@ int mc_posix_modbus_open_tcp(mc_posix_modbus_t *mb, mc_model_t *md, const char *
     mb->ctx = ctx;
     mb->fd = fd;
     mb->port = real_port;
+    mc_auth_guard_init(&mb->guard, MC_IFACE_TCP);
     mb->mode = MC_POSIX_MODBUS_TCP;
     return MC_OK;
 }
 
-static void client_drop(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c)
+/* Why a connection is closed, for the counters. */
+enum drop_reason { DROP_PEER, DROP_IDLE, DROP_SLOW, DROP_EVICT };
+
+static void client_drop(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c, int why)
 {
     if (c->fd >= 0) {
         close(c->fd);
-        mb->stats.dropped++;
+        switch (why) {
+        case DROP_IDLE: mb->stats.idle_timeouts++; break;
+        case DROP_SLOW: mb->stats.request_timeouts++; break;
+        case DROP_EVICT: mb->stats.evicted++; break;
+        default: mb->stats.dropped++; break;
+        }
     }
+    mc_session_end(&c->session);
     c->fd = -1;
     c->len = 0;
+    c->partial_us = 0;
 }
 
-static void tcp_accept(mc_posix_modbus_t *mb)
+/* Length of the complete request at the start of the buffer (MBAP header included), 0 if it is
+ * not complete yet, -1 if its header is malformed. */
+static int tcp_request_len(const mc_posix_modbus_client_t *c)
 {
-    for (;;) {
+    if (c->len < MBAP_LEN) {
+        return 0;
+    }
+    const unsigned proto = ((unsigned)c->buf[2] << 8) | c->buf[3];
+    const unsigned length = ((unsigned)c->buf[4] << 8) | c->buf[5]; /* unit id + PDU */
+    if (proto != 0u || length < 2u || length > 1u + MC_MODBUS_PDU_MAX) {
+        return -1;
+    }
+    const size_t total = 6u + length;
+    return c->len < total ? 0 : (int)total;
+}
+
+/* Close the connections past their timeouts: idle (no request for idle_timeout_ms) and slow
+ * (a request incomplete for request_timeout_ms). */
+static void tcp_expire(mc_posix_modbus_t *mb, int64_t now)
+{
+    const int64_t idle = (int64_t)mb->limits.idle_timeout_ms * 1000;
+    const int64_t slow = (int64_t)mb->limits.request_timeout_ms * 1000;
+    for (unsigned k = 0; k < MC_POSIX_MODBUS_MAX_CLIENTS; k++) {
+        mc_posix_modbus_client_t *c = &mb->clients[k];
+        if (c->fd < 0) {
+            continue;
+        }
+        if (slow > 0 && c->len > 0u && c->partial_us != 0 && tcp_request_len(c) == 0 && now - c->partial_us >= slow) {
+            client_drop(mb, c, DROP_SLOW);
+        } else if (idle > 0 && now - c->last_us >= idle && tcp_request_len(c) == 0) {
+            client_drop(mb, c, DROP_IDLE);
+        }
+    }
+}
+
+/* A slot for a new client: a free one, else the one idle the longest if it has been idle at least
+ * evict_idle_ms (it is closed), else NULL. A connection with a complete request waiting is not idle. */
+static mc_posix_modbus_client_t *tcp_slot(mc_posix_modbus_t *mb, int64_t now)
+{
+    mc_posix_modbus_client_t *oldest = NULL;
+    for (unsigned k = 0; k < MC_POSIX_MODBUS_MAX_CLIENTS; k++) {
+        mc_posix_modbus_client_t *c = &mb->clients[k];
+        if (c->fd < 0) {
+            return c;
+        }
+        if (tcp_request_len(c) == 0 && (oldest == NULL || c->last_us < oldest->last_us)) {
+            oldest = c;
+        }
+    }
+    if (oldest != NULL && now - oldest->last_us >= (int64_t)mb->limits.evict_idle_ms * 1000) {
+        client_drop(mb, oldest, DROP_EVICT);
+        return oldest;
+    }
+    return NULL;
+}
+
+/* Take what is in the listen queue (at most MC_POSIX_MODBUS_ACCEPTS_PER_POLL): every poll, so a
+ * connect never waits for the queue to be noticed. */
+static void tcp_accept(mc_posix_modbus_t *mb, int64_t now)
+{
+    for (unsigned n = 0; n < MC_POSIX_MODBUS_ACCEPTS_PER_POLL; n++) {
         int fd = accept(mb->fd, NULL, NULL);
         if (fd < 0) {
-            return; /* EAGAIN (nothing more), or a connection that went away before accept */
-        }
-        mc_posix_modbus_client_t *slot = NULL;
-        for (unsigned k = 0; k < MC_POSIX_MODBUS_MAX_CLIENTS; k++) {
-            if (mb->clients[k].fd < 0) {
-                slot = &mb->clients[k];
-                break;
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue; /* a connection that went away before accept */
             }
+            return; /* EAGAIN (nothing more), or resource limits (EMFILE: tried again next poll) */
         }
+        mc_posix_modbus_client_t *slot = tcp_slot(mb, now);
         if (slot == NULL || set_nonblock_cloexec(fd) < 0) {
             close(fd);
             mb->stats.refused++;
@@ -135,6 +222,9 @@ static void tcp_accept(mc_posix_modbus_t *mb)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         slot->fd = fd;
         slot->len = 0;
+        slot->last_us = now;
+        slot->partial_us = 0;
+        mc_session_init(&slot->session, &mb->guard);
         mb->stats.accepted++;
     }
 }
@@ -159,73 +249,83 @@ static int tcp_send_all(int fd, const uint8_t *p, size_t n)
 }
 
 /*
- * Serve the complete requests in a client's buffer. Returns the number served,
- * or -1 if the client is to be dropped (malformed header, send failure,
- * handler error).
+ * Serve the complete request at the start of a client's buffer. Returns 1 if one
+ * was served, 0 if none is complete, -1 if the client is to be dropped
+ * (malformed header, send failure, handler error).
  */
-static int tcp_serve_buffer(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c)
+static int tcp_serve_one(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c, int64_t now)
 {
-    int served = 0;
-    for (;;) {
-        if (c->len < MBAP_LEN) {
-            return served;
-        }
-        const unsigned proto = ((unsigned)c->buf[2] << 8) | c->buf[3];
-        const unsigned length = ((unsigned)c->buf[4] << 8) | c->buf[5]; /* unit id + PDU */
-        if (proto != 0u || length < 2u || length > 1u + MC_MODBUS_PDU_MAX) {
-            return -1;
-        }
-        const size_t total = 6u + length;
-        if (c->len < total) {
-            return served;
-        }
-        uint8_t resp[MBAP_LEN + MC_MODBUS_PDU_MAX];
-        const uint8_t unit = c->buf[6];
-        int n;
-        if (unit == mb->model->params.address || unit == 0u || unit == 255u) {
-            n = mc_modbus_handle_pdu(mb->model, c->buf + MBAP_LEN, length - 1u, resp + MBAP_LEN, 0);
-            if (n < 0 || n > (int)MC_MODBUS_PDU_MAX) {
-                return -1;
-            }
-        } else {
-            resp[MBAP_LEN] = (uint8_t)(c->buf[MBAP_LEN] | 0x80u);
-            resp[MBAP_LEN + 1u] = EX_GATEWAY_TARGET;
-            n = 2;
-        }
-        /* Consume the request before answering (the buffer is reused). */
-        memcpy(resp, c->buf, 2); /* transaction id */
-        memmove(c->buf, c->buf + total, c->len - total);
-        c->len = (uint16_t)(c->len - total);
-        mb->stats.requests++;
-        served++;
-        if (n == 0) {
-            continue; /* nothing to answer (cannot happen without broadcast) */
-        }
-        resp[2] = 0;
-        resp[3] = 0;
-        resp[4] = (uint8_t)((unsigned)(n + 1) >> 8);
-        resp[5] = (uint8_t)(n + 1);
-        resp[6] = unit;
-        if (tcp_send_all(c->fd, resp, MBAP_LEN + (size_t)n) < 0) {
-            return -1;
-        }
+    const int total = tcp_request_len(c);
+    if (total <= 0) {
+        return total;
     }
+    const unsigned length = (unsigned)total - 6u;
+    uint8_t resp[MBAP_LEN + MC_MODBUS_PDU_MAX];
+    const uint8_t unit = c->buf[6];
+    int n;
+    if (unit == mb->model->params.address || unit == 0u || unit == 255u) {
+        n = mc_modbus_handle_pdu(mb->model, &c->session, c->buf + MBAP_LEN, length - 1u, resp + MBAP_LEN, 0);
+        if (n < 0 || n > (int)MC_MODBUS_PDU_MAX) {
+            return -1;
+        }
+    } else {
+        resp[MBAP_LEN] = (uint8_t)(c->buf[MBAP_LEN] | 0x80u);
+        resp[MBAP_LEN + 1u] = EX_GATEWAY_TARGET;
+        n = 2;
+    }
+    /* Consume the request before answering (the buffer is reused). */
+    memcpy(resp, c->buf, 2); /* transaction id */
+    memmove(c->buf, c->buf + total, c->len - (size_t)total);
+    c->len = (uint16_t)(c->len - (size_t)total);
+    c->last_us = now;
+    c->partial_us = c->len > 0u ? now : 0; /* what follows is the next request, begun by now */
+    mb->stats.requests++;
+    if (n == 0) {
+        return 1; /* nothing to answer (cannot happen without broadcast) */
+    }
+    resp[2] = 0;
+    resp[3] = 0;
+    resp[4] = (uint8_t)((unsigned)(n + 1) >> 8);
+    resp[5] = (uint8_t)(n + 1);
+    resp[6] = unit;
+    return tcp_send_all(c->fd, resp, MBAP_LEN + (size_t)n) < 0 ? -1 : 1;
 }
 
-/* Read what a client sent and serve it. Returns requests served. */
-static int tcp_client_io(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c)
+/* Read what a client sent and serve at most limits.requests_per_client requests of it; what
+ * is beyond waits in the buffer and the socket for the next poll. Returns requests served. */
+static int tcp_client_io(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c, int64_t now)
 {
+    const int budget = (int)mb->limits.requests_per_client;
     int served = 0;
+    int reads = 0;
     for (;;) {
-        ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-        if (r > 0) {
-            c->len = (uint16_t)(c->len + (size_t)r);
-            int s = tcp_serve_buffer(mb, c);
+        while (served < budget) {
+            const int s = tcp_serve_one(mb, c, now);
             if (s < 0) {
-                client_drop(mb, c);
+                client_drop(mb, c, DROP_PEER);
                 return served;
             }
-            served += s;
+            if (s == 0) {
+                break;
+            }
+            served++;
+        }
+        if (served >= budget) {
+            if (tcp_request_len(c) > 0) {
+                mb->stats.deferred++;
+            }
+            return served;
+        }
+        /* No complete request in the buffer: read (a few times at most: the budget bounds the work). */
+        if (reads++ > budget || c->len >= sizeof(c->buf)) {
+            return served;
+        }
+        ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        if (r > 0) {
+            if (c->len == 0u) {
+                c->partial_us = now; /* a request begins */
+            }
+            c->len = (uint16_t)(c->len + (size_t)r);
             continue;
         }
         if (r < 0 && errno == EINTR) {
@@ -234,7 +334,7 @@ static int tcp_client_io(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c)
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return served;
         }
-        client_drop(mb, c); /* 0: orderly close; other errors: reset */
+        client_drop(mb, c, DROP_PEER); /* 0: orderly close; other errors: reset */
         return served;
     }
 }
@@ -242,20 +342,24 @@ static int tcp_client_io(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c)
 static int tcp_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
 {
     struct pollfd pf[1 + MC_POSIX_MODBUS_MAX_CLIENTS];
+    int idx[1 + MC_POSIX_MODBUS_MAX_CLIENTS];
     int served = 0;
     for (;;) {
+        int64_t now = now_us64();
+        tcp_expire(mb, now);
         nfds_t n = 0;
-        int idx[1 + MC_POSIX_MODBUS_MAX_CLIENTS];
+        int pending = 0; /* a client has a complete request buffered: do not wait */
         pf[n] = (struct pollfd){ .fd = mb->fd, .events = POLLIN };
         idx[n++] = -1;
         for (int k = 0; k < (int)MC_POSIX_MODBUS_MAX_CLIENTS; k++) {
             if (mb->clients[k].fd >= 0) {
                 pf[n] = (struct pollfd){ .fd = mb->clients[k].fd, .events = POLLIN };
                 idx[n++] = k;
+                pending |= tcp_request_len(&mb->clients[k]) != 0;
             }
         }
-        int64_t left = deadline_us - now_us64();
-        int wait_ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
+        int64_t left = deadline_us - now;
+        int wait_ms = (left <= 0 || pending) ? 0 : (int)((left + 999) / 1000);
         int rc = poll(pf, n, wait_ms);
         if (rc < 0) {
             if (errno == EINTR) {
@@ -263,18 +367,20 @@ static int tcp_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
             }
             return MC_ERR_IO;
         }
-        for (nfds_t j = 1; j < n; j++) {
-            if (pf[j].revents != 0) {
-                served += tcp_client_io(mb, &mb->clients[idx[j]]);
-            }
-        }
         if (pf[0].revents & (POLLERR | POLLNVAL)) {
             return MC_ERR_IO;
         }
-        if (pf[0].revents & POLLIN) {
-            tcp_accept(mb);
+        now = now_us64();
+        for (nfds_t j = 1; j < n; j++) {
+            mc_posix_modbus_client_t *c = &mb->clients[idx[j]];
+            if (pf[j].revents != 0 || tcp_request_len(c) != 0) {
+                served += tcp_client_io(mb, c, now);
+            }
         }
-        if (served > 0 || rc == 0 || now_us64() >= deadline_us) {
+        /* Then the listen queue, at every poll whatever poll() said of it (a new client may take
+         * the slot of one idle the longest; those served just now are not idle). */
+        tcp_accept(mb, now);
+        if (served > 0 || now_us64() >= deadline_us) {
             return served;
         }
     }
@@ -448,15 +554,21 @@ int mc_posix_modbus_open_rtu(mc_posix_modbus_t *mb, mc_model_t *md, const char *
     return MC_OK;
 }
 
-/* mc_rtu_poll() with the current time; counts what was served. */
-static int rtu_framer_poll(mc_posix_modbus_t *mb)
+/* mc_rtu_poll() at time t (CLOCK_MONOTONIC µs); counts what was served. */
+static int rtu_framer_poll_at(mc_posix_modbus_t *mb, uint32_t t)
 {
-    int rc = mc_rtu_poll(&mb->rtu, (uint32_t)now_us64());
+    int rc = mc_rtu_poll(&mb->rtu, t);
     if (rc == 1) {
         mb->stats.requests++;
         return 1;
     }
     return 0; /* 0 nothing due, 2 dropped, < 0 send failed (counted in io_error) */
+}
+
+/* mc_rtu_poll() with the current time. */
+static int rtu_framer_poll(mc_posix_modbus_t *mb)
+{
+    return rtu_framer_poll_at(mb, (uint32_t)now_us64());
 }
 
 static int rtu_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
@@ -502,6 +614,11 @@ static int rtu_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
             ssize_t r = read(mb->fd, buf, sizeof(buf));
             if (r > 0) {
                 const uint32_t t = (uint32_t)now_us64();
+                /* These bytes are stamped t: a frame whose 3.5-character silence had passed by
+                 * then has ended, and is served before they are fed (fed first, they would
+                 * start a new frame over it and it would be dropped as an overrun: a broadcast,
+                 * which the master follows at once with its next request, was lost so). */
+                served += rtu_framer_poll_at(mb, t);
                 for (ssize_t k = 0; k < r; k++) {
                     mc_rtu_rx_byte(&mb->rtu, buf[k], t);
                 }
@@ -551,6 +668,7 @@ void mc_posix_modbus_close(mc_posix_modbus_t *mb)
             if (mb->clients[k].fd >= 0) {
                 close(mb->clients[k].fd);
                 mb->clients[k].fd = -1;
+                mc_session_end(&mb->clients[k].session);
             }
         }
         if (mb->fd >= 0) {

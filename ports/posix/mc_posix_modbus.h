@@ -10,18 +10,48 @@
  * libmodbus mapping is involved.
  *
  * - **TCP**: up to ::MC_POSIX_MODBUS_MAX_CLIENTS clients at once, each with its
- *   own receive buffer; requests may be pipelined. The MBAP header is parsed
- *   here and the response carries the request's transaction and unit id. Unit
- *   ids served: the meter's address, 0 and 255 (as usual on TCP, 0 is not a
- *   broadcast here: it is answered); any other unit id gets exception 0BH
- *   (gateway target device failed to respond). A client that disconnects,
- *   sends a malformed header (protocol id not 0, length outside 2..254) or does
- *   not read its responses (its socket buffer full) is dropped; the others are not affected. A
- *   connection beyond the limit is accepted and closed at once.
+ *   own receive buffer and its own session (::mc_session_t: the password level
+ *   reached on that connection, ended when it closes); all connections share
+ *   one brute-force guard (::mc_auth_guard_t, ::MC_IFACE_TCP), so reconnecting
+ *   neither resets the count of wrong passwords nor ends a lockout, and one
+ *   connection's login opens no other connection. Requests may be pipelined.
+ *   The MBAP header is parsed here and the response carries the request's
+ *   transaction and unit id. Unit ids served: the meter's address, 0 and 255
+ *   (as usual on TCP, 0 is not a broadcast here: it is answered); any other
+ *   unit id gets exception 0BH (gateway target device failed to respond). A
+ *   client that disconnects, sends a malformed header (protocol id not 0,
+ *   length outside 2..254) or does not read its responses (its socket buffer
+ *   full) is dropped; the others are not affected.
+ * - **A fair TCP server** (::mc_posix_modbus_limits_t): one client cannot keep
+ *   the others, or the caller, waiting.
+ *   - A connection without a request for `idle_timeout_ms` (default 60 s) is
+ *     closed; so is one whose request under way stays incomplete for
+ *     `request_timeout_ms` (default 5 s), so a client trickling bytes (1 byte/s)
+ *     holds a slot for seconds, not for ever. Bytes alone are no activity:
+ *     only a complete request is.
+ *   - When every slot is taken, a new client gets the slot of the connection
+ *     idle the longest, if that one has been idle at least `evict_idle_ms`
+ *     (default 1 s); otherwise the new connection is accepted and closed at
+ *     once (a server busy with 32 active clients keeps them).
+ *   - One mc_posix_modbus_poll() serves at most `requests_per_client` requests
+ *     (default 4) of each client; what a pipelining client sent beyond that
+ *     waits in its buffer and socket for the next poll. The listen queue is
+ *     accepted at every poll (at most ::MC_POSIX_MODBUS_ACCEPTS_PER_POLL
+ *     connections), whether or not the wait saw it, with a backlog of
+ *     ::MC_POSIX_MODBUS_BACKLOG. So one poll does a bounded amount of work: at
+ *     most MAX_CLIENTS x requests_per_client requests (128 by default) plus the
+ *     accepts, and the caller's metering and storage run between polls, never
+ *     behind a client that keeps sending.
+ *   - Timeouts are checked at every poll, on CLOCK_MONOTONIC. The counters
+ *     (::mc_posix_modbus_stats_t) say what was closed and why.
  * - **RTU**: bytes read from the line are fed, with CLOCK_MONOTONIC timestamps,
  *   to the library's own framer ::mc_rtu_t (the one the firmware uses): frames
  *   end after 3.5 characters of silence, bad CRCs and frames for other
- *   addresses are dropped, broadcast writes are executed without a reply. A
+ *   addresses are dropped, broadcast writes are executed without a reply. The
+ *   framer is polled before every batch of new bytes is fed, so a frame that
+ *   has ended (a broadcast, which the master follows at once with its next
+ *   request) is served before the next one can run into it. The line has one
+ *   session and one brute-force guard (::MC_IFACE_RTU), held by the framer. A
  *   parameter write takes effect as on the device: a new slave address for
  *   the next request, a new baud code or parity once the reply has been sent
  *   (the line is reconfigured with termios in a poll once the output queue is
@@ -34,6 +64,7 @@
  *
  * Not thread-safe: one thread calls mc_posix_modbus_poll() and also owns the
  * model (call mc_meter_process() etc. from the same thread, between polls).
+ * The instance must not move while open (the sessions point to its guard).
  *
  * @code
  * mc_posix_modbus_t mb;
@@ -61,6 +92,19 @@ extern "C" {
 /** Most TCP clients served at once. */
 #define MC_POSIX_MODBUS_MAX_CLIENTS 32
 
+/** Default of mc_posix_modbus_limits_t::idle_timeout_ms: a connection without a request for 60 s is closed. */
+#define MC_POSIX_MODBUS_IDLE_TIMEOUT_MS 60000u
+/** Default of mc_posix_modbus_limits_t::request_timeout_ms: a request may take 5 s to arrive whole. */
+#define MC_POSIX_MODBUS_REQUEST_TIMEOUT_MS 5000u
+/** Default of mc_posix_modbus_limits_t::evict_idle_ms: a connection idle 1 s may lose its slot to a new client. */
+#define MC_POSIX_MODBUS_EVICT_IDLE_MS 1000u
+/** Default of mc_posix_modbus_limits_t::requests_per_client: requests served per client per poll. */
+#define MC_POSIX_MODBUS_REQUESTS_PER_CLIENT 4u
+/** Most connections taken from the listen queue in one poll. */
+#define MC_POSIX_MODBUS_ACCEPTS_PER_POLL 64u
+/** Listen backlog of the TCP server (the kernel may cap it at net.core.somaxconn). */
+#define MC_POSIX_MODBUS_BACKLOG 128
+
 /** MBAP header (7 bytes) plus the largest PDU: the longest Modbus TCP ADU. */
 #define MC_POSIX_MODBUS_TCP_ADU_MAX (7u + MC_MODBUS_PDU_MAX)
 
@@ -74,8 +118,11 @@ enum mc_posix_modbus_mode {
 /** One TCP client connection. */
 typedef struct mc_posix_modbus_client {
     int fd;        /**< Connected socket (non-blocking), or -1 when the slot is free. */
-    uint16_t len;  /**< Bytes of the request under way in buf. */
+    uint16_t len;  /**< Bytes of the request(s) under way in buf. */
     uint8_t buf[MC_POSIX_MODBUS_TCP_ADU_MAX]; /**< Request being received (MBAP header + PDU). */
+    int64_t last_us;    /**< CLOCK_MONOTONIC µs of the last request served (or of the accept). */
+    int64_t partial_us; /**< CLOCK_MONOTONIC µs the incomplete request in buf was first seen (0: none). */
+    mc_session_t session; /**< This connection's session (its password level); ended when it closes. */
 } mc_posix_modbus_client_t;
 
 /** Counters, for diagnostics and the simulator's display. */
@@ -83,9 +130,21 @@ typedef struct mc_posix_modbus_stats {
     uint64_t requests;     /**< Requests served (answered, or broadcast writes executed). */
     uint64_t accepted;     /**< TCP connections accepted. */
     uint64_t dropped;      /**< TCP connections closed: peer gone, malformed MBAP, send failed. */
-    uint64_t refused;      /**< TCP connections closed at once because every client slot was busy. */
+    uint64_t refused;      /**< TCP connections closed at once: every slot busy and none idle long enough. */
     uint64_t line_changes; /**< RTU line reconfigurations after a baud or parity write. */
+    uint64_t idle_timeouts;    /**< TCP connections closed after idle_timeout_ms without a request. */
+    uint64_t request_timeouts; /**< TCP connections closed with a request incomplete for request_timeout_ms. */
+    uint64_t evicted;      /**< TCP connections closed to give their slot to a new client (the longest idle). */
+    uint64_t deferred;     /**< Times a client had more requests than its per-poll share (left for the next poll). */
 } mc_posix_modbus_stats_t;
+
+/** Limits of the TCP server (see the file's description). mc_posix_modbus_limits_default() gives the defaults. */
+typedef struct mc_posix_modbus_limits {
+    uint32_t idle_timeout_ms;     /**< Close a connection after this long without a request; 0: never. */
+    uint32_t request_timeout_ms;  /**< Close a connection whose request stays incomplete this long; 0: never. */
+    uint32_t evict_idle_ms;       /**< A new client may take the slot of a connection idle this long. */
+    uint32_t requests_per_client; /**< Requests served per client in one poll, 1..64. */
+} mc_posix_modbus_limits_t;
 
 /**
  * A Modbus server instance. Caller-allocated; valid from a successful
@@ -108,7 +167,26 @@ typedef struct mc_posix_modbus {
     uint32_t pending_baud; /**< RTU: baud rate of the pending line change. */
     int io_error;         /**< RTU: the last send or line change failed (a negative mc_err), else 0. */
     mc_posix_modbus_stats_t stats; /**< Counters. */
+    mc_posix_modbus_limits_t limits; /**< TCP: the limits in force (mc_posix_modbus_set_limits()). */
+    mc_auth_guard_t guard; /**< TCP: the brute-force guard shared by every connection (::MC_IFACE_TCP). */
 } mc_posix_modbus_t;
+
+/**
+ * @brief The default limits: idle 60 s, an incomplete request 5 s, eviction after 1 s idle, 4 requests
+ *        per client per poll.
+ * @param lim  receives them.
+ */
+void mc_posix_modbus_limits_default(mc_posix_modbus_limits_t *lim);
+
+/**
+ * @brief Change the TCP server's limits (after mc_posix_modbus_open_tcp(), which sets the defaults).
+ *
+ * Takes effect at the next poll, for the connections already open too.
+ * @param mb   the instance (TCP).
+ * @param lim  the limits; requests_per_client 1..64.
+ * @return ::MC_OK; ::MC_ERR_INVAL (NULL, not a TCP server, requests_per_client out of range).
+ */
+int mc_posix_modbus_set_limits(mc_posix_modbus_t *mb, const mc_posix_modbus_limits_t *lim);
 
 /**
  * @brief Listen for Modbus TCP clients on host:port.
@@ -142,9 +220,13 @@ int mc_posix_modbus_open_rtu(mc_posix_modbus_t *mb, mc_model_t *md, const char *
 /**
  * @brief Serve what is pending, waiting at most @p timeout_ms for something to do.
  *
- * Returns as soon as at least one request was served, or when the time is up.
- * TCP: accepts new clients, reads every readable client and answers each
- * complete request. RTU: feeds received bytes to the framer and, when a frame
+ * Returns as soon as at least one request was served, or when the time is up;
+ * never waits while requests are pending. TCP: closes connections past their
+ * timeouts, accepts what is in the listen queue (a new client may evict the
+ * longest idle connection when every slot is taken), reads every readable
+ * client and answers up to limits.requests_per_client complete requests of
+ * each (the rest wait for the next poll, which then does not wait). RTU: serves
+ * a frame that has ended, feeds received bytes to the framer and, when a frame
  * is under way, waits (within the time left) for the 3.5-character silence
  * that ends it, then answers it.
  * @param mb          the instance.
