@@ -13,8 +13,9 @@
 #   make docs    Doxygen HTML in build/docs/html (warnings are errors)
 #   make bench   Release (-O2) benchmarks: mc_meter_process() throughput, Modbus TCP latency (POSIX port)
 #   make size    flash/RAM per module on Cortex-M4F and Cortex-M0+ (-Os)
-#   make fuzz    libFuzzer + ASan/UBSan (clang) on the Modbus framer and PDU handler
-#                for FUZZ_SECONDS (default 60), corpus in build/fuzz/corpus
+#   make fuzz    libFuzzer + ASan/UBSan (clang): Modbus framer and PDU handler, storage mount
+#                on arbitrary flash images, schedule write path, WAV reader; FUZZ_SECONDS
+#                (default 60) each, FUZZ_TARGETS to choose; corpora in build/fuzz/<target>
 #   make regmap  regenerate docs/REGISTERS.md from the register map table
 #   make clean   remove build/
 
@@ -187,23 +188,19 @@ regmap:
 	$(BUILD)/regmap/tools/regmap_doc -o docs/REGISTERS.md
 	@echo "make regmap: docs/REGISTERS.md regenerated"
 
-# The fuzz target is built straight from the sources with clang (libFuzzer comes
-# with clang's runtime), seeded from the committed corpus; new inputs and any
-# crash-* reproducer stay in $(BUILD)/fuzz. A finding fails the target.
+# The fuzz targets (tests/fuzz: modbus = RTU framer and PDU handler, storage = mount
+# on arbitrary flash images, schedule = the schedule write path, wav = metersim's WAV
+# reader) are built straight from the sources with clang (libFuzzer comes with
+# clang's runtime) and run one after the other for FUZZ_SECONDS each, seeded from
+# the committed corpus; new inputs and any reproducer stay in $(BUILD)/fuzz/<target>.
+# A summary line per target (seconds, executions, findings); a finding fails the target.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= modbus storage schedule wav
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all -fno-omit-frame-pointer -Iinclude
-FUZZ_SRCS = $(wildcard src/core/*.c src/tariff/*.c src/registers/*.c) tests/fuzz/fuzz_modbus.c
 
 fuzz:
 	@tools/deps.sh $(DEPS_FUZZ)
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SRCS) -lm -o $(BUILD)/fuzz/fuzz_modbus
-	cp tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/
-	$(BUILD)/fuzz/fuzz_modbus -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
-	@echo "make fuzz: no finding in $(FUZZ_SECONDS) s (executions: stat::number_of_executed_units above)"
+	@CC=$(FUZZ_CC) tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD)

@@ -4,8 +4,11 @@
  *
  * Input: data[0] is a flags byte, the rest depends on its bit 7.
  *   flags bit 7 = 1  PDU mode: data[1..] is a request PDU for mc_modbus_handle_pdu(),
- *                    served from a separate buffer and in place (same result
- *                    required, from the same model state), and broadcast (no response).
+ *                    served on a client session (not logged in; a request that
+ *                    writes the password register first logs in) from a separate
+ *                    buffer and in place (same result required, from the same
+ *                    model state), broadcast (no response), and without a
+ *                    session (NULL, the public path).
  *   flags bit 7 = 0  framer mode: data[1..] is pairs (timing, byte); the byte is
  *                    fed to mc_rtu_rx_byte() at a time derived from the timing
  *                    byte (see next_time()), with polls in between, so that
@@ -45,6 +48,8 @@ static struct {
     mc_tariff_t tariff;
     mc_model_t md;
     mc_rtu_t rtu;
+    mc_auth_guard_t guard;   /* PDU mode: the client's interface guard */
+    mc_session_t session;    /* and its session (not logged in at the start) */
     uint8_t flags;
     mc_time_t clock;
 } g;
@@ -153,6 +158,8 @@ static void model_init(uint8_t flags)
     params.word_order = (flags & 0x08u) ? 1u : 0u;
     mc_tariff_t *tariff = (flags & 0x90u) == 0x90u ? NULL : &g.tariff;
     CHECK(mc_model_init(&g.md, &cfg, &hooks, &g.meter, tariff, &params) == MC_OK);
+    mc_auth_guard_init(&g.guard, MC_IFACE_TCP);
+    mc_session_init(&g.session, &g.guard);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -175,7 +182,8 @@ static void fuzz_pdu(uint8_t flags, const uint8_t *req, size_t len)
     uint8_t dummy[MC_MODBUS_PDU_MAX];
     if (len == 0u || len > MC_MODBUS_PDU_MAX) {
         model_init(flags);
-        CHECK(mc_modbus_handle_pdu(&g.md, req != NULL ? req : dummy, len, dummy, 0) == MC_ERR_INVAL);
+        CHECK(mc_modbus_handle_pdu(&g.md, &g.session, req != NULL ? req : dummy, len, dummy, 0) == MC_ERR_INVAL);
+        CHECK(mc_modbus_handle_pdu(&g.md, NULL, req != NULL ? req : dummy, len, dummy, 0) == MC_ERR_INVAL);
         if (len == 0u) {
             return;
         }
@@ -189,7 +197,7 @@ static void fuzz_pdu(uint8_t flags, const uint8_t *req, size_t len)
     memcpy(req_copy, req, len);
 
     model_init(flags);
-    int rc = mc_modbus_handle_pdu(&g.md, req_copy, len, resp, 0);
+    int rc = mc_modbus_handle_pdu(&g.md, &g.session, req_copy, len, resp, 0);
     check_response(req, resp, rc);
     CHECK(memcmp(req_copy, req, len) == 0); /* the request is const */
 
@@ -197,13 +205,18 @@ static void fuzz_pdu(uint8_t flags, const uint8_t *req, size_t len)
     model_init(flags);
     memset(inplace, 0xA5, MC_MODBUS_PDU_MAX);
     memcpy(inplace, req, len);
-    int rc2 = mc_modbus_handle_pdu(&g.md, inplace, len, inplace, 0);
+    int rc2 = mc_modbus_handle_pdu(&g.md, &g.session, inplace, len, inplace, 0);
     CHECK(rc2 == rc);
     CHECK(memcmp(inplace, resp, (size_t)rc) == 0);
 
     /* Broadcast: executed or refused, never answered. */
     model_init(flags);
-    CHECK(mc_modbus_handle_pdu(&g.md, req_copy, len, resp, 1) == 0);
+    CHECK(mc_modbus_handle_pdu(&g.md, &g.session, req_copy, len, resp, 1) == 0);
+
+    /* Without a session (public: reads only), from the same state. */
+    model_init(flags);
+    rc = mc_modbus_handle_pdu(&g.md, NULL, req_copy, len, resp, 0);
+    check_response(req, resp, rc);
 
     free(req_copy);
     free(inplace);
