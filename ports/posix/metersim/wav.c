@@ -126,6 +126,19 @@ int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
             }
             w->data_left = size;
             w->frames = size / w->block_align;
+            /* Bounded by the file where its size is known (not on a pipe): a data
+             * chunk may declare more than was written (a recorder cut short). */
+            long here = ftell(w->f);
+            if (here >= 0 && fseek(w->f, 0, SEEK_END) == 0) {
+                long end = ftell(w->f);
+                if (fseek(w->f, here, SEEK_SET) != 0) {
+                    return fail(w, err, errlen, path, "cannot seek back to the data chunk");
+                }
+                if (end >= here && (uint64_t)(end - here) / w->block_align < w->frames) {
+                    w->frames = (uint64_t)(end - here) / w->block_align;
+                }
+            }
+            clearerr(w->f);
             return 0;
         } else if (skip(w->f, (uint64_t)size + (size & 1u)) != 0) {
             return fail(w, err, errlen, path, "truncated chunk");

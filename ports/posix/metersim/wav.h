@@ -18,7 +18,7 @@ typedef struct ms_wav {
     uint8_t is_float;     /* IEEE float 32 */
     uint16_t block_align; /* bytes per frame */
     uint64_t data_left;   /* bytes of the data chunk still to read */
-    uint64_t frames;      /* frames in the data chunk (as declared, bounded by the file) */
+    uint64_t frames;      /* frames in the data chunk (as declared, bounded by the file where its size is known: not on a pipe) */
 } ms_wav_t;
 
 /* Open and check; on failure fills err (one line) and returns -1. */
