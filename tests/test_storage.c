@@ -64,11 +64,14 @@
 #define KIND_ENERGY 1u
 #define KIND_HISTORY 2u
 #define KIND_CONFIG 3u
+#define KIND_STATE 4u
 #define AREA_ENERGY 0u
 #define AREA_HISTORY 1u
 #define AREA_CONFIG 2u
 #define AREA_EVENTS 3u
+#define AREA_AUDIT 4u
 #define HDR 16u
+#define MARKER 0x5Au /* first byte of the commit marker in a slot's last programming unit */
 
 static mc_time_t T(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
 {
@@ -156,6 +159,8 @@ static void app_init_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_
     hooks.set_clock = app_set_clock;
     hooks.event_count = app_event_count;
     hooks.event_read = app_event_read;
+    hooks.commit = mc_storage_commit; /* acknowledged = durable */
+    hooks.on_auth = mc_storage_auth_event;
     hooks.ctx = a;
     assert_int_equal(mc_model_init(&a->model, &mdc, &hooks, &a->meter, &a->tariff, NULL), MC_OK);
     if (cfg != NULL) {
@@ -189,6 +194,17 @@ static int app_boot_cfg(app_t *a, nvm_emu_t *emu, mc_time_t now, const mc_storag
 static int app_boot(app_t *a, nvm_emu_t *emu, mc_time_t now)
 {
     return app_boot_cfg(a, emu, now, NULL);
+}
+
+/* An older product: no commit hook (events logged at once, records saved at the next poll). */
+static int app_boot_legacy(app_t *a, nvm_emu_t *emu, mc_time_t now)
+{
+    mc_nvm_t nvm;
+    nvm_emu_port(emu, &nvm);
+    app_init_nvm(a, &nvm, now, NULL);
+    a->model.hooks.commit = NULL;
+    a->emu = emu;
+    return app_mount(a);
 }
 
 /* One synthetic window of dt seconds: the core's registers grow by d, then storage books it. */
@@ -325,9 +341,124 @@ static int find_event(const app_t *a, uint8_t type, unsigned depth, mc_event_t *
     return -1;
 }
 
-/* The whole log reads back newest first with consecutive sequence numbers and valid types. */
+/* ------------------------------------------------------------------------ */
+/* The logs, read from the NVM image independently of the library          */
+
+#define LOG_MAX 4096u
+
+/* Every CRC-valid event slot of both log areas (geometry from the instance), newest first by
+ * sequence number; *damaged counts slots that carry the commit marker but fail their CRC. */
+typedef struct log_model {
+    mc_event_t ev[LOG_MAX];
+    unsigned n, damaged, audit_n;
+} log_model_t;
+
+static void log_model_read(const nvm_emu_t *e, const mc_storage_t *st, log_model_t *m)
+{
+    m->n = m->damaged = m->audit_n = 0;
+    for (unsigned area = AREA_EVENTS; area <= AREA_AUDIT; area++) {
+        const mc_storage_area_t *a = &st->area[area];
+        for (uint32_t slot = 0; slot < (uint32_t)a->sectors * a->slots_per_sector; slot++) {
+            const uint8_t *p = e->mem + (size_t)(a->first_sector + slot / a->slots_per_sector) * e->sector_size +
+                               (slot % a->slots_per_sector) * a->slot_size;
+            if (mc_crc32(0, p, 20) != rd32(p + 20)) {
+                const uint32_t mark = a->slot_size - (e->prog_size < 4u ? 4u : e->prog_size);
+                m->damaged += p[mark] == MARKER && p[mark + 1u] == 0xA5u;
+                continue;
+            }
+            if (m->n >= LOG_MAX) {
+                continue;
+            }
+            mc_event_t *ev = &m->ev[m->n++];
+            ev->seq = rd32(p);
+            ev->time = rd32(p + 4);
+            ev->type = p[8];
+            ev->source = p[9];
+            ev->qty = p[10];
+            ev->arg = p[11];
+            ev->old_value = rd32(p + 12);
+            ev->new_value = rd32(p + 16);
+            m->audit_n += area == AREA_AUDIT;
+        }
+    }
+    /* newest first (insertion sort: a few hundred) */
+    for (unsigned i = 1; i < m->n; i++) {
+        const mc_event_t x = m->ev[i];
+        unsigned j = i;
+        while (j > 0u && m->ev[j - 1u].seq < x.seq) {
+            m->ev[j] = m->ev[j - 1u];
+            j--;
+        }
+        m->ev[j] = x;
+    }
+}
+
+/* Whether an event is metrological (issue 14: calibration, seal, energy clear, clock set, tariff,
+ * settlement, pulse constant, format). */
+static int audit_type(const mc_event_t *ev)
+{
+    if (ev->type == MC_EV_CALIBRATION || ev->type == MC_EV_ENERGY_CLEAR || ev->type == MC_EV_CLOCK_SET ||
+        ev->type == MC_EV_FORMAT) {
+        return 1;
+    }
+    return ev->type == MC_EV_PARAM &&
+           (ev->qty == MC_QTY_PULSE_CONSTANT || ev->qty == MC_QTY_SETTLE_DAY || ev->qty == MC_QTY_SETTLE_HOUR ||
+            (ev->qty >= MC_QTY_TOU_COUNTS && ev->qty <= MC_QTY_TOU_SPECIAL));
+}
+
+/*
+ * The merged log as the library reads it (mc_storage_event_count/read) against the image: the same
+ * events newest first, sequence numbers unique and decreasing, valid types and times, every
+ * metrological event in the audit area and no other. `depth` bounds the reads (0: all).
+ */
+static int log_check(const nvm_emu_t *e, const app_t *a, unsigned depth, char *msg, size_t cap)
+{
+    static log_model_t m;
+    log_model_read(e, &a->st, &m);
+    const unsigned n = mc_storage_event_count(&a->st);
+    if (m.damaged == 0u && n != m.n) {
+        snprintf(msg, cap, "the log counts %u events, the image holds %u", n, m.n);
+        return -1;
+    }
+    for (unsigned i = 0; i < m.n; i++) {
+        const mc_event_t *x = &m.ev[i];
+        if (x->type < MC_EV_POWER_UP || x->type > MC_EV_FORMAT || x->time > MC_TIME_MAX ||
+            (i > 0u && x->seq >= m.ev[i - 1u].seq)) {
+            snprintf(msg, cap, "image event %u: type %u time %u seq %u", i, x->type, x->time, x->seq);
+            return -1;
+        }
+    }
+    unsigned audit = 0;
+    for (unsigned i = 0; i < m.n; i++) {
+        audit += (unsigned)audit_type(&m.ev[i]);
+    }
+    if (audit != m.audit_n) {
+        snprintf(msg, cap, "%u metrological events, %u in the audit area", audit, m.audit_n);
+        return -1;
+    }
+    if (m.damaged != 0u) {
+        return 0; /* positions of damaged slots are the library's estimate: not compared */
+    }
+    const unsigned upto = depth == 0u || depth > n ? n : depth;
+    for (unsigned i = 0; i < upto; i++) {
+        mc_event_t ev;
+        const int rc = mc_storage_event_read(&a->st, i, &ev);
+        if (rc != MC_OK || memcmp(&ev, &m.ev[i], sizeof(ev)) != 0) {
+            snprintf(msg, cap, "event %u of %u: %s, seq %u type %u; the image has seq %u type %u", i, n,
+                     mc_strerror(rc), ev.seq, ev.type, m.ev[i].seq, m.ev[i].type);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The whole log reads back newest first as the image holds it (see log_check()). */
 static void check_log_sane(const app_t *a, const char *ctx)
 {
+    char msg[300];
+    if (a->emu != NULL && log_check(a->emu, a, 0, msg, sizeof(msg)) != 0) {
+        fail_msg("%s: %s", ctx, msg);
+    }
     const unsigned n = mc_storage_event_count(&a->st);
     uint32_t prev = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -336,8 +467,7 @@ static void check_log_sane(const app_t *a, const char *ctx)
         if (rc != MC_OK) {
             fail_msg("%s: event %u of %u reads %s", ctx, i, n, mc_strerror(rc));
         }
-        if (ev.type < MC_EV_POWER_UP || ev.type > MC_EV_STORAGE || ev.time > MC_TIME_MAX ||
-            (i > 0u && ev.seq + 1u != prev)) {
+        if (ev.type < MC_EV_POWER_UP || ev.type > MC_EV_FORMAT || ev.time > MC_TIME_MAX || (i > 0u && ev.seq >= prev)) {
             fail_msg("%s: event %u: type %u time %u seq %u after %u", ctx, i, ev.type, ev.time, ev.seq, prev);
         }
         prev = ev.seq;
@@ -456,9 +586,13 @@ typedef struct track {
     uint64_t quantum;                               /* save quantum, quanta */
     int clear_pending;                              /* an energy clear that no poll has saved yet */
     int exact;                                      /* a power-fail warning was handled, nothing fed since */
-    unsigned nparams;                               /* parameter versions written */
+    unsigned nparams;                               /* parameter versions written (the last one maybe in flight) */
+    unsigned acked_params;                          /* versions acknowledged: a mount restores one at least this new */
     mc_params_t params[MAX_PARAM_VERSIONS];
     uint32_t windows;                               /* window counter (window_delta) */
+    log_model_t *acked;                             /* the live log after the last acknowledged step */
+    uint32_t acked_seq;                             /* the live's last sequence number then */
+    unsigned clock_sets;                            /* clock sets acknowledged */
 } track_t;
 
 static track_t *track_new(void)
@@ -468,7 +602,8 @@ static track_t *track_new(void)
     tr->fed = calloc(TRACK_MAX, sizeof(*tr->fed));
     tr->tot = calloc(TRACK_MAX, sizeof(*tr->tot));
     tr->epoch = calloc(TRACK_MAX, sizeof(*tr->epoch));
-    assert_true(tr->fed != NULL && tr->tot != NULL && tr->epoch != NULL);
+    tr->acked = calloc(1, sizeof(*tr->acked));
+    assert_true(tr->fed != NULL && tr->tot != NULL && tr->epoch != NULL && tr->acked != NULL);
     return tr;
 }
 
@@ -477,6 +612,7 @@ static void track_free(track_t *tr)
     free(tr->fed);
     free(tr->tot);
     free(tr->epoch);
+    free(tr->acked);
     free(tr);
 }
 
@@ -491,8 +627,12 @@ static void track_reset(track_t *tr, uint32_t quantum_wh)
     tr->clear_pending = 0;
     tr->exact = 0;
     tr->nparams = 1;
+    tr->acked_params = 0;
     mc_params_default(&tr->params[0]);
     tr->windows = 0;
+    tr->acked->n = tr->acked->damaged = tr->acked->audit_n = 0;
+    tr->acked_seq = 0;
+    tr->clock_sets = 0;
 }
 
 static void track_push(track_t *tr, const mc_energy_t *e, const mc_tariff_t *t, uint32_t epoch)
@@ -502,6 +642,15 @@ static void track_push(track_t *tr, const mc_energy_t *e, const mc_tariff_t *t, 
     memcpy(tr->tot[tr->n], t->total, sizeof(t->total));
     tr->epoch[tr->n] = epoch;
     tr->n++;
+}
+
+/* A step was acknowledged: what the live log holds now must survive any later cut. */
+static void track_ack(track_t *tr, const app_t *live)
+{
+    if (live->emu != NULL && live->st.seq != tr->acked_seq) {
+        log_model_read(live->emu, &live->st, tr->acked);
+        tr->acked_seq = live->st.seq;
+    }
 }
 
 /* The tariff's totals of the current state, as they are in RAM now. */
@@ -528,6 +677,7 @@ static int run_boot(run_t *r, mc_time_t t0)
         return 0;
     }
     assert_int_equal(rc, MC_OK);
+    track_ack(r->tr, r->a);
     return 1;
 }
 
@@ -556,6 +706,7 @@ static int run_window(run_t *r, uint32_t dt, int load)
         fail_msg("mc_storage_window: %s (window %u)", mc_strerror(rc), tr->windows);
     }
     track_sync_tot(tr, &a->tariff);
+    track_ack(tr, a); /* a freeze made by the window is durable with its event */
     /* The fixture itself: the tariff booked exactly what the meter counted. */
     assert_true(tariff_kind(&a->tariff, MC_TK_ACTIVE_IMPORT) == e.q[MC_E_ACTIVE_IMPORT]);
     assert_true(tariff_kind(&a->tariff, MC_TK_REACTIVE_EXPORT) ==
@@ -590,10 +741,24 @@ static int run_poll(run_t *r)
         return 0;
     }
     assert_int_equal(rc, MC_OK);
+    track_ack(r->tr, r->a);
     return 1;
 }
 
-/* A parameter write (one or two items) over the bus, then the main loop's poll saves it. */
+/* A write over the bus (trusted path); its reply is the acknowledgement: durable from then on. */
+static int run_write(run_t *r, const mc_write_item_t *it, size_t n)
+{
+    const int rc = mc_model_write(&r->a->model, it, n, MC_SRC_BUS);
+    if (CUT(r)) {
+        return 0;
+    }
+    assert_int_equal(rc, MC_OK);
+    track_ack(r->tr, r->a);
+    return 1;
+}
+
+/* A parameter write (one or two items): the version is possible from the moment it is written,
+ * and the least a mount may restore once acknowledged. */
 static int run_params(run_t *r, mc_qty q1, unsigned v1, mc_qty q2, unsigned v2)
 {
     mc_write_item_t it[2];
@@ -602,33 +767,68 @@ static int run_params(run_t *r, mc_qty q1, unsigned v1, mc_qty q2, unsigned v2)
     it[0].u = (uint16_t)v1;
     it[1].qty = (uint8_t)q2;
     it[1].u = (uint16_t)v2;
-    const int rc = mc_model_write(&r->a->model, it, q2 == MC_QTY_NONE ? 1u : 2u, MC_SRC_BUS);
-    if (CUT(r)) {
+    assert_true(r->tr->nparams < MAX_PARAM_VERSIONS);
+    mc_params_t p = r->a->model.params;
+    const mc_qty q[2] = {q1, q2};
+    const unsigned v[2] = {v1, v2};
+    for (unsigned k = 0; k < 2u; k++) {
+        switch (q[k]) {
+        case MC_QTY_ADDRESS: p.address = (uint8_t)v[k]; break;
+        case MC_QTY_BAUD: p.baud_code = (uint8_t)v[k]; break;
+        case MC_QTY_PARITY: p.parity = (uint8_t)v[k]; break;
+        case MC_QTY_WORD_ORDER: p.word_order = (uint8_t)v[k]; break;
+        case MC_QTY_PULSE_CONSTANT: p.pulse_constant = (uint16_t)v[k]; break;
+        default: break;
+        }
+    }
+    r->tr->params[r->tr->nparams++] = p;
+    if (!run_write(r, it, q2 == MC_QTY_NONE ? 1u : 2u)) {
         return 0;
     }
-    assert_int_equal(rc, MC_OK);
-    assert_true(r->tr->nparams < MAX_PARAM_VERSIONS);
-    r->tr->params[r->tr->nparams++] = r->a->model.params;
+    assert_memory_equal(&r->a->model.params, &p, sizeof(p));
+    r->tr->acked_params = r->tr->nparams - 1u;
     return run_poll(r);
+}
+
+static int run_cal(run_t *r, unsigned field, float value)
+{
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_CAL;
+    it.arg = (uint8_t)field;
+    it.is_float = 1;
+    it.f = value;
+    return run_write(r, &it, 1);
+}
+
+static int run_u16(run_t *r, mc_qty qty, unsigned arg, unsigned value)
+{
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = (uint8_t)qty;
+    it.arg = (uint8_t)arg;
+    it.u = (uint16_t)value;
+    return run_write(r, &it, 1);
 }
 
 static int run_clear(run_t *r)
 {
-    const int rc = write_u16(r->a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND);
-    if (CUT(r)) {
-        return 0;
-    }
-    assert_int_equal(rc, MC_OK);
     mc_energy_t zero;
     memset(&zero, 0, sizeof(zero));
+    /* From the write on, a mount may find the clear done (then its event is there too). */
     track_push(r->tr, &zero, &r->a->tariff, r->tr->epoch[r->tr->n - 1] + 1u);
     r->tr->clear_pending = 1;
     r->tr->exact = 0;
-    if (!run_poll(r)) {
+    const int rc = write_u16(r->a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND);
+    if (CUT(r)) {
+        track_sync_tot(r->tr, &r->a->tariff);
         return 0;
     }
-    r->tr->clear_pending = 0;
-    return 1;
+    assert_int_equal(rc, MC_OK);
+    track_sync_tot(r->tr, &r->a->tariff);
+    r->tr->clear_pending = 0; /* acknowledged: durable */
+    track_ack(r->tr, r->a);
+    return run_poll(r);
 }
 
 static int run_clock(run_t *r, mc_time_t t)
@@ -639,6 +839,8 @@ static int run_clock(run_t *r, mc_time_t t)
     }
     assert_int_equal(rc, MC_OK);
     assert_int_equal(r->a->now, t);
+    r->tr->clock_sets++;
+    track_ack(r->tr, r->a);
     return run_poll(r);
 }
 
@@ -650,28 +852,33 @@ static int run_power_fail(run_t *r)
     }
     assert_int_equal(rc, MC_OK);
     r->tr->exact = 1;
+    track_ack(r->tr, r->a);
     return 1;
 }
 
 /*
- * The scripted run (about 2000 saves): fresh memory, energy growth, a parameter
- * change, an energy clear, a freeze across a month boundary in the window path,
- * a clock set forwards across the next settlement point (a freeze made by the
- * clock set), an hour without load (a save by time), a clock set backwards
- * before that point (no second freeze when it is passed again), a power-fail
- * warning followed by a parameter change, more growth, a warning, a parameter change and a last warning
- * (every cut after a warning and before more energy must restore the energy exactly).
+ * The scripted run (about 2000 saves): fresh memory, energy growth, a parameter change
+ * (address and pulse constant), a calibration change and a schedule change, an energy clear, a
+ * freeze across a month boundary in the window path, a clock set forwards across the next
+ * settlement point (a freeze made by the clock set), an hour without load (a save by time), a
+ * clock set backwards before that point (no second freeze when it is passed again), a
+ * power-fail warning followed by a parameter change and a settlement hour change, more growth,
+ * a warning, a parameter change, the seal and a last warning (every cut after a warning and
+ * before more energy must restore the energy exactly).
  * Returns 1 when it ran to the end, 0 when the NVM lost power on the way.
  */
 static int script(run_t *r)
 {
     if (!run_boot(r, T(2024, 1, 31, 21, 0, 0)) || !run_windows(r, 600, 1, 1) ||
-        !run_params(r, MC_QTY_ADDRESS, 17, MC_QTY_PULSE_CONSTANT, 3200) || !run_windows(r, 400, 1, 1) ||
-        !run_clear(r) || !run_until(r, T(2024, 2, 1, 0, 5, 0), 1, 1) || !run_windows(r, 600, 1, 1) ||
+        !run_params(r, MC_QTY_ADDRESS, 17, MC_QTY_PULSE_CONSTANT, 3200) || !run_cal(r, 0, 1.01f) ||
+        !run_u16(r, MC_QTY_TOU_PROFILE, 2, 2) || !run_windows(r, 400, 1, 1) || !run_clear(r) ||
+        !run_until(r, T(2024, 2, 1, 0, 5, 0), 1, 1) || !run_windows(r, 600, 1, 1) ||
         !run_clock(r, T(2024, 3, 1, 0, 10, 0)) || !run_windows(r, 800, 1, 1) || !run_windows(r, 400, 10, 0) ||
         !run_clock(r, T(2024, 2, 29, 23, 50, 0)) || !run_windows(r, 1500, 1, 1) || !run_power_fail(r) ||
-        !run_params(r, MC_QTY_BAUD, 3, MC_QTY_NONE, 0) || !run_windows(r, 2500, 1, 1) || !run_power_fail(r) ||
-        !run_params(r, MC_QTY_PARITY, 1, MC_QTY_WORD_ORDER, 1) || !run_power_fail(r)) {
+        !run_params(r, MC_QTY_BAUD, 3, MC_QTY_NONE, 0) || !run_u16(r, MC_QTY_SETTLE_HOUR, 0, 2) ||
+        !run_windows(r, 2500, 1, 1) || !run_power_fail(r) ||
+        !run_params(r, MC_QTY_PARITY, 1, MC_QTY_WORD_ORDER, 1) || !run_u16(r, MC_QTY_SEAL, 0, 1) ||
+        !run_power_fail(r)) {
         return 0;
     }
     return 1;
@@ -693,6 +900,159 @@ typedef struct verdict {
         return -1;                                                                                               \
     } while (0)
 
+/* The CRC-32 of the schedule registers (1100H..) as a Modbus client reads them: what a schedule change
+ * event carries (mc_registers.h, MC_SCHEDULE_ARG). Read through the model, not the storage. */
+static uint32_t schedule_registers_crc(const mc_model_t *md)
+{
+    static const struct {
+        mc_qty qty;
+        unsigned words;
+    } blocks[] = {{MC_QTY_TOU_COUNTS, 4u},
+                  {MC_QTY_TOU_PROFILE, 32u * MC_TARIFF_MAX_DAY_PROFILES},
+                  {MC_QTY_TOU_WEEK, 7u * MC_TARIFF_MAX_WEEK_PROFILES},
+                  {MC_QTY_TOU_SEASON, 2u * MC_TARIFF_MAX_SEASONS},
+                  {MC_QTY_TOU_SPECIAL, 3u * MC_TARIFF_MAX_SPECIAL_DAYS}};
+    uint32_t crc = 0;
+    for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
+        for (unsigned a = 0; a < blocks[b].words; a++) {
+            mc_value_t v;
+            if (mc_model_read(md, blocks[b].qty, a, &v) == MC_OK) {
+                const uint8_t bytes[2] = {(uint8_t)(v.u >> 8), (uint8_t)v.u};
+                crc = mc_crc32(crc, bytes, 2);
+            }
+        }
+    }
+    return crc;
+}
+
+static uint32_t fbits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/*
+ * Data and log agree (issue 14, "acknowledged means durable"), read from the image of the mount:
+ * each parameter, calibration field and the schedule equal the newest event for them (or the
+ * default without one); sealed if and only if a seal event is there; as many energy clears in the
+ * log as the restored energy went through; a month frozen in the restored history has its FREEZE
+ * event and no FREEZE event is beyond the restored settlement point; the clock sets acknowledged
+ * are logged; the audit counters count the audit events; and every event of the log as it was at
+ * the last acknowledged step is still there, unchanged. `t` is the restored tariff as mounted.
+ */
+static int agree(const track_t *tr, const app_t *pr, const mc_tariff_t *t, uint32_t k, char *msg, size_t cap)
+{
+    static log_model_t m;
+    log_model_read(pr->emu, &pr->st, &m);
+    mc_params_t dp;
+    mc_params_default(&dp);
+    const struct {
+        mc_qty qty;
+        uint32_t have, dflt;
+    } params[] = {{MC_QTY_ADDRESS, pr->model.params.address, dp.address},
+                  {MC_QTY_BAUD, pr->model.params.baud_code, dp.baud_code},
+                  {MC_QTY_PARITY, pr->model.params.parity, dp.parity},
+                  {MC_QTY_WORD_ORDER, pr->model.params.word_order, dp.word_order},
+                  {MC_QTY_PULSE_CONSTANT, pr->model.params.pulse_constant, dp.pulse_constant},
+                  {MC_QTY_SETTLE_HOUR, pr->tariff.cfg.settle_hour, 0u},
+                  {MC_QTY_TOU_COUNTS, schedule_registers_crc(&pr->model), 0u}};
+    const float cal[5] = {pr->meter.cal.u_gain, pr->meter.cal.i_gain, pr->meter.cal.phase_deg, pr->meter.cal.p_offset,
+                          pr->meter.cal.q_offset};
+    const float cal0[5] = {1.0f, 1.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t q = 0; q < sizeof(params) / sizeof(params[0]); q++) {
+        uint32_t want = params[q].dflt;
+        int found = 0;
+        for (unsigned i = 0; i < m.n && !found; i++) {
+            if (m.ev[i].type == MC_EV_PARAM && m.ev[i].qty == params[q].qty) {
+                want = m.ev[i].new_value;
+                found = 1;
+            }
+        }
+        if (params[q].qty == MC_QTY_TOU_COUNTS && !found) {
+            continue; /* the default schedule's CRC: not known here without the model's word layout */
+        }
+        if (params[q].have != want) {
+            snprintf(msg, cap, "quantity %u is %u, its newest event says %u", params[q].qty, params[q].have, want);
+            return -1;
+        }
+    }
+    for (unsigned f = 0; f < 5u; f++) {
+        uint32_t want = fbits(cal0[f]);
+        for (unsigned i = 0; i < m.n; i++) {
+            if (m.ev[i].type == MC_EV_CALIBRATION && m.ev[i].qty == MC_QTY_CAL && m.ev[i].arg == f) {
+                want = m.ev[i].new_value;
+                break;
+            }
+        }
+        if (fbits(cal[f]) != want) {
+            snprintf(msg, cap, "calibration field %u is %08x, its newest event says %08x", f, fbits(cal[f]), want);
+            return -1;
+        }
+    }
+    unsigned seals = 0, clears = 0, clock_sets = 0, audit[MC_AUDIT_COUNTERS];
+    memset(audit, 0, sizeof(audit));
+    mc_time_t newest_freeze = 0;
+    int frozen_logged = t->history[0].frozen_at == 0u;
+    for (unsigned i = 0; i < m.n; i++) {
+        const mc_event_t *e = &m.ev[i];
+        seals += e->type == MC_EV_CALIBRATION && e->qty == MC_QTY_SEAL && e->new_value == 1u;
+        clears += e->type == MC_EV_ENERGY_CLEAR;
+        clock_sets += e->type == MC_EV_CLOCK_SET;
+        if (e->type == MC_EV_FREEZE) {
+            newest_freeze = e->new_value > newest_freeze ? e->new_value : newest_freeze;
+            frozen_logged |= e->new_value == t->history[0].frozen_at;
+        }
+        if (audit_type(e)) {
+            audit[MC_AUDIT_ALL]++;
+            audit[e->type == MC_EV_CALIBRATION ? (e->qty == MC_QTY_SEAL ? MC_AUDIT_SEAL : MC_AUDIT_CALIBRATION)
+                  : e->type == MC_EV_ENERGY_CLEAR ? MC_AUDIT_ENERGY_CLEAR
+                  : e->type == MC_EV_CLOCK_SET  ? MC_AUDIT_CLOCK_SET
+                  : e->type == MC_EV_FORMAT     ? MC_AUDIT_FORMAT
+                  : e->qty == MC_QTY_PULSE_CONSTANT ? MC_AUDIT_PULSE_CONSTANT
+                                                    : MC_AUDIT_TARIFF]++;
+        }
+    }
+    if ((pr->model.sealed != 0u) != (seals != 0u)) {
+        snprintf(msg, cap, "sealed %u, %u seal events", pr->model.sealed, seals);
+        return -1;
+    }
+    if (clears != tr->epoch[k]) {
+        snprintf(msg, cap, "energy of a state after %u clears restored, %u clear events logged", tr->epoch[k], clears);
+        return -1;
+    }
+    if (!frozen_logged || newest_freeze > t->last_settlement) {
+        snprintf(msg, cap, "month frozen at %u without its FREEZE event (%d), or a FREEZE at %u beyond the "
+                           "settlement point %u",
+                 t->history[0].frozen_at, frozen_logged, newest_freeze, t->last_settlement);
+        return -1;
+    }
+    if (clock_sets < tr->clock_sets) {
+        snprintf(msg, cap, "%u clock sets acknowledged, %u logged", tr->clock_sets, clock_sets);
+        return -1;
+    }
+    for (unsigned c = 0; c < MC_AUDIT_COUNTERS; c++) {
+        uint32_t got = 0;
+        if (mc_storage_audit_counter(&pr->st, c, &got) != MC_OK || got != audit[c]) {
+            snprintf(msg, cap, "audit counter %u is %u, the audit log holds %u such events", c, got, audit[c]);
+            return -1;
+        }
+    }
+    /* Nothing acknowledged lost: both newest first, the acknowledged ones are a subset. */
+    unsigned i = 0;
+    for (unsigned a = 0; a < tr->acked->n; a++) {
+        const mc_event_t *want = &tr->acked->ev[a];
+        while (i < m.n && m.ev[i].seq > want->seq) {
+            i++;
+        }
+        if (i == m.n || memcmp(&m.ev[i], want, sizeof(*want)) != 0) {
+            snprintf(msg, cap, "acknowledged event seq %u (type %u) is gone", want->seq, want->type);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Check what the mount of `pr` (after a cut) restored against the tracker and
  * the live application at the cut (its RAM being what was lost).
@@ -704,6 +1064,8 @@ static int check_restored(const track_t *tr, const app_t *live, app_t *pr, int m
     if (mount_rc != MC_OK) {
         VFAIL("mount returned %s", mc_strerror(mount_rc));
     }
+    static mc_tariff_t mounted; /* the tariff as mounted, before it is brought to now below */
+    mounted = pr->tariff;
     /* Energy: a state that was fed, bit for bit. */
     const mc_energy_t e = pr->meter.energy;
     uint32_t k = tr->n;
@@ -801,21 +1163,20 @@ static int check_restored(const track_t *tr, const app_t *live, app_t *pr, int m
                   (double)booked / Q, (double)total / Q);
         }
     }
-    /* The event log: POWER_UP newest, everything readable and in order. */
-    const unsigned n = mc_storage_event_count(&pr->st);
-    mc_event_t ev;
-    if (n == 0u || mc_storage_event_read(&pr->st, 0, &ev) != MC_OK || ev.type != MC_EV_POWER_UP ||
-        ev.time != live->now) {
-        VFAIL("the newest event is not the mount's POWER_UP (count %u)", n);
+    if (j < tr->acked_params) {
+        VFAIL("parameters of version %u restored, version %u was acknowledged", j, tr->acked_params);
     }
-    uint32_t prev = ev.seq;
-    for (unsigned i = 1; i < n; i++) {
-        const int rc = mc_storage_event_read(&pr->st, i, &ev);
-        if (rc != MC_OK || ev.seq + 1u != prev || ev.type < MC_EV_POWER_UP || ev.type > MC_EV_STORAGE ||
-            ev.time > MC_TIME_MAX) {
-            VFAIL("event %u of %u: %s, seq %u after %u, type %u", i, n, mc_strerror(rc), ev.seq, prev, ev.type);
-        }
-        prev = ev.seq;
+    /* The event log: the mount's POWER_UP newest, the log as the image holds it. */
+    mc_event_t ev;
+    if (mc_storage_event_read(&pr->st, 0, &ev) != MC_OK || ev.type != MC_EV_POWER_UP || ev.time != live->now) {
+        VFAIL("the newest event is not the mount's POWER_UP");
+    }
+    char lm[300];
+    if (log_check(pr->emu, pr, 12, lm, sizeof(lm)) != 0) {
+        VFAIL("log: %s", lm);
+    }
+    if (agree(tr, pr, &mounted, k, lm, sizeof(lm)) != 0) {
+        VFAIL("data and log disagree: %s", lm);
     }
     v->k = k;
     v->j = j;
@@ -1253,7 +1614,7 @@ static void test_restore_after_warning(void **state)
     const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
     assert_int_equal(app_boot(&f->a, &f->emu, t0), MC_OK);
     assert_int_equal(energy_total(&f->a.meter.energy), 0);
-    assert_int_equal(mc_storage_event_count(&f->a.st), 1);
+    assert_int_equal(mc_storage_event_count(&f->a.st), 2); /* FORMAT (first start) and POWER_UP */
     feed_n(&f->a, 0, 500, 1);
     assert_int_equal(write_u16(&f->a, MC_QTY_ADDRESS, 0, 42), MC_OK);
     assert_int_equal(mc_storage_poll(&f->a.st, f->a.now), MC_OK);
@@ -1651,7 +2012,7 @@ static void test_flip_event(void **state)
         assert_int_equal(mc_storage_log(&f->a.st, &ev), MC_OK);
     }
     const unsigned n = mc_storage_event_count(&f->a.st);
-    assert_int_equal(n, 31);
+    assert_int_equal(n, 32); /* FORMAT, POWER_UP and 30 */
     mc_event_t ev;
     assert_int_equal(mc_storage_event_read(&f->a.st, 10, &ev), MC_OK);
     assert_int_equal(ev.old_value, 19);
@@ -1838,12 +2199,11 @@ static void test_older_minor_accepted(void **state)
 /* ------------------------------------------------------------------------ */
 /* Events                                                                   */
 
-static void test_events_logged(void **state)
+static void events_logged(fx_t *f, int legacy)
 {
-    fx_t *f = *state;
     app_t *a = &f->a;
     const mc_time_t t0 = T(2024, 1, 31, 23, 58, 0);
-    assert_int_equal(app_boot(a, &f->emu, t0), MC_OK);
+    assert_int_equal(legacy ? app_boot_legacy(a, &f->emu, t0) : app_boot(a, &f->emu, t0), MC_OK);
     mc_event_t ev;
     assert_int_equal(find_event(a, MC_EV_POWER_UP, 1, &ev), 0);
     assert_int_equal(ev.time, t0);
@@ -1895,6 +2255,17 @@ static void test_events_logged(void **state)
     check_log_sane(&f->b, "after the remount");
 }
 
+static void test_events_logged(void **state)
+{
+    events_logged(*state, 0);
+}
+
+/* The same for an older product without the commit hook: events logged at once, saved at the poll. */
+static void test_events_logged_legacy(void **state)
+{
+    events_logged(*state, 1);
+}
+
 /* 300 events: the log keeps at least 100, newest first, dropping the oldest. */
 static void test_event_log_wraps(void **state)
 {
@@ -1906,17 +2277,21 @@ static void test_event_log_wraps(void **state)
         assert_int_equal(mc_storage_log(&a->st, &ev), MC_OK);
         a->now += 7u;
     }
-    const unsigned n = mc_storage_event_count(&a->st);
+    /* merged with the audit log: the first start's FORMAT stays, the oldest */
+    const unsigned n = mc_storage_event_count(&a->st) - 1u;
     print_message("event log after 301 events: %u readable\n", n);
     assert_true(n >= 100u && n <= 301u);
     mc_event_t ev;
+    assert_int_equal(mc_storage_event_read(&a->st, n, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_FORMAT);
+    assert_int_equal(ev.seq, 1);
     for (unsigned i = 0; i < n && i < 300u; i++) {
         assert_int_equal(mc_storage_event_read(&a->st, i, &ev), MC_OK);
         assert_int_equal(ev.type, MC_EV_RELAY);
         assert_int_equal(ev.old_value, 299u - i);
         assert_int_equal(ev.time, a->now - 7u * (i + 1u));
     }
-    assert_int_equal(mc_storage_event_read(&a->st, n, &ev), MC_ERR_NODATA);
+    assert_int_equal(mc_storage_event_read(&a->st, n + 1u, &ev), MC_ERR_NODATA);
     /* an energy clear is logged on top; the log stays */
     assert_int_equal(write_u16(a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND), MC_OK);
     assert_int_equal(mc_storage_poll(&a->st, a->now), MC_OK);
@@ -2030,7 +2405,10 @@ static void test_clear_energy_clears_history(void **state)
     assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
     assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
     assert_same_energy(&f->b, &f->a);
-    if (memcmp(f->b.tariff.history, zero, sizeof(zero)) != 0 || f->b.tariff.max_demand_p != 0.0f) {
+    /* the maximum demand since the clear (of the window that straddles it) is this month's: the live
+     * tariff brought to the mount's time has the same */
+    assert_true(mc_tariff_update(&f->a.tariff, f->b.now) >= 0);
+    if (memcmp(f->b.tariff.history, zero, sizeof(zero)) != 0 || f->b.tariff.max_demand_p != f->a.tariff.max_demand_p) {
         fail_msg("after a clear and a remount, history month -1 is back: frozen at %u, %d Wh in rate 1, max demand "
                  "%.1f W",
                  f->b.tariff.history[0].frozen_at, f->b.tariff.history[0].active_wh[0],
@@ -2251,7 +2629,7 @@ static void test_api_arguments(void **state)
     assert_int_equal(mc_storage_event_read(&a->st, 0, NULL), MC_ERR_INVAL);
     assert_int_equal(mc_storage_event_read(NULL, 0, &ev), MC_ERR_INVAL);
     assert_int_equal(mc_storage_event_count(NULL), 0);
-    assert_int_equal(mc_storage_event_read(&a->st, 1, &ev), MC_ERR_NODATA);
+    assert_int_equal(mc_storage_event_read(&a->st, 2, &ev), MC_ERR_NODATA); /* FORMAT, POWER_UP */
     mc_storage_param_changed(NULL, MC_QTY_ADDRESS, 0, 1, 2, MC_SRC_BUS);
     /* time out of range: refused, nothing saved */
     const uint64_t ops = f->emu.st.ops;
@@ -2265,18 +2643,19 @@ static void test_api_arguments(void **state)
 /* ------------------------------------------------------------------------ */
 /* Geometry                                                                 */
 
-/* The documented range (mc_nvm_t): sector_size 1024..65536, sector_count up to 256 and at least 6 plus the
- * event sectors (10 for 1 KiB sectors with the default event capacity, 9 for 2 KiB, 8 from 4 KiB), prog_size 1,
- * 4, 8, 16. Outside it: MC_ERR_INVAL. */
+/* The documented range (mc_nvm_t): sector_size 1024..65536, sector_count up to 256 and, with the default
+ * event and audit capacity, at least 13 for 1 KiB sectors, 9 for 2 KiB, 8 from 4 KiB (history and config in
+ * one area below ten), prog_size 1, 4, 8, 16. Outside it: MC_ERR_INVAL. */
 static void test_geometry_documented_range(void **state)
 {
     (void)state;
     static const struct {
         uint32_t count, size, prog;
-    } g[] = {{10, 1024, 4}, {9, 2048, 4}, {8, 4096, 8}, {8, 65536, 16}, {256, 1024, 4}, {16, 2048, 1}};
+    } g[] = {{13, 1024, 4}, {9, 2048, 4}, {8, 4096, 8}, {8, 4096, 4}, {8, 65536, 16}, {256, 1024, 4},
+             {16, 2048, 1}, {11, 2048, 16}};
     static const struct {
         uint32_t count, size, prog;
-    } out[] = {{64, 512, 1}, {7, 4096, 4}, {257, 1024, 4}, {64, 1028, 8}, {9, 1024, 4}, {8, 2048, 4}};
+    } out[] = {{64, 512, 1}, {7, 4096, 4}, {257, 1024, 4}, {64, 1028, 8}, {12, 1024, 4}, {8, 2048, 4}};
     unsigned bad = 0;
     app_t *a = calloc(2, sizeof(app_t));
     assert_non_null(a);
@@ -2308,10 +2687,10 @@ static void test_geometry_documented_range(void **state)
         }
         nvm_emu_free(&e);
     }
-    /* the smallest memory works with the event sectors set by hand */
+    /* the smallest 1 KiB memory works with the event sectors set by hand (five areas of two) */
     {
         nvm_emu_t e;
-        assert_int_equal(nvm_emu_init(&e, 8, 1024, 4, 0xFF), 0);
+        assert_int_equal(nvm_emu_init(&e, 10, 1024, 4, 0xFF), 0);
         mc_storage_config_t cfg;
         mc_storage_config_default(&cfg);
         cfg.event_sectors = 2;
@@ -2421,6 +2800,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_major_refused, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_older_minor_accepted, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_events_logged, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_events_logged_legacy, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_event_log_wraps, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_event_log_power_cycles, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_clock_set_event_times, setup_flash, fx_teardown),

@@ -13,39 +13,80 @@
  * ::mc_err (::MC_ERR_IO). They are blocking.
  *
  * @section mc_storage_layout Layout and power-loss safety
- * The sectors are split into four areas, each a ring of equal slots:
- * - energy (the rest of the sectors): meter energy, tariff totals and this
- *   month, saved often;
+ * The sectors are split into five areas, each a ring of equal slots:
+ * - energy (the rest of the sectors): meter energy, tariff totals, this month,
+ *   this month's maximum demand and the running demand window; saved often;
  * - history (2 sectors, 3 from 16 sectors on): settlement history, the month's
  *   counters right after the last freeze, settlement bookkeeping;
- * - config (2 sectors, 3 from 16 on): parameters, calibration, tariff schedule and settings;
- * - events (2 sectors at least): the event log, one 24-byte slot per event.
+ * - config (2 sectors, 3 from 16 on): parameters, calibration, seal, tariff
+ *   schedule and settings, the last code checksum seen;
+ * - events (2 sectors at least): the ordinary event log, one slot per event;
+ * - audit (2 sectors at least): the metrological audit log (calibration, seal,
+ *   energy clear, clock set, tariff and settlement changes, pulse constant,
+ *   format or firmware change), which ordinary events never push out.
+ * On a memory too small for five areas (fewer than 10 sectors; sectors of 2 KiB
+ * or more) history and config are one "state" record in one area.
+ * History, config and state records also carry the audit counters (never reset)
+ * and a journal of up to ::MC_STORAGE_JOURNAL events (see the save policy).
  * A record is a 16-byte header (magic, kind, format version, length, sequence
  * number, CRC-32), its payload and, once the two are programmed and verified, a
  * commit marker in the slot's last programming unit: a slot that fails its CRC
  * without the marker is a save cut short (ignored), with it corruption
- * (reported). A save programs the next slot of the ring;
+ * (reported). An event slot is the 24-byte event (with its own CRC) and the
+ * same marker. A save programs the next slot of the ring;
  * a sector is erased only when the ring enters it, and never while it holds
  * the newest valid copy, so the previous copy stays whole until the new one is
  * complete: a cut at ANY point leaves the previous or the new record, never a
  * mix (the CRC rejects a partial slot) and never nothing. After programming,
- * the slot is read back; a failure marks the sector bad (reported, and the
- * ring skips it until restart). At mount, each area's newest slot with a valid
- * header and CRC wins.
+ * the slot is read back; a failure marks the sector bad (reported once per
+ * area and mount, and the ring skips it until restart). At mount, each area's
+ * newest slot with a valid header and CRC and sane values wins: every value is
+ * range-checked as a bus write would be (parameters, calibration, schedule,
+ * seal, settlement, times, energy counters up to ::MC_STORAGE_QUANTA_MAX); a
+ * record that fails is treated as corrupt (the newest sane older copy is used,
+ * the error flag set and ::MC_EV_INTEGRITY logged).
  *
  * Freezes are saved in an order that keeps history and energy consistent:
  * energy before the freeze, then history (with the month's counters after it),
  * then energy again; at mount, an energy record older than the history's
  * freeze takes its month from the history record.
  *
+ * @section mc_storage_mount_rules What a mount accepts
+ * - every core area (energy, history, config) holds a valid record of this
+ *   format: the meter is restored;
+ * - the memory is blank (every byte erased): a first start, the memory is
+ *   formatted (and ::MC_EV_FORMAT logged);
+ * - records of another major format: ::MC_ERR_VERSION, nothing changed;
+ * - anything else (a foreign image, a core area without a valid record, e.g.
+ *   blank core areas beside an intact event log): ::MC_ERR_BLANK, nothing is
+ *   written and the instances are untouched, unless cfg.new_meter asks for a new
+ *   meter: then the whole memory is erased and formatted. A first start cut short
+ *   by a power loss (only first records, no events yet) is completed.
+ *
  * @section mc_storage_policy Save policy
  * Energy is saved when it has grown by `save_quantum_wh` since the last save
  * (default 10 Wh = 0.01 kWh, counted over all registers) or `save_period_s`
  * has passed (default 3600 s), at every freeze, and at once on
- * mc_storage_power_fail() (the port's power-fail warning). Config is saved when
- * a parameter changed (mc_storage_param_changed(), wired to the model's
- * on_change hook) at the next mc_storage_poll(). A cut without warning loses
- * at most one save quantum of energy.
+ * mc_storage_power_fail() (the port's power-fail warning). A cut without
+ * warning loses at most one save quantum of energy (and the demand of that time).
+ *
+ * Changes (parameters, calibration, seal, schedule, settlement, energy clear,
+ * clock set, relay) are reported by the model to mc_storage_param_changed(),
+ * which queues their events in RAM; the model's commit hook, mc_storage_commit(),
+ * then saves the records they touch with the events in the record's journal
+ * (config: parameters, calibration, seal, schedule, settlement; history: energy
+ * clear, freeze; events without a record of their own ride along), and only
+ * then appends the events to their logs. At mount, journal entries of the
+ * newest records that are not in the logs yet are appended. So the log and the
+ * data agree after a cut at any point: before the record is complete neither
+ * the change nor its event survives (and the write was not acknowledged), after
+ * it both do. Without a commit hook (older products) events are logged at once
+ * and the records saved at the next mc_storage_poll(), as before.
+ *
+ * Both logs share one sequence number: mc_storage_event_count() and
+ * mc_storage_event_read() show them merged, newest first (this is what the
+ * event registers show); mc_storage_audit_count() and mc_storage_audit_read()
+ * the audit log alone.
  */
 #ifndef METERCORE_MC_STORAGE_H
 #define METERCORE_MC_STORAGE_H
@@ -63,12 +104,32 @@ extern "C" {
 #endif
 
 /** Storage format version, major: a different major is refused (::MC_ERR_VERSION). */
-#define MC_STORAGE_FORMAT_MAJOR 1u
+#define MC_STORAGE_FORMAT_MAJOR 2u
 /** Storage format version, minor: an older minor of the same major is read and upgraded. */
 #define MC_STORAGE_FORMAT_MINOR 0u
 
-/** Size of one event log slot in bytes. */
+/** Size of one event as stored, bytes (a slot adds the commit marker, rounded to programming units). */
 #define MC_EVENT_SLOT_SIZE 24u
+
+/** Events a record's journal holds (one commit); mc_storage_param_changed() queues one fewer. */
+#define MC_STORAGE_JOURNAL 16u
+
+/** Largest energy counter accepted from storage, quanta (2^62 quanta = 4.3 GWh): sums cannot overflow. */
+#define MC_STORAGE_QUANTA_MAX (1ull << 62)
+
+/** The audit counters (mc_storage_audit_counter()): events counted since the memory was formatted, never reset. */
+typedef enum mc_audit_counter {
+    MC_AUDIT_CALIBRATION = 0, /**< Calibration field changes (::MC_EV_CALIBRATION, qty ::MC_QTY_CAL). */
+    MC_AUDIT_SEAL = 1,        /**< Seal changes (::MC_EV_CALIBRATION, qty ::MC_QTY_SEAL). */
+    MC_AUDIT_ENERGY_CLEAR = 2, /**< Energy clears (::MC_EV_ENERGY_CLEAR). */
+    MC_AUDIT_CLOCK_SET = 3,   /**< Clock sets (::MC_EV_CLOCK_SET). */
+    MC_AUDIT_TARIFF = 4,      /**< Schedule and settlement day/hour changes (::MC_EV_PARAM, qty ::MC_QTY_TOU_COUNTS..
+                                   ::MC_QTY_TOU_SPECIAL, ::MC_QTY_SETTLE_DAY, ::MC_QTY_SETTLE_HOUR). */
+    MC_AUDIT_PULSE_CONSTANT = 5, /**< Pulse constant changes (::MC_EV_PARAM, qty ::MC_QTY_PULSE_CONSTANT). */
+    MC_AUDIT_FORMAT = 6,      /**< Storage format and code checksum changes (::MC_EV_FORMAT). */
+    MC_AUDIT_ALL = 7,         /**< Every event of the audit log. */
+    MC_AUDIT_COUNTERS = 8     /**< Number of counters. */
+} mc_audit_counter;
 
 /** The NVM port: geometry and callbacks. */
 typedef struct mc_nvm {
@@ -81,9 +142,9 @@ typedef struct mc_nvm {
     void *context;          /**< Passed to the callbacks. */
     uint32_t sector_size;   /**< Bytes per erasable sector, 1024..65536, a multiple of prog_size
                                  (an EEPROM port presents 1024-byte sectors and erases by filling). */
-    uint32_t sector_count;  /**< Sectors available to metercore, up to 256: at least 6 plus the event sectors
-                                 (with the default event capacity: 10 of 1 KiB, 9 of 2 KiB, 8 from 4 KiB);
-                                 from 16 on, history and config get 3 sectors each instead of 2. */
+    uint32_t sector_count;  /**< Sectors available to metercore, up to 256. With the default configuration at
+                                 least 13 of 1 KiB, 9 of 2 KiB, 8 from 4 KiB (with sectors of 2 KiB or more, when five
+                                 areas of two sectors do not fit, history and config share one area); from 16 on, history and config get 3 sectors each. */
     uint32_t prog_size;     /**< Programming unit in bytes: 1 (EEPROM, FRAM), 4, 8 or 16 (flash). */
     uint8_t erase_value;    /**< Value of an erased byte (0xFF for most flash). */
 } mc_nvm_t;
@@ -94,10 +155,14 @@ typedef struct mc_storage_config {
     uint32_t save_quantum_wh;    /**< Energy growth that triggers a save, Wh (default 10). */
     uint32_t save_period_s;      /**< Time that triggers a save, s (default 3600; 0 = never by time). */
     uint32_t integrity_period_s; /**< Period of the RAM integrity checks, s (default 60). */
-    uint8_t event_sectors;       /**< Sectors for the event log, >= 2 (0 = enough for 128 events plus the sector the ring erases when it wraps: at least 100 are always kept). */
+    uint8_t event_sectors;       /**< Sectors for the ordinary event log, >= 2 (0 = enough for 128 events plus the
+                                      sector the ring erases when it wraps: at least 100 are always kept). */
     uint8_t audit_sectors;       /**< Sectors for the metrological audit log (calibration, seal, energy clear,
                                       clock set, tariff, pulse constant, format/firmware change), which ordinary
-                                      events cannot push out (0 = derived from the geometry). */
+                                      events cannot push out, >= 2. 0 = derived: enough for 512 events plus the
+                                      sector the ring erases, but at most half of the sectors left after the other
+                                      areas, at least 2 (64 x 4 KiB: 5 sectors, 584..730 events; 64 x 1 KiB: 16,
+                                      540..576; 16 x 1 KiB: 2, 36..72). */
     uint8_t new_meter;           /**< 1: the user asked for a new meter explicitly: a memory that holds no
                                       meter of ours but is not blank is formatted. 0 (default): such a memory
                                       is refused with ::MC_ERR_BLANK and left as it is; a blank memory is
@@ -115,25 +180,45 @@ typedef struct mc_storage_area {
     uint32_t seq;            /**< Sequence number of the newest record. */
 } mc_storage_area_t;
 
-/** Storage instance. Caller-allocated; binds a meter, a tariff and a model. */
+/** One event of a journal or of the commit queue (the event without sequence and time). Private. */
+typedef struct mc_storage_jentry {
+    uint8_t type;       /**< ::mc_event_type. */
+    uint8_t source;     /**< ::mc_source. */
+    uint8_t qty;        /**< Quantity. */
+    uint8_t arg;        /**< Argument. */
+    uint32_t old_value; /**< Old value. */
+    uint32_t new_value; /**< New value. */
+} mc_storage_jentry_t;
+
+/** Storage instance. Caller-allocated; binds a meter, a tariff and a model. Fields private. */
 typedef struct mc_storage {
     mc_storage_config_t cfg;     /**< Configuration. */
     mc_meter_t *meter;           /**< The meter. */
     mc_tariff_t *tariff;         /**< The tariff. */
     mc_model_t *model;           /**< The data model (params, errors, clock hook). */
-    mc_storage_area_t area[4];   /**< energy, history, config, events. */
+    mc_storage_area_t area[5];   /**< energy, history, config, events, audit. */
     uint32_t bad[8];             /**< Bad-sector bitmap (256 sectors). */
     uint32_t gen;                /**< Freeze generation (number of freezes saved). */
+    uint32_t gen_flags;          /**< Flags of the generation (it began with an energy clear). */
+    uint32_t seq;                /**< Last event sequence number given (both logs share it). */
+    uint32_t counters[MC_AUDIT_COUNTERS]; /**< Audit counters (::mc_audit_counter). */
+    uint32_t code_checksum;      /**< Code checksum as last saved. */
     uint64_t saved_energy_q;     /**< Sum of all energy registers at the last save, quanta. */
     mc_time_t saved_at;          /**< Time of the last energy save. */
     mc_time_t last_check;        /**< Time of the last integrity check. */
     mc_time_t saved_settlement;  /**< The tariff's last settlement point as last saved. */
     mc_time_t saved_frozen_at;   /**< The newest history month's freeze time as last saved. */
     uint32_t params_crc;         /**< CRC of the parameters as saved. */
+    mc_storage_jentry_t queue[MC_STORAGE_JOURNAL - 1u]; /**< Events reported, waiting for the commit. */
+    uint8_t queued;              /**< Events in the queue. */
     uint8_t config_dirty;        /**< A parameter changed since the last config save. */
     uint8_t energy_dirty;        /**< Energy must be saved at the next poll (e.g. after a clear). */
     uint8_t history_dirty;       /**< History must be saved at the next poll (after a clear). */
     uint8_t mounted;             /**< mc_storage_mount() succeeded. */
+    uint8_t combined;            /**< History and config share one record (small memories). */
+    uint8_t failed;              /**< Areas (bits) with a failure not reported yet. */
+    uint8_t reported;            /**< Areas (bits) whose failure was reported since the mount. */
+    uint16_t failed_sector[5];   /**< The first failing sector of each area. */
 } mc_storage_t;
 
 /**
@@ -146,18 +231,24 @@ void mc_storage_config_default(mc_storage_config_t *cfg);
  * @brief Mount: load the newest valid copy of every record into the meter,
  *        tariff and model, or start a fresh memory.
  *
- * Records found: applied (energy into the meter and the tariff, history and
- * settlement, parameters, calibration, schedule). A corrupt newest copy is
- * skipped for the previous good one and reported (status error flag, event).
- * No record at all (new memory): the instances keep their current state, which
- * is saved. Logs ::MC_EV_POWER_UP.
+ * Records found: applied (energy into the meter and the tariff with this
+ * month's maximum demand and the demand window, history and settlement,
+ * parameters, calibration, seal, schedule). A corrupt or insane newest copy is
+ * skipped for the newest good one and reported (status error flag,
+ * ::MC_EV_INTEGRITY). Journal entries not in the logs yet are appended. A blank
+ * memory: the instances keep their current state, which is saved (first start,
+ * ::MC_EV_FORMAT). See @ref mc_storage_mount_rules. A code checksum
+ * (hooks.code_checksum) other than the one saved logs ::MC_EV_FORMAT (arg 1).
+ * Logs ::MC_EV_POWER_UP.
  * @param st      the instance.
  * @param cfg     configuration (copied); the geometry is checked.
  * @param meter   the meter (initialised).
  * @param tariff  the tariff (initialised).
  * @param model   the model (initialised).
  * @return ::MC_OK; ::MC_ERR_INVAL (geometry, NULL); ::MC_ERR_VERSION (records of
- *         another major format: nothing is changed or erased); ::MC_ERR_IO.
+ *         another major format: nothing is changed or erased); ::MC_ERR_BLANK (not
+ *         blank, yet no meter of ours, and cfg.new_meter is 0: nothing is changed
+ *         or erased); ::MC_ERR_IO; ::MC_ERR_NOSPACE.
  */
 int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_t *meter,
                      mc_tariff_t *tariff, mc_model_t *model);
@@ -175,7 +266,8 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
 int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *reading);
 
 /**
- * @brief Main-loop work: save changed parameters, run the periodic integrity check.
+ * @brief Main-loop work: save what is pending (changes not committed, freezes made
+ *        by a clock set, parameters), run the periodic integrity check.
  * @param st   the instance.
  * @param now  local standard time.
  * @return ::MC_OK or a negative mc_err of a failed save.
@@ -183,7 +275,8 @@ int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *readi
 int mc_storage_poll(mc_storage_t *st, mc_time_t now);
 
 /**
- * @brief Power-fail warning: save energy now and log ::MC_EV_POWER_DOWN.
+ * @brief Power-fail warning: save energy (with the demand state) now, then anything
+ *        pending, and log ::MC_EV_POWER_DOWN.
  * @param st   the instance.
  * @param now  local standard time.
  * @return ::MC_OK or a negative mc_err.
@@ -191,11 +284,14 @@ int mc_storage_poll(mc_storage_t *st, mc_time_t now);
 int mc_storage_power_fail(mc_storage_t *st, mc_time_t now);
 
 /**
- * @brief Log a parameter change and schedule the config save. Wire the model's
- *        on_change hook to this (same arguments).
+ * @brief Report a change: its event is queued for mc_storage_commit(). Wire the
+ *        model's on_change hook to this (same arguments).
  *
- * Energy clear, clock set, calibration and relay changes are logged with their
- * own event types; energy clear also saves energy at the next poll.
+ * Energy clear, clock set, calibration (and seal) and relay changes get their own
+ * event types, every other change ::MC_EV_PARAM. Metrological ones go to the
+ * audit log (see ::mc_audit_counter). Without a commit hook in the model (hooks.commit NULL), or with the queue full
+ * (::MC_STORAGE_JOURNAL - 1 events), the event is logged at once and the records
+ * are saved at the next mc_storage_poll() (or commit).
  * @param st      the instance (the hook's context).
  * @param qty     quantity.
  * @param arg     argument.
@@ -210,8 +306,15 @@ void mc_storage_param_changed(void *st, mc_qty qty, unsigned arg, uint32_t old_v
  * @brief Make the changes reported since the last commit durable: the records
  *        they touch and their events are saved before this returns. Wire the
  *        model's commit hook to this (the storage instance as ctx).
+ *
+ * Order: the config record (parameters, calibration, seal, schedule,
+ * settlement) with the journal of its events, the events appended to their
+ * logs; then for an energy clear or a freeze the history record with its
+ * journal, its events, and the energy record. A cut at any point leaves data
+ * and log agreeing (see @ref mc_storage_policy). On an error the events not yet
+ * durable stay queued, and the next commit or poll tries again.
  * @param st  the instance (the hook's context).
- * @return ::MC_OK or a negative mc_err of a failed save.
+ * @return ::MC_OK or a negative mc_err of a failed save (::MC_ERR_INVAL if not mounted).
  */
 int mc_storage_commit(void *st);
 
@@ -226,7 +329,8 @@ int mc_storage_commit(void *st);
 void mc_storage_auth_event(void *st, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s);
 
 /**
- * @brief Log an event (timestamped with the model's clock).
+ * @brief Log an event at once (timestamped with the model's clock), into the audit
+ *        log if it is a metrological one (see ::mc_audit_counter), else the event log.
  * @param st     the instance.
  * @param ev     the event (seq and time are filled in).
  * @return ::MC_OK or a negative mc_err.
@@ -234,20 +338,50 @@ void mc_storage_auth_event(void *st, unsigned what, unsigned iface, uint32_t cou
 int mc_storage_log(mc_storage_t *st, const mc_event_t *ev);
 
 /**
- * @brief Number of events in the log (at most what the event area holds).
+ * @brief Number of events in both logs (the event log and the audit log, merged).
  * @param st  the instance.
- * @return the count.
+ * @return the count (a damaged event counts).
  */
 unsigned mc_storage_event_count(const mc_storage_t *st);
 
 /**
- * @brief Read an event: index 0 is the newest.
+ * @brief Read an event of both logs merged by sequence number: index 0 is the newest.
+ *
+ * What the event registers (1301H selector, 1302H..130DH) show. Cost: index + 2
+ * slot reads.
  * @param st     the instance.
  * @param index  0..count-1.
  * @param out    receives the event.
- * @return ::MC_OK, ::MC_ERR_NODATA past the end, ::MC_ERR_CORRUPT for a slot that fails its CRC.
+ * @return ::MC_OK, ::MC_ERR_NODATA past the end, ::MC_ERR_CORRUPT for a slot that
+ *         was complete (commit marker) and fails its CRC now (counted at its place in its log).
  */
 int mc_storage_event_read(const mc_storage_t *st, unsigned index, mc_event_t *out);
+
+/**
+ * @brief Number of events in the audit log alone.
+ * @param st  the instance.
+ * @return the count.
+ */
+unsigned mc_storage_audit_count(const mc_storage_t *st);
+
+/**
+ * @brief Read an event of the audit log alone: index 0 is the newest.
+ * @param st     the instance.
+ * @param index  0..count-1.
+ * @param out    receives the event.
+ * @return as mc_storage_event_read().
+ */
+int mc_storage_audit_read(const mc_storage_t *st, unsigned index, mc_event_t *out);
+
+/**
+ * @brief An audit counter: events of a kind since the memory was formatted (never reset,
+ *        saved with the records that carry the events, so it agrees with the log).
+ * @param st     the instance.
+ * @param which  ::mc_audit_counter.
+ * @param out    receives the count.
+ * @return ::MC_OK, ::MC_ERR_INVAL (NULL, not mounted, @p which out of range).
+ */
+int mc_storage_audit_counter(const mc_storage_t *st, unsigned which, uint32_t *out);
 
 #ifdef __cplusplus
 }

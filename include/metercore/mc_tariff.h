@@ -354,6 +354,24 @@ float mc_tariff_combined_kwh(const mc_tariff_t *t, unsigned rate, mc_combined wh
 int mc_tariff_clear_energy(mc_tariff_t *t);
 
 /**
+ * @brief Bring a demand state restored from storage (the running window, the month's
+ *        maximum) up to @p now, as mc_tariff_update() would.
+ *
+ * Sub-intervals that ended while the meter was off are closed without energy;
+ * after a gap longer than the window the window holds only zeros and starts
+ * again; a clock before the sub-interval under way restarts it. If a settlement
+ * point is due, the window is only brought up to it (mc_tariff_update() makes the
+ * freeze, so that the closed month keeps its maximum). A persistence layer calls
+ * this right after restoring the fields at start-up.
+ * @param t    the instance.
+ * @param now  current local standard time.
+ * @return ::MC_OK; ::MC_ERR_INVAL for NULL or a window that does not fit this
+ *         configuration (it is then restarted at @p now, the maximum kept);
+ *         ::MC_ERR_RANGE for a time past 2099 (nothing changes).
+ */
+int mc_tariff_demand_resume(mc_tariff_t *t, mc_time_t now);
+
+/**
  * @brief The rate in force: the one that the latest mc_tariff_update() or
  *        mc_tariff_add() time fell into (what the KPM31 shows as "current rate").
  *

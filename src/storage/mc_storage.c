@@ -1,18 +1,28 @@
 /*
  * metercore storage: records in rings of slots on a littlefs-style NVM port,
- * the event log and the integrity checks. See mc_storage.h for the contract
- * and docs/DESIGN.md for the layout, the power-loss argument and the wear
- * arithmetic.
+ * two event logs (ordinary and metrological audit) sharing one sequence number,
+ * journals that make a change and its event durable together, and the
+ * integrity checks. See mc_storage.h for the contract and docs/DESIGN.md for
+ * the layout, the power-loss argument and the wear arithmetic.
  *
- * On-NVM format (version MC_STORAGE_FORMAT_MAJOR.MINOR), little-endian, the
- * payloads being the in-memory images of fixed-width fields (the format is
+ * On-NVM format (version MC_STORAGE_FORMAT_MAJOR.MINOR = 2.0), little-endian,
+ * the payloads being the in-memory images of fixed-width fields (the format is
  * that of one firmware build on one ABI; it is not an interchange format):
- *   record slot  = header (16 bytes) + payload, padded to prog_size
+ *   record slot  = header (16 bytes) + payload, padded to prog_size, + commit marker unit
  *   header       = magic u16 'MC' | kind u8 | major u8 | minor u8 | 0 u8 |
  *                  payload length u16 | sequence u32 | CRC-32 u32
  *   CRC-32       = over the 12 header bytes before it, then the payload
+ *   kinds        = 1 energy: energy_meta | meter registers u64[6] | tariff totals u64[4][4] |
+ *                           this month u64[4][4] | demand_rec
+ *                  2 history: history_meta | month after the freeze u64[4][4] | history month[12] | tail
+ *                  3 config: config_meta | mc_params_t | mc_calibration_t | mc_tariff_schedule_t |
+ *                           config_ext | tail
+ *                  4 state (history and config in one, small memories): kind 3 without its tail,
+ *                           then kind 2 without its tail, then the tail
+ *   tail         = audit counters u32[8] | journal: first sequence u32 | time u32 | count u32 |
+ *                  16 entries of type u8 | source u8 | qty u8 | arg u8 | old u32 | new u32
  *   event slot   = seq u32 | time u32 | type u8 | source u8 | qty u8 | arg u8 |
- *                  old u32 | new u32 | CRC-32 of the 20 bytes before it
+ *                  old u32 | new u32 | CRC-32 of the 20 bytes before it, padded, + commit marker unit
  * SPDX-License-Identifier: MIT
  */
 #include "metercore/mc_storage.h"
@@ -22,12 +32,20 @@
 #define MAGIC 0x4D43u
 #define HEADER_SIZE 16u
 #define CHUNK 64u /* streaming unit for CRC, program and verify; a multiple of every prog_size */
-/* Commit marker, programmed into the last unit of a record slot after the body
+#define NONE UINT32_MAX
+/* Commit marker, programmed into the last unit of a slot after the body
  * verified: a body that fails its CRC without a marker is a save cut short
  * (silently ignored), with a marker it is corruption (reported). */
 static const uint8_t commit_pattern[4] = {0x5A, 0xA5, 0x43, 0x4D};
 
-enum { AREA_ENERGY = 0, AREA_HISTORY = 1, AREA_CONFIG = 2, AREA_EVENTS = 3, AREA_COUNT = 4 };
+enum { AREA_ENERGY = 0, AREA_HISTORY = 1, AREA_CONFIG = 2, AREA_EVENTS = 3, AREA_AUDIT = 4, AREA_COUNT = 5 };
+enum { KIND_ENERGY = 1, KIND_HISTORY = 2, KIND_CONFIG = 3, KIND_STATE = 4 };
+enum { REC_CONFIG = 0, REC_HISTORY = 1 };
+
+#define QUEUE_MAX (MC_STORAGE_JOURNAL - 1u) /* one journal place is kept for a freeze */
+#define AUDIT_EVENTS_WANTED 512u            /* derived audit area: at least this many events */
+#define ORDINARY_EVENTS_WANTED 128u         /* derived event area */
+#define FORMAT_VERSION ((MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR)
 
 /* A payload is a list of pieces of memory, streamed in order. */
 typedef struct piece {
@@ -35,7 +53,7 @@ typedef struct piece {
     uint32_t len;
 } piece_t;
 
-#define MAX_PIECES 8
+#define MAX_PIECES 12
 
 typedef struct payload {
     piece_t p[MAX_PIECES];
@@ -56,8 +74,17 @@ typedef struct energy_meta {
     uint32_t gen;             /* freeze generation this energy belongs to */
     uint32_t time;            /* when it was saved */
     uint32_t last_settlement; /* the tariff's last settlement point then */
-    uint32_t pad;
+    uint32_t flags;           /* 0 */
 } energy_meta_t;
+
+/* The demand state of the tariff (maximum of the month and the running window). */
+typedef struct demand_rec {
+    float slot_p[MC_DEMAND_MAX_SLOTS];
+    float slot_s[MC_DEMAND_MAX_SLOTS];
+    float cur_p, cur_s, demand_p, demand_s, max_p;
+    uint32_t slot_end, max_p_at;
+    uint8_t slots_used, slot_index, valid, partial, slots, pad[3];
+} demand_rec_t;
 
 typedef struct history_meta {
     uint32_t gen;
@@ -80,6 +107,47 @@ typedef struct config_meta {
     uint8_t demand_subinterval_min;
     uint8_t pad;
 } config_meta_t;
+
+typedef struct config_ext {
+    uint32_t code_checksum; /* hooks.code_checksum when saved (0: none) */
+    uint32_t reserved[3];   /* 0 */
+} config_ext_t;
+
+/* Audit counters and the journal: the end of every history, config and state record. */
+typedef struct tail {
+    uint32_t counters[MC_AUDIT_COUNTERS];
+    uint32_t jseq;   /* sequence number of the first journal entry */
+    uint32_t jtime;  /* time of the entries */
+    uint32_t jcount; /* entries */
+    mc_storage_jentry_t j[MC_STORAGE_JOURNAL];
+} tail_t;
+
+/* A journal being built (events waiting for the record that makes them durable). */
+typedef struct journal {
+    mc_storage_jentry_t e[MC_STORAGE_JOURNAL];
+    unsigned n;
+} journal_t;
+
+static void jr_add(journal_t *jr, uint8_t type, uint8_t source, uint8_t qty, uint8_t arg, uint32_t old_value,
+                   uint32_t new_value)
+{
+    if (jr->n < MC_STORAGE_JOURNAL) {
+        mc_storage_jentry_t *e = &jr->e[jr->n++];
+        e->type = type;
+        e->source = source;
+        e->qty = qty;
+        e->arg = arg;
+        e->old_value = old_value;
+        e->new_value = new_value;
+    }
+}
+
+static void jr_append(journal_t *dst, const journal_t *src)
+{
+    for (unsigned i = 0; i < src->n && dst->n < MC_STORAGE_JOURNAL; i++) {
+        dst->e[dst->n++] = src->e[i];
+    }
+}
 
 /* ------------------------------------------------------------------------ */
 /* NVM helpers                                                              */
@@ -180,7 +248,7 @@ static void marker_bytes(const mc_storage_t *st, uint8_t *buf)
     }
 }
 
-/* Program and verify the commit marker at the end of a record slot. */
+/* Program and verify the commit marker at the end of a slot. */
 static int program_marker(mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot)
 {
     uint8_t m[CHUNK], back[CHUNK];
@@ -212,7 +280,7 @@ static int slot_blank(const mc_storage_t *st, const mc_storage_area_t *a, uint32
     return 1;
 }
 
-/* Whether a record slot carries its commit marker. */
+/* Whether a slot carries its commit marker. */
 static int has_marker(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot)
 {
     uint8_t m[CHUNK], back[CHUNK];
@@ -222,23 +290,36 @@ static int has_marker(const mc_storage_t *st, const mc_storage_area_t *a, uint32
            memcmp(m, back, n) == 0;
 }
 
-static int log_event(mc_storage_t *st, uint8_t type, uint8_t source, uint8_t qty, uint8_t arg, uint32_t old_value,
-                     uint32_t new_value);
+/* A failing sector: flagged for one MC_EV_STORAGE per area and mount (flush_reports()). */
+static void note_failure(mc_storage_t *st, unsigned ai, uint32_t sector)
+{
+    const uint8_t bit = (uint8_t)(1u << ai);
+    if (!(st->failed & bit) && !(st->reported & bit)) {
+        st->failed |= bit;
+        st->failed_sector[ai] = (uint16_t)sector;
+    }
+    if (st->model != NULL && ai != AREA_EVENTS && ai != AREA_AUDIT) {
+        st->model->errors |= MC_ERROR_ENERGY_CRC;
+    }
+}
 
 /*
- * Write a stream into the next usable slot of an area. A sector is erased when
- * the ring enters it, unless it is bad or holds the area's newest valid record
- * (then it is skipped). A failing program or erase marks the sector bad,
- * reports it and moves on to the next sector.
+ * Write a stream into the next usable slot of an area, then its commit marker.
+ * A sector is erased when the ring enters it, unless it is bad or holds the
+ * area's newest valid record (then it is skipped). A failing program or erase
+ * marks the sector bad, notes it for the report and moves on to the next sector.
  */
 static int area_write(mc_storage_t *st, unsigned ai, const stream_t *s)
 {
     mc_storage_area_t *a = &st->area[ai];
     const uint32_t total = slots_total(a);
+    if (total == 0u) {
+        return MC_ERR_NOSPACE;
+    }
     for (uint32_t tries = 0; tries < total + a->slots_per_sector; tries++) {
         uint32_t slot = a->next_slot % total;
         const uint32_t sector = slot_sector(a, slot);
-        const int holds_newest = a->newest_slot != UINT32_MAX && slot_sector(a, a->newest_slot) == sector;
+        const int holds_newest = a->newest_slot != NONE && slot_sector(a, a->newest_slot) == sector;
         if (slot % a->slots_per_sector == 0u) {
             if (is_bad(st, sector) || holds_newest) {
                 a->next_slot = slot + a->slots_per_sector;
@@ -246,9 +327,7 @@ static int area_write(mc_storage_t *st, unsigned ai, const stream_t *s)
             }
             if (st->cfg.nvm.erase(st->cfg.nvm.context, sector) < 0) {
                 set_bad(st, sector);
-                if (ai != AREA_EVENTS) {
-                    (void)log_event(st, MC_EV_STORAGE, 0, 0, (uint8_t)ai, sector, (uint32_t)MC_ERR_IO);
-                }
+                note_failure(st, ai, sector);
                 a->next_slot = slot + a->slots_per_sector;
                 continue;
             }
@@ -256,14 +335,9 @@ static int area_write(mc_storage_t *st, unsigned ai, const stream_t *s)
             a->next_slot = (slot / a->slots_per_sector + 1u) * a->slots_per_sector;
             continue;
         }
-        if (program_slot(st, a, slot, s) != MC_OK || (ai != AREA_EVENTS && program_marker(st, a, slot) != MC_OK)) {
+        if (program_slot(st, a, slot, s) != MC_OK || program_marker(st, a, slot) != MC_OK) {
             set_bad(st, sector);
-            if (st->model != NULL && ai != AREA_EVENTS) {
-                st->model->errors |= MC_ERROR_ENERGY_CRC;
-            }
-            if (ai != AREA_EVENTS) {
-                (void)log_event(st, MC_EV_STORAGE, 0, 0, (uint8_t)ai, sector, (uint32_t)MC_ERR_IO);
-            }
+            note_failure(st, ai, sector);
             a->next_slot = (slot / a->slots_per_sector + 1u) * a->slots_per_sector;
             continue;
         }
@@ -303,115 +377,55 @@ static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, const paylo
 }
 
 /* ------------------------------------------------------------------------ */
-/* Payloads                                                                 */
+/* Events: which log, which counters                                        */
 
-static void energy_payload(mc_storage_t *st, payload_t *pl, energy_meta_t *meta, uint64_t *meter_q)
+static int is_tariff_qty(unsigned qty)
 {
-    memset(pl, 0, sizeof(*pl));
-    add(pl, meta, sizeof(*meta));
-    add(pl, meter_q, sizeof(st->meter->energy.q));
-    add(pl, st->tariff->total, sizeof(st->tariff->total));
-    add(pl, st->tariff->month, sizeof(st->tariff->month));
+    return qty == MC_QTY_TOU_COUNTS || qty == MC_QTY_TOU_PROFILE || qty == MC_QTY_TOU_WEEK ||
+           qty == MC_QTY_TOU_SEASON || qty == MC_QTY_TOU_SPECIAL || qty == MC_QTY_SETTLE_DAY ||
+           qty == MC_QTY_SETTLE_HOUR;
 }
 
-static void history_payload(mc_storage_t *st, payload_t *pl, history_meta_t *meta)
+/* Metrological events go to the audit log. */
+static int is_audit(unsigned type, unsigned qty)
 {
-    memset(pl, 0, sizeof(*pl));
-    add(pl, meta, sizeof(*meta));
-    add(pl, st->tariff->month, sizeof(st->tariff->month));
-    add(pl, st->tariff->history, sizeof(st->tariff->history));
-}
-
-static void config_payload(mc_storage_t *st, payload_t *pl, config_meta_t *meta)
-{
-    memset(pl, 0, sizeof(*pl));
-    add(pl, meta, sizeof(*meta));
-    add(pl, &st->model->params, sizeof(st->model->params));
-    add(pl, &st->meter->cal, sizeof(st->meter->cal));
-    add(pl, &st->tariff->schedule, sizeof(st->tariff->schedule));
-}
-
-static uint64_t energy_sum(const mc_storage_t *st)
-{
-    uint64_t sum = 0;
-    for (int k = 0; k < MC_E_COUNT; k++) {
-        sum += st->meter->energy.q[k];
+    switch (type) {
+    case MC_EV_CALIBRATION:
+    case MC_EV_ENERGY_CLEAR:
+    case MC_EV_CLOCK_SET:
+    case MC_EV_FORMAT:
+        return 1;
+    case MC_EV_PARAM:
+        return is_tariff_qty(qty) || qty == MC_QTY_PULSE_CONSTANT;
+    default:
+        return 0;
     }
-    return sum;
 }
 
-static mc_time_t now_of(const mc_storage_t *st)
+static void count_event(uint32_t *c, unsigned type, unsigned qty)
 {
-    const mc_model_t *md = st->model;
-    if (md->hooks.now != NULL) {
-        return md->hooks.now(md->hooks.ctx);
+    if (!is_audit(type, qty)) {
+        return;
     }
-    return st->tariff->last_time;
-}
-
-/*
- * Save energy. With @p pending (a window the meter has counted but the tariff
- * has not booked yet), the meter's registers are saved without it, so that the
- * record is one consistent state.
- */
-static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_energy_t *pending)
-{
-    energy_meta_t meta = {st->gen, now, st->tariff->last_settlement, 0};
-    mc_energy_t e = st->meter->energy;
-    if (pending != NULL) {
-        for (int k = 0; k < MC_E_COUNT; k++) {
-            e.q[k] -= pending->q[k] <= e.q[k] ? pending->q[k] : e.q[k];
-        }
+    c[MC_AUDIT_ALL]++;
+    switch (type) {
+    case MC_EV_CALIBRATION:
+        c[qty == MC_QTY_SEAL ? MC_AUDIT_SEAL : MC_AUDIT_CALIBRATION]++;
+        break;
+    case MC_EV_ENERGY_CLEAR:
+        c[MC_AUDIT_ENERGY_CLEAR]++;
+        break;
+    case MC_EV_CLOCK_SET:
+        c[MC_AUDIT_CLOCK_SET]++;
+        break;
+    case MC_EV_FORMAT:
+        c[MC_AUDIT_FORMAT]++;
+        break;
+    default:
+        c[qty == MC_QTY_PULSE_CONSTANT ? MC_AUDIT_PULSE_CONSTANT : MC_AUDIT_TARIFF]++;
+        break;
     }
-    payload_t pl;
-    energy_payload(st, &pl, &meta, e.q);
-    int err = write_record(st, AREA_ENERGY, 1, &pl);
-    if (err == MC_OK) {
-        st->saved_energy_q = energy_sum(st);
-        st->saved_at = now;
-        st->energy_dirty = 0;
-    }
-    return err;
 }
-
-static int save_energy(mc_storage_t *st, mc_time_t now)
-{
-    return save_energy_state(st, now, NULL);
-}
-
-static int save_history_flags(mc_storage_t *st, uint32_t flags)
-{
-    st->saved_settlement = st->tariff->last_settlement;
-    st->saved_frozen_at = st->tariff->history[0].frozen_at;
-    history_meta_t meta = {st->gen, st->tariff->last_settlement, st->tariff->max_demand_p,
-                           st->tariff->max_demand_p_at, flags, 0};
-    payload_t pl;
-    history_payload(st, &pl, &meta);
-    return write_record(st, AREA_HISTORY, 2, &pl);
-}
-
-static int save_history(mc_storage_t *st)
-{
-    return save_history_flags(st, 0);
-}
-
-static int save_config(mc_storage_t *st)
-{
-    const mc_tariff_config_t *tc = &st->tariff->cfg;
-    config_meta_t meta = {st->model->sealed, tc->settle_day, tc->settle_hour, (uint8_t)tc->active_combination,
-                          (uint8_t)tc->reactive_combination, tc->demand_window_min, tc->demand_subinterval_min, 0};
-    payload_t pl;
-    config_payload(st, &pl, &meta);
-    int err = write_record(st, AREA_CONFIG, 3, &pl);
-    if (err == MC_OK) {
-        st->params_crc = mc_crc32(0, &st->model->params, sizeof(st->model->params));
-        st->config_dirty = 0;
-    }
-    return err;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Events                                                                   */
 
 static void event_image(const mc_event_t *ev, uint8_t img[MC_EVENT_SLOT_SIZE])
 {
@@ -445,557 +459,515 @@ static int event_from_image(const uint8_t img[MC_EVENT_SLOT_SIZE], mc_event_t *e
     return MC_OK;
 }
 
-static int log_event(mc_storage_t *st, uint8_t type, uint8_t source, uint8_t qty, uint8_t arg, uint32_t old_value,
-                     uint32_t new_value)
+static mc_time_t now_of(const mc_storage_t *st)
 {
-    mc_event_t ev = {0, 0, type, source, qty, arg, old_value, new_value};
-    return mc_storage_log(st, &ev);
+    const mc_model_t *md = st->model;
+    if (md->hooks.now != NULL) {
+        return md->hooks.now(md->hooks.ctx);
+    }
+    return st->tariff->last_time;
 }
+
+/* Append an event (sequence and time given) to its log. */
+static int append_event(mc_storage_t *st, const mc_event_t *e)
+{
+    const unsigned ai = is_audit(e->type, e->qty) ? AREA_AUDIT : AREA_EVENTS;
+    uint8_t img[MC_EVENT_SLOT_SIZE];
+    event_image(e, img);
+    payload_t pl;
+    memset(&pl, 0, sizeof(pl));
+    add(&pl, img, sizeof(img));
+    stream_t s = {NULL, 0, &pl, st->area[ai].slot_size - marker_size(st), st->cfg.nvm.erase_value};
+    const int err = area_write(st, ai, &s);
+    if (err == MC_OK) {
+        st->area[ai].seq = e->seq;
+    }
+    return err;
+}
+
+/* Log an event at once, with the next sequence number. An audit event also counts, and the
+ * config record (which keeps the counters) is saved at the next poll. */
+static int log_now(mc_storage_t *st, uint8_t type, uint8_t source, uint8_t qty, uint8_t arg, uint32_t old_value,
+                   uint32_t new_value)
+{
+    const mc_event_t e = {st->seq + 1u, now_of(st), type, source, qty, arg, old_value, new_value};
+    const int err = append_event(st, &e);
+    if (err == MC_OK) {
+        st->seq = e.seq;
+        if (is_audit(type, qty)) {
+            count_event(st->counters, type, qty);
+            st->config_dirty = 1;
+        }
+    }
+    return err;
+}
+
+/* One MC_EV_STORAGE per failing area and mount, logged where no journal is open. */
+static void flush_reports(mc_storage_t *st)
+{
+    for (unsigned ai = 0; ai < AREA_COUNT; ai++) {
+        const uint8_t bit = (uint8_t)(1u << ai);
+        if (st->failed & bit) {
+            st->failed &= (uint8_t)~bit;
+            st->reported |= bit;
+            (void)log_now(st, MC_EV_STORAGE, MC_SRC_LOCAL, 0, (uint8_t)ai, st->failed_sector[ai],
+                          (uint32_t)MC_ERR_IO);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Payloads                                                                 */
+
+static void demand_from_tariff(const mc_tariff_t *t, demand_rec_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    memcpy(d->slot_p, t->slot_p, sizeof(d->slot_p));
+    memcpy(d->slot_s, t->slot_s, sizeof(d->slot_s));
+    d->cur_p = t->cur_p;
+    d->cur_s = t->cur_s;
+    d->demand_p = t->demand_p;
+    d->demand_s = t->demand_s;
+    d->max_p = t->max_demand_p;
+    d->slot_end = t->slot_end;
+    d->max_p_at = t->max_demand_p_at;
+    d->slots_used = t->slots_used;
+    d->slot_index = t->slot_index;
+    d->valid = t->demand_valid;
+    d->partial = t->slot_partial;
+    d->slots = (uint8_t)(t->cfg.demand_window_min / t->cfg.demand_subinterval_min);
+}
+
+static void energy_payload(mc_storage_t *st, payload_t *pl, energy_meta_t *meta, uint64_t *meter_q,
+                           demand_rec_t *d)
+{
+    memset(pl, 0, sizeof(*pl));
+    add(pl, meta, sizeof(*meta));
+    add(pl, meter_q, sizeof(st->meter->energy.q));
+    add(pl, st->tariff->total, sizeof(st->tariff->total));
+    add(pl, st->tariff->month, sizeof(st->tariff->month));
+    add(pl, d, sizeof(*d));
+}
+
+/* The parts of config and history records, each filled by its caller. */
+typedef struct conf_parts {
+    config_meta_t meta;
+    mc_params_t *params;
+    mc_calibration_t *cal;
+    mc_tariff_schedule_t *sched;
+    config_ext_t ext;
+} conf_parts_t;
+
+typedef struct hist_parts {
+    history_meta_t meta;
+    uint64_t (*month)[MC_TK_COUNT];
+    mc_tariff_month_t *history;
+} hist_parts_t;
+
+static void add_conf(payload_t *pl, conf_parts_t *c)
+{
+    add(pl, &c->meta, sizeof(c->meta));
+    add(pl, c->params, sizeof(mc_params_t));
+    add(pl, c->cal, sizeof(mc_calibration_t));
+    add(pl, c->sched, sizeof(mc_tariff_schedule_t));
+    add(pl, &c->ext, sizeof(c->ext));
+}
+
+static void add_hist(payload_t *pl, hist_parts_t *h)
+{
+    add(pl, &h->meta, sizeof(h->meta));
+    add(pl, h->month, sizeof(uint64_t) * MC_TARIFF_RATES * MC_TK_COUNT);
+    add(pl, h->history, sizeof(mc_tariff_month_t) * MC_TARIFF_HISTORY_MONTHS);
+}
+
+static uint32_t conf_len(void)
+{
+    return (uint32_t)(sizeof(config_meta_t) + sizeof(mc_params_t) + sizeof(mc_calibration_t) +
+                      sizeof(mc_tariff_schedule_t) + sizeof(config_ext_t));
+}
+
+static uint32_t hist_len(void)
+{
+    return (uint32_t)(sizeof(history_meta_t) + sizeof(uint64_t) * MC_TARIFF_RATES * MC_TK_COUNT +
+                      sizeof(mc_tariff_month_t) * MC_TARIFF_HISTORY_MONTHS);
+}
+
+/* The config and history parts as they are in RAM now. */
+static void conf_now(mc_storage_t *st, conf_parts_t *c)
+{
+    const mc_tariff_config_t *tc = &st->tariff->cfg;
+    memset(c, 0, sizeof(*c));
+    c->meta.sealed = st->model->sealed;
+    c->meta.settle_day = tc->settle_day;
+    c->meta.settle_hour = tc->settle_hour;
+    c->meta.active_combination = (uint8_t)tc->active_combination;
+    c->meta.reactive_combination = (uint8_t)tc->reactive_combination;
+    c->meta.demand_window_min = tc->demand_window_min;
+    c->meta.demand_subinterval_min = tc->demand_subinterval_min;
+    c->params = &st->model->params;
+    c->cal = &st->meter->cal;
+    c->sched = &st->tariff->schedule;
+    c->ext.code_checksum = st->code_checksum;
+}
+
+static void hist_now(mc_storage_t *st, hist_parts_t *h, uint32_t flags)
+{
+    memset(h, 0, sizeof(*h));
+    h->meta.gen = st->gen;
+    h->meta.last_settlement = st->tariff->last_settlement;
+    h->meta.max_demand_p = st->tariff->max_demand_p;
+    h->meta.max_demand_at = st->tariff->max_demand_p_at;
+    h->meta.flags = flags;
+    h->month = st->tariff->month;
+    h->history = st->tariff->history;
+}
+
+static uint64_t energy_sum(const mc_storage_t *st)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        sum += st->meter->energy.q[k];
+    }
+    return sum;
+}
+
+/*
+ * Save energy. With @p pending (a window the meter has counted but the tariff
+ * has not booked yet), the meter's registers are saved without it, so that the
+ * record is one consistent state.
+ */
+static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_energy_t *pending)
+{
+    energy_meta_t meta = {st->gen, now, st->tariff->last_settlement, 0};
+    mc_energy_t e = st->meter->energy;
+    if (pending != NULL) {
+        for (int k = 0; k < MC_E_COUNT; k++) {
+            e.q[k] -= pending->q[k] <= e.q[k] ? pending->q[k] : e.q[k];
+        }
+    }
+    demand_rec_t d;
+    demand_from_tariff(st->tariff, &d);
+    payload_t pl;
+    energy_payload(st, &pl, &meta, e.q, &d);
+    int err = write_record(st, AREA_ENERGY, KIND_ENERGY, &pl);
+    if (err == MC_OK) {
+        st->saved_energy_q = energy_sum(st);
+        st->saved_at = now;
+        st->energy_dirty = 0;
+    }
+    return err;
+}
+
+static int save_energy(mc_storage_t *st, mc_time_t now)
+{
+    return save_energy_state(st, now, NULL);
+}
+
+/*
+ * Save a config record (REC_CONFIG) or a history record (REC_HISTORY, with its
+ * generation flags) carrying the events of @p jr in its journal: they get their
+ * sequence numbers and count in the record; once the record is durable they
+ * are appended to their logs (should a cut come first, the mount appends them).
+ * In a combined layout both are the one state record. With @p defer, the
+ * events are left for the mount's replay (a first start writes every record
+ * before any event). On success jr is emptied.
+ */
+static int save_journaled(mc_storage_t *st, unsigned rec, uint32_t flags, journal_t *jr, int defer, int *written)
+{
+    *written = 0;
+    tail_t tail;
+    memset(&tail, 0, sizeof(tail));
+    memcpy(tail.counters, st->counters, sizeof(tail.counters));
+    tail.jcount = jr->n;
+    if (jr->n > 0u) {
+        tail.jseq = st->seq + 1u;
+        tail.jtime = now_of(st);
+    }
+    for (unsigned i = 0; i < jr->n; i++) {
+        tail.j[i] = jr->e[i];
+        count_event(tail.counters, jr->e[i].type, jr->e[i].qty);
+    }
+    const int with_conf = rec == REC_CONFIG || st->combined;
+    const int with_hist = rec == REC_HISTORY || st->combined;
+    const uint32_t hflags = rec == REC_HISTORY ? flags : st->gen_flags;
+    conf_parts_t c;
+    hist_parts_t h;
+    payload_t pl;
+    memset(&pl, 0, sizeof(pl));
+    if (with_conf) {
+        conf_now(st, &c);
+        add_conf(&pl, &c);
+    }
+    if (with_hist) {
+        hist_now(st, &h, hflags);
+        add_hist(&pl, &h);
+    }
+    add(&pl, &tail, sizeof(tail));
+    const unsigned ai = with_conf ? AREA_CONFIG : AREA_HISTORY;
+    const uint8_t kind = st->combined ? KIND_STATE : (with_conf ? KIND_CONFIG : KIND_HISTORY);
+    const int err = write_record(st, ai, kind, &pl);
+    if (err != MC_OK) {
+        return err;
+    }
+    *written = 1;
+    if (with_conf) {
+        st->params_crc = mc_crc32(0, &st->model->params, sizeof(st->model->params));
+        st->config_dirty = 0;
+    }
+    if (with_hist) {
+        st->saved_settlement = st->tariff->last_settlement;
+        st->saved_frozen_at = st->tariff->history[0].frozen_at;
+        st->gen_flags = hflags;
+    }
+    memcpy(st->counters, tail.counters, sizeof(st->counters));
+    st->seq += tail.jcount;
+    jr->n = 0;
+    int aerr = MC_OK;
+    for (unsigned i = 0; i < tail.jcount && !defer; i++) {
+        const mc_storage_jentry_t *j = &tail.j[i];
+        const mc_event_t e = {tail.jseq + i, tail.jtime, j->type, j->source, j->qty, j->arg, j->old_value,
+                              j->new_value};
+        const int e2 = append_event(st, &e);
+        aerr = aerr == MC_OK ? e2 : aerr; /* the record holds it: the next mount appends it */
+    }
+    return aerr;
+}
+
+
+/*
+ * Freezes made since the last history save (by mc_tariff_add, or by a clock set
+ * through the model) and an energy clear: save history, then energy, one
+ * generation on, with the FREEZE event and the events of @p jr in the history
+ * record's journal. *wrote tells whether a history record was written.
+ */
+static int save_freezes(mc_storage_t *st, mc_time_t now, journal_t *jr, int *wrote)
+{
+    const int moved = st->tariff->last_settlement != st->saved_settlement;
+    const mc_time_t frozen_at = st->tariff->history[0].frozen_at;
+    const int froze = frozen_at != st->saved_frozen_at && frozen_at != 0u; /* a clear zeroes it */
+    const int cleared = st->history_dirty;
+    *wrote = 0;
+    if (!moved && !froze && !cleared) {
+        return MC_OK;
+    }
+    if (!froze && !cleared) {
+        /* Only the settlement bookkeeping moved (new settlement day): no month changed. */
+        return save_journaled(st, REC_HISTORY, st->gen_flags, jr, 0, wrote);
+    }
+    /* A new generation: history first, then energy. A clear is marked in the
+     * history record so that a cut before the energy save still clears at mount. */
+    const unsigned n0 = jr->n;
+    if (froze) {
+        jr_add(jr, MC_EV_FREEZE, MC_SRC_LOCAL, 0, 0, st->saved_settlement, st->tariff->last_settlement);
+    }
+    st->gen++;
+    const int err = save_journaled(st, REC_HISTORY, cleared ? HISTORY_CLEARED : 0u, jr, 0, wrote);
+    if (!*wrote) {
+        st->gen--; /* not written: nothing of it happened on the NVM */
+        jr->n = n0;
+        return err;
+    }
+    st->history_dirty = 0;
+    const int e2 = save_energy(st, now);
+    return err != MC_OK ? err : e2;
+}
+
+/* Save the config record with the events of @p jr. In a combined layout a freeze or a
+ * clear not saved yet goes first (it writes the state record, one generation on). */
+static int save_config(mc_storage_t *st, journal_t *jr, int defer)
+{
+    int written;
+    if (st->combined) {
+        const int err = save_freezes(st, now_of(st), jr, &written);
+        if (written || err != MC_OK) {
+            return err;
+        }
+    }
+    return save_journaled(st, REC_CONFIG, 0, jr, defer, &written);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the logs                                                         */
+
+/* Walks one log from its newest slot back: valid events in decreasing sequence,
+ * and damaged ones (commit marker, CRC failing); torn and blank slots are skipped. */
+typedef struct logit {
+    const mc_storage_t *st;
+    const mc_storage_area_t *a;
+    uint32_t back;  /* slots visited */
+    uint32_t prev;  /* sequence of the last valid event returned */
+    int have_prev;
+    int kind;       /* 0 end, 1 valid, 2 damaged */
+    uint32_t key;   /* where it stands in the merged order */
+    mc_event_t ev;
+} logit_t;
+
+static void logit_next(logit_t *it)
+{
+    const mc_storage_area_t *a = it->a;
+    const uint32_t total = slots_total(a);
+    it->kind = 0;
+    if (a->newest_slot == NONE || total == 0u) {
+        return;
+    }
+    while (it->back < total) {
+        const uint32_t slot = (a->newest_slot + total - it->back) % total;
+        it->back++;
+        uint8_t img[MC_EVENT_SLOT_SIZE];
+        if (nvm_read(it->st, slot_sector(a, slot), slot_offset(a, slot), img, sizeof(img)) != MC_OK) {
+            continue;
+        }
+        mc_event_t ev;
+        if (event_from_image(img, &ev) == MC_OK) {
+            if (it->have_prev && ev.seq >= it->prev) {
+                continue; /* not in order: not part of this log */
+            }
+            it->kind = 1;
+            it->ev = ev;
+            it->key = ev.seq;
+            it->prev = ev.seq;
+            it->have_prev = 1;
+            return;
+        }
+        if (has_marker(it->st, a, slot)) {
+            /* A damaged event: it was older than the last one returned. */
+            it->kind = 2;
+            it->key = it->have_prev ? it->prev - 1u : 0u;
+            return;
+        }
+    }
+}
+
+static void logit_init(logit_t *it, const mc_storage_t *st, unsigned ai)
+{
+    memset(it, 0, sizeof(*it));
+    it->st = st;
+    it->a = &st->area[ai];
+    logit_next(it);
+}
+
+/*
+ * The index-th event (0 newest) of the merged logs (audit_only 0) or of the
+ * audit log; with index UINT32_MAX, *count receives how many there are.
+ */
+static int walk(const mc_storage_t *st, int audit_only, uint32_t index, mc_event_t *out, unsigned *count)
+{
+    logit_t o, a;
+    logit_init(&a, st, AREA_AUDIT);
+    if (audit_only) {
+        memset(&o, 0, sizeof(o));
+    } else {
+        logit_init(&o, st, AREA_EVENTS);
+    }
+    uint32_t i = 0;
+    for (;;) {
+        logit_t *x;
+        if (o.kind == 0 && a.kind == 0) {
+            break;
+        }
+        if (o.kind == 0) {
+            x = &a;
+        } else if (a.kind == 0) {
+            x = &o;
+        } else if (o.key != a.key) {
+            x = o.key > a.key ? &o : &a;
+        } else {
+            x = o.kind == 1 ? &o : &a; /* a damaged one after the valid one of the same key */
+        }
+        if (i == index) {
+            if (x->kind == 1) {
+                *out = x->ev;
+                return MC_OK;
+            }
+            return MC_ERR_CORRUPT;
+        }
+        i++;
+        logit_next(x);
+    }
+    if (count != NULL) {
+        *count = i;
+    }
+    return MC_ERR_NODATA;
+}
+
+int mc_storage_event_read(const mc_storage_t *st, unsigned index, mc_event_t *out)
+{
+    if (st == NULL || out == NULL || !st->mounted || index == UINT32_MAX) {
+        return MC_ERR_INVAL;
+    }
+    return walk(st, 0, index, out, NULL);
+}
+
+unsigned mc_storage_event_count(const mc_storage_t *st)
+{
+    unsigned n = 0;
+    mc_event_t ev;
+    if (st != NULL && st->mounted) {
+        (void)walk(st, 0, UINT32_MAX, &ev, &n);
+    }
+    return n;
+}
+
+int mc_storage_audit_read(const mc_storage_t *st, unsigned index, mc_event_t *out)
+{
+    if (st == NULL || out == NULL || !st->mounted || index == UINT32_MAX) {
+        return MC_ERR_INVAL;
+    }
+    return walk(st, 1, index, out, NULL);
+}
+
+unsigned mc_storage_audit_count(const mc_storage_t *st)
+{
+    unsigned n = 0;
+    mc_event_t ev;
+    if (st != NULL && st->mounted) {
+        (void)walk(st, 1, UINT32_MAX, &ev, &n);
+    }
+    return n;
+}
+
+int mc_storage_audit_counter(const mc_storage_t *st, unsigned which, uint32_t *out)
+{
+    if (st == NULL || out == NULL || !st->mounted || which >= MC_AUDIT_COUNTERS) {
+        return MC_ERR_INVAL;
+    }
+    *out = st->counters[which];
+    return MC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Changes, commit and the main loop                                        */
 
 int mc_storage_log(mc_storage_t *st, const mc_event_t *ev)
 {
     if (st == NULL || ev == NULL || !st->mounted) {
         return MC_ERR_INVAL;
     }
-    mc_event_t e = *ev;
-    e.seq = st->area[AREA_EVENTS].seq + 1u;
-    e.time = now_of(st);
-    uint8_t img[MC_EVENT_SLOT_SIZE];
-    event_image(&e, img);
-    payload_t pl;
-    memset(&pl, 0, sizeof(pl));
-    add(&pl, img, sizeof(img));
-    stream_t s = {NULL, 0, &pl, st->area[AREA_EVENTS].slot_size, st->cfg.nvm.erase_value};
-    int err = area_write(st, AREA_EVENTS, &s);
-    if (err == MC_OK) {
-        st->area[AREA_EVENTS].seq = e.seq;
-    }
-    return err;
+    return log_now(st, ev->type, ev->source, ev->qty, ev->arg, ev->old_value, ev->new_value);
 }
 
-/* Walk back from the newest event slot; calls per valid event in order newest first. */
-int mc_storage_event_read(const mc_storage_t *st, unsigned index, mc_event_t *out)
+void mc_storage_auth_event(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s)
 {
-    if (st == NULL || out == NULL) {
-        return MC_ERR_INVAL;
-    }
-    const mc_storage_area_t *a = &st->area[AREA_EVENTS];
-    if (a->newest_slot == UINT32_MAX) {
-        return MC_ERR_NODATA;
-    }
-    const uint32_t total = slots_total(a);
-    uint32_t want = a->seq - index;
-    if (index >= a->seq) {
-        return MC_ERR_NODATA;
-    }
-    /* Events are written in sequence; bad sectors and torn writes only add gaps. */
-    int saw_corrupt = 0;
-    for (uint32_t back = index; back < total; back++) {
-        const uint32_t slot = (a->newest_slot + total - back) % total;
-        uint8_t img[MC_EVENT_SLOT_SIZE];
-        mc_event_t ev;
-        if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), img, sizeof(img)) != MC_OK) {
-            continue;
-        }
-        if (event_from_image(img, &ev) != MC_OK) {
-            unsigned blank = 1;
-            for (unsigned k = 0; k < sizeof(img); k++) {
-                blank &= img[k] == st->cfg.nvm.erase_value;
-            }
-            saw_corrupt |= !blank;
-            continue;
-        }
-        if (ev.seq == want) {
-            *out = ev;
-            return MC_OK;
-        }
-        if (ev.seq < want) {
-            /* Passed it: overwritten, or the damaged slot just seen was it. */
-            return saw_corrupt ? MC_ERR_CORRUPT : MC_ERR_NODATA;
-        }
-        saw_corrupt = 0;
-    }
-    return saw_corrupt ? MC_ERR_CORRUPT : MC_ERR_NODATA;
-}
-
-unsigned mc_storage_event_count(const mc_storage_t *st)
-{
-    if (st == NULL) {
-        return 0;
-    }
-    /* Binary search for the oldest event still readable. */
-    unsigned lo = 0, hi = st->area[AREA_EVENTS].seq; /* events 0..lo-1 readable; hi not */
-    mc_event_t ev;
-    if (hi == 0u) {
-        return 0;
-    }
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo + 1u) / 2u;
-        if (mc_storage_event_read(st, mid - 1u, &ev) != MC_ERR_NODATA) { /* a damaged event still counts */
-            lo = mid;
-        } else {
-            hi = mid - 1u;
-        }
-    }
-    return lo;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Mount                                                                    */
-
-typedef struct found {
-    uint32_t slot;      /* newest valid slot or UINT32_MAX */
-    uint32_t seq;       /* its sequence */
-    uint16_t len;       /* its payload length */
-    uint8_t minor;      /* its format minor */
-    uint8_t newer_bad;  /* a damaged slot claims a later sequence */
-    uint8_t wrong_major; /* a valid record of another major format exists */
-} found_t;
-
-/* Check one record slot; returns 1 valid, 0 empty or damaged. */
-static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot, uint8_t kind, found_t *f)
-{
-    uint8_t h[HEADER_SIZE];
-    const uint32_t sector = slot_sector(a, slot), base = slot_offset(a, slot);
-    if (nvm_read(st, sector, base, h, HEADER_SIZE) != MC_OK) {
-        return 0;
-    }
-    const uint32_t magic = (uint32_t)h[0] | (uint32_t)h[1] << 8;
-    const uint32_t len = (uint32_t)h[6] | (uint32_t)h[7] << 8;
-    uint32_t seq, crc;
-    memcpy(&seq, h + 8, 4);
-    memcpy(&crc, h + 12, 4);
-    if (magic != MAGIC || h[2] != kind || len + HEADER_SIZE > a->slot_size) {
-        return 0;
-    }
-    uint32_t c = mc_crc32(0, h, 12);
-    uint8_t buf[CHUNK];
-    for (uint32_t pos = 0; pos < len; pos += CHUNK) {
-        const uint32_t n = len - pos < CHUNK ? len - pos : CHUNK;
-        if (nvm_read(st, sector, base + HEADER_SIZE + pos, buf, n) != MC_OK) {
-            return 0;
-        }
-        c = mc_crc32(c, buf, n);
-    }
-    if (c != crc) {
-        /* With its commit marker the record was once complete: corruption, which
-         * scan_area weighs; without, a save cut short: nothing to report. */
-        f->newer_bad = (uint8_t)has_marker(st, a, slot);
-        return 0;
-    }
-    if (h[3] != MC_STORAGE_FORMAT_MAJOR) {
-        f->wrong_major = 1;
-        return 0;
-    }
-    if (f->slot == UINT32_MAX || seq > f->seq) {
-        f->slot = slot;
-        f->seq = seq;
-        f->len = (uint16_t)len;
-        f->minor = h[4];
-    }
-    return 1;
-}
-
-static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_t kind, found_t *f)
-{
-    memset(f, 0, sizeof(*f));
-    f->slot = UINT32_MAX;
-    uint32_t bad_seq_max = 0;
-    const uint32_t total = slots_total(a);
-    for (uint32_t slot = 0; slot < total; slot++) {
-        found_t probe = *f;
-        if (!check_slot(st, a, slot, kind, &probe)) {
-            if (probe.newer_bad) {
-                /* A slot with our header whose CRC fails: remember the sequence it claims. */
-                uint8_t h[HEADER_SIZE];
-                uint32_t seq = 0;
-                if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), h, HEADER_SIZE) == MC_OK) {
-                    memcpy(&seq, h + 8, 4);
-                }
-                bad_seq_max = seq > bad_seq_max ? seq : bad_seq_max;
-            }
-            f->wrong_major |= probe.wrong_major;
-            continue;
-        }
-        *f = probe;
-    }
-    /* Damage only counts if it claims to be newer than the newest valid copy. */
-    f->newer_bad = bad_seq_max != 0u && (f->slot == UINT32_MAX || bad_seq_max > f->seq);
-}
-
-/* Read a found record's payload into the pieces (a shorter, older-minor payload fills a prefix). */
-static int load_payload(const mc_storage_t *st, const mc_storage_area_t *a, const found_t *f, const payload_t *pl)
-{
-    uint32_t pos = 0;
-    const uint32_t sector = slot_sector(a, f->slot), base = slot_offset(a, f->slot) + HEADER_SIZE;
-    for (unsigned i = 0; i < pl->n && pos < f->len; i++) {
-        uint32_t n = pl->p[i].len;
-        if (pos + n > f->len) {
-            n = f->len - pos;
-        }
-        if (nvm_read(st, sector, base + pos, pl->p[i].ptr, n) != MC_OK) {
-            return MC_ERR_IO;
-        }
-        pos += pl->p[i].len;
-    }
-    return MC_OK;
-}
-
-void mc_storage_config_default(mc_storage_config_t *cfg)
-{
-    if (cfg == NULL) {
+    mc_storage_t *st = (mc_storage_t *)ctx;
+    if (st == NULL || !st->mounted) {
         return;
     }
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->save_quantum_wh = 10;
-    cfg->save_period_s = 3600;
-    cfg->integrity_period_s = 60;
-    cfg->event_sectors = 0; /* derived from the geometry */
+    const uint8_t source = iface == MC_IFACE_PANEL ? MC_SRC_PANEL : (iface == MC_IFACE_LOCAL ? MC_SRC_LOCAL : MC_SRC_BUS);
+    (void)log_now(st, MC_EV_AUTH, source, (uint8_t)what, (uint8_t)iface, count, lockout_s);
 }
 
-static uint16_t round_up(uint32_t n, uint32_t unit)
+/* Which record makes a change durable. */
+enum { BIND_CONFIG = 0, BIND_HISTORY = 1, BIND_NONE = 2 };
+
+static unsigned binding(const mc_storage_jentry_t *e)
 {
-    return (uint16_t)((n + unit - 1u) / unit * unit);
-}
-
-static int layout(mc_storage_t *st)
-{
-    const mc_nvm_t *nv = &st->cfg.nvm;
-    if (nv->read == NULL || nv->prog == NULL || nv->erase == NULL || nv->sector_size < 1024u ||
-        nv->sector_size > 65536u || nv->sector_count < 8u || nv->sector_count > 256u || nv->prog_size < 1u ||
-        nv->prog_size > CHUNK || CHUNK % nv->prog_size != 0u || nv->sector_size % nv->prog_size != 0u) {
-        return MC_ERR_INVAL;
+    if (e->type == MC_EV_ENERGY_CLEAR) {
+        return BIND_HISTORY;
     }
-    unsigned ev = st->cfg.event_sectors;
-    if (ev == 0u) {
-        /* 128 events, plus one sector that the ring erases when it wraps. */
-        ev = (128u * MC_EVENT_SLOT_SIZE + nv->sector_size - 1u) / nv->sector_size + 1u;
-        ev = ev < 2u ? 2u : ev;
+    if (e->type == MC_EV_CLOCK_SET || e->type == MC_EV_RELAY) {
+        return BIND_NONE; /* the clock and the relay are not kept here: the event rides along */
     }
-    /* History and config get a third sector when there is room, so that one
-     * failing sector does not stop them. */
-    const unsigned small = nv->sector_count >= 16u ? 3u : 2u;
-    if (ev < 2u || ev + 2u * small + 2u > nv->sector_count) {
-        return MC_ERR_INVAL;
-    }
-    const uint32_t payload_len[AREA_COUNT] = {
-        sizeof(energy_meta_t) + sizeof(st->meter->energy.q) + sizeof(st->tariff->total) + sizeof(st->tariff->month),
-        sizeof(history_meta_t) + sizeof(st->tariff->month) + sizeof(st->tariff->history),
-        sizeof(config_meta_t) + sizeof(mc_params_t) + sizeof(mc_calibration_t) + sizeof(mc_tariff_schedule_t),
-        MC_EVENT_SLOT_SIZE - HEADER_SIZE,
-    };
-    const unsigned sectors[AREA_COUNT] = {nv->sector_count - 2u * small - ev, small, small, ev};
-    unsigned first = 0;
-    for (unsigned i = 0; i < AREA_COUNT; i++) {
-        mc_storage_area_t *a = &st->area[i];
-        a->first_sector = (uint16_t)first;
-        a->sectors = (uint16_t)sectors[i];
-        a->slot_size = round_up(HEADER_SIZE + payload_len[i], nv->prog_size);
-        if (i != AREA_EVENTS) {
-            a->slot_size = (uint16_t)(a->slot_size + marker_size(st));
-        }
-        if (a->slot_size > nv->sector_size) {
-            return MC_ERR_INVAL;
-        }
-        a->slots_per_sector = (uint16_t)(nv->sector_size / a->slot_size);
-        a->newest_slot = UINT32_MAX;
-        first += sectors[i];
-    }
-    return MC_OK;
-}
-
-int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_t *meter, mc_tariff_t *tariff,
-                     mc_model_t *model)
-{
-    if (st == NULL || cfg == NULL || meter == NULL || tariff == NULL || model == NULL) {
-        return MC_ERR_INVAL;
-    }
-    memset(st, 0, sizeof(*st));
-    st->cfg = *cfg;
-    st->meter = meter;
-    st->tariff = tariff;
-    st->model = model;
-    int err = layout(st);
-    if (err != MC_OK) {
-        return err;
-    }
-    static const uint8_t kinds[3] = {1, 2, 3};
-    found_t f[AREA_COUNT];
-    for (unsigned i = 0; i < 3u; i++) {
-        scan_area(st, &st->area[i], kinds[i], &f[i]);
-        if (f[i].wrong_major) {
-            return MC_ERR_VERSION; /* nothing changed, nothing erased */
-        }
-    }
-    /* Events: the newest valid slot by sequence. */
-    {
-        mc_storage_area_t *a = &st->area[AREA_EVENTS];
-        for (uint32_t slot = 0; slot < slots_total(a); slot++) {
-            uint8_t img[MC_EVENT_SLOT_SIZE];
-            mc_event_t ev;
-            if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), img, sizeof(img)) == MC_OK &&
-                event_from_image(img, &ev) == MC_OK && (a->newest_slot == UINT32_MAX || ev.seq > a->seq)) {
-                a->newest_slot = slot;
-                a->seq = ev.seq;
-            }
-        }
-    }
-    /* Apply config. */
-    uint8_t fresh[3] = {0, 0, 0};
-    uint16_t errors = 0;
-    if (f[AREA_CONFIG].slot != UINT32_MAX) {
-        config_meta_t meta;
-        mc_params_t params;
-        mc_calibration_t cal;
-        mc_tariff_schedule_t sched;
-        payload_t pl;
-        memset(&pl, 0, sizeof(pl));
-        add(&pl, &meta, sizeof(meta));
-        add(&pl, &params, sizeof(params));
-        add(&pl, &cal, sizeof(cal));
-        add(&pl, &sched, sizeof(sched));
-        mc_params_default(&params);
-        mc_calibration_default(&cal);
-        mc_tariff_schedule_default(&sched);
-        if (load_payload(st, &st->area[AREA_CONFIG], &f[AREA_CONFIG], &pl) != MC_OK) {
-            return MC_ERR_IO;
-        }
-        model->params = params;
-        model->sealed = meta.sealed;
-        if (mc_meter_set_calibration(meter, &cal) != MC_OK) {
-            errors |= MC_ERROR_CAL_CRC;
-        }
-        (void)mc_meter_set_pulse_constant(meter, params.pulse_constant);
-        (void)mc_tariff_set_schedule(tariff, &sched);
-        if (meta.settle_day >= 1u && meta.settle_day <= 28u && meta.settle_hour <= 23u) {
-            tariff->cfg.settle_day = meta.settle_day;
-            tariff->cfg.settle_hour = meta.settle_hour;
-        }
-    } else {
-        fresh[AREA_CONFIG] = 1;
-    }
-    if (f[AREA_CONFIG].newer_bad) {
-        errors |= MC_ERROR_PARAMS_CRC;
-    }
-    /* Apply history, then energy; an energy record of an older freeze generation takes
-     * its month from the history record (the cut fell between the two saves of a freeze). */
-    history_meta_t hmeta = {0, 0, 0.0f, 0, 0, 0};
-    uint64_t month_after[MC_TARIFF_RATES][MC_TK_COUNT];
-    if (f[AREA_HISTORY].slot != UINT32_MAX) {
-        payload_t pl;
-        memset(&pl, 0, sizeof(pl));
-        add(&pl, &hmeta, sizeof(hmeta));
-        add(&pl, month_after, sizeof(month_after));
-        add(&pl, tariff->history, sizeof(tariff->history));
-        if (load_payload(st, &st->area[AREA_HISTORY], &f[AREA_HISTORY], &pl) != MC_OK) {
-            return MC_ERR_IO;
-        }
-        tariff->last_settlement = hmeta.last_settlement;
-        tariff->max_demand_p = hmeta.max_demand_p;
-        tariff->max_demand_p_at = hmeta.max_demand_at;
-        st->gen = hmeta.gen;
-    } else {
-        fresh[AREA_HISTORY] = 1;
-    }
-    mc_time_t saved_time = 0;
-    if (f[AREA_ENERGY].slot != UINT32_MAX) {
-        energy_meta_t emeta;
-        payload_t pl;
-        energy_payload(st, &pl, &emeta, meter->energy.q);
-        if (load_payload(st, &st->area[AREA_ENERGY], &f[AREA_ENERGY], &pl) != MC_OK) {
-            return MC_ERR_IO;
-        }
-        if (f[AREA_HISTORY].slot != UINT32_MAX && emeta.gen < hmeta.gen) {
-            memcpy(tariff->month, month_after, sizeof(month_after));
-            if (hmeta.flags & HISTORY_CLEARED) {
-                /* The cut fell inside an energy clear: finish it. */
-                memset(meter->energy.q, 0, sizeof(meter->energy.q));
-                memset(tariff->total, 0, sizeof(tariff->total));
-            }
-        }
-        if (emeta.last_settlement > tariff->last_settlement) {
-            /* The history record of a later freeze was lost (damaged): this energy
-             * record is after that freeze, so the freeze must not be made again. */
-            tariff->last_settlement = emeta.last_settlement;
-        }
-        saved_time = emeta.time;
-    } else {
-        fresh[AREA_ENERGY] = 1;
-    }
-    if (f[AREA_ENERGY].newer_bad || f[AREA_HISTORY].newer_bad) {
-        errors |= MC_ERROR_ENERGY_CRC;
-    }
-    model->errors |= errors;
-    st->mounted = 1;
-
-    /* Rings continue after the newest record: in the same sector if the slots
-     * after it are still blank (erased, never programmed), else at the next
-     * sector boundary, which is erased before use. */
-    for (unsigned i = 0; i < AREA_COUNT; i++) {
-        mc_storage_area_t *a = &st->area[i];
-        if (i < 3u) {
-            a->newest_slot = f[i].slot;
-            a->seq = f[i].slot != UINT32_MAX ? f[i].seq : 0u;
-        }
-        a->next_slot = a->newest_slot == UINT32_MAX ? 0u
-                                                    : (a->newest_slot / a->slots_per_sector + 1u) * a->slots_per_sector;
-        if (a->newest_slot != UINT32_MAX) {
-            for (uint32_t slot = a->newest_slot + 1u; slot < a->next_slot; slot++) {
-                if (slot_blank(st, a, slot)) {
-                    a->next_slot = slot;
-                    break;
-                }
-            }
-        }
-    }
-    st->saved_energy_q = energy_sum(st);
-    st->saved_settlement = tariff->last_settlement;
-    st->saved_frozen_at = tariff->history[0].frozen_at;
-    const mc_time_t now = now_of(st);
-    st->saved_at = now;
-    st->last_check = now;
-    st->params_crc = mc_crc32(0, &model->params, sizeof(model->params));
-    for (unsigned b = 0; b < 16u; b++) {
-        if (errors & (1u << b)) {
-            (void)log_event(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, (uint8_t)b, 0, 0);
-        }
-    }
-    if (fresh[AREA_CONFIG] && (err = save_config(st)) != MC_OK) {
-        return err;
-    }
-    if (fresh[AREA_HISTORY] && (err = save_history(st)) != MC_OK) {
-        return err;
-    }
-    if (fresh[AREA_ENERGY] && (err = save_energy(st, now)) != MC_OK) {
-        return err;
-    }
-    return log_event(st, MC_EV_POWER_UP, MC_SRC_LOCAL, 0, 0, saved_time, now);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Running                                                                  */
-
-/*
- * Freezes made since the last history save (by mc_tariff_add here, or by a
- * clock set through the model): save history, then energy, one generation on.
- */
-static int save_freezes(mc_storage_t *st, mc_time_t now)
-{
-    const int moved = st->tariff->last_settlement != st->saved_settlement;
-    const mc_time_t frozen_at = st->tariff->history[0].frozen_at;
-    const int froze = frozen_at != st->saved_frozen_at && frozen_at != 0u; /* a clear zeroes it */
-    const int cleared = st->history_dirty;
-    if (!moved && !froze && !cleared) {
-        return MC_OK;
-    }
-    if (!froze && !cleared) {
-        /* Only the settlement bookkeeping moved (new settlement day): no month changed. */
-        return save_history(st);
-    }
-    /* A new generation: history first, then energy. A clear is marked in the
-     * history record so that a cut before the energy save still clears at mount. */
-    const mc_time_t before = st->saved_settlement;
-    st->gen++;
-    int err = save_history_flags(st, cleared ? HISTORY_CLEARED : 0u);
-    if (err == MC_OK) {
-        err = save_energy(st, now);
-    }
-    if (err == MC_OK) {
-        if (froze) {
-            (void)log_event(st, MC_EV_FREEZE, MC_SRC_LOCAL, 0, 0, before, st->tariff->last_settlement);
-        }
-        st->history_dirty = 0;
-        st->energy_dirty = 0;
-    }
-    return err;
-}
-
-int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *reading)
-{
-    if (st == NULL || reading == NULL || !st->mounted) {
-        return MC_ERR_INVAL;
-    }
-    int err;
-    const mc_time_t next = mc_tariff_next_settlement(st->tariff);
-    const int freeze_due = next != 0u && now >= next && now <= MC_TIME_MAX;
-    if (freeze_due && (err = save_energy_state(st, now, &reading->delta)) != MC_OK) {
-        return err; /* the month as it stands before the freeze (and before this window) */
-    }
-    const mc_time_t before = st->tariff->last_time;
-    const int events = mc_tariff_add(st->tariff, now, reading);
-    if (events < 0) {
-        return events;
-    }
-    if ((err = save_freezes(st, now)) != MC_OK) {
-        return err;
-    }
-    if (events & MC_TEV_CLOCK_BACKWARD) {
-        (void)log_event(st, MC_EV_CLOCK_BACKWARD, MC_SRC_LOCAL, 0, 0, before, now);
-    }
-    const uint64_t quantum = (uint64_t)st->cfg.save_quantum_wh * MC_ENERGY_QUANTA_PER_WH;
-    const uint64_t grown = energy_sum(st) - st->saved_energy_q;
-    const int by_time = st->cfg.save_period_s != 0u && now >= st->saved_at + st->cfg.save_period_s;
-    if (grown >= quantum || by_time || st->energy_dirty) {
-        if ((err = save_energy(st, now)) != MC_OK) {
-            return err;
-        }
-    }
-    return events;
-}
-
-static void check_integrity(mc_storage_t *st)
-{
-    mc_model_t *md = st->model;
-    const uint32_t crc = mc_crc32(0, &md->params, sizeof(md->params));
-    if (crc != st->params_crc && !(md->errors & MC_ERROR_PARAMS_CRC)) {
-        md->errors |= MC_ERROR_PARAMS_CRC;
-        (void)log_event(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, 0, st->params_crc, crc);
-    }
-    if (mc_calibration_check(&st->meter->cal) != MC_OK && !(md->errors & MC_ERROR_CAL_CRC)) {
-        md->errors |= MC_ERROR_CAL_CRC;
-        (void)log_event(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, 1, st->meter->cal.crc,
-                        mc_crc32(0, &st->meter->cal, offsetof(mc_calibration_t, crc)));
-    }
-}
-
-int mc_storage_poll(mc_storage_t *st, mc_time_t now)
-{
-    if (st == NULL || !st->mounted) {
-        return MC_ERR_INVAL;
-    }
-    int err;
-    if ((err = save_freezes(st, now)) != MC_OK) {
-        return err;
-    }
-    if (st->config_dirty && (err = save_config(st)) != MC_OK) {
-        return err;
-    }
-    if (st->energy_dirty && (err = save_energy(st, now)) != MC_OK) {
-        return err;
-    }
-    if (now < st->last_check || now >= st->last_check + st->cfg.integrity_period_s) {
-        st->last_check = now;
-        check_integrity(st);
-    }
-    return MC_OK;
-}
-
-int mc_storage_power_fail(mc_storage_t *st, mc_time_t now)
-{
-    if (st == NULL || !st->mounted) {
-        return MC_ERR_INVAL;
-    }
-    /* Energy first (what matters most if the power runs out mid-way), then any
-     * freeze or clear not saved yet (it saves energy again), then parameters. */
-    int err = save_energy(st, now);
-    if (err == MC_OK) {
-        err = save_freezes(st, now);
-    }
-    if (err == MC_OK && st->config_dirty) {
-        err = save_config(st);
-    }
-    (void)log_event(st, MC_EV_POWER_DOWN, MC_SRC_LOCAL, 0, 0, 0, now);
-    return err;
+    return BIND_CONFIG;
 }
 
 void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_value, uint32_t new_value,
@@ -1027,7 +999,95 @@ void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_
         st->config_dirty = 1;
         break;
     }
-    (void)log_event(st, type, (uint8_t)source, (uint8_t)qty, (uint8_t)arg, old_value, new_value);
+    if (st->model->hooks.commit == NULL || st->queued >= QUEUE_MAX) {
+        /* No commit will come (or too many changes at once): logged now, saved at the next poll. */
+        (void)log_now(st, type, (uint8_t)source, (uint8_t)qty, (uint8_t)arg, old_value, new_value);
+        return;
+    }
+    mc_storage_jentry_t *e = &st->queue[st->queued++];
+    e->type = type;
+    e->source = (uint8_t)source;
+    e->qty = (uint8_t)qty;
+    e->arg = (uint8_t)arg;
+    e->old_value = old_value;
+    e->new_value = new_value;
+}
+
+/* Put back the events of a journal that did not become durable. */
+static void requeue(mc_storage_t *st, const journal_t *jr)
+{
+    for (unsigned i = 0; i < jr->n && st->queued < QUEUE_MAX; i++) {
+        st->queue[st->queued++] = jr->e[i];
+    }
+}
+
+/*
+ * The queued changes, durable: first a freeze or an energy clear (history record
+ * with their events, then energy), then the config record with the events of
+ * the changes it holds. Events without a record of their own (clock set, relay)
+ * ride on the first record written; an audit one (clock set) always gets one,
+ * so that its counter is saved with it. History goes first so that a cut
+ * between the two never leaves a settlement rule or a clock set ahead of the
+ * freeze it made. In a combined layout it is all one record.
+ */
+static int commit_now(mc_storage_t *st)
+{
+    const mc_time_t now = now_of(st);
+    journal_t jc, jh, ju;
+    jc.n = jh.n = ju.n = 0;
+    for (unsigned i = 0; i < st->queued; i++) {
+        const unsigned b = binding(&st->queue[i]);
+        journal_t *j = b == BIND_CONFIG ? &jc : (b == BIND_HISTORY ? &jh : &ju);
+        j->e[j->n++] = st->queue[i];
+    }
+    int audit_rider = 0;
+    for (unsigned i = 0; i < ju.n; i++) {
+        audit_rider |= is_audit(ju.e[i].type, ju.e[i].qty);
+    }
+    st->queued = 0;
+    int err = MC_OK, wrote = 0;
+    if (st->combined) {
+        jr_append(&jh, &jc);
+        jr_append(&jh, &ju);
+        if (st->config_dirty || jh.n != 0u) {
+            err = save_config(st, &jh, 0); /* a freeze or clear first, in the same record */
+            requeue(st, &jh);
+        }
+    } else {
+        jr_append(&jh, &ju); /* riders, if a history record is written */
+        err = save_freezes(st, now, &jh, &wrote);
+        if (!wrote) {
+            /* No history record: the riders go with the config record, or alone. */
+            const unsigned n_clear = jh.n - ju.n;
+            if (err != MC_OK || n_clear != 0u) {
+                requeue(st, &jh);
+                requeue(st, &jc);
+                return err != MC_OK ? err : MC_ERR_IO;
+            }
+        } else {
+            ju.n = 0;
+            audit_rider = 0;
+        }
+        if (err == MC_OK && (st->config_dirty || jc.n != 0u || audit_rider)) {
+            jr_append(&jc, &ju);
+            ju.n = 0;
+            err = save_journaled(st, REC_CONFIG, 0, &jc, 0, &wrote);
+            if (!wrote) {
+                requeue(st, &jc);
+                return err;
+            }
+        }
+        for (unsigned i = 0; i < ju.n && err == MC_OK; i++) {
+            /* No record to carry them (a relay): appended as they are. */
+            const mc_storage_jentry_t *j = &ju.e[i];
+            err = log_now(st, j->type, j->source, j->qty, j->arg, j->old_value, j->new_value);
+        }
+    }
+    if (st->energy_dirty) {
+        const int e4 = save_energy(st, now);
+        err = err != MC_OK ? err : e4;
+    }
+    return err;
 }
 
 int mc_storage_commit(void *ctx)
@@ -1036,15 +1096,934 @@ int mc_storage_commit(void *ctx)
     if (st == NULL || !st->mounted) {
         return MC_ERR_INVAL;
     }
-    return mc_storage_poll(st, now_of(st));
+    const int err = commit_now(st);
+    flush_reports(st);
+    return err;
 }
 
-void mc_storage_auth_event(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s)
+int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *reading)
 {
-    mc_storage_t *st = (mc_storage_t *)ctx;
+    if (st == NULL || reading == NULL || !st->mounted) {
+        return MC_ERR_INVAL;
+    }
+    int err;
+    const mc_time_t next = mc_tariff_next_settlement(st->tariff);
+    const int freeze_due = next != 0u && now >= next && now <= MC_TIME_MAX;
+    if (freeze_due && (err = save_energy_state(st, now, &reading->delta)) != MC_OK) {
+        flush_reports(st);
+        return err; /* the month as it stands before the freeze (and before this window) */
+    }
+    const mc_time_t before = st->tariff->last_time;
+    const int events = mc_tariff_add(st->tariff, now, reading);
+    if (events < 0) {
+        return events;
+    }
+    journal_t jr;
+    jr.n = 0;
+    int wrote;
+    if ((err = save_freezes(st, now, &jr, &wrote)) != MC_OK) {
+        flush_reports(st);
+        return err;
+    }
+    if (events & MC_TEV_CLOCK_BACKWARD) {
+        (void)log_now(st, MC_EV_CLOCK_BACKWARD, MC_SRC_LOCAL, 0, 0, before, now);
+    }
+    const uint64_t quantum = (uint64_t)st->cfg.save_quantum_wh * MC_ENERGY_QUANTA_PER_WH;
+    const uint64_t grown = energy_sum(st) - st->saved_energy_q;
+    const int by_time = st->cfg.save_period_s != 0u && now >= st->saved_at + st->cfg.save_period_s;
+    if (grown >= quantum || by_time || st->energy_dirty) {
+        err = save_energy(st, now);
+    }
+    flush_reports(st);
+    return err != MC_OK ? err : events;
+}
+
+static void check_integrity(mc_storage_t *st)
+{
+    mc_model_t *md = st->model;
+    const uint32_t crc = mc_crc32(0, &md->params, sizeof(md->params));
+    if (crc != st->params_crc && !(md->errors & MC_ERROR_PARAMS_CRC)) {
+        md->errors |= MC_ERROR_PARAMS_CRC;
+        (void)log_now(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, 0, st->params_crc, crc);
+    }
+    if (mc_calibration_check(&st->meter->cal) != MC_OK && !(md->errors & MC_ERROR_CAL_CRC)) {
+        md->errors |= MC_ERROR_CAL_CRC;
+        (void)log_now(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, 1, st->meter->cal.crc,
+                      mc_crc32(0, &st->meter->cal, offsetof(mc_calibration_t, crc)));
+    }
+}
+
+/* Everything pending: changes not committed, freezes, config, energy after a clear. */
+static int save_pending(mc_storage_t *st, mc_time_t now)
+{
+    int err = MC_OK, wrote;
+    if (st->queued != 0u && (err = commit_now(st)) != MC_OK) {
+        return err;
+    }
+    journal_t jr;
+    jr.n = 0;
+    if ((err = save_freezes(st, now, &jr, &wrote)) != MC_OK) {
+        return err;
+    }
+    if (st->config_dirty && (err = save_config(st, &jr, 0)) != MC_OK) {
+        return err;
+    }
+    if (st->energy_dirty && (err = save_energy(st, now)) != MC_OK) {
+        return err;
+    }
+    return MC_OK;
+}
+
+int mc_storage_poll(mc_storage_t *st, mc_time_t now)
+{
     if (st == NULL || !st->mounted) {
+        return MC_ERR_INVAL;
+    }
+    const int err = save_pending(st, now);
+    if (now < st->last_check || now >= st->last_check + st->cfg.integrity_period_s) {
+        st->last_check = now;
+        check_integrity(st);
+    }
+    flush_reports(st);
+    return err;
+}
+
+int mc_storage_power_fail(mc_storage_t *st, mc_time_t now)
+{
+    if (st == NULL || !st->mounted) {
+        return MC_ERR_INVAL;
+    }
+    /* Energy first (what matters most if the power runs out mid-way), then anything
+     * pending: changes, a freeze or clear not saved yet (it saves energy again), parameters. */
+    int err = save_energy(st, now);
+    if (err == MC_OK) {
+        err = save_pending(st, now);
+    }
+    (void)log_now(st, MC_EV_POWER_DOWN, MC_SRC_LOCAL, 0, 0, 0, now);
+    flush_reports(st);
+    return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mount: finding the newest valid and sane record of each area             */
+
+typedef struct found {
+    uint32_t slot;       /* newest valid and sane slot or NONE */
+    uint32_t seq;        /* its sequence */
+    uint16_t len;        /* its payload length */
+    uint8_t minor;       /* its format minor */
+    uint8_t kind;        /* its kind */
+    uint8_t newer_bad;   /* a damaged slot (or an insane record) claims a later sequence */
+    uint8_t wrong_major; /* a valid record of another major format exists */
+} found_t;
+
+/* Sequential reads of a record's payload. */
+typedef struct rd {
+    const mc_storage_t *st;
+    uint32_t sector, base, len, pos;
+    int err;
+} rd_t;
+
+/* The next n bytes: 1 read, 0 beyond a shorter (older minor) payload (buf untouched). */
+static int rd_next(rd_t *r, void *buf, uint32_t n)
+{
+    const uint32_t pos = r->pos;
+    r->pos += n;
+    if (pos + n > r->len) {
+        return 0;
+    }
+    if (nvm_read(r->st, r->sector, r->base + pos, buf, n) != MC_OK) {
+        r->err = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int time_ok(uint32_t t)
+{
+    return t <= MC_TIME_MAX;
+}
+
+/* A power in W (VA), or energy in W*s: finite, not negative, below 10^12. */
+static int power_ok(float f)
+{
+    return f >= 0.0f && f <= 1e12f;
+}
+
+/* Energy counters: none so large that a sum of them could overflow. */
+static int quanta_ok(rd_t *r, unsigned n)
+{
+    uint64_t v[8];
+    while (n > 0u) {
+        const unsigned k = n < 8u ? n : 8u;
+        if (rd_next(r, v, (uint32_t)(k * sizeof(uint64_t)))) {
+            for (unsigned i = 0; i < k; i++) {
+                if (v[i] > MC_STORAGE_QUANTA_MAX) {
+                    return 0;
+                }
+            }
+        }
+        n -= k;
+    }
+    return 1;
+}
+
+static int demand_ok(const demand_rec_t *d)
+{
+    if (d->slots < 1u || d->slots > MC_DEMAND_MAX_SLOTS || d->slots_used > d->slots || d->slot_index >= d->slots ||
+        d->valid > 1u || d->partial > 1u || !time_ok(d->slot_end) || !time_ok(d->max_p_at) ||
+        !power_ok(d->cur_p) || !power_ok(d->cur_s) || !power_ok(d->demand_p) || !power_ok(d->demand_s) ||
+        !power_ok(d->max_p)) {
+        return 0;
+    }
+    for (unsigned k = 0; k < MC_DEMAND_MAX_SLOTS; k++) {
+        if (!power_ok(d->slot_p[k]) || !power_ok(d->slot_s[k])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int energy_sane(rd_t *r)
+{
+    energy_meta_t m;
+    if (rd_next(r, &m, sizeof(m)) && (!time_ok(m.time) || !time_ok(m.last_settlement) || m.flags != 0u)) {
+        return 0;
+    }
+    if (!quanta_ok(r, MC_E_COUNT + 2u * MC_TARIFF_RATES * MC_TK_COUNT)) {
+        return 0;
+    }
+    demand_rec_t d;
+    if (rd_next(r, &d, sizeof(d)) && !demand_ok(&d)) {
+        return 0;
+    }
+    return 1;
+}
+
+static int conf_sane(rd_t *r)
+{
+    config_meta_t m;
+    if (rd_next(r, &m, sizeof(m)) &&
+        (m.sealed > 1u || m.settle_day < 1u || m.settle_day > 28u || m.settle_hour > 23u ||
+         m.active_combination > (uint8_t)MC_COMBINE_IMPORT_ONLY ||
+         m.reactive_combination > (uint8_t)MC_COMBINE_IMPORT_ONLY || m.demand_window_min < 1u ||
+         m.demand_window_min > 60u || m.demand_subinterval_min < 1u ||
+         m.demand_window_min % m.demand_subinterval_min != 0u ||
+         m.demand_window_min / m.demand_subinterval_min > MC_DEMAND_MAX_SLOTS)) {
+        return 0;
+    }
+    mc_params_t p;
+    if (rd_next(r, &p, sizeof(p)) && mc_params_check(&p) != MC_OK) {
+        return 0;
+    }
+    mc_calibration_t c;
+    if (rd_next(r, &c, sizeof(c)) && mc_calibration_check(&c) != MC_OK) {
+        return 0;
+    }
+    mc_tariff_schedule_t s;
+    if (rd_next(r, &s, sizeof(s)) && mc_tariff_schedule_check(&s) != MC_OK) {
+        return 0;
+    }
+    config_ext_t x;
+    if (rd_next(r, &x, sizeof(x)) && (x.reserved[0] | x.reserved[1] | x.reserved[2]) != 0u) {
+        return 0;
+    }
+    return 1;
+}
+
+static int hist_sane(rd_t *r)
+{
+    history_meta_t m;
+    const int have_meta = rd_next(r, &m, sizeof(m));
+    if (have_meta && (!time_ok(m.last_settlement) || !power_ok(m.max_demand_p) || !time_ok(m.max_demand_at) ||
+                      (m.flags & ~HISTORY_CLEARED) != 0u)) {
+        return 0;
+    }
+    if (!quanta_ok(r, MC_TARIFF_RATES * MC_TK_COUNT)) {
+        return 0;
+    }
+    /* Frozen months newest first, strictly older each, none after the last settlement
+     * point; then empty months, all zero. */
+    mc_time_t prev = have_meta ? m.last_settlement : MC_TIME_MAX;
+    int empty = 0;
+    for (unsigned k = 0; k < MC_TARIFF_HISTORY_MONTHS; k++) {
+        mc_tariff_month_t h;
+        if (!rd_next(r, &h, sizeof(h))) {
+            continue;
+        }
+        if (h.frozen_at == 0u) {
+            mc_tariff_month_t zero;
+            memset(&zero, 0, sizeof(zero));
+            if (memcmp(&h, &zero, sizeof(h)) != 0) {
+                return 0;
+            }
+            empty = 1;
+            continue;
+        }
+        if (empty || !time_ok(h.frozen_at) || h.frozen_at > prev || (k > 0u && h.frozen_at == prev) ||
+            !power_ok(h.max_demand_w) || !time_ok(h.max_demand_at)) {
+            return 0;
+        }
+        prev = h.frozen_at;
+    }
+    return 1;
+}
+
+static int tail_sane(rd_t *r)
+{
+    tail_t t;
+    if (!rd_next(r, &t, sizeof(t))) {
+        return 1;
+    }
+    if (t.jcount > MC_STORAGE_JOURNAL) {
+        return 0;
+    }
+    if (t.jcount > 0u && (!time_ok(t.jtime) || t.jseq == 0u || t.jseq + (t.jcount - 1u) < t.jseq)) {
+        return 0;
+    }
+    for (unsigned i = 0; i < t.jcount; i++) {
+        if (t.j[i].type < MC_EV_POWER_UP || t.j[i].type > MC_EV_FORMAT) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Range checks of a record's values, as a bus write would make them. */
+static int record_sane(const mc_storage_t *st, const mc_storage_area_t *a, const found_t *f)
+{
+    rd_t r = {st, slot_sector(a, f->slot), slot_offset(a, f->slot) + HEADER_SIZE, f->len, 0, 0};
+    int ok;
+    switch (f->kind) {
+    case KIND_ENERGY:
+        ok = energy_sane(&r);
+        break;
+    case KIND_HISTORY:
+        ok = hist_sane(&r) && tail_sane(&r);
+        break;
+    case KIND_CONFIG:
+        ok = conf_sane(&r) && tail_sane(&r);
+        break;
+    default:
+        ok = conf_sane(&r) && hist_sane(&r) && tail_sane(&r);
+        break;
+    }
+    return ok && !r.err;
+}
+
+/* Check one record slot's header and CRC; returns 1 valid (and keeps it if newest below limit). */
+static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot, uint8_t kind,
+                      uint32_t limit, found_t *f, uint32_t *bad_seq)
+{
+    uint8_t h[HEADER_SIZE];
+    const uint32_t sector = slot_sector(a, slot), base = slot_offset(a, slot);
+    if (nvm_read(st, sector, base, h, HEADER_SIZE) != MC_OK) {
+        return 0;
+    }
+    const uint32_t magic = (uint32_t)h[0] | (uint32_t)h[1] << 8;
+    const uint32_t len = (uint32_t)h[6] | (uint32_t)h[7] << 8;
+    uint32_t seq, crc;
+    memcpy(&seq, h + 8, 4);
+    memcpy(&crc, h + 12, 4);
+    if (magic != MAGIC || h[2] != kind || len + HEADER_SIZE + marker_size(st) > a->slot_size) {
+        return 0;
+    }
+    uint32_t c = mc_crc32(0, h, 12);
+    uint8_t buf[CHUNK];
+    for (uint32_t pos = 0; pos < len; pos += CHUNK) {
+        const uint32_t n = len - pos < CHUNK ? len - pos : CHUNK;
+        if (nvm_read(st, sector, base + HEADER_SIZE + pos, buf, n) != MC_OK) {
+            return 0;
+        }
+        c = mc_crc32(c, buf, n);
+    }
+    if (c != crc) {
+        /* With its commit marker the record was once complete: corruption, which
+         * counts if it claims to be newer; without, a save cut short: nothing to report. */
+        if (has_marker(st, a, slot) && seq > *bad_seq) {
+            *bad_seq = seq;
+        }
+        return 0;
+    }
+    if (h[3] != MC_STORAGE_FORMAT_MAJOR) {
+        f->wrong_major = 1;
+        return 0;
+    }
+    if (seq < limit && (f->slot == NONE || seq > f->seq)) {
+        f->slot = slot;
+        f->seq = seq;
+        f->len = (uint16_t)len;
+        f->minor = h[4];
+        f->kind = kind;
+    }
+    return 1;
+}
+
+/*
+ * The newest valid and sane record of an area. An insane one (valid CRC, values
+ * out of range) is treated as corrupt: the next older one is tried (at most 8).
+ */
+static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_t kind, found_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->slot = NONE;
+    uint32_t bad_seq = 0, limit = UINT32_MAX, insane_seq = 0;
+    const uint32_t total = slots_total(a);
+    for (unsigned tries = 0; tries < 8u; tries++) {
+        f->slot = NONE;
+        for (uint32_t slot = 0; slot < total; slot++) {
+            (void)check_slot(st, a, slot, kind, limit, f, &bad_seq);
+        }
+        if (f->slot == NONE || f->wrong_major || record_sane(st, a, f)) {
+            break;
+        }
+        insane_seq = insane_seq > f->seq ? insane_seq : f->seq;
+        limit = f->seq;
+        f->slot = NONE;
+    }
+    if (insane_seq > bad_seq) {
+        bad_seq = insane_seq;
+    }
+    /* Damage only counts if it claims to be newer than the newest good copy. */
+    f->newer_bad = bad_seq != 0u && (f->slot == NONE || bad_seq > f->seq);
+}
+
+/* Read a found record's payload into the pieces (a shorter, older-minor payload fills a prefix). */
+static int load_payload(const mc_storage_t *st, const mc_storage_area_t *a, const found_t *f, const payload_t *pl)
+{
+    uint32_t pos = 0;
+    const uint32_t sector = slot_sector(a, f->slot), base = slot_offset(a, f->slot) + HEADER_SIZE;
+    for (unsigned i = 0; i < pl->n && pos < f->len; i++) {
+        uint32_t n = pl->p[i].len;
+        if (pos + n > f->len) {
+            n = f->len - pos;
+        }
+        if (nvm_read(st, sector, base + pos, pl->p[i].ptr, n) != MC_OK) {
+            return MC_ERR_IO;
+        }
+        pos += pl->p[i].len;
+    }
+    return MC_OK;
+}
+
+void mc_storage_config_default(mc_storage_config_t *cfg)
+{
+    if (cfg == NULL) {
         return;
     }
-    (void)log_event(st, MC_EV_AUTH, iface == MC_IFACE_PANEL ? MC_SRC_PANEL : MC_SRC_BUS, (uint8_t)what,
-                    (uint8_t)iface, count, lockout_s);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->save_quantum_wh = 10;
+    cfg->save_period_s = 3600;
+    cfg->integrity_period_s = 60;
+    cfg->event_sectors = 0; /* derived from the geometry */
+    cfg->audit_sectors = 0; /* derived from the geometry */
+    cfg->new_meter = 0;     /* a memory that is not ours is refused */
+}
+
+static uint16_t round_up(uint32_t n, uint32_t unit)
+{
+    return (uint16_t)((n + unit - 1u) / unit * unit);
+}
+
+static int layout(mc_storage_t *st)
+{
+    const mc_nvm_t *nv = &st->cfg.nvm;
+    if (nv->read == NULL || nv->prog == NULL || nv->erase == NULL || nv->sector_size < 1024u ||
+        nv->sector_size > 65536u || nv->sector_count < 8u || nv->sector_count > 256u || nv->prog_size < 1u ||
+        nv->prog_size > CHUNK || CHUNK % nv->prog_size != 0u || nv->sector_size % nv->prog_size != 0u ||
+        (st->cfg.audit_sectors != 0u && st->cfg.audit_sectors < 2u)) {
+        return MC_ERR_INVAL;
+    }
+    const uint32_t ms = marker_size(st);
+    const uint32_t ev_slot = round_up(MC_EVENT_SLOT_SIZE, nv->prog_size) + ms;
+    const uint32_t per = nv->sector_size / ev_slot;
+    unsigned ev = st->cfg.event_sectors;
+    if (ev == 0u) {
+        /* 128 events, plus one sector that the ring erases when it wraps. */
+        ev = (ORDINARY_EVENTS_WANTED + per - 1u) / per + 1u;
+        ev = ev < 2u ? 2u : ev;
+    }
+    const unsigned want_audit = (AUDIT_EVENTS_WANTED + per - 1u) / per + 1u;
+    const uint32_t slot_len[5] = {
+        round_up(HEADER_SIZE + sizeof(energy_meta_t) + sizeof(st->meter->energy.q) + sizeof(st->tariff->total) +
+                     sizeof(st->tariff->month) + sizeof(demand_rec_t),
+                 nv->prog_size) + ms,
+        round_up(HEADER_SIZE + hist_len() + sizeof(tail_t), nv->prog_size) + ms,
+        round_up(HEADER_SIZE + conf_len() + sizeof(tail_t), nv->prog_size) + ms,
+        round_up(HEADER_SIZE + conf_len() + hist_len() + sizeof(tail_t), nv->prog_size) + ms, /* state */
+        ev_slot,
+    };
+    /* History and config get a third sector when there is room, so that one
+     * failing sector does not stop them. Five areas of two sectors at least; on a
+     * smaller memory history and config are one record in one area. */
+    const unsigned small = nv->sector_count >= 16u ? 3u : 2u;
+    unsigned combined = 0, left = 0;
+    if (ev < 2u || ev > nv->sector_count) {
+        return MC_ERR_INVAL;
+    }
+    if (2u * small + ev + 4u <= nv->sector_count) {
+        left = nv->sector_count - 2u * small - ev;
+    } else if (small + ev + 4u <= nv->sector_count && slot_len[3] <= nv->sector_size) {
+        combined = 1;
+        left = nv->sector_count - small - ev;
+    } else {
+        return MC_ERR_INVAL;
+    }
+    unsigned audit = st->cfg.audit_sectors;
+    if (audit == 0u) {
+        audit = want_audit < left / 2u ? want_audit : left / 2u;
+        audit = audit < 2u ? 2u : audit;
+    }
+    if (audit + 2u > left) {
+        return MC_ERR_INVAL;
+    }
+    st->combined = (uint8_t)combined;
+    const unsigned sectors[AREA_COUNT] = {left - audit, combined ? 0u : small, small, ev, audit};
+    const uint32_t sizes[AREA_COUNT] = {slot_len[0], slot_len[1], combined ? slot_len[3] : slot_len[2], ev_slot,
+                                        ev_slot};
+    unsigned first = 0;
+    for (unsigned i = 0; i < AREA_COUNT; i++) {
+        mc_storage_area_t *a = &st->area[i];
+        a->first_sector = (uint16_t)first;
+        a->sectors = (uint16_t)sectors[i];
+        a->slot_size = (uint16_t)sizes[i];
+        if (a->slot_size > nv->sector_size) {
+            return MC_ERR_INVAL;
+        }
+        a->slots_per_sector = (uint16_t)(nv->sector_size / a->slot_size);
+        a->newest_slot = NONE;
+        first += sectors[i];
+    }
+    return MC_OK;
+}
+
+/* Whether the memory is blank: every byte erased, but for a first record cut short
+ * (no commit marker) at the start of a core area (a first start cut by a power loss). */
+static int memory_blank(const mc_storage_t *st)
+{
+    const mc_nvm_t *nv = &st->cfg.nvm;
+    uint8_t buf[CHUNK];
+    for (uint32_t sector = 0; sector < nv->sector_count; sector++) {
+        uint32_t skip = 0;
+        for (unsigned ai = AREA_ENERGY; ai <= AREA_CONFIG; ai++) {
+            const mc_storage_area_t *a = &st->area[ai];
+            if (a->sectors != 0u && a->first_sector == sector && !has_marker(st, a, 0)) {
+                skip = a->slot_size;
+            }
+        }
+        for (uint32_t pos = skip; pos < nv->sector_size; pos += CHUNK) {
+            const uint32_t n = nv->sector_size - pos < CHUNK ? nv->sector_size - pos : CHUNK;
+            if (nvm_read(st, sector, pos, buf, n) != MC_OK) {
+                return 0;
+            }
+            for (uint32_t k = 0; k < n; k++) {
+                if (buf[k] != nv->erase_value) {
+                    return 0;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* Whether a sector begins with a record of ours of another major format (an older layout). */
+static int other_major_anywhere(const mc_storage_t *st)
+{
+    for (uint32_t sector = 0; sector < st->cfg.nvm.sector_count; sector++) {
+        mc_storage_area_t probe;
+        memset(&probe, 0, sizeof(probe));
+        probe.first_sector = (uint16_t)sector;
+        probe.sectors = 1;
+        probe.slots_per_sector = 1;
+        probe.slot_size = (uint16_t)(st->cfg.nvm.sector_size > 65535u ? 65535u : st->cfg.nvm.sector_size);
+        for (uint8_t kind = KIND_ENERGY; kind <= KIND_STATE; kind++) {
+            found_t f;
+            uint32_t bad = 0;
+            memset(&f, 0, sizeof(f));
+            f.slot = NONE;
+            (void)check_slot(st, &probe, 0, kind, UINT32_MAX, &f, &bad);
+            if (f.wrong_major) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The newest valid event of a log area. */
+static void scan_log(mc_storage_t *st, unsigned ai)
+{
+    mc_storage_area_t *a = &st->area[ai];
+    for (uint32_t slot = 0; slot < slots_total(a); slot++) {
+        uint8_t img[MC_EVENT_SLOT_SIZE];
+        mc_event_t ev;
+        if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), img, sizeof(img)) == MC_OK &&
+            event_from_image(img, &ev) == MC_OK && (a->newest_slot == NONE || ev.seq > a->seq)) {
+            a->newest_slot = slot;
+            a->seq = ev.seq;
+        }
+    }
+}
+
+/* Rings continue after the newest record: in the same sector if the slots after
+ * it are still blank (erased, never programmed), else at the next sector
+ * boundary, which is erased before use. */
+static void ring_positions(mc_storage_t *st)
+{
+    for (unsigned i = 0; i < AREA_COUNT; i++) {
+        mc_storage_area_t *a = &st->area[i];
+        if (a->sectors == 0u) {
+            continue;
+        }
+        a->next_slot = a->newest_slot == NONE ? 0u
+                                              : (a->newest_slot / a->slots_per_sector + 1u) * a->slots_per_sector;
+        if (a->newest_slot != NONE) {
+            for (uint32_t slot = a->newest_slot + 1u; slot < a->next_slot; slot++) {
+                if (slot_blank(st, a, slot)) {
+                    a->next_slot = slot;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Journal entries of the newest records that are not in their logs yet: appended, in order. */
+static int replay(mc_storage_t *st, const tail_t *t1, const tail_t *t2)
+{
+    unsigned i1 = 0, i2 = 0;
+    int err = MC_OK;
+    for (;;) {
+        const tail_t *t;
+        unsigned *pi;
+        const int has1 = t1 != NULL && i1 < t1->jcount, has2 = t2 != NULL && i2 < t2->jcount;
+        if (!has1 && !has2) {
+            break;
+        }
+        if (has1 && (!has2 || t1->jseq + i1 <= t2->jseq + i2)) {
+            t = t1;
+            pi = &i1;
+        } else {
+            t = t2;
+            pi = &i2;
+        }
+        const mc_storage_jentry_t *j = &t->j[*pi];
+        const uint32_t seq = t->jseq + *pi;
+        (*pi)++;
+        const mc_storage_area_t *a = &st->area[is_audit(j->type, j->qty) ? AREA_AUDIT : AREA_EVENTS];
+        if (a->newest_slot != NONE && a->seq >= seq) {
+            continue; /* appended before the cut */
+        }
+        const mc_event_t e = {seq, t->jtime, j->type, j->source, j->qty, j->arg, j->old_value, j->new_value};
+        const int e2 = append_event(st, &e);
+        err = err == MC_OK ? e2 : err;
+    }
+    return err;
+}
+
+static uint32_t tail_last_seq(const tail_t *t)
+{
+    return t->jcount > 0u ? t->jseq + t->jcount - 1u : 0u;
+}
+
+/* The tail (counters, journal) of an area's newest record. */
+static int load_tail(const mc_storage_t *st, unsigned ai, tail_t *t)
+{
+    const mc_storage_area_t *a = &st->area[ai];
+    const uint32_t off = ai == AREA_HISTORY ? hist_len() : conf_len() + (st->combined ? hist_len() : 0u);
+    if (a->newest_slot == NONE) {
+        memset(t, 0, sizeof(*t));
+        return MC_OK;
+    }
+    return nvm_read(st, slot_sector(a, a->newest_slot), slot_offset(a, a->newest_slot) + HEADER_SIZE + off, t,
+                    sizeof(*t));
+}
+
+/* Erase every sector (a new meter asked for on a memory that is not ours). */
+static int format_all(mc_storage_t *st)
+{
+    for (uint32_t sector = 0; sector < st->cfg.nvm.sector_count; sector++) {
+        if (st->cfg.nvm.erase(st->cfg.nvm.context, sector) < 0) {
+            return MC_ERR_IO;
+        }
+    }
+    return MC_OK;
+}
+
+int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_t *meter, mc_tariff_t *tariff,
+                     mc_model_t *model)
+{
+    if (st == NULL || cfg == NULL || meter == NULL || tariff == NULL || model == NULL) {
+        return MC_ERR_INVAL;
+    }
+    memset(st, 0, sizeof(*st));
+    st->cfg = *cfg;
+    st->meter = meter;
+    st->tariff = tariff;
+    st->model = model;
+    int err = layout(st);
+    if (err != MC_OK) {
+        return err;
+    }
+    /* 1. Find, without changing anything. */
+    const uint8_t ckind = st->combined ? KIND_STATE : KIND_CONFIG;
+    found_t f[3];
+    scan_area(st, &st->area[AREA_ENERGY], KIND_ENERGY, &f[AREA_ENERGY]);
+    if (!st->combined) {
+        scan_area(st, &st->area[AREA_HISTORY], KIND_HISTORY, &f[AREA_HISTORY]);
+    } else {
+        memset(&f[AREA_HISTORY], 0, sizeof(f[AREA_HISTORY]));
+        f[AREA_HISTORY].slot = NONE;
+    }
+    scan_area(st, &st->area[AREA_CONFIG], ckind, &f[AREA_CONFIG]);
+    for (unsigned i = 0; i < 3u; i++) {
+        if (f[i].wrong_major) {
+            return MC_ERR_VERSION; /* nothing changed, nothing erased */
+        }
+    }
+    scan_log(st, AREA_EVENTS);
+    scan_log(st, AREA_AUDIT);
+    const found_t *fh = st->combined ? &f[AREA_CONFIG] : &f[AREA_HISTORY];
+    const int have_e = f[AREA_ENERGY].slot != NONE, have_h = fh->slot != NONE, have_c = f[AREA_CONFIG].slot != NONE;
+    int fresh = 0;
+    if (!(have_e && have_h && have_c)) {
+        /* Not a whole meter of ours: a first start (perhaps cut short), or refused. */
+        const int logs_empty = st->area[AREA_EVENTS].newest_slot == NONE && st->area[AREA_AUDIT].newest_slot == NONE;
+        int unfinished = (have_e || have_h || have_c) && logs_empty;
+        for (unsigned i = 0; i < 3u; i++) {
+            if (f[i].slot != NONE && f[i].seq != 1u) {
+                unfinished = 0;
+            }
+            if (f[i].newer_bad) {
+                unfinished = 0;
+            }
+        }
+        if (other_major_anywhere(st)) {
+            return MC_ERR_VERSION;
+        }
+        if (!unfinished) {
+            if (!(have_e || have_h || have_c) && memory_blank(st)) {
+                fresh = 1;
+            } else if (cfg->new_meter) {
+                if ((err = format_all(st)) != MC_OK) {
+                    return err;
+                }
+                for (unsigned i = 0; i < 3u; i++) {
+                    f[i].slot = NONE;
+                    f[i].newer_bad = 0;
+                }
+                st->area[AREA_EVENTS].newest_slot = st->area[AREA_AUDIT].newest_slot = NONE;
+                st->area[AREA_EVENTS].seq = st->area[AREA_AUDIT].seq = 0;
+                fresh = 1;
+            } else {
+                return MC_ERR_BLANK; /* foreign or damaged: nothing changed, nothing written */
+            }
+        }
+    }
+
+    /* 2. Apply. */
+    uint16_t errors = 0;
+    tail_t tc, th;
+    memset(&tc, 0, sizeof(tc));
+    memset(&th, 0, sizeof(th));
+    history_meta_t hmeta;
+    memset(&hmeta, 0, sizeof(hmeta));
+    uint64_t month_after[MC_TARIFF_RATES][MC_TK_COUNT];
+    memset(month_after, 0, sizeof(month_after));
+    config_ext_t cext;
+    memset(&cext, 0, sizeof(cext));
+    if (f[AREA_CONFIG].slot != NONE) {
+        conf_parts_t c;
+        mc_params_t params;
+        mc_calibration_t cal;
+        mc_tariff_schedule_t sched;
+        memset(&c, 0, sizeof(c));
+        mc_params_default(&params);
+        mc_calibration_default(&cal);
+        mc_tariff_schedule_default(&sched);
+        c.params = &params;
+        c.cal = &cal;
+        c.sched = &sched;
+        c.meta.sealed = model->sealed;
+        c.meta.settle_day = tariff->cfg.settle_day;
+        c.meta.settle_hour = tariff->cfg.settle_hour;
+        hist_parts_t h;
+        memset(&h, 0, sizeof(h));
+        h.month = month_after;
+        h.history = tariff->history;
+        payload_t pl;
+        memset(&pl, 0, sizeof(pl));
+        add_conf(&pl, &c);
+        if (st->combined) {
+            add_hist(&pl, &h);
+        }
+        add(&pl, &tc, sizeof(tc));
+        if (load_payload(st, &st->area[AREA_CONFIG], &f[AREA_CONFIG], &pl) != MC_OK) {
+            return MC_ERR_IO;
+        }
+        if (st->combined) {
+            hmeta = h.meta;
+        }
+        cext = c.ext;
+        model->params = params;
+        model->sealed = c.meta.sealed;
+        (void)mc_meter_set_calibration(meter, &cal);
+        (void)mc_meter_set_pulse_constant(meter, params.pulse_constant);
+        (void)mc_tariff_set_schedule(tariff, &sched);
+        tariff->cfg.settle_day = c.meta.settle_day;
+        tariff->cfg.settle_hour = c.meta.settle_hour;
+        st->code_checksum = cext.code_checksum;
+    }
+    if (f[AREA_CONFIG].newer_bad) {
+        errors |= MC_ERROR_PARAMS_CRC;
+    }
+    /* History, then energy; an energy record of an older freeze generation takes
+     * its month from the history record (the cut fell between the two saves of a freeze). */
+    if (!st->combined && f[AREA_HISTORY].slot != NONE) {
+        hist_parts_t h;
+        memset(&h, 0, sizeof(h));
+        h.month = month_after;
+        h.history = tariff->history;
+        payload_t pl;
+        memset(&pl, 0, sizeof(pl));
+        add_hist(&pl, &h);
+        add(&pl, &th, sizeof(th));
+        if (load_payload(st, &st->area[AREA_HISTORY], &f[AREA_HISTORY], &pl) != MC_OK) {
+            return MC_ERR_IO;
+        }
+        hmeta = h.meta;
+    }
+    if (have_h) {
+        tariff->last_settlement = hmeta.last_settlement;
+        tariff->max_demand_p = hmeta.max_demand_p;
+        tariff->max_demand_p_at = hmeta.max_demand_at;
+        st->gen = hmeta.gen;
+        st->gen_flags = hmeta.flags;
+    }
+    mc_time_t saved_time = 0;
+    if (f[AREA_ENERGY].slot != NONE) {
+        energy_meta_t emeta;
+        demand_rec_t d;
+        payload_t pl;
+        energy_payload(st, &pl, &emeta, meter->energy.q, &d);
+        if (load_payload(st, &st->area[AREA_ENERGY], &f[AREA_ENERGY], &pl) != MC_OK) {
+            return MC_ERR_IO;
+        }
+        const int older_gen = have_h && emeta.gen < hmeta.gen;
+        /* The demand window goes on where it was (if the tariff's window is the same). */
+        if (d.slots == tariff->cfg.demand_window_min / tariff->cfg.demand_subinterval_min) {
+            memcpy(tariff->slot_p, d.slot_p, sizeof(d.slot_p));
+            memcpy(tariff->slot_s, d.slot_s, sizeof(d.slot_s));
+            tariff->cur_p = d.cur_p;
+            tariff->cur_s = d.cur_s;
+            tariff->demand_p = d.demand_p;
+            tariff->demand_s = d.demand_s;
+            tariff->slot_end = d.slot_end;
+            tariff->slots_used = d.slots_used;
+            tariff->slot_index = d.slot_index;
+            tariff->demand_valid = d.valid;
+            tariff->slot_partial = d.partial;
+        }
+        if (!older_gen) {
+            tariff->max_demand_p = d.max_p;
+            tariff->max_demand_p_at = d.max_p_at;
+        } else {
+            memcpy(tariff->month, month_after, sizeof(month_after));
+            if (hmeta.flags & HISTORY_CLEARED) {
+                /* The cut fell inside an energy clear: finish it. */
+                memset(meter->energy.q, 0, sizeof(meter->energy.q));
+                memset(tariff->total, 0, sizeof(tariff->total));
+            }
+        }
+        if (emeta.last_settlement > tariff->last_settlement) {
+            /* The history record of a later freeze was lost (damaged): this energy
+             * record is after that freeze, so the freeze must not be made again. */
+            tariff->last_settlement = emeta.last_settlement;
+        }
+        saved_time = emeta.time;
+    }
+    if (f[AREA_ENERGY].newer_bad || f[AREA_HISTORY].newer_bad) {
+        errors |= MC_ERROR_ENERGY_CRC;
+    }
+    model->errors |= errors;
+    /* Audit counters: the highest of the records (each record carries them as they were). */
+    for (unsigned k = 0; k < MC_AUDIT_COUNTERS; k++) {
+        st->counters[k] = tc.counters[k] > th.counters[k] ? tc.counters[k] : th.counters[k];
+    }
+    st->area[AREA_ENERGY].newest_slot = f[AREA_ENERGY].slot;
+    st->area[AREA_ENERGY].seq = f[AREA_ENERGY].slot != NONE ? f[AREA_ENERGY].seq : 0u;
+    st->area[AREA_HISTORY].newest_slot = f[AREA_HISTORY].slot;
+    st->area[AREA_HISTORY].seq = f[AREA_HISTORY].slot != NONE ? f[AREA_HISTORY].seq : 0u;
+    st->area[AREA_CONFIG].newest_slot = f[AREA_CONFIG].slot;
+    st->area[AREA_CONFIG].seq = f[AREA_CONFIG].slot != NONE ? f[AREA_CONFIG].seq : 0u;
+    st->seq = st->area[AREA_EVENTS].seq > st->area[AREA_AUDIT].seq ? st->area[AREA_EVENTS].seq
+                                                                    : st->area[AREA_AUDIT].seq;
+    st->seq = tail_last_seq(&tc) > st->seq ? tail_last_seq(&tc) : st->seq;
+    st->seq = tail_last_seq(&th) > st->seq ? tail_last_seq(&th) : st->seq;
+    ring_positions(st);
+    st->saved_energy_q = energy_sum(st);
+    st->saved_settlement = tariff->last_settlement;
+    st->saved_frozen_at = tariff->history[0].frozen_at;
+    const mc_time_t now = now_of(st);
+    st->saved_at = now;
+    st->last_check = now;
+    st->params_crc = mc_crc32(0, &model->params, sizeof(model->params));
+    st->mounted = 1;
+    (void)mc_tariff_demand_resume(tariff, now <= MC_TIME_MAX ? now : MC_TIME_MAX);
+
+    /* 3. Write: a first start's records (their events after all of them), the journals'
+     * events not in the logs yet, the integrity events, a format or code change. */
+    const uint32_t checksum = model->hooks.code_checksum != NULL ? model->hooks.code_checksum(model->hooks.ctx) : 0u;
+    journal_t jr;
+    jr.n = 0;
+    if (f[AREA_CONFIG].slot == NONE) {
+        if (fresh) {
+            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, 0, FORMAT_VERSION);
+            if (checksum != 0u) {
+                jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 1, 0, checksum);
+            }
+            st->code_checksum = checksum;
+        }
+        if ((err = save_config(st, &jr, 1)) != MC_OK) {
+            flush_reports(st);
+            return err;
+        }
+    }
+    if (!st->combined && f[AREA_HISTORY].slot == NONE) {
+        int wrote;
+        if ((err = save_journaled(st, REC_HISTORY, st->gen_flags, &jr, 1, &wrote)) != MC_OK) {
+            flush_reports(st);
+            return err;
+        }
+    }
+    if (f[AREA_ENERGY].slot == NONE && (err = save_energy(st, now)) != MC_OK) {
+        flush_reports(st);
+        return err;
+    }
+    if (f[AREA_CONFIG].slot == NONE && load_tail(st, AREA_CONFIG, &tc) != MC_OK) {
+        return MC_ERR_IO; /* the first start's events, from the record just written */
+    }
+    (void)replay(st, &tc, st->combined ? NULL : &th);
+    for (unsigned b = 0; b < 16u; b++) {
+        if (errors & (1u << b)) {
+            (void)log_now(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, (uint8_t)b, 0, 0);
+        }
+    }
+    if (f[AREA_CONFIG].slot != NONE) {
+        if ((unsigned)f[AREA_CONFIG].minor + 1u < MC_STORAGE_FORMAT_MINOR + 1u) { /* an older minor: upgraded */
+            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, (MC_STORAGE_FORMAT_MAJOR << 8) | f[AREA_CONFIG].minor,
+                   FORMAT_VERSION);
+        }
+        if (checksum != 0u && checksum != st->code_checksum) {
+            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 1, st->code_checksum, checksum);
+            st->code_checksum = checksum;
+        }
+        if (jr.n != 0u && (err = save_config(st, &jr, 0)) != MC_OK) {
+            flush_reports(st);
+            return err;
+        }
+    }
+    err = log_now(st, MC_EV_POWER_UP, MC_SRC_LOCAL, 0, 0, saved_time, now);
+    flush_reports(st);
+    return err;
 }

@@ -225,6 +225,25 @@ static mc_time_t point_at_or_before(const mc_tariff_t *t, mc_time_t now)
     return y >= 2000u ? point_of_month(t, y, m) : 0u;
 }
 
+/* a + b, saturated at the int64 range (counters restored from storage can be huge). */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b) {
+        return INT64_MAX;
+    }
+    if (b < 0 && a < INT64_MIN - b) {
+        return INT64_MIN;
+    }
+    return a + b;
+}
+
+/* Quanta as a signed count, saturated. */
+static int64_t sat_i64(uint64_t q)
+{
+    return q > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
+/* Import and export are never negative: their difference cannot overflow, their sum saturates. */
 static int64_t combine(mc_combination c, int64_t imp, int64_t exp)
 {
     switch (c) {
@@ -233,7 +252,7 @@ static int64_t combine(mc_combination c, int64_t imp, int64_t exp)
     case MC_COMBINE_IMPORT_ONLY:
         return imp;
     default:
-        return imp + exp;
+        return sat_add(imp, exp);
     }
 }
 
@@ -479,7 +498,7 @@ uint64_t mc_tariff_energy(const mc_tariff_t *t, unsigned rate, mc_tariff_kind ki
 static float quanta_to_kwh(int64_t q)
 {
     const int neg = q < 0;
-    const uint64_t u = neg ? (uint64_t)(-q) : (uint64_t)q;
+    const uint64_t u = neg ? (uint64_t)(-(q + 1)) + 1u : (uint64_t)q; /* INT64_MIN too */
     const float kwh = mc_energy_kwh(u);
     return neg ? -kwh : kwh;
 }
@@ -493,11 +512,11 @@ static int64_t combined_quanta(const mc_tariff_t *t, const uint64_t (*e)[MC_TK_C
             continue;
         }
         if (which == MC_COMBINED_ACTIVE) {
-            sum += combine(t->cfg.active_combination, (int64_t)e[r][MC_TK_ACTIVE_IMPORT],
-                           (int64_t)e[r][MC_TK_ACTIVE_EXPORT]);
+            sum = sat_add(sum, combine(t->cfg.active_combination, sat_i64(e[r][MC_TK_ACTIVE_IMPORT]),
+                                       sat_i64(e[r][MC_TK_ACTIVE_EXPORT])));
         } else {
-            sum += combine(t->cfg.reactive_combination, (int64_t)e[r][MC_TK_REACTIVE_IMPORT],
-                           (int64_t)e[r][MC_TK_REACTIVE_EXPORT]);
+            sum = sat_add(sum, combine(t->cfg.reactive_combination, sat_i64(e[r][MC_TK_REACTIVE_IMPORT]),
+                                       sat_i64(e[r][MC_TK_REACTIVE_EXPORT])));
         }
     }
     return sum;
@@ -564,6 +583,33 @@ int mc_tariff_clear_energy(mc_tariff_t *t)
     memset(t->history, 0, sizeof(t->history));
     t->max_demand_p = 0.0f;
     t->max_demand_p_at = 0;
+    return MC_OK;
+}
+
+int mc_tariff_demand_resume(mc_tariff_t *t, mc_time_t now)
+{
+    if (t == NULL) {
+        return MC_ERR_INVAL;
+    }
+    if (now > MC_TIME_MAX) {
+        return MC_ERR_RANGE;
+    }
+    const unsigned slots = demand_slots(t);
+    const uint32_t sub = t->cfg.demand_subinterval_min * 60u;
+    if (slots < 1u || slots > MC_DEMAND_MAX_SLOTS || t->slots_used > slots || t->slot_index >= slots ||
+        t->slot_end > MC_TIME_MAX || t->slot_end % sub != 0u) {
+        /* Not a window of this configuration: start a new one (the month's maximum stays). */
+        memset(t->slot_p, 0, sizeof(t->slot_p));
+        memset(t->slot_s, 0, sizeof(t->slot_s));
+        t->cur_p = t->cur_s = t->demand_p = t->demand_s = 0.0f;
+        t->slots_used = t->slot_index = t->demand_valid = 0;
+        demand_realign(t, now);
+        return MC_ERR_INVAL;
+    }
+    /* As mc_tariff_update() would: up to a settlement point that is due (the freeze there
+     * is left to it, so that the closed month keeps its maximum), else up to now. */
+    const mc_time_t p = next_point_after(t, t->last_settlement);
+    demand_advance(t, p != 0u && p <= now ? p : now);
     return MC_OK;
 }
 
