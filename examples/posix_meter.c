@@ -5,6 +5,7 @@
  *
  *   posix_meter [PORT [STATE_FILE [SECONDS]]]     (defaults: 1502, posix_meter.nvm, until Ctrl-C)
  *   mbpoll -m tcp -p 1502 -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1   # U I P Q S PF F
+ *   mbpoll -m tcp -p 1502 -a 1 -r 1 -t 4 127.0.0.1 6666 7          # password 6666, then address 7
  * SPDX-License-Identifier: MIT
  */
 #define _POSIX_C_SOURCE 200809L /* localtime_r, clock_gettime */
@@ -51,7 +52,18 @@ static mc_time_t now_hook(void *ctx)
     return out;
 }
 
-/* Every change is logged and saved by storage; the event registers read its log. */
+/* Sessions, password lockouts and the write budget count real time: CLOCK_MONOTONIC, never the
+ * meter's clock (which a client can set). */
+static uint32_t monotonic_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Every change is logged and saved by storage (before the write is acknowledged: commit);
+ * wrong passwords and lockouts too (on_auth); the event registers read its log. */
 static void on_change(void *ctx, mc_qty q, unsigned arg, uint32_t o, uint32_t n, mc_source src)
 {
     mc_storage_param_changed(ctx, q, arg, o, n, src);
@@ -86,7 +98,8 @@ int main(int argc, char **argv)
     mc_model_config_t mdc;
     mc_model_config_default(&mdc); /* bus writes need the password (6666 on a new meter) */
     mc_model_hooks_t hooks = {.on_change = on_change, .now = now_hook, .event_count = event_count,
-                              .event_read = event_read, .ctx = &storage};
+                              .event_read = event_read, .monotonic_ms = monotonic_ms,
+                              .commit = mc_storage_commit, .on_auth = mc_storage_auth_event, .ctx = &storage};
     mc_storage_config_t sc;
     mc_storage_config_default(&sc);
     mc_posix_nvm_t file;

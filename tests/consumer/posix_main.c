@@ -51,6 +51,7 @@ static int start(mc_posix_nvm_t *file, const char *path)
     mc_model_hooks_t hooks;
     memset(&hooks, 0, sizeof(hooks));
     hooks.on_change = mc_storage_param_changed;
+    hooks.commit = mc_storage_commit; /* acknowledged means saved */
     hooks.now = now_hook;
     hooks.ctx = &storage;
     mc_storage_config_t sc;

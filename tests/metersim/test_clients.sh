@@ -4,7 +4,8 @@
 #   PF 0.5L, 50 Hz) within 0.5 %, and active import energy grows between two reads;
 # - mbpoll over RTU through a socat pty pair reads the same, and exception 02 on an
 #   unmapped register;
-# - python3-pymodbus writes a parameter (pulse constant 1002H) and reads it back;
+# - python3-pymodbus writes a parameter (pulse constant 1002H): refused (04) without the
+#   password, written after the password (0000H = 6666) on the same connection, read back;
 # - kill -9 in the middle of a run, restart on the same state file: the restored active
 #   import energy is within one save quantum (10 Wh) plus one second of display lag of the
 #   last value shown, and never above what the meter had counted.
@@ -77,10 +78,14 @@ def call(fn, *a, **k):
     except TypeError:
         return fn(*a, unit=1, **k)
 w = call(c.write_register, 0x1002, 3200)
+assert w.isError() and w.exception_code == 4, f"FAIL: pulse constant written without the password: {w}"
+w = call(c.write_register, 0x0000, 6666)  # the password: this connection's session logs in
+assert not w.isError(), f"FAIL: password: {w}"
+w = call(c.write_register, 0x1002, 3200)
 assert not w.isError(), f"FAIL: write pulse constant: {w}"
 r = call(c.read_holding_registers, 0x1002, 1)
 assert not r.isError() and r.registers[0] == 3200, f"FAIL: pulse constant read back: {r}"
-print("  pymodbus: pulse constant written and read back (3200)")
+print("  pymodbus: pulse constant refused without the password (04), written after it and read back (3200)")
 c.close()
 PYEOF
 cleanup; PIDS=""

@@ -6,7 +6,9 @@
 # - dump reads the state back (0x0082 import energy) without modifying the file;
 # - --json lines parse; SIGTERM is a power-fail warning (state saved, exit 0);
 # - the banner on stderr: state file, the real port (asked for 0), the current address (one
-#   written over the bus shows at the next start), an mbpoll line that works when pasted;
+#   written over the bus, with the password in the same request, shows at the next start; the
+#   write alone is refused with exception 04), that writes need the password, an mbpoll line
+#   that works when pasted;
 # - --speed max with --duration: progress on stderr ending at 100 %, the summary (energy by
 #   rate, settlements, saves, events) in text and as keys of the final JSON object;
 # - the end of the run closes the window under way: a 3 s run saves the energy of all of it.
@@ -91,7 +93,8 @@ check("    mbpoll -m tcp -p %s -a 1 -r 49 -c 7 -t 4:float -B 127.0.0.1\n" % sys.
       "banner: mbpoll line with port " + sys.argv[2])
 pct = [float(x) for x in re.findall(r"^metersim: +([0-9.]+) % done", err, re.M)]
 check(len(pct) >= 1 and pct[-1] == 100.0 and pct == sorted(pct), "progress %s" % pct)
-check(len(err.splitlines()) == 4 + len(pct), "stderr: the banner (4 lines) and the progress only")
+check("metersim: writes need the password (0000H); factory default 6666\n" in err, "banner: writes need the password")
+check(len(err.splitlines()) == 5 + len(pct), "stderr: the banner (5 lines) and the progress only")
 # stdout: the summary before the last status line; the rates add up to the total, all of it
 # this run's (a new state file), no settlement, saves (10 Wh each at least once), events
 lines = open(w + "/run1.txt").read().splitlines()
@@ -218,8 +221,14 @@ out=$(timeout 10 mbpoll -1 -o 2 ${line#mbpoll } 2>&1) || { echo "FAIL: the banne
 u=$(printf '%s\n' "$out" | sed -n 's/^\[49\]:[[:space:]]*//p')
 $PY -c "import sys; u=float('${u:-0}'); print('pasted mbpoll line: U %g V' % u); sys.exit(0 if abs(u-230) < 1 else 1)" ||
     { echo "FAIL: the banner's mbpoll line does not read U: $out"; fail=1; }
-timeout 10 mbpoll -m tcp -p "$aport" -a 1 -r 2 -t 4 -1 -o 2 127.0.0.1 7 >/dev/null 2>&1 ||
-    { echo "FAIL: writing address 7 over Modbus TCP"; fail=1; }
+# A write needs the password: alone it is refused (exception 04), with the password in the
+# same FC 16 request (0000H = 6666, 0001H = 7: mbpoll -r 1 with two values) it is done.
+out=$(timeout 10 mbpoll -m tcp -p "$aport" -a 1 -r 2 -t 4 -1 -o 2 127.0.0.1 7 2>&1) &&
+    { echo "FAIL: address written without the password"; fail=1; }
+printf '%s\n' "$out" | grep -q "Slave device or server failure" ||
+    { echo "FAIL: a write without the password is not exception 04: $out"; fail=1; }
+timeout 10 mbpoll -m tcp -p "$aport" -a 1 -r 1 -t 4 -1 -o 2 127.0.0.1 6666 7 >/dev/null 2>&1 ||
+    { echo "FAIL: writing the password and address 7 over Modbus TCP"; fail=1; }
 kill -TERM $apid
 wait $apid || { echo "FAIL: SIGTERM exit"; fail=1; }
 timeout 60 "$M" run --load U=230,I=5,PF=1,F=50 --no-dashboard --speed max --duration 1 --state "$ST4" \

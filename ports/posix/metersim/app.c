@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "metersim.h"
 
@@ -50,6 +52,39 @@ static int hook_di(void *ctx)
     return (int)((ms_app_now(ctx) / 600u) & 1u);
 }
 
+uint32_t ms_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Sessions, lockouts and the write budget count real time, never the simulated clock (which
+ * runs 600 times faster, or is set by a client). */
+static uint32_t hook_monotonic_ms(void *ctx)
+{
+    (void)ctx;
+    return ms_monotonic_ms();
+}
+
+/* The calibration switch: a jumper under the sealed cover, set for the whole run with --cal-switch. */
+static int hook_cal_switch(void *ctx)
+{
+    return ((const ms_app_t *)ctx)->cal_switch;
+}
+
+/* Acknowledged means saved: the change and its event are in the state file before the reply. */
+static int hook_commit(void *ctx)
+{
+    return mc_storage_commit(&((ms_app_t *)ctx)->st);
+}
+
+/* Wrong passwords and lockouts go to the event log (MC_EV_AUTH), never the tried value. */
+static void hook_on_auth(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s)
+{
+    mc_storage_auth_event(&((ms_app_t *)ctx)->st, what, iface, count, lockout_s);
+}
+
 static unsigned hook_event_count(void *ctx)
 {
     return mc_storage_event_count(&((ms_app_t *)ctx)->st);
@@ -74,10 +109,11 @@ static void on_pulse(void *ctx, const mc_pulse_t *p)
     ((ms_app_t *)ctx)->pulses++;
 }
 
-int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm)
+int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags)
 {
     memset(a, 0, sizeof(*a));
     a->base_time = now;
+    a->cal_switch = (flags & MS_APP_CAL_SWITCH) != 0u;
     mc_meter_config_t mc;
     mc_meter_config_default(&mc);
     mc.sample_rate_hz = MS_SAMPLE_RATE;
@@ -100,9 +136,9 @@ int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm)
         return err;
     }
     mc_model_config_t mdc;
-    memset(&mdc, 0, sizeof(mdc));
+    mc_model_config_default(&mdc);
     mdc.features = MC_FEAT_RELAY | MC_FEAT_DI; /* a KPM31BK */
-    mdc.require_unlock = 0;
+    mdc.require_unlock = 1;  /* secure by default: no bus write without the password (6666 new) */
     mdc.unlock_seconds = 300;
     mc_model_hooks_t hooks;
     memset(&hooks, 0, sizeof(hooks));
@@ -113,6 +149,10 @@ int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm)
     hooks.set_clock = hook_set_clock;
     hooks.event_count = hook_event_count;
     hooks.event_read = hook_event_read;
+    hooks.monotonic_ms = hook_monotonic_ms;
+    hooks.cal_switch = hook_cal_switch;
+    hooks.commit = hook_commit;
+    hooks.on_auth = hook_on_auth;
     hooks.ctx = a;
     err = mc_model_init(&a->model, &mdc, &hooks, &a->meter, &a->tariff, NULL);
     if (err != MC_OK) {
@@ -122,7 +162,25 @@ int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm)
     a->model.relay_closed = 1;
     mc_storage_config_default(&a->scfg);
     a->scfg.nvm = *nvm;
+    a->scfg.new_meter = (flags & MS_APP_NEW_METER) != 0u;
     return mc_storage_mount(&a->st, &a->scfg, &a->meter, &a->tariff, &a->model);
+}
+
+void ms_state_reason(uint64_t size, int size_ok, int mount_err, char *buf, size_t len)
+{
+    const unsigned long want = (unsigned long)MS_NVM_SECTORS * MS_NVM_SECTOR_SIZE;
+    if (!size_ok && size == 0u) {
+        snprintf(buf, len, "is empty (0 bytes): not a metersim state");
+    } else if (!size_ok) {
+        snprintf(buf, len, "has %llu bytes, not %lu: not a metersim state", (unsigned long long)size, want);
+    } else if (mount_err == MC_ERR_BLANK) {
+        snprintf(buf, len, "holds no metersim meter (foreign or damaged: no valid energy, history or "
+                           "configuration record)");
+    } else if (mount_err == MC_ERR_VERSION) {
+        snprintf(buf, len, "was written in another storage format (another metercore version)");
+    } else {
+        snprintf(buf, len, "cannot be mounted (%s)", mc_strerror(mount_err));
+    }
 }
 
 static int ram_read(void *ctx, uint32_t sector, uint32_t off, void *buf, uint32_t size)
@@ -186,8 +244,14 @@ int ms_ram_nvm_load(ms_ram_nvm_t *r, const char *path, mc_nvm_t *nvm, char *err,
     if (bad || got != size) {
         free(r->mem);
         r->mem = NULL;
-        snprintf(err, errlen, "%s: not a metersim state file (%s %lu bytes expected)", path,
-                 bad ? "unreadable;" : "size differs:", (unsigned long)size);
+        if (bad) {
+            snprintf(err, errlen, "state file %s cannot be read", path);
+        } else {
+            char why[160];
+            struct stat sb;
+            ms_state_reason(stat(path, &sb) == 0 ? (uint64_t)sb.st_size : (uint64_t)got, 0, 0, why, sizeof(why));
+            snprintf(err, errlen, "state file %s %s; refused and left as it is", path, why);
+        }
         return -1;
     }
     r->size = size;

@@ -35,19 +35,36 @@ typedef struct ms_app {
     mc_reading_t pending[MS_MAX_PENDING];
     unsigned npending;
     uint64_t pulses;           /* pulses since start */
+    int cal_switch;            /* the calibration switch (jumper under the seal) is set: --cal-switch */
 } ms_app_t;
+
+/* Options of ms_app_start(). */
+#define MS_APP_CAL_SWITCH 1u /* the calibration switch is set for this run (--cal-switch) */
+#define MS_APP_NEW_METER 2u  /* the user asked for a new meter (--new-state): storage may format */
 
 /* Current simulated time. */
 mc_time_t ms_app_now(const ms_app_t *a);
-/* Build meter, tariff and model at time now, and mount storage on nvm. 0 or a negative mc_err. */
-int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm);
+/* Build meter, tariff and model at time now, and mount storage on nvm. The model is secure by
+ * default: every bus write needs the password (factory default 6666), sessions and lockouts
+ * count CLOCK_MONOTONIC time, a write is acknowledged once storage has saved it and its event.
+ * flags: MS_APP_*. 0 or a negative mc_err (MC_ERR_BLANK: not a meter of ours; MC_ERR_VERSION:
+ * another storage format; nothing was written to the NVM then). */
+int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags);
+
+/* CLOCK_MONOTONIC in ms (wrapping at 2^32), the model's monotonic clock. */
+uint32_t ms_monotonic_ms(void);
+
+/* Why a state file is refused, as one clause for "state file PATH <reason>": from its size
+ * (size_ok 0: it has `size` bytes, not the geometry's) or the mount's error. */
+void ms_state_reason(uint64_t size, int size_ok, int mount_err, char *buf, size_t len);
 
 /* An NVM over a RAM copy of a state file: nothing is ever written back. */
 typedef struct ms_ram_nvm {
     uint8_t *mem;
     uint32_t size;
 } ms_ram_nvm_t;
-/* Load a state file into RAM (its size must be the geometry above). 0 or -1 with err. */
+/* Load a state file into RAM (its size must be the geometry above). 0 or -1 with err (one
+ * line: a missing or unreadable file, a size that is not the geometry's, a run holding it). */
 int ms_ram_nvm_load(ms_ram_nvm_t *r, const char *path, mc_nvm_t *nvm, char *err, size_t errlen);
 void ms_ram_nvm_free(ms_ram_nvm_t *r);
 

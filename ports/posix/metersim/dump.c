@@ -1,8 +1,10 @@
 /*
- * metersim dump --state FILE [--json]: every register of the map with its value
- * from a state file. The file is read into RAM and storage is mounted on that
- * copy, so the file is never modified; values are read through
- * mc_modbus_handle_pdu() FC03 requests, exactly as a Modbus client reads them.
+ * metersim dump --state FILE [--json] [--events]: every register of the map with
+ * its value from a state file, or its event log. The file is read into RAM and
+ * storage is mounted on that copy, so the file is never modified; values are
+ * read through mc_modbus_handle_pdu() FC03 requests (a public session, as any
+ * Modbus client reads them). A file that is not a metersim state (empty, of
+ * another size, foreign, another storage format) is refused as run refuses it.
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -16,20 +18,67 @@
 static void dump_help(FILE *f)
 {
     fprintf(f,
-            "usage: metersim dump --state FILE [--json]\n"
+            "usage: metersim dump --state FILE [--json] [--events]\n"
             "  Every register of the map with its value from a metersim state file (the file is\n"
             "  not modified): lines '0x0080 <value>', or with --json one object mapping \"0x0080\"\n"
             "  to its value (floats as numbers, 16-bit registers as integers).\n"
             "  --state FILE  the NVM state file of metersim run (read under a shared lock: while a\n"
-            "                metersim run holds the file, dump exits 2 naming it and the run's pid)\n"
+            "                metersim run holds the file, dump exits 2 naming it and the run's pid).\n"
+            "                A file that is not a metersim state (empty, of another size, foreign,\n"
+            "                another storage format) is refused with exit 2, as run refuses it\n"
             "  --json        one JSON object\n"
+            "  --events      the event log instead, newest first: lines 'event INDEX seq N time\n"
+            "                YYYY-MM-DDTHH:MM:SS type T source S qty Q arg A old O new N' (the\n"
+            "                fields of 1302H..130DH), or with --json {\"events\":[{...}, ...]}\n"
             "  --help        this text\n");
+}
+
+/* The event log, newest first. The power-up event that this dump's own mount logged (in RAM,
+ * never saved) is the newest one: it is left out, so the list is what the file holds. */
+static void print_events(const ms_app_t *app, int json)
+{
+    const unsigned n = mc_storage_event_count(&app->st);
+    unsigned first = 0;
+    mc_event_t ev;
+    if (n > 0u && mc_storage_event_read(&app->st, 0, &ev) == MC_OK && ev.type == MC_EV_POWER_UP) {
+        first = 1;
+    }
+    if (json) {
+        printf("{\"events\":[");
+    }
+    for (unsigned k = first; k < n; k++) {
+        const unsigned index = k - first;
+        char ts[32];
+        const int rc = mc_storage_event_read(&app->st, k, &ev);
+        if (rc != MC_OK) {
+            if (json) {
+                printf("%s{\"index\":%u,\"error\":\"%s\"}", index ? "," : "", index, mc_strerror(rc));
+            } else {
+                printf("event %u unreadable (%s)\n", index, mc_strerror(rc));
+            }
+            continue;
+        }
+        ms_format_time(ev.time, ts, sizeof(ts));
+        if (json) {
+            printf("%s{\"index\":%u,\"seq\":%lu,\"time\":\"%s\",\"type\":%u,\"source\":%u,\"qty\":%u,"
+                   "\"arg\":%u,\"old\":%lu,\"new\":%lu}",
+                   index ? "," : "", index, (unsigned long)ev.seq, ts, (unsigned)ev.type, (unsigned)ev.source,
+                   (unsigned)ev.qty, (unsigned)ev.arg, (unsigned long)ev.old_value, (unsigned long)ev.new_value);
+        } else {
+            printf("event %u seq %lu time %s type %u source %u qty %u arg %u old %lu new %lu\n", index,
+                   (unsigned long)ev.seq, ts, (unsigned)ev.type, (unsigned)ev.source, (unsigned)ev.qty,
+                   (unsigned)ev.arg, (unsigned long)ev.old_value, (unsigned long)ev.new_value);
+        }
+    }
+    if (json) {
+        printf("]}\n");
+    }
 }
 
 int ms_cmd_dump(int argc, char **argv)
 {
     const char *path = NULL;
-    int json = 0;
+    int json = 0, events = 0;
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -37,6 +86,8 @@ int ms_cmd_dump(int argc, char **argv)
             return MS_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--events") == 0) {
+            events = 1;
         } else if (strcmp(a, "--state") == 0) {
             if (k + 1 >= argc || argv[k + 1][0] == '\0') {
                 ms_error("dump: --state needs a file");
@@ -62,9 +113,15 @@ int ms_cmd_dump(int argc, char **argv)
         return MS_EXIT_USAGE;
     }
     static ms_app_t app;
-    int rc = ms_app_start(&app, 0, &nvm);
+    int rc = ms_app_start(&app, 0, &nvm, 0);
     if (rc != MC_OK) {
         ms_ram_nvm_free(&ram);
+        if (rc == MC_ERR_BLANK || rc == MC_ERR_VERSION) { /* not ours: refused, as run refuses it */
+            char why[200];
+            ms_state_reason(MS_NVM_SECTORS * MS_NVM_SECTOR_SIZE, 1, rc, why, sizeof(why));
+            ms_error("dump: state file %s %s; refused and left as it is", path, why);
+            return MS_EXIT_USAGE;
+        }
         ms_error("dump: %s: cannot mount the state (%s)", path, mc_strerror(rc));
         return MS_EXIT_FAIL;
     }
@@ -72,6 +129,11 @@ int ms_cmd_dump(int argc, char **argv)
     mc_event_t ev;
     if (mc_storage_event_read(&app.st, 0, &ev) == MC_OK && ev.type == MC_EV_POWER_UP && ev.old_value != 0) {
         app.base_time = ev.old_value;
+    }
+    if (events) {
+        print_events(&app, json);
+        ms_ram_nvm_free(&ram);
+        return MS_EXIT_OK;
     }
     size_t n = 0;
     const mc_reg_entry_t *tab = mc_regmap_table(&n);
@@ -90,7 +152,7 @@ int ms_cmd_dump(int argc, char **argv)
             const unsigned addr = en->addr + k * width;
             uint8_t req[5] = { MC_MB_FC_READ_HOLDING, (uint8_t)(addr >> 8), (uint8_t)addr, 0, (uint8_t)width };
             uint8_t resp[MC_MODBUS_PDU_MAX];
-            const int len = mc_modbus_handle_pdu(&app.model, req, sizeof(req), resp, 0);
+            const int len = mc_modbus_handle_pdu(&app.model, NULL, req, sizeof(req), resp, 0);
             char val[64];
             if (len == (int)(2u + 2u * width) && resp[0] == MC_MB_FC_READ_HOLDING) {
                 if (width == 1) {

@@ -69,7 +69,13 @@ static void run_help(FILE *f)
             "  --load U=230,I=5,PF=0.5L,F=50  a constant load (PF with L or C; negative PF = export);\n"
             "                           default: the built-in household day\n"
             "  --state FILE             NVM state file (default $XDG_STATE_HOME/metercore/metersim.nvm,\n"
-            "                           or ~/.local/state/metercore/metersim.nvm); a restart continues\n"
+            "                           or ~/.local/state/metercore/metersim.nvm); a restart continues.\n"
+            "                           A missing file is a first start (created whole or not at all);\n"
+            "                           an existing one that is not a metersim state (empty, of another\n"
+            "                           size, foreign, another storage format) is refused (exit 2) and\n"
+            "                           left as it is\n"
+            "  --new-state              make a new meter in the state file, over whatever it holds: this\n"
+            "                           DESTROYS the old state (energy, history, settings, event log)\n"
             "  --start YYYY-MM-DDTHH:MM:SS  meter local time to start at (default: where the state\n"
             "                           file stopped, or the system's local time for a new one)\n"
             "  --speed N|max            N simulated seconds per real second (default 1), or max\n"
@@ -78,11 +84,18 @@ static void run_help(FILE *f)
             "  --modbus-tcp HOST:PORT   Modbus TCP server (default 127.0.0.1:1502; port 0: one the\n"
             "                           system picks, named in the banner)\n"
             "  --rtu DEVICE[:BAUD[:PARITY]]  Modbus RTU on a serial device or pty (default 9600, N)\n"
+            "  --cal-switch             the calibration switch (the jumper under the sealed cover) is\n"
+            "                           set for this run: a sealed calibration and the pulse constant\n"
+            "                           can be changed (with the password), and unsealed\n"
             "  --no-dashboard           plain log lines (one per real second) instead of the screen\n"
             "                           (the screen needs stdout on a terminal: otherwise plain lines)\n"
             "  --json                   one JSON object per real second (the last one has \"final\":true\n"
             "                           and what the run did: settlements, saves, events)\n"
             "  --help                   this text\n"
+            "  Every write over Modbus needs the password (register 0000H; factory default 6666),\n"
+            "  given on the same connection (TCP) or line (RTU), e.g. in the same FC 16 request:\n"
+            "  mbpoll -m tcp -p 1502 -a 1 -r 1 -t 4 127.0.0.1 6666 7 (password, then address 7).\n"
+            "  10 wrong passwords lock the interface out (60 s, doubling up to a day), logged.\n"
             "  At start-up a banner on stderr names the state file, the meter's current Modbus\n"
             "  address, where Modbus is served and a ready mbpoll command. At --speed max with\n"
             "  --until or --duration, stderr shows the progress (percent done, time left) unless the\n"
@@ -101,6 +114,7 @@ typedef struct run_opts {
     int tcp_given; /* --modbus-tcp was on the command line (not the default) */
     const char *rtu;
     int have_start, have_until, speed_max, dashboard, json;
+    int cal_switch, new_state;
     mc_time_t start, until;
     double speed;
     unsigned long duration;
@@ -186,6 +200,10 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
             o->dashboard = 0;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--cal-switch") == 0) {
+            o->cal_switch = 1;
+        } else if (strcmp(a, "--new-state") == 0) {
+            o->new_state = 1;
         } else {
             ms_error("run: unknown %s '%s' (try metersim run --help)", a[0] == '-' ? "option" : "argument",
                      argv[k]);
@@ -260,18 +278,21 @@ static mc_time_t system_local_time(void)
     return t;
 }
 
-/* The time a state file stopped at (read on a RAM copy), or 0. */
-static mc_time_t state_time(const char *path)
+/* Mount a RAM copy of an existing state file: its mount result (MC_ERR_BLANK, MC_ERR_VERSION:
+ * not ours; nothing is written to the file) and the time it stopped at (0 if unknown). */
+static int state_peek(const char *path, mc_time_t *stopped)
 {
     ms_ram_nvm_t ram;
     mc_nvm_t nvm;
-    char err[256];
+    char err[1200];
+    *stopped = 0;
     if (ms_ram_nvm_load(&ram, path, &nvm, err, sizeof(err)) != 0) {
-        return 0;
+        return MC_ERR_IO;
     }
     static ms_app_t peek;
     mc_time_t t = 0;
-    if (ms_app_start(&peek, 0, &nvm) == MC_OK) {
+    const int rc = ms_app_start(&peek, 0, &nvm, 0);
+    if (rc == MC_OK) {
         /* the mount logged MC_EV_POWER_UP with old = the time of the last energy save;
          * without it, the newest event's time */
         const unsigned n = mc_storage_event_count(&peek.st);
@@ -289,7 +310,17 @@ static mc_time_t state_time(const char *path)
         }
     }
     ms_ram_nvm_free(&ram);
-    return t;
+    *stopped = t;
+    return rc;
+}
+
+/* One line for a state file that is not ours: what it is, that it is left alone, the way out. */
+static void refuse_state(const char *path, uint64_t size, int size_ok, int mount_err)
+{
+    char why[200];
+    ms_state_reason(size, size_ok, mount_err, why, sizeof(why));
+    ms_error("run: state file %s %s; refused and left as it is (--new-state makes a new meter over it, "
+             "destroying it)", path, why);
 }
 
 #define WH(q) ((double)(q) / (double)MC_ENERGY_QUANTA_PER_WH)
@@ -328,6 +359,9 @@ typedef struct sim {
     /* where Modbus is served, for the banner and the dashboard */
     char mb_host[260];         /* an address clients can connect to ("": no TCP server) */
     int mb_port;               /* the port really listened on (the system's when 0 was asked) */
+#ifdef MS_HAVE_MODBUS
+    const mc_posix_modbus_stats_t *tcp_stats; /* the TCP server's counters (final JSON object) */
+#endif
 } sim_t;
 
 /* The dashboard draws in the terminal's alternate screen, so the scrollback keeps what
@@ -619,6 +653,16 @@ static void print_status(sim_t *s, double real_elapsed, int final)
         if (final) {
             printf(",\"final\":true,\"settlements\":%u,\"saves\":%u,\"events\":%u", s->settlements, s->saves,
                    run_events(s));
+#ifdef MS_HAVE_MODBUS
+            const mc_posix_modbus_stats_t *t = s->tcp_stats;
+            if (t != NULL) { /* what the TCP server closed and why */
+                printf(",\"tcp_accepted\":%llu,\"tcp_refused\":%llu,\"tcp_evicted\":%llu,\"tcp_idle_timeouts\":%llu,"
+                       "\"tcp_request_timeouts\":%llu,\"tcp_deferred\":%llu",
+                       (unsigned long long)t->accepted, (unsigned long long)t->refused,
+                       (unsigned long long)t->evicted, (unsigned long long)t->idle_timeouts,
+                       (unsigned long long)t->request_timeouts, (unsigned long long)t->deferred);
+            }
+#endif
         }
         printf("}\n");
     } else if (!s->o.dashboard || final) {
@@ -669,7 +713,7 @@ static void print_status(sim_t *s, double real_elapsed, int final)
                 printf("  run %5.1f %% done\033[K\n", 100.0 * s->progress);
             }
         }
-        printf("  Ctrl-C: power-fail warning (state saved), exit\033[K\n\033[J");
+        printf("  Ctrl-C: power-fail warning (state saved), exit.  Writes need the password\033[K\n\033[J");
     }
     fflush(stdout);
 }
@@ -807,7 +851,9 @@ int ms_cmd_run(int argc, char **argv)
         return MS_EXIT_FAIL;
     }
     struct stat sb;
-    const int existing = stat(path, &sb) == 0 && sb.st_size > 0;
+    const int exists = stat(path, &sb) == 0;
+    const int existing = exists && sb.st_size > 0;
+    const uint64_t state_bytes = (uint64_t)MS_NVM_SECTORS * MS_NVM_SECTOR_SIZE;
     char lock_err[1200];
     if (existing) { /* held by another metersim: say so now, not whatever its state would break */
         const int fd = open(path, O_RDONLY);
@@ -820,11 +866,25 @@ int ms_cmd_run(int argc, char **argv)
             return MS_EXIT_USAGE;
         }
     }
+    /* Only our own state: an existing file that is not a metersim state is refused as it is,
+     * unless the user asked for a new meter over it (--new-state). */
+    mc_time_t stopped = 0;
+    if (exists && !o->new_state && S_ISREG(sb.st_mode)) {
+        if ((uint64_t)sb.st_size != state_bytes) {
+            refuse_state(path, (uint64_t)sb.st_size, 0, MC_OK);
+            return MS_EXIT_USAGE;
+        }
+        const int peek = state_peek(path, &stopped);
+        if (peek == MC_ERR_BLANK || peek == MC_ERR_VERSION) {
+            refuse_state(path, state_bytes, 1, peek);
+            return MS_EXIT_USAGE;
+        }
+    }
     mc_time_t start;
     if (o->have_start) {
         start = o->start;
-    } else if (existing && (start = state_time(path)) != 0) {
-        /* continue where the state file stopped */
+    } else if (existing && !o->new_state && stopped != 0) {
+        start = stopped; /* continue where the state file stopped */
     } else {
         start = system_local_time();
     }
@@ -845,13 +905,23 @@ int ms_cmd_run(int argc, char **argv)
     sa.sa_handler = on_quit;
     sigaction(SIGQUIT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit (ulimit -f) is a write error (EFBIG), not a kill */
 
     mc_posix_nvm_t file;
     mc_nvm_t nvm;
-    int rc = mc_posix_nvm_open(&file, path, MS_NVM_SECTORS, MS_NVM_SECTOR_SIZE, MS_NVM_PROG, 0xFF, &nvm);
+    /* A new file is created whole or not at all; --new-state replaces whatever is there the same
+     * way (the old file stays whole until the new one is complete). */
+    int rc = mc_posix_nvm_open_ex(&file, path, MS_NVM_SECTORS, MS_NVM_SECTOR_SIZE, MS_NVM_PROG, 0xFF,
+                                  MC_POSIX_NVM_NO_EMPTY | (o->new_state ? MC_POSIX_NVM_REPLACE : 0u), &nvm);
     if (rc != MC_OK) {
-        ms_error("run: state file %s: %s", path,
-                 rc == MC_ERR_INVAL ? "not a metersim state file (size differs)" : "cannot open or write it");
+        if (rc == MC_ERR_INVAL) { /* changed since the check above */
+            refuse_state(path, file.file_size, 0, MC_OK);
+        } else if (!exists || o->new_state) {
+            ms_error("run: state file %s cannot be created: %s (nothing was left behind)", path,
+                     strerror(file.os_errno));
+        } else {
+            ms_error("run: state file %s cannot be opened: %s", path, strerror(file.os_errno));
+        }
         return MS_EXIT_USAGE;
     }
     /* One meter per state file: a second metersim on it would save over the first. */
@@ -864,9 +934,13 @@ int ms_cmd_run(int argc, char **argv)
      * written still survives kill -9 (the kernel keeps it) and close() syncs. */
     mc_posix_nvm_set_sync(&file, !o->speed_max);
     ms_app_t *a = &s->app;
-    rc = ms_app_start(a, start, &nvm);
+    rc = ms_app_start(a, start, &nvm, (o->cal_switch ? MS_APP_CAL_SWITCH : 0u) | (o->new_state ? MS_APP_NEW_METER : 0u));
     if (rc != MC_OK) {
         mc_posix_nvm_close(&file);
+        if (rc == MC_ERR_BLANK || rc == MC_ERR_VERSION) { /* not ours, and left as it is */
+            refuse_state(path, state_bytes, 1, rc);
+            return MS_EXIT_USAGE;
+        }
         ms_error("run: state file %s: mount failed (%s)", path, mc_strerror(rc));
         return MS_EXIT_FAIL;
     }
@@ -897,6 +971,7 @@ int ms_cmd_run(int argc, char **argv)
         snprintf(s->mb_host, sizeof(s->mb_host), "%s", host);
     }
     s->mb_port = tcp.port;
+    s->tcp_stats = &tcp.stats;
     if (o->rtu != NULL) {
         rc = mc_posix_modbus_open_rtu(&rtu, &a->model, rtu_dev, (int)rtu_baud, rtu_parity);
         if (rc != MC_OK) {
@@ -929,6 +1004,12 @@ int ms_cmd_run(int argc, char **argv)
      * the JSON lines, which stay as they were): what to connect to, as it is now. Before
      * the screen, so that it stays on the terminal (the screen is drawn in the alternate one). */
     fprintf(stderr, "metersim: state %s, meter address %u\n", path, (unsigned)a->model.params.address);
+    fprintf(stderr, "metersim: writes need the password (0000H); factory default 6666%s\n",
+            o->cal_switch ? "; calibration switch set" : "");
+    if (o->new_state) {
+        fprintf(stderr, "metersim: --new-state: a new meter, in place of what %s held (%llu bytes)\n", path,
+                (unsigned long long)file.file_size);
+    }
 #ifdef MS_HAVE_MODBUS
     {
         const int v6 = strchr(host, ':') != NULL && host[0] != '[';
