@@ -96,6 +96,15 @@ static unsigned u16(reader_t *r)
     return hi << 8 | u8(r);
 }
 
+/* Storage configuration: defaults, with the smallest event log (every mount reads it all). */
+static const mc_storage_config_t *storage_config(void)
+{
+    static mc_storage_config_t cfg;
+    mc_storage_config_default(&cfg);
+    cfg.event_sectors = 2;
+    return &cfg;
+}
+
 static unsigned app_flags(unsigned fl)
 {
     return ((fl & FL_NO_COMMIT) ? FZ_NO_COMMIT : 0u) | ((fl & FL_NO_UNLOCK) ? FZ_NO_UNLOCK : 0u);
@@ -112,7 +121,7 @@ static void restore(unsigned fl)
     }
     if (!s->ready) {
         memset(g_emu.mem, 0xFF, IMAGE_SIZE);
-        fz_app_init(&g_app, &g_emu, g_t0, NULL, app_flags(fl));
+        fz_app_init(&g_app, &g_emu, g_t0, storage_config(), app_flags(fl));
         CHECK(fz_app_mount(&g_app) == MC_OK);
         if (fl & FL_RICH) {
             fz_write_rich_schedule(&g_app);
@@ -139,7 +148,7 @@ static void check_persisted(const fz_app_t *a, unsigned fl)
 {
     nvm_emu_copy(&g_emu2, &g_emu);
     nvm_emu_reset_stats(&g_emu2);
-    fz_app_init(&g_app2, &g_emu2, a->now + 1u, NULL, app_flags(fl));
+    fz_app_init(&g_app2, &g_emu2, a->now + 1u, storage_config(), app_flags(fl));
     CHECK(fz_app_mount(&g_app2) == MC_OK);
     CHECK(mc_tariff_schedule_check(&g_app2.tariff.schedule) == MC_OK);
     uint16_t wa[FZ_SCHED_WORDS], wb[FZ_SCHED_WORDS];

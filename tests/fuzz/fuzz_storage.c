@@ -25,16 +25,17 @@
  *                     a commit, and the power goes without warning)
  *
  * Checked besides ASan/UBSan:
- * - mount returns MC_OK or a documented error (INVAL, VERSION, BLANK, IO, NOSPACE);
- *   a refused mount changes nothing in the image;
+ * - mount returns MC_OK or a documented error (INVAL, VERSION, BLANK, IO, NOSPACE),
+ *   never BLANK for a blank memory or with new_meter; a refused mount (INVAL,
+ *   VERSION, BLANK) changes nothing in the image nor in the meter, tariff and model;
  * - the storage never breaks the port contract's alignment and range (with
  *   FUZZ_STORAGE_STRICT=1 in the environment, nor programs a byte that is not erased);
  * - after a mount: the parameters pass mc_params_check(), sealed is 0 or 1, the
  *   calibration in force passes mc_calibration_check(), the schedule passes
  *   mc_tariff_schedule_check(), the settlement day and hour are valid, every
  *   register of the map reads MC_OK and every float there is finite; the event
- *   log reads newest first with falling sequence numbers, the newest being the
- *   mount's power-up;
+ *   log (merged) and the audit log read newest first (sequence numbers never
+ *   rise), the newest event being the mount's power-up; every audit counter reads;
  * - windows, polls, a commit and a power-fail warning work (MC_OK / events >= 0);
  * - a second mount on the image left returns MC_OK with the same parameters,
  *   seal, calibration and schedule, and after a power-fail warning the same energy.
@@ -97,7 +98,9 @@ static void geometry_of(const uint8_t h[FZ_STORAGE_HEADER], geometry_t *g)
 /* Bit 7: event slots get the CRC of their first 20 bytes (sectors without a record header). */
 static void fixup_events(nvm_emu_t *e)
 {
-    const uint32_t slot = (MC_EVENT_SLOT_SIZE + e->prog_size - 1u) / e->prog_size * e->prog_size;
+    /* An event slot: the event, then the commit marker unit (4 bytes), each rounded up to prog_size. */
+    const uint32_t slot = (MC_EVENT_SLOT_SIZE + e->prog_size - 1u) / e->prog_size * e->prog_size +
+                          (4u + e->prog_size - 1u) / e->prog_size * e->prog_size;
     for (uint32_t s = 0; s < e->sector_count; s++) {
         uint8_t *p = nvm_emu_at(e, s, 0);
         if (p[0] == 0x43u && p[1] == 0x4Du) {
@@ -168,28 +171,71 @@ static void check_state(fz_app_t *a)
     read_registers(&a->model);
 }
 
-/* The log reads newest first with falling sequence numbers; the newest is the mount's power-up. */
-static void check_events(const fz_app_t *a)
+/* Print a log (merged or audit) to stderr, for a finding's report. */
+static void dump_log(const fz_app_t *a, int audit)
 {
-    const unsigned count = mc_storage_event_count(&a->st);
-    CHECK(count >= 1u);
+    const unsigned count = audit ? mc_storage_audit_count(&a->st) : mc_storage_event_count(&a->st);
+    fprintf(stderr, "fuzz_storage: %s log, %u events (newest first):\n", audit ? "audit" : "merged", count);
+    for (unsigned i = 0; i < count; i++) {
+        mc_event_t ev;
+        memset(&ev, 0, sizeof(ev));
+        const int rc = audit ? mc_storage_audit_read(&a->st, i, &ev) : mc_storage_event_read(&a->st, i, &ev);
+        fprintf(stderr, "  %3u %-15s seq %10u time %10u type %3u source %u qty %3u arg %3u old %10u new %10u\n", i,
+                mc_strerror(rc), (unsigned)ev.seq, (unsigned)ev.time, ev.type, ev.source, ev.qty, ev.arg,
+                (unsigned)ev.old_value, (unsigned)ev.new_value);
+    }
+}
+
+/* A log (merged, or the audit log alone) reads newest first: sequence numbers never rise. */
+static void check_log(const fz_app_t *a, int audit)
+{
+    const unsigned count = audit ? mc_storage_audit_count(&a->st) : mc_storage_event_count(&a->st);
     uint32_t last_seq = 0;
-    int have_last = 0;
+    int have_last = 0, power_up_newest = audit, before_power_up = 1, seq_never_rises = 1;
     for (unsigned i = 0; i < count + 2u; i++) {
         mc_event_t ev;
-        const int rc = mc_storage_event_read(&a->st, i, &ev);
+        const int rc = audit ? mc_storage_audit_read(&a->st, i, &ev) : mc_storage_event_read(&a->st, i, &ev);
         CHECK(rc == MC_OK || rc == MC_ERR_CORRUPT || rc == MC_ERR_NODATA);
         CHECK(i < count || rc == MC_ERR_NODATA);
-        if (i == 0u) {
-            CHECK(rc == MC_OK);
-            CHECK(ev.type == MC_EV_POWER_UP);
+        if (!audit && before_power_up) {
+            /* The newest event is the power-up, or storage trouble met while logging it
+             * (a slot of a damaged image that did not program: MC_EV_STORAGE). */
+            if (rc == MC_OK && ev.type == MC_EV_POWER_UP) {
+                power_up_newest = 1;
+                before_power_up = 0;
+            } else if (!(rc == MC_OK && ev.type == MC_EV_STORAGE)) {
+                before_power_up = 0;
+            }
         }
         if (rc == MC_OK) {
-            CHECK(!have_last || ev.seq < last_seq);
+            /* equal only in a forged image (copied slots) */
+            seq_never_rises &= !have_last || ev.seq <= last_seq;
             last_seq = ev.seq;
             have_last = 1;
         }
     }
+    if (!power_up_newest || !seq_never_rises) {
+        dump_log(a, 0);
+        dump_log(a, 1);
+    }
+    CHECK(power_up_newest);  /* the mount's MC_EV_POWER_UP is the newest event (but storage trouble) */
+    CHECK(seq_never_rises);  /* newest first */
+    if (!audit) {
+        CHECK(count >= 1u);
+        CHECK(mc_storage_audit_count(&a->st) <= count);
+    }
+}
+
+static void check_events(const fz_app_t *a)
+{
+    check_log(a, 0);
+    check_log(a, 1);
+    for (unsigned k = 0; k < MC_AUDIT_COUNTERS; k++) {
+        uint32_t c;
+        CHECK(mc_storage_audit_counter(&a->st, k, &c) == MC_OK);
+    }
+    uint32_t c;
+    CHECK(mc_storage_audit_counter(&a->st, MC_AUDIT_COUNTERS, &c) == MC_ERR_INVAL);
 }
 
 /* Day profile 0 becomes two segments: 00:00 rate 3, 12:00 rate 1 (the trusted path). */
@@ -221,6 +267,9 @@ static void same_config(const fz_app_t *a, const fz_app_t *b)
 }
 
 static fz_app_t g_app, g_app2; /* large: kept off the stack */
+static mc_meter_t g_meter0;     /* the instances before the first mount */
+static mc_tariff_t g_tariff0;
+static mc_model_t g_model0;
 
 /* FUZZ_STORAGE_STRICT=1 in the environment: before every prog, the bytes it programs must
  * be erased (or already hold the data), and a finding stops right at the program call that
@@ -274,15 +323,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(before != NULL);
     memcpy(before, emu.mem, image);
 
+    int blank = 1;
+    for (size_t k = 0; k < image; k++) {
+        blank &= emu.mem[k] == g.erase_value;
+    }
+
     fz_app_t *a = &g_app;
     fz_app_init(a, &emu, g.now, &g.cfg, 0);
+    g_meter0 = a->meter;
+    g_tariff0 = a->tariff;
+    g_model0 = a->model;
     const int rc = fz_app_mount(a);
     CHECK(rc == MC_OK || rc == MC_ERR_INVAL || rc == MC_ERR_VERSION || rc == MC_ERR_BLANK || rc == MC_ERR_IO ||
           rc == MC_ERR_NOSPACE);
     CHECK(emu.st.violations == 0u);
+    CHECK(!(rc == MC_ERR_BLANK && (g.cfg.new_meter || blank))); /* a blank memory is a first start */
     if (rc != MC_OK) {
         if (rc == MC_ERR_INVAL || rc == MC_ERR_VERSION || rc == MC_ERR_BLANK) {
+            /* Refused: nothing written, the instances untouched. */
             CHECK(memcmp(before, emu.mem, image) == 0);
+            CHECK(memcmp(&g_meter0, &a->meter, sizeof(g_meter0)) == 0);
+            CHECK(memcmp(&g_tariff0, &a->tariff, sizeof(g_tariff0)) == 0);
+            CHECK(memcmp(&g_model0, &a->model, sizeof(g_model0)) == 0);
         }
         free(before);
         nvm_emu_free(&emu);

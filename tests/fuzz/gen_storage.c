@@ -101,8 +101,8 @@ int main(int argc, char **argv)
     const mc_time_t t0 = fz_time(2024, 3, 1, 12, 0, 0);
 
     /* A blank memory (a first start) and a fresh meter right after it. */
-    CHECK(nvm_emu_init(&e, 12, 1024, 4, 0xFF) == 0);
-    header(hdr, 1024, 4, 0xFF, 12, 0, 0x8C);
+    CHECK(nvm_emu_init(&e, 16, 1024, 4, 0xFF) == 0);
+    header(hdr, 1024, 4, 0xFF, 16, 0, 0x8C);
     write_seed("blank_1k_p4", hdr, &e);
     fz_app_init(&a, &e, t0, NULL, 0);
     CHECK(fz_app_mount(&a) == MC_OK);
@@ -116,8 +116,24 @@ int main(int argc, char **argv)
     fz_write_rich_schedule(&a);
     windows(&a, 20, 311);
     CHECK(mc_storage_poll(&a.st, a.now) == MC_OK);
-    header(hdr, 1024, 4, 0xFF, 12, 0, 0x54);
+    header(hdr, 1024, 4, 0xFF, 16, 0, 0x54);
     write_seed("windows_params_1k_p4", hdr, &e);
+    /* The same with the records of sector starts in another major format (the CRC
+     * fix-up of header bit 6 makes them valid): refused, nothing written. */
+    {
+        nvm_emu_t v;
+        CHECK(nvm_emu_init(&v, e.sector_count, e.sector_size, e.prog_size, e.erase_value) == 0);
+        nvm_emu_copy(&v, &e);
+        for (uint32_t sec = 0; sec < v.sector_count; sec++) {
+            uint8_t *p = nvm_emu_at(&v, sec, 0);
+            if (p[0] == 0x43u && p[1] == 0x4Du) {
+                p[3] = (uint8_t)(MC_STORAGE_FORMAT_MAJOR - 1u);
+            }
+        }
+        header(hdr, 1024, 4, 0xFF, 16, 0x40, 0x54);
+        write_seed("older_major_fixup_1k_p4", hdr, &v);
+        nvm_emu_free(&v);
+    }
 
     /* Then a freeze (the 15th at 00:00 passes), calibration, seal and an energy clear. */
     windows(&a, 3, 20u * 86400u);
@@ -129,15 +145,15 @@ int main(int argc, char **argv)
     CHECK(mc_storage_poll(&a.st, a.now) == MC_OK);
     windows(&a, 5, 600);
     CHECK(mc_storage_power_fail(&a.st, a.now) == MC_OK);
-    header(hdr, 1024, 4, 0xFF, 12, 0, 0xFC);
+    header(hdr, 1024, 4, 0xFF, 16, 0, 0xFC);
     write_seed("freeze_seal_clear_1k_p4", hdr, &e);
     /* The same image with the CRC fix-ups on, so that mutations behind the CRCs stay valid. */
-    header(hdr, 1024, 4, 0xFF, 12, 0xC0, 0xFC);
+    header(hdr, 1024, 4, 0xFF, 16, 0xC0, 0xFC);
     write_seed("freeze_seal_clear_1k_p4_fixup", hdr, &e);
     nvm_emu_free(&e);
 
     /* Other geometries: 2 KiB sectors programmed by 8, 3 history/config sectors; 4 KiB by 16;
-     * EEPROM-like (1-byte units, erase 0x00). */
+     * EEPROM-like (1-byte units, erase 0x00); 8 x 4 KiB, where history and config share one area. */
     static const struct {
         const char *name;
         uint32_t sector_size, prog, sectors;
@@ -146,7 +162,8 @@ int main(int argc, char **argv)
     } geo[] = {
         {"freeze_2k_p8_16s", 2048, 8, 16, 0xFF, 30},
         {"events_wrapped_4k_p16", 4096, 16, 10, 0xFF, 400},
-        {"eeprom_1k_p1_erase00", 1024, 1, 12, 0x00, 10},
+        {"eeprom_1k_p1_erase00", 1024, 1, 14, 0x00, 10},
+        {"small_8x4k_p8", 4096, 8, 8, 0xFF, 20},
     };
     for (unsigned g = 0; g < sizeof(geo) / sizeof(geo[0]); g++) {
         CHECK(nvm_emu_init(&e, geo[g].sectors, geo[g].sector_size, geo[g].prog, geo[g].erase_value) == 0);
@@ -165,13 +182,13 @@ int main(int argc, char **argv)
     }
 
     /* A memory that holds no meter of ours (refused unless a new meter is asked for). */
-    CHECK(nvm_emu_init(&e, 12, 1024, 4, 0xFF) == 0);
+    CHECK(nvm_emu_init(&e, 16, 1024, 4, 0xFF) == 0);
     for (size_t k = 0; k < 3000u; k++) {
         e.mem[k] = (uint8_t)(nvm_emu_mix(k) >> 17);
     }
-    header(hdr, 1024, 4, 0xFF, 12, 0, 0x84);
+    header(hdr, 1024, 4, 0xFF, 16, 0, 0x84);
     write_seed("foreign_1k_p4", hdr, &e);
-    header(hdr, 1024, 4, 0xFF, 12, 0x20, 0x84);
+    header(hdr, 1024, 4, 0xFF, 16, 0x20, 0x84);
     write_seed("foreign_1k_p4_new_meter", hdr, &e);
     nvm_emu_free(&e);
 

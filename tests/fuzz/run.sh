@@ -4,8 +4,9 @@
 # committed corpus (tests/fuzz/corpus/<target>/; the storage target also from
 # fresh images of gen_storage). New inputs stay in OUT/<target>/corpus, any
 # reproducer in OUT/<target>/ (crash-*, leak-*, timeout-*, oom-*; those of an
-# earlier run are moved to OUT/<target>/previous/ first). Ends with one line per
-# target (seconds, executions, findings) and fails if any target found something.
+# earlier run are moved to OUT/<target>/previous/ first). libFuzzer runs in fork
+# mode with one job, so that fuzzing goes on after a finding. Ends with one line per
+# target (seconds, executions, crashes) and fails if any target found something.
 #
 # Usage: tests/fuzz/run.sh OUT SECONDS TARGET...   (CC: the clang to use)
 # SPDX-License-Identifier: MIT
@@ -66,24 +67,33 @@ for t in "${targets[@]}"; do
     [ -d "$dir/seeds" ] && extra=("$dir/seeds")
     echo "fuzz: fuzz_$t for $seconds s (log: $dir/fuzz.log)"
     start=$(date +%s)
-    "$out/fuzz_$t" -max_total_time="$seconds" -max_len="${maxlen[$t]}" -timeout=30 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$dir/" "$dir/corpus" "${extra[@]}" >"$dir/fuzz.log" 2>&1
+    # Fork mode, one job at a time (one core): a crash, leak, timeout or OOM is kept as a
+    # reproducer and the fuzzing goes on, so that the summary counts every finding.
+    "$out/fuzz_$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        -max_total_time="$seconds" -max_len="${maxlen[$t]}" -timeout=30 -rss_limit_mb=2048 \
+        -artifact_prefix="$dir/" "$dir/corpus" "${extra[@]}" >"$dir/fuzz.log" 2>&1
     rc=$?
     took=$(( $(date +%s) - start ))
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz.log" | tail -1)
-    if [ -z "$execs" ]; then # not printed after a crash: the last status line's count
-        execs=$(grep -a -o '^#[0-9]*' "$dir/fuzz.log" | tail -1 | tr -d '#')
-    fi
+    # Status lines of fork mode: "#<executions>: cov: ... oom/timeout/crash: 0/0/0 time: ...".
+    last=$(grep -a -E '^#[0-9]+: cov:' "$dir/fuzz.log" | tail -1)
+    execs=$(printf '%s' "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+    otc=$(printf '%s' "$last" | sed -n 's/.*oom\/timeout\/crash: \([0-9]*\/[0-9]*\/[0-9]*\).*/\1/p')
     found=("$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* "$dir"/slow-unit-*)
     shopt -u nullglob
     corpus=$(find "$dir/corpus" -type f | wc -l)
+    line=$(printf '%-9s %5s s  %12s executions  %3d crashes (oom/timeout/crash %s)  corpus %d' "$t" "$took" \
+        "${execs:-?}" "${#found[@]}" "${otc:-?}" "$corpus")
     if [ $rc -ne 0 ] || [ ${#found[@]} -gt 0 ]; then
         failed=1
-        grep -a -m3 -E 'check failed|ERROR:|runtime error|SUMMARY' "$dir/fuzz.log" | sed 's/^/    /'
-        line=$(printf '%-9s %5s s  %12s executions  %d findings  corpus %d  %s' "$t" "$took" "${execs:-?}" \
-            "$(( ${#found[@]} > 0 ? ${#found[@]} : 1 ))" "$corpus" "${found[*]:-exit $rc, see $dir/fuzz.log}")
-    else
-        line=$(printf '%-9s %5s s  %12s executions  0 findings  corpus %d' "$t" "$took" "${execs:-?}" "$corpus")
+        [ ${#found[@]} -gt 0 ] || line="$line  (exit $rc, see $dir/fuzz.log)"
+        # What they are (fork mode logs no cause): each reproducer run again, each distinct
+        # cause once with the number of reproducers and one of them.
+        for f in "${found[@]:0:200}"; do
+            cause=$(timeout 60 "$out/fuzz_$t" "$f" 2>&1 | grep -a -m1 -o -E \
+                'check failed: .*|runtime error: .*|ERROR: (AddressSanitizer|LeakSanitizer): [a-z-]+( on [a-z]+)?|ERROR: libFuzzer: [a-z -]+' \
+                | sed 's/0x[0-9a-f]*/0x.../g')
+            printf '%s\t%s\n' "${cause:-no cause printed (slow input?)}" "$f"
+        done | sort | awk -F'\t' '{n[$1]++; if (!($1 in f)) f[$1] = $2} END {for (c in n) printf "    %4d x %s\n           e.g. %s\n", n[c], c, f[c]}' 
     fi
     echo "fuzz: $line"
     summary+=("$line")
@@ -93,7 +103,7 @@ echo "make fuzz: summary (FUZZ_SECONDS=$seconds)"
 printf '    %s\n' "${summary[@]}"
 printf '%s\n' "${summary[@]}" >"$out/summary.txt"
 if [ $failed -ne 0 ]; then
-    echo "make fuzz: FINDINGS (reproducers above; add each to tests/fuzz/corpus/<target>/ before the fix)"
+    echo "make fuzz: FINDINGS (reproducers above: run one with OUT/fuzz_<target> FILE; see tests/fuzz/README.md)"
     exit 1
 fi
 echo "make fuzz: no finding"
