@@ -99,7 +99,14 @@ void nvm_emu_flip(nvm_emu_t *e, uint32_t sector, uint32_t offset, unsigned bit)
 void nvm_emu_fail_sector(nvm_emu_t *e, int32_t sector, nvm_fail_mode mode)
 {
     e->fail_sector = mode == NVM_FAIL_NONE ? -1 : sector;
+    e->fail_count = 1;
     e->fail_mode = sector < 0 ? NVM_FAIL_NONE : mode;
+}
+
+void nvm_emu_fail_range(nvm_emu_t *e, uint32_t first, uint32_t count, nvm_fail_mode mode)
+{
+    nvm_emu_fail_sector(e, count == 0u ? -1 : (int32_t)first, mode);
+    e->fail_count = count;
 }
 
 void nvm_emu_wear(const nvm_emu_t *e, uint32_t first, uint32_t n, uint32_t *min, uint32_t *max)
@@ -241,7 +248,7 @@ static int emu_prog(void *context, uint32_t sector, uint32_t offset, const void 
     if (err != MC_OK) {
         return err;
     }
-    if ((int32_t)sector == e->fail_sector) {
+    if (e->fail_sector >= 0 && sector >= (uint32_t)e->fail_sector && sector - (uint32_t)e->fail_sector < e->fail_count) {
         switch (e->fail_mode) {
         case NVM_FAIL_IO:
             e->st.io_errors++;

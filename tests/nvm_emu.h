@@ -79,7 +79,8 @@ typedef struct nvm_emu {
     int cut_done;              /**< A cut happened (stays set until nvm_emu_repower()). */
     uint64_t cut_op;           /**< Op number that was cut. */
     /* failing sector */
-    int32_t fail_sector;       /**< Sector whose prog fails, or -1. */
+    int32_t fail_sector;       /**< First sector whose prog fails, or -1. */
+    uint32_t fail_count;       /**< Sectors failing from fail_sector on (1 for nvm_emu_fail_sector()). */
     nvm_fail_mode fail_mode;   /**< How it fails. */
     /* hook */
     nvm_emu_op_hook before_op; /**< Called before each prog/erase is carried out (may be NULL). */
@@ -129,6 +130,9 @@ void nvm_emu_flip(nvm_emu_t *e, uint32_t sector, uint32_t offset, unsigned bit);
 
 /** Make @p sector's prog fail as @p mode says (sector -1 or NVM_FAIL_NONE: none). */
 void nvm_emu_fail_sector(nvm_emu_t *e, int32_t sector, nvm_fail_mode mode);
+
+/** Make sectors [first, first + count) fail their prog as @p mode says (a failing medium). */
+void nvm_emu_fail_range(nvm_emu_t *e, uint32_t first, uint32_t count, nvm_fail_mode mode);
 
 /** Pointer to a byte of the image. */
 uint8_t *nvm_emu_at(nvm_emu_t *e, uint32_t sector, uint32_t offset);

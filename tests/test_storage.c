@@ -40,6 +40,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1925,8 +1926,8 @@ static void test_flip_energy_header_id(void **state)
     }
 }
 
-/* Two freezes, then the newest history record gets a flip. */
-static void two_freezes(fx_t *f)
+/* Two freezes (1 February by windows, 1 March by a clock set), 600 Wh this month, a warning. */
+static void two_freezes_whole(fx_t *f)
 {
     assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 1, 31, 23, 50, 0)), MC_OK);
     feed_wh(&f->a, 900, 2, 1); /* crosses 1 February 00:00: freeze P1 */
@@ -1936,6 +1937,12 @@ static void two_freezes(fx_t *f)
     assert_int_equal(f->a.tariff.history[0].frozen_at, T(2024, 3, 1, 0, 0, 0));
     feed_wh(&f->a, 300, 2, 1); /* 600 Wh this month */
     assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+}
+
+/* Two freezes, then the newest history record gets a flip. */
+static void two_freezes(fx_t *f)
+{
+    two_freezes_whole(f);
     const rec_t r = newest_record(&f->emu, &f->a.st, AREA_HISTORY, KIND_HISTORY);
     assert_true(r.found);
     /* payload: gen, last settlement, max demand, its time (16), month (128), history[0]: frozen_at, active_wh[0] */
@@ -2708,6 +2715,807 @@ static void test_geometry_documented_range(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Issue 14: only our own state, only valid values                         */
+
+/* The instances of an app as they are before a mount (to check that a refused mount leaves them). */
+typedef struct before {
+    mc_meter_t meter;
+    mc_tariff_t tariff;
+    mc_model_t model;
+} before_t;
+
+/* Mount `a` (initialised) on `e`; it must be refused with `want`, with the image and the instances
+ * untouched and not one NVM operation. */
+static void expect_refused(app_t *a, nvm_emu_t *e, int want, const char *what)
+{
+    static nvm_emu_t snap;
+    static before_t b;
+    assert_int_equal(nvm_emu_init(&snap, e->sector_count, e->sector_size, e->prog_size, e->erase_value), 0);
+    nvm_emu_copy(&snap, e);
+    b.meter = a->meter;
+    b.tariff = a->tariff;
+    b.model = a->model;
+    nvm_emu_reset_stats(e);
+    const int rc = app_mount(a);
+    if (rc != want || !nvm_emu_same(e, &snap) || e->st.progs + e->st.erases != 0u ||
+        memcmp(&b.meter, &a->meter, sizeof(b.meter)) != 0 || memcmp(&b.tariff, &a->tariff, sizeof(b.tariff)) != 0 ||
+        memcmp(&b.model, &a->model, sizeof(b.model)) != 0) {
+        fail_msg("%s: mount %s (expected %s), image %s, %llu writes, instances %s", what, mc_strerror(rc),
+                 mc_strerror(want), nvm_emu_same(e, &snap) ? "unchanged" : "CHANGED",
+                 (unsigned long long)(e->st.progs + e->st.erases),
+                 memcmp(&b.model, &a->model, sizeof(b.model)) == 0 ? "untouched" : "CHANGED");
+    }
+    nvm_emu_free(&snap);
+}
+
+static void init_only(app_t *a, nvm_emu_t *e, mc_time_t now, const mc_storage_config_t *cfg)
+{
+    mc_nvm_t nvm;
+    nvm_emu_port(e, &nvm);
+    app_init_nvm(a, &nvm, now, cfg);
+    a->emu = e;
+}
+
+/* A meter with some life: energy, two parameter versions, a clear, events in both logs. */
+static void some_life(app_t *a, nvm_emu_t *e)
+{
+    assert_int_equal(app_boot(a, e, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_n(a, 0, 300, 1);
+    assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 17), MC_OK);
+    feed_n(a, 300, 100, 1);
+    assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 18), MC_OK);
+    assert_int_equal(write_u16(a, MC_QTY_PULSE_CONSTANT, 0, 800), MC_OK);
+    feed_n(a, 400, 100, 1);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+}
+
+/* A foreign image, all zeros, or a nearly blank one: refused with MC_ERR_BLANK and left as it is;
+ * with cfg.new_meter it becomes a new meter. A blank memory is a first start. */
+static void test_foreign_image_refused(void **state)
+{
+    fx_t *f = *state;
+    const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
+    const size_t size = (size_t)f->emu.sector_count * f->emu.sector_size;
+    /* random bytes of exactly the memory's size */
+    uint64_t x = 99;
+    for (size_t k = 0; k < size; k++) {
+        x = nvm_emu_mix(x + k);
+        f->emu.mem[k] = (uint8_t)x;
+    }
+    init_only(&f->a, &f->emu, t0, NULL);
+    expect_refused(&f->a, &f->emu, MC_ERR_BLANK, "random image");
+    /* all zeros (the erased value is 0xFF) */
+    memset(f->emu.mem, 0x00, size);
+    init_only(&f->a, &f->emu, t0, NULL);
+    expect_refused(&f->a, &f->emu, MC_ERR_BLANK, "all-zero image");
+    /* blank but for one byte in the middle */
+    memset(f->emu.mem, 0xFF, size);
+    f->emu.mem[size / 2u + 7u] = 0x42;
+    init_only(&f->a, &f->emu, t0, NULL);
+    expect_refused(&f->a, &f->emu, MC_ERR_BLANK, "blank image with one foreign byte");
+    /* a text file (a state file overwritten by something else) */
+    for (size_t k = 0; k < size; k++) {
+        f->emu.mem[k] = (uint8_t)"metercore? no, a shopping list\n"[k % 31u];
+    }
+    init_only(&f->a, &f->emu, t0, NULL);
+    expect_refused(&f->a, &f->emu, MC_ERR_BLANK, "text image");
+    /* asked for explicitly: a new meter (the whole memory formatted, a FORMAT event) */
+    mc_storage_config_t cfg;
+    mc_storage_config_default(&cfg);
+    cfg.new_meter = 1;
+    assert_int_equal(app_boot_cfg(&f->a, &f->emu, t0, &cfg), MC_OK);
+    assert_int_equal(energy_total(&f->a.meter.energy), 0);
+    assert_int_equal(mc_storage_event_count(&f->a.st), 2);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_event_read(&f->a.st, 1, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_FORMAT);
+    assert_int_equal(ev.new_value, (MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR);
+    check_log_sane(&f->a, "new meter on a foreign image");
+    feed_n(&f->a, 0, 50, 1);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 1u), MC_OK); /* ours from now on */
+    assert_same_energy(&f->b, &f->a);
+    assert_int_equal(f->b.model.errors, 0);
+    /* a blank memory: a first start, whatever new_meter says */
+    memset(f->emu.mem, 0xFF, size);
+    assert_int_equal(app_boot(&f->c, &f->emu, t0), MC_OK);
+    assert_int_equal(f->c.model.errors, 0);
+    assert_int_equal(find_event(&f->c, MC_EV_FORMAT, 2, NULL), 1);
+}
+
+/* Blank energy, history and config areas beside an intact event log (the issue's attack), or any one
+ * core area blank: refused, untouched. */
+static void test_blank_core_areas_refused(void **state)
+{
+    fx_t *f = *state;
+    static const unsigned sets[4][3] = {{1, 1, 1}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+    static const char *const names[4] = {"energy, history and config blank", "energy blank", "history blank",
+                                         "config blank"};
+    for (unsigned s = 0; s < 4u; s++) {
+        memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+        some_life(&f->a, &f->emu);
+        for (unsigned area = AREA_ENERGY; area <= AREA_CONFIG; area++) {
+            if (sets[s][area]) {
+                const mc_storage_area_t *ar = &f->a.st.area[area];
+                memset(nvm_emu_at(&f->emu, ar->first_sector, 0), 0xFF, (size_t)ar->sectors * f->emu.sector_size);
+            }
+        }
+        init_only(&f->b, &f->emu, f->a.now + 60u, NULL);
+        expect_refused(&f->b, &f->emu, MC_ERR_BLANK, names[s]);
+    }
+    /* the user asks for a new meter: formatted, the old log gone with the rest */
+    mc_storage_config_t cfg;
+    mc_storage_config_default(&cfg);
+    cfg.new_meter = 1;
+    assert_int_equal(app_boot_cfg(&f->c, &f->emu, f->a.now + 60u, &cfg), MC_OK);
+    assert_int_equal(mc_storage_event_count(&f->c.st), 2);
+    assert_int_equal(f->c.model.params.address, 1);
+}
+
+/* Forge the newest record of an area: bytes at a payload offset, then a valid CRC (as a tool would). */
+static rec_t forge(fx_t *f, const app_t *a, unsigned area, uint8_t kind, uint32_t off, const void *bytes, size_t n)
+{
+    const rec_t r = newest_record(&f->emu, &a->st, area, kind);
+    assert_true(r.found);
+    assert_true(off + n <= r.len);
+    memcpy(nvm_emu_at(&f->emu, r.sector, r.offset + HDR + off), bytes, n);
+    reseal(&f->emu, &r);
+    return r;
+}
+
+/* Records with a valid CRC and impossible values (the issue's list): each is treated as corrupt, the
+ * newest sane older copy is used and the error is flagged and logged. */
+static void test_insane_records_fall_back(void **state)
+{
+    fx_t *f = *state;
+    /* config payload: settings 8 (sealed first) | mc_params_t (password u16 at 0, address u8 at 2, pulse
+     * constant u16 at 6) | mc_calibration_t | schedule | 16 | tail */
+    const uint16_t pw = 65535, pulse0 = 0;
+    const uint8_t addr0 = 0, addr255 = 255, sealed255 = 255, day29 = 29;
+    const uint8_t no_profiles = 0;
+    const float gain = 7.0f;
+    static const struct {
+        uint32_t off;
+        const char *what;
+    } cases[] = {{8u + 0u, "password 65535"},      {8u + 2u, "address 0"},           {8u + 2u, "address 255"},
+                 {8u + 6u, "pulse constant 0"},    {0u, "sealed 255"},               {1u, "settlement day 29"},
+                 {8u + 24u + 4u, "voltage gain 7 (calibration CRC not matching)"},
+                 {8u + 24u + 28u, "a schedule without day profiles"}};
+    const void *bytes[] = {&pw, &addr0, &addr255, &pulse0, &sealed255, &day29, &gain, &no_profiles};
+    const size_t lens[] = {2, 1, 1, 2, 1, 1, 4, 1};
+    for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+        some_life(&f->a, &f->emu);
+        const mc_params_t newest = f->a.model.params;
+        assert_int_equal(newest.address, 18);
+        forge(f, &f->a, AREA_CONFIG, KIND_CONFIG, cases[c].off, bytes[c], lens[c]);
+        assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+        const mc_params_t *p = &f->b.model.params;
+        if (mc_params_check(p) != MC_OK || p->address != 18u || p->pulse_constant != 1600u || f->b.model.sealed > 1u ||
+            !(f->b.model.errors & MC_ERROR_PARAMS_CRC) || !has_integrity_event(&f->b, 0) ||
+            mc_calibration_check(&f->b.meter.cal) != MC_OK || mc_tariff_schedule_check(&f->b.tariff.schedule) != MC_OK) {
+            fail_msg("config with %s: restored password %u address %u pulse %u sealed %u, errors 0x%x (the copy "
+                     "before, address 18 and pulse 1600, flagged, expected)",
+                     cases[c].what, p->password, p->address, p->pulse_constant, f->b.model.sealed, f->b.model.errors);
+        }
+        assert_same_energy(&f->b, &f->a);
+    }
+    /* history: last settlement 0xFFFFFFFF would stop every settlement: the older copy is used, and the
+     * next settlement point still freezes */
+    memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+    two_freezes_whole(f); /* 1 February, 1 March */
+    const uint32_t never = 0xFFFFFFFFu;
+    forge(f, &f->a, AREA_HISTORY, KIND_HISTORY, 4u, &never, 4);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    if (f->b.tariff.last_settlement > MC_TIME_MAX || !(f->b.model.errors & MC_ERROR_ENERGY_CRC) ||
+        !has_integrity_event(&f->b, 2)) {
+        fail_msg("history with last settlement 0xFFFFFFFF: restored %u, errors 0x%x", f->b.tariff.last_settlement,
+                 f->b.model.errors);
+    }
+    assert_int_equal(f->b.tariff.history[0].frozen_at, T(2024, 2, 1, 0, 0, 0)); /* the copy before */
+    assert_int_equal(write_clock(&f->b, T(2024, 4, 1, 1, 0, 0)), MC_OK); /* the next point is made */
+    assert_int_equal(f->b.tariff.history[0].frozen_at, T(2024, 4, 1, 0, 0, 0));
+    /* energy: a counter beyond 2^62 quanta (sums could overflow), a NaN in the demand window */
+    const uint64_t huge = MC_STORAGE_QUANTA_MAX + 1u;
+    const uint32_t nan_bits = 0x7FC00000u;
+    const struct {
+        uint32_t off;
+        const void *b;
+        size_t n;
+        const char *what;
+    } ecases[] = {{16u, &huge, 8, "meter register above 2^61"},
+                  {16u + 48u + 8u, &huge, 8, "tariff total above 2^61"},
+                  {16u + 48u + 128u + 120u, &huge, 8, "month counter above 2^61"},
+                  {16u + 48u + 256u + 4u, &nan_bits, 4, "NaN in the demand window"}};
+    for (unsigned c = 0; c < sizeof(ecases) / sizeof(ecases[0]); c++) {
+        memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+        some_life(&f->a, &f->emu);
+        forge(f, &f->a, AREA_ENERGY, KIND_ENERGY, ecases[c].off, ecases[c].b, ecases[c].n);
+        assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+        const uint64_t got = energy_total(&f->b.meter.energy), had = energy_total(&f->a.meter.energy);
+        if (got >= had || had - got > 12u * Q || !(f->b.model.errors & MC_ERROR_ENERGY_CRC) ||
+            !has_integrity_event(&f->b, 2)) {
+            fail_msg("energy record with %s: %.3f Wh restored of %.3f, errors 0x%x", ecases[c].what,
+                     (double)got / Q, (double)had / Q, f->b.model.errors);
+        }
+        for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
+            for (unsigned k = 0; k < MC_TK_COUNT; k++) {
+                assert_true(f->b.tariff.total[r][k] <= MC_STORAGE_QUANTA_MAX);
+                assert_true(f->b.tariff.month[r][k] <= MC_STORAGE_QUANTA_MAX);
+            }
+        }
+    }
+    /* with no sane copy at all, the area has no record: refused */
+    memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    forge(f, &f->a, AREA_CONFIG, KIND_CONFIG, 8u + 2u, &addr0, 1);
+    init_only(&f->b, &f->emu, f->a.now + 60u, NULL);
+    expect_refused(&f->b, &f->emu, MC_ERR_BLANK, "the only config record insane");
+}
+
+/* Counters as large as storage accepts (2^61 quanta each) do not overflow anywhere: every energy and
+ * month register reads (UBSan aborts on a signed overflow), with each combination rule. */
+static void test_huge_counters(void **state)
+{
+    fx_t *f = *state;
+    some_life(&f->a, &f->emu);
+    uint64_t big[MC_E_COUNT + 2u * MC_TARIFF_RATES * MC_TK_COUNT];
+    for (size_t k = 0; k < sizeof(big) / sizeof(big[0]); k++) {
+        big[k] = MC_STORAGE_QUANTA_MAX;
+    }
+    forge(f, &f->a, AREA_ENERGY, KIND_ENERGY, 16u, big, sizeof(big));
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    assert_int_equal(f->b.model.errors, 0);
+    assert_true(f->b.meter.energy.q[0] == MC_STORAGE_QUANTA_MAX);
+    static const mc_qty qs[] = {MC_QTY_E_ACTIVE,          MC_QTY_E_ACTIVE_IMPORT, MC_QTY_E_ACTIVE_EXPORT,
+                                MC_QTY_E_REACTIVE,        MC_QTY_E_REACTIVE_IMPORT, MC_QTY_E_REACTIVE_EXPORT,
+                                MC_QTY_MONTH_ACTIVE,      MC_QTY_MONTH_REACTIVE};
+    unsigned reads = 0;
+    for (int comb = 0; comb <= (int)MC_COMBINE_IMPORT_ONLY; comb++) {
+        f->b.tariff.cfg.active_combination = (mc_combination)comb;
+        f->b.tariff.cfg.reactive_combination = (mc_combination)comb;
+        for (size_t q = 0; q < sizeof(qs) / sizeof(qs[0]); q++) {
+            for (unsigned rate = 0; rate <= MC_TARIFF_RATES; rate++) {
+                const unsigned arg = qs[q] == MC_QTY_MONTH_ACTIVE || qs[q] == MC_QTY_MONTH_REACTIVE ? rate * 16u : rate;
+                mc_value_t v;
+                assert_int_equal(mc_model_read(&f->b.model, qs[q], arg, &v), MC_OK);
+                reads++;
+                if (comb != (int)MC_COMBINE_IMPORT_MINUS_EXPORT && !(v.f > 0.0f)) {
+                    fail_msg("quantity %u rate %u (rule %d) reads %g with counters of 2^61", qs[q], rate, comb,
+                             (double)v.f);
+                }
+            }
+        }
+        float kwh;
+        assert_int_equal(mc_tariff_month_kwh(&f->b.tariff, 0, 0, MC_COMBINED_ACTIVE, &kwh), MC_OK);
+        assert_true(kwh == kwh);
+    }
+    /* the tariff alone, beyond what storage accepts (a firmware could still count that far) */
+    mc_tariff_t t = f->b.tariff;
+    for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
+        for (unsigned k = 0; k < MC_TK_COUNT; k++) {
+            t.total[r][k] = UINT64_MAX - r;
+            t.month[r][k] = UINT64_MAX - k;
+        }
+    }
+    for (int comb = 0; comb <= (int)MC_COMBINE_IMPORT_ONLY; comb++) {
+        t.cfg.active_combination = (mc_combination)comb;
+        float kwh;
+        assert_int_equal(mc_tariff_month_kwh(&t, 0, 0, MC_COMBINED_ACTIVE, &kwh), MC_OK);
+        const float total = mc_tariff_combined_kwh(&t, 0, MC_COMBINED_ACTIVE);
+        assert_true(kwh == kwh && total == total);
+        if (comb == (int)MC_COMBINE_IMPORT_PLUS_EXPORT) {
+            assert_true(kwh > 8e6f && total > 8e6f); /* saturated at 2^63 quanta = 8.6e6 kWh, positive */
+        }
+    }
+    print_message("counters of 2^61 quanta (2.1 GWh) in every register: %u register reads under UBSan, none "
+                  "overflowed\n",
+                  reads);
+    feed_n(&f->b, 0, 10, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Issue 14: an audit trail that cannot be flushed                          */
+
+/* The metersim geometry: 64 sectors of 4 KiB, programmed in words. */
+static int setup_metersim(void **state)
+{
+    return fx_setup(state, 64, 4096, 4, 0xFF);
+}
+
+static int find_seq(const app_t *a, uint32_t seq, mc_event_t *out)
+{
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        if (mc_storage_event_read(&a->st, i, out) == MC_OK && out->seq == seq) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* An energy clear, then 400 ordinary parameter writes (the issue's attack: 0.11 s over TCP): the
+ * clear stays in the audit log, in the merged view and behind the event registers 1301H..130DH;
+ * then the audit log's own capacity. */
+static void test_audit_not_flushed(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_n(a, 0, 100, 1);
+    assert_int_equal(write_u16(a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND), MC_OK);
+    mc_event_t clear;
+    assert_int_equal(mc_storage_audit_read(&a->st, 0, &clear), MC_OK);
+    assert_int_equal(clear.type, MC_EV_ENERGY_CLEAR);
+    for (unsigned i = 0; i < 400u; i++) {
+        assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 2u + i % 2u), MC_OK);
+    }
+    const unsigned n = mc_storage_event_count(&a->st), na = mc_storage_audit_count(&a->st);
+    mc_event_t ev;
+    const int at = find_seq(a, clear.seq, &ev);
+    if (at < 0 || memcmp(&ev, &clear, sizeof(ev)) != 0) {
+        fail_msg("400 parameter writes pushed the energy clear (seq %u) out of the log (%u events readable)",
+                 clear.seq, n);
+    }
+    /* the ordinary log wrapped: the oldest parameter writes are gone, the clear is not */
+    mc_event_t oldest;
+    assert_int_equal(mc_storage_event_read(&a->st, n - 1u, &oldest), MC_OK);
+    assert_int_equal(oldest.type, MC_EV_FORMAT);
+    assert_true(n < 400u);
+    assert_int_equal(na, 2); /* FORMAT, ENERGY_CLEAR */
+    assert_int_equal(mc_storage_audit_read(&a->st, 0, &ev), MC_OK);
+    assert_int_equal(ev.seq, clear.seq);
+    uint32_t c;
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_ENERGY_CLEAR, &c), MC_OK);
+    assert_int_equal(c, 1);
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_ALL, &c), MC_OK);
+    assert_int_equal(c, 2);
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_COUNTERS, &c), MC_ERR_INVAL);
+    /* through the event registers, as a Modbus client reads them (selector 1301H, event 1302H..) */
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_EVENT_SELECT;
+    it.u = (uint16_t)at;
+    assert_int_equal(mc_model_write(&a->model, &it, 1, MC_SRC_BUS), MC_OK);
+    mc_value_t v[12];
+    for (unsigned k = 0; k < 12u; k++) {
+        assert_int_equal(mc_model_read(&a->model, MC_QTY_EVENT, k, &v[k]), MC_OK);
+    }
+    assert_int_equal(((uint32_t)v[0].u << 16) | v[1].u, clear.seq);
+    assert_int_equal(v[4].u, MC_EV_ENERGY_CLEAR);
+    assert_int_equal(mc_model_read(&a->model, MC_QTY_EVENT_COUNT, 0, &v[0]), MC_OK);
+    assert_int_equal(v[0].u, n);
+    check_log_sane(a, "after 400 writes");
+    print_message("after a clear and 400 parameter writes: %u events readable (%u in the audit log), the clear "
+                  "at index %d\n",
+                  n, na, at);
+    /* the audit log's capacity: metrological writes (settlement hour) until it wraps */
+    const mc_storage_area_t au = a->st.area[AREA_AUDIT];
+    for (unsigned i = 0; i < 900u; i++) {
+        assert_int_equal(write_u16(a, MC_QTY_SETTLE_HOUR, 0, 1u + i % 2u), MC_OK);
+    }
+    const unsigned kept = mc_storage_audit_count(&a->st);
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_TARIFF, &c), MC_OK);
+    assert_int_equal(c, 900);
+    print_message("audit log on 64 x 4 KiB: %u sectors of %u events; after 902 audit events %u are readable "
+                  "(counters never reset: %u tariff changes)\n",
+                  au.sectors, au.slots_per_sector, kept, c);
+    assert_true(kept >= 500u);
+    assert_true(kept >= (unsigned)(au.sectors - 1u) * au.slots_per_sector);
+    check_log_sane(a, "after 900 audit events");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Issue 14: acknowledged means durable                                     */
+
+/* Every kind of write: once its reply is OK, a cut at the very next NVM operation keeps it, with its
+ * event (the issue: kill -9 40 ms after an acknowledged write lost 10 of 10). */
+static void test_ack_durable(void **state)
+{
+    fx_t *f = *state;
+    for (unsigned kind = 0; kind < 7u; kind++) {
+        memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+        app_t *a = &f->a;
+        assert_int_equal(app_boot(a, &f->emu, T(2024, 2, 10, 12, 0, 0)), MC_OK);
+        feed_wh(a, 40, 1, 1);
+        const uint64_t had = energy_total(&a->meter.energy);
+        mc_write_item_t it;
+        memset(&it, 0, sizeof(it));
+        uint8_t type = MC_EV_PARAM;
+        int rc;
+        switch (kind) {
+        case 0:
+            rc = write_u16(a, MC_QTY_ADDRESS, 0, 42);
+            break;
+        case 1:
+            it.qty = MC_QTY_CAL;
+            it.arg = 1;
+            it.is_float = 1;
+            it.f = 0.97f;
+            rc = mc_model_write(&a->model, &it, 1, MC_SRC_BUS);
+            type = MC_EV_CALIBRATION;
+            break;
+        case 2:
+            rc = write_u16(a, MC_QTY_SEAL, 0, 1);
+            type = MC_EV_CALIBRATION;
+            break;
+        case 3:
+            rc = write_u16(a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND);
+            type = MC_EV_ENERGY_CLEAR;
+            break;
+        case 4:
+            rc = write_u16(a, MC_QTY_TOU_PROFILE, 2, 3);
+            break;
+        case 5:
+            rc = write_clock(a, T(2024, 3, 1, 0, 30, 0)); /* and a freeze */
+            type = MC_EV_CLOCK_SET;
+            break;
+        default:
+            rc = write_u16(a, MC_QTY_PULSE_CONSTANT, 0, 1000);
+            break;
+        }
+        assert_int_equal(rc, MC_OK);
+        const mc_event_t *want = NULL;
+        mc_event_t newest;
+        for (unsigned i = 0; i < mc_storage_event_count(&a->st); i++) {
+            assert_int_equal(mc_storage_event_read(&a->st, i, &newest), MC_OK);
+            if (newest.type == type) {
+                want = &newest;
+                break;
+            }
+        }
+        assert_non_null(want);
+        /* the next operation is cut (a window that saves energy) */
+        nvm_emu_arm_cut(&f->emu, 1, 5);
+        (void)app_feed(a, &(mc_energy_t){{20u * Q, 0, 0, 0, 0, 0}}, 1);
+        assert_true(f->emu.cut_done);
+        nvm_emu_repower(&f->emu);
+        app_t *b = &f->b;
+        assert_int_equal(app_boot(b, &f->emu, a->now + 1u), MC_OK);
+        mc_event_t got;
+        const int at = find_seq(b, want->seq, &got);
+        int kept;
+        switch (kind) {
+        case 0:
+            kept = b->model.params.address == 42u;
+            break;
+        case 1:
+            kept = b->meter.cal.i_gain == 0.97f;
+            break;
+        case 2:
+            kept = b->model.sealed == 1u;
+            break;
+        case 3:
+            kept = energy_total(&b->meter.energy) == 0u && had != 0u;
+            break;
+        case 4:
+            kept = b->tariff.schedule.day_profiles[0].seg[0].rate == 3u;
+            break;
+        case 5:
+            kept = b->tariff.history[0].frozen_at == T(2024, 3, 1, 0, 0, 0) &&
+                   find_event(b, MC_EV_FREEZE, 8, NULL) >= 0;
+            break;
+        default:
+            kept = b->model.params.pulse_constant == 1000u;
+            break;
+        }
+        if (!kept || at < 0 || memcmp(&got, want, sizeof(got)) != 0) {
+            fail_msg("write kind %u acknowledged, cut one operation later: kept %d, its event %s", kind, kept,
+                     at < 0 ? "gone" : "there");
+        }
+        check_log_sane(b, "after the cut");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Issue 14: demand survives                                                */
+
+/* An independent model of the sliding demand: 15-minute window of 1-minute sub-intervals, a window's
+ * energy in the sub-interval its close time falls in, the maximum over full windows. */
+typedef struct dmodel {
+    double e[4096]; /* W*s per sub-interval index since t0 */
+    mc_time_t t0;
+    double max;
+    mc_time_t max_at;
+} dmodel_t;
+
+static void dm_add(dmodel_t *m, mc_time_t t, double ws)
+{
+    const uint32_t k = (t - m->t0) / 60u;
+    assert_true(k < 4096u);
+    m->e[k] += ws;
+}
+
+/* Demand of the window that ended at the end of sub-interval k (needs k >= 14). */
+static double dm_demand(const dmodel_t *m, uint32_t k)
+{
+    double s = 0;
+    for (uint32_t j = k - 14u; j <= k; j++) {
+        s += m->e[j];
+    }
+    return s / 900.0;
+}
+
+/* Maximum over the windows that ended up to time t (sub-intervals closed by then). */
+static void dm_max(dmodel_t *m, mc_time_t t)
+{
+    m->max = 0;
+    m->max_at = 0;
+    const uint32_t closed = (t - m->t0) / 60u; /* sub-intervals 0..closed-1 have ended */
+    for (uint32_t k = 14; k < closed; k++) {
+        const double d = dm_demand(m, k);
+        if (d > m->max + 1e-6) {
+            m->max = d;
+            m->max_at = m->t0 + (k + 1u) * 60u; /* the end of the window */
+        }
+    }
+}
+
+static void demand_feed(app_t *a, dmodel_t *m, uint32_t n, double watts)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const uint64_t q = (uint64_t)(watts / 3600.0 * (double)Q);
+        const int rc = app_feed(a, &(mc_energy_t){{q, 0, 0, 0, 0, 0}}, 1);
+        assert_true(rc >= 0);
+        dm_add(m, a->now, (double)(float)((double)q / (double)Q * 3600.0)); /* as the reading's P */
+    }
+}
+
+static void demand_agrees(const app_t *a, dmodel_t *m, const char *ctx)
+{
+    dm_max(m, a->now);
+    const uint32_t k = (a->now - m->t0) / 60u - 1u; /* the last sub-interval closed */
+    const double want = dm_demand(m, k);
+    float p = 0;
+    (void)mc_tariff_demand(&a->tariff, &p, NULL);
+    if (fabs(p - want) > 1e-3 * want + 1e-3 || fabs(a->tariff.max_demand_p - m->max) > 1e-3 * m->max + 1e-3 ||
+        a->tariff.max_demand_p_at != m->max_at) {
+        fail_msg("%s: demand %.3f W (model %.3f), maximum %.3f W at %u (model %.3f at %u)", ctx, (double)p, want,
+                 (double)a->tariff.max_demand_p, a->tariff.max_demand_p_at, m->max, m->max_at);
+    }
+}
+
+/* This month's maximum demand and the running window across a power-fail warning, a cut without one,
+ * and a long outage (the issue: 1030H read 2300 W, then 0 after a clean restart). */
+static void test_demand_survives(void **state)
+{
+    fx_t *f = *state;
+    static dmodel_t m;
+    memset(&m, 0, sizeof(m));
+    m.t0 = T(2024, 5, 10, 8, 0, 0);
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, m.t0), MC_OK);
+    demand_feed(a, &m, 899, 1000.0); /* sub-intervals 0..14 */
+    demand_feed(a, &m, 900, 2300.0); /* 15..29: the one window at 2300 W, the maximum */
+    demand_feed(a, &m, 300, 800.0);
+    demand_agrees(a, &m, "before any restart");
+    assert_true(a->tariff.max_demand_p > 2290.0f);
+    /* a warning, 10 s off */
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    app_t *b = &f->b;
+    assert_int_equal(app_boot(b, &f->emu, a->now + 10u), MC_OK);
+    assert_true(b->tariff.max_demand_p == a->tariff.max_demand_p);
+    assert_int_equal(b->tariff.max_demand_p_at, a->tariff.max_demand_p_at);
+    mc_value_t v;
+    assert_int_equal(mc_model_read(&b->model, MC_QTY_MAX_DEMAND_P, 0, &v), MC_OK);
+    assert_true(v.f > 2290.0f);
+    demand_feed(b, &m, 600, 1500.0);
+    demand_agrees(b, &m, "after a warning and 10 s off");
+    /* a cut without warning: the state of the last energy save comes back */
+    static nvm_emu_t snap;
+    assert_int_equal(nvm_emu_init(&snap, f->emu.sector_count, f->emu.sector_size, f->emu.prog_size, 0xFF), 0);
+    uint32_t seq = energy_seq(f, b);
+    mc_tariff_t at_save;
+    for (;;) {
+        demand_feed(b, &m, 1, 3000.0);
+        if (energy_seq(f, b) != seq) {
+            at_save = b->tariff; /* just saved */
+            nvm_emu_copy(&snap, &f->emu);
+            break;
+        }
+    }
+    demand_feed(b, &m, 5, 3000.0); /* lost with the cut */
+    nvm_emu_copy(&f->emu, &snap);
+    app_t *c = &f->c;
+    assert_int_equal(app_boot(c, &f->emu, b->now + 3u), MC_OK);
+    if (c->tariff.max_demand_p != at_save.max_demand_p || c->tariff.max_demand_p_at != at_save.max_demand_p_at ||
+        memcmp(c->tariff.slot_p, at_save.slot_p, sizeof(at_save.slot_p)) != 0 || c->tariff.cur_p != at_save.cur_p) {
+        fail_msg("after a cut: maximum %.3f W at %u, window under way %.1f W*s (saved: %.3f W at %u, %.1f W*s)",
+                 (double)c->tariff.max_demand_p, c->tariff.max_demand_p_at, (double)c->tariff.cur_p,
+                 (double)at_save.max_demand_p, at_save.max_demand_p_at, (double)at_save.cur_p);
+    }
+    nvm_emu_free(&snap);
+    /* a long outage (an hour): the window is stale, only zeros, as the tariff would have it; the maximum stays */
+    assert_int_equal(mc_storage_power_fail(&c->st, c->now), MC_OK);
+    assert_int_equal(app_boot(a, &f->emu, c->now + 3600u), MC_OK);
+    float p = 1;
+    (void)mc_tariff_demand(&a->tariff, &p, NULL);
+    assert_true(p == 0.0f);
+    assert_true(a->tariff.max_demand_p == c->tariff.max_demand_p);
+    assert_int_equal(a->tariff.max_demand_p_at, c->tariff.max_demand_p_at);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Issue 14: a failing medium, passwords, format and code changes           */
+
+static unsigned count_type(const app_t *a, uint8_t type)
+{
+    unsigned k = 0;
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        k += mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == type;
+    }
+    return k;
+}
+
+/* A failing medium is reported once per area and mount, not once per operation (the issue: 56
+ * storage events from one failed mount). */
+static void test_failing_medium_reported_once(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    const mc_storage_area_t ea = a->st.area[AREA_ENERGY], ca = a->st.area[AREA_CONFIG];
+    nvm_emu_fail_range(&f->emu, ea.first_sector, ea.sectors, NVM_FAIL_IO); /* the whole energy area */
+    int failed = 0;
+    for (unsigned i = 0; i < 300u; i++) {
+        failed |= app_feed(a, &(mc_energy_t){{5u * Q, 0, 0, 0, 0, 0}}, 1) < 0;
+    }
+    assert_true(failed);
+    assert_true(a->model.errors & MC_ERROR_ENERGY_CRC);
+    const unsigned n1 = count_type(a, MC_EV_STORAGE);
+    /* the next mount: once more (the medium is still failing) */
+    (void)mc_storage_power_fail(&a->st, a->now);
+    assert_int_equal(app_boot(&f->b, &f->emu, a->now + 1u), MC_OK);
+    for (unsigned i = 0; i < 300u; i++) {
+        (void)app_feed(&f->b, &(mc_energy_t){{5u * Q, 0, 0, 0, 0, 0}}, 1);
+    }
+    const unsigned n2 = count_type(&f->b, MC_EV_STORAGE);
+    /* config failing too: one more, for that area */
+    nvm_emu_fail_range(&f->emu, ca.first_sector, ca.sectors, NVM_FAIL_SILENT);
+    for (unsigned i = 0; i < 30u; i++) {
+        (void)write_u16(&f->b, MC_QTY_ADDRESS, 0, 2u + i % 2u);
+    }
+    const unsigned n3 = count_type(&f->b, MC_EV_STORAGE);
+    print_message("energy area failing: %u storage events after 300 saves, %u after a remount and 300 more; "
+                  "config failing too: %u\n",
+                  n1, n2, n3);
+    if (n1 != 1u || n2 != 2u || n3 != 3u) {
+        fail_msg("a failing medium reported %u, %u, %u times (expected 1, 2, 3: once per area and mount)", n1, n2,
+                 n3);
+    }
+    nvm_emu_fail_sector(&f->emu, -1, NVM_FAIL_NONE);
+}
+
+/* A wrong password is logged (counted, never with the tried value) in the ordinary log. */
+static void test_auth_event(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    mc_auth_guard_t g;
+    mc_auth_guard_init(&g, MC_IFACE_TCP);
+    mc_session_t s;
+    mc_session_init(&s, &g);
+    assert_int_equal(mc_session_login(&a->model, &s, 1234), MC_ERR_AUTH);
+    assert_int_equal(mc_session_login(&a->model, &s, 4321), MC_ERR_AUTH);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_event_read(&a->st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_AUTH);
+    assert_int_equal(ev.qty, MC_AUTH_WRONG);
+    assert_int_equal(ev.arg, MC_IFACE_TCP);
+    assert_int_equal(ev.old_value, 2);
+    assert_int_equal(ev.new_value, 0);
+    assert_int_equal(ev.source, MC_SRC_BUS);
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        assert_int_equal(mc_storage_event_read(&a->st, i, &ev), MC_OK);
+        assert_true(ev.old_value != 1234u && ev.new_value != 1234u && ev.old_value != 4321u && ev.new_value != 4321u);
+    }
+    mc_storage_auth_event(&a->st, MC_AUTH_LOCKOUT, MC_IFACE_PANEL, 10, 60);
+    assert_int_equal(mc_storage_event_read(&a->st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_AUTH);
+    assert_int_equal(ev.source, MC_SRC_PANEL);
+    assert_int_equal(ev.new_value, 60);
+    assert_int_equal(mc_storage_audit_count(&a->st), 1); /* not metrological: only the FORMAT there */
+    mc_storage_auth_event(NULL, MC_AUTH_WRONG, MC_IFACE_TCP, 1, 0);
+}
+
+static uint32_t g_checksum;
+
+static uint32_t app_checksum(void *ctx)
+{
+    (void)ctx;
+    return g_checksum;
+}
+
+static int boot_with_checksum(app_t *a, nvm_emu_t *e, mc_time_t now, uint32_t checksum)
+{
+    init_only(a, e, now, NULL);
+    g_checksum = checksum;
+    a->model.hooks.code_checksum = checksum != 0u ? app_checksum : NULL;
+    return app_mount(a);
+}
+
+/* MC_EV_FORMAT: a new memory (storage format), and the code checksum each time it changes. */
+static void test_format_events(void **state)
+{
+    fx_t *f = *state;
+    const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
+    assert_int_equal(boot_with_checksum(&f->a, &f->emu, t0, 0xC0DE0001u), MC_OK);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_audit_count(&f->a.st), 2);
+    assert_int_equal(mc_storage_audit_read(&f->a.st, 1, &ev), MC_OK);
+    assert_true(ev.type == MC_EV_FORMAT && ev.arg == 0 && ev.old_value == 0u &&
+                ev.new_value == ((MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR));
+    assert_int_equal(mc_storage_audit_read(&f->a.st, 0, &ev), MC_OK);
+    assert_true(ev.type == MC_EV_FORMAT && ev.arg == 1 && ev.old_value == 0u && ev.new_value == 0xC0DE0001u);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, t0 + 10u), MC_OK);
+    /* the same code: nothing */
+    assert_int_equal(boot_with_checksum(&f->b, &f->emu, t0 + 20u, 0xC0DE0001u), MC_OK);
+    assert_int_equal(mc_storage_audit_count(&f->b.st), 2);
+    /* new firmware */
+    assert_int_equal(boot_with_checksum(&f->c, &f->emu, t0 + 30u, 0xC0DE0002u), MC_OK);
+    assert_int_equal(mc_storage_audit_count(&f->c.st), 3);
+    assert_int_equal(mc_storage_audit_read(&f->c.st, 0, &ev), MC_OK);
+    assert_true(ev.type == MC_EV_FORMAT && ev.arg == 1 && ev.old_value == 0xC0DE0001u && ev.new_value == 0xC0DE0002u);
+    uint32_t c;
+    assert_int_equal(mc_storage_audit_counter(&f->c.st, MC_AUDIT_FORMAT, &c), MC_OK);
+    assert_int_equal(c, 3);
+    /* it survives: a remount with the new code logs nothing more */
+    assert_int_equal(boot_with_checksum(&f->a, &f->emu, t0 + 40u, 0xC0DE0002u), MC_OK);
+    assert_int_equal(mc_storage_audit_count(&f->a.st), 3);
+    assert_int_equal(mc_storage_audit_counter(&f->a.st, MC_AUDIT_FORMAT, &c), MC_OK);
+    assert_int_equal(c, 3);
+    check_log_sane(&f->a, "format events");
+}
+
+/* A memory of the previous major format (1) is refused untouched, new meter or not. */
+static void test_major1_refused(void **state)
+{
+    fx_t *f = *state;
+    some_life(&f->a, &f->emu);
+    /* every record of every area made major 1 (CRC kept valid) */
+    for (unsigned area = AREA_ENERGY; area <= AREA_CONFIG; area++) {
+        const mc_storage_area_t *ar = &f->a.st.area[area];
+        for (uint32_t slot = 0; slot < (uint32_t)ar->sectors * ar->slots_per_sector; slot++) {
+            rec_t r;
+            memset(&r, 0, sizeof(r));
+            if (record_at(&f->emu, ar->first_sector + slot / ar->slots_per_sector,
+                          (slot % ar->slots_per_sector) * ar->slot_size, ar->slot_size, (uint8_t)(area + 1u), &r)) {
+                nvm_emu_at(&f->emu, r.sector, r.offset)[3] = 1;
+                reseal(&f->emu, &r);
+            }
+        }
+    }
+    init_only(&f->b, &f->emu, f->a.now + 5u, NULL);
+    expect_refused(&f->b, &f->emu, MC_ERR_VERSION, "format 1 memory");
+    mc_storage_config_t cfg;
+    mc_storage_config_default(&cfg);
+    cfg.new_meter = 1;
+    init_only(&f->b, &f->emu, f->a.now + 5u, &cfg);
+    expect_refused(&f->b, &f->emu, MC_ERR_VERSION, "format 1 memory, new meter asked for");
+    /* a single format-1 energy record at the start of an otherwise blank memory (the old layout) */
+    const rec_t r = newest_record(&f->emu, &f->a.st, AREA_ENERGY, KIND_ENERGY);
+    uint8_t rec[512];
+    assert_true(r.len + HDR <= sizeof(rec));
+    memcpy(rec, nvm_emu_at(&f->emu, r.sector, r.offset), HDR + r.len);
+    memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+    memcpy(nvm_emu_at(&f->emu, 0, 0), rec, HDR + r.len);
+    init_only(&f->b, &f->emu, f->a.now + 5u, NULL);
+    expect_refused(&f->b, &f->emu, MC_ERR_VERSION, "one format 1 record");
+}
+
+/* The power-cut sweep on the smallest 4 KiB memory (8 sectors: history and config in one record). */
+static void test_power_cut_sweep_small(void **state)
+{
+    (void)state;
+    power_cut_sweep(8, 4096, 4, 150, 20);
+}
+
+/* ------------------------------------------------------------------------ */
 /* POSIX file-backed NVM                                                    */
 
 #ifdef MC_HAVE_POSIX_NVM
@@ -2814,6 +3622,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outage_made_up_freezes, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_api_arguments, setup_flash, fx_teardown),
         cmocka_unit_test(test_geometry_documented_range),
+        cmocka_unit_test_setup_teardown(test_foreign_image_refused, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_blank_core_areas_refused, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_insane_records_fall_back, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_huge_counters, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_not_flushed, setup_metersim, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_durable, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_demand_survives, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_medium_reported_once, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_auth_event, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_format_events, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_major1_refused, setup_flash, fx_teardown),
+        cmocka_unit_test(test_power_cut_sweep_small),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif
