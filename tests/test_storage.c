@@ -71,6 +71,7 @@
 #define AREA_CONFIG 2u
 #define AREA_EVENTS 3u
 #define AREA_AUDIT 4u
+#define AREA_COUNT_TEST 5u
 #define HDR 16u
 #define MARKER 0x5Au /* first byte of the commit marker in a slot's last programming unit */
 
@@ -3515,6 +3516,60 @@ static void test_power_cut_sweep_small(void **state)
     power_cut_sweep(8, 4096, 4, 150, 20);
 }
 
+/* What each kind of acknowledged write costs on the metersim geometry (the lifetime arithmetic of
+ * docs/DESIGN.md is made of these): bytes programmed and operations per write, measured. */
+static void test_commit_cost(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 2, 10, 12, 0, 0)), MC_OK);
+    feed_wh(a, 30, 1, 1);
+    static const char *const names[] = {"parameter (address)", "calibration field", "schedule", "settlement hour",
+                                        "energy clear", "clock set", "clock set with a freeze"};
+    for (unsigned kind = 0; kind < 7u; kind++) {
+        const nvm_emu_stats_t s0 = f->emu.st;
+        int rc;
+        mc_write_item_t it;
+        memset(&it, 0, sizeof(it));
+        switch (kind) {
+        case 0:
+            rc = write_u16(a, MC_QTY_ADDRESS, 0, 9);
+            break;
+        case 1:
+            it.qty = MC_QTY_CAL;
+            it.is_float = 1;
+            it.f = 1.002f;
+            rc = mc_model_write(&a->model, &it, 1, MC_SRC_BUS);
+            break;
+        case 2:
+            rc = write_u16(a, MC_QTY_TOU_PROFILE, 2, 4);
+            break;
+        case 3:
+            rc = write_u16(a, MC_QTY_SETTLE_HOUR, 0, 5);
+            break;
+        case 4:
+            rc = write_u16(a, MC_QTY_CLEAR_ENERGY, 0, MC_CLEAR_ENERGY_COMMAND);
+            break;
+        case 5:
+            rc = write_clock(a, a->now + 3600u);
+            break;
+        default:
+            rc = write_clock(a, T(2024, 3, 1, 6, 0, 0)); /* past 1 March 05:00 */
+            break;
+        }
+        assert_int_equal(rc, MC_OK);
+        print_message("acknowledged %-24s %5llu bytes programmed, %llu progs, %llu erases\n", names[kind],
+                      (unsigned long long)(f->emu.st.bytes_programmed - s0.bytes_programmed),
+                      (unsigned long long)(f->emu.st.progs - s0.progs),
+                      (unsigned long long)(f->emu.st.erases - s0.erases));
+    }
+    for (unsigned i = 0; i < AREA_COUNT_TEST; i++) {
+        const mc_storage_area_t *ar = &a->st.area[i];
+        print_message("area %u: %2u sectors, slot %4u B, %3u slots per sector\n", i, ar->sectors, ar->slot_size,
+                      ar->slots_per_sector);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* POSIX file-backed NVM                                                    */
 
@@ -3634,6 +3689,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format_events, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_major1_refused, setup_flash, fx_teardown),
         cmocka_unit_test(test_power_cut_sweep_small),
+        cmocka_unit_test_setup_teardown(test_commit_cost, setup_metersim, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif
