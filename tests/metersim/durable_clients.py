@@ -17,6 +17,7 @@ Maximum demand (1032H) and the running demand (1030H), 2300 W of a constant load
 the same after a clean stop (SIGTERM) and after a SIGKILL.
 Nothing waits on time: each step waits (up to 30 s) for what it needs.
 """
+import atexit
 import json
 import os
 import signal
@@ -49,6 +50,17 @@ def free_port():
     return p
 
 
+started = []
+
+
+@atexit.register
+def leave_none_running():  # a failed check or an exception must not leave a metersim behind
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait(30)
+
+
 class Meter:
     """A metersim run on a state file, killed or stopped by the test."""
 
@@ -58,6 +70,7 @@ class Meter:
         self.p = subprocess.Popen([M, "run", "--load", load, "--speed", speed, "--no-dashboard", "--state", state,
                                    "--modbus-tcp", f"127.0.0.1:{self.port}", *extra],
                                   stdout=self.log, stderr=self.log)
+        started.append(self.p)
         self.c = connect_when_up(self.port)
         self.c.unit = 255  # whatever the address is now
 
