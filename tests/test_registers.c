@@ -420,7 +420,7 @@ static void rd_ok(unsigned start, unsigned qty, uint16_t *regs)
 
 static uint16_t rd1(unsigned addr)
 {
-    uint16_t v;
+    uint16_t v = 0;
     rd_ok(addr, 1, &v);
     return v;
 }
