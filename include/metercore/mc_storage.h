@@ -24,8 +24,8 @@
  * - audit (2 sectors at least): the metrological audit log (calibration, seal,
  *   energy clear, clock set, tariff and settlement changes, pulse constant,
  *   format or firmware change), which ordinary events never push out.
- * On a memory too small for five areas (fewer than 10 sectors; sectors of 2 KiB
- * or more) history and config are one "state" record in one area.
+ * On a memory too small for five areas of two sectors (sectors of 2 KiB or more,
+ * e.g. 8 of 4 KiB or of 64 KiB) history and config are one "state" record in one area.
  * History, config and state records also carry the audit counters (never reset)
  * and a journal of up to ::MC_STORAGE_JOURNAL events (see the save policy).
  * A record is a 16-byte header (magic, kind, format version, length, sequence
@@ -74,9 +74,9 @@
  * clock set, relay) are reported by the model to mc_storage_param_changed(),
  * which queues their events in RAM; the model's commit hook, mc_storage_commit(),
  * then saves the records they touch with the events in the record's journal
- * (config: parameters, calibration, seal, schedule, settlement; history: energy
- * clear, freeze; events without a record of their own ride along), and only
- * then appends the events to their logs. At mount, journal entries of the
+ * (history first: energy clear, freeze; then config: parameters, calibration,
+ * seal, schedule, settlement; events without a record of their own ride along),
+ * and only then appends the events to their logs. At mount, journal entries of the
  * newest records that are not in the logs yet are appended. So the log and the
  * data agree after a cut at any point: before the record is complete neither
  * the change nor its event survives (and the write was not acknowledged), after
@@ -308,11 +308,13 @@ void mc_storage_param_changed(void *st, mc_qty qty, unsigned arg, uint32_t old_v
  *        they touch and their events are saved before this returns. Wire the
  *        model's commit hook to this (the storage instance as ctx).
  *
- * Order: the config record (parameters, calibration, seal, schedule,
- * settlement) with the journal of its events, the events appended to their
- * logs; then for an energy clear or a freeze the history record with its
- * journal, its events, and the energy record. A cut at any point leaves data
- * and log agreeing (see @ref mc_storage_policy). On an error the events not yet
+ * Order: for an energy clear or a freeze (a clock set can make one) the
+ * history record with the journal of its events, the events appended to their
+ * logs, and the energy record; then the config record (parameters, calibration,
+ * seal, schedule, settlement) with its journal, its events appended. A clock set
+ * is carried by the config record (or the history record of its freeze), so
+ * that its audit counter is saved with it. A cut at any point leaves data and
+ * log agreeing (see @ref mc_storage_policy). On an error the events not yet
  * durable stay queued, and the next commit or poll tries again.
  * @param st  the instance (the hook's context).
  * @return ::MC_OK or a negative mc_err of a failed save (::MC_ERR_INVAL if not mounted).
