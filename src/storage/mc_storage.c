@@ -47,7 +47,7 @@ enum { REC_CONFIG = 0, REC_HISTORY = 1 };
 #define ORDINARY_EVENTS_WANTED 128u         /* derived event area */
 #define FORMAT_VERSION ((MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR)
 
-/* A payload is a list of pieces of memory, streamed in order. */
+/* A payload is a list of pieces of memory, streamed in order (a NULL piece is zeros, when saving). */
 typedef struct piece {
     void *ptr;
     uint32_t len;
@@ -122,6 +122,11 @@ typedef struct tail {
     mc_storage_jentry_t j[MC_STORAGE_JOURNAL];
 } tail_t;
 
+/* The tail is saved as pieces (counters, header, entries): the same bytes. */
+_Static_assert(sizeof(tail_t) == sizeof(uint32_t) * (MC_AUDIT_COUNTERS + 3u) +
+                                     sizeof(mc_storage_jentry_t) * MC_STORAGE_JOURNAL,
+               "the tail has no padding");
+
 /* A journal being built (events waiting for the record that makes them durable). */
 typedef struct journal {
     mc_storage_jentry_t e[MC_STORAGE_JOURNAL];
@@ -139,13 +144,6 @@ static void jr_add(journal_t *jr, uint8_t type, uint8_t source, uint8_t qty, uin
         e->arg = arg;
         e->old_value = old_value;
         e->new_value = new_value;
-    }
-}
-
-static void jr_append(journal_t *dst, const journal_t *src)
-{
-    for (unsigned i = 0; i < src->n && dst->n < MC_STORAGE_JOURNAL; i++) {
-        dst->e[dst->n++] = src->e[i];
     }
 }
 
@@ -203,7 +201,7 @@ static void stream_bytes(const stream_t *s, uint32_t pos, uint8_t *out, uint32_t
         uint8_t b = s->pad;
         for (unsigned i = 0; s->pl != NULL && i < s->pl->n; i++) {
             if (off < s->pl->p[i].len) {
-                b = ((const uint8_t *)s->pl->p[i].ptr)[off];
+                b = s->pl->p[i].ptr != NULL ? ((const uint8_t *)s->pl->p[i].ptr)[off] : 0u;
                 break;
             }
             off -= s->pl->p[i].len;
@@ -365,7 +363,16 @@ static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, const paylo
     memcpy(h + 8, &seq, 4);
     uint32_t crc = mc_crc32(0, h, 12);
     for (unsigned i = 0; i < pl->n; i++) {
-        crc = mc_crc32(crc, pl->p[i].ptr, pl->p[i].len);
+        if (pl->p[i].ptr != NULL) {
+            crc = mc_crc32(crc, pl->p[i].ptr, pl->p[i].len);
+            continue;
+        }
+        static const uint8_t zeros[16] = {0};
+        for (uint32_t left = pl->p[i].len; left > 0u;) {
+            const uint32_t n = left < sizeof(zeros) ? left : (uint32_t)sizeof(zeros);
+            crc = mc_crc32(crc, zeros, n);
+            left -= n;
+        }
     }
     memcpy(h + 12, &crc, 4);
     stream_t s = {h, HEADER_SIZE, pl, a->slot_size - marker_size(st), st->cfg.nvm.erase_value};
@@ -675,17 +682,12 @@ static int save_energy(mc_storage_t *st, mc_time_t now)
 static int save_journaled(mc_storage_t *st, unsigned rec, uint32_t flags, journal_t *jr, int defer, int *written)
 {
     *written = 0;
-    tail_t tail;
-    memset(&tail, 0, sizeof(tail));
-    memcpy(tail.counters, st->counters, sizeof(tail.counters));
-    tail.jcount = jr->n;
-    if (jr->n > 0u) {
-        tail.jseq = st->seq + 1u;
-        tail.jtime = now_of(st);
-    }
+    /* The tail as pieces: counters, journal header, the entries, zeros for the unused ones. */
+    uint32_t counters[MC_AUDIT_COUNTERS];
+    uint32_t jhead[3] = {jr->n > 0u ? st->seq + 1u : 0u, jr->n > 0u ? now_of(st) : 0u, jr->n};
+    memcpy(counters, st->counters, sizeof(counters));
     for (unsigned i = 0; i < jr->n; i++) {
-        tail.j[i] = jr->e[i];
-        count_event(tail.counters, jr->e[i].type, jr->e[i].qty);
+        count_event(counters, jr->e[i].type, jr->e[i].qty);
     }
     const int with_conf = rec == REC_CONFIG || st->combined;
     const int with_hist = rec == REC_HISTORY || st->combined;
@@ -702,7 +704,10 @@ static int save_journaled(mc_storage_t *st, unsigned rec, uint32_t flags, journa
         hist_now(st, &h, hflags);
         add_hist(&pl, &h);
     }
-    add(&pl, &tail, sizeof(tail));
+    add(&pl, counters, sizeof(counters));
+    add(&pl, jhead, sizeof(jhead));
+    add(&pl, jr->e, (uint32_t)(jr->n * sizeof(mc_storage_jentry_t)));
+    add(&pl, NULL, (uint32_t)((MC_STORAGE_JOURNAL - jr->n) * sizeof(mc_storage_jentry_t)));
     const unsigned ai = with_conf ? AREA_CONFIG : AREA_HISTORY;
     const uint8_t kind = st->combined ? KIND_STATE : (with_conf ? KIND_CONFIG : KIND_HISTORY);
     const int err = write_record(st, ai, kind, &pl);
@@ -719,20 +724,19 @@ static int save_journaled(mc_storage_t *st, unsigned rec, uint32_t flags, journa
         st->saved_frozen_at = st->tariff->history[0].frozen_at;
         st->gen_flags = hflags;
     }
-    memcpy(st->counters, tail.counters, sizeof(st->counters));
-    st->seq += tail.jcount;
-    jr->n = 0;
+    memcpy(st->counters, counters, sizeof(st->counters));
+    st->seq += jr->n;
     int aerr = MC_OK;
-    for (unsigned i = 0; i < tail.jcount && !defer; i++) {
-        const mc_storage_jentry_t *j = &tail.j[i];
-        const mc_event_t e = {tail.jseq + i, tail.jtime, j->type, j->source, j->qty, j->arg, j->old_value,
+    for (unsigned i = 0; i < jr->n && !defer; i++) {
+        const mc_storage_jentry_t *j = &jr->e[i];
+        const mc_event_t e = {jhead[0] + i, jhead[1], j->type, j->source, j->qty, j->arg, j->old_value,
                               j->new_value};
         const int e2 = append_event(st, &e);
         aerr = aerr == MC_OK ? e2 : aerr; /* the record holds it: the next mount appends it */
     }
+    jr->n = 0;
     return aerr;
 }
-
 
 /*
  * Freezes made since the last history save (by mc_tariff_add, or by a clock set
@@ -774,16 +778,15 @@ static int save_freezes(mc_storage_t *st, mc_time_t now, journal_t *jr, int *wro
 
 /* Save the config record with the events of @p jr. In a combined layout a freeze or a
  * clear not saved yet goes first (it writes the state record, one generation on). */
-static int save_config(mc_storage_t *st, journal_t *jr, int defer)
+static int save_config(mc_storage_t *st, journal_t *jr, int defer, int *written)
 {
-    int written;
     if (st->combined) {
-        const int err = save_freezes(st, now_of(st), jr, &written);
-        if (written || err != MC_OK) {
+        const int err = save_freezes(st, now_of(st), jr, written);
+        if (*written || err != MC_OK) {
             return err;
         }
     }
-    return save_journaled(st, REC_CONFIG, 0, jr, defer, &written);
+    return save_journaled(st, REC_CONFIG, 0, jr, defer, written);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1013,12 +1016,26 @@ void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_
     e->new_value = new_value;
 }
 
-/* Put back the events of a journal that did not become durable. */
-static void requeue(mc_storage_t *st, const journal_t *jr)
+/* Whether a freeze, a settlement move or an energy clear waits for its history record. */
+static int history_pending(const mc_storage_t *st)
 {
-    for (unsigned i = 0; i < jr->n && st->queued < QUEUE_MAX; i++) {
-        st->queue[st->queued++] = jr->e[i];
+    const mc_time_t frozen_at = st->tariff->history[0].frozen_at;
+    return st->history_dirty || st->tariff->last_settlement != st->saved_settlement ||
+           (frozen_at != st->saved_frozen_at && frozen_at != 0u);
+}
+
+/* The queued events of the bindings in @p mask (bits of BIND_*) not done yet, into a journal. */
+static uint32_t pick(const mc_storage_t *st, unsigned mask, uint32_t done, journal_t *jr)
+{
+    uint32_t picked = 0;
+    jr->n = 0;
+    for (unsigned i = 0; i < st->queued; i++) {
+        if (!(done & (1u << i)) && (mask & (1u << binding(&st->queue[i])))) {
+            jr->e[jr->n++] = st->queue[i];
+            picked |= 1u << i;
+        }
     }
+    return picked;
 }
 
 /*
@@ -1028,60 +1045,62 @@ static void requeue(mc_storage_t *st, const journal_t *jr)
  * ride on the first record written; an audit one (clock set) always gets one,
  * so that its counter is saved with it. History goes first so that a cut
  * between the two never leaves a settlement rule or a clock set ahead of the
- * freeze it made. In a combined layout it is all one record.
+ * freeze it made. In a combined layout it is all one record. Events that did
+ * not become durable stay queued.
  */
 static int commit_now(mc_storage_t *st)
 {
     const mc_time_t now = now_of(st);
-    journal_t jc, jh, ju;
-    jc.n = jh.n = ju.n = 0;
-    for (unsigned i = 0; i < st->queued; i++) {
-        const unsigned b = binding(&st->queue[i]);
-        journal_t *j = b == BIND_CONFIG ? &jc : (b == BIND_HISTORY ? &jh : &ju);
-        j->e[j->n++] = st->queue[i];
-    }
-    int audit_rider = 0;
-    for (unsigned i = 0; i < ju.n; i++) {
-        audit_rider |= is_audit(ju.e[i].type, ju.e[i].qty);
-    }
-    st->queued = 0;
+    journal_t jr;
+    uint32_t done = 0, picked;
     int err = MC_OK, wrote = 0;
     if (st->combined) {
-        jr_append(&jh, &jc);
-        jr_append(&jh, &ju);
-        if (st->config_dirty || jh.n != 0u) {
-            err = save_config(st, &jh, 0); /* a freeze or clear first, in the same record */
-            requeue(st, &jh);
+        picked = pick(st, 7u, done, &jr);
+        if (st->config_dirty || jr.n != 0u || history_pending(st)) {
+            err = save_config(st, &jr, 0, &wrote);
+            done |= wrote ? picked : 0u;
         }
     } else {
-        jr_append(&jh, &ju); /* riders, if a history record is written */
-        err = save_freezes(st, now, &jh, &wrote);
-        if (!wrote) {
-            /* No history record: the riders go with the config record, or alone. */
-            const unsigned n_clear = jh.n - ju.n;
-            if (err != MC_OK || n_clear != 0u) {
-                requeue(st, &jh);
-                requeue(st, &jc);
-                return err != MC_OK ? err : MC_ERR_IO;
+        uint32_t clears = pick(st, 1u << BIND_HISTORY, done, &jr);
+        if (history_pending(st) || clears != 0u) {
+            picked = pick(st, (1u << BIND_HISTORY) | (1u << BIND_NONE), done, &jr);
+            if (history_pending(st)) {
+                err = save_freezes(st, now, &jr, &wrote);
+            } else {
+                /* A clear of a commit that failed, saved since by a window: its event still needs a record. */
+                err = save_journaled(st, REC_HISTORY, st->gen_flags, &jr, 0, &wrote);
             }
-        } else {
-            ju.n = 0;
-            audit_rider = 0;
+            done |= wrote ? picked : 0u;
         }
-        if (err == MC_OK && (st->config_dirty || jc.n != 0u || audit_rider)) {
-            jr_append(&jc, &ju);
-            ju.n = 0;
-            err = save_journaled(st, REC_CONFIG, 0, &jc, 0, &wrote);
-            if (!wrote) {
-                requeue(st, &jc);
-                return err;
+        int need_config = st->config_dirty;
+        for (unsigned i = 0; i < st->queued; i++) {
+            const unsigned b = binding(&st->queue[i]);
+            need_config |= !(done & (1u << i)) &&
+                           (b == BIND_CONFIG || (b == BIND_NONE && is_audit(st->queue[i].type, st->queue[i].qty)));
+        }
+        if (err == MC_OK && need_config) {
+            picked = pick(st, (1u << BIND_CONFIG) | (1u << BIND_NONE), done, &jr);
+            err = save_journaled(st, REC_CONFIG, 0, &jr, 0, &wrote);
+            done |= wrote ? picked : 0u;
+        }
+        for (unsigned i = 0; i < st->queued && err == MC_OK; i++) {
+            const mc_storage_jentry_t *j = &st->queue[i];
+            if (!(done & (1u << i)) && binding(j) == BIND_NONE) {
+                /* No record to carry it (a relay): appended as it is. */
+                err = log_now(st, j->type, j->source, j->qty, j->arg, j->old_value, j->new_value);
+                done |= err == MC_OK ? 1u << i : 0u;
             }
         }
-        for (unsigned i = 0; i < ju.n && err == MC_OK; i++) {
-            /* No record to carry them (a relay): appended as they are. */
-            const mc_storage_jentry_t *j = &ju.e[i];
-            err = log_now(st, j->type, j->source, j->qty, j->arg, j->old_value, j->new_value);
+    }
+    unsigned keep = 0;
+    for (unsigned i = 0; i < st->queued; i++) {
+        if (!(done & (1u << i))) {
+            st->queue[keep++] = st->queue[i];
         }
+    }
+    st->queued = (uint8_t)keep;
+    if (err == MC_OK && keep != 0u) {
+        err = MC_ERR_IO; /* an energy clear whose history record could not be written */
     }
     if (st->energy_dirty) {
         const int e4 = save_energy(st, now);
@@ -1165,7 +1184,7 @@ static int save_pending(mc_storage_t *st, mc_time_t now)
     if ((err = save_freezes(st, now, &jr, &wrote)) != MC_OK) {
         return err;
     }
-    if (st->config_dirty && (err = save_config(st, &jr, 0)) != MC_OK) {
+    if (st->config_dirty && (err = save_config(st, &jr, 0, &wrote)) != MC_OK) {
         return err;
     }
     if (st->energy_dirty && (err = save_energy(st, now)) != MC_OK) {
@@ -1984,7 +2003,8 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
             }
             st->code_checksum = checksum;
         }
-        if ((err = save_config(st, &jr, 1)) != MC_OK) {
+        int wrote;
+        if ((err = save_config(st, &jr, 1, &wrote)) != MC_OK) {
             flush_reports(st);
             return err;
         }
@@ -2018,7 +2038,8 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
             jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 1, st->code_checksum, checksum);
             st->code_checksum = checksum;
         }
-        if (jr.n != 0u && (err = save_config(st, &jr, 0)) != MC_OK) {
+        int wrote;
+        if (jr.n != 0u && (err = save_config(st, &jr, 0, &wrote)) != MC_OK) {
             flush_reports(st);
             return err;
         }
