@@ -36,6 +36,7 @@
  *   register of the map reads MC_OK and every float there is finite; the event
  *   log (merged) and the audit log read newest first (sequence numbers never
  *   rise), the newest event being the mount's power-up; every audit counter reads;
+ *   the event registers show the selected event's fields;
  * - windows, polls, a commit and a power-fail warning work (MC_OK / events >= 0);
  * - a second mount on the image left returns MC_OK with the same parameters,
  *   seal, calibration and schedule, and after a power-fail warning the same energy.
@@ -226,10 +227,49 @@ static void check_log(const fz_app_t *a, int audit)
     }
 }
 
-static void check_events(const fz_app_t *a)
+/* The event registers (selector 1301H, fields 1302H..130DH) at a few selectors, the
+ * past-the-end ones included: they read, an event's fields as mc_storage_event_read() gives them. */
+static void read_event_registers(fz_app_t *a)
+{
+    const unsigned count = mc_storage_event_count(&a->st);
+    const unsigned sel[6] = {0u, 1u, 2u, count - 1u, count, count + 5u};
+    for (unsigned k = 0; k < 6u; k++) {
+        if (sel[k] > 0xFFFFu) {
+            continue;
+        }
+        mc_write_item_t it;
+        memset(&it, 0, sizeof(it));
+        it.qty = MC_QTY_EVENT_SELECT;
+        it.u = (uint16_t)sel[k];
+        CHECK(mc_model_write(&a->model, &it, 1, MC_SRC_LOCAL) == MC_OK);
+        mc_event_t ev;
+        const int rc = mc_storage_event_read(&a->st, sel[k], &ev);
+        uint16_t w[12];
+        for (unsigned f = 0; f < 12u; f++) {
+            mc_value_t v;
+            CHECK(mc_model_read(&a->model, MC_QTY_EVENT, f, &v) == MC_OK);
+            CHECK(!v.is_float);
+            w[f] = v.u;
+        }
+        if (rc == MC_OK) {
+            CHECK(((uint32_t)w[0] << 16 | w[1]) == ev.seq);
+            CHECK(((uint32_t)w[2] << 16 | w[3]) == ev.time);
+            CHECK(w[4] == ev.type && w[5] == ev.source && w[6] == ev.qty && w[7] == ev.arg);
+            CHECK(((uint32_t)w[8] << 16 | w[9]) == ev.old_value);
+            CHECK(((uint32_t)w[10] << 16 | w[11]) == ev.new_value);
+        }
+    }
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_EVENT_SELECT;
+    CHECK(mc_model_write(&a->model, &it, 1, MC_SRC_LOCAL) == MC_OK);
+}
+
+static void check_events(fz_app_t *a)
 {
     check_log(a, 0);
     check_log(a, 1);
+    read_event_registers(a);
     for (unsigned k = 0; k < MC_AUDIT_COUNTERS; k++) {
         uint32_t c;
         CHECK(mc_storage_audit_counter(&a->st, k, &c) == MC_OK);
