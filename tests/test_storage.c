@@ -2851,6 +2851,15 @@ static void test_blank_core_areas_refused(void **state)
     assert_int_equal(app_boot_cfg(&f->c, &f->emu, f->a.now + 60u, &cfg), MC_OK);
     assert_int_equal(mc_storage_event_count(&f->c.st), 2);
     assert_int_equal(f->c.model.params.address, 1);
+    /* a new meter as a fresh start makes it: nothing of the old one, the settlement point of now */
+    mc_tariff_t fresh;
+    mc_tariff_config_t tc;
+    mc_tariff_config_default(&tc);
+    assert_int_equal(mc_tariff_init(&fresh, &tc, f->a.now + 60u), MC_OK);
+    assert_int_equal(f->c.tariff.last_settlement, fresh.last_settlement);
+    assert_int_equal(energy_total(&f->c.meter.energy), 0);
+    assert_int_equal(f->c.model.errors, 0);
+    check_log_sane(&f->c, "new meter");
 }
 
 /* Forge the newest record of an area: bytes at a payload offset, then a valid CRC (as a tool would). */

@@ -1803,7 +1803,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     scan_log(st, AREA_EVENTS);
     scan_log(st, AREA_AUDIT);
     const found_t *fh = st->combined ? &f[AREA_CONFIG] : &f[AREA_HISTORY];
-    const int have_e = f[AREA_ENERGY].slot != NONE, have_h = fh->slot != NONE, have_c = f[AREA_CONFIG].slot != NONE;
+    int have_e = f[AREA_ENERGY].slot != NONE, have_h = fh->slot != NONE, have_c = f[AREA_CONFIG].slot != NONE;
     int fresh = 0;
     if (!(have_e && have_h && have_c)) {
         /* Not a whole meter of ours: a first start (perhaps cut short), or refused. */
@@ -1833,6 +1833,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
                 }
                 st->area[AREA_EVENTS].newest_slot = st->area[AREA_AUDIT].newest_slot = NONE;
                 st->area[AREA_EVENTS].seq = st->area[AREA_AUDIT].seq = 0;
+                have_e = have_h = have_c = 0;
                 fresh = 1;
             } else {
                 return MC_ERR_BLANK; /* foreign or damaged: nothing changed, nothing written */
