@@ -3579,6 +3579,62 @@ static void test_commit_cost(void **state)
     }
 }
 
+/* Found by fuzz_storage (tests/fuzz/open/storage/event_seq_uint32_max): an event whose sequence number
+ * was forged to 0xFFFFFFFF (valid CRC) would wrap the counter, and every later event would sort as the
+ * oldest. It is damage: read as such, and numbering goes on from the real newest. */
+static void test_event_seq_forged_max(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    assert_int_equal(write_u16(&f->a, MC_QTY_ADDRESS, 0, 5), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_event_read(&f->a.st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_POWER_DOWN); /* the newest event, which no journal repeats */
+    const uint32_t real = ev.seq;
+    uint32_t sector, off;
+    assert_int_equal(event_slot(&f->emu, &f->a.st, real, &sector, &off), 0);
+    uint8_t *p = nvm_emu_at(&f->emu, sector, off);
+    wr32(p, 0xFFFFFFFFu);
+    wr32(p + 20, mc_crc32(0, p, 20));
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+    assert_int_equal(mc_storage_event_read(&f->b.st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_POWER_UP);
+    assert_int_equal(ev.seq, real); /* the forged one does not count: the next number is the real one's */
+    assert_int_equal(mc_storage_event_read(&f->b.st, 1, &ev), MC_ERR_CORRUPT);
+    assert_int_equal(write_u16(&f->b, MC_QTY_ADDRESS, 0, 6), MC_OK);
+    assert_int_equal(mc_storage_event_read(&f->b.st, 0, &ev), MC_OK);
+    assert_int_equal(ev.seq, real + 1u);
+    assert_int_equal(ev.new_value, 6);
+}
+
+/* Found by fuzz_storage (tests/fuzz/open/storage/prog_over_programmed_slot): a damaged byte in a later
+ * slot of the sector a ring continues in. Nothing may be programmed over it (a byte is programmed once
+ * between erases; ECC flash refuses it): the ring goes on at the next sector. */
+static void test_ring_skips_damaged_slots(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_wh(&f->a, 3, 1, 1);
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    /* a byte programmed in the last slot of the energy ring's current sector, and in an event slot */
+    const rec_t r = newest_record(&f->emu, &f->a.st, AREA_ENERGY, KIND_ENERGY);
+    const mc_storage_area_t ea = f->a.st.area[AREA_ENERGY], ev_area = f->a.st.area[AREA_EVENTS];
+    assert_true(r.offset / ea.slot_size + 1u < ea.slots_per_sector);
+    *nvm_emu_at(&f->emu, r.sector, (ea.slots_per_sector - 1u) * ea.slot_size + 9u) = 0x00;
+    *nvm_emu_at(&f->emu, ev_area.first_sector, (ev_area.slots_per_sector - 1u) * ev_area.slot_size + 3u) = 0x12;
+    nvm_emu_reset_stats(&f->emu);
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 10u), MC_OK);
+    feed_wh(&f->b, 200, 1, 1); /* 20 saves */
+    for (unsigned i = 0; i < 50u; i++) {
+        const mc_event_t e = {0, 0, MC_EV_RELAY, MC_SRC_LOCAL, MC_QTY_RELAY, 0, i, i + 1u};
+        assert_int_equal(mc_storage_log(&f->b.st, &e), MC_OK);
+    }
+    assert_flash_rules(&f->emu);
+    assert_int_equal(count_type(&f->b, MC_EV_STORAGE), 0);
+    assert_int_equal(f->b.model.errors, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* POSIX file-backed NVM                                                    */
 
@@ -3699,6 +3755,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_major1_refused, setup_flash, fx_teardown),
         cmocka_unit_test(test_power_cut_sweep_small),
         cmocka_unit_test_setup_teardown(test_commit_cost, setup_metersim, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_event_seq_forged_max, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ring_skips_damaged_slots, setup_metersim, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

@@ -33,6 +33,9 @@
 #define HEADER_SIZE 16u
 #define CHUNK 64u /* streaming unit for CRC, program and verify; a multiple of every prog_size */
 #define NONE UINT32_MAX
+/* Sequence numbers (events, records) run from 1 to SEQ_MAX: 2^31 saves or events are over
+ * 30 years at one every half second. A larger one is damage (it would wrap the counter). */
+#define SEQ_MAX 0x7FFFFFFFu
 /* Commit marker, programmed into the last unit of a slot after the body
  * verified: a body that fails its CRC without a marker is a save cut short
  * (silently ignored), with a marker it is corruption (reported). */
@@ -452,7 +455,9 @@ static int event_from_image(const uint8_t img[MC_EVENT_SLOT_SIZE], mc_event_t *e
 {
     uint32_t crc;
     memcpy(&crc, img + 20, 4);
-    if (mc_crc32(0, img, 20) != crc) {
+    uint32_t seq;
+    memcpy(&seq, img, 4);
+    if (mc_crc32(0, img, 20) != crc || seq == 0u || seq > SEQ_MAX) {
         return MC_ERR_CORRUPT;
     }
     memcpy(&ev->seq, img, 4);
@@ -1397,7 +1402,7 @@ static int tail_sane(rd_t *r)
     if (t.jcount > MC_STORAGE_JOURNAL) {
         return 0;
     }
-    if (t.jcount > 0u && (!time_ok(t.jtime) || t.jseq == 0u || t.jseq + (t.jcount - 1u) < t.jseq)) {
+    if (t.jcount > 0u && (!time_ok(t.jtime) || t.jseq == 0u || t.jseq > SEQ_MAX - (t.jcount - 1u))) {
         return 0;
     }
     for (unsigned i = 0; i < t.jcount; i++) {
@@ -1444,7 +1449,8 @@ static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32
     uint32_t seq, crc;
     memcpy(&seq, h + 8, 4);
     memcpy(&crc, h + 12, 4);
-    if (magic != MAGIC || h[2] != kind || len + HEADER_SIZE + marker_size(st) > a->slot_size) {
+    if (magic != MAGIC || h[2] != kind || len + HEADER_SIZE + marker_size(st) > a->slot_size || seq == 0u ||
+        seq > SEQ_MAX) {
         return 0;
     }
     uint32_t c = mc_crc32(0, h, 12);
@@ -1685,8 +1691,9 @@ static void scan_log(mc_storage_t *st, unsigned ai)
 }
 
 /* Rings continue after the newest record: in the same sector if the slots after
- * it are still blank (erased, never programmed), else at the next sector
- * boundary, which is erased before use. */
+ * it up to the sector's end are all blank (erased, never programmed: a byte is
+ * never programmed twice), else at the next sector boundary, which is erased
+ * before use. */
 static void ring_positions(mc_storage_t *st)
 {
     for (unsigned i = 0; i < AREA_COUNT; i++) {
@@ -1697,11 +1704,9 @@ static void ring_positions(mc_storage_t *st)
         a->next_slot = a->newest_slot == NONE ? 0u
                                               : (a->newest_slot / a->slots_per_sector + 1u) * a->slots_per_sector;
         if (a->newest_slot != NONE) {
-            for (uint32_t slot = a->newest_slot + 1u; slot < a->next_slot; slot++) {
-                if (slot_blank(st, a, slot)) {
-                    a->next_slot = slot;
-                    break;
-                }
+            const uint32_t end = a->next_slot;
+            for (uint32_t slot = end; slot-- > a->newest_slot + 1u && slot_blank(st, a, slot);) {
+                a->next_slot = slot;
             }
         }
     }
