@@ -28,8 +28,8 @@
  * - mount returns MC_OK or a documented error (INVAL, VERSION, BLANK, IO, NOSPACE),
  *   never BLANK for a blank memory or with new_meter; a refused mount (INVAL,
  *   VERSION, BLANK) changes nothing in the image nor in the meter, tariff and model;
- * - the storage never breaks the port contract's alignment and range (with
- *   FUZZ_STORAGE_STRICT=1 in the environment, nor programs a byte that is not erased);
+ * - the storage never breaks the port contract's alignment and range, nor programs a
+ *   byte that is not erased (FUZZ_STORAGE_STRICT=0 in the environment skips the latter);
  * - after a mount: the parameters pass mc_params_check(), sealed is 0 or 1, the
  *   calibration in force passes mc_calibration_check(), the schedule passes
  *   mc_tariff_schedule_check(), the settlement day and hour are valid, every
@@ -311,11 +311,11 @@ static mc_meter_t g_meter0;     /* the instances before the first mount */
 static mc_tariff_t g_tariff0;
 static mc_model_t g_model0;
 
-/* FUZZ_STORAGE_STRICT=1 in the environment: before every prog, the bytes it programs must
- * be erased (or already hold the data), and a finding stops right at the program call that
- * breaks the flash contract ("a byte is programmed once between erases"). Off by default:
- * on a damaged image the storage programs a slot that is not blank, finds it by its
- * read-back and marks the sector bad, which is handled (see tests/fuzz/README.md). */
+/* Before every prog, the bytes it programs must be erased (or already hold the data), and a
+ * finding stops right at the program call that breaks the flash contract ("a byte is
+ * programmed once between erases"). On by default since the storage skips slots that are
+ * not blank (open/storage/prog_over_programmed_slot, now in the corpus);
+ * FUZZ_STORAGE_STRICT=0 in the environment turns it off. */
 static int g_strict = -1;
 
 static void before_op(void *ctx, nvm_emu_t *e, uint64_t op, int is_erase, uint32_t sector, uint32_t offset,
@@ -325,7 +325,7 @@ static void before_op(void *ctx, nvm_emu_t *e, uint64_t op, int is_erase, uint32
     (void)op;
     if (g_strict < 0) {
         const char *v = getenv("FUZZ_STORAGE_STRICT");
-        g_strict = v != NULL && v[0] == '1';
+        g_strict = !(v != NULL && v[0] == '0');
     }
     if (is_erase || !g_strict) {
         return;
