@@ -70,6 +70,7 @@ static void on_change(void *ctx, mc_qty q, unsigned arg, uint32_t o, uint32_t n,
 }
 static unsigned event_count(void *ctx) { return mc_storage_event_count(ctx); }
 static int event_read(void *ctx, unsigned k, mc_event_t *e) { return mc_storage_event_read(ctx, k, e); }
+static int audit_counter(void *ctx, unsigned k, uint32_t *v) { return mc_storage_audit_counter(ctx, k, v); }
 
 static void book_windows(void)
 {
@@ -99,7 +100,8 @@ int main(int argc, char **argv)
     mc_model_config_default(&mdc); /* bus writes need the password (6666 on a new meter) */
     mc_model_hooks_t hooks = {.on_change = on_change, .now = now_hook, .event_count = event_count,
                               .event_read = event_read, .monotonic_ms = monotonic_ms,
-                              .commit = mc_storage_commit, .on_auth = mc_storage_auth_event, .ctx = &storage};
+                              .commit = mc_storage_commit, .on_auth = mc_storage_auth_event,
+                              .audit_counter = audit_counter, .ctx = &storage};
     mc_storage_config_t sc;
     mc_storage_config_default(&sc);
     mc_posix_nvm_t file;

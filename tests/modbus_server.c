@@ -137,8 +137,8 @@ static int setup(void)
     if (mc_tariff_init(&g.tariff, &tc, g.now) != MC_OK) {
         return -1;
     }
-    mc_model_config_t mcfg = {MC_FEAT_RELAY | MC_FEAT_DI, 0, 60, 0, 0};
-    mc_model_hooks_t h = {NULL, hook_relay, hook_di, hook_now, hook_set_clock, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    mc_model_config_t mcfg = {MC_FEAT_RELAY | MC_FEAT_DI, 0, 60, 0, 0, 0, 0};
+    mc_model_hooks_t h = {NULL, hook_relay, hook_di, hook_now, hook_set_clock, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     if (mc_model_init(&g.model, &mcfg, &h, &g.meter, &g.tariff, NULL) != MC_OK) {
         return -1;
     }

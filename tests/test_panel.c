@@ -217,9 +217,9 @@ static void fx_start(uint8_t features, const mc_panel_port_t *port)
     memset(&g, 0, sizeof(g));
     meter_start();
     tariff_start();
-    mc_model_config_t cfg = {features, 0, 60, 0, 0};
+    mc_model_config_t cfg = {features, 0, 60, 0, 0, 0, 0};
     mc_model_hooks_t h = {hook_on_change, hook_relay, hook_di, hook_now, NULL, hook_checksum, &g, NULL, NULL,
-                          NULL,           NULL,       hook_commit, NULL};
+                          NULL,           NULL,       hook_commit, NULL, NULL};
     mc_params_t prm;
     mc_params_default(&prm);
     memcpy(prm.serial, "KPM31BK-00012345", 16);
@@ -435,7 +435,7 @@ static void test_pages_synthetic(void **state)
     expect_screen(MC_PANEL_MEASURE, "RELAY CLOSED", "DI CLOSED", "");
     short_k(K1);
     assert_int_equal(scr()->page, MC_PANEL_PAGE_SW);
-    expect_screen(MC_PANEL_MEASURE, "SW 0.1.0 MAP 1", "CRC 12AB34CD", "KPM31BK-00012345");
+    expect_screen(MC_PANEL_MEASURE, "SW 0.1.0 MAP 2", "CRC 12AB34CD", "KPM31BK-00012345");
     /* wraps to the first page; K2 goes back */
     short_k(K1);
     assert_int_equal(scr()->page, MC_PANEL_PAGE_UIF);

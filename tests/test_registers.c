@@ -166,6 +166,17 @@ static void hook_on_auth(void *ctx, unsigned what, unsigned iface, uint32_t coun
     }
 }
 
+/* Audit counters as a storage would keep them: counter k reads 0x10000 * k + 7 * k. */
+static int hook_audit_counter(void *ctx, unsigned which, uint32_t *out)
+{
+    (void)ctx;
+    if (which > 7u) {
+        return MC_ERR_INVAL;
+    }
+    *out = 0x10000u * which + 7u * which;
+    return MC_OK;
+}
+
 static void hook_on_change(void *ctx, mc_qty qty, unsigned arg, uint32_t old_v, uint32_t new_v, mc_source src)
 {
     fx_t *f = ctx;
@@ -322,10 +333,10 @@ static void tariff_start(void)
  * functional tests reach calibration as before (the protection tests start locked). */
 static void model_start(uint8_t features, uint8_t require_unlock, int with_tariff)
 {
-    mc_model_config_t cfg = {features, require_unlock, 60, 65535, 600};
+    mc_model_config_t cfg = {features, require_unlock, 60, 65535, 600, 65535, 3600};
     mc_model_hooks_t h = {hook_on_change, hook_relay,    hook_di,     hook_now,     hook_set_clock,
                           hook_checksum,  &g,            NULL,        NULL,         hook_mono,
-                          hook_cal_switch, hook_commit,  hook_on_auth};
+                          hook_cal_switch, hook_commit,  hook_on_auth, hook_audit_counter};
     g.mono = 1000u;
     assert_int_equal(mc_model_init(&g.md, &cfg, &h, &g.meter, with_tariff ? &g.tariff : NULL, NULL), MC_OK);
     mc_auth_guard_init(&g.guard, MC_IFACE_TCP);
@@ -1783,6 +1794,26 @@ static void test_write_budget(void **state)
     const mc_write_item_t it = {.u = 77, .qty = MC_QTY_ADDRESS};
     assert_int_equal(mc_model_write(&g.md, &it, 1, MC_SRC_LOCAL), MC_OK);
     assert_int_equal(mc_model_write_session(&g.md, &g.sess, &it, 1, MC_SRC_PANEL), MC_OK);
+    /* The audit budget: metrologically relevant changes (here the clock and the settlement
+     * day) 6 in a burst, then one per hour, even for a password holder whose write budget
+     * is not spent; other parameters go on. */
+    g.md.cfg.write_burst = 1000;
+    g.md.budget = 1000;
+    g.md.cfg.audit_burst = 6;
+    g.md.cfg.audit_refill_s = 3600;
+    g.md.audit_budget = 6;
+    unsigned audited = 0;
+    for (unsigned k = 0; k < 30u; k++) {
+        audited += wr1(0x1003, 2u + k % 27u) == 0; /* day 1 is in force: every value a change */
+        g.mono += 1000u;
+    }
+    assert_int_equal(audited, 6);
+    assert_int_equal(wrn(0x1008, 6, (const uint16_t[]){2024, 3, 7, 0, 0, 0}), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wr1(0x0001, 150), 0);
+    g.mono += 3600000u;
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(wrn(0x1008, 6, (const uint16_t[]){2024, 3, 7, 0, 0, 0}), 0);
+    assert_int_equal(wr1(0x1003, 20), MC_MB_EX_DEVICE_FAILURE);
     /* Lifetime: 20 + 144 a day from the bus at most. */
     print_message("write budget: %u of 400 writes in 0.4 s accepted; sustained 1 per %u s = %u a day\n", ok,
                   (unsigned)g.md.cfg.write_refill_s, 86400u / g.md.cfg.write_refill_s);
@@ -2109,7 +2140,7 @@ static void test_model_api(void **state)
 {
     (void)state;
     mc_model_t md;
-    mc_model_config_t cfg = {0, 0, 0, 0, 0};
+    mc_model_config_t cfg = {0, 0, 0, 0, 0, 0, 0};
     mc_params_t p;
     mc_params_default(&p);
     assert_int_equal(p.password, 6666);
@@ -2195,6 +2226,26 @@ static int fake_event_read(void *ctx, unsigned index, mc_event_t *out)
     return MC_OK;
 }
 
+static void test_audit_counter_registers(void **state)
+{
+    (void)state;
+    /* 1310H..131FH: eight 32-bit counters, high word first, from the hook. */
+    uint16_t r[16];
+    rd_ok(0x1310, 16, r);
+    for (unsigned k = 0; k < 8u; k++) {
+        const uint32_t v = (uint32_t)r[2u * k] << 16 | r[2u * k + 1u];
+        assert_int_equal(v, 0x10000u * k + 7u * k);
+    }
+    /* Read-only: exception 02 for a write, whatever the session. */
+    assert_int_equal(wr1(0x1310, 0), MC_MB_EX_ILLEGAL_ADDRESS);
+    /* Without the hook they read 0. */
+    g.md.hooks.audit_counter = NULL;
+    rd_ok(0x1310, 16, r);
+    for (unsigned k = 0; k < 16u; k++) {
+        assert_int_equal(r[k], 0);
+    }
+}
+
 static void test_event_log_registers(void **state)
 {
     (void)state;
@@ -2252,6 +2303,7 @@ int main(void)
         cmocka_unit_test_setup(test_password_protection, setup_default),
         cmocka_unit_test_setup(test_brute_force, setup_default),
         cmocka_unit_test_setup(test_write_budget, setup_default),
+        cmocka_unit_test_setup(test_audit_counter_registers, setup_default),
         cmocka_unit_test_setup(test_seal_calibration, setup_default),
         cmocka_unit_test_setup(test_variant_kpm31a, setup_default),
         cmocka_unit_test_setup(test_variant_kpm31b, setup_default),

@@ -142,6 +142,7 @@ static const qinfo_t qinfo[] = {
                              "Which event 1302H..130DH show: 0 the newest, 1 the one before, ...; "
                              "no password needed, not logged"},
     [MC_QTY_EVENT] = {"Selected event", ARG_INDEX, ""},
+    [MC_QTY_AUDIT_COUNTER] = {"Audit counter", ARG_INDEX, ""},
 };
 
 /* A new quantity needs its words here before the document can be made. */
@@ -208,6 +209,17 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
         }
         snprintf(name, nn, "Serial number, characters %u and %u", 2u * arg + 1u, 2u * arg + 2u);
         return 0;
+    case MC_QTY_AUDIT_COUNTER: {
+        static const char *const what[8] = {"calibration changes", "seal changes", "energy clears", "clock sets",
+                                            "tariff and settlement changes", "pulse constant changes",
+                                            "firmware and storage format changes", "all audit events"};
+        if (arg > 15u) {
+            return -1;
+        }
+        snprintf(name, nn, "Audit counter: %s, %s word", what[arg / 2u], (arg % 2u) ? "low" : "high");
+        snprintf(values, nv, "%s", (arg % 2u) ? "" : "Never reset, not by an energy clear either");
+        return 0;
+    }
     case MC_QTY_SW_CHECKSUM:
         if (arg > 1u) {
             return -1;
@@ -519,9 +531,11 @@ static void intro(doc_t *d)
            "%u), never its value.\n",
         MC_AUTH_FREE_TRIES, MC_AUTH_LOCKOUT_FIRST_S, MC_AUTH_LOCKOUT_MAX_S, MC_EV_AUTH);
     out(d, "- **Write budget**: changes that are saved (a write of unchanged values, the event selector and a "
-           "login are free) may come %u in a burst from the bus, then one per %u s; beyond it, exception 04. "
-           "This keeps the flash from being worn out from the bus.\n\n",
-        MC_WRITE_BURST_DEFAULT, MC_WRITE_REFILL_S_DEFAULT);
+           "login are free) may come %u in a burst from the bus, then one per %u s; metrologically relevant "
+           "ones (calibration, seal, pulse constant, clock, energy clear, tariff, settlement) also %u in a "
+           "burst, then one per %u s. Beyond either, exception 04. This keeps the flash from being worn out "
+           "and the audit log from being rotated from the bus.\n\n",
+        MC_WRITE_BURST_DEFAULT, MC_WRITE_REFILL_S_DEFAULT, MC_AUDIT_BURST_DEFAULT, MC_AUDIT_REFILL_S_DEFAULT);
 
     out(d, "### Coil and discrete input\n\n");
     out(d, "| Address | FC | Name | Values | Products |\n| --- | --- | --- | --- | --- |\n");

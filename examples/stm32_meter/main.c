@@ -153,6 +153,12 @@ static void hook_on_auth(void *ctx, unsigned what, unsigned iface, uint32_t coun
     }
 }
 
+static int hook_audit_counter(void *ctx, unsigned which, uint32_t *out)
+{
+    fw_t *f = ctx;
+    return f->storage_ok ? mc_storage_audit_counter(&f->storage, which, out) : MC_ERR_IO;
+}
+
 static mc_time_t hook_now(void *ctx)
 {
     (void)ctx;
@@ -315,6 +321,7 @@ static void fw_start(fw_t *f)
     hooks.cal_switch = hook_cal_switch;
     hooks.commit = hook_commit;
     hooks.on_auth = hook_on_auth;
+    hooks.audit_counter = hook_audit_counter;
     hooks.ctx = f;
     if (mc_model_init(&f->model, &mdc, &hooks, &f->meter, &f->tariff, NULL) != MC_OK) {
         mc_board_fatal("model config");

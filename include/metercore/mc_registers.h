@@ -34,8 +34,8 @@
 extern "C" {
 #endif
 
-/** Version of the register map (readable at ::MC_REG_MAP_VERSION_ADDR). */
-#define MC_REGMAP_VERSION 1u
+/** Version of the register map (readable at ::MC_REG_MAP_VERSION_ADDR). 2: access levels, audit counters. */
+#define MC_REGMAP_VERSION 2u
 
 /** First address of the extension registers (the KPM31 manual uses 0000H..019EH). */
 #define MC_REG_EXT_BASE 0x1000u
@@ -117,6 +117,9 @@ typedef enum mc_qty {
     MC_QTY_EVENT_SELECT,        /**< Which event the EVENT registers show: 0 = newest (not a parameter). */
     MC_QTY_EVENT,               /**< Selected event [field]: 0/1 seq high/low, 2/3 time high/low, 4 type, 5 source,
                                      6 qty, 7 arg, 8/9 old high/low, 10/11 new high/low. */
+    MC_QTY_AUDIT_COUNTER,       /**< Audit counter that never resets [counter * 2 + word], word 0 high, 1 low;
+                                     counter as mc_storage.h's mc_audit_counter (0 calibration, 1 seal, 2 energy
+                                     clear, 3 clock set, 4 tariff, 5 pulse constant, 6 format, 7 all). */
     MC_QTY_COUNT                /**< Number of quantities. */
 } mc_qty;
 
@@ -336,6 +339,7 @@ typedef struct mc_event {
  * | cal_switch | changing a sealed calibration (the physical act) | a sealed calibration can never be changed |
  * | commit | acknowledged = durable: wire to mc_storage_commit() | writes are acknowledged before they are saved (a cut can lose them) |
  * | on_auth | logging wrong passwords and lockouts (mc_storage_auth_event()) | they are counted in the guard only |
+ * | audit_counter | the audit counter registers (1310H..131FH; mc_storage_audit_counter()) | they read 0 |
  */
 typedef struct mc_model_hooks {
     /** A parameter changed (after validation, before it is applied): quantity, argument, old and
@@ -375,12 +379,20 @@ typedef struct mc_model_hooks {
     /** A password event on an interface: what (::mc_auth_event), the interface, a count and
      *  the lockout seconds, as ::MC_EV_AUTH logs them. Optional; wire to mc_storage_auth_event(). */
     void (*on_auth)(void *ctx, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s);
+    /** Audit counter @p which (mc_storage.h's mc_audit_counter) into *out; 0 or a negative mc_err.
+     *  Optional (the counters read 0); wire to mc_storage_audit_counter(). */
+    int (*audit_counter)(void *ctx, unsigned which, uint32_t *out);
 } mc_model_hooks_t;
 
 /** Default write budget: changes saved to NVM a bus may make in a burst. */
 #define MC_WRITE_BURST_DEFAULT 20u
 /** Default write budget refill: one more change per this many seconds (144 a day). */
 #define MC_WRITE_REFILL_S_DEFAULT 600u
+/** Default audit budget: metrologically relevant bus changes (calibration, seal, pulse constant,
+ *  clock, energy clear, tariff, settlement) in a burst. */
+#define MC_AUDIT_BURST_DEFAULT 6u
+/** Default audit budget refill: one more such change per this many seconds (24 a day). */
+#define MC_AUDIT_REFILL_S_DEFAULT 3600u
 
 /** Model configuration. */
 typedef struct mc_model_config {
@@ -392,6 +404,10 @@ typedef struct mc_model_config {
     uint16_t unlock_seconds;   /**< Session timeout after the last authorised write (default 300 s). */
     uint16_t write_burst;      /**< Bus changes saved to NVM allowed in a burst (0 = ::MC_WRITE_BURST_DEFAULT). */
     uint16_t write_refill_s;   /**< One more such change per this many seconds (0 = ::MC_WRITE_REFILL_S_DEFAULT). */
+    uint16_t audit_burst;      /**< Metrologically relevant bus changes in a burst, on top of the write budget
+                                    (0 = ::MC_AUDIT_BURST_DEFAULT): bounds how fast even a password holder
+                                    rotates the audit log. */
+    uint16_t audit_refill_s;   /**< One more such change per this many seconds (0 = ::MC_AUDIT_REFILL_S_DEFAULT). */
 } mc_model_config_t;
 
 /**
@@ -405,7 +421,9 @@ typedef struct mc_model {
     mc_tariff_t *tariff;     /**< The tariff (not owned), may be NULL. */
     mc_params_t params;      /**< Parameters in force. */
     uint32_t budget_at_ms;   /**< Monotonic time the write budget was last refilled. */
+    uint32_t audit_budget_at_ms; /**< Monotonic time the audit budget was last refilled. */
     uint16_t budget;         /**< Bus changes left in the write budget. */
+    uint16_t audit_budget;   /**< Metrologically relevant bus changes left in the audit budget. */
     uint16_t password_gen;   /**< Counts password changes (ends every session). */
     uint16_t errors;         /**< ::mc_error_flag bits. */
     uint8_t relay_closed;    /**< Relay state as last driven. */
@@ -572,7 +590,10 @@ uint32_t mc_auth_lockout_left(const mc_model_t *md, const mc_auth_guard_t *g);
  * ::MC_LEVEL_PARAM is granted to anyone). A write that would change what is
  * saved in NVM takes one unit of the write budget (cfg.write_burst, refilled
  * one per cfg.write_refill_s on the monotonic clock); a password login, the
- * event selector and a write of unchanged values take none. An authorised write
+ * event selector and a write of unchanged values take none. A write that changes
+ * a metrologically relevant quantity (calibration, seal, pulse constant, clock,
+ * energy clear, tariff schedule, settlement) also takes one unit of the audit
+ * budget (cfg.audit_burst, one more per cfg.audit_refill_s). An authorised write
  * keeps the session alive.
  * @param md      the model.
  * @param s       the session (NULL: public).
@@ -580,7 +601,7 @@ uint32_t mc_auth_lockout_left(const mc_model_t *md, const mc_auth_guard_t *g);
  * @param n       1..125.
  * @param source  ::MC_SRC_BUS, or ::MC_SRC_PANEL for a panel that uses sessions.
  * @return as mc_model_write(), and ::MC_ERR_DENIED (level not reached, sealed),
- *         ::MC_ERR_BUSY (the write budget is spent). Nothing changes on error.
+ *         ::MC_ERR_BUSY (the write or audit budget is spent). Nothing changes on error.
  */
 int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_t *items, size_t n,
                            mc_source source);

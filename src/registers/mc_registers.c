@@ -84,6 +84,7 @@ static const mc_reg_entry_t regmap[] = {
     U16(0x1300, 1, MC_QTY_EVENT_COUNT, 0, 0, MC_ACC_R),
     U16(0x1301, 1, MC_QTY_EVENT_SELECT, 0, 0, MC_ACC_RW),
     U16(0x1302, 12, MC_QTY_EVENT, 0, 1, MC_ACC_R),
+    U16(0x1310, 16, MC_QTY_AUDIT_COUNTER, 0, 1, MC_ACC_R),
 };
 
 const mc_reg_entry_t *mc_regmap_table(size_t *count)
@@ -129,6 +130,8 @@ void mc_model_config_default(mc_model_config_t *cfg)
     cfg->unlock_seconds = 300u;
     cfg->write_burst = MC_WRITE_BURST_DEFAULT;
     cfg->write_refill_s = MC_WRITE_REFILL_S_DEFAULT;
+    cfg->audit_burst = MC_AUDIT_BURST_DEFAULT;
+    cfg->audit_refill_s = MC_AUDIT_REFILL_S_DEFAULT;
 }
 
 /* The monotonic clock, if the product gave one: 1 and *ms, else 0. */
@@ -168,11 +171,19 @@ int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_h
     if (md->cfg.write_refill_s == 0u) {
         md->cfg.write_refill_s = MC_WRITE_REFILL_S_DEFAULT;
     }
+    if (md->cfg.audit_burst == 0u) {
+        md->cfg.audit_burst = MC_AUDIT_BURST_DEFAULT;
+    }
+    if (md->cfg.audit_refill_s == 0u) {
+        md->cfg.audit_refill_s = MC_AUDIT_REFILL_S_DEFAULT;
+    }
     if (hooks != NULL) {
         md->hooks = *hooks;
     }
     md->budget = md->cfg.write_burst;
+    md->audit_budget = md->cfg.audit_burst;
     (void)mono_ms(md, &md->budget_at_ms);
+    md->audit_budget_at_ms = md->budget_at_ms;
     md->meter = meter;
     md->tariff = tariff;
     md->params = p;
@@ -581,6 +592,17 @@ int mc_model_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *ou
     case MC_QTY_EVENT_SELECT:
         set_u(out, md->event_select);
         return MC_OK;
+    case MC_QTY_AUDIT_COUNTER: {
+        uint32_t c = 0;
+        if (arg > 15u) {
+            return MC_ERR_INVAL;
+        }
+        if (md->hooks.audit_counter == NULL || md->hooks.audit_counter(md->hooks.ctx, arg / 2u, &c) != MC_OK) {
+            c = 0;
+        }
+        set_u(out, (arg % 2u) ? (c & 0xFFFFu) : (c >> 16));
+        return MC_OK;
+    }
     case MC_QTY_EVENT: {
         mc_event_t ev;
         if (arg > 11u) {
@@ -1141,24 +1163,31 @@ static int item_changes(const mc_model_t *md, const mc_write_item_t *it)
     return it->is_float ? float_bits(it->f) != float_bits(v.f) : it->u != v.u;
 }
 
-/* Refill the write budget from the monotonic clock. */
-static void budget_refill(mc_model_t *md)
+/* Whether a change of the quantity goes to the audit log (metrologically relevant). */
+static int qty_audited(mc_qty q)
+{
+    return q == MC_QTY_CAL || q == MC_QTY_SEAL || q == MC_QTY_PULSE_CONSTANT || q == MC_QTY_CLOCK ||
+           q == MC_QTY_CLEAR_ENERGY || q == MC_QTY_SETTLE_DAY || q == MC_QTY_SETTLE_HOUR || is_schedule_qty(q);
+}
+
+/* Refill a token bucket (budget, its refill time) from the monotonic clock. */
+static void bucket_refill(const mc_model_t *md, uint16_t *budget, uint32_t *at_ms, uint16_t burst, uint16_t refill_s)
 {
     uint32_t now;
     if (!mono_ms(md, &now)) {
+        return; /* no clock: no refill until restart (fails safe) */
+    }
+    if (*budget >= burst) {
+        *at_ms = now;
         return;
     }
-    if (md->budget >= md->cfg.write_burst) {
-        md->budget_at_ms = now;
-        return;
-    }
-    const uint32_t step = (uint32_t)md->cfg.write_refill_s * 1000u;
-    const uint32_t gone = now - md->budget_at_ms;
+    const uint32_t step = (uint32_t)refill_s * 1000u;
+    const uint32_t gone = now - *at_ms;
     if (gone >= step) {
         const uint32_t more = gone / step;
-        const uint32_t room = (uint32_t)md->cfg.write_burst - md->budget;
-        md->budget = (uint16_t)(md->budget + (more < room ? more : room));
-        md->budget_at_ms += more * step;
+        const uint32_t room = (uint32_t)burst - *budget;
+        *budget = (uint16_t)(*budget + (more < room ? more : room));
+        *at_ms += more * step;
     }
 }
 
@@ -1169,7 +1198,7 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
         return MC_ERR_INVAL;
     }
     const mc_level level = mc_session_level(md, s);
-    int changes = 0;
+    int changes = 0, audited = 0;
     for (size_t k = 0; k < n; k++) {
         const mc_level need = mc_qty_level((mc_qty)items[k].qty);
         if (need == MC_LEVEL_NONE) {
@@ -1178,19 +1207,26 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
         if (need > level) {
             return MC_ERR_DENIED;
         }
-        changes |= item_changes(md, &items[k]);
+        const int c = item_changes(md, &items[k]);
+        changes |= c;
+        audited |= c && qty_audited((mc_qty)items[k].qty);
     }
-    if (changes && source == MC_SRC_BUS) {
-        budget_refill(md);
-        if (md->budget == 0u) {
+    const int budgeted = source == MC_SRC_BUS;
+    if (budgeted && changes) {
+        bucket_refill(md, &md->budget, &md->budget_at_ms, md->cfg.write_burst, md->cfg.write_refill_s);
+        bucket_refill(md, &md->audit_budget, &md->audit_budget_at_ms, md->cfg.audit_burst, md->cfg.audit_refill_s);
+        if (md->budget == 0u || (audited && md->audit_budget == 0u)) {
             return MC_ERR_BUSY;
         }
     }
     int applied;
     const int err = model_write(md, items, n, source, &applied);
     if (applied) {
-        if (changes && source == MC_SRC_BUS && md->budget > 0u) {
+        if (budgeted && changes && md->budget > 0u) {
             md->budget--;
+        }
+        if (budgeted && audited && md->audit_budget > 0u) {
+            md->audit_budget--;
         }
         uint32_t now;
         if (s != NULL && s->authorised && mono_ms(md, &now)) {

@@ -55,6 +55,11 @@ static int app_event_read(void *ctx, unsigned index, mc_event_t *out)
     return mc_storage_event_read(&((fz_app_t *)ctx)->st, index, out);
 }
 
+static int app_audit_counter(void *ctx, unsigned which, uint32_t *out)
+{
+    return mc_storage_audit_counter(&((fz_app_t *)ctx)->st, which, out);
+}
+
 static uint32_t app_checksum(void *ctx)
 {
     (void)ctx;
@@ -94,6 +99,7 @@ void fz_app_init(fz_app_t *a, nvm_emu_t *emu, mc_time_t now, const mc_storage_co
     hooks.monotonic_ms = app_mono;
     hooks.commit = (flags & FZ_NO_COMMIT) ? NULL : mc_storage_commit;
     hooks.on_auth = mc_storage_auth_event;
+    hooks.audit_counter = app_audit_counter;
     hooks.ctx = a;
     FZ_CHECK(mc_model_init(&a->model, &mdc, &hooks, &a->meter, &a->tariff, NULL) == MC_OK);
     if (cfg != NULL) {

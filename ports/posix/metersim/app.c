@@ -85,6 +85,11 @@ static void hook_on_auth(void *ctx, unsigned what, unsigned iface, uint32_t coun
     mc_storage_auth_event(&((ms_app_t *)ctx)->st, what, iface, count, lockout_s);
 }
 
+static int hook_audit_counter(void *ctx, unsigned which, uint32_t *out)
+{
+    return mc_storage_audit_counter(&((ms_app_t *)ctx)->st, which, out);
+}
+
 static unsigned hook_event_count(void *ctx)
 {
     return mc_storage_event_count(&((ms_app_t *)ctx)->st);
@@ -153,6 +158,7 @@ int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags
     hooks.cal_switch = hook_cal_switch;
     hooks.commit = hook_commit;
     hooks.on_auth = hook_on_auth;
+    hooks.audit_counter = hook_audit_counter;
     hooks.ctx = a;
     err = mc_model_init(&a->model, &mdc, &hooks, &a->meter, &a->tariff, NULL);
     if (err != MC_OK) {
