@@ -1606,7 +1606,7 @@ static void test_password_protection(void **state)
     snap_same(&s, "locked");
     /* The right password in a request whose rest fails: logged in, the rest not written. */
     assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 0}), MC_MB_EX_ILLEGAL_VALUE);
-    assert_int_equal(g.guard.wrong, 0);
+    assert_int_equal(g.guard.wrong, 3); /* a right password forgives no wrong one */
     assert_int_equal(g.nch, 0);
     snap_same(&s, "a login with a bad value");
     mc_session_end(&g.sess);
@@ -1735,15 +1735,55 @@ static void test_brute_force(void **state)
     mc_session_t line;
     mc_session_init(&line, &rtu);
     assert_int_equal(mc_session_login(&g.md, &line, 6666), MC_OK);
-    /* After the lockout, the right password works and resets the count. */
+    /* After the lockout, the right password works; the count stays (a day locks the next wrong one out). */
     g.mono += mc_auth_lockout_left(&g.md, &g.guard) * 1000u + 1000u;
     const unsigned refused_before = g.auth[MC_AUTH_REFUSED];
+    unsigned wrong_before = g.guard.wrong;
     assert_int_equal(wr1(0x0000, 6666), 0);
     assert_int_equal(g.auth[MC_AUTH_REFUSED], refused_before + 1u); /* the tries refused, logged once */
-    assert_int_equal(g.guard.wrong, 0);
+    assert_true(g.guard.wrong + 1u >= wrong_before); /* at most the day the lockout lasted forgiven */
+    wrong_before = g.guard.wrong;
     assert_int_equal(wr1(0x0001, 12), 0);
-    /* Without a monotonic clock a lockout lasts until restart, and a login opens its own request only. */
+    /* A day without a wrong password forgives one. */
+    g.mono += MC_AUTH_DECAY_S * 1000u * 3u;
+    mc_session_end(&g.sess);
+    assert_int_equal(wr1(0x0000, 1), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.guard.wrong, wrong_before - 3u + 1u);
+    /* A restart carries the count over (mc_auth_guard_restore, from the log): locked at once. */
+    mc_auth_guard_t after;
+    mc_auth_guard_init(&after, MC_IFACE_TCP);
+    mc_auth_guard_restore(&g.md, &after, 12u);
+    assert_int_equal(mc_auth_lockout_left(&g.md, &after), MC_AUTH_LOCKOUT_FIRST_S * 4u);
+    mc_session_t s2;
+    mc_session_init(&s2, &after);
+    assert_int_equal(mc_session_login(&g.md, &s2, 6666), MC_ERR_BUSY);
+    mc_auth_guard_restore(&g.md, &after, 3u);
+    assert_int_equal(mc_auth_lockout_left(&g.md, &after), 0);
+    assert_int_equal(mc_session_login(&g.md, &s2, 6666), MC_OK);
+    assert_int_equal(after.wrong, 3);
+    /* The review's attack: a head end logs in every few minutes while an attacker guesses 9 at a
+     * time in between. The right logins do not reset the count: the lockout comes all the same. */
+    mc_auth_guard_t tcp;
+    mc_auth_guard_init(&tcp, MC_IFACE_TCP);
+    mc_session_t head_end, attacker;
+    mc_session_init(&head_end, &tcp);
+    mc_session_init(&attacker, &tcp);
+    unsigned guessed = 0, held_off = 0;
+    for (unsigned round = 0; round < 100u; round++) {
+        for (unsigned k = 0; k < 9u; k++) {
+            const int e = mc_session_login(&g.md, &attacker, 1000u + round * 9u + k);
+            guessed += e == MC_ERR_AUTH;
+            held_off += e == MC_ERR_BUSY;
+        }
+        (void)mc_session_login(&g.md, &head_end, 6666);
+        g.mono += 300000u; /* five minutes */
+    }
+    print_message("interleaved: %u guesses checked, %u refused in 100 rounds of 9 (8.3 hours)\n", guessed, held_off);
+    assert_true(guessed < 30u);
+    /* Without a monotonic clock a lockout lasts until restart, and a login opens its own request only
+     * (a fresh guard: the one above is locked for a day). */
     g.md.hooks.monotonic_ms = NULL;
+    mc_auth_guard_init(&g.guard, MC_IFACE_TCP);
     mc_session_end(&g.sess);
     assert_int_equal(wrn(0x0000, 2, (const uint16_t[]){6666, 13}), 0);
     assert_int_equal(g.md.params.address, 13);
@@ -1814,6 +1854,14 @@ static void test_write_budget(void **state)
     assert_int_equal(wr1(0x0000, 6666), 0);
     assert_int_equal(wrn(0x1008, 6, (const uint16_t[]){2024, 3, 7, 0, 0, 0}), 0);
     assert_int_equal(wr1(0x1003, 20), MC_MB_EX_DEVICE_FAILURE);
+    /* The budget counts audit events, not requests: settlement day and hour in one FC 10 are two. */
+    g.mono += 3600000u;
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(g.md.audit_budget, 0); /* refilled on the next write: one */
+    const unsigned day = g.md.tariff->cfg.settle_day, hour = g.md.tariff->cfg.settle_hour;
+    assert_int_equal(wrn(0x1003, 2, (const uint16_t[]){day % 28u + 1u, (hour + 1u) % 24u}), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.md.tariff->cfg.settle_day, day);
+    assert_int_equal(wr1(0x1003, day % 28u + 1u), 0);
     /* Lifetime: 20 + 144 a day from the bus at most. */
     print_message("write budget: %u of 400 writes in 0.4 s accepted; sustained 1 per %u s = %u a day\n", ok,
                   (unsigned)g.md.cfg.write_refill_s, 86400u / g.md.cfg.write_refill_s);

@@ -46,8 +46,8 @@ extern "C" {
 #define MC_CLOCK_ARG_TIME 6u
 
 /** Argument of the one on_change report of a schedule change (::MC_QTY_TOU_COUNTS): old and new
- *  are the CRC-32 (mc_crc32()) of the schedule registers 1100H..121FH as FC 03 reads them,
- *  in address order, each register big-endian, before and after the change. */
+ *  are the CRC-32 (mc_crc32()) of the served schedule registers of 1100H..11FFH (gaps left
+ *  out) as FC 03 reads them, in address order, each register big-endian, before and after. */
 #define MC_SCHEDULE_ARG 0xFFu
 
 /** Value of the clear-energy command (KPM31 000CH). */
@@ -208,6 +208,8 @@ typedef enum mc_iface {
 #define MC_AUTH_LOCKOUT_FIRST_S 60u
 /** Longest lockout, seconds (one try a day: 10 000 passwords take over 27 years). */
 #define MC_AUTH_LOCKOUT_MAX_S 86400u
+/** A day without a wrong password forgives one (the count decays; a right password does not reset it). */
+#define MC_AUTH_DECAY_S 86400u
 
 /**
  * Brute-force guard of one interface, shared by all its sessions (TCP
@@ -219,10 +221,12 @@ typedef enum mc_iface {
 typedef struct mc_auth_guard {
     uint32_t locked_at_ms;   /**< Monotonic time the lockout began. */
     uint32_t lockout_s;      /**< Length of the lockout under way, s (0: not locked). */
-    uint32_t next_lockout_s; /**< Length of the next lockout, s. */
+    uint32_t last_wrong_ms;  /**< Monotonic time of the last wrong password (or of the last decay step). */
     uint32_t wrong_total;    /**< Wrong passwords since start-up (never reset). */
     uint32_t refused;        /**< Tries refused during the lockout under way. */
-    uint16_t wrong;          /**< Consecutive wrong passwords (a right one resets it). */
+    uint16_t wrong;          /**< Wrong passwords counted against the interface: +1 per wrong one, -1 per
+                                  ::MC_AUTH_DECAY_S without one; a right password does not reset it (a
+                                  client that logs in regularly must not shelter an attacker's guesses). */
     uint8_t iface;           /**< ::mc_iface, for the log. */
 } mc_auth_guard_t;
 
@@ -294,8 +298,10 @@ typedef enum mc_event_type {
     MC_EV_STORAGE = 11,     /**< Storage trouble: arg = area, old = sector, new = mc_err. */
     MC_EV_PANEL = 12,       /**< Front panel: arg = the panel's event (2 settings locked after wrong
                                  passwords, 3 lockout over), old = wrong tries, new = lockout seconds. */
-    MC_EV_AUTH = 13,        /**< Bus password: qty = ::mc_auth_event, arg = ::mc_iface, old = wrong passwords on
-                                 that interface since start-up, new = lockout seconds (0: none). Never the tried value. */
+    MC_EV_AUTH = 13,        /**< Bus password: qty = ::mc_auth_event, arg = ::mc_iface, old = the interface's
+                                 count of wrong passwords (mc_auth_guard_t::wrong) after this one (for
+                                 ::MC_AUTH_REFUSED: the tries refused), new = lockout seconds (0: none).
+                                 Never the tried value. */
     MC_EV_FORMAT = 14       /**< Firmware or storage format change seen at mount: arg 0 storage format
                                  (old, new = major * 256 + minor), arg 1 code checksum (old, new). */
 } mc_event_type;
@@ -328,7 +334,7 @@ typedef struct mc_event {
  *
  * | hook | needed for | when NULL |
  * |------|------------|-----------|
- * | now | the clock registers, password unlock windows, event times | the tariff's latest time is used (0 without a tariff): unlock windows then only move with mc_tariff_update() |
+ * | now | the clock registers, event times | the tariff's latest time is used (0 without a tariff) |
  * | set_clock | writing the clock (::MC_QTY_CLOCK, KPM31 1008H..100DH, and the panel) | clock writes fail with ::MC_ERR_NODATA (Modbus exception 04) |
  * | on_change | the audit trail and persistence: wire it to mc_storage_param_changed() with the storage instance as ctx (or call it from your hook) | changes apply in RAM but are neither saved nor logged |
  * | event_count, event_read | the event-log registers (wire to mc_storage_event_count() / mc_storage_event_read()) | the log reads as empty |
@@ -537,6 +543,16 @@ int mc_params_check(const mc_params_t *p);
 void mc_auth_guard_init(mc_auth_guard_t *g, unsigned iface);
 
 /**
+ * @brief Carry a guard's count over a restart (a power cycle must not give an attacker
+ *        fresh tries): set the count, e.g. from mc_storage_auth_restore(), and if it is
+ *        at ::MC_AUTH_FREE_TRIES or more, start the lockout it calls for now.
+ * @param md     the model (its monotonic clock).
+ * @param g      the guard (initialised).
+ * @param wrong  the count to carry over.
+ */
+void mc_auth_guard_restore(const mc_model_t *md, mc_auth_guard_t *g, uint32_t wrong);
+
+/**
  * @brief Start a session on an interface, at ::MC_LEVEL_PUBLIC.
  * @param s      the session.
  * @param guard  the interface's guard (required for logging in; NULL: the session can only read).
@@ -554,10 +570,11 @@ void mc_session_end(mc_session_t *s);
  *
  * While the interface is locked out, the try is refused without being checked
  * (::MC_ERR_BUSY) and counted. A wrong password is counted and reported to
- * hooks.on_auth (never its value); the ::MC_AUTH_FREE_TRIES-th consecutive
- * wrong one locks the interface for ::MC_AUTH_LOCKOUT_FIRST_S seconds, and each
- * wrong one after a lockout for twice as long as the last (at most
- * ::MC_AUTH_LOCKOUT_MAX_S). A right password resets the count.
+ * hooks.on_auth (never its value): the guard's count n goes up by one, and from
+ * n = ::MC_AUTH_FREE_TRIES on the interface is locked for
+ * ::MC_AUTH_LOCKOUT_FIRST_S * 2^(n - ::MC_AUTH_FREE_TRIES) seconds (at most
+ * ::MC_AUTH_LOCKOUT_MAX_S). A right password does not reset the count; a day
+ * without a wrong password (::MC_AUTH_DECAY_S) takes one off.
  * @param md        the model.
  * @param s         the session.
  * @param password  the password tried, 0..9999.
@@ -593,7 +610,9 @@ uint32_t mc_auth_lockout_left(const mc_model_t *md, const mc_auth_guard_t *g);
  * event selector and a write of unchanged values take none. A write that changes
  * a metrologically relevant quantity (calibration, seal, pulse constant, clock,
  * energy clear, tariff schedule, settlement) also takes one unit of the audit
- * budget (cfg.audit_burst, one more per cfg.audit_refill_s). An authorised write
+ * budget per audit event it logs (one per changed item; one for a whole schedule
+ * change, one for a clock set) (cfg.audit_burst, one more per cfg.audit_refill_s);
+ * a write that needs more than is left is refused whole. An authorised write
  * keeps the session alive.
  * @param md      the model.
  * @param s       the session (NULL: public).

@@ -295,6 +295,10 @@ int mc_modbus_handle_pdu(mc_model_t *md, mc_session_t *session, const uint8_t *r
         return MC_ERR_INVAL;
     }
     const uint8_t fc = req[0];
+    /* Every request, reads too, checks the session: one idle past its timeout ends now, so
+     * that a session cannot outlive the 32-bit monotonic clock's wrap (49.7 days) on a
+     * line polled by reads. */
+    (void)mc_session_level(md, session);
     int r;
     switch (fc) {
     case MC_MB_FC_READ_COILS:

@@ -698,6 +698,34 @@ static void auth_report(const mc_model_t *md, unsigned what, const mc_auth_guard
     }
 }
 
+/* The lockout a count calls for: 60 s at the 10th wrong password, doubling, at most a day. */
+static uint32_t lockout_for(uint32_t wrong)
+{
+    if (wrong < MC_AUTH_FREE_TRIES) {
+        return 0u;
+    }
+    const uint32_t steps = wrong - MC_AUTH_FREE_TRIES;
+    uint32_t s = MC_AUTH_LOCKOUT_FIRST_S;
+    for (uint32_t k = 0; k < steps && s < MC_AUTH_LOCKOUT_MAX_S; k++) {
+        s *= 2u;
+    }
+    return s < MC_AUTH_LOCKOUT_MAX_S ? s : MC_AUTH_LOCKOUT_MAX_S;
+}
+
+/* A day without a wrong password forgives one. Without a monotonic clock nothing decays. */
+static void guard_decay(const mc_model_t *md, mc_auth_guard_t *g)
+{
+    uint32_t now;
+    if (g->wrong == 0u || !mono_ms(md, &now)) {
+        return;
+    }
+    const uint32_t days = (now - g->last_wrong_ms) / (MC_AUTH_DECAY_S * 1000u);
+    if (days > 0u) {
+        g->wrong = (uint16_t)(days >= g->wrong ? 0u : g->wrong - days);
+        g->last_wrong_ms += days * (MC_AUTH_DECAY_S * 1000u);
+    }
+}
+
 /* Whether the guard's lockout is still on; ends it (reporting the tries it refused) when it is over.
  * Without a monotonic clock a lockout lasts until restart. */
 static int guard_locked(const mc_model_t *md, mc_auth_guard_t *g)
@@ -715,6 +743,20 @@ static int guard_locked(const mc_model_t *md, mc_auth_guard_t *g)
         return 0;
     }
     return 1;
+}
+
+void mc_auth_guard_restore(const mc_model_t *md, mc_auth_guard_t *g, uint32_t wrong)
+{
+    if (md == NULL || g == NULL) {
+        return;
+    }
+    uint32_t now;
+    (void)mono_ms(md, &now);
+    g->wrong = (uint16_t)(wrong > UINT16_MAX ? UINT16_MAX : wrong);
+    g->last_wrong_ms = now;
+    g->lockout_s = lockout_for(g->wrong);
+    g->locked_at_ms = now;
+    g->refused = 0u;
 }
 
 uint32_t mc_auth_lockout_left(const mc_model_t *md, const mc_auth_guard_t *g)
@@ -742,6 +784,7 @@ int mc_session_login(mc_model_t *md, mc_session_t *s, unsigned password)
         }
         return MC_ERR_BUSY; /* not even checked */
     }
+    guard_decay(md, g);
     uint32_t now;
     const int have_clock = mono_ms(md, &now);
     if (password != md->params.password) {
@@ -752,18 +795,18 @@ int mc_session_login(mc_model_t *md, mc_session_t *s, unsigned password)
         if (g->wrong_total < UINT32_MAX) {
             g->wrong_total++;
         }
-        auth_report(md, MC_AUTH_WRONG, g, g->wrong_total, 0u);
-        if (g->wrong >= MC_AUTH_FREE_TRIES) {
-            g->lockout_s = g->next_lockout_s != 0u ? g->next_lockout_s : MC_AUTH_LOCKOUT_FIRST_S;
-            g->next_lockout_s = g->lockout_s >= MC_AUTH_LOCKOUT_MAX_S / 2u ? MC_AUTH_LOCKOUT_MAX_S : 2u * g->lockout_s;
+        g->last_wrong_ms = now;
+        auth_report(md, MC_AUTH_WRONG, g, g->wrong, 0u);
+        const uint32_t lock = lockout_for(g->wrong);
+        if (lock != 0u) {
+            g->lockout_s = lock;
             g->locked_at_ms = now;
             g->refused = 0u;
-            auth_report(md, MC_AUTH_LOCKOUT, g, g->wrong_total, g->lockout_s);
+            auth_report(md, MC_AUTH_LOCKOUT, g, g->wrong, lock);
         }
         return MC_ERR_AUTH;
     }
-    g->wrong = 0u;
-    g->next_lockout_s = 0u;
+    /* A right password opens this session; it does not forgive the interface's wrong ones. */
     s->authorised = 1;
     s->one_request = (uint8_t)!have_clock;
     s->last_ms = now;
@@ -1198,9 +1241,13 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
         return MC_ERR_INVAL;
     }
     const mc_level level = mc_session_level(md, s);
-    int changes = 0, audited = 0;
+    int changes = 0;
+    unsigned audited = 0; /* audit events the write will log: one per changed item, one per
+                             schedule change and one per clock set however many words */
+    int schedule_counted = 0, clock_counted = 0;
     for (size_t k = 0; k < n; k++) {
-        const mc_level need = mc_qty_level((mc_qty)items[k].qty);
+        const mc_qty q = (mc_qty)items[k].qty;
+        const mc_level need = mc_qty_level(q);
         if (need == MC_LEVEL_NONE) {
             return MC_ERR_INVAL; /* read-only */
         }
@@ -1209,13 +1256,23 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
         }
         const int c = item_changes(md, &items[k]);
         changes |= c;
-        audited |= c && qty_audited((mc_qty)items[k].qty);
+        if (c && qty_audited(q)) {
+            if (is_schedule_qty(q)) {
+                audited += !schedule_counted;
+                schedule_counted = 1;
+            } else if (q == MC_QTY_CLOCK) {
+                audited += !clock_counted;
+                clock_counted = 1;
+            } else {
+                audited++;
+            }
+        }
     }
     const int budgeted = source == MC_SRC_BUS;
     if (budgeted && changes) {
         bucket_refill(md, &md->budget, &md->budget_at_ms, md->cfg.write_burst, md->cfg.write_refill_s);
         bucket_refill(md, &md->audit_budget, &md->audit_budget_at_ms, md->cfg.audit_burst, md->cfg.audit_refill_s);
-        if (md->budget == 0u || (audited && md->audit_budget == 0u)) {
+        if (md->budget == 0u || audited > md->audit_budget) {
             return MC_ERR_BUSY;
         }
     }
@@ -1225,8 +1282,8 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
         if (budgeted && changes && md->budget > 0u) {
             md->budget--;
         }
-        if (budgeted && audited && md->audit_budget > 0u) {
-            md->audit_budget--;
+        if (budgeted) {
+            md->audit_budget = (uint16_t)(audited < md->audit_budget ? md->audit_budget - audited : 0u);
         }
         uint32_t now;
         if (s != NULL && s->authorised && mono_ms(md, &now)) {
