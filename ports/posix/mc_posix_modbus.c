@@ -371,12 +371,23 @@ static int tcp_poll(mc_posix_modbus_t *mb, int64_t deadline_us)
             return MC_ERR_IO;
         }
         now = now_us64();
-        for (nfds_t j = 1; j < n; j++) {
+        /* The clients in turn, starting one further each poll, until the poll's work time is
+         * spent: what a request costs (an event-log walk, a save) then bounds the poll, not
+         * only how many requests there are; the rest wait for the next poll. */
+        const int64_t work_end = now + (int64_t)MC_POSIX_MODBUS_POLL_WORK_MS * 1000;
+        const nfds_t clients = n - 1u;
+        for (nfds_t t = 0; t < clients; t++) {
+            const nfds_t j = 1u + (mb->next_client + t) % clients;
             mc_posix_modbus_client_t *c = &mb->clients[idx[j]];
             if (pf[j].revents != 0 || tcp_request_len(c) != 0) {
+                if (now_us64() >= work_end) {
+                    mb->stats.deferred++;
+                    continue;
+                }
                 served += tcp_client_io(mb, c, now);
             }
         }
+        mb->next_client = clients > 0u ? (mb->next_client + 1u) % (unsigned)clients : 0u;
         /* Then the listen queue, at every poll whatever poll() said of it (a new client may take
          * the slot of one idle the longest; those served just now are not idle). */
         tcp_accept(mb, now);

@@ -40,8 +40,10 @@
  *     connections), whether or not the wait saw it, with a backlog of
  *     ::MC_POSIX_MODBUS_BACKLOG. So one poll does a bounded amount of work: at
  *     most MAX_CLIENTS x requests_per_client requests (128 by default) plus the
- *     accepts, and the caller's metering and storage run between polls, never
- *     behind a client that keeps sending.
+ *     accepts, and no client is started once ::MC_POSIX_MODBUS_POLL_WORK_MS of
+ *     work are spent (the clients take turns at being first), so that costly
+ *     requests bound the poll too. The caller's metering and storage run
+ *     between polls, never behind a client that keeps sending.
  *   - Timeouts are checked at every poll, on CLOCK_MONOTONIC. The counters
  *     (::mc_posix_modbus_stats_t) say what was closed and why.
  * - **RTU**: bytes read from the line are fed, with CLOCK_MONOTONIC timestamps,
@@ -139,6 +141,11 @@ typedef struct mc_posix_modbus_stats {
 } mc_posix_modbus_stats_t;
 
 /** Limits of the TCP server (see the file's description). mc_posix_modbus_limits_default() gives the defaults. */
+/** Work time of one poll, ms: once spent, the clients not yet served wait for the next poll
+ *  (with at most ::MC_POSIX_MODBUS_REQUESTS_PER_CLIENT requests each, a poll lasts this long plus
+ *  one client's requests). */
+#define MC_POSIX_MODBUS_POLL_WORK_MS 20u
+
 typedef struct mc_posix_modbus_limits {
     uint32_t idle_timeout_ms;     /**< Close a connection after this long without a request; 0: never. */
     uint32_t request_timeout_ms;  /**< Close a connection whose request stays incomplete this long; 0: never. */
@@ -159,6 +166,7 @@ typedef struct mc_posix_modbus {
     int fd;               /**< TCP: the listening socket; RTU: the serial device; -1 when closed. */
     int port;             /**< TCP: the port listened on (the real one when 0 was asked for); RTU: 0. */
     mc_posix_modbus_client_t clients[MC_POSIX_MODBUS_MAX_CLIENTS]; /**< TCP client slots (unused for RTU). */
+    unsigned next_client; /**< TCP: the client served first at the next poll (they take turns). */
     mc_rtu_t rtu;         /**< RTU: the library's framer over the model (unused for TCP). */
     uint32_t baud;        /**< RTU: baud rate in force on the line. */
     uint8_t parity;       /**< RTU: parity in force on the line, 0 none, 1 even, 2 odd. */
