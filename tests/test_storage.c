@@ -3704,6 +3704,73 @@ static void test_posix_nvm(void **state)
 }
 #endif
 
+/* Security review 1: reading the event log must not stall metering. The count is kept (no read), an
+ * index past the end is refused at once (no read: anyone may write the selector 1301H), and the 12
+ * event registers of one selected event cost one walk, not 12. The count stays right across wraps of
+ * the ordinary log (checked against what a fresh mount counts on a copy of the image). */
+static void test_event_reads_cheap(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    nvm_emu_t scratch;
+    assert_int_equal(nvm_emu_init(&scratch, f->emu.sector_count, f->emu.sector_size, f->emu.prog_size,
+                                  f->emu.erase_value), 0);
+    for (unsigned i = 0; i < 400u; i++) {
+        mc_storage_auth_event(&a->st, MC_AUTH_WRONG, MC_IFACE_TCP, i + 1u, 0);
+        if (i % 23u == 0u || i == 399u) {
+            const unsigned n = mc_storage_event_count(&a->st);
+            mc_event_t ev;
+            assert_int_equal(mc_storage_event_read(&a->st, n - 1u, &ev), MC_OK);
+            assert_int_equal(mc_storage_event_read(&a->st, n, &ev), MC_ERR_NODATA);
+            nvm_emu_copy(&scratch, &f->emu);
+            app_t *b = &f->b;
+            assert_int_equal(app_boot(b, &scratch, a->now), MC_OK);
+            const unsigned n2 = mc_storage_event_count(&b->st); /* counted by walking, plus its power-up */
+            mc_event_t eb;
+            assert_int_equal(mc_storage_event_read(&b->st, n2 - 1u, &eb), MC_OK);
+            if (n2 == n + 1u) {
+                assert_int_equal(eb.seq, ev.seq); /* the same oldest event */
+            } else {
+                assert_true(n2 <= n); /* its power-up wrapped the log: a sector fewer */
+            }
+            assert_int_equal(mc_storage_audit_count(&b->st), mc_storage_audit_count(&a->st));
+        }
+    }
+    nvm_emu_free(&scratch);
+    const unsigned n = mc_storage_event_count(&a->st);
+    assert_true(n >= 100u);
+    mc_event_t ev, ev2;
+    uint64_t r0 = f->emu.st.reads;
+    assert_int_equal(mc_storage_event_count(&a->st), n);
+    assert_int_equal(mc_storage_audit_count(&a->st), 1u);
+    assert_int_equal(f->emu.st.reads - r0, 0u);
+    r0 = f->emu.st.reads;
+    assert_int_equal(mc_storage_event_read(&a->st, n, &ev), MC_ERR_NODATA);
+    assert_int_equal(mc_storage_event_read(&a->st, 0xFFFFu, &ev), MC_ERR_NODATA);
+    assert_int_equal(mc_storage_audit_read(&a->st, 1, &ev), MC_ERR_NODATA);
+    assert_int_equal(f->emu.st.reads - r0, 0u);
+    /* The 12 event registers of event 5: one walk (about 5 + 2 slots of one read each), then one read
+     * each (was 12 walks). */
+    r0 = f->emu.st.reads;
+    assert_int_equal(mc_storage_event_read(&a->st, 5, &ev), MC_OK);
+    const uint64_t one = f->emu.st.reads - r0;
+    assert_true(one >= 1u && one <= 10u);
+    for (unsigned k = 1; k < 12u; k++) {
+        assert_int_equal(mc_storage_event_read(&a->st, 5, &ev2), MC_OK);
+        assert_memory_equal(&ev, &ev2, sizeof(ev));
+    }
+    assert_int_equal(f->emu.st.reads - r0, one + 11u); /* each later one reads its slot again (damage shows) */
+    /* Through the model's registers: selector 5, then the 12 registers of the event. */
+    assert_int_equal(write_u16(a, MC_QTY_EVENT_SELECT, 0, 5), MC_OK);
+    /* A new event moves every index: the cache does not answer for the old one. */
+    mc_storage_auth_event(&a->st, MC_AUTH_WRONG, MC_IFACE_TCP, 999, 0);
+    assert_int_equal(mc_storage_event_read(&a->st, 5, &ev2), MC_OK);
+    assert_int_equal(ev2.seq, ev.seq + 1u);
+    assert_int_equal(mc_storage_event_read(&a->st, 0, &ev2), MC_OK);
+    assert_int_equal(ev2.old_value, 999u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -3757,6 +3824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_cost, setup_metersim, fx_teardown),
         cmocka_unit_test_setup_teardown(test_event_seq_forged_max, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ring_skips_damaged_slots, setup_metersim, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_event_reads_cheap, setup_flash, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

@@ -191,6 +191,18 @@ typedef struct mc_storage_jentry {
     uint32_t new_value; /**< New value. */
 } mc_storage_jentry_t;
 
+/** The last event read through mc_storage_event_read() (or mc_storage_audit_read()). Private. */
+typedef struct mc_storage_evcache {
+    uint32_t appends;   /**< The instance's append count when it was read (a newer event moves every index). */
+    uint32_t index;     /**< Its index. */
+    int32_t rc;         /**< What the read returned (::MC_OK or ::MC_ERR_CORRUPT). */
+    uint8_t valid;      /**< 1: the fields hold a read. */
+    uint8_t audit_only; /**< 1: an index of the audit log alone. */
+    uint8_t area;       /**< The area of its slot (a hit reads the slot again: one read, so damage shows). */
+    uint32_t slot;      /**< Its slot. */
+    mc_event_t ev;      /**< The event (rc ::MC_OK). */
+} mc_storage_evcache_t;
+
 /** Storage instance. Caller-allocated; binds a meter, a tariff and a model. Fields private. */
 typedef struct mc_storage {
     mc_storage_config_t cfg;     /**< Configuration. */
@@ -220,6 +232,14 @@ typedef struct mc_storage {
     uint8_t failed;              /**< Areas (bits) with a failure not reported yet. */
     uint8_t reported;            /**< Areas (bits) whose failure was reported since the mount. */
     uint16_t failed_sector[5];   /**< The first failing sector of each area. */
+    uint32_t log_count[2];       /**< Entries (valid and damaged) of the event log and of the audit log, as the
+                                      readers walk them: counted at mount, kept on every append. */
+    uint32_t appends;            /**< Events appended since the mount (the read cache's key). */
+    mc_storage_evcache_t cache;  /**< The last event read (the 12 event registers of one event cost one walk). */
+    /** Set by the mount to &cache: the readers take a const instance, yet keep their cache through this
+     *  pointer without a cast (the instance itself is never a const object: the mount writes it). A copy
+     *  of the instance (this pointer then elsewhere) reads without the cache. */
+    mc_storage_evcache_t *cache_rw;
 } mc_storage_t;
 
 /**
@@ -342,6 +362,8 @@ int mc_storage_log(mc_storage_t *st, const mc_event_t *ev);
 
 /**
  * @brief Number of events in both logs (the event log and the audit log, merged).
+ *
+ * No read: counted at mount, kept on every append (counted again when a wrap erases a sector).
  * @param st  the instance.
  * @return the count (a damaged event counts).
  */
@@ -350,8 +372,13 @@ unsigned mc_storage_event_count(const mc_storage_t *st);
 /**
  * @brief Read an event of both logs merged by sequence number: index 0 is the newest.
  *
- * What the event registers (1301H selector, 1302H..130DH) show. Cost: index + 2
- * slot reads.
+ * What the event registers (1301H selector, 1302H..130DH) show. Cost: an index
+ * past the end, none (the logs' counts are kept in the instance); else about
+ * index + 2 slot reads, but the last event read is cached (with the append count
+ * it was read at): reading the same index again, as the 12 event registers of one
+ * selected event do, costs one read of its slot (to see damage). The cache lives
+ * in the instance (reached through a pointer the mount sets, so the instance stays
+ * const here); a new event invalidates it.
  * @param st     the instance.
  * @param index  0..count-1.
  * @param out    receives the event.

@@ -480,19 +480,36 @@ static mc_time_t now_of(const mc_storage_t *st)
     return st->tariff->last_time;
 }
 
-/* Append an event (sequence and time given) to its log. */
+static uint32_t count_log(const mc_storage_t *st, unsigned ai);
+static int walk_slots(const mc_storage_t *st, int audit_only, uint32_t index, mc_event_t *out, unsigned *count,
+                      uint32_t *where);
+
+/* Append an event (sequence and time given) to its log. The log's count goes up by one when the
+ * event went into the slot after the newest one in the same sector (nothing erased or skipped);
+ * else (a wrap erased a sector, a bad sector was skipped) the log is counted again: once per
+ * sector of events. */
 static int append_event(mc_storage_t *st, const mc_event_t *e)
 {
     const unsigned ai = is_audit(e->type, e->qty) ? AREA_AUDIT : AREA_EVENTS;
+    mc_storage_area_t *a = &st->area[ai];
+    const uint32_t before = a->newest_slot;
     uint8_t img[MC_EVENT_SLOT_SIZE];
     event_image(e, img);
     payload_t pl;
     memset(&pl, 0, sizeof(pl));
     add(&pl, img, sizeof(img));
-    stream_t s = {NULL, 0, &pl, st->area[ai].slot_size - marker_size(st), st->cfg.nvm.erase_value};
+    stream_t s = {NULL, 0, &pl, a->slot_size - marker_size(st), st->cfg.nvm.erase_value};
     const int err = area_write(st, ai, &s);
+    st->appends++;
     if (err == MC_OK) {
-        st->area[ai].seq = e->seq;
+        a->seq = e->seq;
+    }
+    const unsigned li = ai == AREA_AUDIT ? 1u : 0u;
+    if (err == MC_OK && before != NONE && a->newest_slot == before + 1u &&
+        a->newest_slot % a->slots_per_sector != 0u) {
+        st->log_count[li]++;
+    } else {
+        st->log_count[li] = count_log(st, ai);
     }
     return err;
 }
@@ -854,11 +871,67 @@ static void logit_init(logit_t *it, const mc_storage_t *st, unsigned ai)
     logit_next(it);
 }
 
+/* Entries (valid and damaged) of one log as the walk gives them: at mount and when a wrap erased a sector. */
+static uint32_t count_log(const mc_storage_t *st, unsigned ai)
+{
+    logit_t it;
+    uint32_t n = 0;
+    for (logit_init(&it, st, ai); it.kind != 0; logit_next(&it)) {
+        n++;
+    }
+    return n;
+}
+
 /*
  * The index-th event (0 newest) of the merged logs (audit_only 0) or of the
- * audit log; with index UINT32_MAX, *count receives how many there are.
+ * audit log. An index past the end costs no read (the counts are kept); the
+ * last event read is cached, so that the event registers' 12 reads of one
+ * selected event cost one walk.
  */
 static int walk(const mc_storage_t *st, int audit_only, uint32_t index, mc_event_t *out, unsigned *count)
+{
+    const uint32_t n = st->log_count[1] + (audit_only ? 0u : st->log_count[0]);
+    if (index >= n) {
+        return MC_ERR_NODATA;
+    }
+    mc_storage_evcache_t *c = st->cache_rw == &st->cache ? st->cache_rw : NULL;
+    if (c != NULL && c->valid && c->appends == st->appends && c->index == index &&
+        c->audit_only == (uint8_t)audit_only) {
+        /* The same slot, read again (one read): a hit only if it still says the same. */
+        const mc_storage_area_t *ar = &st->area[c->area];
+        uint8_t img[MC_EVENT_SLOT_SIZE];
+        mc_event_t ev;
+        if (nvm_read(st, slot_sector(ar, c->slot), slot_offset(ar, c->slot), img, sizeof(img)) == MC_OK) {
+            const int now_rc = event_from_image(img, &ev);
+            if (now_rc == c->rc && (now_rc != MC_OK || memcmp(&ev, &c->ev, sizeof(ev)) == 0)) {
+                if (c->rc == MC_OK) {
+                    *out = c->ev;
+                }
+                return c->rc;
+            }
+        }
+        c->valid = 0;
+    }
+    uint32_t where = 0;
+    const int rc = walk_slots(st, audit_only, index, out, count, &where);
+    if (c != NULL && (rc == MC_OK || rc == MC_ERR_CORRUPT)) {
+        c->valid = 1;
+        c->appends = st->appends;
+        c->index = index;
+        c->audit_only = (uint8_t)audit_only;
+        c->area = (uint8_t)(where >> 24);
+        c->slot = where & 0xFFFFFFu;
+        c->rc = rc;
+        if (rc == MC_OK) {
+            c->ev = *out;
+        }
+    }
+    return rc;
+}
+
+/* The walk itself: the index-th entry, or with index UINT32_MAX the count into *count. */
+static int walk_slots(const mc_storage_t *st, int audit_only, uint32_t index, mc_event_t *out, unsigned *count,
+                      uint32_t *where)
 {
     logit_t o, a;
     logit_init(&a, st, AREA_AUDIT);
@@ -883,6 +956,8 @@ static int walk(const mc_storage_t *st, int audit_only, uint32_t index, mc_event
             x = o.kind == 1 ? &o : &a; /* a damaged one after the valid one of the same key */
         }
         if (i == index) {
+            const uint32_t total = slots_total(x->a);
+            *where = (uint32_t)(x->a - st->area) << 24 | (x->a->newest_slot + total - (x->back - 1u)) % total;
             if (x->kind == 1) {
                 *out = x->ev;
                 return MC_OK;
@@ -908,12 +983,7 @@ int mc_storage_event_read(const mc_storage_t *st, unsigned index, mc_event_t *ou
 
 unsigned mc_storage_event_count(const mc_storage_t *st)
 {
-    unsigned n = 0;
-    mc_event_t ev;
-    if (st != NULL && st->mounted) {
-        (void)walk(st, 0, UINT32_MAX, &ev, &n);
-    }
-    return n;
+    return st != NULL && st->mounted ? st->log_count[0] + st->log_count[1] : 0u;
 }
 
 int mc_storage_audit_read(const mc_storage_t *st, unsigned index, mc_event_t *out)
@@ -926,12 +996,7 @@ int mc_storage_audit_read(const mc_storage_t *st, unsigned index, mc_event_t *ou
 
 unsigned mc_storage_audit_count(const mc_storage_t *st)
 {
-    unsigned n = 0;
-    mc_event_t ev;
-    if (st != NULL && st->mounted) {
-        (void)walk(st, 1, UINT32_MAX, &ev, &n);
-    }
-    return n;
+    return st != NULL && st->mounted ? st->log_count[1] : 0u;
 }
 
 int mc_storage_audit_counter(const mc_storage_t *st, unsigned which, uint32_t *out)
@@ -1845,6 +1910,10 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
             }
         }
     }
+
+    st->log_count[0] = count_log(st, AREA_EVENTS);
+    st->log_count[1] = count_log(st, AREA_AUDIT);
+    st->cache_rw = &st->cache;
 
     /* 2. Apply. */
     uint16_t errors = 0;
