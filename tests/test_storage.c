@@ -2955,13 +2955,24 @@ static void test_insane_records_fall_back(void **state)
             }
         }
     }
-    /* with no sane copy at all, the area has no record: refused */
+    /* with no sane copy at all (security review 2c), the area is still ours: the meter mounts with
+     * that area's defaults, the error flag and MC_EV_INTEGRITY (MC_ERR_BLANK is for memory that holds
+     * no record of ours); the other areas are restored */
     memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
     assert_int_equal(app_boot(&f->a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_wh(&f->a, 30, 2, 1);
     assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
     forge(f, &f->a, AREA_CONFIG, KIND_CONFIG, 8u + 2u, &addr0, 1);
-    init_only(&f->b, &f->emu, f->a.now + 60u, NULL);
-    expect_refused(&f->b, &f->emu, MC_ERR_BLANK, "the only config record insane");
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    mc_params_t defaults;
+    mc_params_default(&defaults);
+    assert_int_equal(f->b.model.params.address, defaults.address);
+    assert_true((f->b.model.errors & MC_ERROR_PARAMS_CRC) != 0u);
+    assert_true(has_integrity_event(&f->b, 0));
+    assert_same_energy(&f->b, &f->a);
+    /* and it stays mountable (the defaults were saved) */
+    assert_int_equal(app_boot(&f->c, &f->emu, f->b.now + 60u), MC_OK);
+    assert_same_energy(&f->c, &f->a);
 }
 
 /* Counters as large as storage accepts (2^61 quanta each) do not overflow anywhere: every energy and
@@ -3771,6 +3782,68 @@ static void test_event_reads_cheap(void **state)
     assert_int_equal(ev2.old_value, 999u);
 }
 
+/* Security review 2: a clock set near the end of the range. Energy records saved in the last demand
+ * subinterval before MC_TIME_MAX carry the demand window's end MC_TIME_MAX + 1; the mount must take
+ * them (it refused them, gave up after 8 older copies, and refused the memory with MC_ERR_BLANK). */
+static void test_clock_near_end_of_range(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2099, 12, 1, 0, 0, 0)), MC_OK);
+    feed_wh(a, 20, 5, 60);
+    assert_int_equal(write_clock(a, T(2099, 12, 31, 23, 59, 0)), MC_OK);
+    while (a->now < MC_TIME_MAX) {
+        feed_wh(a, 1, 20, 1); /* every window saves (20 Wh > 10 Wh) */
+    }
+    assert_int_equal(a->now, MC_TIME_MAX);
+    app_t *b = &f->b;
+    assert_int_equal(app_boot(b, &f->emu, MC_TIME_MAX), MC_OK); /* a plain cut: no warning */
+    assert_same_energy(b, a);
+    assert_int_equal(b->model.errors & (MC_ERROR_ENERGY_CRC | MC_ERROR_PARAMS_CRC), 0);
+    assert_int_equal(mc_storage_power_fail(&b->st, MC_TIME_MAX), MC_OK);
+    app_t *c = &f->c;
+    assert_int_equal(app_boot(c, &f->emu, MC_TIME_MAX), MC_OK);
+    assert_same_energy(c, a);
+    assert_int_equal(c->model.errors & (MC_ERROR_ENERGY_CRC | MC_ERROR_PARAMS_CRC), 0);
+}
+
+/* Security review 2b: the mount tries every older copy for the newest sane one, not only 8. The 12
+ * newest energy records are forged (a counter above MC_STORAGE_QUANTA_MAX, valid CRC): the 13th
+ * newest is restored, flagged. */
+static void test_insane_many_copies(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    uint64_t sums[64];
+    unsigned saves = 0;
+    for (unsigned i = 0; i < 40u; i++) {
+        feed_wh(a, 1, 20, 60); /* one energy record each */
+        sums[saves++ % 64u] = energy_total(&a->meter.energy);
+    }
+    const rec_t top = newest_record(&f->emu, &a->st, AREA_ENERGY, KIND_ENERGY);
+    assert_true(top.found);
+    const mc_storage_area_t *ar = &a->st.area[AREA_ENERGY];
+    const uint64_t huge = MC_STORAGE_QUANTA_MAX + 1u;
+    unsigned forged = 0;
+    for (uint32_t slot = 0; slot < (uint32_t)ar->sectors * ar->slots_per_sector; slot++) {
+        rec_t r;
+        memset(&r, 0, sizeof(r));
+        if (record_at(&f->emu, ar->first_sector + slot / ar->slots_per_sector, (slot % ar->slots_per_sector) * ar->slot_size,
+                      ar->slot_size, KIND_ENERGY, &r) &&
+            r.seq + 12u > top.seq) {
+            memcpy(nvm_emu_at(&f->emu, r.sector, r.offset + HDR + 16u), &huge, 8);
+            reseal(&f->emu, &r);
+            forged++;
+        }
+    }
+    assert_int_equal(forged, 12);
+    assert_int_equal(app_boot(&f->b, &f->emu, a->now + 60u), MC_OK);
+    assert_int_equal(energy_total(&f->b.meter.energy), sums[(saves - 13u) % 64u]);
+    assert_true((f->b.model.errors & MC_ERROR_ENERGY_CRC) != 0u);
+    assert_true(has_integrity_event(&f->b, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -3825,6 +3898,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_seq_forged_max, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ring_skips_damaged_slots, setup_metersim, fx_teardown),
         cmocka_unit_test_setup_teardown(test_event_reads_cheap, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clock_near_end_of_range, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_insane_many_copies, setup_flash, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

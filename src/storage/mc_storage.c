@@ -1304,6 +1304,7 @@ typedef struct found {
     uint8_t kind;        /* its kind */
     uint8_t newer_bad;   /* a damaged slot (or an insane record) claims a later sequence */
     uint8_t wrong_major; /* a valid record of another major format exists */
+    uint8_t insane;      /* a record of ours (valid CRC) failed the range checks */
 } found_t;
 
 /* Sequential reads of a record's payload. */
@@ -1357,10 +1358,14 @@ static int quanta_ok(rd_t *r, unsigned n)
     return 1;
 }
 
+/* The longest demand sub-interval (the window is at most 60 min): the running one, under way at
+ * MC_TIME_MAX at the latest, ends at most this much after it (the tariff saves MC_TIME_MAX + 1 there). */
+#define DEMAND_SUB_MAX_S 3600u
+
 static int demand_ok(const demand_rec_t *d)
 {
     if (d->slots < 1u || d->slots > MC_DEMAND_MAX_SLOTS || d->slots_used > d->slots || d->slot_index >= d->slots ||
-        d->valid > 1u || d->partial > 1u || !time_ok(d->slot_end) || !time_ok(d->max_p_at) ||
+        d->valid > 1u || d->partial > 1u || d->slot_end > MC_TIME_MAX + DEMAND_SUB_MAX_S || !time_ok(d->max_p_at) ||
         !power_ok(d->cur_p) || !power_ok(d->cur_s) || !power_ok(d->demand_p) || !power_ok(d->demand_s) ||
         !power_ok(d->max_p)) {
         return 0;
@@ -1549,27 +1554,75 @@ static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32
     return 1;
 }
 
+/* A slot's header, if it could be a record of ours of this kind and major: its sequence (else 0). */
+static uint32_t header_seq(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot, uint8_t kind)
+{
+    uint8_t h[HEADER_SIZE];
+    if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), h, HEADER_SIZE) != MC_OK) {
+        return 0;
+    }
+    const uint32_t magic = (uint32_t)h[0] | (uint32_t)h[1] << 8;
+    const uint32_t len = (uint32_t)h[6] | (uint32_t)h[7] << 8;
+    uint32_t seq;
+    memcpy(&seq, h + 8, 4);
+    if (magic != MAGIC || h[2] != kind || h[3] != MC_STORAGE_FORMAT_MAJOR ||
+        len + HEADER_SIZE + marker_size(st) > a->slot_size || seq > SEQ_MAX) {
+        return 0;
+    }
+    return seq;
+}
+
 /*
  * The newest valid and sane record of an area. An insane one (valid CRC, values
- * out of range) is treated as corrupt: the next older one is tried (at most 8).
+ * out of range) is treated as corrupt: every older copy is tried, newest first
+ * (by sequence, then slot), until one is sane. The common case (the newest is
+ * sane) costs one pass; each older candidate one pass over the headers.
  */
 static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_t kind, found_t *f)
 {
     memset(f, 0, sizeof(*f));
     f->slot = NONE;
-    uint32_t bad_seq = 0, limit = UINT32_MAX, insane_seq = 0;
+    uint32_t bad_seq = 0, insane_seq = 0;
     const uint32_t total = slots_total(a);
-    for (unsigned tries = 0; tries < 8u; tries++) {
-        f->slot = NONE;
-        for (uint32_t slot = 0; slot < total; slot++) {
-            (void)check_slot(st, a, slot, kind, limit, f, &bad_seq);
+    for (uint32_t slot = 0; slot < total; slot++) {
+        (void)check_slot(st, a, slot, kind, UINT32_MAX, f, &bad_seq);
+    }
+    if (f->slot != NONE && !f->wrong_major && !record_sane(st, a, f)) {
+        /* Older copies, newest first, below the last candidate. */
+        uint32_t lim_seq = f->seq, lim_slot = f->slot;
+        insane_seq = f->seq;
+        f->insane = 1;
+        for (;;) {
+            uint32_t c_seq = 0, c_slot = NONE;
+            for (uint32_t slot = 0; slot < total; slot++) {
+                const uint32_t seq = header_seq(st, a, slot, kind);
+                /* (Equal sequences: the lower slot first, as check_slot() keeps the first it finds.) */
+                const int below = seq < lim_seq || (seq == lim_seq && slot > lim_slot);
+                if (seq != 0u && below && (c_slot == NONE || seq > c_seq || (seq == c_seq && slot < c_slot))) {
+                    c_seq = seq;
+                    c_slot = slot;
+                }
+            }
+            if (c_slot == NONE) {
+                f->slot = NONE;
+                break;
+            }
+            found_t g;
+            uint32_t ignored = 0;
+            memset(&g, 0, sizeof(g));
+            g.slot = NONE;
+            if (check_slot(st, a, c_slot, kind, UINT32_MAX, &g, &ignored) && g.slot == c_slot &&
+                record_sane(st, a, &g)) {
+                f->slot = g.slot;
+                f->seq = g.seq;
+                f->len = g.len;
+                f->minor = g.minor;
+                f->kind = g.kind;
+                break;
+            }
+            lim_seq = c_seq;
+            lim_slot = c_slot;
         }
-        if (f->slot == NONE || f->wrong_major || record_sane(st, a, f)) {
-            break;
-        }
-        insane_seq = insane_seq > f->seq ? insane_seq : f->seq;
-        limit = f->seq;
-        f->slot = NONE;
     }
     if (insane_seq > bad_seq) {
         bad_seq = insane_seq;
@@ -1875,7 +1928,12 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     const found_t *fh = st->combined ? &f[AREA_CONFIG] : &f[AREA_HISTORY];
     int have_e = f[AREA_ENERGY].slot != NONE, have_h = fh->slot != NONE, have_c = f[AREA_CONFIG].slot != NONE;
     int fresh = 0;
-    if (!(have_e && have_h && have_c)) {
+    /* An area that holds records of ours (valid CRC) of which none passes the range checks is
+     * ours, damaged: it starts from its defaults, with the error flag and MC_EV_INTEGRITY
+     * (newer_bad is set), rather than refusing the meter. */
+    const int ours_e = have_e || f[AREA_ENERGY].insane, ours_h = have_h || fh->insane,
+              ours_c = have_c || f[AREA_CONFIG].insane;
+    if (!(have_e && have_h && have_c) && !(ours_e && ours_h && ours_c)) {
         /* Not a whole meter of ours: a first start (perhaps cut short), or refused. */
         const int logs_empty = st->area[AREA_EVENTS].newest_slot == NONE && st->area[AREA_AUDIT].newest_slot == NONE;
         int unfinished = (have_e || have_h || have_c) && logs_empty;

@@ -597,7 +597,8 @@ int mc_tariff_demand_resume(mc_tariff_t *t, mc_time_t now)
     const unsigned slots = demand_slots(t);
     const uint32_t sub = t->cfg.demand_subinterval_min * 60u;
     if (slots < 1u || slots > MC_DEMAND_MAX_SLOTS || t->slots_used > slots || t->slot_index >= slots ||
-        t->slot_end > MC_TIME_MAX || t->slot_end % sub != 0u) {
+        t->slot_end > MC_TIME_MAX + sub || t->slot_end % sub != 0u) {
+        /* (The last sub-interval before MC_TIME_MAX ends at MC_TIME_MAX + 1, as the tariff makes it.) */
         /* Not a window of this configuration: start a new one (the month's maximum stays). */
         memset(t->slot_p, 0, sizeof(t->slot_p));
         memset(t->slot_s, 0, sizeof(t->slot_s));
