@@ -3844,6 +3844,71 @@ static void test_insane_many_copies(void **state)
     assert_true(has_integrity_event(&f->b, 2));
 }
 
+/* Security review 3: the relay state is durable. Opened through a bus write (commit hook), the power
+ * cut right after the acknowledgement: the remount has the relay open and its event; it stays so across
+ * many ordinary events (which push the relay event out of the log) and power cycles, and a local close
+ * is restored as well. A first start keeps (and saves) the model's state. */
+static void test_relay_durable(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    init_only(a, &f->emu, T(2024, 5, 10, 8, 0, 0), NULL);
+    a->model.cfg.features |= MC_FEAT_RELAY;
+    a->model.relay_closed = 1;
+    assert_int_equal(app_mount(a), MC_OK); /* first start: closed, as the model was */
+    app_t *b = &f->b;
+    init_only(b, &f->emu, a->now + 1u, NULL);
+    b->model.cfg.features |= MC_FEAT_RELAY;
+    b->model.relay_closed = 0;
+    assert_int_equal(app_mount(b), MC_OK);
+    assert_int_equal(b->model.relay_closed, 1);
+    /* open it from the bus: acknowledged = durable */
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_RELAY;
+    it.u = 0;
+    assert_int_equal(mc_model_write(&b->model, &it, 1, MC_SRC_BUS), MC_OK);
+    assert_int_equal(b->model.relay_closed, 0);
+    /* cut: no warning, no poll */
+    app_t *c = &f->c;
+    init_only(c, &f->emu, b->now + 1u, NULL);
+    c->model.cfg.features |= MC_FEAT_RELAY;
+    c->model.relay_closed = 1;
+    assert_int_equal(app_mount(c), MC_OK);
+    assert_int_equal(c->model.relay_closed, 0);
+    const unsigned n = mc_storage_event_count(&c->st);
+    int seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        if (mc_storage_event_read(&c->st, i, &ev) == MC_OK && ev.type == MC_EV_RELAY) {
+            assert_int_equal(ev.old_value, 1);
+            assert_int_equal(ev.new_value, 0);
+            assert_int_equal(ev.source, MC_SRC_BUS);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 1);
+    /* many ordinary events: the relay event leaves the log, the state stays */
+    for (unsigned i = 0; i < 400u; i++) {
+        mc_storage_auth_event(&c->st, MC_AUTH_WRONG, MC_IFACE_TCP, 1, 0);
+    }
+    feed_wh(c, 30, 5, 60);
+    for (unsigned cycle = 0; cycle < 3u; cycle++) {
+        app_t *d = cycle % 2u == 0u ? a : b;
+        init_only(d, &f->emu, c->now + 10u * (cycle + 1u), NULL);
+        d->model.cfg.features |= MC_FEAT_RELAY;
+        d->model.relay_closed = 1;
+        assert_int_equal(app_mount(d), MC_OK);
+        assert_int_equal(d->model.relay_closed, 0);
+    }
+    /* closed locally (mc_model_set_relay, commit inside): restored closed */
+    assert_int_equal(mc_model_set_relay(&a->model, 1, MC_SRC_LOCAL), MC_OK);
+    init_only(b, &f->emu, a->now + 100u, NULL);
+    b->model.cfg.features |= MC_FEAT_RELAY;
+    assert_int_equal(app_mount(b), MC_OK);
+    assert_int_equal(b->model.relay_closed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -3900,6 +3965,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_reads_cheap, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_clock_near_end_of_range, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_insane_many_copies, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_relay_durable, setup_flash, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

@@ -108,8 +108,11 @@ typedef struct config_meta {
     uint8_t reactive_combination;
     uint8_t demand_window_min;
     uint8_t demand_subinterval_min;
-    uint8_t pad;
+    uint8_t relay; /* RELAY_OPEN, RELAY_CLOSED, or 0: not recorded (a record of an earlier 2.0 build) */
 } config_meta_t;
+
+#define RELAY_OPEN 1u
+#define RELAY_CLOSED 2u
 
 typedef struct config_ext {
     uint32_t code_checksum; /* hooks.code_checksum when saved (0: none) */
@@ -633,6 +636,7 @@ static void conf_now(mc_storage_t *st, conf_parts_t *c)
     c->meta.reactive_combination = (uint8_t)tc->reactive_combination;
     c->meta.demand_window_min = tc->demand_window_min;
     c->meta.demand_subinterval_min = tc->demand_subinterval_min;
+    c->meta.relay = (uint8_t)(st->model->relay_closed ? RELAY_CLOSED : RELAY_OPEN);
     c->params = &st->model->params;
     c->cal = &st->meter->cal;
     c->sched = &st->tariff->schedule;
@@ -1037,8 +1041,8 @@ static unsigned binding(const mc_storage_jentry_t *e)
     if (e->type == MC_EV_ENERGY_CLEAR) {
         return BIND_HISTORY;
     }
-    if (e->type == MC_EV_CLOCK_SET || e->type == MC_EV_RELAY) {
-        return BIND_NONE; /* the clock and the relay are not kept here: the event rides along */
+    if (e->type == MC_EV_CLOCK_SET) {
+        return BIND_NONE; /* the clock is not kept here: the event rides along */
     }
     return BIND_CONFIG;
 }
@@ -1067,6 +1071,7 @@ void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_
         break;
     case MC_QTY_RELAY:
         type = MC_EV_RELAY;
+        st->config_dirty = 1; /* the config record keeps the relay state, with the event in its journal */
         break;
     default:
         st->config_dirty = 1;
@@ -1403,7 +1408,7 @@ static int conf_sane(rd_t *r)
          m.reactive_combination > (uint8_t)MC_COMBINE_IMPORT_ONLY || m.demand_window_min < 1u ||
          m.demand_window_min > 60u || m.demand_subinterval_min < 1u ||
          m.demand_window_min % m.demand_subinterval_min != 0u ||
-         m.demand_window_min / m.demand_subinterval_min > MC_DEMAND_MAX_SLOTS)) {
+         m.demand_window_min / m.demand_subinterval_min > MC_DEMAND_MAX_SLOTS || m.relay > RELAY_CLOSED)) {
         return 0;
     }
     mc_params_t p;
@@ -2019,6 +2024,9 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         cext = c.ext;
         model->params = params;
         model->sealed = c.meta.sealed;
+        if (c.meta.relay != 0u) {
+            model->relay_closed = c.meta.relay == RELAY_CLOSED; /* (0: not recorded, the model's state stays) */
+        }
         (void)mc_meter_set_calibration(meter, &cal);
         (void)mc_meter_set_pulse_constant(meter, params.pulse_constant);
         (void)mc_tariff_set_schedule(tariff, &sched);
