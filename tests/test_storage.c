@@ -3909,6 +3909,74 @@ static void test_relay_durable(void **state)
     assert_int_equal(b->model.relay_closed, 1);
 }
 
+/* Security review 4: brute-force state survives restarts. mc_storage_auth_restore() gives an
+ * interface's wrong-password count from its newest MC_EV_AUTH event (WRONG or LOCKOUT), less one per
+ * whole day since; the guard takes it back (mc_auth_guard_restore()), so a power cycle gives no fresh
+ * tries. */
+static void test_auth_restore(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    const mc_time_t t0 = T(2024, 5, 10, 8, 0, 0);
+    assert_int_equal(app_boot(a, &f->emu, t0), MC_OK);
+    uint32_t w = 77;
+    assert_int_equal(mc_storage_auth_restore(&a->st, MC_IFACE_TCP, &w), MC_ERR_NODATA);
+    assert_int_equal(w, 77);
+    assert_int_equal(mc_storage_auth_restore(NULL, MC_IFACE_TCP, &w), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_auth_restore(&a->st, MC_IFACE_TCP, NULL), MC_ERR_INVAL);
+    assert_int_equal(mc_storage_auth_restore(&a->st, 256u, &w), MC_ERR_INVAL);
+    /* through the model: 12 wrong passwords on TCP (a lockout from the 10th) */
+    mc_auth_guard_t g;
+    mc_auth_guard_init(&g, MC_IFACE_TCP);
+    mc_session_t s;
+    mc_session_init(&s, &g);
+    for (unsigned i = 0; i < 12u; i++) {
+        (void)mc_session_login(&a->model, &s, 1000u + i);
+        a->now += 1u;
+    }
+    const uint32_t had = g.wrong;
+    assert_true(had >= 10u);
+    mc_storage_auth_event(&a->st, MC_AUTH_WRONG, MC_IFACE_RTU, 3, 0); /* another interface, newer */
+    mc_storage_auth_event(&a->st, MC_AUTH_REFUSED, MC_IFACE_TCP, 99, 0); /* not a count */
+    /* power cycle, the same day: the count is back, and the guard locks again */
+    app_t *b = &f->b;
+    assert_int_equal(app_boot(b, &f->emu, a->now + 60u), MC_OK);
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_TCP, &w), MC_OK);
+    assert_int_equal(w, had);
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_RTU, &w), MC_OK);
+    assert_int_equal(w, 3);
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_DLT645, &w), MC_ERR_NODATA);
+    mc_auth_guard_t g2;
+    mc_auth_guard_init(&g2, MC_IFACE_TCP);
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_TCP, &w), MC_OK);
+    mc_auth_guard_restore(&b->model, &g2, w);
+    assert_int_equal(g2.wrong, had);
+    assert_true(g2.lockout_s > 0u);
+    /* one per whole day without a wrong try; saturating at 0 */
+    b->now = a->now + 2u * 86400u + 3600u;
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_TCP, &w), MC_OK);
+    assert_int_equal(w, had - 2u);
+    b->now = a->now + 400u * 86400u;
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_TCP, &w), MC_OK);
+    assert_int_equal(w, 0);
+    b->now = a->now - 86400u; /* the clock set back: no decay */
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_RTU, &w), MC_OK);
+    assert_int_equal(w, 3);
+    /* a lockout event counts too, and the newest one wins */
+    b->now = a->now + 120u;
+    mc_storage_auth_event(&b->st, MC_AUTH_LOCKOUT, MC_IFACE_RTU, 11, 120);
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_RTU, &w), MC_OK);
+    assert_int_equal(w, 11);
+    /* the walk is bounded by the log: 400 other events later, still at most the whole log */
+    for (unsigned i = 0; i < 400u; i++) {
+        mc_storage_auth_event(&b->st, MC_AUTH_WRONG, MC_IFACE_DLT645, i, 0);
+    }
+    const uint64_t r0 = f->emu.st.reads;
+    assert_int_equal(mc_storage_auth_restore(&b->st, MC_IFACE_RTU, &w), MC_ERR_NODATA);
+    const mc_storage_area_t *ev = &b->st.area[AREA_EVENTS];
+    assert_true(f->emu.st.reads - r0 <= 2u * (uint64_t)ev->sectors * ev->slots_per_sector);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -3966,6 +4034,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clock_near_end_of_range, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_insane_many_copies, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_relay_durable, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_auth_restore, setup_flash, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

@@ -346,10 +346,28 @@ int mc_storage_commit(void *st);
  * @param st         the instance (the hook's context).
  * @param what       ::mc_auth_event.
  * @param iface      ::mc_iface.
- * @param count      wrong passwords on the interface since start-up (or tries refused).
- * @param lockout_s  lockout seconds, 0 for none.
+ * @param count      the interface's consecutive wrong-password count after this try (the guard's
+ *                   count: it decays by one per day without a wrong try); the event's old value.
+ * @param lockout_s  lockout seconds, 0 for none; the event's new value.
  */
 void mc_storage_auth_event(void *st, unsigned what, unsigned iface, uint32_t count, uint32_t lockout_s);
+
+/**
+ * @brief An interface's wrong-password count as it stood before the restart, from the log, so
+ *        that a power cycle gives an attacker no fresh tries (feed it to mc_auth_guard_restore()).
+ *
+ * The newest ::MC_EV_AUTH event (qty ::MC_AUTH_WRONG or ::MC_AUTH_LOCKOUT) with arg @p iface in the
+ * ordinary event log (walked newest first, at most once over: up to one read per slot, two per
+ * blank one; call it once per interface after the mount): its old value (the count after that
+ * try) minus one per whole day (86400 s) between its time and the model's clock now, at least 0.
+ * A damaged event is passed over. If the event has been pushed out of the log (over 100 newer
+ * ordinary events), the count is lost: ::MC_ERR_NODATA, as for an interface never tried.
+ * @param st     the instance (mounted).
+ * @param iface  ::mc_iface (0..255, as the event's arg).
+ * @param wrong  receives the count.
+ * @return ::MC_OK; ::MC_ERR_NODATA (no such event); ::MC_ERR_INVAL (NULL, not mounted, @p iface above 255).
+ */
+int mc_storage_auth_restore(const mc_storage_t *st, unsigned iface, uint32_t *wrong);
 
 /**
  * @brief Log an event at once (timestamped with the model's clock), into the audit

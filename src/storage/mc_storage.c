@@ -1033,6 +1033,26 @@ void mc_storage_auth_event(void *ctx, unsigned what, unsigned iface, uint32_t co
     (void)log_now(st, MC_EV_AUTH, source, (uint8_t)what, (uint8_t)iface, count, lockout_s);
 }
 
+int mc_storage_auth_restore(const mc_storage_t *st, unsigned iface, uint32_t *wrong)
+{
+    if (st == NULL || wrong == NULL || !st->mounted || iface > 255u) {
+        return MC_ERR_INVAL;
+    }
+    /* The ordinary log, newest first, at most once over (the walk stops at its end). */
+    logit_t it;
+    for (logit_init(&it, st, AREA_EVENTS); it.kind != 0; logit_next(&it)) {
+        const mc_event_t *ev = &it.ev;
+        if (it.kind == 1 && ev->type == MC_EV_AUTH && ev->arg == iface &&
+            (ev->qty == MC_AUTH_WRONG || ev->qty == MC_AUTH_LOCKOUT)) {
+            const mc_time_t now = now_of(st);
+            const uint32_t days = now > ev->time ? (now - ev->time) / 86400u : 0u;
+            *wrong = ev->old_value > days ? ev->old_value - days : 0u;
+            return MC_OK;
+        }
+    }
+    return MC_ERR_NODATA;
+}
+
 /* Which record makes a change durable. */
 enum { BIND_CONFIG = 0, BIND_HISTORY = 1, BIND_NONE = 2 };
 
