@@ -3977,6 +3977,50 @@ static void test_auth_restore(void **state)
     assert_true(f->emu.st.reads - r0 <= 2u * (uint64_t)ev->sectors * ev->slots_per_sector);
 }
 
+/* Security review 5: a record with a valid CRC whose settlement point is in 2099 (the clock now in
+ * 2024) would stop every settlement: the point goes back to the newest one by the times the memory
+ * has seen, flagged; the next point freezes. A clock set back (the point then legitimately ahead of
+ * the clock) is not mistaken for it. */
+static void test_settlement_forged_future(void **state)
+{
+    fx_t *f = *state;
+    const uint32_t y2099 = T(2099, 1, 1, 0, 0, 0);
+    for (unsigned which = 0; which < 2u; which++) {
+        memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+        two_freezes_whole(f); /* 1 February, 1 March */
+        const mc_time_t before = f->a.tariff.last_settlement;
+        assert_int_equal(before, T(2024, 3, 1, 0, 0, 0));
+        if (which == 0u) {
+            forge(f, &f->a, AREA_HISTORY, KIND_HISTORY, 4u, &y2099, 4); /* history_meta.last_settlement */
+        } else {
+            forge(f, &f->a, AREA_ENERGY, KIND_ENERGY, 8u, &y2099, 4); /* energy_meta.last_settlement */
+        }
+        assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+        if (f->b.tariff.last_settlement != before || !(f->b.model.errors & MC_ERROR_ENERGY_CRC) ||
+            !has_integrity_event(&f->b, 2)) {
+            fail_msg("%s record with last settlement 2099: restored %u (expected %u), errors 0x%x",
+                     which == 0u ? "history" : "energy", f->b.tariff.last_settlement, before, f->b.model.errors);
+        }
+        assert_int_equal(write_clock(&f->b, T(2024, 4, 1, 1, 0, 0)), MC_OK); /* the next point is made */
+        assert_int_equal(f->b.tariff.history[0].frozen_at, T(2024, 4, 1, 0, 0, 0));
+    }
+    /* a clock set back two months, then many ordinary events and saves: not flagged, the point stays */
+    memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+    two_freezes_whole(f);
+    app_t *a = &f->a;
+    const mc_time_t point = a->tariff.last_settlement;
+    assert_int_equal(write_clock(a, T(2024, 1, 5, 0, 0, 0)), MC_OK);
+    for (unsigned i = 0; i < 300u; i++) {
+        mc_storage_auth_event(&a->st, MC_AUTH_WRONG, MC_IFACE_TCP, 1, 0);
+    }
+    feed_wh(a, 30, 20, 60);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    assert_true(a->tariff.last_settlement > a->now);
+    assert_int_equal(app_boot(&f->b, &f->emu, a->now + 60u), MC_OK);
+    assert_int_equal(f->b.tariff.last_settlement, point);
+    assert_int_equal(f->b.model.errors & MC_ERROR_ENERGY_CRC, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -4035,6 +4079,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_insane_many_copies, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_relay_durable, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_auth_restore, setup_flash, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_settlement_forged_future, setup_flash, fx_teardown),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

@@ -261,6 +261,14 @@ int mc_tariff_set_schedule(mc_tariff_t *t, const mc_tariff_schedule_t *s);
 int mc_tariff_set_settlement(mc_tariff_t *t, unsigned day, unsigned hour);
 
 /**
+ * @brief The newest settlement point at or before a time, by the instance's settlement day and hour.
+ * @param t    the instance.
+ * @param now  the time (up to ::MC_TIME_MAX).
+ * @return the point, or 0 if there is none (or @p t is NULL, @p now past ::MC_TIME_MAX).
+ */
+mc_time_t mc_tariff_settlement_at_or_before(const mc_tariff_t *t, mc_time_t now);
+
+/**
  * @brief The next settlement point after the last one made.
  * @param t  the instance.
  * @return its time, or 0 if there is none before 2100 (or @p t is NULL).

@@ -1906,6 +1906,71 @@ static int load_tail(const mc_storage_t *st, unsigned ai, tail_t *t)
                     sizeof(*t));
 }
 
+static mc_time_t later(mc_time_t a, mc_time_t b)
+{
+    return a > b ? a : b;
+}
+
+/* The time of a log's newest event (0: none). */
+static mc_time_t newest_event_time(const mc_storage_t *st, unsigned ai)
+{
+    const mc_storage_area_t *a = &st->area[ai];
+    uint8_t img[MC_EVENT_SLOT_SIZE];
+    mc_event_t ev;
+    if (a->newest_slot == NONE ||
+        nvm_read(st, slot_sector(a, a->newest_slot), slot_offset(a, a->newest_slot), img, sizeof(img)) != MC_OK ||
+        event_from_image(img, &ev) != MC_OK || !time_ok(ev.time)) {
+        return 0;
+    }
+    return ev.time;
+}
+
+/* The latest time a clock set left (its old value) in the audit log or a journal not yet appended. */
+static mc_time_t clock_set_from(const mc_storage_t *st, const tail_t *t1, const tail_t *t2)
+{
+    mc_time_t m = 0;
+    logit_t it;
+    for (logit_init(&it, st, AREA_AUDIT); it.kind != 0; logit_next(&it)) {
+        if (it.kind == 1 && it.ev.type == MC_EV_CLOCK_SET && time_ok(it.ev.old_value)) {
+            m = later(m, it.ev.old_value);
+        }
+    }
+    const tail_t *t[2] = {t1, t2};
+    for (unsigned k = 0; k < 2u; k++) {
+        for (unsigned i = 0; i < t[k]->jcount && i < MC_STORAGE_JOURNAL; i++) {
+            if (t[k]->j[i].type == MC_EV_CLOCK_SET && time_ok(t[k]->j[i].old_value)) {
+                m = later(m, t[k]->j[i].old_value);
+            }
+        }
+    }
+    return m;
+}
+
+/*
+ * The restored settlement point must not lie after every time the memory has seen: the clock now,
+ * the energy record's time, the journals' and the logs' newest times, and (a clock set back leaves
+ * the point ahead of the clock) the times clock sets came from. A record with a valid CRC and a
+ * point up to 2099 (a forgery) would stop every settlement: the point goes back to the newest one
+ * by those times; returns 0 then (flagged by the caller).
+ */
+static int settlement_plausible(mc_storage_t *st, mc_time_t energy_time, const tail_t *tc, const tail_t *th)
+{
+    mc_tariff_t *t = st->tariff;
+    const mc_time_t now = now_of(st);
+    mc_time_t bound = later(time_ok(now) ? now : MC_TIME_MAX, time_ok(energy_time) ? energy_time : 0u);
+    bound = later(bound, later(tc->jcount != 0u ? tc->jtime : 0u, th->jcount != 0u ? th->jtime : 0u));
+    bound = later(bound, later(newest_event_time(st, AREA_EVENTS), newest_event_time(st, AREA_AUDIT)));
+    if (t->last_settlement <= bound) {
+        return 1;
+    }
+    bound = later(bound, clock_set_from(st, tc, th)); /* only now: a walk of the audit log */
+    if (t->last_settlement <= bound) {
+        return 1;
+    }
+    t->last_settlement = mc_tariff_settlement_at_or_before(t, bound);
+    return 0;
+}
+
 /* Erase every sector (a new meter asked for on a memory that is not ours). */
 static int format_all(mc_storage_t *st)
 {
@@ -2123,6 +2188,9 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         saved_time = emeta.time;
     }
     if (f[AREA_ENERGY].newer_bad || f[AREA_HISTORY].newer_bad) {
+        errors |= MC_ERROR_ENERGY_CRC;
+    }
+    if ((have_h || have_e) && !settlement_plausible(st, saved_time, &tc, &th)) {
         errors |= MC_ERROR_ENERGY_CRC;
     }
     model->errors |= errors;

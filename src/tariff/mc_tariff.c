@@ -628,6 +628,11 @@ int mc_tariff_set_settlement(mc_tariff_t *t, unsigned day, unsigned hour)
     return MC_OK;
 }
 
+mc_time_t mc_tariff_settlement_at_or_before(const mc_tariff_t *t, mc_time_t now)
+{
+    return t != NULL && now <= MC_TIME_MAX ? point_at_or_before(t, now) : 0u;
+}
+
 mc_time_t mc_tariff_next_settlement(const mc_tariff_t *t)
 {
     return t != NULL ? next_point_after(t, t->last_settlement) : 0u;
