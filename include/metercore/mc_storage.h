@@ -19,7 +19,7 @@
  * - history (2 sectors, 3 from 16 sectors on): settlement history, the month's
  *   counters right after the last freeze, settlement bookkeeping;
  * - config (2 sectors, 3 from 16 on): parameters, calibration, seal, tariff
- *   schedule and settings, the last code checksum seen;
+ *   schedule and settings, the relay state, the last code checksum seen;
  * - events (2 sectors at least): the ordinary event log, one slot per event;
  * - audit (2 sectors at least): the metrological audit log (calibration, seal,
  *   energy clear, clock set, tariff and settlement changes, pulse constant,
@@ -44,7 +44,11 @@
  * range-checked as a bus write would be (parameters, calibration, schedule,
  * seal, settlement, times, energy counters up to ::MC_STORAGE_QUANTA_MAX); a
  * record that fails is treated as corrupt (the newest sane older copy is used,
- * the error flag set and ::MC_EV_INTEGRITY logged).
+ * every older copy being tried, the error flag set and ::MC_EV_INTEGRITY logged;
+ * with no sane copy the area starts from its defaults, flagged the same way). A
+ * restored settlement point after every time the memory has seen (clock, record
+ * and event times, the times clock sets came from) is a forgery: it goes back to
+ * the newest point by those times, flagged.
  *
  * Freezes are saved in an order that keeps history and energy consistent:
  * energy before the freeze, then history (with the month's counters after it),
@@ -57,6 +61,8 @@
  * - the memory is blank (every byte erased): a first start, the memory is
  *   formatted (and ::MC_EV_FORMAT logged);
  * - records of another major format: ::MC_ERR_VERSION, nothing changed;
+ * - a core area with records of ours (valid CRC) of which none is sane: restored
+ *   with that area's defaults, the error flag and ::MC_EV_INTEGRITY;
  * - anything else (a foreign image, a core area without a valid record, e.g.
  *   blank core areas beside an intact event log): ::MC_ERR_BLANK, nothing is
  *   written and the instances are untouched, unless cfg.new_meter asks for a new
@@ -75,7 +81,7 @@
  * which queues their events in RAM; the model's commit hook, mc_storage_commit(),
  * then saves the records they touch with the events in the record's journal
  * (history first: energy clear, freeze; then config: parameters, calibration,
- * seal, schedule, settlement; events without a record of their own ride along),
+ * seal, schedule, settlement, relay; events without a record of their own ride along),
  * and only then appends the events to their logs. At mount, journal entries of the
  * newest records that are not in the logs yet are appended. So the log and the
  * data agree after a cut at any point: before the record is complete neither

@@ -15,7 +15,7 @@
  *   kinds        = 1 energy: energy_meta | meter registers u64[6] | tariff totals u64[4][4] |
  *                           this month u64[4][4] | demand_rec
  *                  2 history: history_meta | month after the freeze u64[4][4] | history month[12] | tail
- *                  3 config: config_meta | mc_params_t | mc_calibration_t | mc_tariff_schedule_t |
+ *                  3 config: config_meta (its last byte the relay: 1 open, 2 closed, 0 not recorded) | mc_params_t | mc_calibration_t | mc_tariff_schedule_t |
  *                           config_ext | tail
  *                  4 state (history and config in one, small memories): kind 3 without its tail,
  *                           then kind 2 without its tail, then the tail
@@ -1136,7 +1136,7 @@ static uint32_t pick(const mc_storage_t *st, unsigned mask, uint32_t done, journ
 /*
  * The queued changes, durable: first a freeze or an energy clear (history record
  * with their events, then energy), then the config record with the events of
- * the changes it holds. Events without a record of their own (clock set, relay)
+ * the changes it holds (the relay state too). Events without a record of their own (clock set)
  * ride on the first record written; an audit one (clock set) always gets one,
  * so that its counter is saved with it. History goes first so that a cut
  * between the two never leaves a settlement rule or a clock set ahead of the
@@ -1181,7 +1181,7 @@ static int commit_now(mc_storage_t *st)
         for (unsigned i = 0; i < st->queued && err == MC_OK; i++) {
             const mc_storage_jentry_t *j = &st->queue[i];
             if (!(done & (1u << i)) && binding(j) == BIND_NONE) {
-                /* No record to carry it (a relay): appended as it is. */
+                /* No record to carry it: appended as it is. */
                 err = log_now(st, j->type, j->source, j->qty, j->arg, j->old_value, j->new_value);
                 done |= err == MC_OK ? 1u << i : 0u;
             }
