@@ -250,26 +250,16 @@ static void panel_event(void *ctx, mc_panel_event type)
 /* ---- start-up ------------------------------------------------------------------------------ */
 
 /* A latching relay keeps its contact through a power cut, but nothing tells the MCU which
- * way it lies: take the last state commanded (the newest relay event in the log), drive the
- * coil that way again (harmless if it already lies so) and start the model with it. With
- * no relay event in the log (a new meter, or more events since than the log keeps) the
- * relay is closed: supply on. */
+ * way it lies: take the state last commanded, which the storage saved with the parameters
+ * (the model's relay_closed after the mount; closed, supply on, for a new meter or without
+ * storage), and drive the coil that way again (harmless if it already lies so). Not from the
+ * event log: events anyone can cause (wrong passwords) would push the relay event out. */
 static void restore_relay(fw_t *f)
 {
     if ((FW_FEATURES & MC_FEAT_RELAY) == 0) {
         return;
     }
-    int closed = 1;
-    if (f->storage_ok) {
-        const unsigned n = mc_storage_event_count(&f->storage);
-        for (unsigned k = 0; k < n; k++) {
-            mc_event_t ev;
-            if (mc_storage_event_read(&f->storage, k, &ev) == MC_OK && ev.type == MC_EV_RELAY) {
-                closed = ev.new_value != 0u;
-                break;
-            }
-        }
-    }
+    const int closed = f->storage_ok ? f->model.relay_closed != 0u : 1;
     (void)mc_board_relay(closed);
     f->model.relay_closed = (uint8_t)closed;
 }
@@ -326,6 +316,7 @@ static void fw_start(fw_t *f)
     if (mc_model_init(&f->model, &mdc, &hooks, &f->meter, &f->tariff, NULL) != MC_OK) {
         mc_board_fatal("model config");
     }
+    f->model.relay_closed = 1u; /* a new meter's latching relay: closed (the mount restores the saved state) */
     mc_storage_config_default(&f->scfg);
     mc_board_nvm(&f->scfg.nvm);
     if (info->has_flash_nvm) {
@@ -350,6 +341,11 @@ static void fw_start(fw_t *f)
     mc_rtu_port_t rp = {rtu_send, rtu_line, f};
     if (mc_rtu_init(&f->rtu, &f->model, &rp) != MC_OK) {
         mc_board_fatal("rtu");
+    }
+    /* A power cycle gives a password guesser no fresh tries: the line's count from the log. */
+    uint32_t wrong;
+    if (f->storage_ok && mc_storage_auth_restore(&f->storage, MC_IFACE_RTU, &wrong) == MC_OK) {
+        mc_auth_guard_restore(&f->model, &f->rtu.guard, wrong);
     }
     /* the line settings that were stored */
     mc_board_rs485_line(f->rtu.baud, f->rtu.parity);

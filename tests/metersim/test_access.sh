@@ -72,4 +72,19 @@ assert lock == [(1, 60), (2, 60), (2, 120)], "lockouts: RTU 60 s, TCP 60 s then 
 tried = {1234, 2345, 3456, 4567, 5678, 7890, 8901, 9012, 1357, 2468, 9753, 8642, 6666}
 assert not [e for e in evs if e["old"] in tried or e["new"] in tried], "a tried password is in the log"
 PYEOF
+# A restart gives no fresh tries: B's TCP count (11 wrong) comes back from its log, and with
+# it a lockout (120 s) that refuses even the right password.
+"$M" run --load U=230,I=5,PF=1,F=50 --no-dashboard --state "$WORK/b.nvm" \
+    --modbus-tcp "127.0.0.1:$PORT_B" >"$WORK/b2.out" 2>"$WORK/b2.err" &
+B=$!
+PIDS="$PIDS $B"
+for _ in $(seq 300); do grep -q "^metersim: Modbus TCP on" "$WORK/b2.err" && break; sleep 0.1; done
+grep -q "^metersim: Modbus TCP on" "$WORK/b2.err" || fail "metersim b did not restart: $(cat "$WORK/b2.err")"
+out=$(timeout 20 mbpoll -m tcp -p "$PORT_B" -a 1 -r 1 -t 4 -1 -o 5 127.0.0.1 6666 9 2>&1) &&
+    fail "the right password was taken right after a restart of a locked-out meter: $out"
+grep -q "Slave device or server failure" <<<"$out" || fail "login after the restart: not exception 04: $out"
+echo "  ok   after a restart the TCP lockout is back: the right password refused (04)"
+kill -TERM "$B"
+wait "$B" || fail "metersim b (restarted): exit $? on SIGTERM"
+PIDS="${PIDS% $B}"
 echo "metersim access: all passed"

@@ -967,6 +967,12 @@ int ms_cmd_run(int argc, char **argv)
         return MS_EXIT_FAIL;
     }
     have_tcp = 1;
+    { /* a restart gives a password guesser no fresh tries: the count from the log */
+        uint32_t wrong;
+        if (mc_storage_auth_restore(&a->st, MC_IFACE_TCP, &wrong) == MC_OK) {
+            mc_auth_guard_restore(&a->model, &tcp.guard, wrong);
+        }
+    }
     /* an address a client on this machine can connect to: the wildcards are not */
     if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0) {
         snprintf(s->mb_host, sizeof(s->mb_host), "127.0.0.1");
@@ -987,6 +993,10 @@ int ms_cmd_run(int argc, char **argv)
             return MS_EXIT_FAIL;
         }
         have_rtu = 1;
+        uint32_t wrong;
+        if (mc_storage_auth_restore(&a->st, MC_IFACE_RTU, &wrong) == MC_OK) {
+            mc_auth_guard_restore(&a->model, &rtu.rtu.guard, wrong);
+        }
     }
 #endif
 
