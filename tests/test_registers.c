@@ -2241,6 +2241,14 @@ static void test_model_api(void **state)
     assert_int_equal(mc_model_write(&g.md, it, 1, MC_SRC_LOCAL), MC_ERR_INVAL);
     assert_int_equal(mc_model_write(&g.md, it + 1, 125, MC_SRC_LOCAL), MC_OK);
     assert_int_equal(g.md.params.address, 3);
+    /* Relay and clock in one write: refused whole (two hardware acts, one could fail after the other). */
+    {
+        const mc_write_item_t both[2] = {{.u = 1, .qty = MC_QTY_RELAY}, {.u = 2030, .qty = MC_QTY_CLOCK}};
+        const int calls = g.relay_calls, clocks = g.set_clock_calls;
+        assert_int_equal(mc_model_write(&g.md, both, 2, MC_SRC_LOCAL), MC_ERR_INVAL);
+        assert_int_equal(g.relay_calls, calls);
+        assert_int_equal(g.set_clock_calls, clocks);
+    }
     assert_int_equal(mc_session_level(NULL, &g.sess), MC_LEVEL_PUBLIC);
     assert_int_equal(mc_session_login(NULL, &g.sess, 6666), MC_ERR_INVAL);
     assert_int_equal(mc_model_write_session(NULL, &g.sess, it, 1, MC_SRC_BUS), MC_ERR_INVAL);

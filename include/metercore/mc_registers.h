@@ -513,8 +513,9 @@ typedef struct mc_write_item {
  * @param items   the items.
  * @param n       number of items (1..125).
  * @param source  who writes.
- * @return ::MC_OK; ::MC_ERR_INVAL for a value out of range or a read-only
- *         quantity; ::MC_ERR_NODATA for a clock write on a meter without a
+ * @return ::MC_OK; ::MC_ERR_INVAL for a value out of range, a read-only
+ *         quantity, or a relay change and a clock set in one write (one hardware
+ *         act per write); ::MC_ERR_NODATA for a clock write on a meter without a
  *         set_clock hook; or the set_clock hook's negative error. On any of
  *         these nothing changed. The commit hook's error is returned after the
  *         change was applied in RAM (it is then not known to be saved).

@@ -1076,9 +1076,12 @@ static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, m
             return MC_ERR_INVAL;
         }
     }
-    /* The steps that can fail are the hooks that act on hardware: do them first.
-     * The relay before the clock: a relay that fails leaves the clock untouched. */
+    /* The steps that can fail are the hooks that act on hardware: do them first, and at
+     * most one of them per write, so that a failure leaves nothing half done. */
     const int relay_moves = st.relay_changed && st.relay != md->relay_closed;
+    if (relay_moves && st.clock_changed) {
+        return MC_ERR_INVAL; /* (only the firmware's own writes can combine them) */
+    }
     if (relay_moves && md->hooks.relay != NULL) {
         int err = md->hooks.relay(md->hooks.ctx, st.relay);
         if (err < 0) {
@@ -1088,7 +1091,7 @@ static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, m
     if (st.clock_changed) {
         int err = md->hooks.set_clock(md->hooks.ctx, new_time);
         if (err < 0) {
-            return err; /* (a relay that moved stays moved: its report follows below) */
+            return err;
         }
         if (md->tariff != NULL) {
             (void)mc_tariff_clock_set(md->tariff, old_time, new_time);
