@@ -140,12 +140,12 @@ typedef struct mc_posix_modbus_stats {
     uint64_t deferred;     /**< Times a client had more requests than its per-poll share (left for the next poll). */
 } mc_posix_modbus_stats_t;
 
-/** Limits of the TCP server (see the file's description). mc_posix_modbus_limits_default() gives the defaults. */
 /** Work time of one poll, ms: once spent, the clients not yet served wait for the next poll
  *  (with at most ::MC_POSIX_MODBUS_REQUESTS_PER_CLIENT requests each, a poll lasts this long plus
  *  one client's requests). */
 #define MC_POSIX_MODBUS_POLL_WORK_MS 20u
 
+/** Limits of the TCP server (see the file's description). mc_posix_modbus_limits_default() gives the defaults. */
 typedef struct mc_posix_modbus_limits {
     uint32_t idle_timeout_ms;     /**< Close a connection after this long without a request; 0: never. */
     uint32_t request_timeout_ms;  /**< Close a connection whose request stays incomplete this long; 0: never. */
