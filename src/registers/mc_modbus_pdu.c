@@ -232,8 +232,7 @@ static int write_registers(mc_model_t *md, mc_session_t *session, uint8_t fc, ui
     /* The password register on a session that has not logged in: a login. The
      * rest of the request is then judged as logged in. A wrong password, or any
      * try while the interface is locked out: exception 04, nothing written. */
-    size_t first = 0;
-    (void)mc_session_level(md, session); /* ends a session that timed out */
+    size_t first = 0; /* (a session past its timeout was ended when the request came in) */
     if (items[0].qty == MC_QTY_PASSWORD && (session == NULL || !session->authorised)) {
         if (session == NULL || mc_session_login(md, session, items[0].u) != MC_OK) {
             return exception(resp, fc, MC_MB_EX_DEVICE_FAILURE);
