@@ -232,6 +232,9 @@ static int write_registers(mc_model_t *md, mc_session_t *session, uint8_t fc, ui
     /* The password register on a session that has not logged in: a login. The
      * rest of the request is then judged as logged in. A wrong password, or any
      * try while the interface is locked out: exception 04, nothing written. */
+    if (n == 0u) {
+        return exception(resp, fc, MC_MB_EX_ILLEGAL_VALUE); /* (qty >= 1 makes n >= 1; said for the compiler) */
+    }
     size_t first = 0; /* (a session past its timeout was ended when the request came in) */
     if (items[0].qty == MC_QTY_PASSWORD && (session == NULL || !session->authorised)) {
         if (session == NULL || mc_session_login(md, session, items[0].u) != MC_OK) {
