@@ -2150,6 +2150,10 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         energy_meta_t emeta;
         demand_rec_t d;
         payload_t pl;
+        /* A record shorter than the whole payload (its length is only bounded by the slot) fills
+         * a prefix: what it leaves out keeps the state as it is, never stack garbage. */
+        memset(&emeta, 0, sizeof(emeta));
+        demand_from_tariff(tariff, &d);
         energy_payload(st, &pl, &emeta, meter->energy.q, &d);
         if (load_payload(st, &st->area[AREA_ENERGY], &f[AREA_ENERGY], &pl) != MC_OK) {
             return MC_ERR_IO;
