@@ -183,6 +183,171 @@ typedef struct mc_calibration {
     uint32_t crc;      /**< CRC-32 (IEEE 802.3) of the bytes before this field; see mc_calibration_seal(). */
 } mc_calibration_t;
 
+/**
+ * Wiring: which channels a sample frame carries and how they pair into measuring
+ * elements (a voltage and a current). Configuration, not separate code: every
+ * wiring runs through the same signal chain (see @ref mc_meter_wiring).
+ */
+typedef enum mc_wiring {
+    MC_WIRING_1P2W = 0, /**< Single phase, 2 wires: frame U1 I1; one element (the default). */
+    MC_WIRING_1P3W,     /**< Split phase 120/240 V: frame U1 U2 I1 I2 (U1, U2 to neutral, in antiphase);
+                             elements (U1, I1), (U2, I2). */
+    MC_WIRING_3P4W,     /**< Three phase wye: frame U1 U2 U3 I1 I2 I3 [IN] (voltages to neutral; IN when
+                             mc_meter_config_t::neutral is 1, measured with the sign of a return
+                             current, IN = -(I1 + I2 + I3) in a healthy system); elements (Uk, Ik). */
+    MC_WIRING_3P3W,     /**< Three phase delta, two elements (Aron): frame U12 U32 I1 I3; elements
+                             (U12, I1), (U32, I3). */
+    MC_WIRING_MULTI     /**< Multi-circuit: frame U1 [U2 U3] I1 .. In: mc_meter_config_t::voltages
+                             (1 or 3) voltages shared by mc_meter_config_t::circuits (1..16) currents,
+                             circuit k measured against voltage circuit_voltage[k]. */
+} mc_wiring;
+
+/** How the total energy registers book the phases' power (poly-phase wirings). */
+typedef enum mc_netting {
+    MC_NETTING_SUM = 0, /**< Per window, the sum of the elements' P (and Q) booked by its sign: the usual
+                             for billing (a phase exporting offsets one importing). */
+    MC_NETTING_PHASE    /**< Each element booked by its own sign: import and export both count. */
+} mc_netting;
+
+/** Most voltage channels in a frame. */
+#define MC_MAX_VOLTAGES 3u
+/** Most circuits (elements) of a multi-circuit meter. */
+#define MC_MAX_CIRCUITS 16u
+/** Most channels in a frame: 3 voltages + 16 currents + a neutral. */
+#define MC_MAX_CHANNELS 20u
+/** Most sample-product pairs: one per element plus the line-to-line and neutral cross products. */
+#define MC_MAX_PAIRS (MC_MAX_CIRCUITS + 9u)
+
+/**
+ * State of one frame channel. Private: caller-allocated in an array of
+ * mc_meter_channels() entries passed by mc_meter_config_t::channel_state,
+ * touched only by the mc_meter_* functions.
+ */
+typedef struct mc_meter_channel {
+    int64_t c_xx;     /**< Cycle Σx² (codes², below 2^62). */
+    int64_t c_xc;     /**< Cycle Σx·cos (Q15 reference, below 2^53). */
+    int64_t c_xs;     /**< Cycle Σx·sin. */
+    int64_t c_x;      /**< Cycle Σx (below 2^38). */
+    int32_t dc;       /**< The window's offset rounded to a code, subtracted per sample. */
+    int32_t peak;     /**< Cycle max |x| (voltage channels). */
+    int32_t acq_min;  /**< Minimum over the first acquisition segment. */
+    int32_t acq_max;  /**< Maximum over it. */
+    float off;        /**< Offset tracker estimate, codes. */
+    float w_off;      /**< Offset the window's samples are taken about, codes. */
+    float w_xx;       /**< Window Σx², about w_off. */
+    float w_re;       /**< Window DFT, real part. */
+    float w_im;       /**< Window DFT, imaginary part. */
+    float w_sx;       /**< Window Σ(x - w_off). */
+    float k;          /**< Units per code, primary side: scale · ratio · gains. */
+    float gain;       /**< Per-channel calibrated gain (::mc_poly_calibration_t). */
+    float ratio;      /**< Transformer ratio, primary/secondary. */
+    float phase_deg;  /**< Per-channel calibrated delay, degrees at the fundamental. */
+    float rms;        /**< Last window's rms, primary units. */
+    float re;         /**< Last window's fundamental phasor (rms, calibrated), real part. */
+    float im;         /**< Its imaginary part. */
+} mc_meter_channel_t;
+
+/**
+ * A product of two channels' samples summed per cycle: an element's Σv·i, or a
+ * cross product for the line-to-line voltages and the neutral current. Private:
+ * caller-allocated (mc_meter_pairs() entries, mc_meter_config_t::pair_state).
+ */
+typedef struct mc_meter_pair {
+    int64_t c_xy;     /**< Cycle Σx·y. */
+    float w_xy;       /**< Window Σx·y about the window's offsets. */
+    uint8_t a;        /**< First channel (frame index). */
+    uint8_t b;        /**< Second channel. */
+    uint8_t pad_[2];  /**< Padding. */
+} mc_meter_pair_t;
+
+/** A measuring element's (phase's, circuit's) window results, primary side. */
+typedef struct mc_phase_reading {
+    float urms;        /**< RMS voltage of the element's voltage channel, V. */
+    float irms;        /**< RMS current, A. */
+    float p;           /**< Active power, W (all harmonics), signed like ::mc_reading_t::p. */
+    float q;           /**< Fundamental reactive power Q1, var, > 0 inductive on import. */
+    float s;           /**< Apparent power Urms·Irms, VA. */
+    float pf;          /**< P/S in [-1, 1]; 1 when S is 0. */
+    float u_angle_deg; /**< Fundamental voltage angle relative to U1 (the first voltage channel),
+                            degrees in (-180, 180], positive leading: U2 of an ABC wye reads -120. */
+    float i_angle_deg; /**< Fundamental current angle relative to U1, same convention: a current
+                            lagging its phase voltage by φ reads u_angle_deg - φ. */
+    uint8_t quadrant;  /**< 1..4 as ::mc_reading_t::quadrant. */
+    uint8_t flags;     /**< ::mc_reading_flag bits (creep, inductive, capacitive) of this element. */
+    uint8_t pad_[6];   /**< Padding. */
+    mc_energy_t delta; /**< Energy this window added to the element's registers, quanta. */
+} mc_phase_reading_t;
+
+/**
+ * State of one measuring element. Private: caller-allocated in an array passed by
+ * mc_meter_config_t::element_state (one per element), touched only by mc_meter_*.
+ */
+typedef struct mc_meter_element {
+    float cos_d;           /**< Phase correction rotation (current delay minus voltage delay), cosine. */
+    float sin_d;           /**< Its sine. */
+    float p_offset;        /**< Active power offset of this element (per-channel calibration), W. */
+    float q_offset;        /**< Reactive power offset, var. */
+    uint8_t u;             /**< Voltage channel (frame index). */
+    uint8_t i;             /**< Current channel (frame index). */
+    uint8_t pad_[2];       /**< Padding. */
+    mc_phase_reading_t last; /**< Last window (poly-phase wirings; 1P2W: the total is the element). */
+    mc_energy_t energy;    /**< The element's own energy registers, each window booked by its sign. */
+} mc_meter_element_t;
+
+/** Phase sequence of a three-phase system (::mc_poly_reading_t::sequence). */
+typedef enum mc_sequence {
+    MC_SEQ_NONE = 0, /**< Not a three-phase wiring, or no voltage. */
+    MC_SEQ_ABC,      /**< Positive sequence: U2 lags U1 by 120°. */
+    MC_SEQ_ACB       /**< Reversed: U2 leads U1 by 120°. */
+} mc_sequence;
+
+/** Flags in ::mc_poly_reading_t::flags. */
+enum mc_poly_flag {
+    MC_POLY_REVERSE_SEQUENCE = 1u << 0, /**< Phase sequence ACB. */
+    MC_POLY_NEUTRAL_MISMATCH = 1u << 1, /**< rms(I1 + I2 + I3 + IN) above ::MC_NEUTRAL_MISMATCH_RATIO
+                                             of the largest phase current (and 10 starting currents). */
+    MC_POLY_MISSING_PHASE = 1u << 2,    /**< A voltage channel below 10 % of Un (see missing). */
+    MC_POLY_REFERENCE_MOVED = 1u << 3   /**< Frequency and cycles taken from another voltage than U1. */
+};
+
+/** Share of the largest phase current above which the neutral residual flags a mismatch. */
+#define MC_NEUTRAL_MISMATCH_RATIO 0.05f
+
+/** The quantities of a poly-phase window beyond the totals in ::mc_reading_t. */
+typedef struct mc_poly_reading {
+    float s_vector;        /**< Vector apparent power sqrt(P² + Q1²) of the totals, VA (the
+                                arithmetic one, the sum of the elements' S, is ::mc_reading_t::s). */
+    float u_ll[3];         /**< Line-to-line rms from the samples: U12, U23, U31, V (0 where the
+                                wiring has no such pair; 3P3W: U12, U32 measured, U31 = rms(u32 - u12)). */
+    float u_unbalance_pct; /**< Negative- over positive-sequence fundamental voltage, %, against the
+                                rotation present (a balanced ACB system reads 0). Three-phase only. */
+    float i_unbalance_pct; /**< The same for the currents (3P3W: I2 = -(I1 + I3)). */
+    float i_neutral;       /**< Neutral current, A: measured (IN channel) when there is one, else calculated. */
+    float i_neutral_calc;  /**< rms of the instantaneous sum of the phase currents, A. */
+    float i_residual;      /**< rms(I1 + I2 + I3 + IN) with a measured IN, else 0, A. */
+    uint8_t sequence;      /**< ::mc_sequence. */
+    uint8_t missing;       /**< Bit k: voltage channel k+1 below 10 % of Un. */
+    uint8_t reference;     /**< Voltage channel (0-based) that gave frequency and cycles. */
+    uint8_t flags;         /**< ::mc_poly_flag bits. */
+} mc_poly_reading_t;
+
+/**
+ * Per-channel calibration of a poly-phase meter (and per element offsets), sealed
+ * like ::mc_calibration_t. It multiplies with the meter-wide ::mc_calibration_t
+ * (which then acts as a common trim, unity by default).
+ */
+typedef struct mc_poly_calibration {
+    uint16_t version;                    /**< ::MC_CALIBRATION_VERSION. */
+    uint16_t size;                       /**< sizeof(mc_poly_calibration_t). */
+    float gain[MC_MAX_CHANNELS];         /**< Gain of each frame channel, 0.5..2. */
+    float phase_deg[MC_MAX_CHANNELS];    /**< Delay of each frame channel to remove, degrees at the
+                                              fundamental, -10..10 (a multiplexed ADC's sampling delay
+                                              goes here; any resolution, 0.01° is ample). */
+    float p_offset[MC_MAX_CIRCUITS];     /**< Active power offset of each element, W. */
+    float q_offset[MC_MAX_CIRCUITS];     /**< Reactive power offset of each element, var. */
+    uint32_t crc;                        /**< CRC-32 of the bytes before it; see mc_poly_calibration_seal(). */
+} mc_poly_calibration_t;
+
 /** Window callback: called from mc_meter_process() when a window closes. */
 typedef void (*mc_window_cb)(void *context, const mc_reading_t *reading);
 /** Pulse callback: called from mc_meter_process() for each pulse of a closed window. */
@@ -211,6 +376,25 @@ typedef struct mc_meter_config {
     mc_window_cb on_window;    /**< Called when a window closes; may be NULL. */
     mc_pulse_cb on_pulse;      /**< Called for each pulse; may be NULL. */
     void *context;             /**< Passed to both callbacks unchanged. */
+    /* Wiring (all zero: 1P2W, the single-phase meter). */
+    mc_wiring wiring;          /**< ::mc_wiring of the frames mc_meter_process_frames() is given. */
+    mc_netting netting;        /**< How the total energy books the elements (ignored for 1P2W). */
+    uint8_t voltages;          /**< MC_WIRING_MULTI: voltage channels, 1 or 3 (others: set by the wiring). */
+    uint8_t circuits;          /**< MC_WIRING_MULTI: circuits, 1..16 (others: set by the wiring). */
+    uint8_t neutral;           /**< MC_WIRING_3P4W: 1 = the frame ends with a measured neutral current. */
+    uint8_t pad_;              /**< Padding, 0. */
+    const uint8_t *circuit_voltage; /**< MC_WIRING_MULTI: voltage channel (0-based) of each circuit;
+                                     NULL: all on the first voltage. Read by mc_meter_init() only. */
+    const float *ratios;       /**< Transformer ratio (primary/secondary, > 0) of each frame channel,
+                                    in frame order; NULL: all 1. u_scale and i_scale are then the
+                                    secondary's units per code and every reading, energy, un, in and
+                                    imax is a primary value. Read by mc_meter_init() only. */
+    mc_meter_channel_t *channel_state; /**< Every wiring but 1P2W: caller-owned array of
+                                    mc_meter_channels() entries (NULL for 1P2W: built in). */
+    mc_meter_pair_t *pair_state; /**< Every wiring but 1P2W: caller-owned array of
+                                    mc_meter_pairs() entries (NULL for 1P2W: built in). */
+    mc_meter_element_t *element_state; /**< Every wiring but 1P2W: caller-owned array of
+                                    mc_meter_elements() entries (NULL for 1P2W: built in). */
 } mc_meter_config_t;
 
 /**
@@ -230,50 +414,41 @@ typedef struct mc_meter_config {
  */
 #define MC_OFFSET_TAU_S 2.0f
 
-/** Per-cycle accumulators. Private: read through the API only. */
-typedef struct mc_cycle_acc {
-    int64_t vv;                    /**< Σv² */
-    int64_t ii;                    /**< Σi² */
-    int64_t vi;                    /**< Σv·i */
-    int64_t vc;                    /**< Σv·cos (Q15 reference) */
-    int64_t vs;                    /**< Σv·sin */
-    int64_t ic;                    /**< Σi·cos */
-    int64_t is;                    /**< Σi·sin */
-    int64_t v;                     /**< Σv (up to 2^14 · 2^24 = 2^38) */
-    int64_t i;                     /**< Σi */
-    int32_t c;                     /**< Σcos of the reference (up to 2^29) */
-    int32_t s;                     /**< Σsin of the reference */
-    int32_t vpeak;                 /**< max |v| */
-    uint32_t n;                    /**< samples */
-} mc_cycle_acc_t;
-
 /**
  * A meter instance. Allocate it yourself; every field is private state that
- * only the mc_meter_* functions touch. sizeof(mc_meter_t) is the RAM one meter needs.
+ * only the mc_meter_* functions touch. sizeof(mc_meter_t) is the RAM a 1P2W meter
+ * needs; other wirings add the arrays they are given (mc_meter_channels(),
+ * mc_meter_pairs(), mc_meter_elements()).
  */
 typedef struct mc_meter {
     mc_meter_config_t cfg;     /**< Copy of the configuration. */
-    mc_calibration_t cal;      /**< Calibration in force. */
+    mc_calibration_t cal;      /**< Calibration in force (poly-phase: a common trim over the per-channel one). */
+    /* wiring */
+    mc_meter_channel_t *ch;    /**< Frame channels (cfg.channel_state, or ch1 for 1P2W). */
+    mc_meter_pair_t *pr;       /**< Sample products: the elements' first, then the cross products. */
+    mc_meter_element_t *el;    /**< Elements. */
+    uint8_t n_ch;              /**< Channels per frame. */
+    uint8_t n_u;               /**< Voltage channels (the first n_u of a frame). */
+    uint8_t n_el;              /**< Elements. */
+    uint8_t n_pr;              /**< Products (n_el and the cross products). */
+    uint8_t ref;               /**< Voltage channel giving the crossings (0 unless it went missing). */
+    uint8_t ll_first;          /**< Index in pr of the first line-to-line cross product (n_pr: none). */
+    uint8_t in_first;          /**< Index in pr of the first current cross product (n_pr: none). */
+    uint8_t n_ll;              /**< Line-to-line cross products (0, 1 or 3). */
+    uint8_t n_icross;          /**< Current cross products (0, 1, 3) and neutral products (3) after them. */
+    uint8_t pad0_[3];          /**< Padding. */
     /* derived constants */
-    float ku;                  /**< Volts per code with the gain applied. */
-    float ki;                  /**< Amps per code with the gain applied. */
-    float cos_d;               /**< Phase correction rotation, cosine. */
-    float sin_d;               /**< Phase correction rotation, sine. */
-    float creep_w;             /**< Creep threshold, W (and var). */
+    float creep_w;             /**< Creep threshold per element, W (and var). */
     uint32_t window_target;    /**< Window target, samples. */
     uint32_t cycle_timeout;    /**< Longest cycle, samples. */
     uint32_t cycle_min;        /**< Shortest cycle, samples (1/75 s): earlier crossings are not cycles. */
     int32_t vmin_peak;         /**< Smallest peak (codes) that counts as voltage present. */
     /* sample state */
     uint64_t sample_count;     /**< Samples since init. */
-    int32_t dc_v;              /**< The window's voltage offset rounded to a code, subtracted per sample. */
-    int32_t dc_i;              /**< The window's current offset rounded to a code, subtracted per sample. */
-    float off_v;               /**< Voltage offset estimate, codes (the tracker's state). */
-    float off_i;               /**< Current offset estimate, codes. */
-    float offset_seen_n;       /**< Samples the tracker has averaged so far, up to offset_track_n. */
+    float offset_seen_n;       /**< Samples the trackers have averaged so far, up to offset_track_n. */
     float offset_track_n;      /**< Tracker time constant, samples (::MC_OFFSET_TAU_S · fs). */
     float offset_track_inv;    /**< 1 / offset_track_n. */
-    int32_t prev_v;            /**< Previous DC-free voltage sample. */
+    int32_t prev_v;            /**< Previous DC-free sample of the reference voltage. */
     int32_t hyst;              /**< Zero-crossing hysteresis, codes. */
     uint32_t phase;            /**< DFT reference phase accumulator. */
     uint32_t dphase;           /**< DFT reference phase step per sample. */
@@ -282,23 +457,10 @@ typedef struct mc_meter {
     uint8_t windows_done;      /**< Saturating count of windows closed. */
     uint8_t acquire_segments;  /**< Segments closed without a crossing while acquiring. */
     uint32_t acq_count;        /**< Samples seen in the first acquisition segment. */
-    int32_t acq_vmin;          /**< Voltage minimum over the first acquisition segment. */
-    int32_t acq_vmax;          /**< Voltage maximum over it. */
-    int32_t acq_imin;          /**< Current minimum over it. */
-    int32_t acq_imax;          /**< Current maximum over it. */
-    mc_cycle_acc_t cyc;        /**< Current cycle. */
+    uint32_t c_n;              /**< Samples in the cycle under way. */
+    int32_t c_c;               /**< Cycle Σcos of the reference (up to 2^29). */
+    int32_t c_s;               /**< Cycle Σsin of the reference. */
     /* window state */
-    float w_vv;                /**< Window Σv², DC-free, codes². */
-    float w_ii;                /**< Window Σi², DC-free. */
-    float w_vi;                /**< Window Σv·i, DC-free. */
-    float w_vr;                /**< Window DFT of v, real part. */
-    float w_vim;               /**< Window DFT of v, imaginary part. */
-    float w_ir;                /**< Window DFT of i, real part. */
-    float w_iim;               /**< Window DFT of i, imaginary part. */
-    float w_off_v;             /**< Voltage offset the window's samples are taken about, codes. */
-    float w_off_i;             /**< Current offset the window's samples are taken about, codes. */
-    float w_sv;                /**< Window Σ(v − w_off_v). */
-    float w_si;                /**< Window Σ(i − w_off_i). */
     float w_sc;                /**< Window Σcos of the DFT reference (Q15). */
     float w_ss;                /**< Window Σsin of the DFT reference. */
     uint32_t w_n;              /**< Window samples. */
@@ -317,18 +479,24 @@ typedef struct mc_meter {
     uint8_t after_flush;       /**< The cycle under way began before an mc_meter_flush(). */
     uint8_t w_irregular;       /**< A cycle of the window broke the 2 % rule (::MC_FLAG_IRREGULAR). */
     uint8_t w_jitter;          /**< Cycles of the window that differed from the one before by > 0.25 %. */
-    uint8_t pad3_[3];          /**< Padding. */
+    uint8_t w_ref_moved;       /**< The reference voltage changed during the window. */
+    uint8_t pad3_[2];          /**< Padding. */
     uint64_t zc_prev_idx;      /**< Previous crossing (for the cycle period). */
     float zc_prev_frac;        /**< Previous crossing fraction. */
     float f_ref;               /**< Reference frequency of the DFT, Hz. */
     /* results */
-    mc_reading_t last;         /**< Last window. */
+    mc_reading_t last;         /**< Last window: the totals. */
     mc_cycle_reading_t last_cycle; /**< Last cycle. */
     uint8_t have_cycle;        /**< last_cycle valid. */
     /* energy */
-    mc_energy_t energy;        /**< Energy registers. */
+    mc_energy_t energy;        /**< Energy registers (totals, by cfg.netting). */
     uint64_t pulse_acc;        /**< Pulse energy accumulator, quanta below one pulse. */
     uint64_t pulse_quanta;     /**< Quanta per pulse. */
+    mc_poly_reading_t poly;    /**< Last window's poly-phase quantities. */
+    /* 1P2W: the built-in state */
+    mc_meter_channel_t ch1[2]; /**< Voltage and current. */
+    mc_meter_pair_t pr1;       /**< Σv·i. */
+    mc_meter_element_t el1;    /**< The element. */
 } mc_meter_t;
 
 /**
@@ -372,6 +540,49 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg);
  *         telling what closed during the block, or ::MC_ERR_INVAL for NULL pointers.
  */
 int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n);
+
+/**
+ * @brief Measure a block of sample frames of any wiring.
+ *
+ * A frame is one simultaneous sample of every channel, in the order the wiring
+ * gives (::mc_wiring): voltages first, then currents, then the neutral. So a
+ * 3P4W frame is U1 U2 U3 I1 I2 I3 [IN]. Frames follow each other without gaps
+ * (interleaved, as a scanning ADC's DMA writes them). A 1P2W meter accepts
+ * frames U1 I1 too, with results bit for bit those of mc_meter_process().
+ * Cost per frame: for each channel 3 multiply-accumulates into 64-bit sums (Σx²,
+ * and the DFT's two), one per element (Σv·i) and one per cross product (line-to-line
+ * voltages, neutral: 3P4W 6, 9 with IN); the reference's table loads and the
+ * crossing scan are shared by all channels.
+ *
+ * @param m       the meter.
+ * @param frames  n · mc_meter_channels() codes, each in [-2^23, 2^23].
+ * @param n       number of frames (any, including 0).
+ * @return the ::MC_EVENT_CYCLE / ::MC_EVENT_WINDOW bits, or ::MC_ERR_INVAL for NULL.
+ */
+int mc_meter_process_frames(mc_meter_t *m, const int32_t *frames, size_t n);
+
+/**
+ * @brief Channels per frame of a configuration's wiring (the length of channel_state).
+ * @param cfg  the configuration.
+ * @return 2..20, or 0 for NULL or an invalid wiring.
+ */
+size_t mc_meter_channels(const mc_meter_config_t *cfg);
+
+/**
+ * @brief Sample products a configuration needs (the length of pair_state): one per
+ *        element, plus the line-to-line (3P4W 3, 1P3W 1, 3P3W 1, multi with three
+ *        voltages 3) and current cross products (3P4W 3, and 3 more with IN; 1P3W 1).
+ * @param cfg  the configuration.
+ * @return 1..25, or 0 for NULL or an invalid wiring.
+ */
+size_t mc_meter_pairs(const mc_meter_config_t *cfg);
+
+/**
+ * @brief Measuring elements of a configuration (the length of element_state).
+ * @param cfg  the configuration.
+ * @return 1..16, or 0 for NULL or an invalid wiring.
+ */
+size_t mc_meter_elements(const mc_meter_config_t *cfg);
 
 /**
  * @brief End of stream: close the open window now and book its energy.
@@ -430,6 +641,49 @@ int mc_meter_cycle_reading(const mc_meter_t *m, mc_cycle_reading_t *out);
 int mc_meter_energy(const mc_meter_t *m, mc_energy_t *out);
 
 /**
+ * @brief The last closed window's readings of one element (phase, circuit).
+ *
+ * For 1P2W element 0 is the meter itself (the totals of mc_meter_reading()).
+ * @param m        the meter.
+ * @param element  0 .. mc_meter_elements() - 1.
+ * @param out      receives the reading.
+ * @return ::MC_OK, ::MC_ERR_NODATA before the first window, ::MC_ERR_INVAL.
+ */
+int mc_meter_phase_reading(const mc_meter_t *m, unsigned element, mc_phase_reading_t *out);
+
+/**
+ * @brief The last closed window's poly-phase quantities (line-to-line voltages,
+ *        sequence, unbalance, neutral, missing phases, vector S).
+ * @param m    the meter.
+ * @param out  receives them (all zero for 1P2W but s_vector).
+ * @return ::MC_OK, ::MC_ERR_NODATA before the first window, ::MC_ERR_INVAL.
+ */
+int mc_meter_poly_reading(const mc_meter_t *m, mc_poly_reading_t *out);
+
+/**
+ * @brief One element's own energy registers (each window booked by the element's sign).
+ *
+ * For 1P2W element 0's registers are the meter's.
+ * @param m        the meter.
+ * @param element  0 .. mc_meter_elements() - 1.
+ * @param out      receives the registers.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_meter_phase_energy(const mc_meter_t *m, unsigned element, mc_energy_t *out);
+
+/**
+ * @brief Restore (from storage) or clear one element's energy registers.
+ *
+ * The totals are set by mc_meter_set_energy(); with ::MC_NETTING_PHASE they are the
+ * sum of the elements' only if the caller keeps them so.
+ * @param m        the meter.
+ * @param element  0 .. mc_meter_elements() - 1 (1P2W: sets the meter's registers).
+ * @param energy   the registers.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_meter_set_phase_energy(mc_meter_t *m, unsigned element, const mc_energy_t *energy);
+
+/**
  * @brief Restore the energy registers (from storage) or clear them (all zero).
  *
  * The pulse accumulator is reset too.
@@ -469,6 +723,89 @@ int mc_meter_set_calibration(mc_meter_t *m, const mc_calibration_t *cal);
  * @return ::MC_OK or ::MC_ERR_INVAL for NULL.
  */
 int mc_meter_get_calibration(const mc_meter_t *m, mc_calibration_t *out);
+
+/**
+ * @brief Put a per-channel calibration in force (every wiring; 1P2W too).
+ *
+ * Checks version, size, CRC and ranges; on failure the one in force is kept. The
+ * meter-wide ::mc_calibration_t stays in force on top of it (gains multiply,
+ * phases and offsets add).
+ * @param m    the meter.
+ * @param cal  a sealed per-channel calibration.
+ * @return ::MC_OK, ::MC_ERR_CORRUPT, ::MC_ERR_VERSION or ::MC_ERR_INVAL.
+ */
+int mc_meter_set_poly_calibration(mc_meter_t *m, const mc_poly_calibration_t *cal);
+
+/**
+ * @brief The per-channel calibration in force.
+ * @param m    the meter.
+ * @param out  receives a sealed copy (entries beyond the wiring's channels are unity).
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_meter_get_poly_calibration(const mc_meter_t *m, mc_poly_calibration_t *out);
+
+/**
+ * @brief A unity per-channel calibration (gains 1, no phase, no offsets), sealed.
+ * @param cal  receives it.
+ */
+void mc_poly_calibration_default(mc_poly_calibration_t *cal);
+
+/**
+ * @brief Set version and size and compute the CRC of a per-channel calibration.
+ * @param cal  the calibration to seal.
+ */
+void mc_poly_calibration_seal(mc_poly_calibration_t *cal);
+
+/**
+ * @brief Check a per-channel calibration: version, size, CRC, value ranges.
+ * @param cal  the calibration.
+ * @return ::MC_OK, ::MC_ERR_VERSION, ::MC_ERR_CORRUPT or ::MC_ERR_INVAL.
+ */
+int mc_poly_calibration_check(const mc_poly_calibration_t *cal);
+
+/**
+ * @brief Calibrate one element's gains at PF 1 (per-element calibration routine).
+ *
+ * Feed a reference load on the element (U_ref, I_ref, PF 1) with @p cal in force,
+ * read the element with mc_meter_phase_reading() and call this: the element's
+ * voltage and current channel gains are scaled by U_ref/Urms and I_ref/Irms. (A
+ * voltage shared by several circuits is calibrated by whichever element runs last.)
+ * @param m         the meter (for the element's channels).
+ * @param element   the element.
+ * @param measured  its reading taken with @p cal in force.
+ * @param u_ref     reference voltage, V (> 0).
+ * @param i_ref     reference current, A (> 0).
+ * @param cal       the per-channel calibration in force; updated and sealed.
+ * @return ::MC_OK or ::MC_ERR_INVAL (@p cal then unchanged).
+ */
+int mc_calibrate_element_gain(const mc_meter_t *m, unsigned element, const mc_phase_reading_t *measured,
+                              float u_ref, float i_ref, mc_poly_calibration_t *cal);
+
+/**
+ * @brief Calibrate one element's phase at a reactive load (PF 0.5L usual).
+ *
+ * The element's angle atan2(Q, P) is compared with @p phi_ref_deg and the
+ * difference added to the delay of the element's current channel.
+ * @param m            the meter.
+ * @param element      the element.
+ * @param measured     its reading with @p cal in force.
+ * @param phi_ref_deg  the reference load's angle, degrees, -89..89.
+ * @param cal          updated and sealed.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_calibrate_element_phase(const mc_meter_t *m, unsigned element, const mc_phase_reading_t *measured,
+                               float phi_ref_deg, mc_poly_calibration_t *cal);
+
+/**
+ * @brief Calibrate one element's P and Q offsets at rated voltage and no current.
+ * @param m         the meter.
+ * @param element   the element.
+ * @param measured  its reading with @p cal in force.
+ * @param cal       updated and sealed.
+ * @return ::MC_OK or ::MC_ERR_INVAL.
+ */
+int mc_calibrate_element_offsets(const mc_meter_t *m, unsigned element, const mc_phase_reading_t *measured,
+                                 mc_poly_calibration_t *cal);
 
 /**
  * @brief Energy in whole watt-hours (varh), exact: quanta / 2^30, rounded down.

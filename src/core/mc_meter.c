@@ -59,6 +59,76 @@ static const int16_t mc_sine_q15[256] = {
 /* Quanta per watt-second: 2^30 per Wh / 3600. */
 #define MC_QUANTA_PER_WS (1073741824.0f / 3600.0f)
 
+/* sqrt(2) / MC_REF_GAIN: from a window DFT sum over n samples to the rms phasor (times 1/n). */
+#define MC_PHASOR_SCALE (1.41421356f / MC_REF_GAIN)
+
+/* Layout of a wiring: channels per frame, voltages, elements, cross products. */
+typedef struct wiring_layout {
+    uint8_t n_ch, n_u, n_el, n_ll, n_icross, n_pr;
+} wiring_layout_t;
+
+static int layout_of(const mc_meter_config_t *c, wiring_layout_t *l)
+{
+    memset(l, 0, sizeof(*l));
+    switch (c->wiring) {
+    case MC_WIRING_1P2W:
+        l->n_u = 1;
+        l->n_el = 1;
+        break;
+    case MC_WIRING_1P3W:
+        l->n_u = 2;
+        l->n_el = 2;
+        l->n_ll = 1;     /* u1 u2: U12 */
+        l->n_icross = 1; /* i1 i2: the neutral */
+        break;
+    case MC_WIRING_3P4W:
+        if (c->neutral > 1u) {
+            return 0;
+        }
+        l->n_u = 3;
+        l->n_el = 3;
+        l->n_ll = 3;                                /* u1u2 u2u3 u3u1 */
+        l->n_icross = (uint8_t)(c->neutral ? 6 : 3); /* i1i2 i2i3 i3i1 [i1in i2in i3in] */
+        break;
+    case MC_WIRING_3P3W:
+        l->n_u = 2;
+        l->n_el = 2;
+        l->n_ll = 1; /* u12 u32: U31 */
+        break;
+    case MC_WIRING_MULTI:
+        if (!(c->voltages == 1u || c->voltages == 3u) || c->circuits < 1u || c->circuits > MC_MAX_CIRCUITS) {
+            return 0;
+        }
+        l->n_u = c->voltages;
+        l->n_el = c->circuits;
+        l->n_ll = (uint8_t)(c->voltages == 3u ? 3 : 0);
+        break;
+    default:
+        return 0;
+    }
+    l->n_ch = (uint8_t)(l->n_u + l->n_el + (c->wiring == MC_WIRING_3P4W && c->neutral ? 1 : 0));
+    l->n_pr = (uint8_t)(l->n_el + l->n_ll + l->n_icross);
+    return 1;
+}
+
+size_t mc_meter_channels(const mc_meter_config_t *cfg)
+{
+    wiring_layout_t l;
+    return (cfg != NULL && layout_of(cfg, &l)) ? l.n_ch : 0u;
+}
+
+size_t mc_meter_pairs(const mc_meter_config_t *cfg)
+{
+    wiring_layout_t l;
+    return (cfg != NULL && layout_of(cfg, &l)) ? l.n_pr : 0u;
+}
+
+size_t mc_meter_elements(const mc_meter_config_t *cfg)
+{
+    wiring_layout_t l;
+    return (cfg != NULL && layout_of(cfg, &l)) ? l.n_el : 0u;
+}
+
 void mc_meter_config_default(mc_meter_config_t *cfg)
 {
     if (cfg == NULL) {
@@ -75,9 +145,11 @@ void mc_meter_config_default(mc_meter_config_t *cfg)
     cfg->pulse_width_ms = 80;
     cfg->pulse_constant = 1600;
     cfg->pulse_source = MC_PULSE_ACTIVE_ABS;
+    cfg->wiring = MC_WIRING_1P2W;
+    cfg->netting = MC_NETTING_SUM;
 }
 
-static int config_ok(const mc_meter_config_t *c)
+static int config_ok(const mc_meter_config_t *c, wiring_layout_t *l)
 {
     /* Comparisons written so that NaN fails them. */
     if (c->sample_rate_hz < 1000u || c->sample_rate_hz > 64000u) {
@@ -104,16 +176,47 @@ static int config_ok(const mc_meter_config_t *c)
     if ((unsigned)c->pulse_source > (unsigned)MC_PULSE_REACTIVE_ABS) {
         return 0;
     }
+    if ((unsigned)c->netting > (unsigned)MC_NETTING_PHASE || !layout_of(c, l)) {
+        return 0;
+    }
+    if (c->wiring != MC_WIRING_1P2W &&
+        (c->channel_state == NULL || c->pair_state == NULL || c->element_state == NULL)) {
+        return 0;
+    }
+    if (c->wiring == MC_WIRING_MULTI && c->circuit_voltage != NULL) {
+        for (unsigned k = 0; k < l->n_el; k++) {
+            if (c->circuit_voltage[k] >= l->n_u) {
+                return 0;
+            }
+        }
+    }
+    if (c->ratios != NULL) {
+        for (unsigned k = 0; k < l->n_ch; k++) {
+            if (!(c->ratios[k] > 0.0f && c->ratios[k] < 1e6f)) {
+                return 0;
+            }
+        }
+    }
     return 1;
 }
 
-/* Recompute the constants that follow from configuration and calibration. */
+/* Recompute the constants that follow from configuration and calibration. The
+ * 1P2W meter's arithmetic is that of the single-phase core it replaced, bit for bit:
+ * every per-channel factor is exactly 1 there and multiplies or adds exactly. */
 static void derive(mc_meter_t *m)
 {
     const mc_meter_config_t *c = &m->cfg;
-    m->ku = c->u_scale * m->cal.u_gain;
-    m->ki = c->i_scale * m->cal.i_gain;
-    mc_small_sincos(m->cal.phase_deg * MC_DEG2RAD, &m->sin_d, &m->cos_d);
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *ch = &m->ch[k];
+        const int voltage = k < m->n_u;
+        const float base = voltage ? c->u_scale * m->cal.u_gain : c->i_scale * m->cal.i_gain;
+        ch->k = base * ch->ratio * ch->gain;
+    }
+    for (unsigned e = 0; e < m->n_el; e++) {
+        mc_meter_element_t *el = &m->el[e];
+        const float d = m->cal.phase_deg + m->ch[el->i].phase_deg - m->ch[el->u].phase_deg;
+        mc_small_sincos(d * MC_DEG2RAD, &el->sin_d, &el->cos_d);
+    }
     m->creep_w = 0.5f * c->un * c->start_current;
 }
 
@@ -126,23 +229,113 @@ static void set_reference_frequency(mc_meter_t *m, float f)
 
 static void window_reset(mc_meter_t *m, uint64_t start_sample)
 {
-    m->w_vv = m->w_ii = m->w_vi = 0.0f;
-    m->w_vr = m->w_vim = m->w_ir = m->w_iim = 0.0f;
-    m->w_sv = m->w_si = m->w_sc = m->w_ss = 0.0f;
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *ch = &m->ch[k];
+        ch->w_xx = ch->w_re = ch->w_im = ch->w_sx = 0.0f;
+    }
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        m->pr[k].w_xy = 0.0f;
+    }
+    m->w_sc = m->w_ss = 0.0f;
     m->w_n = 0;
     m->w_cycles = 0;
     m->w_pseudo = 0;
     m->w_irregular = 0;
+    m->w_ref_moved = 0;
     m->w_start_sample = start_sample;
+}
+
+static void cycle_reset(mc_meter_t *m)
+{
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *ch = &m->ch[k];
+        ch->c_xx = ch->c_xc = ch->c_xs = ch->c_x = 0;
+        ch->peak = 0;
+    }
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        m->pr[k].c_xy = 0;
+    }
+    m->c_c = m->c_s = 0;
+    m->c_n = 0;
+}
+
+/* The sample products of a wiring: the elements' Σv·i first, then the line-to-line
+ * voltages' and the currents' cross products (see mc_meter_pairs()). */
+static void set_pairs(mc_meter_t *m, const wiring_layout_t *l)
+{
+    const mc_meter_config_t *c = &m->cfg;
+    unsigned p = 0;
+    for (unsigned e = 0; e < l->n_el; e++) {
+        mc_meter_element_t *el = &m->el[e];
+        el->i = (uint8_t)(l->n_u + e);
+        if (c->wiring == MC_WIRING_MULTI) {
+            el->u = c->circuit_voltage != NULL ? c->circuit_voltage[e] : 0u;
+        } else {
+            el->u = (uint8_t)e; /* 1P2W, 1P3W, 3P4W: Uk with Ik; 3P3W: U12 with I1, U32 with I3 */
+        }
+        m->pr[p].a = el->u;
+        m->pr[p].b = el->i;
+        p++;
+    }
+    m->ll_first = (uint8_t)p;
+    m->n_ll = l->n_ll;
+    for (unsigned k = 0; k < l->n_ll; k++) {
+        m->pr[p].a = (uint8_t)k; /* 3 voltages: u1u2 u2u3 u3u1; 2: u1u2 */
+        m->pr[p].b = (uint8_t)((k + 1u) % l->n_u);
+        p++;
+    }
+    m->in_first = (uint8_t)p;
+    m->n_icross = l->n_icross;
+    for (unsigned k = 0; k < l->n_icross; k++) {
+        const unsigned phases = l->n_icross >= 3u ? 3u : 2u;
+        if (k < phases && l->n_icross != 1u) {
+            m->pr[p].a = (uint8_t)(l->n_u + k); /* i1i2 i2i3 i3i1 */
+            m->pr[p].b = (uint8_t)(l->n_u + (k + 1u) % phases);
+        } else if (l->n_icross == 1u) {
+            m->pr[p].a = l->n_u; /* 1P3W: i1 i2 */
+            m->pr[p].b = (uint8_t)(l->n_u + 1u);
+        } else {
+            m->pr[p].a = (uint8_t)(l->n_u + (k - 3u)); /* ik in */
+            m->pr[p].b = (uint8_t)(l->n_ch - 1u);
+        }
+        p++;
+    }
 }
 
 int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
 {
-    if (m == NULL || cfg == NULL || !config_ok(cfg)) {
+    wiring_layout_t l;
+    if (m == NULL || cfg == NULL || !config_ok(cfg, &l)) {
         return MC_ERR_INVAL;
     }
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
+    m->cfg.channel_state = NULL; /* the arrays are the meter's now, through ch, pr, el */
+    m->cfg.pair_state = NULL;
+    m->cfg.element_state = NULL;
+    m->cfg.ratios = NULL;
+    m->cfg.circuit_voltage = NULL;
+    if (cfg->wiring == MC_WIRING_1P2W) {
+        m->ch = m->ch1;
+        m->pr = &m->pr1;
+        m->el = &m->el1;
+    } else {
+        m->ch = cfg->channel_state;
+        m->pr = cfg->pair_state;
+        m->el = cfg->element_state;
+        memset(m->ch, 0, sizeof(*m->ch) * l.n_ch);
+        memset(m->pr, 0, sizeof(*m->pr) * l.n_pr);
+        memset(m->el, 0, sizeof(*m->el) * l.n_el);
+    }
+    m->n_ch = l.n_ch;
+    m->n_u = l.n_u;
+    m->n_el = l.n_el;
+    m->n_pr = l.n_pr;
+    for (unsigned k = 0; k < l.n_ch; k++) {
+        m->ch[k].gain = 1.0f;
+        m->ch[k].ratio = cfg->ratios != NULL ? cfg->ratios[k] : 1.0f;
+    }
+    set_pairs(m, &l);
     if (m->cfg.start_current == 0.0f) {
         m->cfg.start_current = MC_START_CURRENT_DEFAULT_RATIO * m->cfg.in;
     }
@@ -156,21 +349,22 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     m->cycle_min = cfg->sample_rate_hz / 75u;
     m->offset_track_n = (float)cfg->sample_rate_hz * MC_OFFSET_TAU_S;
     m->offset_track_inv = 1.0f / m->offset_track_n;
-    /* Voltage counts as present from 10 % of Un (peak, in codes). */
-    float vmin = 0.1f * cfg->un * 1.41421356f / cfg->u_scale;
+    /* Voltage counts as present from 10 % of Un (peak, in codes; un is a primary value). */
+    float vmin = 0.1f * cfg->un * 1.41421356f / (cfg->u_scale * m->ch[0].ratio);
     m->vmin_peak = vmin > 16777216.0f ? 16777216 : (vmin > 1.0f ? (int32_t)vmin : 1); /* inputs are <= 2^24 */
     m->hyst = m->vmin_peak / 4;
     m->acquiring = 1;
     m->settling = 1;
-    m->acq_vmin = m->acq_imin = INT32_MAX;
-    m->acq_vmax = m->acq_imax = INT32_MIN;
+    for (unsigned k = 0; k < l.n_ch; k++) {
+        m->ch[k].acq_min = INT32_MAX;
+        m->ch[k].acq_max = INT32_MIN;
+    }
     set_reference_frequency(m, cfg->nominal_freq_hz);
     /* Quanta per pulse: 2^30 per Wh * 1000 Wh per kWh / constant. */
     m->pulse_quanta = (MC_ENERGY_QUANTA_PER_WH * 1000u) / cfg->pulse_constant;
     window_reset(m, 0);
     return MC_OK;
 }
-
 /* Convert a window's energy (W*s, sign removed) to quanta, rounding once. */
 static uint64_t ws_to_quanta(float ws)
 {
@@ -183,7 +377,6 @@ static uint64_t ws_to_quanta(float ws)
     }
     return (uint64_t)(q + 0.5f);
 }
-
 static void emit_pulses(mc_meter_t *m, uint64_t e)
 {
     if (e == 0) {
@@ -221,11 +414,11 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
 }
 
 /*
- * Re-centre the window's sums from the offsets they were taken about (w_off_*,
- * the same for every sample of the window) to the tracker's estimates now
- * (off_*), exactly: with d = off - w_off and S = sum (x - w_off) over the window,
+ * Re-centre the window's sums from the offsets they were taken about (w_off, the
+ * same for every sample of the window) to the trackers' estimates now (off),
+ * exactly: with d = off - w_off and S = sum (x - w_off) over the window,
  *   sum (x - off)^2 = sum (x - w_off)^2 - 2 d S + n d^2,
- *   sum (v - offv)(i - offi) = sum (v - w_offv)(i - w_offi) - di Sv - dv Si + n dv di,
+ *   sum (x - offx)(y - offy) = sum (x - w_offx)(y - w_offy) - dy Sx - dx Sy + n dx dy,
  *   sum (x - off) e^{-j theta} = sum (x - w_off) e^{-j theta} - d (sum cos - j sum sin).
  * One offset for the whole window means the tracker's own ripple (it follows each
  * cycle's mean, a little) cannot correlate with what the window measures.
@@ -233,36 +426,299 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
 static void recentre_window(mc_meter_t *m)
 {
     const float n = (float)m->w_n;
-    const float dv = m->off_v - m->w_off_v;
-    const float di = m->off_i - m->w_off_i;
-    m->w_vv += dv * (n * dv - 2.0f * m->w_sv);
-    m->w_ii += di * (n * di - 2.0f * m->w_si);
-    m->w_vi += n * dv * di - di * m->w_sv - dv * m->w_si;
-    m->w_vr -= dv * m->w_sc;
-    m->w_vim += dv * m->w_ss;
-    m->w_ir -= di * m->w_sc;
-    m->w_iim += di * m->w_ss;
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        mc_meter_pair_t *p = &m->pr[k];
+        const mc_meter_channel_t *a = &m->ch[p->a], *b = &m->ch[p->b];
+        const float da = a->off - a->w_off;
+        const float db = b->off - b->w_off;
+        p->w_xy += n * da * db - db * a->w_sx - da * b->w_sx;
+    }
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &m->ch[k];
+        const float d = c->off - c->w_off;
+        c->w_xx += d * (n * d - 2.0f * c->w_sx);
+        c->w_re -= d * m->w_sc;
+        c->w_im += d * m->w_ss;
+    }
 }
 
-/* The next window is taken about the tracker's estimates now; returns the change of
- * the voltage's integer part (the caller corrects its previous sample by it). */
+/* The next window is taken about the trackers' estimates now; returns the change of
+ * the reference voltage's integer part (the caller corrects its previous sample by it). */
 static int32_t take_offsets(mc_meter_t *m)
 {
-    m->w_off_v = m->off_v;
-    m->w_off_i = m->off_i;
-    const int32_t dv = (int32_t)lrintf(m->w_off_v) - m->dc_v;
-    m->dc_v += dv;
-    m->dc_i = (int32_t)lrintf(m->w_off_i);
-    return dv;
+    int32_t dref = 0;
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &m->ch[k];
+        c->w_off = c->off;
+        const int32_t d = (int32_t)lrintf(c->w_off) - c->dc;
+        c->dc += d;
+        if (k == m->ref) {
+            dref = d;
+        }
+    }
+    return dref;
 }
 
-/* Close the window: compute the reading, register energy, emit pulses.
+/*
+ * atan2 in degrees, (-180, 180]: Hastings' odd polynomial for atan on [-1, 1]
+ * (C. Hastings, Approximations for Digital Computers, 1955; error below 1e-5 rad,
+ * 0.0006 degrees), extended by octant symmetry. No libm.
+ */
+static float atan2_deg(float y, float x)
+{
+    const float ax = fabsf(x), ay = fabsf(y);
+    if (!(ax > 0.0f) && !(ay > 0.0f)) {
+        return 0.0f;
+    }
+    const int swap = ay > ax;
+    const float z = swap ? ax / ay : ay / ax;
+    const float z2 = z * z;
+    float a = z * (0.9998660f + z2 * (-0.3302995f + z2 * (0.1801410f + z2 * (-0.0851330f + z2 * 0.0208351f))));
+    a *= 57.29577951f;
+    if (swap) {
+        a = 90.0f - a;
+    }
+    if (x < 0.0f) {
+        a = 180.0f - a;
+    }
+    return y < 0.0f ? -a : a;
+}
+
+static float wrap_deg(float a)
+{
+    while (a > 180.0f) {
+        a -= 360.0f;
+    }
+    while (a <= -180.0f) {
+        a += 360.0f;
+    }
+    return a;
+}
+
+/* Symmetrical components of three phasors (a = e^{j120°}): |positive|, |negative|. */
+static void sequence_of(const float re[3], const float im[3], float *pos, float *neg)
+{
+    const float c = -0.5f, s = 0.8660254f; /* a = c + js */
+    /* a·B and a²·C, a²·B and a·C */
+    const float abr = c * re[1] - s * im[1], abi = c * im[1] + s * re[1];
+    const float a2br = c * re[1] + s * im[1], a2bi = c * im[1] - s * re[1];
+    const float acr = c * re[2] - s * im[2], aci = c * im[2] + s * re[2];
+    const float a2cr = c * re[2] + s * im[2], a2ci = c * im[2] - s * re[2];
+    const float pr = re[0] + abr + a2cr, pi = im[0] + abi + a2ci;
+    const float nr = re[0] + a2br + acr, ni = im[0] + a2bi + aci;
+    *pos = sqrtf(pr * pr + pi * pi) / 3.0f;
+    *neg = sqrtf(nr * nr + ni * ni) / 3.0f;
+}
+
+/* rms of k_a x_a + sign k_b x_b from the window sums (n samples). */
+static float pair_sum_sq(const mc_meter_t *m, const mc_meter_pair_t *p, float sign)
+{
+    const mc_meter_channel_t *a = &m->ch[p->a], *b = &m->ch[p->b];
+    return a->k * a->k * a->w_xx + b->k * b->k * b->w_xx + 2.0f * sign * a->k * b->k * p->w_xy;
+}
+
+static float rms_of(float sum_sq, float n)
+{
+    return sum_sq > 0.0f ? sqrtf(sum_sq / n) : 0.0f;
+}
+
+/* The poly-phase quantities of the window (after the channels' rms and phasors). */
+static void poly_window(mc_meter_t *m, float n)
+{
+    mc_poly_reading_t *pp = &m->poly;
+    const mc_wiring w = m->cfg.wiring;
+    const mc_reading_t *r = &m->last;
+    const unsigned ll = m->ll_first, ic = m->in_first;
+    pp->s_vector = sqrtf(r->p * r->p + r->q * r->q);
+    pp->reference = m->ref;
+    if (m->w_ref_moved || m->ref != 0u) {
+        pp->flags |= MC_POLY_REFERENCE_MOVED;
+    }
+    for (unsigned k = 0; k < m->n_u; k++) {
+        if (!(m->ch[k].rms >= 0.1f * m->cfg.un)) {
+            pp->missing |= (uint8_t)(1u << k);
+            pp->flags |= MC_POLY_MISSING_PHASE;
+        }
+    }
+    if (w == MC_WIRING_1P2W) {
+        return;
+    }
+    /* Line-to-line voltages from the samples: rms(k_a u_a - k_b u_b). */
+    if (w == MC_WIRING_3P3W) {
+        pp->u_ll[0] = m->ch[0].rms;
+        pp->u_ll[1] = m->ch[1].rms;
+        pp->u_ll[2] = rms_of(pair_sum_sq(m, &m->pr[ll], -1.0f), n); /* u31 = u32 - u12 */
+    } else {
+        for (unsigned k = 0; k < m->n_ll; k++) {
+            pp->u_ll[k] = rms_of(pair_sum_sq(m, &m->pr[ll + k], -1.0f), n);
+        }
+    }
+    /* Neutral: rms of the currents' instantaneous sum, from squares and cross products. */
+    if (m->n_icross > 0u) {
+        const unsigned phases = (w == MC_WIRING_1P3W) ? 2u : 3u;
+        float sum = 0.0f;
+        for (unsigned k = 0; k < phases; k++) {
+            const mc_meter_channel_t *c = &m->ch[m->n_u + k];
+            sum += c->k * c->k * c->w_xx;
+        }
+        const unsigned crosses = (w == MC_WIRING_1P3W) ? 1u : 3u;
+        for (unsigned k = 0; k < crosses; k++) {
+            const mc_meter_pair_t *p = &m->pr[ic + k];
+            sum += 2.0f * m->ch[p->a].k * m->ch[p->b].k * p->w_xy;
+        }
+        pp->i_neutral_calc = rms_of(sum, n);
+        pp->i_neutral = pp->i_neutral_calc;
+        if (m->n_icross == 6u) {
+            const mc_meter_channel_t *cn = &m->ch[m->n_ch - 1u];
+            float res = sum + cn->k * cn->k * cn->w_xx;
+            float imax = 0.0f;
+            for (unsigned k = 0; k < 3u; k++) {
+                const mc_meter_pair_t *p = &m->pr[ic + 3u + k];
+                res += 2.0f * m->ch[p->a].k * cn->k * p->w_xy;
+                imax = m->ch[m->n_u + k].rms > imax ? m->ch[m->n_u + k].rms : imax;
+            }
+            pp->i_neutral = cn->rms;
+            pp->i_residual = rms_of(res, n);
+            float limit = MC_NEUTRAL_MISMATCH_RATIO * imax;
+            if (limit < 10.0f * m->cfg.start_current) {
+                limit = 10.0f * m->cfg.start_current;
+            }
+            if (pp->i_residual > limit) {
+                pp->flags |= MC_POLY_NEUTRAL_MISMATCH;
+            }
+        }
+    }
+    /* Sequence and unbalance from the fundamental phasors (three-phase wirings). */
+    float ur[3], ui[3], ir[3], ii[3];
+    int three = 0, currents = 0;
+    if (w == MC_WIRING_3P4W || (w == MC_WIRING_MULTI && m->n_u == 3u)) {
+        for (unsigned k = 0; k < 3u; k++) {
+            ur[k] = m->ch[k].re;
+            ui[k] = m->ch[k].im;
+        }
+        three = 1;
+        if (w == MC_WIRING_3P4W) {
+            for (unsigned k = 0; k < 3u; k++) {
+                ir[k] = m->ch[3u + k].re;
+                ii[k] = m->ch[3u + k].im;
+            }
+            currents = 1;
+        }
+    } else if (w == MC_WIRING_3P3W) {
+        /* The line set U12, U23 = -U32, U31 = U32 - U12 has the phase voltages' sequence. */
+        ur[0] = m->ch[0].re;
+        ui[0] = m->ch[0].im;
+        ur[1] = -m->ch[1].re;
+        ui[1] = -m->ch[1].im;
+        ur[2] = m->ch[1].re - m->ch[0].re;
+        ui[2] = m->ch[1].im - m->ch[0].im;
+        ir[0] = m->ch[2].re;
+        ii[0] = m->ch[2].im;
+        ir[2] = m->ch[3].re;
+        ii[2] = m->ch[3].im;
+        ir[1] = -(ir[0] + ir[2]); /* no neutral: I2 = -(I1 + I3) */
+        ii[1] = -(ii[0] + ii[2]);
+        three = 1;
+        currents = 1;
+    }
+    if (three) {
+        float pos, neg;
+        sequence_of(ur, ui, &pos, &neg);
+        const int reverse = neg > pos;
+        if (pos > 0.0f || neg > 0.0f) {
+            pp->sequence = (uint8_t)(reverse ? MC_SEQ_ACB : MC_SEQ_ABC);
+            pp->u_unbalance_pct = 100.0f * (reverse ? pos / neg : neg / pos);
+        }
+        if (reverse) {
+            pp->flags |= MC_POLY_REVERSE_SEQUENCE;
+        }
+        if (currents) {
+            sequence_of(ir, ii, &pos, &neg);
+            const float big = reverse ? neg : pos, small = reverse ? pos : neg;
+            pp->i_unbalance_pct = big > 0.0f ? 100.0f * small / big : 0.0f;
+        }
+    }
+}
+
+/* Book a window's P and Q (W, var; creep already decided) by their signs into delta. */
+static void book(float p, float q, int creep_p, int creep_q, uint8_t quadrant, float dur, mc_energy_t *delta)
+{
+    if (!creep_p) {
+        uint64_t e = ws_to_quanta(fabsf(p) * dur);
+        delta->q[p >= 0.0f ? MC_E_ACTIVE_IMPORT : MC_E_ACTIVE_EXPORT] = e;
+    }
+    if (!creep_q) {
+        uint64_t e = ws_to_quanta(fabsf(q) * dur);
+        delta->q[MC_E_REACTIVE_Q1 + (quadrant - 1u)] = e;
+    }
+}
+
+static uint8_t quadrant_of(float p, float q, int creep_p, int creep_q)
+{
+    const int pos_p = p >= 0.0f || creep_p;
+    const int pos_q = q >= 0.0f || creep_q;
+    return (uint8_t)(pos_p ? (pos_q ? 1 : 4) : (pos_q ? 2 : 3));
+}
+
+/* One element's window: P (all harmonics, phase-corrected at the fundamental), Q1,
+ * rms values, angles, creep, quadrant and its own energy. */
+static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter_pair_t *pr, float n, float dur)
+{
+    mc_phase_reading_t *r = &el->last;
+    const mc_meter_channel_t *u = &m->ch[el->u], *i = &m->ch[el->i];
+    memset(r, 0, sizeof(*r));
+    r->urms = u->rms;
+    r->irms = i->rms;
+    const float kp = u->k * i->k;
+    float p_total = kp * pr->w_xy / n;
+    /* Fundamental: V1 * conj(I1) from the window DFT sums, scaled to rms phasors. */
+    const float kd = 2.0f * kp / (MC_REF_GAIN * MC_REF_GAIN) / n / n;
+    float p1 = kd * (u->w_re * i->w_re + u->w_im * i->w_im);
+    float q1 = kd * (u->w_im * i->w_re - u->w_re * i->w_im);
+    /* Phase correction: rotate the fundamental by -delta (current delay minus voltage delay). */
+    float p1c = p1 * el->cos_d + q1 * el->sin_d;
+    float q1c = q1 * el->cos_d - p1 * el->sin_d;
+    float p = p_total + (p1c - p1) - (m->cal.p_offset + el->p_offset);
+    float q = q1c - (m->cal.q_offset + el->q_offset);
+    r->p = p;
+    r->q = q;
+    r->s = r->urms * r->irms;
+    float pf = r->s > 0.0f ? p / r->s : 1.0f;
+    if (pf > 1.0f) {
+        pf = 1.0f;
+    } else if (pf < -1.0f) {
+        pf = -1.0f;
+    }
+    r->pf = pf;
+    const float ref_angle = atan2_deg(m->ch[0].im, m->ch[0].re);
+    r->u_angle_deg = wrap_deg(atan2_deg(u->im, u->re) - ref_angle);
+    r->i_angle_deg = wrap_deg(atan2_deg(i->im, i->re) - ref_angle);
+    const int creep_p = !(fabsf(p) >= m->creep_w);
+    const int creep_q = !(fabsf(q) >= m->creep_w);
+    if (creep_p) {
+        r->flags |= MC_FLAG_CREEP_P;
+    }
+    if (creep_q) {
+        r->flags |= MC_FLAG_CREEP_Q;
+    }
+    r->quadrant = quadrant_of(p, q, creep_p, creep_q);
+    if (!creep_q) {
+        r->flags |= (r->quadrant == 1 || r->quadrant == 3) ? MC_FLAG_INDUCTIVE : MC_FLAG_CAPACITIVE;
+    }
+    book(p, q, creep_p, creep_q, r->quadrant, dur, &r->delta);
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        el->energy.q[k] += r->delta.q[k];
+    }
+}
+
+/* Close the window: compute the readings, register energy, emit pulses.
  * extra_flags (MC_FLAG_PARTIAL) are set in the reading before on_window sees it. */
 static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flags)
 {
     mc_reading_t *r = &m->last;
     const float prev_freq = r->freq;
     memset(r, 0, sizeof(*r));
+    memset(&m->poly, 0, sizeof(m->poly));
     const float n = (float)m->w_n;
     const float fs = (float)m->cfg.sample_rate_hz;
     if (m->w_n == 0) {
@@ -274,23 +730,53 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
     r->start_sample = m->w_start_sample;
     r->cycles = (uint16_t)(m->w_cycles + m->w_pseudo);
     r->duration_s = n / fs;
-    r->urms = m->ku * sqrtf(m->w_vv > 0.0f ? m->w_vv / n : 0.0f);
-    r->irms = m->ki * sqrtf(m->w_ii > 0.0f ? m->w_ii / n : 0.0f);
-    const float kp = m->ku * m->ki;
-    float p_total = kp * m->w_vi / n;
+    const float dur = r->duration_s;
 
-    /* Fundamental: V1 * conj(I1) from the window DFT sums, scaled to rms phasors. */
-    const float kd = 2.0f * kp / (MC_REF_GAIN * MC_REF_GAIN) / n / n;
-    float p1 = kd * (m->w_vr * m->w_ir + m->w_vim * m->w_iim);
-    float q1 = kd * (m->w_vim * m->w_ir - m->w_vr * m->w_iim);
-    /* Phase correction: rotate the fundamental by -delta (current sensor delay). */
-    float p1c = p1 * m->cos_d + q1 * m->sin_d;
-    float q1c = q1 * m->cos_d - p1 * m->sin_d;
-    float p = p_total + (p1c - p1) - m->cal.p_offset;
-    float q = q1c - m->cal.q_offset;
-    r->p = p;
-    r->q = q;
-    r->s = r->urms * r->irms;
+    /* Every channel's rms and calibrated fundamental phasor (rms, delay removed). */
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &m->ch[k];
+        c->rms = c->k * sqrtf(c->w_xx > 0.0f ? c->w_xx / n : 0.0f);
+        float delay = c->phase_deg + (k >= m->n_u ? m->cal.phase_deg : 0.0f);
+        float sd, cd;
+        mc_small_sincos(delay * MC_DEG2RAD, &sd, &cd);
+        const float g = c->k * MC_PHASOR_SCALE / n;
+        c->re = g * (c->w_re * cd - c->w_im * sd);
+        c->im = g * (c->w_im * cd + c->w_re * sd);
+    }
+
+    /* The elements, then the totals: P, Q1 and S summed (S arithmetic), creep per element. */
+    float p_book = 0.0f, q_book = 0.0f;
+    int creep_p = 1, creep_q = 1;
+    for (unsigned e = 0; e < m->n_el; e++) {
+        element_window(m, &m->el[e], &m->pr[e], n, dur);
+        const mc_phase_reading_t *er = &m->el[e].last;
+        if (e == 0u) {
+            r->p = er->p;
+            r->q = er->q;
+            r->s = er->s;
+            r->urms = er->urms;
+            r->irms = er->irms;
+        } else {
+            r->p += er->p;
+            r->q += er->q;
+            r->s += er->s;
+            r->urms += er->urms;
+            r->irms += er->irms;
+        }
+        if (!(er->flags & MC_FLAG_CREEP_P)) {
+            p_book = creep_p ? er->p : p_book + er->p;
+            creep_p = 0;
+        }
+        if (!(er->flags & MC_FLAG_CREEP_Q)) {
+            q_book = creep_q ? er->q : q_book + er->q;
+            creep_q = 0;
+        }
+    }
+    if (m->n_el > 1u) {
+        r->urms /= (float)m->n_el;
+        r->irms /= (float)m->n_el;
+    }
+    const float p = r->p;
     float pf = r->s > 0.0f ? p / r->s : 1.0f;
     if (pf > 1.0f) {
         pf = 1.0f;
@@ -331,30 +817,27 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
     }
     r->flags |= extra_flags;
 
-    const int creep_p = !(fabsf(p) >= m->creep_w);
-    const int creep_q = !(fabsf(q) >= m->creep_w);
+    /* Totals' energy. Sum netting: the non-creeping elements' P (Q) summed and booked by
+     * the sum's sign; phase netting: the elements' own bookings added. One element: the
+     * same either way. */
     if (creep_p) {
         r->flags |= MC_FLAG_CREEP_P;
     }
     if (creep_q) {
         r->flags |= MC_FLAG_CREEP_Q;
     }
-    const int pos_p = p >= 0.0f || creep_p;
-    const int pos_q = q >= 0.0f || creep_q;
-    r->quadrant = (uint8_t)(pos_p ? (pos_q ? 1 : 4) : (pos_q ? 2 : 3));
+    r->quadrant = quadrant_of(p_book, q_book, creep_p, creep_q);
     if (!creep_q) {
         r->flags |= (r->quadrant == 1 || r->quadrant == 3) ? MC_FLAG_INDUCTIVE : MC_FLAG_CAPACITIVE;
     }
-
-    /* Energy: each window's integral, rounded once to a quantum, added exactly. */
-    const float dur = r->duration_s;
-    if (!creep_p) {
-        uint64_t e = ws_to_quanta(fabsf(p) * dur);
-        r->delta.q[p >= 0.0f ? MC_E_ACTIVE_IMPORT : MC_E_ACTIVE_EXPORT] = e;
-    }
-    if (!creep_q) {
-        uint64_t e = ws_to_quanta(fabsf(q) * dur);
-        r->delta.q[MC_E_REACTIVE_Q1 + (r->quadrant - 1u)] = e;
+    if (m->cfg.netting == MC_NETTING_PHASE && m->n_el > 1u) {
+        for (unsigned e = 0; e < m->n_el; e++) {
+            for (int k = 0; k < MC_E_COUNT; k++) {
+                r->delta.q[k] += m->el[e].last.delta.q[k];
+            }
+        }
+    } else {
+        book(p_book, q_book, creep_p, creep_q, r->quadrant, dur, &r->delta);
     }
     for (int k = 0; k < MC_E_COUNT; k++) {
         m->energy.q[k] += r->delta.q[k];
@@ -373,6 +856,7 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
         break;
     }
     emit_pulses(m, pulse_e);
+    poly_window(m, n);
 
     if (m->windows_done < 255u) {
         m->windows_done++;
@@ -385,33 +869,44 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
 }
 
 /*
- * Fold the cycle accumulator into the window sums with constants kv, ki (codes: the
- * fractions of the window's offsets) removed from every sample, exactly:
- *   sum (x - kx)(y - ky) = sum xy - ky sum x - kx sum y + n kx ky.
- * Returns the cycle's centred sums of v*v, i*i and v*i.
+ * Fold the cycle accumulators into the window sums with each channel's constant r
+ * (codes: the fraction of the window's offset) removed from every sample, exactly:
+ *   sum (x - rx)(y - ry) = sum xy - ry sum x - rx sum y + n rx ry.
+ * cxx receives each channel's centred Σx² of the cycle, cxy each product's.
  */
-static void fold_cycle(mc_meter_t *m, float kv, float ki, float *cvv, float *cii, float *cvi)
+static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy)
 {
-    const mc_cycle_acc_t *a = &m->cyc;
-    const float n = (float)a->n;
-    const float sv = (float)a->v, si = (float)a->i;
-    *cvv = (float)a->vv + kv * (n * kv - 2.0f * sv);
-    *cii = (float)a->ii + ki * (n * ki - 2.0f * si);
-    *cvi = (float)a->vi - ki * sv - kv * si + n * kv * ki;
-    /* DFT: X = sum (x - mx) e^{-j theta} = (sum x cos - mx sum cos) - j (sum x sin - mx sum sin). */
-    m->w_vr += (float)a->vc - kv * (float)a->c;
-    m->w_vim -= (float)a->vs - kv * (float)a->s;
-    m->w_ir += (float)a->ic - ki * (float)a->c;
-    m->w_iim -= (float)a->is - ki * (float)a->s;
-    m->w_vv += *cvv;
-    m->w_ii += *cii;
-    m->w_vi += *cvi;
-    m->w_n += a->n;
-    /* For re-centring at the window's end: sums of the centred samples and of the reference. */
-    m->w_sv += sv - n * kv;
-    m->w_si += si - n * ki;
-    m->w_sc += (float)a->c;
-    m->w_ss += (float)a->s;
+    const float n = (float)m->c_n;
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        mc_meter_pair_t *p = &m->pr[k];
+        const float ra = rr[p->a], rb = rr[p->b];
+        const float sa = (float)m->ch[p->a].c_x, sb = (float)m->ch[p->b].c_x;
+        cxy[k] = (float)p->c_xy - rb * sa - ra * sb + n * ra * rb;
+        p->w_xy += cxy[k];
+    }
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &m->ch[k];
+        const float r = rr[k];
+        const float sx = (float)c->c_x;
+        cxx[k] = (float)c->c_xx + r * (n * r - 2.0f * sx);
+        /* DFT: X = sum (x - r) e^{-j theta} = (sum x cos - r sum cos) - j (sum x sin - r sum sin). */
+        c->w_re += (float)c->c_xc - r * (float)m->c_c;
+        c->w_im -= (float)c->c_xs - r * (float)m->c_s;
+        c->w_xx += cxx[k];
+        /* For re-centring at the window's end: the sum of the centred samples. */
+        c->w_sx += sx - n * r;
+    }
+    m->w_n += m->c_n;
+    m->w_sc += (float)m->c_c;
+    m->w_ss += (float)m->c_s;
+}
+
+/* The fractions of the window's offsets (w_off - dc) of every channel. */
+static void offset_fractions(const mc_meter_t *m, float *rr)
+{
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        rr[k] = m->ch[k].w_off - (float)m->ch[k].dc;
+    }
 }
 
 /* The window's first crossing: the origin of its period regression. */
@@ -431,10 +926,31 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
 #define MC_ACQUIRE_SEGMENTS 3
 
 /*
+ * The reference voltage (the channel whose crossings close the cycles), after a cycle
+ * closed by the timeout: when it showed no voltage and another voltage channel did,
+ * that one takes over (the first voltage takes it back at a window's end, see
+ * close_cycle()). Returns 1 when the reference changed.
+ */
+static int follow_reference(mc_meter_t *m)
+{
+    if (m->n_u < 2u || m->ch[m->ref].peak >= m->vmin_peak) {
+        return 0;
+    }
+    for (unsigned k = 0; k < m->n_u; k++) {
+        if (k != m->ref && m->ch[k].peak >= m->vmin_peak) {
+            m->ref = (uint8_t)k;
+            m->w_ref_moved = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * Close the cycle that ends before sample `idx` (absolute index). For a real
- * zero crossing it lies at idx - 1 + frac. Stores the change of the voltage DC
- * estimate in *dv so the caller can correct its previous sample, and returns
- * the MC_EVENT_* bits.
+ * zero crossing it lies at idx - 1 + frac. Stores the change of the reference
+ * voltage's DC estimate in *dv so the caller can correct its previous sample, and
+ * returns the MC_EVENT_* bits.
  *
  * Before the first crossing after init (acquisition) segments only set the DC
  * estimate and are not measured: measurement, and the energy integral, start at
@@ -443,54 +959,52 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
  */
 static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out)
 {
-    mc_cycle_acc_t *a = &m->cyc;
     const float fs = (float)m->cfg.sample_rate_hz;
     int32_t dv = 0;
     int events = 0;
     /* A whole cycle lies between two crossings: its period is measured, and its mean
      * (offset plus the signal's content below the mains frequency) feeds the offset
-     * tracker at full weight. */
+     * trackers at full weight. */
     const int whole = real && m->zc_prev_idx != 0u && !m->acquiring;
     float period = 0.0f;
     if (real && m->zc_prev_idx != 0u) {
         period = (float)(idx - m->zc_prev_idx) + (frac - m->zc_prev_frac);
     }
+    const uint32_t cycle_n = m->c_n;
 
-    if (a->n > 0) {
-        const float n = (float)a->n;
-        /* The window's offsets (w_off_v, w_off_i) stay the same for all its samples:
-         * the per-sample path removed their integer parts dc_v, dc_i, the fractions
-         * rv, ri are removed here. mv, mi: the segment's means about the tracker's
-         * live estimates. */
-        const float rv = m->w_off_v - (float)m->dc_v;
-        const float ri = m->w_off_i - (float)m->dc_i;
-        const float inv_n = 1.0f / n;
-        const float mv = (float)a->v * inv_n - (m->off_v - (float)m->dc_v);
-        const float mi = (float)a->i * inv_n - (m->off_i - (float)m->dc_i);
-        if (m->acquiring) {
-            /* Waiting for the first crossing: the DC from the extremes stands; measure nothing. */
-        } else {
+    if (cycle_n > 0) {
+        const float n = (float)cycle_n;
+        if (!m->acquiring) {
             /* Measured about the offset estimates, not about the segment's own mean:
              * what the signal carries below the mains frequency (sub-harmonics,
              * half-cycle asymmetry, a step) is signal and stays in P, U and I. The
-             * window is re-centred on the tracker's estimate when it closes. */
-            float cvv, cii, cvi;
-            fold_cycle(m, rv, ri, &cvv, &cii, &cvi);
+             * window is re-centred on the trackers' estimates when it closes.
+             * The window's offsets stay the same for all its samples: the per-sample
+             * path removed their integer parts dc, the fractions are removed here. */
+            float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
+            offset_fractions(m, rr);
+            fold_cycle(m, rr, cxx, cxy);
 
-            /* Per-cycle values. P and U are normalised by the exact period: the
-             * samples at either end lie where v is near zero, so their sums cover
-             * the period whatever the sample count; I has no such zero there. */
+            /* Per-cycle values (element 0's U and I, the elements' P summed). P and U
+             * are normalised by the exact period: the samples at either end lie where v
+             * is near zero, so their sums cover the period whatever the sample count; I
+             * has no such zero there. */
             mc_cycle_reading_t *c = &m->last_cycle;
             const float nt = period > 0.0f ? period : n;
-            c->urms = m->ku * sqrtf(cvv > 0.0f ? cvv / nt : 0.0f);
-            c->irms = m->ki * sqrtf(cii > 0.0f ? cii / n : 0.0f);
-            c->p = m->ku * m->ki * cvi / nt;
-            c->samples = a->n;
+            const mc_meter_element_t *e0 = &m->el[0];
+            c->urms = m->ch[e0->u].k * sqrtf(cxx[e0->u] > 0.0f ? cxx[e0->u] / nt : 0.0f);
+            c->irms = m->ch[e0->i].k * sqrtf(cxx[e0->i] > 0.0f ? cxx[e0->i] / n : 0.0f);
+            c->p = m->ch[e0->u].k * m->ch[e0->i].k * cxy[0] / nt;
+            for (unsigned e = 1; e < m->n_el; e++) {
+                const mc_meter_element_t *el = &m->el[e];
+                c->p += m->ch[el->u].k * m->ch[el->i].k * cxy[e] / nt;
+            }
+            c->samples = cycle_n;
             c->freq = 0.0f;
             m->have_cycle = 1;
             events |= MC_EVENT_CYCLE;
 
-            /* Offset tracker: a running mean of the whole cycles' means over everything
+            /* Offset trackers: a running mean of the whole cycles' means over everything
              * since start-up until MC_OFFSET_TAU_S of samples, then a one-pole low-pass
              * with that time constant (weights n / tau: corner 1/(2 pi tau)). A whole
              * cycle's mean is the offset plus what the signal carries below the mains
@@ -505,15 +1019,21 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
                 } else {
                     w = n * m->offset_track_inv; /* steady state: low-pass, no division */
                 }
-                m->off_v += w * mv;
-                m->off_i += w * mi;
+                const float inv_n = 1.0f / n;
+                for (unsigned k = 0; k < m->n_ch; k++) {
+                    mc_meter_channel_t *ch = &m->ch[k];
+                    const float mx = (float)ch->c_x * inv_n - (ch->off - (float)ch->dc);
+                    ch->off += w * mx;
+                }
             }
         }
-        const int32_t h = a->vpeak / 4;
+        if (!real && !m->acquiring) {
+            (void)follow_reference(m);
+        }
+        const int32_t h = m->ch[m->ref].peak / 4;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
     }
-    const uint32_t cycle_n = a->n;
-    memset(a, 0, sizeof(*a));
+    cycle_reset(m);
     m->after_flush = 0;
 
     if (m->acquiring) {
@@ -582,152 +1102,292 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
         } else {
             m->zc_have_first = 0;
         }
+        if (m->ref != 0u && m->ch[0].rms >= 0.2f * m->cfg.un) {
+            /* The first voltage is back (twice the presence threshold over a whole window,
+             * against chatter): its crossings close the cycles from its next one on, which
+             * starts the new window's span. */
+            m->ref = 0;
+            m->w_ref_moved = 1;
+            m->zc_have_first = 0;
+            m->zc_prev_idx = 0;
+            m->prev_period = 0.0f;
+        }
     }
     *dv_out = dv;
     return events;
 }
 
-int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n)
+/* Samples whose DFT reference is computed once for every channel (stack: 128 bytes). */
+#define MC_CHUNK 32u
+
+/*
+ * Pass 2 of a frames block: accumulate frames [k, end) of every channel and product.
+ * The reference's sine and cosine are looked up once per chunk of frames and shared;
+ * each channel then runs over the chunk with its own stride.
+ */
+static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t end, uint32_t *phase_io)
 {
-    if (m == NULL || ((v == NULL || i == NULL) && n > 0)) {
-        return MC_ERR_INVAL;
+    const size_t nch = m->n_ch;
+    uint32_t phase = *phase_io;
+    const uint32_t dphase = m->dphase;
+    int16_t cs[MC_CHUNK], sn[MC_CHUNK];
+    while (k < end) {
+        const size_t len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
+        int32_t sc = 0, ss = 0;
+        for (size_t j = 0; j < len; j++) {
+            const uint32_t idx = phase >> 24;
+            sn[j] = mc_sine_q15[idx];
+            cs[j] = mc_sine_q15[(idx + 64u) & 255u];
+            sc += cs[j];
+            ss += sn[j];
+            phase += dphase;
+        }
+        m->c_c += sc;
+        m->c_s += ss;
+        const int32_t *base = f + k * nch;
+        for (size_t c = 0; c < nch; c++) {
+            mc_meter_channel_t *ch = &m->ch[c];
+            const int32_t dc = ch->dc;
+            const int32_t *x = base + c;
+            int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
+            int32_t peak = ch->peak;
+            for (size_t j = 0; j < len; j++) {
+                const int32_t v = x[j * nch] - dc;
+                s1 += v;
+                s2 += (int64_t)v * v;
+                sxc += (int64_t)v * cs[j];
+                sxs += (int64_t)v * sn[j];
+                const int32_t av = v < 0 ? -v : v;
+                peak = av > peak ? av : peak;
+            }
+            ch->c_x += s1;
+            ch->c_xx += s2;
+            ch->c_xc += sxc;
+            ch->c_xs += sxs;
+            ch->peak = peak;
+        }
+        for (size_t p = 0; p < m->n_pr; p++) {
+            mc_meter_pair_t *pr = &m->pr[p];
+            const int32_t *xa = base + pr->a, *xb = base + pr->b;
+            const int32_t da = m->ch[pr->a].dc, db = m->ch[pr->b].dc;
+            int64_t s = 0;
+            for (size_t j = 0; j < len; j++) {
+                s += (int64_t)(xa[j * nch] - da) * (xb[j * nch] - db);
+            }
+            pr->c_xy += s;
+        }
+        k += len;
     }
+    *phase_io = phase;
+}
+
+/*
+ * Pass 1: find where the cycle under way ends in frames [k, stop) (a positive-going
+ * crossing of the reference voltage, armed by a swing below -hyst, while the cycle
+ * shows voltage present), or the end. x points at the reference channel of frame 0,
+ * stride frames apart. Returns the end; *crossing and *frac say whether and where.
+ */
+typedef struct scan_state {
+    int32_t dc, hyst, zc_min, prev, peak;
+    int armed;
+} scan_state_t;
+
+static size_t scan_crossing(const int32_t *x, size_t stride, size_t k, size_t soon, size_t stop, scan_state_t *st,
+                            int *crossing, float *frac)
+{
+    size_t end = k;
+    int32_t prev = st->prev, peak = st->peak;
+    int armed = st->armed;
+    /* Too soon after the previous crossing for another one: sign and peak only. */
+    for (const size_t quiet = soon < stop ? soon : stop; end < quiet; end++) {
+        const int32_t vs = x[end * stride] - st->dc;
+        if (vs < -st->hyst) {
+            armed = 1;
+        }
+        const int32_t av = vs < 0 ? -vs : vs;
+        peak = av > peak ? av : peak;
+        prev = vs;
+    }
+    for (; end < stop; end++) {
+        const int32_t vs = x[end * stride] - st->dc;
+        if (vs < -st->hyst) {
+            armed = 1;
+        } else if (armed && vs >= 0 && prev < 0 && peak >= st->zc_min) {
+            *frac = (float)(-prev) / (float)(vs - prev);
+            *crossing = 1;
+            break;
+        }
+        const int32_t av = vs < 0 ? -vs : vs;
+        peak = av > peak ? av : peak;
+        prev = vs;
+    }
+    st->prev = prev;
+    st->peak = peak;
+    st->armed = armed;
+    return end;
+}
+
+/*
+ * Acquisition, first segment: 1/40 s (a whole cycle at any mains frequency from
+ * 40 Hz up) to find each channel's DC as the midpoint of its extremes, which is
+ * exact for any half-wave symmetric waveform whatever the segment covers. Frames
+ * of n_ch channels (the 1P2W path passes v and i separately: see mc_meter_process()).
+ * Returns the frames consumed.
+ */
+static size_t acquire_first(mc_meter_t *m, const int32_t *v, const int32_t *i, const int32_t *f, size_t n)
+{
+    size_t k = 0;
+    for (; k < n && m->acq_count < m->cycle_timeout; k++) {
+        for (unsigned c = 0; c < m->n_ch; c++) {
+            const int32_t x = f != NULL ? f[k * m->n_ch + c] : (c == 0 ? v[k] : i[k]);
+            mc_meter_channel_t *ch = &m->ch[c];
+            ch->acq_min = x < ch->acq_min ? x : ch->acq_min;
+            ch->acq_max = x > ch->acq_max ? x : ch->acq_max;
+        }
+        m->acq_count++;
+    }
+    if (m->acq_count >= m->cycle_timeout) {
+        for (unsigned c = 0; c < m->n_ch; c++) {
+            mc_meter_channel_t *ch = &m->ch[c];
+            /* Midpoints; the halves are summed separately so nothing overflows. */
+            ch->dc = ch->acq_min / 2 + ch->acq_max / 2;
+            ch->off = ch->w_off = (float)ch->dc;
+        }
+        const mc_meter_channel_t *r = &m->ch[m->ref];
+        const int32_t h = (r->acq_max / 2 - r->acq_min / 2) / 4;
+        m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
+        m->acquire_segments = 1;
+        m->armed = 0;
+        m->prev_v = 0;
+    }
+    return k;
+}
+
+/* The 1P2W sample loop: separate voltage and current arrays, the sums of frames U1 I1. */
+static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t k, size_t end,
+                            uint32_t *phase_io)
+{
+    mc_meter_channel_t *cv = &m->ch[0], *ci = &m->ch[1];
+    const int32_t dc_v = cv->dc, dc_i = ci->dc;
+    uint32_t phase = *phase_io;
+    const uint32_t dphase = m->dphase;
+    int64_t sv = 0, si = 0, vv = 0, ii = 0, vi = 0, vc = 0, vsn = 0, ic = 0, isn = 0;
+    int32_t c = 0, s = 0;
+    for (size_t j = k; j < end; j++) {
+        const int32_t vs = v[j] - dc_v;
+        const int32_t is = i[j] - dc_i;
+        const uint32_t idx = phase >> 24;
+        const int32_t sn = mc_sine_q15[idx];
+        const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+        phase += dphase;
+        sv += vs;
+        si += is;
+        vv += (int64_t)vs * vs;
+        ii += (int64_t)is * is;
+        vi += (int64_t)vs * is;
+        vc += (int64_t)vs * cs;
+        vsn += (int64_t)vs * sn;
+        ic += (int64_t)is * cs;
+        isn += (int64_t)is * sn;
+        c += cs;
+        s += sn;
+    }
+    cv->c_x += sv;
+    ci->c_x += si;
+    cv->c_xx += vv;
+    ci->c_xx += ii;
+    m->pr[0].c_xy += vi;
+    cv->c_xc += vc;
+    cv->c_xs += vsn;
+    ci->c_xc += ic;
+    ci->c_xs += isn;
+    m->c_c += c;
+    m->c_s += s;
+    *phase_io = phase;
+}
+
+/* The block loop shared by both entry points: f (frames) or v and i (1P2W). */
+static int process(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t n)
+{
     int events = 0;
-    mc_cycle_acc_t a = m->cyc;
-    int32_t dc_v = m->dc_v, dc_i = m->dc_i;
-    int32_t prev = m->prev_v;
-    int32_t hyst = m->hyst;
-    uint32_t phase = m->phase, dphase = m->dphase;
-    int armed = m->armed;
+    size_t k = 0;
+    if (m->acquiring && m->acquire_segments == 0u) {
+        k = acquire_first(m, v, i, f, n);
+    }
+    uint32_t phase = m->phase;
+    scan_state_t st;
+    st.prev = m->prev_v;
+    st.armed = m->armed;
     /* No crossing counts during the first acquisition segment: it sets the DC first. */
-    int32_t zc_min = (m->acquiring && m->acquire_segments == 0u) ? INT32_MAX : m->vmin_peak;
+    st.zc_min = m->vmin_peak;
     uint32_t limit = m->cycle_timeout;
     /* The shortest-cycle rule counts from a crossing; a segment that began otherwise
      * (start-up, timeout) may end at its first crossing. */
     uint32_t cmin = m->zc_prev_idx != 0u ? m->cycle_min : 0u;
-
-    size_t k = 0;
-    /*
-     * Acquisition, first segment: 1/40 s (a whole cycle at any mains frequency
-     * from 40 Hz up) to find the DC as the midpoint of the extremes, which is
-     * exact for any half-wave symmetric waveform whatever the segment covers.
-     */
-    while (k < n && m->acquiring && m->acquire_segments == 0u) {
-        for (; k < n && m->acq_count < m->cycle_timeout; k++) {
-            const int32_t vk = v[k], ik = i[k];
-            m->acq_vmin = vk < m->acq_vmin ? vk : m->acq_vmin;
-            m->acq_vmax = vk > m->acq_vmax ? vk : m->acq_vmax;
-            m->acq_imin = ik < m->acq_imin ? ik : m->acq_imin;
-            m->acq_imax = ik > m->acq_imax ? ik : m->acq_imax;
-            m->acq_count++;
-        }
-        if (m->acq_count >= m->cycle_timeout) {
-            /* Midpoints; the halves are summed separately so nothing overflows. */
-            dc_v = m->acq_vmin / 2 + m->acq_vmax / 2;
-            dc_i = m->acq_imin / 2 + m->acq_imax / 2;
-            m->off_v = m->w_off_v = (float)dc_v;
-            m->off_i = m->w_off_i = (float)dc_i;
-            const int32_t h = (m->acq_vmax / 2 - m->acq_vmin / 2) / 4;
-            hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
-            m->dc_v = dc_v;
-            m->dc_i = dc_i;
-            m->hyst = hyst;
-            m->acquire_segments = 1;
-            zc_min = m->vmin_peak;
-            armed = 0;
-            prev = 0;
-        }
-    }
+    unsigned ref = m->ref;
     while (k < n) {
-        /*
-         * Pass 1, voltage only: find where the cycle under way ends in this block
-         * (a positive-going crossing, armed by a swing below -hyst, while the
-         * cycle shows voltage present), or the timeout, or the end of the block.
-         */
-        const size_t room = (size_t)(limit - a.n);
+        const size_t room = (size_t)(limit - m->c_n);
         const size_t stop = (n - k < room) ? n : k + room;
-        int32_t peak = a.vpeak;
-        size_t end = k;
+        st.dc = m->ch[ref].dc;
+        st.hyst = m->hyst;
+        st.peak = m->ch[ref].peak;
         int crossing = 0;
         float frac = 0.0f;
-        /* Too soon after the previous crossing for another one: sign and peak only. */
-        const size_t soon = cmin > a.n ? k + (cmin - a.n) : k;
-        for (const size_t quiet = soon < stop ? soon : stop; end < quiet; end++) {
-            const int32_t vs = v[end] - dc_v;
-            if (vs < -hyst) {
-                armed = 1;
-            }
-            const int32_t av = vs < 0 ? -vs : vs;
-            peak = av > peak ? av : peak;
-            prev = vs;
+        const size_t soon = cmin > m->c_n ? k + (cmin - m->c_n) : k;
+        size_t end;
+        if (f != NULL) {
+            end = scan_crossing(f + ref, m->n_ch, k, soon, stop, &st, &crossing, &frac);
+            accumulate_frames(m, f, k, end, &phase);
+        } else {
+            end = scan_crossing(v, 1u, k, soon, stop, &st, &crossing, &frac);
+            accumulate_pair(m, v, i, k, end, &phase);
         }
-        for (; end < stop; end++) {
-            const int32_t vs = v[end] - dc_v;
-            if (vs < -hyst) {
-                armed = 1;
-            } else if (armed && vs >= 0 && prev < 0 && peak >= zc_min) {
-                frac = (float)(-prev) / (float)(vs - prev);
-                crossing = 1;
-                break;
-            }
-            const int32_t av = vs < 0 ? -vs : vs;
-            peak = av > peak ? av : peak;
-            prev = vs;
-        }
-
-        /* Pass 2: accumulate samples k..end-1 into the cycle, branch-free. */
-        for (size_t j = k; j < end; j++) {
-            const int32_t vs = v[j] - dc_v;
-            const int32_t is = i[j] - dc_i;
-            const uint32_t idx = phase >> 24;
-            const int32_t sn = mc_sine_q15[idx];
-            const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
-            phase += dphase;
-            a.v += vs;
-            a.i += is;
-            a.vv += (int64_t)vs * vs;
-            a.ii += (int64_t)is * is;
-            a.vi += (int64_t)vs * is;
-            a.vc += (int64_t)vs * cs;
-            a.vs += (int64_t)vs * sn;
-            a.ic += (int64_t)is * cs;
-            a.is += (int64_t)is * sn;
-            a.c += cs;
-            a.s += sn;
-        }
-        a.n += (uint32_t)(end - k);
-        a.vpeak = peak;
+        m->c_n += (uint32_t)(end - k);
+        m->ch[ref].peak = st.peak;
         k = end;
 
-        if (!crossing && a.n < limit) {
+        if (!crossing && m->c_n < limit) {
             break; /* end of block inside the cycle */
         }
         int32_t dv;
-        m->cyc = a;
+        m->phase = phase;
         /* A crossing lies before sample `end`, which starts the new cycle; a
          * timeout closes after the last accumulated sample, which is the same index. */
         events |= close_cycle(m, m->sample_count + end, frac, crossing, &dv);
-        a = m->cyc;
-        dc_v = m->dc_v;
-        dc_i = m->dc_i;
-        hyst = m->hyst;
-        dphase = m->dphase;
+        phase = m->phase;
         limit = m->cycle_timeout;
         cmin = m->zc_prev_idx != 0u ? m->cycle_min : 0u;
-        zc_min = m->vmin_peak;
-        armed = 0;
-        /* The sample at `end` is measured against the new DC; after a crossing it
-         * must not count as crossing again, hence "below zero". */
-        prev = crossing ? -1 : prev - dv;
+        st.armed = 0;
+        if (m->ref != ref) {
+            ref = m->ref; /* another voltage gives the crossings now: no previous sample of it */
+            st.prev = 0;
+        } else {
+            /* The sample at `end` is measured against the new DC; after a crossing it
+             * must not count as crossing again, hence "below zero". */
+            st.prev = crossing ? -1 : st.prev - dv;
+        }
     }
-    m->cyc = a;
-    m->dc_v = dc_v;
-    m->dc_i = dc_i;
-    m->prev_v = prev;
+    m->prev_v = st.prev;
     m->phase = phase;
-    m->armed = (uint8_t)armed;
+    m->armed = (uint8_t)st.armed;
     m->sample_count += n;
     return events;
+}
+
+int mc_meter_process(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t n)
+{
+    if (m == NULL || ((v == NULL || i == NULL) && n > 0) || m->n_ch != 2u || m->n_el != 1u) {
+        return MC_ERR_INVAL;
+    }
+    return process(m, NULL, v, i, n);
+}
+
+int mc_meter_process_frames(mc_meter_t *m, const int32_t *frames, size_t n)
+{
+    if (m == NULL || (frames == NULL && n > 0)) {
+        return MC_ERR_INVAL;
+    }
+    return process(m, frames, NULL, NULL, n);
 }
 
 int mc_meter_flush(mc_meter_t *m)
@@ -735,14 +1395,15 @@ int mc_meter_flush(mc_meter_t *m)
     if (m == NULL) {
         return MC_ERR_INVAL;
     }
-    if (m->acquiring || (m->cyc.n == 0u && m->w_n == 0u)) {
+    if (m->acquiring || (m->c_n == 0u && m->w_n == 0u)) {
         return 0; /* start-up acquisition (nothing is measured yet) or nothing since the last window */
     }
     /* The cycle under way is measured about the window's offsets, as every segment
      * is; being partial, it does not feed the offset trackers. */
-    float cvv, cii, cvi;
-    fold_cycle(m, m->w_off_v - (float)m->dc_v, m->w_off_i - (float)m->dc_i, &cvv, &cii, &cvi);
-    memset(&m->cyc, 0, sizeof(m->cyc));
+    float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
+    offset_fractions(m, rr);
+    fold_cycle(m, rr, cxx, cxy);
+    cycle_reset(m);
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
     m->prev_v -= take_offsets(m);
     /* The cycle goes on after the flush: its next crossing has no whole cycle
@@ -753,7 +1414,6 @@ int mc_meter_flush(mc_meter_t *m)
     m->after_flush = 1;
     return MC_EVENT_WINDOW;
 }
-
 int mc_meter_reading(const mc_meter_t *m, mc_reading_t *out)
 {
     if (m == NULL || out == NULL) {
@@ -838,5 +1498,89 @@ int mc_meter_set_pulse_constant(mc_meter_t *m, uint32_t constant)
     /* A larger constant may leave more than one pulse's energy pending: the
      * pulse output restarts from the remainder (the registers lose nothing). */
     m->pulse_acc %= m->pulse_quanta;
+    return MC_OK;
+}
+
+int mc_meter_phase_reading(const mc_meter_t *m, unsigned element, mc_phase_reading_t *out)
+{
+    if (m == NULL || out == NULL || element >= m->n_el) {
+        return MC_ERR_INVAL;
+    }
+    if (m->windows_done == 0u) {
+        return MC_ERR_NODATA;
+    }
+    *out = m->el[element].last;
+    return MC_OK;
+}
+
+int mc_meter_poly_reading(const mc_meter_t *m, mc_poly_reading_t *out)
+{
+    if (m == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    if (m->windows_done == 0u) {
+        return MC_ERR_NODATA;
+    }
+    *out = m->poly;
+    return MC_OK;
+}
+
+int mc_meter_phase_energy(const mc_meter_t *m, unsigned element, mc_energy_t *out)
+{
+    if (m == NULL || out == NULL || element >= m->n_el) {
+        return MC_ERR_INVAL;
+    }
+    *out = m->cfg.wiring == MC_WIRING_1P2W ? m->energy : m->el[element].energy;
+    return MC_OK;
+}
+
+int mc_meter_set_phase_energy(mc_meter_t *m, unsigned element, const mc_energy_t *energy)
+{
+    if (m == NULL || energy == NULL || element >= m->n_el) {
+        return MC_ERR_INVAL;
+    }
+    if (m->cfg.wiring == MC_WIRING_1P2W) {
+        return mc_meter_set_energy(m, energy);
+    }
+    m->el[element].energy = *energy;
+    return MC_OK;
+}
+
+int mc_meter_set_poly_calibration(mc_meter_t *m, const mc_poly_calibration_t *cal)
+{
+    if (m == NULL || cal == NULL) {
+        return MC_ERR_INVAL;
+    }
+    int err = mc_poly_calibration_check(cal);
+    if (err != MC_OK) {
+        return err;
+    }
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        m->ch[k].gain = cal->gain[k];
+        m->ch[k].phase_deg = cal->phase_deg[k];
+    }
+    for (unsigned e = 0; e < m->n_el; e++) {
+        m->el[e].p_offset = cal->p_offset[e];
+        m->el[e].q_offset = cal->q_offset[e];
+    }
+    derive(m);
+    return MC_OK;
+}
+
+int mc_meter_get_poly_calibration(const mc_meter_t *m, mc_poly_calibration_t *out)
+{
+    if (m == NULL || out == NULL) {
+        return MC_ERR_INVAL;
+    }
+    mc_poly_calibration_default(out);
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        out->gain[k] = m->ch[k].gain;
+        out->phase_deg[k] = m->ch[k].phase_deg;
+    }
+    for (unsigned e = 0; e < m->n_el; e++) {
+        out->p_offset[e] = m->el[e].p_offset;
+        out->q_offset[e] = m->el[e].q_offset;
+    }
+    mc_poly_calibration_seal(out);
     return MC_OK;
 }
