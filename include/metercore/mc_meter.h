@@ -4,7 +4,9 @@
  * @brief The metrology core: from voltage and current ADC samples to Urms, Irms,
  *        P, Q, S, PF, frequency, four-quadrant energy and a pulse output.
  *
- * One ::mc_meter_t instance measures one single-phase circuit. The caller owns
+ * One ::mc_meter_t instance measures one installation of any wiring (single
+ * phase, split phase, three phase with or without neutral, many circuits on
+ * shared voltages: @ref mc_meter_wiring). The caller owns
  * the instance (static, stack or a pool); the library never allocates and keeps
  * no globals, so any number of meters can run side by side.
  *
@@ -58,6 +60,37 @@
  *   rounded once to this quantum, which is finer than the float's own
  *   resolution above 1 W·s, and then added exactly: the residue below a
  *   watt-hour is carried forever, the counter wraps only after 1.7e10 kWh.
+ *
+ * @section mc_meter_wiring Wirings: one chain, any number of channels
+ * A meter measures frames: one simultaneous sample of every channel of its
+ * wiring (::mc_wiring, voltages first). Every channel gets the chain above: its
+ * own ADC offset (integer part per sample, fraction per cycle, tracker), Σx²
+ * and the two DFT sums against the one shared reference; every measuring element
+ * (a voltage with a current) gets Σv·i; cross products Σx·y of channel pairs give
+ * the line-to-line voltages and the neutral current from the samples,
+ * rms(k_a x_a ± k_b x_b)² = k_a² Σx_a² + k_b² Σx_b² ± 2 k_a k_b Σx_a x_b, so the
+ * channels' own calibrated scales apply. Cycles and windows are closed for all
+ * channels at once on the crossings of one reference voltage (U1; while U1 shows no
+ * voltage, the first voltage channel that does; U1 takes over again at a window's end
+ * once back), so every element's window covers exactly the same samples and the
+ * totals are sums over identical spans. 1P2W is the case of two channels and one
+ * element, bit for bit the single-phase core this replaced; mc_meter_process()
+ * keeps its two-array loop for it.
+ *
+ * Totals: P, Q1 and S (arithmetic) are the elements' sums, PF = P/S; the vector
+ * apparent power sqrt(P² + Q1²) is in ::mc_poly_reading_t. Energy: each element
+ * books its own window by its own sign into its own registers; the totals book
+ * either the sum of the non-creeping elements' P (::MC_NETTING_SUM, per window)
+ * or the elements' bookings added (::MC_NETTING_PHASE). Sequence and unbalance
+ * come from the symmetrical components of the fundamental phasors, with
+ * a = e^{j120°}: V+ = (V1 + a V2 + a² V3)/3, V- = (V1 + a² V2 + a V3)/3,
+ * unbalance |V-|/|V+| for ABC and |V+|/|V-| for ACB (IEC 61000-4-30's u2, taken
+ * against the rotation present). 3P3W uses the line set U12, U23 = -U32,
+ * U31 = U32 - U12 and I2 = -(I1 + I3).
+ *
+ * RAM: mc_meter_t (the 1P2W meter with its built-in state) plus, for other wirings,
+ * sizeof(mc_meter_channel_t) per channel, sizeof(mc_meter_pair_t) per product and
+ * sizeof(mc_meter_element_t) per element (a 3P4W meter with IN: 7, 12 and 3).
  *
  * @section mc_meter_q Reactive power
  * Q is the reactive power of the fundamental, Q1 = U1·I1·sin(φ1), from the

@@ -933,11 +933,14 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
  */
 static int follow_reference(mc_meter_t *m)
 {
-    if (m->n_u < 2u || m->ch[m->ref].peak >= m->vmin_peak) {
+    if (m->n_u < 2u || m->ch[m->ref].peak >= m->vmin_peak || m->c_n == 0u) {
         return 0;
     }
+    /* Another voltage is present when its cycle rms reaches that of a sine of the
+     * presence peak: Σx² >= n · vmin_peak² / 2 (only the reference tracks its peak). */
+    const float need = (float)m->c_n * 0.5f * (float)m->vmin_peak * (float)m->vmin_peak;
     for (unsigned k = 0; k < m->n_u; k++) {
-        if (k != m->ref && m->ch[k].peak >= m->vmin_peak) {
+        if (k != m->ref && (float)m->ch[k].c_xx >= need) {
             m->ref = (uint8_t)k;
             m->w_ref_moved = 1;
             return 1;
@@ -1117,13 +1120,131 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
     return events;
 }
 
-/* Samples whose DFT reference is computed once for every channel (stack: 128 bytes). */
-#define MC_CHUNK 32u
+/* Samples whose DFT reference is computed once for every channel (stack: 256 bytes). */
+#define MC_CHUNK 64u
+
+/* The sums of one channel over a chunk, added to its cycle accumulators. */
+static void add_channel_sums(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
+{
+    ch->c_x += s1;
+    ch->c_xx += s2;
+    ch->c_xc += sxc;
+    ch->c_xs += sxs;
+}
+
+/*
+ * One element over a chunk, its samples loaded once: the current's sums, Σv·i and,
+ * unless another element already took them (voltages shared by circuits), the
+ * voltage's sums and peak. x points at frame 0 of the chunk, nch apart.
+ */
+static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_pair_t *pr, const int32_t *x,
+                          size_t nch, size_t len, const int16_t *cs, const int16_t *sn, int with_voltage)
+{
+    mc_meter_channel_t *cu = &m->ch[el->u], *ci = &m->ch[el->i];
+    const int32_t *xu = x + el->u, *xi = x + el->i;
+    const int32_t du = cu->dc, di = ci->dc;
+    int64_t si = 0, sii = 0, sic = 0, sis = 0, svi = 0;
+    if (with_voltage) {
+        int64_t sv = 0, svv = 0, svc = 0, svs = 0;
+        for (size_t j = 0; j < len; j++, xu += nch, xi += nch) {
+            const int32_t v = *xu - du;
+            const int32_t i = *xi - di;
+            sv += v;
+            svv += (int64_t)v * v;
+            svc += (int64_t)v * cs[j];
+            svs += (int64_t)v * sn[j];
+            si += i;
+            sii += (int64_t)i * i;
+            sic += (int64_t)i * cs[j];
+            sis += (int64_t)i * sn[j];
+            svi += (int64_t)v * i;
+        }
+        add_channel_sums(cu, sv, svv, svc, svs);
+    } else {
+        for (size_t j = 0; j < len; j++, xu += nch, xi += nch) {
+            const int32_t v = *xu - du;
+            const int32_t i = *xi - di;
+            si += i;
+            sii += (int64_t)i * i;
+            sic += (int64_t)i * cs[j];
+            sis += (int64_t)i * sn[j];
+            svi += (int64_t)v * i;
+        }
+    }
+    add_channel_sums(ci, si, sii, sic, sis);
+    pr->c_xy += svi;
+}
+
+/* A channel no element measures (the neutral) over a chunk. */
+static void chunk_channel(mc_meter_t *m, unsigned c, const int32_t *x, size_t nch, size_t len, const int16_t *cs,
+                          const int16_t *sn)
+{
+    mc_meter_channel_t *ch = &m->ch[c];
+    const int32_t *xc = x + c;
+    const int32_t dc = ch->dc;
+    int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
+    for (size_t j = 0; j < len; j++, xc += nch) {
+        const int32_t v = *xc - dc;
+        s1 += v;
+        s2 += (int64_t)v * v;
+        sxc += (int64_t)v * cs[j];
+        sxs += (int64_t)v * sn[j];
+    }
+    add_channel_sums(ch, s1, s2, sxc, sxs);
+}
+
+/* Cross products over a chunk: count 1 (pr[0] = a·b) or 3 (a·b, b·c, c·a), and with
+ * a fourth channel d (the neutral) also a·d, b·d, c·d into pr[3..5]. */
+static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, const int32_t *x, size_t nch,
+                        size_t len)
+{
+    const unsigned a = pr[0].a, b = pr[0].b;
+    const int32_t da = m->ch[a].dc, db = m->ch[b].dc;
+    const size_t stop = len * nch;
+    if (count == 1u) {
+        int64_t ab = 0;
+        for (size_t o = 0; o < stop; o += nch) {
+            ab += (int64_t)(x[o + a] - da) * (x[o + b] - db);
+        }
+        pr[0].c_xy += ab;
+        return;
+    }
+    const unsigned c = pr[1].b;
+    const int32_t dcc = m->ch[c].dc;
+    int64_t ab = 0, bc = 0, ca = 0;
+    if (count == 3u) {
+        for (size_t o = 0; o < stop; o += nch) {
+            const int32_t va = x[o + a] - da, vb = x[o + b] - db, vc = x[o + c] - dcc;
+            ab += (int64_t)va * vb;
+            bc += (int64_t)vb * vc;
+            ca += (int64_t)vc * va;
+        }
+    } else {
+        const unsigned d = pr[3].b;
+        const int32_t dd = m->ch[d].dc;
+        int64_t ad = 0, bd = 0, cd = 0;
+        for (size_t o = 0; o < stop; o += nch) {
+            const int32_t va = x[o + a] - da, vb = x[o + b] - db, vc = x[o + c] - dcc, vd = x[o + d] - dd;
+            ab += (int64_t)va * vb;
+            bc += (int64_t)vb * vc;
+            ca += (int64_t)vc * va;
+            ad += (int64_t)va * vd;
+            bd += (int64_t)vb * vd;
+            cd += (int64_t)vc * vd;
+        }
+        pr[3].c_xy += ad;
+        pr[4].c_xy += bd;
+        pr[5].c_xy += cd;
+    }
+    pr[0].c_xy += ab;
+    pr[1].c_xy += bc;
+    pr[2].c_xy += ca;
+}
 
 /*
  * Pass 2 of a frames block: accumulate frames [k, end) of every channel and product.
  * The reference's sine and cosine are looked up once per chunk of frames and shared;
- * each channel then runs over the chunk with its own stride.
+ * each element then runs over the chunk loading its voltage and current once.
  */
 static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t end, uint32_t *phase_io)
 {
@@ -1145,36 +1266,23 @@ static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t 
         m->c_c += sc;
         m->c_s += ss;
         const int32_t *base = f + k * nch;
-        for (size_t c = 0; c < nch; c++) {
-            mc_meter_channel_t *ch = &m->ch[c];
-            const int32_t dc = ch->dc;
-            const int32_t *x = base + c;
-            int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
-            int32_t peak = ch->peak;
-            for (size_t j = 0; j < len; j++) {
-                const int32_t v = x[j * nch] - dc;
-                s1 += v;
-                s2 += (int64_t)v * v;
-                sxc += (int64_t)v * cs[j];
-                sxs += (int64_t)v * sn[j];
-                const int32_t av = v < 0 ? -v : v;
-                peak = av > peak ? av : peak;
-            }
-            ch->c_x += s1;
-            ch->c_xx += s2;
-            ch->c_xc += sxc;
-            ch->c_xs += sxs;
-            ch->peak = peak;
+        uint32_t done = 0; /* channels whose sums this chunk has */
+        for (unsigned e = 0; e < m->n_el; e++) {
+            const mc_meter_element_t *el = &m->el[e];
+            const int with_voltage = !(done & (1u << el->u));
+            chunk_element(m, el, &m->pr[e], base, nch, len, cs, sn, with_voltage);
+            done |= (1u << el->u) | (1u << el->i);
         }
-        for (size_t p = 0; p < m->n_pr; p++) {
-            mc_meter_pair_t *pr = &m->pr[p];
-            const int32_t *xa = base + pr->a, *xb = base + pr->b;
-            const int32_t da = m->ch[pr->a].dc, db = m->ch[pr->b].dc;
-            int64_t s = 0;
-            for (size_t j = 0; j < len; j++) {
-                s += (int64_t)(xa[j * nch] - da) * (xb[j * nch] - db);
+        for (unsigned c = 0; c < nch; c++) {
+            if (!(done & (1u << c))) {
+                chunk_channel(m, c, base, nch, len, cs, sn);
             }
-            pr->c_xy += s;
+        }
+        if (m->n_ll > 0u) {
+            chunk_cross(m, &m->pr[m->ll_first], m->n_ll, base, nch, len);
+        }
+        if (m->n_icross > 0u) {
+            chunk_cross(m, &m->pr[m->in_first], m->n_icross, base, nch, len);
         }
         k += len;
     }
