@@ -5,6 +5,10 @@
 # Cross-compiles the library (MinSizeRel) into <build-root>/size-<cpu> and prints:
 #
 #   size <cpu> <module> text=N data=N bss=N     per module (core, tariff, registers, storage, panel)
+#   size <cpu> wiring <w> state=N core+tariff+registers ram=N
+#                                               per wiring (1p3w, 3p4w, 3p4wn = with IN, 3p3w, multi16 =
+#                                               16 circuits on one voltage, multi16x3 = on three): the
+#                                               state arrays the wiring adds to mc_meter_t
 #   size <cpu> total flash=N ram=N              flash = text + data,
 #                                               ram = data + bss + one instance of each caller-allocated
 #                                                     type (mc_meter_t, mc_tariff_t, mc_model_t, mc_rtu_t,
@@ -80,6 +84,11 @@ for target in m4f m0plus; do
     goal_inst=$("$NM" -S -t d "$probe" | awk '$NF ~ /^mc_(meter|tariff|model|rtu)_size_probe$/ { t += $2 } END { print t + 0 }')
     report+=("# $target: core+tariff+registers flash=$goal_flash ram=$((goal_ram + goal_inst)) (goal on m4f: 16384 and 2048)")
     report+=("size $target total flash=$((total_text + total_data)) ram=$((total_data + total_bss + inst_total))")
+    # Wirings: the state arrays each adds to a meter (channels, products, elements), and
+    # core+tariff+registers RAM for that wiring (the 1P2W figure above plus the arrays).
+    while read -r name bytes; do
+        report+=("size $target wiring $name state=$bytes core+tariff+registers ram=$((goal_ram + goal_inst + bytes))")
+    done < <("$NM" -S -t d "$probe" | awk '$NF ~ /_wiring_probe$/ { n = $NF; sub(/^mc_/, "", n); sub(/_wiring_probe$/, "", n); print n, $2 + 0 }')
 done
 
 # Firmware: the STM32 port's example for each board (MinSizeRel), and the share of

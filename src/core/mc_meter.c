@@ -261,9 +261,8 @@ static void cycle_reset(mc_meter_t *m)
 
 /* The sample products of a wiring: the elements' Σv·i first, then the line-to-line
  * voltages' and the currents' cross products (see mc_meter_pairs()). */
-static void set_pairs(mc_meter_t *m, const wiring_layout_t *l)
+static void set_pairs(mc_meter_t *m, const mc_meter_config_t *c, const wiring_layout_t *l)
 {
-    const mc_meter_config_t *c = &m->cfg;
     unsigned p = 0;
     for (unsigned e = 0; e < l->n_el; e++) {
         mc_meter_element_t *el = &m->el[e];
@@ -335,7 +334,7 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
         m->ch[k].gain = 1.0f;
         m->ch[k].ratio = cfg->ratios != NULL ? cfg->ratios[k] : 1.0f;
     }
-    set_pairs(m, &l);
+    set_pairs(m, cfg, &l); /* the caller's circuit_voltage (not kept in m->cfg) */
     if (m->cfg.start_current == 0.0f) {
         m->cfg.start_current = MC_START_CURRENT_DEFAULT_RATIO * m->cfg.in;
     }
