@@ -373,9 +373,12 @@ typedef struct mc_poly_calibration {
     uint16_t version;                    /**< ::MC_CALIBRATION_VERSION. */
     uint16_t size;                       /**< sizeof(mc_poly_calibration_t). */
     float gain[MC_MAX_CHANNELS];         /**< Gain of each frame channel, 0.5..2. */
-    float phase_deg[MC_MAX_CHANNELS];    /**< Delay of each frame channel to remove, degrees at the
-                                              fundamental, -10..10 (a multiplexed ADC's sampling delay
-                                              goes here; any resolution, 0.01° is ample). */
+    float phase_deg[MC_MAX_CHANNELS];    /**< Delay of each frame channel's signal to remove, degrees at
+                                              the fundamental, -10..10 (any resolution; 0.01° is ample).
+                                              A sensor or filter that delays its signal by d seconds:
+                                              +360·f·d. A multiplexed ADC that samples the channel d
+                                              seconds after the frame's instant sees it early: -360·f·d
+                                              (f the rated frequency). */
     float p_offset[MC_MAX_CIRCUITS];     /**< Active power offset of each element, W. */
     float q_offset[MC_MAX_CIRCUITS];     /**< Reactive power offset of each element, var. */
     uint32_t crc;                        /**< CRC-32 of the bytes before it; see mc_poly_calibration_seal(). */
