@@ -1,8 +1,9 @@
 /*
- * metercore firmware example: a KPM31BK-style single-phase meter on an STM32F4
- * board. It composes the library exactly as a product would:
+ * metercore firmware example: a KPM31BK-style meter on an STM32F4 board, single
+ * phase or three phase four wire. It composes the library exactly as a product would:
  *
  *   board samples --> mc_meter_process() --> windows --> mc_storage_window()
+ *   (3P4W: board frames --> mc_meter_process_frames(), the same from there on)
  *                                         \-> pulses  --> board pulse output
  *   RS485 bytes (ISR, timestamped) --> mc_rtu_rx_byte() / mc_rtu_poll() --> data model
  *   keys (debounced by the board) --> mc_panel_key() --> display
@@ -11,7 +12,12 @@
  *
  * The board (ports/stm32/boards/<name>) is chosen at build time; this file
  * knows no register and no pin. The product is chosen by FW_FEATURES
- * (MC_FEAT_RELAY | MC_FEAT_DI: a KPM31BK; MC_FEAT_RELAY: KPM31B; 0: KPM31A).
+ * (MC_FEAT_RELAY | MC_FEAT_DI: a KPM31BK; MC_FEAT_RELAY: KPM31B; 0: KPM31A)
+ * and by MC_FW_3P4W (0: single phase, samples in pairs from mc_board_samples();
+ * 1: three phase four wire, frames U1 U2 U3 I1 I2 I3 [IN] from mc_board_frames(),
+ * the board's sequence delays removed by a per-channel calibration). The totals
+ * (m->energy, mc_meter_reading()) feed tariff, storage, data model and panel alike
+ * in both; the 3P4W log adds a line per phase and one of the poly-phase values.
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
@@ -25,6 +31,11 @@
 #define FW_MAX_PENDING 4u        /* closed windows waiting to be booked */
 #define FW_STATUS_PERIOD_MS 5000u
 #define FW_BLOCK_MAX 128u
+#if MC_FW_3P4W
+#define FW_CHANNELS 7u  /* U1 U2 U3 I1 I2 I3 IN */
+#define FW_PAIRS 12u    /* 3 elements, 3 line-to-line, 3 current cross products, 3 with IN */
+#define FW_ELEMENTS 3u
+#endif
 #define FW_STR2(x) #x
 #define FW_STR(x) FW_STR2(x)
 #define FW_VERSION FW_STR(MC_VERSION_MAJOR) "." FW_STR(MC_VERSION_MINOR) "." FW_STR(MC_VERSION_PATCH)
@@ -48,8 +59,16 @@ typedef struct fw {
     uint32_t last_us;          /* µs clock at the previous loop */
     uint32_t clock_backsteps;  /* times the µs clock went backwards (a board bug: Modbus timing needs it monotonic) */
     unsigned keys;
+#if MC_FW_3P4W
+    unsigned log_next;         /* status lines still to write, one per loop (a block between) */
+    mc_meter_channel_t ch[FW_CHANNELS];
+    mc_meter_pair_t pr[FW_PAIRS];
+    mc_meter_element_t el[FW_ELEMENTS];
+    int32_t frames[FW_BLOCK_MAX * FW_CHANNELS];
+#else
     int32_t v[FW_BLOCK_MAX];
     int32_t i[FW_BLOCK_MAX];
+#endif
 } fw_t;
 
 static fw_t g_fw;
@@ -249,6 +268,48 @@ static void panel_event(void *ctx, mc_panel_event type)
 
 /* ---- start-up ------------------------------------------------------------------------------ */
 
+#if MC_FW_3P4W
+/* Three phase four wire: the frame layout, the state arrays, and nothing else differs. */
+static void config_wiring(fw_t *f, const mc_board_info_t *info, mc_meter_config_t *mc)
+{
+    if (info->wiring != MC_WIRING_3P4W) {
+        mc_board_fatal("board is not a 3P4W front end");
+    }
+    mc->wiring = MC_WIRING_3P4W;
+    mc->neutral = info->neutral;
+    mc->netting = MC_NETTING_SUM; /* billing: the phases' powers summed each window */
+    mc->channel_state = f->ch;
+    mc->pair_state = f->pr;
+    mc->element_state = f->el;
+    if (mc_meter_channels(mc) > FW_CHANNELS || mc_meter_pairs(mc) > FW_PAIRS ||
+        mc_meter_elements(mc) > FW_ELEMENTS) {
+        mc_board_fatal("3P4W state arrays");
+    }
+}
+
+/* A scanning front end samples the channels of a frame one after the other: a channel
+ * sampled t later than the frame's first reads the signal t ahead, which the core takes
+ * as a negative delay of 360 f t degrees at the fundamental (per-channel calibration).
+ * A property of the board, not of the meter: set at every start, under the meter-wide
+ * calibration that storage restores. */
+static void remove_channel_delays(fw_t *f, const mc_board_info_t *info, const mc_meter_config_t *mc)
+{
+    if (info->channel_delay_us == NULL) {
+        return;
+    }
+    mc_poly_calibration_t pc;
+    mc_poly_calibration_default(&pc);
+    const size_t n = mc_meter_channels(mc);
+    for (size_t k = 0; k < n; k++) {
+        pc.phase_deg[k] = -360.0f * mc->nominal_freq_hz * info->channel_delay_us[k] * 1e-6f;
+    }
+    mc_poly_calibration_seal(&pc);
+    if (mc_meter_set_poly_calibration(&f->meter, &pc) != MC_OK) {
+        mc_board_fatal("channel delays");
+    }
+}
+#endif
+
 /* A latching relay keeps its contact through a power cut, but nothing tells the MCU which
  * way it lies: take the state last commanded, which the storage saved with the parameters
  * (the model's relay_closed after the mount; closed, supply on, for a new meter or without
@@ -286,9 +347,19 @@ static void fw_start(fw_t *f)
     /* Pulses come with the window that holds them: place them one window, a cycle and a
      * block (plus margin) after their sample time, so that their spacing is exact. */
     f->pulse_latency_us = (uint32_t)mc.window_ms * 1000u + 200000u;
+#if MC_FW_3P4W
+    config_wiring(f, info, &mc);
+#else
+    if (info->wiring != MC_WIRING_1P2W) {
+        mc_board_fatal("board is not a 1P2W front end");
+    }
+#endif
     if (mc_meter_init(&f->meter, &mc) != MC_OK) {
         mc_board_fatal("meter config");
     }
+#if MC_FW_3P4W
+    remove_channel_delays(f, info, &mc);
+#endif
     mc_tariff_config_t tc;
     mc_tariff_config_default(&tc);
     if (mc_tariff_init(&f->tariff, &tc, mc_board_now()) != MC_OK) {
@@ -395,6 +466,83 @@ static void log_status(fw_t *f)
     p = put_u32(p, f->clock_backsteps);
     *p = '\0';
     mc_board_log(line);
+#if MC_FW_3P4W
+    f->log_next = 1u; /* the phases and the poly-phase line follow, one per loop */
+#endif
+}
+
+#if MC_FW_3P4W
+/* Line k (1..3: phase k, 4: poly-phase values) of the 3P4W status; each under 9 ms at
+ * 115200 baud, so that one line between two blocks leaves the board's 20 ms of slack. */
+static void log_status_poly(fw_t *f, unsigned k)
+{
+    char line[128];
+    char *p = line;
+    if (k <= FW_ELEMENTS) {
+        mc_phase_reading_t r;
+        if (mc_meter_phase_reading(&f->meter, k - 1u, &r) != MC_OK) {
+            return;
+        }
+        *p++ = 'L';
+        p = put_u32(p, k);
+        p = put_str(p, ": U=");
+        p = put_fixed(p, r.urms, 2);
+        p = put_str(p, " I=");
+        p = put_fixed(p, r.irms, 3);
+        p = put_str(p, " P=");
+        p = put_fixed(p, r.p, 1);
+        p = put_str(p, " Q=");
+        p = put_fixed(p, r.q, 1);
+        p = put_str(p, " PF=");
+        p = put_fixed(p, r.pf, 3);
+        p = put_str(p, " Ua=");
+        p = put_fixed(p, r.u_angle_deg, 2);
+        p = put_str(p, " Ia=");
+        p = put_fixed(p, r.i_angle_deg, 2);
+    } else {
+        mc_poly_reading_t pp;
+        if (mc_meter_poly_reading(&f->meter, &pp) != MC_OK) {
+            return;
+        }
+        p = put_str(p, "poly: U12=");
+        p = put_fixed(p, pp.u_ll[0], 2);
+        p = put_str(p, " U23=");
+        p = put_fixed(p, pp.u_ll[1], 2);
+        p = put_str(p, " U31=");
+        p = put_fixed(p, pp.u_ll[2], 2);
+        p = put_str(p, " IN=");
+        p = put_fixed(p, pp.i_neutral, 3);
+        p = put_str(p, " Ir=");
+        p = put_fixed(p, pp.i_residual, 3);
+        p = put_str(p, " Uu=");
+        p = put_fixed(p, pp.u_unbalance_pct, 2);
+        p = put_str(p, " Iu=");
+        p = put_fixed(p, pp.i_unbalance_pct, 2);
+        p = put_str(p, " seq=");
+        p = put_u32(p, pp.sequence);
+        p = put_str(p, " flags=");
+        p = put_u32(p, pp.flags);
+    }
+    *p = '\0';
+    mc_board_log(line);
+}
+#endif
+
+/* One block of samples (pairs or frames) into the meter, if one is complete. */
+static size_t fw_measure(fw_t *f)
+{
+#if MC_FW_3P4W
+    const size_t n = mc_board_frames(f->frames);
+    if (n > 0u) {
+        (void)mc_meter_process_frames(&f->meter, f->frames, n);
+    }
+#else
+    const size_t n = mc_board_samples(f->v, f->i);
+    if (n > 0u) {
+        (void)mc_meter_process(&f->meter, f->v, f->i, n);
+    }
+#endif
+    return n;
 }
 
 int main(void)
@@ -434,9 +582,7 @@ int main(void)
         (void)mc_rtu_poll(&f->rtu, now_us);
 
         /* Metering: one block at a time, then book the windows it closed. */
-        const size_t n = mc_board_samples(f->v, f->i);
-        if (n > 0u) {
-            (void)mc_meter_process(&f->meter, f->v, f->i, n);
+        if (fw_measure(f) > 0u) {
             for (unsigned k = 0; k < f->npending; k++) {
                 if (f->storage_ok) {
                     (void)mc_storage_window(&f->storage, mc_board_now(), &f->pending[k]);
@@ -475,5 +621,10 @@ int main(void)
             last_status = ms;
             log_status(f);
         }
+#if MC_FW_3P4W
+        else if (f->log_next > 0u && f->log_next <= FW_ELEMENTS + 1u) {
+            log_status_poly(f, f->log_next++);
+        }
+#endif
     }
 }

@@ -24,14 +24,30 @@
 extern "C" {
 #endif
 
+/** The product's wiring, chosen at build time (ports/stm32/CMakeLists.txt, MC_STM32_WIRINGS):
+ *  0 single phase (today's firmware), 1 three phase four wire. */
+#ifndef MC_FW_3P4W
+#define MC_FW_3P4W 0
+#endif
+
 /** What a board tells the firmware about its front end. */
 typedef struct mc_board_info {
     const char *name;          /**< Board name, e.g. "qemu-netduinoplus2". */
-    uint32_t sample_hz;        /**< Sample rate of mc_board_samples(). */
-    float u_scale;             /**< Volts per voltage code. */
-    float i_scale;             /**< Amps per current code. */
-    uint32_t block;            /**< Sample pairs per block (the most mc_board_samples() returns). */
+    uint32_t sample_hz;        /**< Sample (frame) rate of mc_board_samples() / mc_board_frames(). */
+    float u_scale;             /**< Volts per voltage code (every voltage channel). */
+    float i_scale;             /**< Amps per current code (every current channel, the neutral's too). */
+    uint32_t block;            /**< Sample pairs (frames) per block: the most one call returns. */
     uint8_t has_flash_nvm;     /**< The NVM survives a power cycle (0: RAM, for emulation). */
+    uint8_t wiring;            /**< ::mc_wiring of the front end: ::MC_WIRING_1P2W (pairs through
+                                    mc_board_samples()) or ::MC_WIRING_3P4W (frames through
+                                    mc_board_frames()); built as the firmware's MC_FW_3P4W says. */
+    uint8_t neutral;           /**< 3P4W: the frames end with a measured neutral current (IN). */
+    uint8_t pad_;              /**< Padding, 0. */
+    /** Per frame channel (frame order), how long after the frame's first conversion the
+     *  channel is sampled, µs: a scanning ADC's sequence delay, which the firmware removes
+     *  through the per-channel calibration (mc_poly_calibration_t::phase_deg). NULL: every
+     *  channel sampled at the same instant. */
+    const float *channel_delay_us;
 } mc_board_info_t;
 
 /** Bring the board up: clocks, time base, pins, UARTs, sample source. Call first. */
@@ -60,6 +76,16 @@ uint32_t mc_board_ms(void);
  * @return the number of sample pairs (0: none yet).
  */
 size_t mc_board_samples(int32_t *v, int32_t *i);
+/**
+ * @brief The next block of poly-phase frames, if one is complete (boards built with
+ *        MC_FW_3P4W, whose info->wiring is ::MC_WIRING_3P4W).
+ *
+ * A frame is one sample of every channel in the core's order: U1 U2 U3 I1 I2 I3,
+ * then IN when info->neutral is 1 (see mc_meter_process_frames()).
+ * @param frames  receives up to info->block frames of mc_meter_channels() codes.
+ * @return the number of frames (0: none yet).
+ */
+size_t mc_board_frames(int32_t *frames);
 /**
  * @brief Blocks lost because the main loop did not take them in time.
  * @return the number of blocks lost since start-up.

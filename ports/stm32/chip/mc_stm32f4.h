@@ -247,17 +247,25 @@ int mc_f4_us_timer_irq(void);
 /** Sample pairs per DMA half: 80 = one 50 Hz cycle at 4 kHz, 20 ms of slack. */
 #define MC_F4_ADC_BLOCK 80u
 
-/** ADC acquisition instance. */
-typedef struct mc_f4_adc {
-    uint32_t buf[2][MC_F4_ADC_BLOCK]; /**< DMA buffers: (ADC2 << 16) | ADC1 per pair. */
+/** ADC clock: APB2 / 4 (ADC_CCR ADCPRE), 21 MHz after mc_f4_clock_init(). */
+#define MC_F4_ADC_CLK_HZ (MC_F4_APB2_HZ / 4u)
+
+/** Block bookkeeping of an ADC binding's DMA double buffer (both bindings below). */
+typedef struct mc_f4_adc_dma {
     volatile int8_t ready;            /**< Index of the completed buffer waiting, or -1. */
     volatile uint32_t blocks;         /**< Blocks completed by the DMA. */
     volatile uint32_t overruns;       /**< Blocks overwritten before they were taken. */
     volatile uint32_t errors;         /**< DMA transfer errors. */
-    uint32_t sample_hz;               /**< Sample rate. */
     uint32_t block_us;                /**< Duration of a block, µs. */
     uint32_t last_tc_us;              /**< Time of the previous transfer-complete interrupt. */
     uint8_t have_tc;                  /**< last_tc_us is valid. */
+} mc_f4_adc_dma_t;
+
+/** ADC acquisition instance (single phase: one voltage, one current). */
+typedef struct mc_f4_adc {
+    uint32_t buf[2][MC_F4_ADC_BLOCK]; /**< DMA buffers: (ADC2 << 16) | ADC1 per pair. */
+    mc_f4_adc_dma_t dma;              /**< Blocks completed, taken, lost. */
+    uint32_t sample_hz;               /**< Sample rate. */
 } mc_f4_adc_t;
 
 /**
@@ -289,12 +297,86 @@ size_t mc_f4_adc_take(mc_f4_adc_t *a, int32_t *v, int32_t *i);
  *
  * When the interrupt was held off for more than a block (the CPU stalled on a
  * flash erase, say), the blocks the DMA completed meanwhile are counted in
- * mc_f4_adc_t::overruns from the time elapsed since the previous interrupt,
+ * mc_f4_adc_dma_t::overruns from the time elapsed since the previous interrupt,
  * since only one interrupt is seen for all of them.
  * @param a       the instance.
  * @param now_us  the microsecond clock.
  */
 void mc_f4_adc_dma_irq(mc_f4_adc_t *a, uint32_t now_us);
+
+/* ---- ADC: three ADCs in triple regular simultaneous mode (poly-phase front ends) --------- */
+
+/** Most conversions per ADC per trigger (ranks of each ADC's regular sequence). */
+#define MC_F4_ADC_TRIPLE_RANKS 3u
+/** Conversion slots per trigger: 3 ADCs x the ranks. */
+#define MC_F4_ADC_TRIPLE_SLOTS (3u * MC_F4_ADC_TRIPLE_RANKS)
+/** Sampling time of every channel of the triple binding, ADC clock cycles. */
+#define MC_F4_ADC_TRIPLE_SMP_CYCLES 84u
+/**
+ * Spacing of two ranks, ADC clock cycles: sampling plus 12 cycles of 12-bit
+ * conversion. Rank r (0-based) of every ADC is sampled r x this after rank 0:
+ * 96 cycles at 21 MHz = 4.571 µs (0.0823° at 50 Hz, 0.0987° at 60 Hz).
+ */
+#define MC_F4_ADC_TRIPLE_RANK_CYCLES (MC_F4_ADC_TRIPLE_SMP_CYCLES + 12u)
+
+/**
+ * What the triple binding converts and how it hands the frames out. At each rank
+ * the three ADCs convert simultaneously (one sampling instant); rank after rank
+ * follows at ::MC_F4_ADC_TRIPLE_RANK_CYCLES. A channel the frames want from the
+ * same instant as another must lie in the same rank on another ADC.
+ */
+typedef struct mc_f4_adc_triple_config {
+    uint8_t ranks;                                   /**< Conversions per ADC per trigger, 1..3. */
+    uint8_t channel[3][MC_F4_ADC_TRIPLE_RANKS];      /**< [ADC1..3][rank]: input channel 0..15 (ADC3 on
+                                                          an LQFP64 reaches 0..3 and 10..13 only). */
+    uint8_t frame_channels;                          /**< Channels per frame handed out, 1..9. */
+    uint8_t frame_slot[MC_F4_ADC_TRIPLE_SLOTS];      /**< Frame channel k is slot rank x 3 + ADC index
+                                                          (0 = ADC1): the reorder into the core's order. */
+} mc_f4_adc_triple_config_t;
+
+/** Triple ADC acquisition instance. */
+typedef struct mc_f4_adc_triple {
+    uint16_t buf[2][MC_F4_ADC_BLOCK * MC_F4_ADC_TRIPLE_SLOTS]; /**< DMA buffers: per trigger, rank by
+                                                          rank, ADC1 ADC2 ADC3 (DMA mode 1). */
+    mc_f4_adc_dma_t dma;                             /**< Blocks completed, taken, lost. */
+    mc_f4_adc_triple_config_t cfg;                   /**< The sequences and the frame order. */
+    uint32_t sample_hz;                              /**< Trigger (frame) rate. */
+} mc_f4_adc_triple_t;
+
+/**
+ * @brief Sample up to nine inputs on ADC1, ADC2 and ADC3 in triple regular
+ *        simultaneous mode (ADC_CCR MULTI = 10110b, RM0090 13.9.2), triggered by
+ *        TIM2's update event at @p sample_hz: each trigger converts every ADC's
+ *        sequence of cfg->ranks channels, 12-bit, ::MC_F4_ADC_TRIPLE_SMP_CYCLES
+ *        sampling, the three ADCs of a rank at the same instant. DMA2 stream 0 (DMA
+ *        mode 1: ADC1, ADC2, ADC3 half-words, rank by rank) fills two buffers of
+ *        ::MC_F4_ADC_BLOCK triggers (double-buffer mode, interrupt priority 1). The
+ *        pins must already be analogue inputs; the timer starts last, on return.
+ * @param a           the instance.
+ * @param sample_hz   1000..64000 (rounded as mc_f4_adc_start() does).
+ * @param tim_clk_hz  TIM2's clock.
+ * @param cfg         the sequences and frame order (copied).
+ * @return 0, or -1 for a bad argument: ranks or frame_channels out of range, a
+ *         channel above 15, a slot beyond the sequences, or one channel in the same
+ *         rank of two ADCs (RM0090 forbids converting a channel on two ADCs at once).
+ */
+int mc_f4_adc_triple_start(mc_f4_adc_triple_t *a, uint32_t sample_hz, uint32_t tim_clk_hz,
+                           const mc_f4_adc_triple_config_t *cfg);
+/**
+ * @brief Take the completed block, if any, as frames in the configured order,
+ *        signed codes around mid-scale (code - 2048).
+ * @param a       the instance.
+ * @param frames  receives ::MC_F4_ADC_BLOCK x frame_channels codes.
+ * @return ::MC_F4_ADC_BLOCK frames, or 0 if no block is waiting.
+ */
+size_t mc_f4_adc_triple_take(mc_f4_adc_triple_t *a, int32_t *frames);
+/**
+ * @brief Call from DMA2_Stream0_IRQHandler with the microsecond clock (as
+ *        mc_f4_adc_dma_irq(), lost blocks counted the same way).
+ * @param a       the instance.
+ * @param now_us  the microsecond clock.
+ */
+void mc_f4_adc_triple_dma_irq(mc_f4_adc_triple_t *a, uint32_t now_us);
 
 /* ---- Internal flash as the metercore NVM ------------------------------------------------ */
 

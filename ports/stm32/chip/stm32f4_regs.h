@@ -68,6 +68,7 @@
 #define RCC_APB2ENR_USART1 (1u << 4)
 #define RCC_APB2ENR_ADC1 (1u << 8)
 #define RCC_APB2ENR_ADC2 (1u << 9)
+#define RCC_APB2ENR_ADC3 (1u << 10)
 #define RCC_BDCR_LSEON (1u << 0)
 #define RCC_BDCR_LSERDY (1u << 1)
 #define RCC_BDCR_RTCSEL_LSE (1u << 8)
@@ -166,22 +167,29 @@
 #define TIM_SR_CC1IF (1u << 1)
 #define TIM_EGR_UG (1u << 0)
 
-/* ---- ADC1/ADC2 and the common registers ------------------------------------------------ */
+/* ---- ADC1/ADC2/ADC3 and the common registers ------------------------------------------- */
 #define ADC1_BASE 0x40012000u
 #define ADC2_BASE 0x40012100u
+#define ADC3_BASE 0x40012200u
 #define ADC_CR1(b) MC_REG((b) + 0x04u)
 #define ADC_CR2(b) MC_REG((b) + 0x08u)
-#define ADC_SMPR2(b) MC_REG((b) + 0x10u)
+#define ADC_SMPR1(b) MC_REG((b) + 0x0Cu) /* channels 10..18 */
+#define ADC_SMPR2(b) MC_REG((b) + 0x10u) /* channels 0..9 */
 #define ADC_SQR1(b) MC_REG((b) + 0x2Cu)
-#define ADC_SQR3(b) MC_REG((b) + 0x34u)
+#define ADC_SQR3(b) MC_REG((b) + 0x34u)  /* SQ1..SQ6, 5 bits each */
+#define ADC_CR1_SCAN (1u << 8)
+#define ADC_SQR1_L_SHIFT 20u              /* regular sequence length - 1 */
 #define ADC_CCR MC_REG(0x40012304u)
 #define ADC_CDR_ADDR 0x40012308u
 #define ADC_CR2_ADON (1u << 0)
 #define ADC_CR2_EXTSEL_TIM2_TRGO (6u << 24)
 #define ADC_CR2_EXTEN_RISING (1u << 28)
+#define ADC_SMPR_84 4u                    /* 84 ADC clock cycles */
 #define ADC_SMPR_144 6u                   /* 144 ADC clock cycles */
 #define ADC_CCR_MULTI_REG_SIMULT 6u       /* dual mode, regular simultaneous only */
+#define ADC_CCR_MULTI_TRIPLE_REG_SIMULT 0x16u /* triple mode, regular simultaneous only */
 #define ADC_CCR_DDS (1u << 13)
+#define ADC_CCR_DMA_MODE1 (1u << 14)      /* one 16-bit request per conversion: ADC1, ADC2, ADC3, ... */
 #define ADC_CCR_DMA_MODE2 (2u << 14)      /* one 32-bit request per pair: ADC2 << 16 | ADC1 */
 #define ADC_CCR_ADCPRE_DIV4 (1u << 16)
 
@@ -199,7 +207,9 @@
 #define DMA_SxCR_TCIE (1u << 4)
 #define DMA_SxCR_CIRC (1u << 8)
 #define DMA_SxCR_MINC (1u << 10)
+#define DMA_SxCR_PSIZE_16 (1u << 11)
 #define DMA_SxCR_PSIZE_32 (2u << 11)
+#define DMA_SxCR_MSIZE_16 (1u << 13)
 #define DMA_SxCR_MSIZE_32 (2u << 13)
 #define DMA_SxCR_PL_HIGH (2u << 16)
 #define DMA_SxCR_DBM (1u << 18)

@@ -27,6 +27,11 @@ static inline void generic_f405_pins(mc_f4_board_config_t *c)
     c->cal_switch = (mc_f4_pin_t){MC_GPIOB, 8u}; /* jumper under the sealed terminal cover */
     c->key1 = (mc_f4_pin_t){MC_GPIOC, 0u};
     c->key2 = (mc_f4_pin_t){MC_GPIOC, 1u};
+#if MC_FW_3P4W
+    /* The three-phase front end takes PC0 (ADC123_IN10, the neutral current on ADC3,
+     * whose LQFP64 inputs are PA0..PA3 and PC0..PC3 only): K1 moves to PC8. */
+    c->key1 = (mc_f4_pin_t){MC_GPIOC, 8u};
+#endif
 }
 
 #endif

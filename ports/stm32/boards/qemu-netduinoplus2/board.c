@@ -8,7 +8,10 @@
  * - a synthetic sample source replaces the ADC (whose EOC never sets): a known
  *   load of 230 V, 5 A, PF 0.5 inductive, 50 Hz, as an ideal 24-bit converter
  *   sampling at 4 kHz would see it, paced by SysTick so that energy grows in
- *   real time;
+ *   real time; built for the 3P4W firmware (MC_FW_3P4W), a known three-phase
+ *   load instead (QEMU_3P_* below: three voltages 120° apart, three different
+ *   loads, the neutral current they return), as frames U1 U2 U3 I1 I2 I3 IN of
+ *   simultaneous samples;
  * - RAM replaces the flash (whose program and erase do nothing): 8 sectors of
  *   4 KiB, erased at boot;
  * - USART2 (the second -serial) is the RS485 line, transmit polled (QEMU never
@@ -38,6 +41,18 @@
 #define QEMU_LOAD_U 230.0f
 #define QEMU_LOAD_I 5.0f
 #define QEMU_LOAD_PHI_DEG 60.0f       /* PF 0.5, current lagging */
+#if MC_FW_3P4W
+/* The three-phase load (tests/stm32/qemu_modbus.sh 3p4w checks the readings against
+ * these values): phase k's voltage QEMU_3P_U[k] at angle QEMU_3P_UA[k] to U1 (ABC:
+ * U2 lags by 120°), its current QEMU_3P_I[k] lagging its voltage by QEMU_3P_PHI[k]:
+ * L1 PF 0.5 inductive, L2 PF 1, L3 PF 0.8 capacitive. The neutral returns the sum:
+ * IN = -(I1 + I2 + I3), computed from the waveforms before rounding. */
+#define QEMU_3P_CHANNELS 7u
+static const float QEMU_3P_U[3] = {230.0f, 232.0f, 228.0f};
+static const float QEMU_3P_UA[3] = {0.0f, -120.0f, 120.0f};
+static const float QEMU_3P_I[3] = {5.0f, 10.0f, 2.0f};
+static const float QEMU_3P_PHI[3] = {60.0f, 0.0f, -36.8698976f}; /* atan(0.75): PF 0.8 leading */
+#endif
 #define QEMU_NVM_SECTORS 8u
 #define QEMU_NVM_SECTOR_SIZE 4096u
 #define QEMU_START_TIME 820540800u    /* 2026-01-01 00:00:00 */
@@ -49,10 +64,19 @@ static const mc_board_info_t g_info = {
     .i_scale = QEMU_I_FULL_SCALE / 8388608.0f,
     .block = QEMU_BLOCK,
     .has_flash_nvm = 0u,
+#if MC_FW_3P4W
+    .wiring = MC_WIRING_3P4W,
+    .neutral = 1u,
+    .channel_delay_us = NULL, /* an ideal simultaneous converter */
+#endif
 };
 
+#if MC_FW_3P4W
+static int32_t g_tab[QEMU_BLOCK * QEMU_3P_CHANNELS];
+#else
 static int32_t g_tab_v[QEMU_BLOCK];
 static int32_t g_tab_i[QEMU_BLOCK];
+#endif
 static uint64_t g_samples_out;   /* samples handed out */
 static uint32_t g_start_us;      /* time of sample 0 */
 static uint32_t g_last_us;       /* µs clock at the previous mc_board_samples() */
@@ -130,6 +154,23 @@ void mc_board_init(void)
     }
     /* One cycle of the load: the code nearest to the instantaneous value. */
     const float two_pi = 6.28318530718f;
+#if MC_FW_3P4W
+    const float deg = two_pi / 360.0f;
+    for (uint32_t k = 0; k < QEMU_BLOCK; k++) {
+        const float th = two_pi * (float)k / (float)QEMU_BLOCK;
+        int32_t *fr = &g_tab[k * QEMU_3P_CHANNELS];
+        float isum = 0.0f;
+        for (unsigned ph = 0; ph < 3u; ph++) {
+            const float ua = th + QEMU_3P_UA[ph] * deg;
+            const float u = QEMU_3P_U[ph] * 1.41421356237f * sinf(ua);
+            const float i = QEMU_3P_I[ph] * 1.41421356237f * sinf(ua - QEMU_3P_PHI[ph] * deg);
+            fr[ph] = (int32_t)lroundf(u / g_info.u_scale);
+            fr[3u + ph] = (int32_t)lroundf(i / g_info.i_scale);
+            isum += i;
+        }
+        fr[6] = (int32_t)lroundf(-isum / g_info.i_scale);
+    }
+#else
     const float phi = QEMU_LOAD_PHI_DEG * two_pi / 360.0f;
     const float vpk = QEMU_LOAD_U * 1.41421356237f / g_info.u_scale;
     const float ipk = QEMU_LOAD_I * 1.41421356237f / g_info.i_scale;
@@ -138,6 +179,7 @@ void mc_board_init(void)
         g_tab_v[k] = (int32_t)lroundf(vpk * sinf(th));
         g_tab_i[k] = (int32_t)lroundf(ipk * sinf(th - phi));
     }
+#endif
     memset(g_nvm_mem, 0xFF, sizeof(g_nvm_mem));
     g_clock_base = QEMU_START_TIME;
     g_clock_ms = mc_f4_ms();
@@ -147,10 +189,10 @@ void mc_board_init(void)
     g_samples_out = 0u;
 }
 
-size_t mc_board_samples(int32_t *v, int32_t *i)
+/* Whether the next block is complete: once its last sample's time has passed. The µs
+ * clock wraps after 71 minutes: accumulate its steps into 64 bits. */
+static int block_due(void)
 {
-    /* A block is complete once its last sample's time has passed. The µs clock wraps
-     * after 71 minutes: accumulate its steps into 64 bits. */
     const uint32_t now = mc_f4_systick_us();
     const int32_t step = (int32_t)(now - g_last_us);
     if (step > 0) { /* never backwards, whatever the clock does */
@@ -158,7 +200,23 @@ size_t mc_board_samples(int32_t *v, int32_t *i)
         g_last_us = now;
     }
     const uint64_t due = g_elapsed_us * QEMU_SAMPLE_HZ / 1000000u;
-    if (due < g_samples_out + QEMU_BLOCK) {
+    return due >= g_samples_out + QEMU_BLOCK;
+}
+
+#if MC_FW_3P4W
+size_t mc_board_frames(int32_t *frames)
+{
+    if (!block_due()) {
+        return 0u;
+    }
+    memcpy(frames, g_tab, sizeof(g_tab));
+    g_samples_out += QEMU_BLOCK;
+    return QEMU_BLOCK;
+}
+#else
+size_t mc_board_samples(int32_t *v, int32_t *i)
+{
+    if (!block_due()) {
         return 0u;
     }
     memcpy(v, g_tab_v, sizeof(g_tab_v));
@@ -166,6 +224,7 @@ size_t mc_board_samples(int32_t *v, int32_t *i)
     g_samples_out += QEMU_BLOCK;
     return QEMU_BLOCK;
 }
+#endif
 
 uint32_t mc_board_sample_overruns(void) { return 0u; }
 
