@@ -1179,6 +1179,14 @@ static void test_sequence_missing(void **state)
         row_bool(WC_3P4W, cond, "missing = U3, ref U1", ok && r->nw >= 3);
         check_poly_flag(WC_3P4W, cond, "MISSING_PHASE", r, MC_POLY_MISSING_PHASE, 1);
         check_poly_flag(WC_3P4W, cond, "no REFERENCE_MOVED", r, MC_POLY_REFERENCE_MOVED, 0);
+        /* A channel without signal has no angle: it reads 0, not the angle of its noise. */
+        int zero = 1;
+        for (size_t w = 1; w < r->nw; w++) {
+            if (r->ph[w][2].u_angle_deg != 0.0f || r->ph[w][2].i_angle_deg != 0.0f) {
+                zero = 0;
+            }
+        }
+        row_bool(WC_3P4W, cond, "e3 angles 0 (no signal)", zero && r->nw >= 3);
         /* (1, 1 at -120, 0): V1 = 2/3, V2 = 1/3 of the phase voltage: 50 %. */
         const pw_mix_t a = pw_mix1(PW_U(1)), b = pw_mix1(PW_U(2)), c = pw_mix1(PW_U(3));
         check_reading(WC_3P4W, cond, "U unbalance", r, Q_UUNB, 0, pw_unbalance_pct(p, &a, &b, &c, NULL), "pp",
@@ -1208,6 +1216,25 @@ static void test_sequence_missing(void **state)
         }
         row_bool(WC_3P4W, cond, "missing = U1, ref U2", ok && r->nw >= 3);
         check_poly_flag(WC_3P4W, cond, "MISSING+REF_MOVED", r, MC_POLY_MISSING_PHASE | MC_POLY_REFERENCE_MOVED, 1);
+        /* U1 dead from power-up: the reference moves to U2 during the start-up acquisition,
+         * so the first window already has a frequency. */
+        row_bool(WC_3P4W, cond, "first window has freq", r->nw >= 1 && !(r->w[0].flags & MC_FLAG_NO_VOLTAGE) &&
+                                                              fabs(r->w[0].freq - F_REF) < FREQ_LIMIT);
+        /* Without U1 the angles are relative to the voltage that took over (U2 reads 0, U3
+         * lags it by 120 degrees). */
+        int rel = r->nw >= 3;
+        for (size_t w = 1; w < r->nw; w++) {
+            const mc_phase_reading_t *e2 = &r->ph[w][1], *e3 = &r->ph[w][2];
+            const double want[4] = {0.0, -PHI_05L, -120.0, -120.0 - PHI_05L};
+            const double got[4] = {e2->u_angle_deg, e2->i_angle_deg, e3->u_angle_deg, e3->i_angle_deg};
+            for (int k = 0; k < 4; k++) {
+                const double d = fmod(got[k] - want[k] + 540.0, 360.0) - 180.0; /* (-180, 180] */
+                if (fabs(d) > 0.1) {
+                    rel = 0;
+                }
+            }
+        }
+        row_bool(WC_3P4W, cond, "angles relative to U2", rel);
     }
     free(r);
     free(p);

@@ -304,7 +304,10 @@ typedef struct mc_phase_reading {
     float u_angle_deg; /**< Fundamental voltage angle relative to U1 (the first voltage channel),
                             degrees in (-180, 180], positive leading: U2 of an ABC wye reads -120. */
     float i_angle_deg; /**< Fundamental current angle relative to U1, same convention: a current
-                            lagging its phase voltage by φ reads u_angle_deg - φ. */
+                            lagging its phase voltage by φ reads u_angle_deg - φ. While U1 is
+                            missing both angles are relative to the voltage that gives the
+                            crossings (::mc_poly_reading_t::reference); a channel without signal
+                            (voltage under 10 % of Un, current under the starting current) reads 0. */
     uint8_t quadrant;  /**< 1..4 as ::mc_reading_t::quadrant. */
     uint8_t flags;     /**< ::mc_reading_flag bits (creep, inductive, capacitive) of this element. */
     uint8_t pad_[6];   /**< Padding. */

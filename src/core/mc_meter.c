@@ -494,6 +494,13 @@ static float wrap_deg(float a)
     return a;
 }
 
+/* A channel carries a signal in the window just measured: a voltage from 10 % of Un,
+ * a current from the starting current (primary values). */
+static int present(const mc_meter_t *m, unsigned c)
+{
+    return m->ch[c].rms >= (c < m->n_u ? 0.1f * m->cfg.un : m->cfg.start_current);
+}
+
 /* Symmetrical components of three phasors (a = e^{j120°}): |positive|, |negative|. */
 static void sequence_of(const float re[3], const float im[3], float *pos, float *neg)
 {
@@ -534,7 +541,7 @@ static void poly_window(mc_meter_t *m, float n)
         pp->flags |= MC_POLY_REFERENCE_MOVED;
     }
     for (unsigned k = 0; k < m->n_u; k++) {
-        if (!(m->ch[k].rms >= 0.1f * m->cfg.un)) {
+        if (!present(m, k)) {
             pp->missing |= (uint8_t)(1u << k);
             pp->flags |= MC_POLY_MISSING_PHASE;
         }
@@ -689,9 +696,13 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
         pf = -1.0f;
     }
     r->pf = pf;
-    const float ref_angle = atan2_deg(m->ch[0].im, m->ch[0].re);
-    r->u_angle_deg = wrap_deg(atan2_deg(u->im, u->re) - ref_angle);
-    r->i_angle_deg = wrap_deg(atan2_deg(i->im, i->re) - ref_angle);
+    /* Angles relative to U1, or to the voltage that took over the reference while U1 is
+     * missing; a channel without signal (a voltage under 10 % of Un, a current under
+     * the starting current) has no angle and reads 0. */
+    const mc_meter_channel_t *a0 = &m->ch[present(m, 0u) ? 0u : m->ref];
+    const float ref_angle = atan2_deg(a0->im, a0->re);
+    r->u_angle_deg = present(m, el->u) ? wrap_deg(atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
+    r->i_angle_deg = present(m, el->i) ? wrap_deg(atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
     const int creep_p = !(fabsf(p) >= m->creep_w);
     const int creep_q = !(fabsf(q) >= m->creep_w);
     if (creep_p) {
@@ -1029,7 +1040,9 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
                 }
             }
         }
-        if (!real && !m->acquiring) {
+        if (!real) {
+            /* Also during the start-up acquisition: a meter powered with U1 dead finds
+             * its crossings on another voltage before it starts measuring. */
             (void)follow_reference(m);
         }
         const int32_t h = m->ch[m->ref].peak / 4;
