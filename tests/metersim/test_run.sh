@@ -11,7 +11,11 @@
 #   that works when pasted;
 # - --speed max with --duration: progress on stderr ending at 100 %, the summary (energy by
 #   rate, settlements, saves, events) in text and as keys of the final JSON object;
-# - the end of the run closes the window under way: a 3 s run saves the energy of all of it.
+# - the end of the run closes the window under way: a 3 s run saves the energy of all of it;
+# - --wiring: a balanced --load on every element of 3p4w, 3p3w (Aron), 1p3w and multi:4 (totals
+#   the sum, each element's readings, angles and own energy, the system's quantities; a restart
+#   continues the totals); the small business on 3p4w (unbalanced, a neutral current, the
+#   elements adding up to the totals); --netting; bad --wiring and --netting.
 #   test_run.sh METERSIM WORKDIR
 set -eu
 M=$1 WORK=$2
@@ -239,4 +243,120 @@ if grep -q "^metersim: state $ST4, meter address 7\$" "$WORK/addr2.err" &&
 else
     echo "FAIL: the banner does not show the address written over the bus (7)"; cat "$WORK/addr2.err"; fail=1
 fi
+# ---- poly-phase wirings ------------------------------------------------------------------
+bad "bad --wiring" run --wiring 2p5w --state "$WORK/x.nvm"
+bad "bad --wiring multi" run --wiring multi:0 --state "$WORK/x.nvm"
+bad "bad --netting" run --netting both --state "$WORK/x.nvm"
+# A balanced --load on every element, 10 simulated minutes each: 230 V, 5 A, PF 0.5L per
+# element (575 W, 995.9 var). Truth: 3p4w and 3p3w 1725 W (3p3w's Aron elements: sqrt(3) U I
+# cos(phi + 30) = 0 W and sqrt(3) U I cos(phi - 30) = 1725 W, U12 = U32 = 398.37 V), 1p3w 1150 W,
+# multi:4 2300 W (circuit k on voltage k mod 3).
+for wr in 3p4w 3p3w 1p3w multi:4; do
+    f=$(echo "$wr" | tr ':' '-')
+    timeout 120 "$M" run --wiring "$wr" --load U=230,I=5,PF=0.5L,F=50 --speed max --duration 600 --json \
+        --state "$WORK/$f.nvm" --start 2026-03-02T08:00:00 $TCP >"$WORK/$f.json" 2>"$WORK/$f.err" ||
+        { echo "FAIL: run --wiring $wr"; cat "$WORK/$f.err"; fail=1; }
+    timeout 30 "$M" dump --state "$WORK/$f.nvm" --json >"$WORK/$f-dump.json"
+done
+# a restart on the same state continues the totals (the elements' registers start again)
+timeout 120 "$M" run --wiring 3p4w --load U=230,I=5,PF=0.5L,F=50 --speed max --duration 600 --json \
+    --state "$WORK/3p4w.nvm" $TCP >"$WORK/3p4w-2.json" 2>/dev/null || { echo "FAIL: run --wiring 3p4w restart"; fail=1; }
+$PY - "$WORK" <<'PYEOF' || fail=1
+import json, math, sys
+w = sys.argv[1]
+ok = True
+def check(cond, what):
+    global ok
+    print(("ok   " if cond else "FAIL ") + what)
+    ok = ok and cond
+def last(name):
+    return [json.loads(l) for l in open("%s/%s.json" % (w, name)) if l.strip()][-1]
+def adiff(a, b):
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+U, I, phi = 230.0, 5.0, math.radians(60)
+p1, q1 = U * I * math.cos(phi), U * I * math.sin(phi)
+for name, n, elems in (("3p4w", 3, None), ("1p3w", 2, None), ("multi-4", 4, None),
+                       ("3p3w", 2, [0.0, 3 * p1])):
+    r = last(name)
+    ph = r["phases"]
+    P = p1 * (3 if name == "3p3w" else n)
+    e = P * 600 / 3600
+    check(r["wiring"] == name.replace("-", ":") and len(ph) == n, "%s: %d elements" % (name, len(ph)))
+    check(abs(r["active_import_wh"] - e) / e < 0.005 and r["active_export_wh"] == 0,
+          "%s: 10 min at %.0f W: %.4f Wh (%.3f %%)" % (name, P, r["active_import_wh"], 100 * (r["active_import_wh"] - e) / e))
+    d = json.load(open("%s/%s-dump.json" % (w, name)))
+    check(abs(d["0x0082"] * 1000 - r["active_import_wh"]) < 10.5, "%s: dump 0x0082 %.6f kWh" % (name, d["0x0082"]))
+    pe = elems if elems is not None else [p1] * n
+    # each element's own energy: its P over the run
+    check(all(abs(x["active_import_wh"] - pk * 600 / 3600) < 0.005 * p1 * 600 / 3600 for x, pk in zip(ph, pe)),
+          "%s: element energies %s Wh" % (name, [round(x["active_import_wh"], 3) for x in ph]))
+    check(abs(sum(x["active_import_wh"] for x in ph) - r["active_import_wh"]) < 0.01,
+          "%s: the elements add up to the total" % name)
+    if name == "3p3w":
+        check(abs(r["u12"] - U * math.sqrt(3)) < 0.5 and r["sequence"] == "ABC", "3p3w: U12 %.2f V, %s" % (r["u12"], r["sequence"]))
+        continue  # the final window (flushed) ends inside a cycle of U12: its readings are partial
+    check(abs(r["p"] - P) < 0.002 * P and abs(r["q1"] - r["q"]) < 0.001 and abs(r["q"] - q1 * n) < 0.002 * P,
+          "%s: P %.3f W Q %.3f var" % (name, r["p"], r["q"]))
+    ua = [0.0, -120.0, 120.0]
+    for k, x in enumerate(ph):
+        u_ang = 180.0 * k if name == "1p3w" else ua[k % 3]
+        check(abs(x["urms"] - U) < 0.2 and abs(x["irms"] - I) < 0.005 and abs(x["p"] - p1) < 0.002 * p1 * 2 and
+              adiff(x["u_angle_deg"], u_ang) < 0.1 and adiff(x["i_angle_deg"], u_ang - 60) < 0.1,
+              "%s element %d: U %.3f V at %.2f, I %.4f A at %.2f, P %.3f W" %
+              (name, k + 1, x["urms"], x["u_angle_deg"], x["irms"], x["i_angle_deg"], x["p"]))
+    if name == "3p4w":
+        check(r["sequence"] == "ABC" and r["u_unbalance_pct"] < 0.1 and r["i_unbalance_pct"] < 0.1 and
+              r["i_neutral_calc"] < 0.05 and abs(r["u12"] - U * math.sqrt(3)) < 0.5,
+              "3p4w: ABC, unbalance %.4f/%.4f %%, neutral %.4f A, U12 %.2f V" %
+              (r["u_unbalance_pct"], r["i_unbalance_pct"], r["i_neutral_calc"], r["u12"]))
+    if name == "1p3w":
+        check(abs(r["u12"] - 2 * U) < 0.5 and r["sequence"] is None and r["i_neutral_calc"] < 0.05,
+              "1p3w: U12 %.2f V, neutral %.4f A" % (r["u12"], r["i_neutral_calc"]))
+r2 = last("3p4w-2")
+check(abs(r2["active_import_wh"] - 2 * 1725 * 600 / 3600) < 0.005 * 575 and r2["time"] == "2026-03-02T08:20:00",
+      "3p4w restart continues: %.4f Wh at %s, this run's elements %s Wh" %
+      (r2["active_import_wh"], r2["time"], [round(x["active_import_wh"], 3) for x in r2["phases"]]))
+sys.exit(0 if ok else 1)
+PYEOF
+# The small business on 3p4w: Monday 10:00..11:00 (the motor cycling, lights, PCs, the oven
+# not yet), then the same hour with --netting phase (nothing exports: the same energy).
+for net in sum phase; do
+    timeout 120 "$M" run --wiring 3p4w --netting $net --speed max --duration 3600 --json \
+        --state "$WORK/biz-$net.nvm" --start 2026-03-02T10:00:00 $TCP >"$WORK/biz-$net.json" 2>/dev/null ||
+        { echo "FAIL: run the business ($net)"; fail=1; }
+done
+timeout 30 "$M" run --wiring 3p4w --speed max --duration 60 --no-dashboard --state "$WORK/biz-text.nvm" \
+    --start 2026-03-02T10:00:00 $TCP >"$WORK/biz.txt" 2>/dev/null || { echo "FAIL: run the business (text)"; fail=1; }
+$PY - "$WORK" <<'PYEOF' || fail=1
+import json, re, sys
+w = sys.argv[1]
+ok = True
+def check(cond, what):
+    global ok
+    print(("ok   " if cond else "FAIL ") + what)
+    ok = ok and cond
+objs = [json.loads(l) for l in open(w + "/biz-sum.json") if l.strip()]
+r = objs[-1]
+ph = r["phases"]
+check(r["time"] == "2026-03-02T11:00:00" and len(ph) == 3 and r["netting"] == "sum", "business: an hour, 3 phases")
+for o in objs:
+    s = sum(x["p"] for x in o["phases"])
+    check(abs(s - o["p"]) <= 1e-4 * abs(o["p"]) + 0.01, "business %s: P %.1f W = the phases' %.1f W" % (o["time"], o["p"], s))
+imp = [x["active_import_wh"] for x in ph]
+check(abs(sum(imp) - r["active_import_wh"]) < 0.01 and r["active_export_wh"] == 0,
+      "business: the phases' %s Wh add up to %.3f Wh" % ([round(x) for x in imp], r["active_import_wh"]))
+check(max(imp) > 1.2 * min(imp), "business: unevenly spread (%.0f..%.0f Wh)" % (min(imp), max(imp)))
+check(r["sequence"] == "ABC" and r["i_unbalance_pct"] > 2 and r["i_neutral_calc"] > 1 and r["u_unbalance_pct"] < 2,
+      "business: unbalance U %.2f %% I %.2f %%, neutral %.2f A" % (r["u_unbalance_pct"], r["i_unbalance_pct"], r["i_neutral_calc"]))
+check(all(0.3 < x["pf"] <= 1 for x in ph), "business: PF %s" % [round(x["pf"], 3) for x in ph])
+p = [json.loads(l) for l in open(w + "/biz-phase.json") if l.strip()][-1]
+# (the same but for the float arithmetic of a window's energy: one sum, or one per phase)
+check(p["netting"] == "phase" and abs(p["active_import_wh"] - r["active_import_wh"]) < 1e-6 * r["active_import_wh"] and
+      p["active_export_wh"] == 0 and [x["active_import_wh"] for x in p["phases"]] == imp,
+      "business, --netting phase: %.6f Wh (sum: %.6f Wh)" % (p["active_import_wh"], r["active_import_wh"]))
+line = open(w + "/biz.txt").read().splitlines()[-1]
+check(re.search(r"PF [0-9.]+ \| L1 [0-9.]+ L2 [0-9.]+ L3 [0-9.]+ W \| import [0-9.]+ Wh export", line) is not None and
+      line.endswith("(saved)"), "business, text: " + line)
+sys.exit(0 if ok else 1)
+PYEOF
 exit $fail

@@ -116,13 +116,26 @@ static void on_pulse(void *ctx, const mc_pulse_t *p)
 
 int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags)
 {
+    return ms_app_start_wiring(a, now, nvm, flags, NULL);
+}
+
+int ms_app_start_wiring(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags,
+                        const ms_wiring_t *wiring)
+{
     memset(a, 0, sizeof(*a));
     a->base_time = now;
     a->cal_switch = (flags & MS_APP_CAL_SWITCH) != 0u;
+    if (wiring != NULL) {
+        a->wiring = *wiring;
+    } else {
+        ms_wiring_default(&a->wiring);
+    }
+    /* line-to-line voltage channels (3p3w: 400 V, 566 V peak) need a wider range */
+    a->u_full_scale = a->wiring.wiring == MC_WIRING_3P3W ? MS_U_FULL_SCALE_LL : MS_U_FULL_SCALE;
     mc_meter_config_t mc;
     mc_meter_config_default(&mc);
     mc.sample_rate_hz = MS_SAMPLE_RATE;
-    mc.u_scale = (float)(MS_U_FULL_SCALE / 8388608.0);
+    mc.u_scale = (float)(a->u_full_scale / 8388608.0);
     mc.i_scale = (float)(MS_I_FULL_SCALE / 8388608.0);
     mc.un = 230.0f;
     mc.in = 5.0f;
@@ -130,6 +143,7 @@ int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags
     mc.on_window = on_window;
     mc.on_pulse = on_pulse;
     mc.context = a;
+    ms_wiring_config(&a->wiring, &mc, &a->meter_state);
     int err = mc_meter_init(&a->meter, &mc);
     if (err != MC_OK) {
         return err;

@@ -9,6 +9,7 @@
 #include "metercore/mc_registers.h"
 #include "metercore/mc_storage.h"
 #include "metercore/mc_tariff.h"
+#include "load.h"
 
 /* NVM geometry of the state file: 64 sectors of 4 KiB (256 KiB), 4-byte programming
  * unit, erased 0xFF, like a small SPI NOR flash. Storage then keeps 3 sectors of
@@ -18,12 +19,16 @@
 #define MS_NVM_PROG 4u
 #define MS_SAMPLE_RATE 4000u
 #define MS_U_FULL_SCALE 500.0 /* instantaneous volts at code 2^23 */
+#define MS_U_FULL_SCALE_LL 1000.0 /* the same for line-to-line voltage channels (3p3w) */
 #define MS_I_FULL_SCALE 100.0 /* instantaneous amps at code 2^23 */
 #define MS_MAX_PENDING 8
 
 typedef struct ms_app {
     mc_storage_t st;          /* first: the hooks' context is the app and also the storage */
     mc_meter_t meter;
+    ms_meter_state_t meter_state; /* the meter's channel, pair and element state (not for 1p2w) */
+    ms_wiring_t wiring;       /* the meter's wiring (run --wiring; 1p2w by default) */
+    double u_full_scale;      /* instantaneous volts at code 2^23 of the voltage channels */
     mc_tariff_t tariff;
     mc_model_t model;
     mc_storage_config_t scfg;
@@ -50,6 +55,10 @@ mc_time_t ms_app_now(const ms_app_t *a);
  * flags: MS_APP_*. 0 or a negative mc_err (MC_ERR_BLANK: not a meter of ours; MC_ERR_VERSION:
  * another storage format; nothing was written to the NVM then). */
 int ms_app_start(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags);
+/* The same with a wiring (NULL: 1p2w, exactly ms_app_start()); the meter's state arrays are
+ * the app's meter_state. */
+int ms_app_start_wiring(ms_app_t *a, mc_time_t now, const mc_nvm_t *nvm, unsigned flags,
+                        const ms_wiring_t *wiring);
 
 /* CLOCK_MONOTONIC in ms (wrapping at 2^32), the model's monotonic clock. */
 uint32_t ms_monotonic_ms(void);

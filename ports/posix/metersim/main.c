@@ -127,9 +127,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: metersim [run] [options]           a meter in real time or faster (default)\n"
-            "       metersim replay FILE.wav --v-scale V --i-scale A [--json | --windows]\n"
+            "       metersim replay FILE.wav --v-scale V --i-scale A [--wiring W] [--netting sum|phase]\n"
+            "                       [--json | --windows]\n"
             "       metersim dump --state FILE [--json]\n"
-            "       metersim <command> --help          options of a command\n");
+            "       metersim <command> --help          options of a command\n"
+            "  --wiring W (run and replay) and the channels of a frame (a replayed WAV's, in order):\n"
+            "    1p2w     U I (the default)          1p3w  U1 U2 I1 I2\n"
+            "    3p4w     U1 U2 U3 I1 I2 I3 [IN]     3p3w  U12 U32 I1 I3\n"
+            "    multi:N  U1 I1..IN, or U1 U2 U3 I1..IN (circuit k on voltage k mod 3: I1 on U1,\n"
+            "             I2 on U2, I3 on U3, I4 on U1, ...); N 1..16\n");
 }
 
 int main(int argc, char **argv)

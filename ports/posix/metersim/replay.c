@@ -1,44 +1,73 @@
 /*
- * metersim replay FILE.wav --v-scale V --i-scale A [--json] [--windows]
+ * metersim replay FILE.wav --v-scale V --i-scale A [--wiring W] [--netting sum|phase]
+ *                 [--json] [--windows]
  *
- * Feeds a 2-channel WAV (channel 1 voltage, channel 2 current) through a fresh
- * meter as fast as possible. Full scale of the file stands for V volts and A
- * amps (instantaneous); samples become codes of a 24-bit range (2^23 = full
- * scale), so u_scale = V / 2^23 and i_scale = A / 2^23. The meter: defaults
- * (mc_meter_config_default) with the file's sample rate, Un 230 V, In 5 A,
- * Imax 60 A. Prints the last complete window and the energy over the file: at the
- * end of the file the open window is closed (mc_meter_flush), so the energy is the
- * integral over every sample after the meter's start-up acquisition (startup_s).
- * --windows prints every closed window as CSV instead, for a lab to line up with
- * its reference standard.
+ * Feeds a WAV through a fresh meter as fast as possible. The file's channels are the
+ * wiring's frame (mc_meter.h, mc_wiring), in this order:
+ *   1p2w     U I (the default: 2 channels, voltage then current)
+ *   1p3w     U1 U2 I1 I2
+ *   3p4w     U1 U2 U3 I1 I2 I3, and optionally IN (7 channels: the neutral measured, with
+ *            the sign of a return current, IN = -(I1 + I2 + I3) in a healthy system)
+ *   3p3w     U12 U32 I1 I3 (two-element Aron)
+ *   multi:N  U1 I1..IN (N + 1 channels) or U1 U2 U3 I1..IN (N + 3: circuit k on voltage
+ *            k mod 3, i.e. I1 on U1, I2 on U2, I3 on U3, I4 on U1, ...)
+ * Full scale of the file stands for V volts (every voltage channel) and A amps (every
+ * current channel, IN too), instantaneous; samples become codes of a 24-bit range
+ * (2^23 = full scale), so u_scale = V / 2^23 and i_scale = A / 2^23. The meter: defaults
+ * (mc_meter_config_default) with the file's sample rate, Un 230 V, In 5 A, Imax 60 A, the
+ * wiring and the netting (sum by default). Prints the last complete window and the energy
+ * over the file: at the end of the file the open window is closed (mc_meter_flush), so the
+ * energy is the integral over every sample after the meter's start-up acquisition
+ * (startup_s). Poly-phase wirings add each element's readings of that same window and its
+ * own energy registers over the whole file, and the system's (vector S, line-to-line
+ * voltages, sequence, unbalance, neutral). --windows prints every closed window (totals)
+ * as CSV instead, for a lab to line up with its reference standard.
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "metercore/mc_meter.h"
+#include "load.h"
 #include "metersim.h"
 #include "wav.h"
 
 static void replay_help(FILE *f)
 {
     fprintf(f,
-            "usage: metersim replay FILE.wav --v-scale V --i-scale A [--json] [--windows]\n"
-            "  Feeds a 2-channel WAV (channel 1 voltage, channel 2 current; PCM 16/24/32-bit or\n"
-            "  32-bit float; 1000..64000 Hz) through a fresh meter (Un 230 V, In 5 A, Imax 60 A)\n"
-            "  as fast as possible, then prints the last complete window and the energy\n"
-            "  accumulated over the whole file: at its end the open window is closed, so the\n"
-            "  energy covers every sample from the end of the meter's start-up acquisition\n"
-            "  (startup_s: seconds from the file's first sample to the first sample in the\n"
-            "  energy) to the last sample.\n"
-            "  --v-scale V   instantaneous volts that full scale stands for (> 0)\n"
-            "  --i-scale A   instantaneous amps that full scale stands for (> 0)\n"
-            "  --json        one JSON object instead of text\n"
+            "usage: metersim replay FILE.wav --v-scale V --i-scale A [--wiring W] [--netting sum|phase]\n"
+            "                       [--json] [--windows]\n"
+            "  Feeds a WAV (PCM 16/24/32-bit or 32-bit float, plain or WAVE_FORMAT_EXTENSIBLE;\n"
+            "  1000..64000 Hz) through a fresh meter (Un 230 V, In 5 A, Imax 60 A) as fast as\n"
+            "  possible, then prints the last complete window and the energy accumulated over the\n"
+            "  whole file: at its end the open window is closed, so the energy covers every sample\n"
+            "  from the end of the meter's start-up acquisition (startup_s: seconds from the file's\n"
+            "  first sample to the first sample in the energy) to the last sample.\n"
+            "  --v-scale V   instantaneous volts that full scale stands for (> 0), every voltage channel\n"
+            "  --i-scale A   instantaneous amps that full scale stands for (> 0), every current channel\n"
+            "  --wiring W    the file's channels, in this order (a count that does not fit is refused):\n"
+            "                  1p2w     U I (the default)\n"
+            "                  1p3w     U1 U2 I1 I2 (split phase: U1, U2 to neutral, in antiphase)\n"
+            "                  3p4w     U1 U2 U3 I1 I2 I3 [IN] (to neutral; 7 channels: IN measured,\n"
+            "                           scaled by --i-scale, with the sign of a return current:\n"
+            "                           IN = -(I1 + I2 + I3) when healthy)\n"
+            "                  3p3w     U12 U32 I1 I3 (two elements, Aron)\n"
+            "                  multi:N  U1 I1..IN (N+1 channels), or U1 U2 U3 I1..IN (N+3: circuits\n"
+            "                           round-robin on the voltages, I1 on U1, I2 on U2, I3 on U3,\n"
+            "                           I4 on U1, ...); N 1..16\n"
+            "  --netting M   how the total energy books the elements: sum (default; per window the\n"
+            "                sum of the elements' P by its sign) or phase (each element by its own sign)\n"
+            "  --json        one JSON object instead of text; for every wiring but 1p2w it adds\n"
+            "                q1, phases (per element: urms, irms, p, q, s, pf, u_angle_deg,\n"
+            "                i_angle_deg relative to U1, and the element's own energy over the file),\n"
+            "                s_vector, u12, u23, u31, sequence, u_unbalance_pct, i_unbalance_pct,\n"
+            "                missing_phases, i_neutral, i_neutral_calc, neutral_mismatch\n"
             "  --windows     every closed window as CSV instead (one header line, then a line per\n"
             "                window: start_s, duration_s, urms_v, irms_a, p_w, q_var, s_va, pf,\n"
             "                freq_hz, flags, active_import_wh, active_export_wh,\n"
             "                reactive_import_varh, reactive_export_varh; flags are the names of\n"
-            "                mc_meter.h's MC_FLAG_* joined by '|', energies the window's own)\n"
+            "                mc_meter.h's MC_FLAG_* joined by '|', energies the window's own; the\n"
+            "                totals for a poly-phase wiring)\n"
             "  --help        this text\n");
 }
 
@@ -50,6 +79,9 @@ typedef struct replay_ctx {
     int have_complete;
     int csv;                /* --windows */
     double fs;
+    ms_poly_view_t view;    /* poly-phase: the elements of the last complete window */
+    uint64_t view_start;    /* that window's first sample */
+    int have_view;
 } replay_ctx_t;
 
 #define WH(q) ((double)(q) / (double)MC_ENERGY_QUANTA_PER_WH)
@@ -101,6 +133,8 @@ int ms_cmd_replay(int argc, char **argv)
     const char *path = NULL;
     double vscale = 0.0, iscale = 0.0;
     int have_v = 0, have_i = 0, json = 0, csv = 0;
+    ms_wiring_t wiring;
+    ms_wiring_default(&wiring);
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];
         const char *val = NULL;
@@ -119,6 +153,20 @@ int ms_cmd_replay(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--windows") == 0 && val == NULL) {
             csv = 1;
+        } else if (strcmp(a, "--wiring") == 0 || strcmp(a, "--netting") == 0) {
+            if (val == NULL) {
+                if (k + 1 >= argc) {
+                    ms_error("replay: %s needs a value", a);
+                    return MS_EXIT_USAGE;
+                }
+                val = argv[++k];
+            }
+            char why[200];
+            if (a[2] == 'w' ? ms_wiring_parse(val, &wiring, why, sizeof(why)) != 0
+                            : ms_netting_parse(val, &wiring.netting, why, sizeof(why)) != 0) {
+                ms_error("replay: %s", why);
+                return MS_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--v-scale") == 0 || strcmp(a, "--i-scale") == 0) {
             if (val == NULL) {
                 if (k + 1 >= argc) {
@@ -164,12 +212,18 @@ int ms_cmd_replay(int argc, char **argv)
 
     ms_wav_t w;
     char err[600];
-    if (ms_wav_open(&w, path, err, sizeof(err)) != 0) {
+    if (ms_wav_open_any(&w, path, err, sizeof(err)) != 0) {
         ms_error("replay: %s", err);
         return MS_EXIT_USAGE;
     }
+    if (ms_wiring_fit(&wiring, w.channels, err, sizeof(err)) != 0) {
+        ms_wav_close(&w);
+        ms_error("replay: %s: %s", path, err);
+        return MS_EXIT_USAGE;
+    }
+    const int poly = wiring.wiring != MC_WIRING_1P2W;
 
-    replay_ctx_t ctx;
+    static replay_ctx_t ctx; /* with the poly-phase snapshot: off the stack */
     memset(&ctx, 0, sizeof(ctx));
     ctx.csv = csv;
     ctx.fs = (double)w.sample_rate;
@@ -183,7 +237,9 @@ int ms_cmd_replay(int argc, char **argv)
     cfg.imax = 60.0f;
     cfg.on_window = on_window;
     cfg.context = &ctx;
-    mc_meter_t meter;
+    static ms_meter_state_t state; /* the poly-phase meter's arrays, next to the meter */
+    static mc_meter_t meter;
+    ms_wiring_config(&wiring, &cfg, &state);
     int rc = mc_meter_init(&meter, &cfg);
     if (rc != MC_OK) {
         ms_wav_close(&w);
@@ -197,11 +253,33 @@ int ms_cmd_replay(int argc, char **argv)
     }
     enum { BLOCK = 4096 };
     static int32_t v[BLOCK], i[BLOCK];
+    static int32_t fr[BLOCK * MS_WAV_MAX_CHANNELS];
     uint64_t frames = 0;
     size_t n;
-    while ((n = ms_wav_read(&w, v, i, BLOCK)) > 0) {
-        mc_meter_process(&meter, v, i, n);
+    for (;;) {
+        int ev;
+        if (!poly) {
+            if ((n = ms_wav_read(&w, v, i, BLOCK)) == 0) {
+                break;
+            }
+            ev = mc_meter_process(&meter, v, i, n);
+        } else {
+            if ((n = ms_wav_read_frames(&w, fr, BLOCK)) == 0) {
+                break;
+            }
+            ev = mc_meter_process_frames(&meter, fr, n);
+        }
         frames += n;
+        if (poly && ev > 0 && (ev & MC_EVENT_WINDOW)) {
+            /* the last window closed in the block (never a partial one: only the flush makes
+             * those) is the last complete one so far: its elements with it */
+            mc_reading_t last;
+            if (mc_meter_reading(&meter, &last) == MC_OK && !(last.flags & MC_FLAG_PARTIAL) &&
+                ms_poly_capture(&meter, &ctx.view) == 0) {
+                ctx.view_start = last.start_sample;
+                ctx.have_view = 1;
+            }
+        }
     }
     ms_wav_close(&w);
     /* End of the stream: the open window is closed and booked like any other. */
@@ -219,6 +297,17 @@ int ms_cmd_replay(int argc, char **argv)
     const double startup_s = ctx.windows > 0 ? (double)ctx.first_sample / (double)w.sample_rate : -1.0;
     mc_energy_t e;
     mc_meter_energy(&meter, &e);
+    /* the elements: of the same window as the totals, their energy over the whole file */
+    static ms_poly_view_t view;
+    memset(&view, 0, sizeof(view));
+    if (poly) {
+        if (have && ctx.have_view && ctx.view_start == r.start_sample) {
+            view = ctx.view;
+        } else {
+            view.n = wiring.circuits;
+        }
+        ms_poly_energies(&meter, &view);
+    }
     const double ai = WH(e.q[MC_E_ACTIVE_IMPORT]), ae = WH(e.q[MC_E_ACTIVE_EXPORT]);
     const double ri = WH(mc_energy_reactive_import(&e)), re = WH(mc_energy_reactive_export(&e));
     const double secs = (double)frames / (double)w.sample_rate;
@@ -245,12 +334,24 @@ int ms_cmd_replay(int argc, char **argv)
                r.urms, r.irms, r.p, r.q, r.s, r.pf, r.freq, r.duration_s, (unsigned)r.quadrant,
                (unsigned)r.flags);
         printf("\"active_import_wh\":%.9f,\"active_export_wh\":%.9f,\"reactive_import_varh\":%.9f,"
-               "\"reactive_export_varh\":%.9f}\n",
+               "\"reactive_export_varh\":%.9f",
                ai, ae, ri, re);
+        if (poly) {
+            ms_poly_json(stdout, &wiring, &view, r.q);
+            printf(",\"channels\":%u", (unsigned)w.channels);
+        }
+        printf("}\n");
     } else {
         printf("file      %s: %lu Hz, %u-bit %s, %llu samples (%.3f s), %llu windows (%.3f s)\n", path,
                (unsigned long)w.sample_rate, (unsigned)w.bits, w.is_float ? "float" : "PCM",
                (unsigned long long)frames, secs, (unsigned long long)ctx.windows, ctx.window_s);
+        if (poly) {
+            char name[16], layout[160];
+            ms_wiring_name(&wiring, name, sizeof(name));
+            ms_wiring_layout(&wiring, layout, sizeof(layout));
+            printf("wiring    %s (%s), netting %s\n", name, layout,
+                   wiring.netting == MC_NETTING_PHASE ? "phase" : "sum");
+        }
         if (startup_s >= 0.0) {
             printf("energy    from %.6f s (start-up acquisition) to the end of the file\n", startup_s);
         } else {
@@ -260,6 +361,9 @@ int ms_cmd_replay(int argc, char **argv)
             printf("window    U %.4f V  I %.5f A  F %.4f Hz  (%.3f s, quadrant %u)\n", r.urms, r.irms, r.freq,
                    r.duration_s, (unsigned)r.quadrant);
             printf("power     P %.4f W  Q %.4f var  S %.4f VA  PF %.5f\n", r.p, r.q, r.s, r.pf);
+            if (poly) {
+                ms_poly_text(stdout, &wiring, &view);
+            }
         } else {
             printf("window    none complete (the file is shorter than one window)\n");
         }

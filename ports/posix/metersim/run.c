@@ -67,7 +67,27 @@ static void run_help(FILE *f)
             "  A KPM31BK-like meter (230 V, 5(60) A, 4000 Hz, relay and DI) running in real time\n"
             "  or faster, served over Modbus, its state kept in an NVM file.\n"
             "  --load U=230,I=5,PF=0.5L,F=50  a constant load (PF with L or C; negative PF = export);\n"
-            "                           default: the built-in household day\n"
+            "                           default: the built-in household day (a poly-phase --wiring:\n"
+            "                           a small business, see --wiring)\n"
+            "  --wiring W               the meter's wiring: 1p2w (default), 1p3w (U1 U2 I1 I2: 120/240 V\n"
+            "                           split phase), 3p4w (U1 U2 U3 I1 I2 I3, to neutral, IN calculated),\n"
+            "                           3p3w (U12 U32 I1 I3: the line voltages of a wye source, Aron) or\n"
+            "                           multi:N (U1 U2 U3 I1..IN, N 1..16, round-robin: I1 on U1, I2 on\n"
+            "                           U2, I3 on U3, I4 on U1, ...).\n"
+            "                           With --load every element carries that load, balanced (phases\n"
+            "                           120 degrees apart, U to neutral; the total P is the sum).\n"
+            "                           Without: a small business, a 7.5 kW three-phase motor at PF 0.85\n"
+            "                           cycling in business hours (Mon..Sat 07:30..18:30), LED lighting\n"
+            "                           on L1, an oven and coffee on L2, PCs (harmonics) and a kettle on\n"
+            "                           L3, a fridge, emergency lights and a server around the clock:\n"
+            "                           the phases unbalanced, a neutral current.\n"
+            "                           The dashboard and --json then show every element (phases: urms,\n"
+            "                           irms, p, q, s, pf, angles, the element's energy since the start)\n"
+            "                           and the system (vector S, U12 U23 U31, sequence, unbalance,\n"
+            "                           neutral); the totals (and the state file) are the meter's as ever\n"
+            "  --netting sum|phase      how a poly-phase meter's total energy books the elements: sum\n"
+            "                           (default: the sum of the elements' P by its sign each window) or\n"
+            "                           phase (each element by its own sign)\n"
             "  --state FILE             NVM state file (default $XDG_STATE_HOME/metercore/metersim.nvm,\n"
             "                           or ~/.local/state/metercore/metersim.nvm); a restart continues.\n"
             "                           A missing file is a first start (created whole or not at all);\n"
@@ -124,6 +144,7 @@ typedef struct run_opts {
     double speed;
     unsigned long duration;
     int have_duration;
+    ms_wiring_t wiring;        /* --wiring, --netting (default 1p2w, sum) */
 } run_opts_t;
 
 static int parse_opts(int argc, char **argv, run_opts_t *o)
@@ -132,6 +153,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
     o->speed = 1.0;
     o->dashboard = 1;
     o->tcp = "127.0.0.1:1502";
+    ms_wiring_default(&o->wiring);
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];
         const char *val = NULL;
@@ -144,7 +166,8 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
             a = name;
         }
         static const char *const with_value[] = { "--load", "--state", "--start", "--speed", "--until",
-                                                  "--duration", "--modbus-tcp", "--rtu", NULL };
+                                                  "--duration", "--modbus-tcp", "--rtu", "--wiring",
+                                                  "--netting", NULL };
         int takes = 0;
         for (int w = 0; with_value[w] != NULL; w++) {
             takes |= strcmp(a, with_value[w]) == 0;
@@ -201,6 +224,16 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
             o->tcp_given = 1;
         } else if (strcmp(a, "--rtu") == 0) {
             o->rtu = val;
+        } else if (strcmp(a, "--wiring") == 0 || strcmp(a, "--netting") == 0) {
+            char why[200];
+            if (a[2] == 'w' ? ms_wiring_parse(val, &o->wiring, why, sizeof(why)) != 0
+                            : ms_netting_parse(val, &o->wiring.netting, why, sizeof(why)) != 0) {
+                ms_error("run: %s", why);
+                return -1;
+            }
+            if (o->wiring.wiring == MC_WIRING_MULTI) {
+                o->wiring.voltages = 3; /* a three-phase supply's circuits, round-robin */
+            }
         } else if (strcmp(a, "--no-dashboard") == 0) {
             o->dashboard = 0;
         } else if (strcmp(a, "--json") == 0) {
@@ -337,6 +370,10 @@ typedef struct sim {
     int have_wave;
     ms_wave_t fixed;           /* --load */
     int32_t *bv, *bi;          /* sample buffer of whole cycles */
+    int poly;                  /* a poly-phase wiring: frames instead of bv, bi */
+    ms_frame_wave_t fwave;     /* poly-phase: on the line now */
+    int have_fwave;
+    int32_t *bf;               /* poly-phase: frame buffer of whole cycles (blen frames) */
     uint32_t blen;             /* its length */
     uint32_t cursor;           /* next sample of the buffer */
     int periodic;              /* the buffer repeats seamlessly */
@@ -439,6 +476,23 @@ static void set_wave(sim_t *s, const ms_wave_t *w)
                  s->bi, s->blen);
 }
 
+/* The poly-phase line: the same buffer plan, frames of every channel. */
+static void set_frames(sim_t *s, const ms_frame_wave_t *w)
+{
+    if (s->have_fwave && memcmp(w, &s->fwave, sizeof(*w)) == 0) {
+        return;
+    }
+    if (!s->have_fwave || w->freq != s->fwave.freq) {
+        plan_buffer(s, w->freq);
+        s->cursor = 0;
+        s->phase0 = 0.0;
+    }
+    s->fwave = *w;
+    s->have_fwave = 1;
+    ms_frame_fill(w, s->phase0, MS_SAMPLE_RATE, s->app.u_full_scale / 8388608.0, MS_I_FULL_SCALE / 8388608.0,
+                  s->bf, s->blen);
+}
+
 /* Book the windows the meter closed (mc_storage_window: tariff, demand, saves), each at
  * the simulated time of its end. */
 static void book_windows(sim_t *s)
@@ -466,7 +520,12 @@ static void feed(sim_t *s, uint32_t n)
     while (n > 0) {
         if (s->cursor >= s->blen) {
             s->cursor = 0;
-            if (!s->periodic) { /* continue the phase into a fresh buffer */
+            if (!s->periodic && s->poly) {
+                const double c = s->phase0 + s->fwave.freq * (double)s->blen / MS_SAMPLE_RATE;
+                s->phase0 = c - floor(c);
+                ms_frame_fill(&s->fwave, s->phase0, MS_SAMPLE_RATE, a->u_full_scale / 8388608.0,
+                              MS_I_FULL_SCALE / 8388608.0, s->bf, s->blen);
+            } else if (!s->periodic) { /* continue the phase into a fresh buffer */
                 const double c = s->phase0 + s->wave.freq * (double)s->blen / MS_SAMPLE_RATE;
                 s->phase0 = c - floor(c);
                 ms_wave_fill(&s->wave, s->phase0, MS_SAMPLE_RATE, MS_U_FULL_SCALE / 8388608.0,
@@ -477,7 +536,11 @@ static void feed(sim_t *s, uint32_t n)
         if (k > n) {
             k = n;
         }
-        mc_meter_process(&a->meter, s->bv + s->cursor, s->bi + s->cursor, k);
+        if (s->poly) {
+            mc_meter_process_frames(&a->meter, s->bf + (size_t)s->cursor * s->fwave.channels, k);
+        } else {
+            mc_meter_process(&a->meter, s->bv + s->cursor, s->bi + s->cursor, k);
+        }
         s->cursor += k;
         a->samples += k;
         n -= k;
@@ -640,6 +703,15 @@ static void print_status(sim_t *s, double real_elapsed, int final)
         s->pulse_marker = !s->pulse_marker;
         s->last_pulses = a->pulses;
     }
+    /* poly-phase: the elements of the same window, their energy since the start */
+    static ms_poly_view_t view;
+    if (s->poly) {
+        if (ms_poly_capture(&a->meter, &view) != 0) {
+            memset(&view, 0, sizeof(view));
+            view.n = a->wiring.circuits;
+        }
+        ms_poly_energies(&a->meter, &view);
+    }
     if (s->o.json) {
         printf("{\"time\":\"%s\",\"urms\":%.4f,\"irms\":%.5f,\"p\":%.3f,\"q\":%.3f,\"s\":%.3f,\"pf\":%.5f,"
                "\"freq\":%.4f,\"active_import_wh\":%.6f,\"active_export_wh\":%.6f,"
@@ -655,6 +727,9 @@ static void print_status(sim_t *s, double real_elapsed, int final)
         }
         printf("],\"pulses\":%llu,\"relay\":%d,\"di\":%d,\"modbus_requests\":%llu,\"real_s\":%.3f",
                (unsigned long long)a->pulses, relay, di, (unsigned long long)s->mb_requests, real_elapsed);
+        if (s->poly) {
+            ms_poly_json(stdout, &a->wiring, &view, r.q);
+        }
         if (final) {
             printf(",\"final\":true,\"settlements\":%u,\"saves\":%u,\"events\":%u", s->settlements, s->saves,
                    run_events(s));
@@ -670,6 +745,20 @@ static void print_status(sim_t *s, double real_elapsed, int final)
 #endif
         }
         printf("}\n");
+    } else if ((!s->o.dashboard || final) && s->poly) {
+        /* the totals' line with each element's P after them */
+        char ph[MC_MAX_CIRCUITS * 24] = "";
+        size_t at = 0;
+        for (unsigned k = 0; k < view.n && at < sizeof(ph); k++) {
+            char label[8];
+            ms_element_label(&a->wiring, k, label, sizeof(label));
+            const int m = snprintf(ph + at, sizeof(ph) - at, " %s %.1f", label, view.ph[k].p);
+            at += m > 0 ? (size_t)m : 0u;
+        }
+        printf("%s U %.2f V I %.3f A F %.3f Hz P %.1f W Q %.1f var S %.1f VA PF %.3f |%s W | import %.6f Wh "
+               "export %.6f Wh | rate %d | relay %s DI %s%s\n",
+               ts, r.urms, r.irms, r.freq, r.p, r.q, r.s, r.pf, ph, ai, ae, rate, relay ? "closed" : "open",
+               di ? "closed" : "open", final ? " (saved)" : "");
     } else if (!s->o.dashboard || final) {
         printf("%s U %.2f V I %.3f A F %.3f Hz P %.1f W Q %.1f var S %.1f VA PF %.3f | import %.6f Wh "
                "export %.6f Wh | rate %d | relay %s DI %s%s\n",
@@ -678,18 +767,77 @@ static void print_status(sim_t *s, double real_elapsed, int final)
     } else {
         static const char *const names[] = { "", "T1 sharp", "T2 peak", "T3 flat", "T4 valley" };
         printf("\033[H"); /* home: every line below overwrites the last frame's */
-        printf("metersim  %s   rate %s   %s\033[K\n", ts, rate >= 1 && rate <= 4 ? names[rate] : "?",
-               s->o.speed_max ? "speed max" : "");
+        if (s->poly && s->progress >= 0.0) { /* poly-phase: the progress up here, to leave room */
+            char prog[48];
+            if (s->eta_s >= 0.0) {
+                snprintf(prog, sizeof(prog), "  %.1f %%, %.0f s left", 100.0 * s->progress, s->eta_s);
+            } else {
+                snprintf(prog, sizeof(prog), "  %.1f %% done", 100.0 * s->progress);
+            }
+            printf("metersim  %s  rate %s  %s%s\033[K\n", ts, rate >= 1 && rate <= 4 ? names[rate] : "?",
+                   s->o.speed_max ? "speed max" : "", prog);
+        } else {
+            printf("metersim  %s   rate %s   %s\033[K\n", ts, rate >= 1 && rate <= 4 ? names[rate] : "?",
+                   s->o.speed_max ? "speed max" : "");
+        }
         printf("------------------------------------------------------------------\033[K\n");
         printf("  U %9.2f V      I %9.3f A      F %8.3f Hz\033[K\n", r.urms, r.irms, r.freq);
         printf("  P %9.1f W      Q %9.1f var    S %8.1f VA    PF %6.3f\033[K\n", r.p, r.q, r.s, r.pf);
-        printf("------------------------------------------------------------------\033[K\n");
-        printf("  active    import %14.3f kWh   export %14.3f kWh\033[K\n", ai / 1000.0, ae / 1000.0);
-        printf("  reactive  import %14.3f kvarh export %14.3f kvarh\033[K\n", ri / 1000.0, re / 1000.0);
-        for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
-            printf("  %-9s import %14.3f kWh   export %14.3f kWh%s\033[K\n", names[k],
-                   WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
-                   WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0, (int)k == rate ? "  <" : "");
+        if (s->poly) { /* a line per element, two for the system; lines of at most 79 columns */
+            const mc_poly_reading_t *pp = &view.poly;
+            for (unsigned k = 0; k < view.n; k++) {
+                const mc_phase_reading_t *p = &view.ph[k];
+                char label[8];
+                ms_element_label(&a->wiring, k, label, sizeof(label));
+                printf("  %-3s U %7.2f V  I %7.3f A  P %8.1f W  Q %8.1f var  PF %6.3f\033[K\n", label, p->urms,
+                       p->irms, p->p, p->q, p->pf);
+            }
+            const char *seq = pp->sequence == MC_SEQ_ABC ? "ABC" : (pp->sequence == MC_SEQ_ACB ? "ACB" : "none");
+            const int three = a->wiring.wiring == MC_WIRING_3P4W || a->wiring.wiring == MC_WIRING_3P3W ||
+                              (a->wiring.wiring == MC_WIRING_MULTI && a->wiring.voltages == 3);
+            if (three) {
+                printf("  S vector %9.1f VA   U12 %6.1f  U23 %6.1f  U31 %6.1f V   sequence %s\033[K\n",
+                       pp->s_vector, pp->u_ll[0], pp->u_ll[1], pp->u_ll[2], seq);
+            } else {
+                printf("  S vector %9.1f VA   U12 %6.1f V\033[K\n", pp->s_vector, pp->u_ll[0]);
+            }
+            char line[120];
+            size_t at = 0;
+            line[0] = '\0';
+            if (three) {
+                at += (size_t)snprintf(line + at, sizeof(line) - at, "  unbalance U %.2f %%", pp->u_unbalance_pct);
+                if (a->wiring.wiring != MC_WIRING_MULTI) {
+                    at += (size_t)snprintf(line + at, sizeof(line) - at, "  I %.2f %%", pp->i_unbalance_pct);
+                }
+            }
+            if (a->wiring.wiring == MC_WIRING_3P4W || a->wiring.wiring == MC_WIRING_1P3W) {
+                at += (size_t)snprintf(line + at, sizeof(line) - at, "   neutral %.3f A (calculated)",
+                                       pp->i_neutral_calc);
+            }
+            if (pp->missing != 0) {
+                at += (size_t)snprintf(line + at, sizeof(line) - at, "   MISSING PHASE");
+            }
+            if (at > 0) {
+                printf("%.79s\033[K\n", line);
+            }
+            printf("------------------------------------------------------------------\033[K\n");
+            printf("  kWh import %12.3f export %12.3f   kvarh +%10.3f -%10.3f\033[K\n", ai / 1000.0, ae / 1000.0,
+                   ri / 1000.0, re / 1000.0);
+            printf("  import kWh"); /* the rates on one line: the elements took their room */
+            for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+                printf("  T%u%s%10.3f", k, (int)k == rate ? "<" : " ",
+                       WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0);
+            }
+            printf("\033[K\n");
+        } else {
+            printf("------------------------------------------------------------------\033[K\n");
+            printf("  active    import %14.3f kWh   export %14.3f kWh\033[K\n", ai / 1000.0, ae / 1000.0);
+            printf("  reactive  import %14.3f kvarh export %14.3f kvarh\033[K\n", ri / 1000.0, re / 1000.0);
+            for (unsigned k = 1; k <= MC_TARIFF_RATES; k++) {
+                printf("  %-9s import %14.3f kWh   export %14.3f kWh%s\033[K\n", names[k],
+                       WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_IMPORT)) / 1000.0,
+                       WH(mc_tariff_energy(&a->tariff, k, MC_TK_ACTIVE_EXPORT)) / 1000.0, (int)k == rate ? "  <" : "");
+            }
         }
         if (s->have_panel) {
             printf("------------------------------------------------------------------\033[K\n");
@@ -711,7 +859,7 @@ static void print_status(sim_t *s, double real_elapsed, int final)
             mbpoll_tcp(s, line + 4, sizeof(line) - 4);
             printf("%.79s\033[K\n", line);
         }
-        if (s->progress >= 0.0) {
+        if (s->progress >= 0.0 && !s->poly) {
             if (s->eta_s >= 0.0) {
                 printf("  run %5.1f %% done, about %.0f s left\033[K\n", 100.0 * s->progress, s->eta_s);
             } else {
@@ -939,7 +1087,9 @@ int ms_cmd_run(int argc, char **argv)
      * written still survives kill -9 (the kernel keeps it) and close() syncs. */
     mc_posix_nvm_set_sync(&file, !o->speed_max);
     ms_app_t *a = &s->app;
-    rc = ms_app_start(a, start, &nvm, (o->cal_switch ? MS_APP_CAL_SWITCH : 0u) | (o->new_state ? MS_APP_NEW_METER : 0u));
+    rc = ms_app_start_wiring(a, start, &nvm,
+                             (o->cal_switch ? MS_APP_CAL_SWITCH : 0u) | (o->new_state ? MS_APP_NEW_METER : 0u),
+                             &o->wiring);
     if (rc != MC_OK) {
         mc_posix_nvm_close(&file);
         if (rc == MC_ERR_BLANK || rc == MC_ERR_VERSION) { /* not ours, and left as it is */
@@ -951,7 +1101,11 @@ int ms_cmd_run(int argc, char **argv)
     }
     s->bv = malloc(20u * MS_SAMPLE_RATE * sizeof(int32_t));
     s->bi = malloc(20u * MS_SAMPLE_RATE * sizeof(int32_t));
-    if (s->bv == NULL || s->bi == NULL) {
+    s->poly = o->wiring.wiring != MC_WIRING_1P2W;
+    if (s->poly) {
+        s->bf = malloc((size_t)20u * MS_SAMPLE_RATE * ms_wiring_channels(&o->wiring) * sizeof(int32_t));
+    }
+    if (s->bv == NULL || s->bi == NULL || (s->poly && s->bf == NULL)) {
         ms_error("run: out of memory");
         return MS_EXIT_FAIL;
     }
@@ -1073,24 +1227,42 @@ int ms_cmd_run(int argc, char **argv)
     uint64_t sim_seconds = 0;
     unsigned household_minute = UINT32_MAX;
     ms_wave_t w;
+    static ms_frame_wave_t fw; /* poly-phase: the load of this minute */
+    if (s->poly && o->load != NULL) {
+        ms_frame_from_load(&s->fixed, &o->wiring, &fw);
+    }
     while (!g_stop) {
         const mc_time_t now = ms_app_now(a);
         if (now >= stop_at || a->samples >= stop_samples) {
             break;
         }
-        /* the load for this second */
-        if (o->load != NULL) {
-            w = s->fixed;
-        } else if (now / 60u != household_minute) {
-            household_minute = now / 60u;
-            ms_household(now, &w);
+        if (s->poly) { /* the poly-phase line: the business day or the balanced --load */
+            if (o->load == NULL && now / 60u != household_minute) {
+                household_minute = now / 60u;
+                ms_business(now, &o->wiring, &fw);
+            }
+            static ms_frame_wave_t fline;
+            fline = fw;
+            if (!mc_model_relay(&a->model)) {
+                ms_frame_no_current(&fline);
+            }
+            set_frames(s, &fline);
+            feed(s, MS_SAMPLE_RATE);
+        } else {
+            /* the load for this second */
+            if (o->load != NULL) {
+                w = s->fixed;
+            } else if (now / 60u != household_minute) {
+                household_minute = now / 60u;
+                ms_household(now, &w);
+            }
+            ms_wave_t line = w;
+            if (!mc_model_relay(&a->model)) {
+                memset(line.i, 0, sizeof(line.i));
+            }
+            set_wave(s, &line);
+            feed(s, MS_SAMPLE_RATE);
         }
-        ms_wave_t line = w;
-        if (!mc_model_relay(&a->model)) {
-            memset(line.i, 0, sizeof(line.i));
-        }
-        set_wave(s, &line);
-        feed(s, MS_SAMPLE_RATE);
         sim_seconds++;
         int err = mc_storage_poll(&a->st, ms_app_now(a));
         if (err < 0 && s->storage_err == 0) {
@@ -1200,6 +1372,7 @@ int ms_cmd_run(int argc, char **argv)
     const int crc = mc_posix_nvm_close(&file);
     free(s->bv);
     free(s->bi);
+    free(s->bf);
     if (rc != MC_OK || crc != MC_OK) {
         ms_error("run: saving the state failed (%s)", mc_strerror(rc != MC_OK ? rc : crc));
         return MS_EXIT_FAIL;

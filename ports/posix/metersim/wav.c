@@ -1,5 +1,5 @@
 /*
- * metersim: streaming RIFF/WAVE reader (see wav.h).
+ * metersim: streaming RIFF/WAVE reader of 1..20 channels (see wav.h).
  * SPDX-License-Identifier: MIT
  */
 #include "wav.h"
@@ -42,7 +42,12 @@ static int skip(FILE *f, uint64_t n)
     return 0;
 }
 
-int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
+/* KSDATAFORMAT_SUBTYPE_PCM / _IEEE_FLOAT: {000000tt-0000-0010-8000-00aa00389b71}, after the tag. */
+static const uint8_t guid_tail[14] = { 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+                                       0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71 };
+
+/* Open with 2 channels exactly (two_only) or 1..MS_WAV_MAX_CHANNELS. */
+static int wav_open(ms_wav_t *w, const char *path, int two_only, char *err, size_t errlen)
 {
     memset(w, 0, sizeof(*w));
     w->f = fopen(path, "rb");
@@ -81,6 +86,11 @@ int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
                     return fail(w, err, errlen, path, "truncated extensible fmt chunk");
                 }
                 tag = le16(fmt + 24);
+                if (memcmp(fmt + 26, guid_tail, sizeof(guid_tail)) != 0) {
+                    return fail(w, err, errlen, path,
+                                "unsupported WAVE_FORMAT_EXTENSIBLE sub-format (PCM or IEEE float only)");
+                }
+                w->extensible = 1;
             }
             if (tag == 1) {
                 if (w->bits != 16 && w->bits != 24 && w->bits != 32) {
@@ -103,8 +113,14 @@ int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
                 w->f = NULL;
                 return -1;
             }
-            if (channels != 2) {
+            if (two_only && channels != 2) {
                 snprintf(err, errlen, "%s: %u channels (2 needed: voltage, current)", path, (unsigned)channels);
+                fclose(w->f);
+                w->f = NULL;
+                return -1;
+            }
+            if (channels < 1 || channels > MS_WAV_MAX_CHANNELS) {
+                snprintf(err, errlen, "%s: %u channels (1..%u)", path, (unsigned)channels, MS_WAV_MAX_CHANNELS);
                 fclose(w->f);
                 w->f = NULL;
                 return -1;
@@ -116,7 +132,8 @@ int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
                 w->f = NULL;
                 return -1;
             }
-            if (w->block_align != 2u * (w->bits / 8u)) {
+            w->channels = channels;
+            if (w->block_align != (unsigned)channels * (w->bits / 8u)) {
                 return fail(w, err, errlen, path, "inconsistent block alignment");
             }
             have_fmt = 1;
@@ -144,6 +161,16 @@ int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
             return fail(w, err, errlen, path, "truncated chunk");
         }
     }
+}
+
+int ms_wav_open(ms_wav_t *w, const char *path, char *err, size_t errlen)
+{
+    return wav_open(w, path, 1, err, errlen);
+}
+
+int ms_wav_open_any(ms_wav_t *w, const char *path, char *err, size_t errlen)
+{
+    return wav_open(w, path, 0, err, errlen);
 }
 
 static int32_t clip_code(double c)
@@ -200,6 +227,34 @@ size_t ms_wav_read(ms_wav_t *w, int32_t *ch1, int32_t *ch2, size_t n)
         for (size_t k = 0; k < got; k++) {
             ch1[done + k] = decode(w, buf + k * per);
             ch2[done + k] = decode(w, buf + k * per + per / 2);
+        }
+        done += got;
+        w->data_left -= (uint64_t)got * per;
+        if (got < want) { /* the file ends before the declared data size */
+            w->data_left = 0;
+        }
+    }
+    return done;
+}
+
+size_t ms_wav_read_frames(ms_wav_t *w, int32_t *frames, size_t n)
+{
+    uint8_t buf[8 * 1024];
+    const size_t per = w->block_align, nch = w->channels, width = w->bits / 8u;
+    size_t done = 0;
+    while (done < n && w->f != NULL && per > 0 && w->data_left >= per) {
+        size_t want = n - done;
+        if (want > sizeof(buf) / per) {
+            want = sizeof(buf) / per;
+        }
+        if (want > w->data_left / per) {
+            want = (size_t)(w->data_left / per);
+        }
+        size_t got = fread(buf, per, want, w->f);
+        for (size_t k = 0; k < got; k++) {
+            for (size_t c = 0; c < nch; c++) {
+                frames[(done + k) * nch + c] = decode(w, buf + k * per + c * width);
+            }
         }
         done += got;
         w->data_left -= (uint64_t)got * per;
