@@ -4,7 +4,7 @@
  * @brief Umbrella header: include this to use every metercore module.
  *
  * metercore turns voltage and current ADC sample streams into what a
- * revenue-grade single-phase energy meter reports. See mc_meter.h for the core
+ * revenue-grade energy meter of any wiring reports. See mc_meter.h for the core
  * and the Modules page for the others.
  */
 #ifndef METERCORE_METERCORE_H
