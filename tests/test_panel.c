@@ -435,7 +435,7 @@ static void test_pages_synthetic(void **state)
     expect_screen(MC_PANEL_MEASURE, "RELAY CLOSED", "DI CLOSED", "");
     short_k(K1);
     assert_int_equal(scr()->page, MC_PANEL_PAGE_SW);
-    expect_screen(MC_PANEL_MEASURE, "SW 0.1.0 MAP 2", "CRC 12AB34CD", "KPM31BK-00012345");
+    expect_screen(MC_PANEL_MEASURE, "SW 0.1.0 MAP 3", "CRC 12AB34CD", "KPM31BK-00012345");
     /* wraps to the first page; K2 goes back */
     short_k(K1);
     assert_int_equal(scr()->page, MC_PANEL_PAGE_UIF);

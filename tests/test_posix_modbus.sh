@@ -271,7 +271,7 @@ for k, a in enumerate((0x8E, 0x90, 0x92)):
 near("import rate 1 (1040H)", f32(0x1040), imp, 1e-9)
 near("export (0084H)", f32(0x84), 0.0, 0.0)
 near("rate in force (1024H)", regs[0x1024], 1, 0)
-near("map version (101AH)", regs[0x101A], 2, 0)
+near("map version (101AH)", regs[0x101A], 3, 0)
 near("address (0001H)", regs[0x0001], 1, 0)
 near("baud code (0002H)", regs[0x0002], 4, 0)
 near("clock hour (100BH)", regs[0x100B], 12, 0)

@@ -4,6 +4,8 @@
  * client would, and checked against what the test itself knows:
  *   - the register list of the reference device (tests/data/kpm31-register-map.csv, a copy of shared/reference),
  *   - the analytic truth of a synthetic 230 V / 5 A / PF 0.5L / 50 Hz signal,
+ *   - the analytic truth of an unbalanced three-phase system fed to a 3P4W meter (phasors: per-phase
+ *     values and angles, line-to-line voltages, sequence components, the neutral),
  *   - energy the test booked into the tariff itself (exact watt-hours per rate and month),
  *   - values the test wrote.
  * Nothing is expected because the code returned it earlier.
@@ -549,6 +551,15 @@ static void snap_same(const snap_t *s, const char *what)
     assert_int_equal(s->relay_calls, g.relay_calls);
 }
 
+static uint64_t energy_sum_q(const mc_energy_t *e)
+{
+    uint64_t s = 0;
+    for (unsigned k = 0; k < MC_E_COUNT; k++) {
+        s += e->q[k];
+    }
+    return s;
+}
+
 static const mc_reg_entry_t *entry_of(unsigned addr)
 {
     size_t n;
@@ -687,7 +698,7 @@ static void test_table_well_formed(void **state)
         assert_true(e->count >= 1u);
         assert_true(e->qty > MC_QTY_NONE && e->qty < MC_QTY_COUNT);
         assert_true(e->access == MC_ACC_R || e->access == MC_ACC_W || e->access == MC_ACC_RW);
-        assert_true(e->unit <= MC_UNIT_KVARH);
+        assert_true(e->unit <= MC_UNIT_PERCENT);
         if (k > 0u && e->addr < prev_end) {
             fail_msg("entry %zu at %04XH: not sorted or overlaps the previous one (ends %04XH)", k, e->addr,
                      prev_end);
@@ -1179,7 +1190,8 @@ static void test_write_refused_registers(void **state)
     /* Read-only and unserved registers: exception 02. */
     static const uint16_t ro[] = {0x0003, 0x000B, 0x000D, 0x0030, 0x0031, 0x0070, 0x0080, 0x009C, 0x019E, 0x0FFF,
                                   0x1005, 0x1010, 0x1018, 0x101A, 0x101B, 0x1020, 0x1021, 0x1022, 0x1024, 0x1030,
-                                  0x1040, 0x1104, 0x1121, 0x122B, 0xFFFF};
+                                  0x1040, 0x1104, 0x1121, 0x122B, 0x1400, 0x1401, 0x1406, 0x1410, 0x1412,
+                                  0x1420, 0x1500, 0x1502, 0x15FE, 0x16A0, 0x16BE, 0x16C0, 0xFFFF};
     for (size_t k = 0; k < sizeof(ro) / sizeof(ro[0]); k++) {
         if (wr1(ro[k], 1) != MC_MB_EX_ILLEGAL_ADDRESS) {
             fail_msg("FC06 to %04XH: expected exception 02", ro[k]);
@@ -2337,6 +2349,430 @@ static void test_event_log_registers(void **state)
     assert_int_equal(wr1(0x1302, 1), MC_MB_EX_ILLEGAL_ADDRESS);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Poly-phase: the wiring, the totals' extras and the per-element block      */
+
+/* A 3P4W meter of its own (the fixture's meter is 1P2W): state arrays of the largest size. */
+static mc_meter_t g3;
+static mc_meter_channel_t g3_ch[MC_MAX_CHANNELS];
+static mc_meter_pair_t g3_pr[MC_MAX_PAIRS];
+static mc_meter_element_t g3_el[MC_MAX_CIRCUITS];
+static double g3_seconds; /* sum of the window durations (energy since the first window) */
+
+static void on_window3(void *ctx, const mc_reading_t *r)
+{
+    (void)ctx;
+    g3_seconds += (double)r->duration_s;
+}
+
+/* The unbalanced system the poly tests feed: phase k's rms voltage and angle (ABC wye, degrees),
+ * rms current and the current's lag behind its voltage (> 0 inductive). Phase 3 exports. */
+static const double ph_u[3] = {230.0, 220.0, 240.0};
+static const double ph_ua[3] = {0.0, -120.0, 120.0};
+static const double ph_i[3] = {5.0, 3.0, 2.0};
+static const double ph_phi[3] = {30.0, -20.0, 120.0};
+#define PH_U_FS 500.0
+#define PH_I_FS 100.0
+#define PH_FS 4000.0
+
+typedef struct cplx {
+    double re, im;
+} cplx_t;
+
+static cplx_t phasor(double rms, double deg)
+{
+    const double a = deg * M_PI / 180.0;
+    return (cplx_t){rms * cos(a), rms * sin(a)};
+}
+
+static cplx_t c_add(cplx_t a, cplx_t b)
+{
+    return (cplx_t){a.re + b.re, a.im + b.im};
+}
+
+static cplx_t c_mul(cplx_t a, cplx_t b)
+{
+    return (cplx_t){a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
+}
+
+static double c_abs(cplx_t a)
+{
+    return hypot(a.re, a.im);
+}
+
+/* Negative over positive sequence component of three phasors, % (the analytic unbalance). */
+static double unbalance_pct(const cplx_t x[3])
+{
+    const cplx_t a = phasor(1.0, 120.0), a2 = phasor(1.0, 240.0);
+    const cplx_t pos = c_add(x[0], c_add(c_mul(a, x[1]), c_mul(a2, x[2])));
+    const cplx_t neg = c_add(x[0], c_add(c_mul(a2, x[1]), c_mul(a, x[2])));
+    return 100.0 * c_abs(neg) / c_abs(pos);
+}
+
+/* Start the 3P4W meter and feed it 3 s of the system: frames U1 U2 U3 I1 I2 I3, 24-bit codes. */
+static void meter3_start(void)
+{
+    memset(&g3, 0, sizeof(g3));
+    g3_seconds = 0.0;
+    mc_meter_config_t cfg;
+    mc_meter_config_default(&cfg);
+    cfg.sample_rate_hz = (uint32_t)PH_FS;
+    cfg.un = 230.0f;
+    cfg.in = 5.0f;
+    cfg.imax = 60.0f;
+    cfg.u_scale = (float)(PH_U_FS / 8388608.0);
+    cfg.i_scale = (float)(PH_I_FS / 8388608.0);
+    cfg.wiring = MC_WIRING_3P4W;
+    cfg.channel_state = g3_ch;
+    cfg.pair_state = g3_pr;
+    cfg.element_state = g3_el;
+    cfg.on_window = on_window3;
+    assert_int_equal(mc_meter_channels(&cfg), 6);
+    assert_int_equal(mc_meter_elements(&cfg), 3);
+    assert_int_equal(mc_meter_init(&g3, &cfg), MC_OK);
+    static int32_t frames[400 * 6];
+    const double theta0 = 37.0;
+    for (unsigned blk = 0; blk < 30u; blk++) {
+        for (unsigned n = 0; n < 400u; n++) {
+            const double t = (double)(blk * 400u + n) / PH_FS;
+            for (unsigned k = 0; k < 3u; k++) {
+                const double wt = 2.0 * M_PI * F0 * t + (theta0 + ph_ua[k]) * M_PI / 180.0;
+                const double u = SQRT2 * ph_u[k] * sin(wt);
+                const double i = SQRT2 * ph_i[k] * sin(wt - ph_phi[k] * M_PI / 180.0);
+                frames[6u * n + k] = (int32_t)lround(u / (PH_U_FS / 8388608.0));
+                frames[6u * n + 3u + k] = (int32_t)lround(i / (PH_I_FS / 8388608.0));
+            }
+        }
+        assert_true(mc_meter_process_frames(&g3, frames, 400) >= 0);
+    }
+    assert_true(g3_seconds > 1.5);
+}
+
+/* The model over the 3P4W meter, without a tariff (the energy registers are then the meter's). */
+static int setup_poly(void **state)
+{
+    (void)state;
+    fx(MC_FEAT_RELAY | MC_FEAT_DI, 0, 0);
+    meter3_start();
+    mc_model_config_t cfg = {0, 0, 60, 65535, 600, 65535, 3600};
+    mc_model_hooks_t h = {hook_on_change, hook_relay,    hook_di,     hook_now,     hook_set_clock,
+                          hook_checksum,  &g,            NULL,        NULL,         hook_mono,
+                          hook_cal_switch, hook_commit,  hook_on_auth, hook_audit_counter};
+    assert_int_equal(mc_model_init(&g.md, &cfg, &h, &g3, NULL, NULL), MC_OK);
+    mc_session_init(&g.sess, &g.guard);
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_OK);
+    return 0;
+}
+
+/* The per-element quantities in their register order, and each one's value in a phase reading. */
+static const mc_qty el_qty[8] = {MC_QTY_EL_VOLTAGE, MC_QTY_EL_CURRENT, MC_QTY_EL_P, MC_QTY_EL_Q,
+                                 MC_QTY_EL_S, MC_QTY_EL_PF, MC_QTY_EL_U_ANGLE, MC_QTY_EL_I_ANGLE};
+
+static float el_value(const mc_phase_reading_t *r, unsigned q)
+{
+    const float v[8] = {r->urms, r->irms, r->p, r->q, r->s, r->pf, r->u_angle_deg, r->i_angle_deg};
+    return v[q];
+}
+
+/* Angle difference a - b folded into (-180, 180]. */
+static double angle_diff(double a, double b)
+{
+    double d = fmod(a - b, 360.0);
+    d = d > 180.0 ? d - 360.0 : (d <= -180.0 ? d + 360.0 : d);
+    return d;
+}
+
+static void check_poly_registers(int cdab)
+{
+    uint16_t r[125];
+    char what[96];
+    /* Wiring and elements, and the block of each per-element quantity (16 floats), element by element:
+     * the registers read the meter's own phase readings, bit for bit, and those the analytic truth. */
+    rd_ok(0x1400, 6, r);
+    assert_int_equal(r[0], MC_WIRING_3P4W);
+    assert_int_equal(r[1], 3);
+    assert_int_equal(r[2], MC_SEQ_ABC);
+    assert_int_equal(r[3], 0); /* no voltage missing */
+    assert_int_equal(r[4], 0); /* ABC, no neutral channel to mismatch, nothing missing, reference U1 */
+    assert_int_equal(r[5], 0);
+    for (unsigned q = 0; q < 8u; q++) {
+        const unsigned base = 0x1500u + 0x20u * q;
+        assert_int_equal(mc_reg_element_addr(el_qty[q], 0), base);
+        rd_ok(base, 32, r);
+        for (unsigned k = 0; k < MC_MAX_CIRCUITS; k++) {
+            const float got = regs_float(r + 2u * k, cdab);
+            snprintf(what, sizeof(what), "%04XH (element %u, quantity %u)", base + 2u * k, k, q);
+            if (k >= 3u) {
+                if (fbits(got) != 0u) {
+                    fail_msg("%s: an element the meter does not have reads %.9g", what, (double)got);
+                }
+                continue;
+            }
+            mc_phase_reading_t pr;
+            assert_int_equal(mc_meter_phase_reading(&g3, k, &pr), MC_OK);
+            if (fbits(got) != fbits(el_value(&pr, q))) {
+                fail_msg("%s: register %.9g, mc_meter_phase_reading %.9g", what, (double)got,
+                         (double)el_value(&pr, q));
+            }
+            const double phi = ph_phi[k] * M_PI / 180.0;
+            const double s = ph_u[k] * ph_i[k];
+            const double truth[6] = {ph_u[k], ph_i[k], s * cos(phi), s * sin(phi), s, cos(phi)};
+            if (q < 6u) {
+                assert_rel(got, truth[q], q == 3u || q == 2u ? 2e-3 : REL_MEAS, what);
+            } else {
+                const double want = q == 6u ? ph_ua[k] : ph_ua[k] - ph_phi[k];
+                if (!(fabs(angle_diff(got, want)) < 0.05)) {
+                    fail_msg("%s: angle %.4f, expected %.4f", what, (double)got, want);
+                }
+            }
+        }
+    }
+    /* The totals' extras against the analytic system. */
+    cplx_t u[3], i[3], isum = {0.0, 0.0};
+    double p = 0.0, qq = 0.0;
+    for (unsigned k = 0; k < 3u; k++) {
+        u[k] = phasor(ph_u[k], ph_ua[k]);
+        i[k] = phasor(ph_i[k], ph_ua[k] - ph_phi[k]);
+        isum = c_add(isum, i[k]);
+        p += ph_u[k] * ph_i[k] * cos(ph_phi[k] * M_PI / 180.0);
+        qq += ph_u[k] * ph_i[k] * sin(ph_phi[k] * M_PI / 180.0);
+    }
+    rd_ok(0x1410, 18, r);
+    assert_rel(regs_float(r + 0, cdab), hypot(p, qq), REL_MEAS, "vector S 1410H");
+    for (unsigned k = 0; k < 3u; k++) {
+        const cplx_t d = c_add(u[k], (cplx_t){-u[(k + 1u) % 3u].re, -u[(k + 1u) % 3u].im});
+        snprintf(what, sizeof(what), "line-to-line %04XH", 0x1412u + 2u * k);
+        assert_rel(regs_float(r + 2u + 2u * k, cdab), c_abs(d), REL_MEAS, what);
+    }
+    if (!(fabs(regs_float(r + 8, cdab) - unbalance_pct(u)) < 0.05)) {
+        fail_msg("voltage unbalance 1418H %.4f %%, expected %.4f %%", (double)regs_float(r + 8, cdab), unbalance_pct(u));
+    }
+    if (!(fabs(regs_float(r + 10, cdab) - unbalance_pct(i)) < 0.1)) {
+        fail_msg("current unbalance 141AH %.4f %%, expected %.4f %%", (double)regs_float(r + 10, cdab),
+                 unbalance_pct(i));
+    }
+    assert_rel(regs_float(r + 12, cdab), c_abs(isum), 2e-3, "neutral 141CH (calculated: no IN channel)");
+    assert_rel(regs_float(r + 14, cdab), c_abs(isum), 2e-3, "neutral, calculated 141EH");
+    assert_int_equal(fbits(regs_float(r + 16, cdab)), 0); /* residual: no measured IN */
+    /* ... and bit for bit the meter's poly reading. */
+    mc_poly_reading_t pp;
+    assert_int_equal(mc_meter_poly_reading(&g3, &pp), MC_OK);
+    const float pv[9] = {pp.s_vector, pp.u_ll[0], pp.u_ll[1], pp.u_ll[2], pp.u_unbalance_pct,
+                         pp.i_unbalance_pct, pp.i_neutral, pp.i_neutral_calc, pp.i_residual};
+    for (unsigned k = 0; k < 9u; k++) {
+        assert_int_equal(fbits(regs_float(r + 2u * k, cdab)), fbits(pv[k]));
+    }
+    /* The basic measurements stay the totals: P and Q the sums, S the arithmetic sum, U and I the means. */
+    rd_ok(0x0030, 14, r);
+    mc_reading_t tot;
+    assert_int_equal(mc_meter_reading(&g3, &tot), MC_OK);
+    const float tv[7] = {tot.urms, tot.irms, tot.p, tot.q, tot.s, tot.pf, tot.freq};
+    for (unsigned k = 0; k < 7u; k++) {
+        assert_int_equal(fbits(regs_float(r + 2u * k, cdab)), fbits(tv[k]));
+    }
+    const double s_sum = ph_u[0] * ph_i[0] + ph_u[1] * ph_i[1] + ph_u[2] * ph_i[2];
+    assert_rel(regs_float(r + 0, cdab), (ph_u[0] + ph_u[1] + ph_u[2]) / 3.0, REL_MEAS, "U 0030H (mean)");
+    assert_rel(regs_float(r + 2, cdab), (ph_i[0] + ph_i[1] + ph_i[2]) / 3.0, REL_MEAS, "I 0032H (mean)");
+    assert_rel(regs_float(r + 4, cdab), p, REL_MEAS, "P 0034H (sum)");
+    assert_rel(regs_float(r + 6, cdab), qq, 2e-3, "Q 0036H (sum)");
+    assert_rel(regs_float(r + 8, cdab), s_sum, REL_MEAS, "S 0038H (arithmetic sum)");
+    assert_rel(regs_float(r + 12, cdab), F0, 2e-4, "F 003CH");
+}
+
+static void test_poly_registers_3p4w(void **state)
+{
+    (void)state;
+    check_poly_registers(0);
+    assert_int_equal(wr1(0x1001, 1), 0);
+    check_poly_registers(1);
+    /* The same through the model API, and the argument's range. */
+    mc_value_t v;
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_EL_VOLTAGE, 2, &v), MC_OK);
+    assert_true(v.is_float);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_EL_VOLTAGE, 15, &v), MC_OK);
+    assert_int_equal(fbits(v.f), 0);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_EL_VOLTAGE, 16, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_EL_E_REACTIVE_Q4, 16, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_U_LL, 2, &v), MC_OK);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_U_LL, 3, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_WIRING, 1, &v), MC_ERR_INVAL);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_ELEMENTS, 0, &v), MC_OK);
+    assert_false(v.is_float);
+    assert_int_equal(v.u, 3);
+    /* mc_reg_element_addr(): the documented layout, nothing outside it. */
+    assert_int_equal(mc_reg_element_addr(MC_QTY_EL_E_REACTIVE_Q4, 15), 0x16BE);
+    assert_int_equal(mc_reg_element_addr(MC_QTY_EL_VOLTAGE, 16), 0);
+    assert_int_equal(mc_reg_element_addr(MC_QTY_I_RESIDUAL, 0), 0);
+}
+
+/* Each element's energy registers: its own, booked by its own sign, against P and Q times the time measured. */
+static void test_poly_energy_registers(void **state)
+{
+    (void)state;
+    uint16_t r[32];
+    char what[96];
+    /* Element k, register kind j (AI, AE, Q1..Q4) is at 1600H + 20H * j + 2k. */
+    for (unsigned j = 0; j < MC_E_COUNT; j++) {
+        const unsigned base = 0x1600u + 0x20u * j;
+        assert_int_equal(mc_reg_element_addr((mc_qty)(MC_QTY_EL_E_ACTIVE_IMPORT + j), 0), base);
+        rd_ok(base, 32, r);
+        for (unsigned k = 0; k < MC_MAX_CIRCUITS; k++) {
+            const float got = regs_float(r + 2u * k, 0);
+            snprintf(what, sizeof(what), "%04XH (element %u, register %u)", base + 2u * k, k, j);
+            if (k >= 3u) {
+                assert_int_equal(fbits(got), 0);
+                continue;
+            }
+            mc_energy_t e;
+            assert_int_equal(mc_meter_phase_energy(&g3, k, &e), MC_OK);
+            if (fbits(got) != fbits(mc_energy_kwh(e.q[j]))) {
+                fail_msg("%s: register %.9g, mc_meter_phase_energy %.9g kWh", what, (double)got,
+                         (double)mc_energy_kwh(e.q[j]));
+            }
+            /* Truth: P and Q of the phase over every window since the first, booked by their sign. */
+            const double phi = ph_phi[k] * M_PI / 180.0;
+            const double pk = ph_u[k] * ph_i[k] * cos(phi), qk = ph_u[k] * ph_i[k] * sin(phi);
+            const double kwh_p = fabs(pk) * g3_seconds / 3.6e6, kwh_q = fabs(qk) * g3_seconds / 3.6e6;
+            double want = 0.0;
+            switch (j) {
+            case MC_E_ACTIVE_IMPORT:
+                want = pk > 0.0 ? kwh_p : 0.0;
+                break;
+            case MC_E_ACTIVE_EXPORT:
+                want = pk < 0.0 ? kwh_p : 0.0;
+                break;
+            case MC_E_REACTIVE_Q1:
+                want = pk >= 0.0 && qk > 0.0 ? kwh_q : 0.0;
+                break;
+            case MC_E_REACTIVE_Q2:
+                want = pk < 0.0 && qk > 0.0 ? kwh_q : 0.0;
+                break;
+            case MC_E_REACTIVE_Q3:
+                want = pk < 0.0 && qk < 0.0 ? kwh_q : 0.0;
+                break;
+            default:
+                want = pk >= 0.0 && qk < 0.0 ? kwh_q : 0.0;
+                break;
+            }
+            assert_rel(got, want, 3e-3, what);
+        }
+    }
+    /* The totals keep booking the sum (the default netting): import = (P1 + P2 + P3) t. */
+    double p = 0.0;
+    for (unsigned k = 0; k < 3u; k++) {
+        p += ph_u[k] * ph_i[k] * cos(ph_phi[k] * M_PI / 180.0);
+    }
+    assert_rel(rdf(0x0082, 0), p * g3_seconds / 3.6e6, 3e-3, "total active import 0082H");
+    assert_int_equal(fbits(rdf(0x0084, 0)), 0); /* phase 3 exports, the sum does not */
+    /* An energy clear clears the elements' registers too. */
+    assert_int_equal(wr1(0x000C, MC_CLEAR_ENERGY_COMMAND), 0);
+    for (unsigned j = 0; j < MC_E_COUNT; j++) {
+        rd_ok(0x1600u + 0x20u * j, 32, r);
+        for (unsigned k = 0; k < 32u; k++) {
+            if (r[k] != 0u) {
+                fail_msg("%04XH reads %04XH after the energy clear", 0x1600u + 0x20u * j + k, r[k]);
+            }
+        }
+    }
+    for (unsigned k = 0; k < 3u; k++) {
+        mc_energy_t e;
+        assert_int_equal(mc_meter_phase_energy(&g3, k, &e), MC_OK);
+        assert_int_equal(energy_sum_q(&e), 0);
+    }
+}
+
+/* The block is read-only: writes refused over the bus (exception 02) and through the model, nothing changes. */
+static void test_poly_writes_refused(void **state)
+{
+    (void)state;
+    snap_t s;
+    snap_take(&s);
+    const mc_meter_t meter0 = g3;
+    uint16_t f[4];
+    float_regs(1.0f, 0, f);
+    float_regs(2.0f, 0, f + 2);
+    static const uint16_t addrs[] = {0x1400, 0x1401, 0x1405, 0x1410, 0x1416, 0x1420, 0x1500, 0x1504,
+                                     0x15E0, 0x1600, 0x1602, 0x16A0, 0x16BE};
+    for (size_t k = 0; k < sizeof(addrs) / sizeof(addrs[0]); k++) {
+        if (wr1(addrs[k], 1) != MC_MB_EX_ILLEGAL_ADDRESS) {
+            fail_msg("FC06 to %04XH: expected exception 02", addrs[k]);
+        }
+        if (wrn(addrs[k], 2, f) != MC_MB_EX_ILLEGAL_ADDRESS || wrn(addrs[k], 4, f) != MC_MB_EX_ILLEGAL_ADDRESS) {
+            fail_msg("FC10 to %04XH: expected exception 02", addrs[k]);
+        }
+    }
+    /* Every new quantity: no write level, refused by both write paths, whoever writes. */
+    for (unsigned q = MC_QTY_WIRING; q < MC_QTY_COUNT; q++) {
+        assert_int_equal(mc_qty_level((mc_qty)q), MC_LEVEL_NONE);
+        const int is_float = q >= MC_QTY_S_VECTOR;
+        mc_write_item_t it;
+        memset(&it, 0, sizeof(it));
+        it.qty = (uint8_t)q;
+        it.is_float = (uint8_t)is_float;
+        if (is_float) {
+            it.f = 1.0f;
+        } else {
+            it.u = 1u;
+        }
+        for (int src = MC_SRC_BUS; src <= MC_SRC_LOCAL; src++) {
+            if (mc_model_write(&g.md, &it, 1, (mc_source)src) != MC_ERR_INVAL) {
+                fail_msg("quantity %u written by source %d", q, src);
+            }
+        }
+        assert_int_equal(mc_model_write_session(&g.md, &g.sess, &it, 1, MC_SRC_BUS), MC_ERR_INVAL);
+    }
+    snap_same(&s, "the poly-phase block");
+    assert_memory_equal(&g3, &meter0, sizeof(meter0));
+}
+
+/* A single-phase meter: wiring 0, one element, element 0 the totals, the rest and the extras 0. */
+static void test_poly_registers_1p2w(void **state)
+{
+    (void)state;
+    uint16_t r[125];
+    rd_ok(0x1400, 6, r);
+    assert_int_equal(r[0], MC_WIRING_1P2W);
+    assert_int_equal(r[1], 1);
+    assert_int_equal(r[2], MC_SEQ_NONE);
+    assert_int_equal(r[3], 0);
+    assert_int_equal(r[4], 0);
+    assert_int_equal(r[5], 0);
+    /* Element 0 reads what the basic registers read (the meter is its one element); the others 0. */
+    const unsigned basic[8] = {0x0030, 0x0032, 0x0034, 0x0036, 0x0038, 0x003A, 0, 0};
+    for (unsigned q = 0; q < 8u; q++) {
+        rd_ok(0x1500u + 0x20u * q, 32, r);
+        if (basic[q] != 0u) {
+            assert_int_equal(fbits(regs_float(r, 0)), fbits(rdf(basic[q], 0)));
+        } else if (q == 6u) {
+            assert_true(fabs(regs_float(r, 0)) < 0.01f); /* U1 against itself */
+        } else {
+            assert_true(fabs(angle_diff(regs_float(r, 0), -PHI)) < 0.05); /* the current lags by 60 degrees */
+        }
+        for (unsigned k = 2; k < 32u; k++) {
+            assert_int_equal(r[k], 0);
+        }
+    }
+    /* Element 0's energy registers are the meter's registers (the tariff books them by rate). */
+    mc_energy_t e;
+    assert_int_equal(mc_meter_energy(&g.meter, &e), MC_OK);
+    assert_true(e.q[MC_E_ACTIVE_IMPORT] > 0u);
+    for (unsigned j = 0; j < MC_E_COUNT; j++) {
+        rd_ok(0x1600u + 0x20u * j, 32, r);
+        assert_int_equal(fbits(regs_float(r, 0)), fbits(mc_energy_kwh(e.q[j])));
+        for (unsigned k = 2; k < 32u; k++) {
+            assert_int_equal(r[k], 0);
+        }
+    }
+    /* The extras: no line-to-line voltage, unbalance or neutral; vector S from the totals' P and Q. */
+    rd_ok(0x1410, 18, r);
+    assert_rel(regs_float(r, 0), hypot(g.truth.p, g.truth.q1), REL_MEAS, "vector S 1410H");
+    for (unsigned k = 2; k < 18u; k++) {
+        assert_int_equal(r[k], 0);
+    }
+    /* The map version says the block is there. */
+    assert_int_equal(rd1(MC_REG_MAP_VERSION_ADDR), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2368,6 +2804,10 @@ int main(void)
         cmocka_unit_test_setup(test_broadcast, setup_default),
         cmocka_unit_test_setup(test_model_api, setup_default),
         cmocka_unit_test_setup(test_event_log_registers, setup_default),
+        cmocka_unit_test_setup(test_poly_registers_1p2w, setup_default),
+        cmocka_unit_test_setup(test_poly_registers_3p4w, setup_poly),
+        cmocka_unit_test_setup(test_poly_energy_registers, setup_poly),
+        cmocka_unit_test_setup(test_poly_writes_refused, setup_poly),
     };
     /* MC_TEST_FILTER=<glob> runs only the matching tests. */
     const char *filter = getenv("MC_TEST_FILTER");

@@ -22,6 +22,11 @@
  * 0, length, sequence, CRC-32 over the 12 bytes before it and the payload;
  * a commit marker in the slot's last programming unit).
  *
+ * Meters of several elements (3P4W, up to 16 circuits): each element's registers are set by the test
+ * (the core's part) and must come back as the test set them; a memory of format 2.0 is frozen here
+ * (an image CRC and an energy record written by the 2.0 code) to show that a single-element meter
+ * still writes it byte for byte and that a meter of several elements mounts it and upgrades.
+ *
  * The power-cut sweep runs a scripted life (about 2000 saves, a parameter
  * change, an energy clear, freezes by the window path and by a clock set, a
  * clock set backwards, power-fail warnings) once, with a hook before every
@@ -60,6 +65,7 @@
 #endif
 
 #define Q MC_ENERGY_QUANTA_PER_WH
+#define SQRT2_T 1.4142135623730951 /* sqrt(2), for the test's own waveforms */
 
 /* Record kinds and layout (src/storage/mc_storage.c, "On-NVM format"). */
 #define KIND_ENERGY 1u
@@ -74,6 +80,13 @@
 #define AREA_COUNT_TEST 5u
 #define HDR 16u
 #define MARKER 0x5Au /* first byte of the commit marker in a slot's last programming unit */
+/* Record minors (mc_storage.c, "On-NVM format"): each record carries that of its own layout. 2.1
+ * changed the energy record of a meter of several elements only, so a single-element meter's
+ * records, config and history records are all of minor 0, and its memory is of format 2.0. */
+#define MINOR_BASE 0u
+#define MINOR_ELEMENTS 1u
+#define FORMAT_1P2W ((MC_STORAGE_FORMAT_MAJOR << 8) | MINOR_BASE)
+#define FORMAT_POLY ((MC_STORAGE_FORMAT_MAJOR << 8) | MINOR_ELEMENTS)
 
 static mc_time_t T(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
 {
@@ -116,6 +129,10 @@ typedef struct app {
     mc_storage_config_t scfg;
     nvm_emu_t *emu;
     mc_time_t now; /* the simulated clock */
+    /* the state of a meter of several elements (app_init_wired()) */
+    mc_meter_channel_t ch[MC_MAX_CHANNELS];
+    mc_meter_pair_t pr[MC_MAX_PAIRS];
+    mc_meter_element_t el[MC_MAX_CIRCUITS];
 } app_t;
 
 static mc_time_t app_now(void *ctx)
@@ -139,8 +156,10 @@ static int app_event_read(void *ctx, unsigned index, mc_event_t *out)
     return mc_storage_event_read(&((app_t *)ctx)->st, index, out);
 }
 
-/* Fresh instances at time `now`, storage configured on `nvm` with `cfg` (NULL: defaults), not mounted. */
-static void app_init_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_storage_config_t *cfg)
+/* Fresh instances at time `now`, storage configured on `nvm` with `cfg` (NULL: defaults), not mounted;
+ * the meter wired as `wiring` (MC_WIRING_MULTI: `circuits` circuits on one voltage). */
+static void app_init_wired(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_storage_config_t *cfg,
+                           mc_wiring wiring, unsigned circuits)
 {
     memset(a, 0, sizeof(*a));
     a->now = now;
@@ -148,6 +167,14 @@ static void app_init_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_
     mc_meter_config_default(&mc);
     mc.u_scale = 400.0f / 8388608.0f;
     mc.i_scale = 100.0f / 8388608.0f;
+    if (wiring != MC_WIRING_1P2W) {
+        mc.wiring = wiring;
+        mc.voltages = 1;
+        mc.circuits = (uint8_t)circuits;
+        mc.channel_state = a->ch;
+        mc.pair_state = a->pr;
+        mc.element_state = a->el;
+    }
     assert_int_equal(mc_meter_init(&a->meter, &mc), MC_OK);
     mc_tariff_config_t tc;
     mc_tariff_config_default(&tc);
@@ -171,6 +198,11 @@ static void app_init_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_
         mc_storage_config_default(&a->scfg);
     }
     a->scfg.nvm = *nvm;
+}
+
+static void app_init_nvm(app_t *a, const mc_nvm_t *nvm, mc_time_t now, const mc_storage_config_t *cfg)
+{
+    app_init_wired(a, nvm, now, cfg, MC_WIRING_1P2W, 1);
 }
 
 static int app_mount(app_t *a)
@@ -341,6 +373,19 @@ static int find_event(const app_t *a, uint8_t type, unsigned depth, mc_event_t *
         }
     }
     return -1;
+}
+
+/* Storage format upgrades logged (MC_EV_FORMAT, arg 0, from an older format: old value not 0). */
+static unsigned count_upgrades(const app_t *a)
+{
+    unsigned c = 0;
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        c += mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == MC_EV_FORMAT && ev.arg == 0u &&
+             ev.old_value != 0u;
+    }
+    return c;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1514,6 +1559,753 @@ static void assert_same_energy(const app_t *got, const app_t *want)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The elements' registers of a meter of several elements (format 2.1)      */
+
+/*
+ * Frozen format 2.0: frozen_life() run with the storage code of format 2.0 (src/storage/mc_storage.c
+ * of commit 63306c9, the last before the elements' registers) left an image whose CRC-32 is
+ * FROZEN_20_IMAGE_CRC and whose newest energy record (header and payload) is frozen_20_energy[].
+ * Made by a program of this file's app_init_nvm(), window_delta() and frozen_life() linked with that
+ * mc_storage.c and the library (x86-64; the same on any little-endian LP64 ABI: the records are
+ * images of fixed-width fields, and the script books energy only, so no float of the state depends
+ * on rounding). The image covers the parameters, tariff and events too: a change of what a
+ * single-element meter stores (a default, the schedule, an event) shows here, and is a new storage
+ * format minor, with frozen data of its own.
+ */
+#define FROZEN_20_IMAGE_CRC 0xFF62B3F4u
+/* energy area: sectors 0..2, slot 496 bytes, newest slot 1, payload 476 bytes */
+static const uint8_t frozen_20_energy[492] = {
+    0x43, 0x4D, 0x01, 0x02, 0x00, 0x00, 0xDC, 0x01, 0x08, 0x00, 0x00, 0x00, 0x0A, 0x0C, 0xD1, 0x22,
+    0x00, 0x00, 0x00, 0x00, 0x75, 0x84, 0x74, 0x2D, 0x00, 0xD7, 0x73, 0x2D, 0x00, 0x00, 0x00, 0x00,
+    0x67, 0x94, 0xB0, 0x63, 0x0C, 0x00, 0x00, 0x00, 0x7E, 0x86, 0xA3, 0xCC, 0x00, 0x00, 0x00, 0x00,
+    0x9D, 0x49, 0x0C, 0x2C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0xDD, 0x5E, 0x2D, 0x00, 0x00, 0x00, 0x00, 0x47, 0xA6, 0xBF, 0x58, 0x00, 0x00, 0x00, 0x00,
+    0x67, 0x94, 0xB0, 0x63, 0x0C, 0x00, 0x00, 0x00, 0x7E, 0x86, 0xA3, 0xCC, 0x00, 0x00, 0x00, 0x00,
+    0x9D, 0x49, 0x0C, 0x2C, 0x03, 0x00, 0x00, 0x00, 0x48, 0x83, 0x1E, 0x86, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x67, 0x94, 0xB0, 0x63, 0x0C, 0x00, 0x00, 0x00, 0x7E, 0x86, 0xA3, 0xCC, 0x00, 0x00, 0x00, 0x00,
+    0x9D, 0x49, 0x0C, 0x2C, 0x03, 0x00, 0x00, 0x00, 0x48, 0x83, 0x1E, 0x86, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xAC, 0x84, 0x74, 0x2D,
+    0x00, 0x00, 0x00, 0x00, 0x0F, 0x05, 0x01, 0x00, 0x0F, 0x00, 0x00, 0x00,
+};
+
+static rec_t forge(fx_t *f, const app_t *a, unsigned area, uint8_t kind, uint32_t off, const void *bytes, size_t n);
+
+#define FROZEN_WINDOWS 60u
+#define FROZEN_DT 20u
+#define ENERGY_LEN_2_0 476u /* payload of an energy record of 2.0 (the frozen record's length) */
+
+/* One window of the frozen script: energy only (P and S 0: the demand state stays all zero). */
+static void frozen_feed(app_t *a, uint32_t w)
+{
+    const mc_energy_t d = window_delta(w, 1);
+    mc_energy_t e;
+    assert_int_equal(mc_meter_energy(&a->meter, &e), MC_OK);
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        e.q[k] += d.q[k];
+    }
+    assert_int_equal(mc_meter_set_energy(&a->meter, &e), MC_OK);
+    a->now += FROZEN_DT;
+    mc_reading_t r;
+    memset(&r, 0, sizeof(r));
+    r.delta = d;
+    r.duration_s = (float)FROZEN_DT;
+    assert_true(mc_storage_window(&a->st, a->now, &r) >= 0);
+}
+
+/* The frozen script on a blank 16 x 1 KiB memory (4-byte units): a first start at 2024-03-01 12:00,
+ * 60 windows of 20 s, an address change, a power-fail warning. */
+static void frozen_life(app_t *a, nvm_emu_t *e)
+{
+    assert_int_equal(app_boot(a, e, T(2024, 3, 1, 12, 0, 0)), MC_OK);
+    for (uint32_t w = 0; w < FROZEN_WINDOWS; w++) {
+        frozen_feed(a, w);
+    }
+    assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 33), MC_OK);
+    a->now += 5u;
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+}
+
+/* The frozen script's energy, from its windows alone. */
+static mc_energy_t frozen_energy(void)
+{
+    mc_energy_t e;
+    memset(&e, 0, sizeof(e));
+    for (uint32_t w = 0; w < FROZEN_WINDOWS; w++) {
+        const mc_energy_t d = window_delta(w, 1);
+        for (int k = 0; k < MC_E_COUNT; k++) {
+            e.q[k] += d.q[k];
+        }
+    }
+    return e;
+}
+
+/* The tariff's lifetime totals over rates, per register kind, as quanta of the meter's registers. */
+static void assert_tariff_books(const app_t *a, const mc_energy_t *e)
+{
+    assert_int_equal(tariff_kind(&a->tariff, MC_TK_ACTIVE_IMPORT), e->q[MC_E_ACTIVE_IMPORT]);
+    assert_int_equal(tariff_kind(&a->tariff, MC_TK_ACTIVE_EXPORT), e->q[MC_E_ACTIVE_EXPORT]);
+    assert_int_equal(tariff_kind(&a->tariff, MC_TK_REACTIVE_IMPORT), mc_energy_reactive_import(e));
+    assert_int_equal(tariff_kind(&a->tariff, MC_TK_REACTIVE_EXPORT), mc_energy_reactive_export(e));
+}
+
+/* The newest energy slot's header and payload bytes. */
+static const uint8_t *energy_slot_bytes(nvm_emu_t *e, const app_t *a, rec_t *r)
+{
+    *r = newest_record(e, &a->st, AREA_ENERGY, KIND_ENERGY);
+    assert_true(r->found);
+    return nvm_emu_at(e, r->sector, r->offset);
+}
+
+/* A single-element meter writes exactly what format 2.0 wrote: the whole image of the frozen script,
+ * byte for byte, and so its energy record; and it reads the frozen record back. */
+static void test_1p2w_image_unchanged(void **state)
+{
+    (void)state;
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 16, 1024, 4, 0xFF), 0);
+    app_t *a = calloc(2, sizeof(app_t));
+    assert_non_null(a);
+    frozen_life(&a[0], &e);
+    rec_t r;
+    const uint8_t *rec = energy_slot_bytes(&e, &a[0], &r);
+    assert_int_equal(r.len, ENERGY_LEN_2_0);
+    assert_int_equal(r.minor, MINOR_BASE);
+    assert_int_equal(a[0].st.area[AREA_ENERGY].slot_size, 496);
+    assert_memory_equal(rec, frozen_20_energy, sizeof(frozen_20_energy));
+    const uint32_t crc = mc_crc32(0, e.mem, (size_t)e.sector_count * e.sector_size);
+    if (crc != FROZEN_20_IMAGE_CRC) {
+        fail_msg("the image of a single-element meter is no longer that of format 2.0: CRC %08X, 2.0 wrote %08X "
+                 "(see the frozen data's comment)",
+                 crc, FROZEN_20_IMAGE_CRC);
+    }
+    /* The frozen record mounts: the script's energy, booked by the tariff, the address. */
+    assert_int_equal(app_boot(&a[1], &e, a[0].now + 60u), MC_OK);
+    const mc_energy_t want = frozen_energy();
+    assert_memory_equal(&a[1].meter.energy, &want, sizeof(want));
+    assert_tariff_books(&a[1], &want);
+    assert_int_equal(a[1].model.params.address, 33);
+    assert_int_equal(a[1].model.errors, 0);
+    assert_int_equal(count_upgrades(&a[1]), 0);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+/* A meter of several elements: its own registers per element, as the test sets them (the core's part). */
+static void set_elements(app_t *a, const mc_energy_t *el, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        assert_int_equal(mc_meter_set_phase_energy(&a->meter, k, &el[k]), MC_OK);
+    }
+}
+
+static void assert_elements(const app_t *a, const mc_energy_t *want, unsigned n, const char *what)
+{
+    for (unsigned k = 0; k < n; k++) {
+        mc_energy_t got;
+        assert_int_equal(mc_meter_phase_energy(&a->meter, k, &got), MC_OK);
+        if (memcmp(&got, &want[k], sizeof(got)) != 0) {
+            fail_msg("%s: element %u: active import %llu quanta, expected %llu", what, k,
+                     (unsigned long long)got.q[MC_E_ACTIVE_IMPORT], (unsigned long long)want[k].q[MC_E_ACTIVE_IMPORT]);
+        }
+    }
+}
+
+/* One window of a meter of n elements: element k's registers grow by its own delta (a phase may
+ * export while the others import), the totals by their sum (as MC_NETTING_PHASE books them), then
+ * storage books the window. el[] and tot are the test's own account, updated alike. */
+static mc_energy_t element_delta(uint32_t w, unsigned k)
+{
+    mc_energy_t d = window_delta(w * 17u + k, 1);
+    for (int j = 0; j < MC_E_COUNT; j++) {
+        d.q[j] /= 3u;
+    }
+    return d;
+}
+
+static void feed_elements(app_t *a, uint32_t w, unsigned n, mc_energy_t *el, mc_energy_t *tot)
+{
+    mc_energy_t sum;
+    memset(&sum, 0, sizeof(sum));
+    for (unsigned k = 0; k < n; k++) {
+        const mc_energy_t d = element_delta(w, k);
+        for (int j = 0; j < MC_E_COUNT; j++) {
+            el[k].q[j] += d.q[j];
+            sum.q[j] += d.q[j];
+        }
+    }
+    for (int j = 0; j < MC_E_COUNT; j++) {
+        tot->q[j] += sum.q[j];
+    }
+    set_elements(a, el, n);
+    assert_int_equal(mc_meter_set_energy(&a->meter, tot), MC_OK);
+    a->now += 10u;
+    mc_reading_t r;
+    memset(&r, 0, sizeof(r));
+    r.delta = sum;
+    r.duration_s = 10.0f;
+    const int rc = mc_storage_window(&a->st, a->now, &r);
+    if (rc < 0) {
+        fail_msg("window %u: %s", w, mc_strerror(rc));
+    }
+}
+
+/* Boot a meter of `wiring` (multi: `circuits`) on an emulator. */
+static int app_boot_wired(app_t *a, nvm_emu_t *e, mc_time_t now, mc_wiring wiring, unsigned circuits)
+{
+    mc_nvm_t nvm;
+    nvm_emu_port(e, &nvm);
+    app_init_wired(a, &nvm, now, NULL, wiring, circuits);
+    a->emu = e;
+    return app_mount(a);
+}
+
+/* Round trip of a meter of n elements on a geometry: every energy save holds the elements' registers
+ * of its moment (a cut without warning restores those of the last save), a power-fail warning all of
+ * them; the record is of minor 1 and as long as the format says. */
+static void elements_round_trip(uint32_t count, uint32_t size, uint32_t prog, mc_wiring wiring, unsigned n)
+{
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, count, size, prog, 0xFF), 0);
+    app_t *a = calloc(3, sizeof(app_t));
+    assert_non_null(a);
+    const mc_time_t t0 = T(2024, 6, 3, 9, 0, 0);
+    assert_int_equal(app_boot_wired(&a[0], &e, t0, wiring, n), MC_OK);
+    assert_int_equal(count_upgrades(&a[0]), 0);
+    mc_event_t ev;
+    assert_true(find_event(&a[0], MC_EV_FORMAT, 4, &ev) >= 0);
+    assert_int_equal(ev.new_value, FORMAT_POLY); /* a first start of a meter of several elements: 2.1 */
+    mc_energy_t el[MC_MAX_CIRCUITS], tot, saved_el[MC_MAX_CIRCUITS], saved_tot;
+    memset(el, 0, sizeof(el));
+    memset(&tot, 0, sizeof(tot));
+    memcpy(saved_el, el, sizeof(el));
+    saved_tot = tot;
+    unsigned saves = 0;
+    for (uint32_t w = 0; w < 40u; w++) {
+        const uint32_t seq = a[0].st.area[AREA_ENERGY].seq;
+        feed_elements(&a[0], w, n, el, &tot);
+        if (a[0].st.area[AREA_ENERGY].seq != seq) { /* saved in this window */
+            memcpy(saved_el, el, sizeof(el));
+            saved_tot = tot;
+            saves++;
+        }
+    }
+    assert_true(saves >= 2u);
+    /* the newest record: minor 1, the 2.0 part and the elements' block */
+    rec_t r;
+    const uint8_t *rec = energy_slot_bytes(&e, &a[0], &r);
+    assert_int_equal(r.minor, MINOR_ELEMENTS);
+    assert_int_equal(r.len, ENERGY_LEN_2_0 + 8u + 48u * n);
+    assert_int_equal(rd32(rec + HDR + ENERGY_LEN_2_0), n);
+    assert_int_equal(rd32(rec + HDR + ENERGY_LEN_2_0 + 4u), 0);
+    /* a cut without warning: the last save's state, elements and totals of the same moment */
+    assert_int_equal(app_boot_wired(&a[1], &e, a[0].now + 1u, wiring, n), MC_OK);
+    assert_memory_equal(&a[1].meter.energy, &saved_tot, sizeof(saved_tot));
+    assert_elements(&a[1], saved_el, n, "after a cut without warning");
+    assert_int_equal(a[1].model.errors, 0);
+    /* the warning: everything */
+    feed_elements(&a[1], 100, n, saved_el, &saved_tot);
+    assert_int_equal(mc_storage_power_fail(&a[1].st, a[1].now), MC_OK);
+    assert_int_equal(app_boot_wired(&a[2], &e, a[1].now + 1u, wiring, n), MC_OK);
+    assert_memory_equal(&a[2].meter.energy, &saved_tot, sizeof(saved_tot));
+    assert_tariff_books(&a[2], &saved_tot);
+    assert_elements(&a[2], saved_el, n, "after a power-fail warning");
+    assert_int_equal(a[2].model.errors, 0);
+    assert_int_equal(count_upgrades(&a[2]), 0);
+    assert_flash_rules(&e);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+static void test_elements_round_trip_3p4w(void **state)
+{
+    (void)state;
+    elements_round_trip(64, 1024, 4, MC_WIRING_3P4W, 3);
+    elements_round_trip(13, 1024, 1, MC_WIRING_3P4W, 3); /* the smallest memory of 1 KiB sectors */
+    elements_round_trip(8, 4096, 8, MC_WIRING_3P4W, 3);   /* the smallest of 4 KiB (history and config combined) */
+}
+
+/* 16 circuits: 776 bytes more per energy record, so 2 KiB sectors at least; on 1 KiB sectors at most 10
+ * elements, and a mount with more is refused (MC_ERR_INVAL) without a byte written. */
+static void test_elements_16_circuits(void **state)
+{
+    (void)state;
+    elements_round_trip(9, 2048, 8, MC_WIRING_MULTI, 16);  /* the smallest memory of 2 KiB sectors */
+    elements_round_trip(64, 4096, 4, MC_WIRING_MULTI, 16); /* the metersim geometry */
+    elements_round_trip(13, 1024, 4, MC_WIRING_MULTI, 10); /* the most on 1 KiB sectors, the smallest memory */
+    elements_round_trip(64, 1024, 16, MC_WIRING_MULTI, 10); /* ... with 16-byte units: 1008 bytes a slot */
+    static const uint32_t progs[4] = {1, 4, 8, 16};
+    for (unsigned i = 0; i < 4u; i++) {
+        nvm_emu_t e;
+        assert_int_equal(nvm_emu_init(&e, 64, 1024, progs[i], 0xFF), 0);
+        app_t *a = calloc(1, sizeof(app_t));
+        assert_non_null(a);
+        assert_int_equal(app_boot_wired(a, &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_MULTI, 11), MC_ERR_INVAL);
+        assert_int_equal(app_boot_wired(a, &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_MULTI, 16), MC_ERR_INVAL);
+        assert_int_equal(e.st.progs + e.st.erases, 0);
+        assert_int_equal(app_boot_wired(a, &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_MULTI, 10), MC_OK);
+        free(a);
+        nvm_emu_free(&e);
+    }
+}
+
+/* A memory of format 2.0 (the frozen record in an image of the frozen script) under a meter of three
+ * elements: the totals, tariff and parameters restored, the elements from 0, the upgrade logged once,
+ * the energy saved in the new layout at once; then the elements' registers go on like any energy. */
+static void test_elements_old_format_mount(void **state)
+{
+    (void)state;
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 16, 1024, 4, 0xFF), 0);
+    app_t *a = calloc(4, sizeof(app_t));
+    assert_non_null(a);
+    frozen_life(&a[0], &e);
+    rec_t r;
+    uint8_t *rec = (uint8_t *)energy_slot_bytes(&e, &a[0], &r);
+    memcpy(rec, frozen_20_energy, sizeof(frozen_20_energy)); /* the bytes format 2.0 wrote, whatever happens above */
+    const mc_energy_t frozen = frozen_energy();
+    assert_int_equal(app_boot_wired(&a[1], &e, a[0].now + 60u, MC_WIRING_3P4W, 3), MC_OK);
+    assert_memory_equal(&a[1].meter.energy, &frozen, sizeof(frozen));
+    assert_tariff_books(&a[1], &frozen);
+    assert_int_equal(a[1].model.params.address, 33);
+    assert_int_equal(a[1].model.errors, 0);
+    mc_energy_t el[MC_MAX_CIRCUITS], tot = frozen;
+    memset(el, 0, sizeof(el));
+    assert_elements(&a[1], el, 3, "a 2.0 record");
+    assert_int_equal(count_upgrades(&a[1]), 1);
+    mc_event_t ev;
+    assert_true(find_event(&a[1], MC_EV_FORMAT, 3, &ev) >= 0);
+    assert_int_equal(ev.arg, 0);
+    assert_int_equal(ev.old_value, FORMAT_1P2W);
+    assert_int_equal(ev.new_value, FORMAT_POLY);
+    uint32_t c;
+    assert_int_equal(mc_storage_audit_counter(&a[1].st, MC_AUDIT_FORMAT, &c), MC_OK);
+    assert_int_equal(c, 2); /* the first start and the upgrade */
+    const uint8_t *now_rec = energy_slot_bytes(&e, &a[1], &r);
+    assert_int_equal(r.minor, MINOR_ELEMENTS);
+    assert_int_equal(r.len, ENERGY_LEN_2_0 + 8u + 3u * 48u);
+    /* the registers, totals and this month as 2.0 had them (the meta and the demand state moved on) */
+    assert_memory_equal(now_rec + HDR + 16u, frozen_20_energy + HDR + 16u, 48u + 2u * 128u);
+    /* The elements' registers from here on, across a warning and a cut without one. */
+    for (uint32_t w = 0; w < 30u; w++) {
+        feed_elements(&a[1], w, 3, el, &tot);
+    }
+    assert_int_equal(mc_storage_power_fail(&a[1].st, a[1].now), MC_OK);
+    assert_int_equal(app_boot_wired(&a[2], &e, a[1].now + 60u, MC_WIRING_3P4W, 3), MC_OK);
+    assert_memory_equal(&a[2].meter.energy, &tot, sizeof(tot));
+    assert_tariff_books(&a[2], &tot);
+    assert_elements(&a[2], el, 3, "after the upgrade and a warning");
+    assert_int_equal(count_upgrades(&a[2]), 1); /* logged once */
+    assert_int_equal(a[2].model.errors, 0);
+    /* A single-element meter on that memory: the totals (at the 3P4W slots), not the elements. */
+    assert_int_equal(app_boot(&a[3], &e, a[2].now + 60u), MC_OK);
+    assert_memory_equal(&a[3].meter.energy, &tot, sizeof(tot));
+    assert_tariff_books(&a[3], &tot);
+    assert_int_equal(a[3].model.errors, 0);
+    assert_flash_rules(&e);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+/* A record of another element count (the wiring changed: 3 phases to 4 circuits): the totals, not
+ * the elements, and no upgrade; the next save writes the new count. */
+static void test_elements_other_count(void **state)
+{
+    (void)state;
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 32, 2048, 8, 0xFF), 0);
+    app_t *a = calloc(3, sizeof(app_t));
+    assert_non_null(a);
+    assert_int_equal(app_boot_wired(&a[0], &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_3P4W, 3), MC_OK);
+    mc_energy_t el[MC_MAX_CIRCUITS], tot;
+    memset(el, 0, sizeof(el));
+    memset(&tot, 0, sizeof(tot));
+    for (uint32_t w = 0; w < 25u; w++) {
+        feed_elements(&a[0], w, 3, el, &tot);
+    }
+    assert_int_equal(mc_storage_power_fail(&a[0].st, a[0].now), MC_OK);
+    assert_int_equal(app_boot_wired(&a[1], &e, a[0].now + 5u, MC_WIRING_MULTI, 4), MC_OK);
+    assert_memory_equal(&a[1].meter.energy, &tot, sizeof(tot));
+    assert_tariff_books(&a[1], &tot);
+    mc_energy_t zero[MC_MAX_CIRCUITS];
+    memset(zero, 0, sizeof(zero));
+    assert_elements(&a[1], zero, 4, "a record of three elements under four");
+    assert_int_equal(count_upgrades(&a[1]), 0);
+    assert_int_equal(a[1].model.errors, 0);
+    memset(el, 0, sizeof(el));
+    for (uint32_t w = 0; w < 5u; w++) {
+        feed_elements(&a[1], w, 4, el, &tot);
+    }
+    assert_int_equal(mc_storage_power_fail(&a[1].st, a[1].now), MC_OK);
+    assert_int_equal(app_boot_wired(&a[2], &e, a[1].now + 5u, MC_WIRING_MULTI, 4), MC_OK);
+    assert_memory_equal(&a[2].meter.energy, &tot, sizeof(tot));
+    assert_elements(&a[2], el, 4, "four elements saved");
+    assert_flash_rules(&e);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+/* An elements' block out of range, with a valid CRC (a forgery or damage behind the CRC): the record is
+ * insane, the older copy is used, flagged. */
+static void test_elements_insane_block(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t off;
+        uint32_t value;
+        const char *what;
+    } forged[4] = {
+        {0u, 17u, "17 elements"},
+        {0u, 1u, "1 element"},
+        {4u, 1u, "reserved not 0"},
+        {8u + 48u + 4u, 0x40000000u, "a register above MC_STORAGE_QUANTA_MAX"}, /* element 1, import, high word */
+    };
+    for (unsigned i = 0; i < 4u; i++) {
+        nvm_emu_t e;
+        assert_int_equal(nvm_emu_init(&e, 32, 1024, 4, 0xFF), 0);
+        fx_t *f = calloc(1, sizeof(fx_t));
+        assert_non_null(f);
+        f->emu = e;
+        assert_int_equal(app_boot_wired(&f->a, &f->emu, T(2024, 6, 3, 9, 0, 0), MC_WIRING_3P4W, 3), MC_OK);
+        mc_energy_t el[MC_MAX_CIRCUITS], tot;
+        memset(el, 0, sizeof(el));
+        memset(&tot, 0, sizeof(tot));
+        for (uint32_t w = 0; w < 20u; w++) {
+            feed_elements(&f->a, w, 3, el, &tot);
+        }
+        assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+        const mc_energy_t older_tot = tot;
+        mc_energy_t older_el[MC_MAX_CIRCUITS];
+        memcpy(older_el, el, sizeof(el));
+        feed_elements(&f->a, 50, 3, el, &tot);
+        assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+        uint8_t v[4];
+        wr32(v, forged[i].value);
+        forge(f, &f->a, AREA_ENERGY, KIND_ENERGY, ENERGY_LEN_2_0 + forged[i].off, v, 4);
+        assert_int_equal(app_boot_wired(&f->b, &f->emu, f->a.now + 5u, MC_WIRING_3P4W, 3), MC_OK);
+        if (memcmp(&f->b.meter.energy, &older_tot, sizeof(older_tot)) != 0) {
+            fail_msg("%s: not the older copy", forged[i].what);
+        }
+        assert_elements(&f->b, older_el, 3, forged[i].what);
+        assert_true(f->b.model.errors & MC_ERROR_ENERGY_CRC);
+        nvm_emu_free(&f->emu);
+        free(f);
+    }
+}
+
+/* A power cut at every prog and erase of a 3P4W meter's life on a 2.0 memory: the upgrade mount, windows
+ * with saves, a warning. Each cut leaves a memory that mounts (MC_OK) with the totals and the elements'
+ * registers of one same moment the test fed (or the 2.0 state before it, elements 0), the tariff's books
+ * agreeing, the upgrade logged once or twice (a cut between its event and the new energy record logs it
+ * again), and that goes on saving exactly. */
+#define CUT_WINDOWS 14u
+
+static int cut_script(app_t *a, nvm_emu_t *e, mc_time_t t, mc_energy_t *el, mc_energy_t *tot)
+{
+    int rc = app_boot_wired(a, e, t, MC_WIRING_3P4W, 3);
+    for (uint32_t w = 0; rc == MC_OK && w < CUT_WINDOWS; w++) {
+        mc_energy_t sum;
+        memset(&sum, 0, sizeof(sum));
+        for (unsigned k = 0; k < 3u; k++) {
+            const mc_energy_t d = element_delta(w, k);
+            for (int j = 0; j < MC_E_COUNT; j++) {
+                el[k].q[j] += d.q[j];
+                sum.q[j] += d.q[j];
+            }
+        }
+        for (int j = 0; j < MC_E_COUNT; j++) {
+            tot->q[j] += sum.q[j];
+        }
+        set_elements(a, el, 3);
+        assert_int_equal(mc_meter_set_energy(&a->meter, tot), MC_OK);
+        a->now += 10u;
+        mc_reading_t r;
+        memset(&r, 0, sizeof(r));
+        r.delta = sum;
+        r.duration_s = 10.0f;
+        const int ev = mc_storage_window(&a->st, a->now, &r);
+        rc = ev < 0 ? ev : MC_OK;
+    }
+    if (rc == MC_OK) {
+        rc = mc_storage_power_fail(&a->st, a->now);
+    }
+    return rc;
+}
+
+/* The sweep from a memory of single-element (2.0) records whose meter energy is base_tot. */
+static void elements_power_cuts(nvm_emu_t *base, const mc_energy_t *base_tot, mc_time_t t1, const char *name)
+{
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, base->sector_count, base->sector_size, base->prog_size, base->erase_value), 0);
+    app_t *a = calloc(3, sizeof(app_t));
+    assert_non_null(a);
+    /* The moments the script passes: 0 the 2.0 state, j after window j. */
+    mc_energy_t st_el[CUT_WINDOWS + 1u][3], st_tot[CUT_WINDOWS + 1u];
+    memset(st_el, 0, sizeof(st_el));
+    st_tot[0] = *base_tot;
+    for (uint32_t w = 0; w < CUT_WINDOWS; w++) {
+        memcpy(st_el[w + 1u], st_el[w], sizeof(st_el[w]));
+        st_tot[w + 1u] = st_tot[w];
+        for (unsigned k = 0; k < 3u; k++) {
+            const mc_energy_t d = element_delta(w, k);
+            for (int j = 0; j < MC_E_COUNT; j++) {
+                st_el[w + 1u][k].q[j] += d.q[j];
+                st_tot[w + 1u].q[j] += d.q[j];
+            }
+        }
+    }
+    /* The run without a cut: its ops are the cut points. */
+    nvm_emu_copy(&e, base);
+    nvm_emu_reset_stats(&e);
+    mc_energy_t el[3], tot = st_tot[0];
+    memset(el, 0, sizeof(el));
+    assert_int_equal(cut_script(&a[1], &e, t1, el, &tot), MC_OK);
+    const uint64_t ops = e.st.ops;
+    assert_true(ops > 20u);
+    unsigned seen[CUT_WINDOWS + 1u];
+    memset(seen, 0, sizeof(seen));
+    for (uint64_t k = 1; k <= ops; k++) {
+        nvm_emu_copy(&e, base);
+        nvm_emu_reset_stats(&e);
+        nvm_emu_arm_cut(&e, k, nvm_emu_mix(k * 7919u));
+        memset(el, 0, sizeof(el));
+        tot = st_tot[0];
+        (void)cut_script(&a[1], &e, t1, el, &tot);
+        if (!e.cut_done) {
+            fail_msg("%s: cut %llu of %llu did not happen", name, (unsigned long long)k, (unsigned long long)ops);
+        }
+        nvm_emu_repower(&e);
+        const int rc = app_boot_wired(&a[2], &e, a[1].now + 30u, MC_WIRING_3P4W, 3);
+        if (rc != MC_OK) {
+            fail_msg("%s: cut at op %llu: mount %s", name, (unsigned long long)k, mc_strerror(rc));
+        }
+        unsigned j = 0;
+        while (j <= CUT_WINDOWS && memcmp(&a[2].meter.energy, &st_tot[j], sizeof(st_tot[j])) != 0) {
+            j++;
+        }
+        if (j > CUT_WINDOWS) {
+            fail_msg("%s: cut at op %llu: the totals are no state fed", name, (unsigned long long)k);
+        }
+        seen[j]++;
+        char what[96];
+        snprintf(what, sizeof(what), "%s: cut at op %llu, state %u", name, (unsigned long long)k, j);
+        assert_elements(&a[2], st_el[j], 3, what);
+        assert_tariff_books(&a[2], &st_tot[j]);
+        const unsigned up = count_upgrades(&a[2]);
+        if (up < 1u || up > 2u) {
+            fail_msg("%s: %u upgrades logged", what, up);
+        }
+        assert_int_equal(a[2].model.errors, 0);
+        assert_flash_rules(&e);
+        /* and it goes on: a window, a warning, a mount, that state */
+        mc_energy_t el2[3], tot2 = st_tot[j];
+        memcpy(el2, st_el[j], sizeof(el2));
+        feed_elements(&a[2], 1000u, 3, el2, &tot2);
+        assert_int_equal(mc_storage_power_fail(&a[2].st, a[2].now), MC_OK);
+        assert_int_equal(app_boot_wired(&a[0], &e, a[2].now + 5u, MC_WIRING_3P4W, 3), MC_OK);
+        assert_memory_equal(&a[0].meter.energy, &tot2, sizeof(tot2));
+        assert_elements(&a[0], el2, 3, what);
+        assert_int_equal(a[0].model.errors, 0);
+        assert_flash_rules(&e);
+    }
+    print_message("%s: power cuts at %llu ops of a 3P4W meter's upgrade and saves; states restored", name,
+                  (unsigned long long)ops);
+    for (unsigned j = 0; j <= CUT_WINDOWS; j++) {
+        if (seen[j] != 0u) {
+            print_message(" %u:%u", j, seen[j]);
+        }
+    }
+    print_message("\n");
+    assert_true(seen[0] > 0u && seen[CUT_WINDOWS] > 0u);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+static void test_elements_power_cuts(void **state)
+{
+    (void)state;
+    /* The frozen 2.0 record (its newest energy record fills its 1 KiB sector: the ring moves on). */
+    nvm_emu_t base;
+    assert_int_equal(nvm_emu_init(&base, 16, 1024, 4, 0xFF), 0);
+    app_t *a = calloc(1, sizeof(app_t));
+    assert_non_null(a);
+    frozen_life(a, &base);
+    rec_t r;
+    memcpy((uint8_t *)energy_slot_bytes(&base, a, &r), frozen_20_energy, sizeof(frozen_20_energy));
+    const mc_energy_t frozen = frozen_energy();
+    elements_power_cuts(&base, &frozen, a->now + 60u, "frozen 2.0, 1 KiB");
+    nvm_emu_free(&base);
+    /* 4 KiB sectors, the newest 2.0 record in the middle of one: the new records follow it there. */
+    assert_int_equal(nvm_emu_init(&base, 16, 4096, 8, 0xFF), 0);
+    assert_int_equal(app_boot(a, &base, T(2024, 3, 1, 12, 0, 0)), MC_OK);
+    feed_n(a, 0, 20, 30);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    const rec_t old = newest_record(&base, &a->st, AREA_ENERGY, KIND_ENERGY);
+    /* (slots of 504 bytes for 2.0, 656 for 3P4W: room for one after it) */
+    assert_true(old.found && old.minor == MINOR_BASE && old.offset > 0u && old.offset + 504u + 656u <= 4096u);
+    const mc_energy_t tot = a->meter.energy;
+    app_t *b = calloc(1, sizeof(app_t));
+    assert_non_null(b);
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 16, 4096, 8, 0xFF), 0);
+    nvm_emu_copy(&e, &base);
+    assert_int_equal(app_boot_wired(b, &e, a->now + 60u, MC_WIRING_3P4W, 3), MC_OK);
+    const rec_t now_rec = newest_record(&e, &b->st, AREA_ENERGY, KIND_ENERGY);
+    assert_true(now_rec.found && now_rec.minor == MINOR_ELEMENTS);
+    assert_int_equal(now_rec.sector, old.sector);
+    assert_true(now_rec.offset > old.offset);
+    free(b);
+    nvm_emu_free(&e);
+    elements_power_cuts(&base, &tot, a->now + 60u, "2.0 records mid-sector, 4 KiB");
+    free(a);
+    nvm_emu_free(&base);
+}
+
+/* A real 3P4W meter whose window closes across a settlement point: the energy saved just before the
+ * freeze leaves that window out, of the totals and of each element alike (the window is the meter's
+ * last, so its elements' deltas are known), so the record is one moment of the meter. */
+typedef struct live {
+    app_t *a;
+    mc_reading_t win[4];
+    unsigned nwin;
+} live_t;
+
+static void live_window(void *ctx, const mc_reading_t *r)
+{
+    live_t *l = ctx;
+    if (l->nwin < 4u) {
+        l->win[l->nwin++] = *r;
+    }
+}
+
+static void test_elements_freeze_leaves_window_out(void **state)
+{
+    (void)state;
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 32, 2048, 8, 0xFF), 0);
+    app_t *a = calloc(1, sizeof(app_t));
+    assert_non_null(a);
+    live_t l;
+    memset(&l, 0, sizeof(l));
+    l.a = a;
+    mc_nvm_t nvm;
+    nvm_emu_port(&e, &nvm);
+    app_init_wired(a, &nvm, T(2024, 3, 31, 23, 59, 50), NULL, MC_WIRING_3P4W, 3);
+    a->emu = &e;
+    /* the meter again, with the window callback, each phase booked by its own sign */
+    mc_meter_config_t mc;
+    mc_meter_config_default(&mc);
+    mc.u_scale = 400.0f / 8388608.0f;
+    mc.i_scale = 100.0f / 8388608.0f;
+    mc.wiring = MC_WIRING_3P4W;
+    mc.channel_state = a->ch;
+    mc.pair_state = a->pr;
+    mc.element_state = a->el;
+    mc.netting = MC_NETTING_PHASE;
+    mc.on_window = live_window;
+    mc.context = &l;
+    mc.un = 230.0f;
+    assert_int_equal(mc_meter_init(&a->meter, &mc), MC_OK);
+    assert_int_equal(app_mount(a), MC_OK);
+    /* 230 V phases, 10, 6 and 3 A at 20, -30 and 150 degrees (phase 3 exports), 4 kHz, blocks of 100 frames */
+    static const double amp_i[3] = {10.0, 6.0, 3.0}, lag[3] = {20.0, -30.0, 150.0};
+    static int32_t frames[100 * 6];
+    uint64_t n = 0;
+    int froze = 0;
+    uint32_t gen_before = 0;
+    for (unsigned blk = 0; blk < 40u * 20u && !froze; blk++) {
+        for (unsigned f = 0; f < 100u; f++, n++) {
+            const double t = (double)n / 4000.0;
+            for (unsigned k = 0; k < 3u; k++) {
+                const double wt = 2.0 * M_PI * 50.0 * t - 2.0 * M_PI * k / 3.0;
+                frames[6u * f + k] = (int32_t)lround(SQRT2_T * 230.0 * sin(wt) / (400.0 / 8388608.0));
+                frames[6u * f + 3u + k] =
+                    (int32_t)lround(SQRT2_T * amp_i[k] * sin(wt - lag[k] * M_PI / 180.0) / (100.0 / 8388608.0));
+            }
+        }
+        assert_true(mc_meter_process_frames(&a->meter, frames, 100) >= 0);
+        for (unsigned w = 0; w < l.nwin; w++) {
+            a->now += 1u; /* a window of about a second */
+            const int due = a->now >= mc_tariff_next_settlement(&a->tariff);
+            gen_before = a->st.gen;
+            const uint32_t seq_before = a->st.area[AREA_ENERGY].seq;
+            /* what the record before the freeze must hold: the meter now, less the window */
+            mc_energy_t want_tot, want_el[3];
+            assert_int_equal(mc_meter_energy(&a->meter, &want_tot), MC_OK);
+            for (int j = 0; j < MC_E_COUNT; j++) {
+                want_tot.q[j] -= l.win[w].delta.q[j];
+            }
+            for (unsigned k = 0; k < 3u; k++) {
+                mc_phase_reading_t pr;
+                assert_int_equal(mc_meter_phase_reading(&a->meter, k, &pr), MC_OK);
+                assert_int_equal(mc_meter_phase_energy(&a->meter, k, &want_el[k]), MC_OK);
+                for (int j = 0; j < MC_E_COUNT; j++) {
+                    assert_true(pr.delta.q[j] <= want_el[k].q[j]);
+                    want_el[k].q[j] -= pr.delta.q[j];
+                }
+            }
+            assert_true(mc_storage_window(&a->st, a->now, &l.win[w]) >= 0);
+            if (!due) {
+                continue;
+            }
+            froze = 1;
+            assert_int_equal(a->st.gen, gen_before + 1u);
+            /* the record of sequence seq_before + 1: the save before the freeze (then history, then energy) */
+            const mc_storage_area_t *ar = &a->st.area[AREA_ENERGY];
+            int found = 0;
+            for (uint32_t slot = 0; slot < (uint32_t)ar->sectors * ar->slots_per_sector && !found; slot++) {
+                rec_t r;
+                memset(&r, 0, sizeof(r));
+                if (!record_at(&e, ar->first_sector + slot / ar->slots_per_sector,
+                               (slot % ar->slots_per_sector) * ar->slot_size, ar->slot_size, KIND_ENERGY, &r) ||
+                    r.seq != seq_before + 1u) {
+                    continue;
+                }
+                found = 1;
+                const uint8_t *p = nvm_emu_at(&e, r.sector, r.offset + HDR);
+                assert_int_equal(rd32(p), gen_before); /* meta.gen: before the freeze */
+                assert_memory_equal(p + 16u, &want_tot, sizeof(want_tot));
+                assert_int_equal(rd32(p + ENERGY_LEN_2_0), 3);
+                for (unsigned k = 0; k < 3u; k++) {
+                    if (memcmp(p + ENERGY_LEN_2_0 + 8u + 48u * k, &want_el[k], sizeof(want_el[k])) != 0) {
+                        fail_msg("element %u in the record before the freeze: not the meter less the window", k);
+                    }
+                }
+            }
+            assert_true(found);
+            /* and each phase's window was not nothing (phase 3 exports) */
+            mc_phase_reading_t pr;
+            assert_int_equal(mc_meter_phase_reading(&a->meter, 2, &pr), MC_OK);
+            assert_true(pr.delta.q[MC_E_ACTIVE_EXPORT] > 0u);
+            break;
+        }
+        l.nwin = 0;
+    }
+    assert_true(froze);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The emulator itself                                                      */
 
 static void test_nvm_emu(void **state)
@@ -2166,17 +2958,19 @@ static void test_newer_major_refused(void **state)
     nvm_emu_free(&snap);
 }
 
-/* An older minor of the same major is read: its shorter payload fills what it has, the rest takes defaults. */
+/* A shorter payload of an older layout is read: it fills what it has, the rest takes defaults. (The config
+ * record's layout is that of minor 0 in 2.1 too: minor 1 changed the energy record of a meter of several
+ * elements, test_elements_old_format_mount.) */
 static void test_older_minor_accepted(void **state)
 {
     fx_t *f = *state;
     session(f);
     rec_t r = newest_record(&f->emu, &f->a.st, AREA_CONFIG, KIND_CONFIG);
     assert_true(r.found);
+    assert_int_equal(r.minor, MINOR_BASE);
     const uint32_t full_len = r.len;
     uint8_t *h = nvm_emu_at(&f->emu, r.sector, r.offset);
-    const uint8_t minor = MC_STORAGE_FORMAT_MINOR > 0u ? (uint8_t)(MC_STORAGE_FORMAT_MINOR - 1u) : 0u;
-    h[4] = minor;
+    h[4] = MINOR_BASE;
     /* a config record of a layout with only the settings and the parameters */
     const uint32_t len = 8u + (uint32_t)sizeof(mc_params_t);
     h[6] = (uint8_t)len;
@@ -2198,10 +2992,9 @@ static void test_older_minor_accepted(void **state)
     assert_int_equal(mc_storage_poll(&f->b.st, f->b.now), MC_OK);
     r = newest_record(&f->emu, &f->b.st, AREA_CONFIG, KIND_CONFIG);
     assert_int_equal(r.len, full_len);
-    assert_int_equal(r.minor, MC_STORAGE_FORMAT_MINOR);
-    if (MC_STORAGE_FORMAT_MINOR == 0u) {
-        print_message("format minor is 0: no older minor exists; the shorter (older-layout) payload was checked\n");
-    }
+    assert_int_equal(r.minor, MINOR_BASE);
+    /* nothing was upgraded: the records a single-element meter writes are those of 2.0 */
+    assert_int_equal(count_upgrades(&f->b), 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2810,7 +3603,7 @@ static void test_foreign_image_refused(void **state)
     mc_event_t ev;
     assert_int_equal(mc_storage_event_read(&f->a.st, 1, &ev), MC_OK);
     assert_int_equal(ev.type, MC_EV_FORMAT);
-    assert_int_equal(ev.new_value, (MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR);
+    assert_int_equal(ev.new_value, FORMAT_1P2W);
     check_log_sane(&f->a, "new meter on a foreign image");
     feed_n(&f->a, 0, 50, 1);
     assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
@@ -3470,7 +4263,7 @@ static void test_format_events(void **state)
     assert_int_equal(mc_storage_audit_count(&f->a.st), 2);
     assert_int_equal(mc_storage_audit_read(&f->a.st, 1, &ev), MC_OK);
     assert_true(ev.type == MC_EV_FORMAT && ev.arg == 0 && ev.old_value == 0u &&
-                ev.new_value == ((MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR));
+                ev.new_value == FORMAT_1P2W);
     assert_int_equal(mc_storage_audit_read(&f->a.st, 0, &ev), MC_OK);
     assert_true(ev.type == MC_EV_FORMAT && ev.arg == 1 && ev.old_value == 0u && ev.new_value == 0xC0DE0001u);
     assert_int_equal(mc_storage_power_fail(&f->a.st, t0 + 10u), MC_OK);
@@ -4080,9 +4873,22 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relay_durable, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_auth_restore, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_settlement_forged_future, setup_flash, fx_teardown),
+        cmocka_unit_test(test_1p2w_image_unchanged),
+        cmocka_unit_test(test_elements_round_trip_3p4w),
+        cmocka_unit_test(test_elements_16_circuits),
+        cmocka_unit_test(test_elements_old_format_mount),
+        cmocka_unit_test(test_elements_other_count),
+        cmocka_unit_test(test_elements_insane_block),
+        cmocka_unit_test(test_elements_power_cuts),
+        cmocka_unit_test(test_elements_freeze_leaves_window_out),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif
     };
+    /* MC_TEST_FILTER=<glob> runs only the matching tests. */
+    const char *filter = getenv("MC_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0') {
+        cmocka_set_test_filter(filter);
+    }
     return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }

@@ -143,6 +143,46 @@ static const qinfo_t qinfo[] = {
                              "no password needed, not logged"},
     [MC_QTY_EVENT] = {"Selected event", ARG_INDEX, ""},
     [MC_QTY_AUDIT_COUNTER] = {"Audit counter", ARG_INDEX, ""},
+    [MC_QTY_WIRING] = {"Wiring", ARG_NONE,
+                       "0 single phase 2 wires (1P2W), 1 split phase 3 wires (1P3W), 2 three phase 4 wires (3P4W), "
+                       "3 three phase 3 wires (3P3W, two elements), 4 multi-circuit"},
+    [MC_QTY_ELEMENTS] = {"Measuring elements", ARG_NONE,
+                         "1..16: the elements of the per-element block (1500H..) this meter has"},
+    [MC_QTY_SEQUENCE] = {"Phase sequence", ARG_NONE, "0 none (not three phase, or no voltage), 1 ABC, 2 ACB"},
+    [MC_QTY_MISSING_PHASES] = {"Missing voltages", ARG_NONE, "Bit k: voltage channel k + 1 below 10 % of Un"},
+    [MC_QTY_POLY_FLAGS] = {"Poly-phase flags", ARG_NONE, ""},
+    [MC_QTY_REFERENCE] = {"Reference voltage", ARG_NONE,
+                          "Voltage channel (0 = the first) that gives frequency and cycles; not 0 while the "
+                          "first one is missing"},
+    [MC_QTY_S_VECTOR] = {"Vector apparent power", ARG_NONE,
+                         "sqrt(P² + Q²) of the totals; the arithmetic one (sum of the elements' S) is 0038H"},
+    [MC_QTY_U_LL] = {"Line-to-line voltage", ARG_INDEX, ""},
+    [MC_QTY_U_UNBALANCE] = {"Voltage unbalance", ARG_NONE,
+                            "Negative over positive sequence of the fundamentals, against the rotation present; "
+                            "three phase only"},
+    [MC_QTY_I_UNBALANCE] = {"Current unbalance", ARG_NONE, "As the voltage unbalance, of the currents"},
+    [MC_QTY_I_NEUTRAL] = {"Neutral current", ARG_NONE, "Measured (IN channel) if the meter has one, else calculated"},
+    [MC_QTY_I_NEUTRAL_CALC] = {"Neutral current, calculated", ARG_NONE,
+                               "rms of the instantaneous sum of the phase currents"},
+    [MC_QTY_I_RESIDUAL] = {"Residual current", ARG_NONE, "rms(I1 + I2 + I3 + IN) with a measured IN, else 0"},
+    [MC_QTY_EL_VOLTAGE] = {"voltage U (RMS)", ARG_INDEX, ""},
+    [MC_QTY_EL_CURRENT] = {"current I (RMS)", ARG_INDEX, ""},
+    [MC_QTY_EL_P] = {"active power P", ARG_INDEX, "Signed: > 0 import, < 0 export"},
+    [MC_QTY_EL_Q] = {"reactive power Q (fundamental)", ARG_INDEX, "Signed: > 0 inductive on import"},
+    [MC_QTY_EL_S] = {"apparent power S", ARG_INDEX, "U × I"},
+    [MC_QTY_EL_PF] = {"power factor PF", ARG_INDEX, "P / S, signed like P, -1..1"},
+    [MC_QTY_EL_U_ANGLE] = {"voltage angle", ARG_INDEX,
+                           "Fundamental, to the first voltage channel (U1; 3P3W U12), -180..180, positive "
+                           "leading"},
+    [MC_QTY_EL_I_ANGLE] = {"current angle", ARG_INDEX,
+                           "Fundamental, to the first voltage channel, -180..180, positive leading: a current "
+                           "lagging its voltage by φ reads the voltage angle - φ"},
+    [MC_QTY_EL_E_ACTIVE_IMPORT] = {"active import energy", ARG_INDEX, "Booked by the element's own sign"},
+    [MC_QTY_EL_E_ACTIVE_EXPORT] = {"active export energy", ARG_INDEX, "Booked by the element's own sign"},
+    [MC_QTY_EL_E_REACTIVE_Q1] = {"reactive energy, quadrant I", ARG_INDEX, "P >= 0, Q > 0"},
+    [MC_QTY_EL_E_REACTIVE_Q2] = {"reactive energy, quadrant II", ARG_INDEX, "P < 0, Q > 0"},
+    [MC_QTY_EL_E_REACTIVE_Q3] = {"reactive energy, quadrant III", ARG_INDEX, "P < 0, Q < 0"},
+    [MC_QTY_EL_E_REACTIVE_Q4] = {"reactive energy, quadrant IV", ARG_INDEX, "P >= 0, Q < 0"},
 };
 
 /* A new quantity needs its words here before the document can be made. */
@@ -192,7 +232,26 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
     case ARG_INDEX:
         break;
     }
+    if (q >= MC_QTY_EL_VOLTAGE && q <= MC_QTY_EL_E_REACTIVE_Q4) {
+        if (arg >= MC_MAX_CIRCUITS) {
+            return -1;
+        }
+        snprintf(name, nn, "Element %u: %s", arg, qi->name);
+        return 0;
+    }
     switch (q) {
+    case MC_QTY_U_LL: {
+        static const char *const pair[3] = {"U12", "U23", "U31"};
+        static const char *const note[3] = {
+            "1P3W: between the two halves; 3P3W: measured", "3P3W: the measured U32 (the same rms)",
+            "3P3W: rms(u32 - u12)"};
+        if (arg > 2u) {
+            return -1;
+        }
+        snprintf(name, nn, "%s, %s", qi->name, pair[arg]);
+        snprintf(values, nv, "0 where the wiring has no such pair; %s", note[arg]);
+        return 0;
+    }
     case MC_QTY_CLOCK: {
         static const char *const field[6] = {"year", "month", "day", "hour", "minute", "second"};
         static const char *const range[6] = {"2000..2099", "1..12", "1..28/29/30/31", "0..23", "0..59", "0..59"};
@@ -372,12 +431,28 @@ static const group_t groups[] = {
      "events cannot push out; the registers show both logs merged, newest first, by their common sequence "
      "number. Nothing on the bus erases either, energy clear included. Write the index of an event to 1301H "
      "(0 = newest), then read 1302H..130DH; an index past the end reads zeros."},
+    {0x1400, 0x14FF, "Poly-phase: wiring and totals",
+     "How the meter is wired and the quantities of the whole system beyond the totals of 0030H..003DH, read-only, "
+     "of the last measurement window. With several elements the basic measurements are the totals: P and Q the "
+     "sums of the elements', S the arithmetic sum of their S, PF = P / S, U and I the means over the elements; "
+     "the lifetime and tariff energies book the total (by default the elements' sum, netted each window). A "
+     "single-phase meter (wiring 0, one element) has no line-to-line voltage, sequence, unbalance or neutral: "
+     "they read 0. Before the first window every measurement here reads 0."},
+    {0x1500, 0x16FF, "Per element (phase, circuit)",
+     "One block of 16 floats per quantity, one float per element: element k of the quantity whose block starts "
+     "at B is at B + 2k (the blocks start at 1500H, 1520H, ... 16A0H). So a three-phase meter's L1, L2, L3 voltages "
+     "are 1500H, 1502H, 1504H, read in one request. Elements are numbered from 0 in the order of the wiring: 1P2W "
+     "element 0 (the meter itself: its values are the totals); 1P3W (U1, I1), (U2, I2); 3P4W (U1, I1), (U2, I2), "
+     "(U3, I3); 3P3W (U12, I1), (U32, I3); multi-circuit the circuits in order. Elements the meter does not have "
+     "(from the count in 1401H on) read 0, as does every measurement before the first window. Measurements are those of the last window; the energies are each element's own "
+     "registers, booked by the element's own sign each window (import and export both count), kept across "
+     "power cuts and cleared by an energy clear (000CH) like the totals. Read-only: a write gives exception 02."},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
 static const char *unit_name(unsigned u)
 {
-    static const char *const names[] = {"", "V", "A", "W", "var", "VA", "Hz", "kWh", "kvarh"};
+    static const char *const names[] = {"", "V", "A", "W", "var", "VA", "Hz", "kWh", "kvarh", "°", "%"};
     if (u >= sizeof(names) / sizeof(names[0])) {
         die("unit %u has no name", u);
     }
@@ -641,6 +716,14 @@ static void build(doc_t *d)
         }
         if (gr->first == 0x1020u) {
             flags_note(d);
+        }
+        if (gr->first == 0x1400u) {
+            out(d, "Poly-phase flags (%04XH): bit %u reversed phase sequence (ACB), bit %u neutral mismatch (the "
+                   "measured IN and the phase currents do not sum to 0 within %.0f %% of the largest phase current), "
+                   "bit %u a voltage missing (see %04XH), bit %u frequency taken from another voltage than U1.\n\n",
+                0x1404u, bit_of(MC_POLY_REVERSE_SEQUENCE), bit_of(MC_POLY_NEUTRAL_MISMATCH),
+                (double)(100.0f * MC_NEUTRAL_MISMATCH_RATIO), bit_of(MC_POLY_MISSING_PHASE), 0x1403u,
+                bit_of(MC_POLY_REFERENCE_MOVED));
         }
         rows(d, t, n, gr);
     }

@@ -34,13 +34,25 @@
 extern "C" {
 #endif
 
-/** Version of the register map (readable at ::MC_REG_MAP_VERSION_ADDR). 2: access levels, audit counters. */
-#define MC_REGMAP_VERSION 2u
+/** Version of the register map (readable at ::MC_REG_MAP_VERSION_ADDR). 2: access levels, audit counters.
+ *  3: the poly-phase block (wiring, totals' extras from ::MC_REG_POLY_BASE, per-element quantities from
+ *  ::MC_REG_ELEMENT_BASE). */
+#define MC_REGMAP_VERSION 3u
 
 /** First address of the extension registers (the KPM31 manual uses 0000H..019EH). */
 #define MC_REG_EXT_BASE 0x1000u
 /** Register-map version register. */
 #define MC_REG_MAP_VERSION_ADDR 0x101Au
+
+/** First register of the poly-phase totals' extras: wiring, element count, sequence, missing phases,
+ *  poly flags, reference (u16 from here), then vector S, U12 U23 U31, unbalance and neutral (float32
+ *  from 1410H). */
+#define MC_REG_POLY_BASE 0x1400u
+/** First register of the per-element block: one block of ::MC_MAX_CIRCUITS floats per quantity,
+ *  ::MC_QTY_EL_VOLTAGE first, in ::mc_qty order up to ::MC_QTY_EL_E_REACTIVE_Q4 (see mc_reg_element_addr()). */
+#define MC_REG_ELEMENT_BASE 0x1500u
+/** Registers from one per-element quantity's block to the next (::MC_MAX_CIRCUITS floats of 2 registers). */
+#define MC_REG_ELEMENT_QTY_STRIDE (2u * MC_MAX_CIRCUITS)
 
 /** Argument of the one on_change report of a clock set (old and new values are times). */
 #define MC_CLOCK_ARG_TIME 6u
@@ -120,6 +132,36 @@ typedef enum mc_qty {
     MC_QTY_AUDIT_COUNTER,       /**< Audit counter that never resets [counter * 2 + word], word 0 high, 1 low;
                                      counter as mc_storage.h's mc_audit_counter (0 calibration, 1 seal, 2 energy
                                      clear, 3 clock set, 4 tariff, 5 pulse constant, 6 format, 7 all). */
+    /* poly-phase: the wiring and the totals' extras (mc_meter_poly_reading()), read-only */
+    MC_QTY_WIRING,              /**< Wiring, u16: ::mc_wiring (0 1P2W, 1 1P3W, 2 3P4W, 3 3P3W, 4 multi-circuit). */
+    MC_QTY_ELEMENTS,            /**< Measuring elements (phases, circuits), u16: mc_meter_elements(), 1..16. */
+    MC_QTY_SEQUENCE,            /**< Phase sequence, u16: ::mc_sequence (0 none, 1 ABC, 2 ACB). */
+    MC_QTY_MISSING_PHASES,      /**< Missing voltages, u16: bit k = voltage channel k + 1 below 10 % of Un. */
+    MC_QTY_POLY_FLAGS,          /**< Poly-phase flags, u16: ::mc_poly_flag bits. */
+    MC_QTY_REFERENCE,           /**< Voltage channel (0-based) that gave frequency and cycles, u16. */
+    MC_QTY_S_VECTOR,            /**< Vector apparent power sqrt(P² + Q1²) of the totals, VA. */
+    MC_QTY_U_LL,                /**< Line-to-line voltage, V [0 U12, 1 U23, 2 U31]. */
+    MC_QTY_U_UNBALANCE,         /**< Voltage unbalance (negative / positive sequence), %. */
+    MC_QTY_I_UNBALANCE,         /**< Current unbalance, %. */
+    MC_QTY_I_NEUTRAL,           /**< Neutral current (measured IN if there is one, else calculated), A. */
+    MC_QTY_I_NEUTRAL_CALC,      /**< Neutral current calculated from the phase currents, A. */
+    MC_QTY_I_RESIDUAL,          /**< Residual current rms(I1 + I2 + I3 + IN) with a measured IN, else 0, A. */
+    /* per element (phase, circuit) [element 0..15], mc_meter_phase_reading() / mc_meter_phase_energy();
+     * elements the meter does not have read 0. Keep the order: the register map follows it. */
+    MC_QTY_EL_VOLTAGE,          /**< Element's Urms, V [element]. */
+    MC_QTY_EL_CURRENT,          /**< Element's Irms, A [element]. */
+    MC_QTY_EL_P,                /**< Element's active power, W, signed [element]. */
+    MC_QTY_EL_Q,                /**< Element's reactive power (fundamental), var, signed [element]. */
+    MC_QTY_EL_S,                /**< Element's apparent power, VA [element]. */
+    MC_QTY_EL_PF,               /**< Element's power factor, signed like P [element]. */
+    MC_QTY_EL_U_ANGLE,          /**< Element's fundamental voltage angle to U1, degrees, positive leading [element]. */
+    MC_QTY_EL_I_ANGLE,          /**< Element's fundamental current angle to U1, degrees, positive leading [element]. */
+    MC_QTY_EL_E_ACTIVE_IMPORT,  /**< Element's active import energy, kWh (booked by its own sign) [element]. */
+    MC_QTY_EL_E_ACTIVE_EXPORT,  /**< Element's active export energy, kWh [element]. */
+    MC_QTY_EL_E_REACTIVE_Q1,    /**< Element's reactive energy, quadrant I, kvarh [element]. */
+    MC_QTY_EL_E_REACTIVE_Q2,    /**< Element's reactive energy, quadrant II, kvarh [element]. */
+    MC_QTY_EL_E_REACTIVE_Q3,    /**< Element's reactive energy, quadrant III, kvarh [element]. */
+    MC_QTY_EL_E_REACTIVE_Q4,    /**< Element's reactive energy, quadrant IV, kvarh [element]. */
     MC_QTY_COUNT                /**< Number of quantities. */
 } mc_qty;
 
@@ -132,7 +174,9 @@ typedef enum mc_fmt {
 /** Units (for the documentation). */
 typedef enum mc_unit {
     MC_UNIT_NONE = 0, MC_UNIT_V, MC_UNIT_A, MC_UNIT_W, MC_UNIT_VAR, MC_UNIT_VA, MC_UNIT_HZ,
-    MC_UNIT_KWH, MC_UNIT_KVARH
+    MC_UNIT_KWH, MC_UNIT_KVARH,
+    MC_UNIT_DEG,    /**< Degrees (phase angles). */
+    MC_UNIT_PERCENT /**< Percent (unbalance). */
 } mc_unit;
 
 /** Access rights of a register. */
@@ -163,6 +207,24 @@ typedef struct mc_reg_entry {
  * @return the table (in flash).
  */
 const mc_reg_entry_t *mc_regmap_table(size_t *count);
+
+/**
+ * @brief Address of a per-element register: ::MC_REG_ELEMENT_BASE, plus
+ *        ::MC_REG_ELEMENT_QTY_STRIDE per quantity after ::MC_QTY_EL_VOLTAGE, plus 2 per element.
+ *
+ * So element k's voltage is at 1500H + 2k, its current at 1520H + 2k, ..., its
+ * quadrant IV reactive energy at 16A0H + 2k (docs/REGISTERS.md).
+ * @param qty      ::MC_QTY_EL_VOLTAGE .. ::MC_QTY_EL_E_REACTIVE_Q4.
+ * @param element  0 .. ::MC_MAX_CIRCUITS - 1.
+ * @return the first register of the float, or 0 for a quantity or element out of range.
+ */
+static inline unsigned mc_reg_element_addr(mc_qty qty, unsigned element)
+{
+    if (qty < MC_QTY_EL_VOLTAGE || qty > MC_QTY_EL_E_REACTIVE_Q4 || element >= MC_MAX_CIRCUITS) {
+        return 0u;
+    }
+    return MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * (unsigned)(qty - MC_QTY_EL_VOLTAGE) + 2u * element;
+}
 
 /** Where a parameter change came from. */
 typedef enum mc_source {
@@ -303,7 +365,10 @@ typedef enum mc_event_type {
                                  ::MC_AUTH_REFUSED: the tries refused), new = lockout seconds (0: none).
                                  Never the tried value. */
     MC_EV_FORMAT = 14       /**< Firmware or storage format change seen at mount: arg 0 storage format
-                                 (old, new = major * 256 + minor), arg 1 code checksum (old, new). */
+                                 (old, new = major * 256 + minor; old 0 at a first start; the format of
+                                 the records the meter writes: 2.0 for a single-element meter, whose
+                                 records did not change, 2.1 with several elements), arg 1 code checksum
+                                 (old, new). */
 } mc_event_type;
 
 /** What an ::MC_EV_AUTH event reports (its qty field). */

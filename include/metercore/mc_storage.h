@@ -15,7 +15,8 @@
  * @section mc_storage_layout Layout and power-loss safety
  * The sectors are split into five areas, each a ring of equal slots:
  * - energy (the rest of the sectors): meter energy, tariff totals, this month,
- *   this month's maximum demand and the running demand window; saved often;
+ *   this month's maximum demand and the running demand window, and for a meter of
+ *   several elements (phases, circuits) each element's own energy registers; saved often;
  * - history (2 sectors, 3 from 16 sectors on): settlement history, the month's
  *   counters right after the last freeze, settlement bookkeeping;
  * - config (2 sectors, 3 from 16 on): parameters, calibration, seal, tariff
@@ -61,6 +62,11 @@
  * - the memory is blank (every byte erased): a first start, the memory is
  *   formatted (and ::MC_EV_FORMAT logged);
  * - records of another major format: ::MC_ERR_VERSION, nothing changed;
+ * - records of an older minor (format 2.0, without the elements' registers, under a
+ *   meter of several elements): restored, the elements' registers keep the meter's
+ *   (zero after mc_meter_init()), ::MC_EV_FORMAT (arg 0, old 2.0, new 2.1) is logged and
+ *   the energy is saved in the new layout at once. Likewise an energy record of another
+ *   number of elements (the wiring changed) restores the totals and not the elements;
  * - a core area with records of ours (valid CRC) of which none is sane: restored
  *   with that area's defaults, the error flag and ::MC_EV_INTEGRITY;
  * - anything else (a foreign image, a core area without a valid record, e.g.
@@ -111,8 +117,11 @@ extern "C" {
 
 /** Storage format version, major: a different major is refused (::MC_ERR_VERSION). */
 #define MC_STORAGE_FORMAT_MAJOR 2u
-/** Storage format version, minor: an older minor of the same major is read and upgraded. */
-#define MC_STORAGE_FORMAT_MINOR 0u
+/** Storage format version, minor: an older minor of the same major is read and upgraded.
+ *  1: the energy record of a meter of several elements carries each element's registers
+ *  (mc_meter_phase_energy()). Each record's header gives the minor of its own layout, so a
+ *  single-element (1P2W) meter writes exactly the records of 2.0. */
+#define MC_STORAGE_FORMAT_MINOR 1u
 
 /** Size of one event as stored, bytes (a slot adds the commit marker, rounded to programming units). */
 #define MC_EVENT_SLOT_SIZE 24u
@@ -151,7 +160,11 @@ typedef struct mc_nvm {
                                  (an EEPROM port presents 1024-byte sectors and erases by filling). */
     uint32_t sector_count;  /**< Sectors available to metercore, up to 256. With the default configuration at
                                  least 13 of 1 KiB, 9 of 2 KiB, 8 from 4 KiB (with sectors of 2 KiB or more, when five
-                                 areas of two sectors do not fit, history and config share one area); from 16 on, history and config get 3 sectors each. */
+                                 areas of two sectors do not fit, history and config share one area); from 16 on, history and config get 3 sectors each.
+                                 A meter of n > 1 elements adds 8 + 48 n bytes to the energy record (3P4W 152,
+                                 16 circuits 776): with sectors of 1 KiB at most 10 elements (mc_storage_mount()
+                                 refuses more with ::MC_ERR_INVAL); a meter of 11..16 elements needs sectors of
+                                 2 KiB or more. */
     uint32_t prog_size;     /**< Programming unit in bytes: 1 (EEPROM, FRAM), 4, 8 or 16 (flash). */
     uint8_t erase_value;    /**< Value of an erased byte (0xFF for most flash). */
 } mc_nvm_t;

@@ -12,6 +12,10 @@
 #define U16(a, n, q, arg, step, acc) {a, n, MC_FMT_U16, q, arg, step, MC_UNIT_NONE, acc}
 /* Month blocks: this month then settlement months -1..-12 of one rate. */
 #define MONTHS(a, q, rate, unit) F32(a, 13, q, (rate) * 16, 1, unit, MC_ACC_R)
+/* Per-element blocks: elements 0..MC_MAX_CIRCUITS-1 of one quantity, at mc_reg_element_addr(q, 0). */
+#define ELEMENTS(q, unit)                                                                                          \
+    F32(MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * ((q) - MC_QTY_EL_VOLTAGE), MC_MAX_CIRCUITS, q, 0, 1,   \
+        unit, MC_ACC_R)
 
 /* The register map: sorted by address, no overlaps (a test checks both). */
 static const mc_reg_entry_t regmap[] = {
@@ -85,7 +89,43 @@ static const mc_reg_entry_t regmap[] = {
     U16(0x1301, 1, MC_QTY_EVENT_SELECT, 0, 0, MC_ACC_RW),
     U16(0x1302, 12, MC_QTY_EVENT, 0, 1, MC_ACC_R),
     U16(0x1310, 16, MC_QTY_AUDIT_COUNTER, 0, 1, MC_ACC_R),
+    /* poly-phase: wiring and the totals' extras, from MC_REG_POLY_BASE */
+    U16(0x1400, 1, MC_QTY_WIRING, 0, 0, MC_ACC_R),
+    U16(0x1401, 1, MC_QTY_ELEMENTS, 0, 0, MC_ACC_R),
+    U16(0x1402, 1, MC_QTY_SEQUENCE, 0, 0, MC_ACC_R),
+    U16(0x1403, 1, MC_QTY_MISSING_PHASES, 0, 0, MC_ACC_R),
+    U16(0x1404, 1, MC_QTY_POLY_FLAGS, 0, 0, MC_ACC_R),
+    U16(0x1405, 1, MC_QTY_REFERENCE, 0, 0, MC_ACC_R),
+    F32(0x1410, 1, MC_QTY_S_VECTOR, 0, 0, MC_UNIT_VA, MC_ACC_R),
+    F32(0x1412, 3, MC_QTY_U_LL, 0, 1, MC_UNIT_V, MC_ACC_R),
+    F32(0x1418, 1, MC_QTY_U_UNBALANCE, 0, 0, MC_UNIT_PERCENT, MC_ACC_R),
+    F32(0x141A, 1, MC_QTY_I_UNBALANCE, 0, 0, MC_UNIT_PERCENT, MC_ACC_R),
+    F32(0x141C, 1, MC_QTY_I_NEUTRAL, 0, 0, MC_UNIT_A, MC_ACC_R),
+    F32(0x141E, 1, MC_QTY_I_NEUTRAL_CALC, 0, 0, MC_UNIT_A, MC_ACC_R),
+    F32(0x1420, 1, MC_QTY_I_RESIDUAL, 0, 0, MC_UNIT_A, MC_ACC_R),
+    /* per element, from MC_REG_ELEMENT_BASE: one block of MC_MAX_CIRCUITS floats per quantity
+     * (mc_reg_element_addr()) */
+    ELEMENTS(MC_QTY_EL_VOLTAGE, MC_UNIT_V),
+    ELEMENTS(MC_QTY_EL_CURRENT, MC_UNIT_A),
+    ELEMENTS(MC_QTY_EL_P, MC_UNIT_W),
+    ELEMENTS(MC_QTY_EL_Q, MC_UNIT_VAR),
+    ELEMENTS(MC_QTY_EL_S, MC_UNIT_VA),
+    ELEMENTS(MC_QTY_EL_PF, MC_UNIT_NONE),
+    ELEMENTS(MC_QTY_EL_U_ANGLE, MC_UNIT_DEG),
+    ELEMENTS(MC_QTY_EL_I_ANGLE, MC_UNIT_DEG),
+    ELEMENTS(MC_QTY_EL_E_ACTIVE_IMPORT, MC_UNIT_KWH),
+    ELEMENTS(MC_QTY_EL_E_ACTIVE_EXPORT, MC_UNIT_KWH),
+    ELEMENTS(MC_QTY_EL_E_REACTIVE_Q1, MC_UNIT_KVARH),
+    ELEMENTS(MC_QTY_EL_E_REACTIVE_Q2, MC_UNIT_KVARH),
+    ELEMENTS(MC_QTY_EL_E_REACTIVE_Q3, MC_UNIT_KVARH),
+    ELEMENTS(MC_QTY_EL_E_REACTIVE_Q4, MC_UNIT_KVARH),
 };
+
+/* The per-element block: the quantities in enum order, each a block of MC_MAX_CIRCUITS floats. */
+_Static_assert(MC_QTY_EL_E_REACTIVE_Q4 - MC_QTY_EL_VOLTAGE == 13, "14 per-element quantities");
+_Static_assert(MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * 14u <= 0x1700u,
+               "the per-element block ends before 1700H");
+_Static_assert(MC_QTY_COUNT <= 256, "quantities are stored in a byte (the map, the event log)");
 
 const mc_reg_entry_t *mc_regmap_table(size_t *count)
 {
@@ -397,10 +437,95 @@ static float energy_kwh(const mc_model_t *md, unsigned rate, mc_tariff_kind kind
     }
 }
 
+/* The poly-phase quantities: the wiring, the totals' extras, each element's reading and energy.
+ * Returns 1 with *out set, 0 if @p qty is not one of them, or MC_ERR_INVAL for an argument out
+ * of range. Elements the meter does not have, and values before the first window, read 0. */
+static int poly_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
+{
+    const mc_meter_t *m = md->meter;
+    if (qty >= MC_QTY_EL_VOLTAGE && qty <= MC_QTY_EL_E_REACTIVE_Q4) {
+        if (arg >= MC_MAX_CIRCUITS) {
+            return MC_ERR_INVAL;
+        }
+        const unsigned n = (unsigned)mc_meter_elements(&m->cfg);
+        if (qty >= MC_QTY_EL_E_ACTIVE_IMPORT) {
+            mc_energy_t e;
+            if (arg >= n || mc_meter_phase_energy(m, arg, &e) != MC_OK) {
+                memset(&e, 0, sizeof(e));
+            }
+            set_f(out, mc_energy_kwh(e.q[MC_E_ACTIVE_IMPORT + (qty - MC_QTY_EL_E_ACTIVE_IMPORT)]));
+            return 1;
+        }
+        mc_phase_reading_t r;
+        if (arg >= n || mc_meter_phase_reading(m, arg, &r) != MC_OK) {
+            memset(&r, 0, sizeof(r));
+        }
+        const float v[8] = {r.urms, r.irms, r.p, r.q, r.s, r.pf, r.u_angle_deg, r.i_angle_deg};
+        set_f(out, v[qty - MC_QTY_EL_VOLTAGE]);
+        return 1;
+    }
+    if (qty < MC_QTY_WIRING || qty > MC_QTY_I_RESIDUAL) {
+        return 0;
+    }
+    if ((qty == MC_QTY_U_LL && arg > 2u) || (qty != MC_QTY_U_LL && arg != 0u)) {
+        return MC_ERR_INVAL;
+    }
+    mc_poly_reading_t pr;
+    if (mc_meter_poly_reading(m, &pr) != MC_OK) {
+        memset(&pr, 0, sizeof(pr));
+    }
+    switch (qty) {
+    case MC_QTY_WIRING:
+        set_u(out, (unsigned)m->cfg.wiring);
+        break;
+    case MC_QTY_ELEMENTS:
+        set_u(out, (unsigned)mc_meter_elements(&m->cfg));
+        break;
+    case MC_QTY_SEQUENCE:
+        set_u(out, pr.sequence);
+        break;
+    case MC_QTY_MISSING_PHASES:
+        set_u(out, pr.missing);
+        break;
+    case MC_QTY_POLY_FLAGS:
+        set_u(out, pr.flags);
+        break;
+    case MC_QTY_REFERENCE:
+        set_u(out, pr.reference);
+        break;
+    case MC_QTY_S_VECTOR:
+        set_f(out, pr.s_vector);
+        break;
+    case MC_QTY_U_LL:
+        set_f(out, pr.u_ll[arg]);
+        break;
+    case MC_QTY_U_UNBALANCE:
+        set_f(out, pr.u_unbalance_pct);
+        break;
+    case MC_QTY_I_UNBALANCE:
+        set_f(out, pr.i_unbalance_pct);
+        break;
+    case MC_QTY_I_NEUTRAL:
+        set_f(out, pr.i_neutral);
+        break;
+    case MC_QTY_I_NEUTRAL_CALC:
+        set_f(out, pr.i_neutral_calc);
+        break;
+    default:
+        set_f(out, pr.i_residual);
+        break;
+    }
+    return 1;
+}
+
 int mc_model_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
 {
     if (md == NULL || out == NULL) {
         return MC_ERR_INVAL;
+    }
+    const int poly = poly_read(md, qty, arg, out);
+    if (poly != 0) {
+        return poly < 0 ? poly : MC_OK;
     }
     mc_reading_t r;
     if (mc_meter_reading(md->meter, &r) != MC_OK) {
@@ -1172,6 +1297,10 @@ static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, m
         mc_energy_t zero;
         memset(&zero, 0, sizeof(zero));
         (void)mc_meter_set_energy(md->meter, &zero);
+        const unsigned elements = (unsigned)mc_meter_elements(&md->meter->cfg);
+        for (unsigned k = 0; k < elements && md->meter->cfg.wiring != MC_WIRING_1P2W; k++) {
+            (void)mc_meter_set_phase_energy(md->meter, k, &zero); /* the elements' registers too */
+        }
         if (md->tariff != NULL) {
             (void)mc_tariff_clear_energy(md->tariff);
         }

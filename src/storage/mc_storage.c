@@ -5,15 +5,24 @@
  * integrity checks. See mc_storage.h for the contract and docs/DESIGN.md for
  * the layout, the power-loss argument and the wear arithmetic.
  *
- * On-NVM format (version MC_STORAGE_FORMAT_MAJOR.MINOR = 2.0), little-endian,
+ * On-NVM format (version MC_STORAGE_FORMAT_MAJOR.MINOR = 2.1), little-endian,
  * the payloads being the in-memory images of fixed-width fields (the format is
  * that of one firmware build on one ABI; it is not an interchange format):
  *   record slot  = header (16 bytes) + payload, padded to prog_size, + commit marker unit
  *   header       = magic u16 'MC' | kind u8 | major u8 | minor u8 | 0 u8 |
  *                  payload length u16 | sequence u32 | CRC-32 u32
+ *   minor        = that of the record's own layout: 1 for an energy record with the
+ *                  elements' block, else 0 (so a single-element meter writes exactly
+ *                  the records of 2.0, and 2.0 code reads them)
  *   CRC-32       = over the 12 header bytes before it, then the payload
  *   kinds        = 1 energy: energy_meta | meter registers u64[6] | tariff totals u64[4][4] |
  *                           this month u64[4][4] | demand_rec
+ *                           [| elements_head: count u32 | 0 u32 | count x element registers u64[6]]
+ *                           (the elements' block, minor 1: a meter of 2..16 elements, each
+ *                           element's own registers, mc_meter_phase_energy(); the energy
+ *                           area's slot size follows, so that a 2.0 record of such a meter
+ *                           sits at the slots of the size without the block: see
+ *                           scan_energy())
  *                  2 history: history_meta | month after the freeze u64[4][4] | history month[12] | tail
  *                  3 config: config_meta (its last byte the relay: 1 open, 2 closed, 0 not recorded) | mc_params_t | mc_calibration_t | mc_tariff_schedule_t |
  *                           config_ext | tail
@@ -48,12 +57,18 @@ enum { REC_CONFIG = 0, REC_HISTORY = 1 };
 #define QUEUE_MAX (MC_STORAGE_JOURNAL - 1u) /* one journal place is kept for a freeze */
 #define AUDIT_EVENTS_WANTED 512u            /* derived audit area: at least this many events */
 #define ORDINARY_EVENTS_WANTED 128u         /* derived event area */
-#define FORMAT_VERSION ((MC_STORAGE_FORMAT_MAJOR << 8) | MC_STORAGE_FORMAT_MINOR)
+/* Record minors (the layout of each record, see the format above). */
+#define MINOR_BASE 0u     /* every record of 2.0 */
+#define MINOR_ELEMENTS 1u /* an energy record with the elements' block */
 
-/* A payload is a list of pieces of memory, streamed in order (a NULL piece is zeros, when saving). */
+/* A payload is a list of pieces of memory, streamed in order (a NULL piece is zeros, when saving;
+ * a piece with a fill function is made by it, when saving, from ptr as its context). */
+typedef void (*piece_fill_fn)(const void *ctx, uint32_t off, uint8_t *out, uint32_t n);
+
 typedef struct piece {
     void *ptr;
     uint32_t len;
+    piece_fill_fn fill;
 } piece_t;
 
 #define MAX_PIECES 12
@@ -68,8 +83,28 @@ static void add(payload_t *pl, void *ptr, uint32_t len)
 {
     pl->p[pl->n].ptr = ptr;
     pl->p[pl->n].len = len;
+    pl->p[pl->n].fill = NULL;
     pl->n++;
     pl->len += len;
+}
+
+/* A piece made while it is streamed (saving only). */
+static void add_fill(payload_t *pl, void *ctx, uint32_t len, piece_fill_fn fill)
+{
+    add(pl, ctx, len);
+    pl->p[pl->n - 1u].fill = fill;
+}
+
+/* Bytes [off, off + n) of a piece (saving). */
+static void piece_bytes(const piece_t *p, uint32_t off, uint8_t *out, uint32_t n)
+{
+    if (p->fill != NULL) {
+        p->fill(p->ptr, off, out, n);
+    } else if (p->ptr != NULL) {
+        memcpy(out, (const uint8_t *)p->ptr + off, n);
+    } else {
+        memset(out, 0, n);
+    }
 }
 
 /* Fixed parts of the records that are not instance fields. */
@@ -79,6 +114,12 @@ typedef struct energy_meta {
     uint32_t last_settlement; /* the tariff's last settlement point then */
     uint32_t flags;           /* 0 */
 } energy_meta_t;
+
+/* The head of the elements' block of an energy record (minor 1): count, then count x mc_energy_t. */
+typedef struct elements_head {
+    uint32_t count;    /* elements, 2..MC_MAX_CIRCUITS */
+    uint32_t reserved; /* 0 */
+} elements_head_t;
 
 /* The demand state of the tariff (maximum of the month and the running window). */
 typedef struct demand_rec {
@@ -195,24 +236,34 @@ typedef struct stream {
     uint8_t pad;
 } stream_t;
 
-/* Copy stream bytes [pos, pos + len) into out. */
+/* Copy stream bytes [pos, pos + len) into out, a span of the header or of one piece at a time. */
 static void stream_bytes(const stream_t *s, uint32_t pos, uint8_t *out, uint32_t len)
 {
-    for (uint32_t k = 0; k < len; k++, pos++) {
+    while (len > 0u) {
+        uint32_t n = len;
         if (pos < s->head_len) {
-            out[k] = s->head[pos];
-            continue;
-        }
-        uint32_t off = pos - s->head_len;
-        uint8_t b = s->pad;
-        for (unsigned i = 0; s->pl != NULL && i < s->pl->n; i++) {
-            if (off < s->pl->p[i].len) {
-                b = s->pl->p[i].ptr != NULL ? ((const uint8_t *)s->pl->p[i].ptr)[off] : 0u;
-                break;
+            n = s->head_len - pos < n ? s->head_len - pos : n;
+            memcpy(out, s->head + pos, n);
+        } else {
+            uint32_t off = pos - s->head_len;
+            const piece_t *p = NULL;
+            for (unsigned i = 0; s->pl != NULL && i < s->pl->n; i++) {
+                if (off < s->pl->p[i].len) {
+                    p = &s->pl->p[i];
+                    break;
+                }
+                off -= s->pl->p[i].len;
             }
-            off -= s->pl->p[i].len;
+            if (p == NULL) {
+                memset(out, s->pad, n); /* past the payload: padding to the end */
+            } else {
+                n = p->len - off < n ? p->len - off : n;
+                piece_bytes(p, off, out, n);
+            }
         }
-        out[k] = b;
+        out += n;
+        pos += n;
+        len -= n;
     }
 }
 
@@ -352,8 +403,8 @@ static int area_write(mc_storage_t *st, unsigned ai, const stream_t *s)
     return MC_ERR_NOSPACE;
 }
 
-/* Write a record (header + payload) into an area. */
-static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, const payload_t *pl)
+/* Write a record (header + payload, of layout @p minor) into an area. */
+static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, uint8_t minor, const payload_t *pl)
 {
     mc_storage_area_t *a = &st->area[ai];
     uint8_t h[HEADER_SIZE];
@@ -362,22 +413,23 @@ static int write_record(mc_storage_t *st, unsigned ai, uint8_t kind, const paylo
     h[1] = (uint8_t)(MAGIC >> 8);
     h[2] = kind;
     h[3] = MC_STORAGE_FORMAT_MAJOR;
-    h[4] = MC_STORAGE_FORMAT_MINOR;
+    h[4] = minor;
     h[5] = 0;
     h[6] = (uint8_t)(pl->len & 0xFFu);
     h[7] = (uint8_t)(pl->len >> 8);
     memcpy(h + 8, &seq, 4);
     uint32_t crc = mc_crc32(0, h, 12);
     for (unsigned i = 0; i < pl->n; i++) {
-        if (pl->p[i].ptr != NULL) {
+        if (pl->p[i].ptr != NULL && pl->p[i].fill == NULL) {
             crc = mc_crc32(crc, pl->p[i].ptr, pl->p[i].len);
             continue;
         }
-        static const uint8_t zeros[16] = {0};
-        for (uint32_t left = pl->p[i].len; left > 0u;) {
-            const uint32_t n = left < sizeof(zeros) ? left : (uint32_t)sizeof(zeros);
-            crc = mc_crc32(crc, zeros, n);
-            left -= n;
+        uint8_t buf[CHUNK];
+        for (uint32_t off = 0; off < pl->p[i].len;) {
+            const uint32_t n = pl->p[i].len - off < CHUNK ? pl->p[i].len - off : CHUNK;
+            piece_bytes(&pl->p[i], off, buf, n);
+            crc = mc_crc32(crc, buf, n);
+            off += n;
         }
     }
     memcpy(h + 12, &crc, 4);
@@ -570,8 +622,80 @@ static void demand_from_tariff(const mc_tariff_t *t, demand_rec_t *d)
     d->slots = (uint8_t)(t->cfg.demand_window_min / t->cfg.demand_subinterval_min);
 }
 
+/* Elements whose registers an energy record carries: every element of a meter of more than one.
+ * 0 for a single-element meter (its element is the meter: its record is that of 2.0). */
+static unsigned record_elements(const mc_meter_t *m)
+{
+    const size_t n = mc_meter_elements(&m->cfg);
+    return n > 1u && n <= MC_MAX_CIRCUITS ? (unsigned)n : 0u;
+}
+
+/* The minor of the energy records a meter writes, and the format of its memory (major * 256 + minor). */
+static uint8_t energy_minor(const mc_meter_t *m)
+{
+    return record_elements(m) > 0u ? MINOR_ELEMENTS : MINOR_BASE;
+}
+
+static uint32_t memory_format(const mc_meter_t *m)
+{
+    return (MC_STORAGE_FORMAT_MAJOR << 8) | energy_minor(m);
+}
+
+/* Payload length of an energy record with the registers of @p elements elements (0: without the block). */
+static uint32_t energy_len(unsigned elements)
+{
+    uint32_t len = (uint32_t)(sizeof(energy_meta_t) + sizeof(mc_energy_t) +
+                              2u * sizeof(uint64_t) * MC_TARIFF_RATES * MC_TK_COUNT + sizeof(demand_rec_t));
+    if (elements > 0u) {
+        len += (uint32_t)(sizeof(elements_head_t) + elements * sizeof(mc_energy_t));
+    }
+    return len;
+}
+
+/* Where the elements' registers of a save come from: the meter, read as the record is streamed
+ * (every storage call runs with the meter at rest: mc_storage.h), less the meter's last window
+ * when the save leaves that window out (a freeze's save before it). */
+typedef struct elements_src {
+    const mc_meter_t *m;
+    int less_window;
+} elements_src_t;
+
+static void elements_fill(const void *ctx, uint32_t off, uint8_t *out, uint32_t n)
+{
+    const elements_src_t *src = ctx;
+    while (n > 0u) {
+        const unsigned k = (unsigned)(off / sizeof(mc_energy_t));
+        const uint32_t at = off % (uint32_t)sizeof(mc_energy_t);
+        const uint32_t c = (uint32_t)sizeof(mc_energy_t) - at < n ? (uint32_t)sizeof(mc_energy_t) - at : n;
+        mc_energy_t e;
+        if (mc_meter_phase_energy(src->m, k, &e) != MC_OK) {
+            memset(&e, 0, sizeof(e));
+        }
+        mc_phase_reading_t r;
+        if (src->less_window && mc_meter_phase_reading(src->m, k, &r) == MC_OK) {
+            for (int j = 0; j < MC_E_COUNT; j++) {
+                e.q[j] -= r.delta.q[j] <= e.q[j] ? r.delta.q[j] : e.q[j];
+            }
+        }
+        memcpy(out, (const uint8_t *)&e + at, c);
+        out += c;
+        off += c;
+        n -= c;
+    }
+}
+
+/* Whether a reading is the meter's last window (then its elements' deltas are the window's). */
+static int is_last_window(const mc_meter_t *m, const mc_reading_t *r)
+{
+    mc_reading_t last;
+    return mc_meter_reading(m, &last) == MC_OK && last.start_sample == r->start_sample &&
+           last.samples == r->samples && memcmp(&last.delta, &r->delta, sizeof(r->delta)) == 0;
+}
+
+/* The pieces of an energy record: with @p eh (count > 0) and @p src the elements' block (saving);
+ * without, the part every energy record has (saving a single-element meter, or loading). */
 static void energy_payload(mc_storage_t *st, payload_t *pl, energy_meta_t *meta, uint64_t *meter_q,
-                           demand_rec_t *d)
+                           demand_rec_t *d, elements_head_t *eh, elements_src_t *src)
 {
     memset(pl, 0, sizeof(*pl));
     add(pl, meta, sizeof(*meta));
@@ -579,6 +703,10 @@ static void energy_payload(mc_storage_t *st, payload_t *pl, energy_meta_t *meta,
     add(pl, st->tariff->total, sizeof(st->tariff->total));
     add(pl, st->tariff->month, sizeof(st->tariff->month));
     add(pl, d, sizeof(*d));
+    if (eh != NULL && eh->count > 0u) {
+        add(pl, eh, sizeof(*eh));
+        add_fill(pl, src, (uint32_t)(eh->count * sizeof(mc_energy_t)), elements_fill);
+    }
 }
 
 /* The parts of config and history records, each filled by its caller. */
@@ -667,22 +795,25 @@ static uint64_t energy_sum(const mc_storage_t *st)
 /*
  * Save energy. With @p pending (a window the meter has counted but the tariff
  * has not booked yet), the meter's registers are saved without it, so that the
- * record is one consistent state.
+ * record is one consistent state; the elements' registers too, when the window
+ * is the meter's last (else they are saved as they stand).
  */
-static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_energy_t *pending)
+static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_reading_t *pending)
 {
     energy_meta_t meta = {st->gen, now, st->tariff->last_settlement, 0};
     mc_energy_t e = st->meter->energy;
     if (pending != NULL) {
         for (int k = 0; k < MC_E_COUNT; k++) {
-            e.q[k] -= pending->q[k] <= e.q[k] ? pending->q[k] : e.q[k];
+            e.q[k] -= pending->delta.q[k] <= e.q[k] ? pending->delta.q[k] : e.q[k];
         }
     }
     demand_rec_t d;
     demand_from_tariff(st->tariff, &d);
+    elements_head_t eh = {record_elements(st->meter), 0u};
+    elements_src_t src = {st->meter, pending != NULL && is_last_window(st->meter, pending)};
     payload_t pl;
-    energy_payload(st, &pl, &meta, e.q, &d);
-    int err = write_record(st, AREA_ENERGY, KIND_ENERGY, &pl);
+    energy_payload(st, &pl, &meta, e.q, &d, &eh, &src);
+    int err = write_record(st, AREA_ENERGY, KIND_ENERGY, energy_minor(st->meter), &pl);
     if (err == MC_OK) {
         st->saved_energy_q = energy_sum(st);
         st->saved_at = now;
@@ -736,7 +867,7 @@ static int save_journaled(mc_storage_t *st, unsigned rec, uint32_t flags, journa
     add(&pl, NULL, (uint32_t)((MC_STORAGE_JOURNAL - jr->n) * sizeof(mc_storage_jentry_t)));
     const unsigned ai = with_conf ? AREA_CONFIG : AREA_HISTORY;
     const uint8_t kind = st->combined ? KIND_STATE : (with_conf ? KIND_CONFIG : KIND_HISTORY);
-    const int err = write_record(st, ai, kind, &pl);
+    const int err = write_record(st, ai, kind, MINOR_BASE, &pl);
     if (err != MC_OK) {
         return err;
     }
@@ -1223,7 +1354,7 @@ int mc_storage_window(mc_storage_t *st, mc_time_t now, const mc_reading_t *readi
     int err;
     const mc_time_t next = mc_tariff_next_settlement(st->tariff);
     const int freeze_due = next != 0u && now >= next && now <= MC_TIME_MAX;
-    if (freeze_due && (err = save_energy_state(st, now, &reading->delta)) != MC_OK) {
+    if (freeze_due && (err = save_energy_state(st, now, reading)) != MC_OK) {
         flush_reports(st);
         return err; /* the month as it stands before the freeze (and before this window) */
     }
@@ -1324,6 +1455,7 @@ int mc_storage_power_fail(mc_storage_t *st, mc_time_t now)
 typedef struct found {
     uint32_t slot;       /* newest valid and sane slot or NONE */
     uint32_t seq;        /* its sequence */
+    uint32_t bad_seq;    /* the highest sequence a damaged slot or an insane record claims (0: none) */
     uint16_t len;        /* its payload length */
     uint8_t minor;       /* its format minor */
     uint8_t kind;        /* its kind */
@@ -1415,6 +1547,17 @@ static int energy_sane(rd_t *r)
     demand_rec_t d;
     if (rd_next(r, &d, sizeof(d)) && !demand_ok(&d)) {
         return 0;
+    }
+    /* The elements' block (minor 1), whole: it is written whole or not at all. */
+    elements_head_t eh = {0u, 0u};
+    if (rd_next(r, &eh, sizeof(eh))) {
+        if (eh.count < 2u || eh.count > MC_MAX_CIRCUITS || eh.reserved != 0u ||
+            r->len - r->pos < eh.count * (uint32_t)sizeof(mc_energy_t)) {
+            return 0;
+        }
+        if (!quanta_ok(r, eh.count * MC_E_COUNT)) {
+            return 0;
+        }
     }
     return 1;
 }
@@ -1653,7 +1796,81 @@ static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_
         bad_seq = insane_seq;
     }
     /* Damage only counts if it claims to be newer than the newest good copy. */
+    f->bad_seq = bad_seq;
     f->newer_bad = bad_seq != 0u && (f->slot == NONE || bad_seq > f->seq);
+}
+
+/* The slot size of an energy record of payload length @p len, if that is the length of an energy
+ * record of ours (0, 2..16 elements), else 0. */
+static uint32_t energy_slot_for(const mc_storage_t *st, uint32_t len)
+{
+    for (unsigned n = 0; n <= MC_MAX_CIRCUITS; n++) {
+        if (n != 1u && len == energy_len(n)) {
+            const uint32_t prog = st->cfg.nvm.prog_size;
+            return (HEADER_SIZE + len + prog - 1u) / prog * prog + marker_size(st);
+        }
+    }
+    return 0;
+}
+
+/* Other slot sizes of the energy area scan_energy() tries at most (a memory holds one, two while
+ * a change of the element count is under way). */
+#define ENERGY_SIZES_MAX 3u
+
+/*
+ * The newest energy record. The energy slot size follows the number of elements whose registers
+ * the record carries (none for a single-element meter and in format 2.0), so a memory written by
+ * a meter of another element count (a 2.0 memory under a meter of several elements, above all)
+ * holds its records at slots of another size. Every record the ring puts at a sector's start,
+ * where the slots of every size begin: the area is scanned at this meter's size and at each size
+ * the record at a sector's start calls for, and the newest record of any wins (sequence numbers
+ * go on across sizes). Records delimit themselves (header, length, CRC): a position of one size
+ * inside a record of another is never taken for one, and a record at a sector's start is found
+ * at both sizes with the same sequence. *at describes the area at the winner's size, *other is 1
+ * if that is not this meter's.
+ */
+static void scan_energy(const mc_storage_t *st, found_t *f, mc_storage_area_t *at, int *other)
+{
+    const mc_storage_area_t *a = &st->area[AREA_ENERGY];
+    scan_area(st, a, KIND_ENERGY, f);
+    *at = *a;
+    *other = 0;
+    uint32_t tried[ENERGY_SIZES_MAX];
+    unsigned ntried = 0;
+    for (uint32_t sector = a->first_sector; sector < (uint32_t)a->first_sector + a->sectors; sector++) {
+        uint8_t h[HEADER_SIZE];
+        if (nvm_read(st, sector, 0, h, HEADER_SIZE) != MC_OK || ((uint32_t)h[0] | (uint32_t)h[1] << 8) != MAGIC ||
+            h[2] != KIND_ENERGY || h[3] != MC_STORAGE_FORMAT_MAJOR) {
+            continue;
+        }
+        const uint32_t size = energy_slot_for(st, (uint32_t)h[6] | (uint32_t)h[7] << 8);
+        int seen = size == 0u || size == a->slot_size || size > st->cfg.nvm.sector_size;
+        for (unsigned i = 0; i < ntried && !seen; i++) {
+            seen = tried[i] == size;
+        }
+        if (seen || ntried == ENERGY_SIZES_MAX) {
+            continue;
+        }
+        tried[ntried++] = size;
+        mc_storage_area_t view = *a;
+        view.slot_size = (uint16_t)size;
+        view.slots_per_sector = (uint16_t)(st->cfg.nvm.sector_size / size);
+        view.newest_slot = NONE;
+        found_t g;
+        scan_area(st, &view, KIND_ENERGY, &g);
+        const uint32_t bad_seq = f->bad_seq > g.bad_seq ? f->bad_seq : g.bad_seq;
+        const uint8_t wrong_major = (uint8_t)(f->wrong_major | g.wrong_major);
+        const uint8_t insane = (uint8_t)(f->insane | g.insane);
+        if (g.slot != NONE && (f->slot == NONE || g.seq > f->seq)) {
+            *f = g;
+            *at = view;
+            *other = 1;
+        }
+        f->bad_seq = bad_seq;
+        f->wrong_major = wrong_major;
+        f->insane = insane;
+        f->newer_bad = bad_seq != 0u && (f->slot == NONE || bad_seq > f->seq);
+    }
 }
 
 /* Read a found record's payload into the pieces (a shorter, older-minor payload fills a prefix). */
@@ -1713,9 +1930,7 @@ static int layout(mc_storage_t *st)
     }
     const unsigned want_audit = (AUDIT_EVENTS_WANTED + per - 1u) / per + 1u;
     const uint32_t slot_len[5] = {
-        round_up(HEADER_SIZE + sizeof(energy_meta_t) + sizeof(st->meter->energy.q) + sizeof(st->tariff->total) +
-                     sizeof(st->tariff->month) + sizeof(demand_rec_t),
-                 nv->prog_size) + ms,
+        round_up(HEADER_SIZE + energy_len(record_elements(st->meter)), nv->prog_size) + ms,
         round_up(HEADER_SIZE + hist_len() + sizeof(tail_t), nv->prog_size) + ms,
         round_up(HEADER_SIZE + conf_len() + sizeof(tail_t), nv->prog_size) + ms,
         round_up(HEADER_SIZE + conf_len() + hist_len() + sizeof(tail_t), nv->prog_size) + ms, /* state */
@@ -2000,7 +2215,9 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     /* 1. Find, without changing anything. */
     const uint8_t ckind = st->combined ? KIND_STATE : KIND_CONFIG;
     found_t f[3];
-    scan_area(st, &st->area[AREA_ENERGY], KIND_ENERGY, &f[AREA_ENERGY]);
+    mc_storage_area_t energy_at; /* the energy area at the slot size of the newest energy record */
+    int energy_other;            /* that is not this meter's size (a 2.0 memory, another element count) */
+    scan_energy(st, &f[AREA_ENERGY], &energy_at, &energy_other);
     if (!st->combined) {
         scan_area(st, &st->area[AREA_HISTORY], KIND_HISTORY, &f[AREA_HISTORY]);
     } else {
@@ -2049,6 +2266,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
                     f[i].slot = NONE;
                     f[i].newer_bad = 0;
                 }
+                energy_other = 0;
                 st->area[AREA_EVENTS].newest_slot = st->area[AREA_AUDIT].newest_slot = NONE;
                 st->area[AREA_EVENTS].seq = st->area[AREA_AUDIT].seq = 0;
                 have_e = have_h = have_c = 0;
@@ -2154,9 +2372,27 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
          * a prefix: what it leaves out keeps the state as it is, never stack garbage. */
         memset(&emeta, 0, sizeof(emeta));
         demand_from_tariff(tariff, &d);
-        energy_payload(st, &pl, &emeta, meter->energy.q, &d);
-        if (load_payload(st, &st->area[AREA_ENERGY], &f[AREA_ENERGY], &pl) != MC_OK) {
+        energy_payload(st, &pl, &emeta, meter->energy.q, &d, NULL, NULL);
+        if (load_payload(st, &energy_at, &f[AREA_ENERGY], &pl) != MC_OK) {
             return MC_ERR_IO;
+        }
+        /* The elements' registers, if the record has them for as many elements as the meter has
+         * (a record without them, of 2.0, or of another wiring, leaves the meter's as they are). */
+        const unsigned ne = record_elements(meter);
+        const uint32_t eoff = energy_len(0);
+        elements_head_t eh = {0u, 0u};
+        const uint32_t esector = slot_sector(&energy_at, f[AREA_ENERGY].slot);
+        const uint32_t ebase = slot_offset(&energy_at, f[AREA_ENERGY].slot) + HEADER_SIZE;
+        if (ne > 0u && f[AREA_ENERGY].len >= energy_len(ne) &&
+            nvm_read(st, esector, ebase + eoff, &eh, sizeof(eh)) != MC_OK) {
+            return MC_ERR_IO;
+        }
+        for (unsigned k = 0; ne > 0u && eh.count == ne && k < ne; k++) {
+            mc_energy_t e;
+            if (nvm_read(st, esector, ebase + eoff + (uint32_t)(sizeof(eh) + k * sizeof(e)), &e, sizeof(e)) != MC_OK) {
+                return MC_ERR_IO;
+            }
+            (void)mc_meter_set_phase_energy(meter, k, &e);
         }
         const int older_gen = have_h && emeta.gen < hmeta.gen;
         /* The demand window goes on where it was (if the tariff's window is the same). */
@@ -2179,9 +2415,14 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         } else {
             memcpy(tariff->month, month_after, sizeof(month_after));
             if (hmeta.flags & HISTORY_CLEARED) {
-                /* The cut fell inside an energy clear: finish it. */
+                /* The cut fell inside an energy clear: finish it (the elements' registers too). */
                 memset(meter->energy.q, 0, sizeof(meter->energy.q));
                 memset(tariff->total, 0, sizeof(tariff->total));
+                mc_energy_t zero;
+                memset(&zero, 0, sizeof(zero));
+                for (unsigned k = 0; k < ne; k++) {
+                    (void)mc_meter_set_phase_energy(meter, k, &zero);
+                }
             }
         }
         if (emeta.last_settlement > tariff->last_settlement) {
@@ -2203,6 +2444,13 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         st->counters[k] = tc.counters[k] > th.counters[k] ? tc.counters[k] : th.counters[k];
     }
     st->area[AREA_ENERGY].newest_slot = f[AREA_ENERGY].slot;
+    if (energy_other && f[AREA_ENERGY].slot != NONE) {
+        /* The newest sits at slots of another size: the ring goes on in its sector only where
+         * that is blank at this size, and never erases the sector while it holds the newest. */
+        st->area[AREA_ENERGY].newest_slot =
+            (slot_sector(&energy_at, f[AREA_ENERGY].slot) - st->area[AREA_ENERGY].first_sector) *
+            st->area[AREA_ENERGY].slots_per_sector;
+    }
     st->area[AREA_ENERGY].seq = f[AREA_ENERGY].slot != NONE ? f[AREA_ENERGY].seq : 0u;
     st->area[AREA_HISTORY].newest_slot = f[AREA_HISTORY].slot;
     st->area[AREA_HISTORY].seq = f[AREA_HISTORY].slot != NONE ? f[AREA_HISTORY].seq : 0u;
@@ -2230,7 +2478,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     jr.n = 0;
     if (f[AREA_CONFIG].slot == NONE) {
         if (fresh) {
-            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, 0, FORMAT_VERSION);
+            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, 0, memory_format(meter));
             if (checksum != 0u) {
                 jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 1, 0, checksum);
             }
@@ -2262,10 +2510,15 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
             (void)log_now(st, MC_EV_INTEGRITY, MC_SRC_LOCAL, 0, (uint8_t)b, 0, 0);
         }
     }
+    int upgraded = 0;
     if (f[AREA_CONFIG].slot != NONE) {
-        if ((unsigned)f[AREA_CONFIG].minor + 1u < MC_STORAGE_FORMAT_MINOR + 1u) { /* an older minor: upgraded */
-            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, (MC_STORAGE_FORMAT_MAJOR << 8) | f[AREA_CONFIG].minor,
-                   FORMAT_VERSION);
+        /* Records of an older layout than the meter writes (a meter of several elements on a 2.0
+         * memory: its energy records without the elements' block): upgraded. (Config and history
+         * records have the layout of 2.0.) */
+        if (f[AREA_ENERGY].slot != NONE && f[AREA_ENERGY].minor < energy_minor(meter)) {
+            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, (MC_STORAGE_FORMAT_MAJOR << 8) | f[AREA_ENERGY].minor,
+                   memory_format(meter));
+            upgraded = 1;
         }
         if (checksum != 0u && checksum != st->code_checksum) {
             jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 1, st->code_checksum, checksum);
@@ -2273,6 +2526,12 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
         }
         int wrote;
         if (jr.n != 0u && (err = save_config(st, &jr, 0, &wrote)) != MC_OK) {
+            flush_reports(st);
+            return err;
+        }
+        /* The upgrade logged, the energy record of the new layout at once (a mount cut before
+         * it logs the upgrade again, never leaves it unlogged). */
+        if (upgraded && (err = save_energy(st, now)) != MC_OK) {
             flush_reports(st);
             return err;
         }
