@@ -1158,9 +1158,9 @@ static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_
     int64_t si = 0, sii = 0, sic = 0, sis = 0, svi = 0;
     if (with_voltage) {
         int64_t sv = 0, svv = 0, svc = 0, svs = 0;
-        for (size_t j = 0; j < len; j++, xu += nch, xi += nch) {
-            const int32_t v = *xu - du;
-            const int32_t i = *xi - di;
+        for (size_t j = 0, o = 0; j < len; j++, o += nch) {
+            const int32_t v = xu[o] - du;
+            const int32_t i = xi[o] - di;
             sv += v;
             svv += (int64_t)v * v;
             svc += (int64_t)v * cs[j];
@@ -1173,9 +1173,9 @@ static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_
         }
         add_channel_sums(cu, sv, svv, svc, svs);
     } else {
-        for (size_t j = 0; j < len; j++, xu += nch, xi += nch) {
-            const int32_t v = *xu - du;
-            const int32_t i = *xi - di;
+        for (size_t j = 0, o = 0; j < len; j++, o += nch) {
+            const int32_t v = xu[o] - du;
+            const int32_t i = xi[o] - di;
             si += i;
             sii += (int64_t)i * i;
             sic += (int64_t)i * cs[j];
@@ -1212,21 +1212,23 @@ static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, cons
 {
     const unsigned a = pr[0].a, b = pr[0].b;
     const int32_t da = m->ch[a].dc, db = m->ch[b].dc;
+    const int32_t *xa = x + a, *xb = x + b;
     const size_t stop = len * nch;
     if (count == 1u) {
         int64_t ab = 0;
         for (size_t o = 0; o < stop; o += nch) {
-            ab += (int64_t)(x[o + a] - da) * (x[o + b] - db);
+            ab += (int64_t)(xa[o] - da) * (xb[o] - db);
         }
         pr[0].c_xy += ab;
         return;
     }
     const unsigned c = pr[1].b;
     const int32_t dcc = m->ch[c].dc;
+    const int32_t *xc = x + c;
     int64_t ab = 0, bc = 0, ca = 0;
     if (count == 3u) {
         for (size_t o = 0; o < stop; o += nch) {
-            const int32_t va = x[o + a] - da, vb = x[o + b] - db, vc = x[o + c] - dcc;
+            const int32_t va = xa[o] - da, vb = xb[o] - db, vc = xc[o] - dcc;
             ab += (int64_t)va * vb;
             bc += (int64_t)vb * vc;
             ca += (int64_t)vc * va;
@@ -1234,9 +1236,10 @@ static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, cons
     } else {
         const unsigned d = pr[3].b;
         const int32_t dd = m->ch[d].dc;
+        const int32_t *xd = x + d;
         int64_t ad = 0, bd = 0, cd = 0;
         for (size_t o = 0; o < stop; o += nch) {
-            const int32_t va = x[o + a] - da, vb = x[o + b] - db, vc = x[o + c] - dcc, vd = x[o + d] - dd;
+            const int32_t va = xa[o] - da, vb = xb[o] - db, vc = xc[o] - dcc, vd = xd[o] - dd;
             ab += (int64_t)va * vb;
             bc += (int64_t)vb * vc;
             ca += (int64_t)vc * va;
