@@ -1441,6 +1441,61 @@ static void test_angles_delay(void **state)
                d->pass ? "visibly larger" : "NOT visibly larger");
         finish(d);
     }
+
+    /* The calibration routine, element by element: a front end with a gain error on every
+     * channel and a delay on every current (sensors), calibrated by mc_calibrate_element_gain
+     * at In PF 1 and mc_calibrate_element_phase at In PF 0.5L, then measured at other points. */
+    {
+        static const double gains[6] = {1.03, 0.97, 1.01, 0.98, 1.02, 1.04};
+        static const double delays_us[6] = {0.0, 0.0, 0.0, 30.0, -20.0, 12.0}; /* 0.54, -0.36, 0.22 deg */
+        meterbox_t *map = calloc(1, sizeof(*map)); /* the element-to-channel map of a 3P4W meter */
+        assert_non_null(map);
+        mc_meter_config_t mc;
+        mc_meter_config_default(&mc);
+        mc.u_scale = 1.0f;
+        mc.i_scale = 1.0f;
+        mc.wiring = MC_WIRING_3P4W;
+        mc.channel_state = map->ch;
+        mc.pair_state = map->pr;
+        mc.element_state = map->el;
+        assert_int_equal(mc_meter_init(&map->m, &mc), MC_OK);
+        mc_poly_calibration_t pc;
+        mc_poly_calibration_default(&pc);
+        const double steps[2] = {PHI_PF1, PHI_05L};
+        for (int step = 0; step < 2; step++) {
+            balanced_signal(p, &o, MC_WIRING_3P4W, 0, 1.0, steps[step]);
+            for (int c = 0; c < 6; c++) {
+                p->ch[c].gain = gains[c];
+                p->ch[c].delay_s = delays_us[c] * 1e-6;
+            }
+            o.cal = &pc;
+            run_poly(p, &o, r);
+            for (unsigned e = 0; e < 3; e++) {
+                const mc_phase_reading_t *m = &r->ph[r->nw - 1][e];
+                const int rc = step == 0 ? mc_calibrate_element_gain(&map->m, e, m, (float)UN, (float)IN, &pc)
+                                         : mc_calibrate_element_phase(&map->m, e, m, (float)PHI_05L, &pc);
+                assert_int_equal(rc, MC_OK);
+            }
+        }
+        assert_int_equal(mc_poly_calibration_check(&pc), MC_OK);
+        static const double after[3] = {PHI_05L, PHI_08C, PHI_PF1};
+        static const double at[3] = {1.0, 0.1, 10.0};
+        for (int k = 0; k < 3; k++) {
+            char cond[64];
+            balanced_signal(p, &o, MC_WIRING_3P4W, 0, at[k], after[k]);
+            for (int c = 0; c < 6; c++) {
+                p->ch[c].gain = gains[c];
+                p->ch[c].delay_s = delays_us[c] * 1e-6;
+            }
+            o.cal = &pc;
+            run_poly(p, &o, r);
+            snprintf(cond, sizeof cond, "calibrated per element, %.1f In %s", at[k], pf_name(after[k]));
+            check_run_sanity(WC_3P4W, cond, r);
+            check_energies(WC_3P4W, cond, p, &o, r, at[k], after[k]);
+            check_elements(WC_3P4W, cond, p, &o, r, 0.05 * IN, 1);
+        }
+        free(map);
+    }
     free(r);
     free(p);
     end_test("angles and delay");
