@@ -1040,6 +1040,10 @@ static int write_markdown(void **state)
                "section; needs python3-matplotlib). The table alone: `make test-host`, then "
                "`MC_ACCURACY_MD=docs/ACCURACY.md build/test/tests/test_accuracy` (this drops the Plots section "
                "until the next `make accuracy-report`).\n\n");
+    fprintf(f, "This page is the single-phase (1P2W) grid. The other wirings (1P3W, 3P4W with and without a "
+               "measured neutral, 3P3W, multi-circuit) have their own suite, `tests/test_poly.c` (ctest `poly`), "
+               "which prints its table per wiring and case (every check against its limit, the worst as a "
+               "share of it; `POLY_VERBOSE=1` prints every row).\n\n");
     fprintf(f, "Setup: Un %.0f V, In %.0f A, Imax %.0f A, start current %.3f A, rated %.0f Hz; ADC full scale "
                "%.2f V and %.2f A peak; fs %.0f Hz and %d bits unless the section says otherwise (P-16bit: 16 bits; "
                "fs-3200 / fs-8000: those rates); Gaussian noise %.0e of full scale rms on both channels; "
