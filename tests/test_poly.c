@@ -1894,6 +1894,43 @@ static void log_extra(const mc_meter_t *m, wlog_t *l)
     assert_int_equal(mc_meter_poly_reading(m, &l->poly[k]), MC_OK);
 }
 
+/* A 1P2W meter is an ordinary value: a copy made after mc_meter_init() measures on its
+ * own (the instance holds no pointer into itself) and leaves the original untouched. */
+static void test_1p2w_copy(void **state)
+{
+    (void)state;
+    mc_meter_config_t cfg;
+    mc_meter_config_default(&cfg);
+    cfg.u_scale = (float)(400.0 / 8388608.0);
+    cfg.i_scale = (float)(100.0 / 8388608.0);
+    mc_meter_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b)), *ref = calloc(1, sizeof(*ref));
+    mc_meter_t *a_before = calloc(1, sizeof(*a_before));
+    int32_t *v = calloc(8000, sizeof(int32_t)), *i = calloc(8000, sizeof(int32_t));
+    assert_true(a && b && ref && a_before && v && i);
+    assert_int_equal(mc_meter_init(a, &cfg), MC_OK);
+    assert_int_equal(mc_meter_init(ref, &cfg), MC_OK);
+    *b = *a; /* e.g. a meter initialised into a temporary and returned by value */
+    memcpy(a_before, a, sizeof(*a));
+    for (size_t k = 0; k < 8000; k++) {
+        const double t = (double)k / 4000.0, w = 2.0 * M_PI * 50.0 * t;
+        v[k] = (int32_t)lrint(230.0 * M_SQRT2 * sin(w) / cfg.u_scale);
+        i[k] = (int32_t)lrint(5.0 * M_SQRT2 * sin(w - M_PI / 6.0) / cfg.i_scale);
+    }
+    assert_true(mc_meter_process(b, v, i, 8000) >= 0);
+    assert_true(mc_meter_process(ref, v, i, 8000) >= 0);
+    assert_memory_equal(a, a_before, sizeof(*a)); /* the original did not move */
+    mc_reading_t rb, rr;
+    assert_int_equal(mc_meter_reading(b, &rb), MC_OK);
+    assert_int_equal(mc_meter_reading(ref, &rr), MC_OK);
+    assert_memory_equal(&rb, &rr, sizeof(rb)); /* the copy measured as a meter of its own */
+    free(a);
+    free(b);
+    free(ref);
+    free(a_before);
+    free(v);
+    free(i);
+}
+
 static void test_1p2w_frames(void **state)
 {
     (void)state;
@@ -2218,6 +2255,7 @@ int main(void)
         cmocka_unit_test(test_realworld_phase2),
         cmocka_unit_test(test_netting),
         cmocka_unit_test(test_1p2w_frames),
+        cmocka_unit_test(test_1p2w_copy),
         cmocka_unit_test(test_ratios),
     };
     const char *filter = getenv("MC_TEST_FILTER");

@@ -463,9 +463,10 @@ typedef struct mc_meter {
     mc_meter_config_t cfg;     /**< Copy of the configuration. */
     mc_calibration_t cal;      /**< Calibration in force (poly-phase: a common trim over the per-channel one). */
     /* wiring */
-    mc_meter_channel_t *ch;    /**< Frame channels (cfg.channel_state, or ch1 for 1P2W). */
-    mc_meter_pair_t *pr;       /**< Sample products: the elements' first, then the cross products. */
-    mc_meter_element_t *el;    /**< Elements. */
+    mc_meter_channel_t *ch;    /**< Frame channels (cfg.channel_state; NULL for 1P2W: ch1, so that a
+                                    1P2W instance holds no pointer into itself and may be copied). */
+    mc_meter_pair_t *pr;       /**< Sample products: the elements' first, then the cross products (NULL: pr1). */
+    mc_meter_element_t *el;    /**< Elements (NULL: el1). */
     uint8_t n_ch;              /**< Channels per frame. */
     uint8_t n_u;               /**< Voltage channels (the first n_u of a frame). */
     uint8_t n_el;              /**< Elements. */

@@ -220,7 +220,7 @@ int mc_calibrate_element_gain(const mc_meter_t *m, unsigned element, const mc_ph
         !(measured->urms > 0.0f) || !(measured->irms > 0.0f)) {
         return MC_ERR_INVAL;
     }
-    const unsigned u = m->el[element].u, i = m->el[element].i;
+    const unsigned u = MC_EL(m)[element].u, i = MC_EL(m)[element].i;
     mc_poly_calibration_t next = *cal;
     next.gain[u] = cal->gain[u] * (u_ref / measured->urms);
     next.gain[i] = cal->gain[i] * (i_ref / measured->irms);
@@ -239,7 +239,7 @@ int mc_calibrate_element_phase(const mc_meter_t *m, unsigned element, const mc_p
     if (err != MC_OK) {
         return err;
     }
-    const unsigned i = m->el[element].i;
+    const unsigned i = MC_EL(m)[element].i;
     mc_poly_calibration_t next = *cal;
     next.phase_deg[i] = cal->phase_deg[i] + e / MC_DEG2RAD;
     return poly_commit(cal, &next);

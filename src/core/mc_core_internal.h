@@ -24,6 +24,14 @@ static inline void mc_small_sincos(float x, float *s, float *c)
     *c = 1.0f - x2 / 2.0f * (1.0f - x2 / 12.0f * (1.0f - x2 / 30.0f));
 }
 
+/** A meter's channel states: the caller's array, or the built-in 1P2W one (no pointer to it is
+ *  kept in the instance, so a meter may be copied or moved between calls). */
+#define MC_CH(m) ((m)->ch != NULL ? (m)->ch : (m)->ch1)
+/** A meter's sample products (see MC_CH()). */
+#define MC_PR(m) ((m)->pr != NULL ? (m)->pr : &(m)->pr1)
+/** A meter's elements (see MC_CH()). */
+#define MC_EL(m) ((m)->el != NULL ? (m)->el : &(m)->el1)
+
 /** Validate the ranges of a calibration (not its CRC). */
 int mc_calibration_ranges_ok(const mc_calibration_t *cal);
 

@@ -207,14 +207,14 @@ static void derive(mc_meter_t *m)
 {
     const mc_meter_config_t *c = &m->cfg;
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *ch = &m->ch[k];
+        mc_meter_channel_t *ch = &MC_CH(m)[k];
         const int voltage = k < m->n_u;
         const float base = voltage ? c->u_scale * m->cal.u_gain : c->i_scale * m->cal.i_gain;
         ch->k = base * ch->ratio * ch->gain;
     }
     for (unsigned e = 0; e < m->n_el; e++) {
-        mc_meter_element_t *el = &m->el[e];
-        const float d = m->cal.phase_deg + m->ch[el->i].phase_deg - m->ch[el->u].phase_deg;
+        mc_meter_element_t *el = &MC_EL(m)[e];
+        const float d = m->cal.phase_deg + MC_CH(m)[el->i].phase_deg - MC_CH(m)[el->u].phase_deg;
         mc_small_sincos(d * MC_DEG2RAD, &el->sin_d, &el->cos_d);
     }
     m->creep_w = 0.5f * c->un * c->start_current;
@@ -230,11 +230,11 @@ static void set_reference_frequency(mc_meter_t *m, float f)
 static void window_reset(mc_meter_t *m, uint64_t start_sample)
 {
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *ch = &m->ch[k];
+        mc_meter_channel_t *ch = &MC_CH(m)[k];
         ch->w_xx = ch->w_re = ch->w_im = ch->w_sx = 0.0f;
     }
     for (unsigned k = 0; k < m->n_pr; k++) {
-        m->pr[k].w_xy = 0.0f;
+        MC_PR(m)[k].w_xy = 0.0f;
     }
     m->w_sc = m->w_ss = 0.0f;
     m->w_n = 0;
@@ -248,12 +248,12 @@ static void window_reset(mc_meter_t *m, uint64_t start_sample)
 static void cycle_reset(mc_meter_t *m)
 {
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *ch = &m->ch[k];
+        mc_meter_channel_t *ch = &MC_CH(m)[k];
         ch->c_xx = ch->c_xc = ch->c_xs = ch->c_x = 0;
         ch->peak = 0;
     }
     for (unsigned k = 0; k < m->n_pr; k++) {
-        m->pr[k].c_xy = 0;
+        MC_PR(m)[k].c_xy = 0;
     }
     m->c_c = m->c_s = 0;
     m->c_n = 0;
@@ -265,22 +265,22 @@ static void set_pairs(mc_meter_t *m, const mc_meter_config_t *c, const wiring_la
 {
     unsigned p = 0;
     for (unsigned e = 0; e < l->n_el; e++) {
-        mc_meter_element_t *el = &m->el[e];
+        mc_meter_element_t *el = &MC_EL(m)[e];
         el->i = (uint8_t)(l->n_u + e);
         if (c->wiring == MC_WIRING_MULTI) {
             el->u = c->circuit_voltage != NULL ? c->circuit_voltage[e] : 0u;
         } else {
             el->u = (uint8_t)e; /* 1P2W, 1P3W, 3P4W: Uk with Ik; 3P3W: U12 with I1, U32 with I3 */
         }
-        m->pr[p].a = el->u;
-        m->pr[p].b = el->i;
+        MC_PR(m)[p].a = el->u;
+        MC_PR(m)[p].b = el->i;
         p++;
     }
     m->ll_first = (uint8_t)p;
     m->n_ll = l->n_ll;
     for (unsigned k = 0; k < l->n_ll; k++) {
-        m->pr[p].a = (uint8_t)k; /* 3 voltages: u1u2 u2u3 u3u1; 2: u1u2 */
-        m->pr[p].b = (uint8_t)((k + 1u) % l->n_u);
+        MC_PR(m)[p].a = (uint8_t)k; /* 3 voltages: u1u2 u2u3 u3u1; 2: u1u2 */
+        MC_PR(m)[p].b = (uint8_t)((k + 1u) % l->n_u);
         p++;
     }
     m->in_first = (uint8_t)p;
@@ -288,14 +288,14 @@ static void set_pairs(mc_meter_t *m, const mc_meter_config_t *c, const wiring_la
     for (unsigned k = 0; k < l->n_icross; k++) {
         const unsigned phases = l->n_icross >= 3u ? 3u : 2u;
         if (k < phases && l->n_icross != 1u) {
-            m->pr[p].a = (uint8_t)(l->n_u + k); /* i1i2 i2i3 i3i1 */
-            m->pr[p].b = (uint8_t)(l->n_u + (k + 1u) % phases);
+            MC_PR(m)[p].a = (uint8_t)(l->n_u + k); /* i1i2 i2i3 i3i1 */
+            MC_PR(m)[p].b = (uint8_t)(l->n_u + (k + 1u) % phases);
         } else if (l->n_icross == 1u) {
-            m->pr[p].a = l->n_u; /* 1P3W: i1 i2 */
-            m->pr[p].b = (uint8_t)(l->n_u + 1u);
+            MC_PR(m)[p].a = l->n_u; /* 1P3W: i1 i2 */
+            MC_PR(m)[p].b = (uint8_t)(l->n_u + 1u);
         } else {
-            m->pr[p].a = (uint8_t)(l->n_u + (k - 3u)); /* ik in */
-            m->pr[p].b = (uint8_t)(l->n_ch - 1u);
+            MC_PR(m)[p].a = (uint8_t)(l->n_u + (k - 3u)); /* ik in */
+            MC_PR(m)[p].b = (uint8_t)(l->n_ch - 1u);
         }
         p++;
     }
@@ -314,11 +314,9 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     m->cfg.element_state = NULL;
     m->cfg.ratios = NULL;
     m->cfg.circuit_voltage = NULL;
-    if (cfg->wiring == MC_WIRING_1P2W) {
-        m->ch = m->ch1;
-        m->pr = &m->pr1;
-        m->el = &m->el1;
-    } else {
+    if (cfg->wiring != MC_WIRING_1P2W) {
+        /* The caller's arrays. A 1P2W meter keeps its built-in state and no pointer to it
+         * (MC_CH() and friends resolve it per call), so the instance can be copied or moved. */
         m->ch = cfg->channel_state;
         m->pr = cfg->pair_state;
         m->el = cfg->element_state;
@@ -331,8 +329,8 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     m->n_el = l.n_el;
     m->n_pr = l.n_pr;
     for (unsigned k = 0; k < l.n_ch; k++) {
-        m->ch[k].gain = 1.0f;
-        m->ch[k].ratio = cfg->ratios != NULL ? cfg->ratios[k] : 1.0f;
+        MC_CH(m)[k].gain = 1.0f;
+        MC_CH(m)[k].ratio = cfg->ratios != NULL ? cfg->ratios[k] : 1.0f;
     }
     set_pairs(m, cfg, &l); /* the caller's circuit_voltage (not kept in m->cfg) */
     if (m->cfg.start_current == 0.0f) {
@@ -349,14 +347,14 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     m->offset_track_n = (float)cfg->sample_rate_hz * MC_OFFSET_TAU_S;
     m->offset_track_inv = 1.0f / m->offset_track_n;
     /* Voltage counts as present from 10 % of Un (peak, in codes; un is a primary value). */
-    float vmin = 0.1f * cfg->un * 1.41421356f / (cfg->u_scale * m->ch[0].ratio);
+    float vmin = 0.1f * cfg->un * 1.41421356f / (cfg->u_scale * MC_CH(m)[0].ratio);
     m->vmin_peak = vmin > 16777216.0f ? 16777216 : (vmin > 1.0f ? (int32_t)vmin : 1); /* inputs are <= 2^24 */
     m->hyst = m->vmin_peak / 4;
     m->acquiring = 1;
     m->settling = 1;
     for (unsigned k = 0; k < l.n_ch; k++) {
-        m->ch[k].acq_min = INT32_MAX;
-        m->ch[k].acq_max = INT32_MIN;
+        MC_CH(m)[k].acq_min = INT32_MAX;
+        MC_CH(m)[k].acq_max = INT32_MIN;
     }
     set_reference_frequency(m, cfg->nominal_freq_hz);
     /* Quanta per pulse: 2^30 per Wh * 1000 Wh per kWh / constant. */
@@ -426,14 +424,14 @@ static void recentre_window(mc_meter_t *m)
 {
     const float n = (float)m->w_n;
     for (unsigned k = 0; k < m->n_pr; k++) {
-        mc_meter_pair_t *p = &m->pr[k];
-        const mc_meter_channel_t *a = &m->ch[p->a], *b = &m->ch[p->b];
+        mc_meter_pair_t *p = &MC_PR(m)[k];
+        const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
         const float da = a->off - a->w_off;
         const float db = b->off - b->w_off;
         p->w_xy += n * da * db - db * a->w_sx - da * b->w_sx;
     }
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *c = &m->ch[k];
+        mc_meter_channel_t *c = &MC_CH(m)[k];
         const float d = c->off - c->w_off;
         c->w_xx += d * (n * d - 2.0f * c->w_sx);
         c->w_re -= d * m->w_sc;
@@ -447,7 +445,7 @@ static int32_t take_offsets(mc_meter_t *m)
 {
     int32_t dref = 0;
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *c = &m->ch[k];
+        mc_meter_channel_t *c = &MC_CH(m)[k];
         c->w_off = c->off;
         const int32_t d = (int32_t)lrintf(c->w_off) - c->dc;
         c->dc += d;
@@ -498,7 +496,7 @@ static float wrap_deg(float a)
  * a current from the starting current (primary values). */
 static int present(const mc_meter_t *m, unsigned c)
 {
-    return m->ch[c].rms >= (c < m->n_u ? 0.1f * m->cfg.un : m->cfg.start_current);
+    return MC_CH(m)[c].rms >= (c < m->n_u ? 0.1f * m->cfg.un : m->cfg.start_current);
 }
 
 /* Symmetrical components of three phasors (a = e^{j120°}): |positive|, |negative|. */
@@ -519,7 +517,7 @@ static void sequence_of(const float re[3], const float im[3], float *pos, float 
 /* rms of k_a x_a + sign k_b x_b from the window sums (n samples). */
 static float pair_sum_sq(const mc_meter_t *m, const mc_meter_pair_t *p, float sign)
 {
-    const mc_meter_channel_t *a = &m->ch[p->a], *b = &m->ch[p->b];
+    const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
     return a->k * a->k * a->w_xx + b->k * b->k * b->w_xx + 2.0f * sign * a->k * b->k * p->w_xy;
 }
 
@@ -551,12 +549,12 @@ static void poly_window(mc_meter_t *m, float n)
     }
     /* Line-to-line voltages from the samples: rms(k_a u_a - k_b u_b). */
     if (w == MC_WIRING_3P3W) {
-        pp->u_ll[0] = m->ch[0].rms;
-        pp->u_ll[1] = m->ch[1].rms;
-        pp->u_ll[2] = rms_of(pair_sum_sq(m, &m->pr[ll], -1.0f), n); /* u31 = u32 - u12 */
+        pp->u_ll[0] = MC_CH(m)[0].rms;
+        pp->u_ll[1] = MC_CH(m)[1].rms;
+        pp->u_ll[2] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll], -1.0f), n); /* u31 = u32 - u12 */
     } else {
         for (unsigned k = 0; k < m->n_ll; k++) {
-            pp->u_ll[k] = rms_of(pair_sum_sq(m, &m->pr[ll + k], -1.0f), n);
+            pp->u_ll[k] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll + k], -1.0f), n);
         }
     }
     /* Neutral: rms of the currents' instantaneous sum, from squares and cross products. */
@@ -564,24 +562,24 @@ static void poly_window(mc_meter_t *m, float n)
         const unsigned phases = (w == MC_WIRING_1P3W) ? 2u : 3u;
         float sum = 0.0f;
         for (unsigned k = 0; k < phases; k++) {
-            const mc_meter_channel_t *c = &m->ch[m->n_u + k];
+            const mc_meter_channel_t *c = &MC_CH(m)[m->n_u + k];
             sum += c->k * c->k * c->w_xx;
         }
         const unsigned crosses = (w == MC_WIRING_1P3W) ? 1u : 3u;
         for (unsigned k = 0; k < crosses; k++) {
-            const mc_meter_pair_t *p = &m->pr[ic + k];
-            sum += 2.0f * m->ch[p->a].k * m->ch[p->b].k * p->w_xy;
+            const mc_meter_pair_t *p = &MC_PR(m)[ic + k];
+            sum += 2.0f * MC_CH(m)[p->a].k * MC_CH(m)[p->b].k * p->w_xy;
         }
         pp->i_neutral_calc = rms_of(sum, n);
         pp->i_neutral = pp->i_neutral_calc;
         if (m->n_icross == 6u) {
-            const mc_meter_channel_t *cn = &m->ch[m->n_ch - 1u];
+            const mc_meter_channel_t *cn = &MC_CH(m)[m->n_ch - 1u];
             float res = sum + cn->k * cn->k * cn->w_xx;
             float imax = 0.0f;
             for (unsigned k = 0; k < 3u; k++) {
-                const mc_meter_pair_t *p = &m->pr[ic + 3u + k];
-                res += 2.0f * m->ch[p->a].k * cn->k * p->w_xy;
-                imax = m->ch[m->n_u + k].rms > imax ? m->ch[m->n_u + k].rms : imax;
+                const mc_meter_pair_t *p = &MC_PR(m)[ic + 3u + k];
+                res += 2.0f * MC_CH(m)[p->a].k * cn->k * p->w_xy;
+                imax = MC_CH(m)[m->n_u + k].rms > imax ? MC_CH(m)[m->n_u + k].rms : imax;
             }
             pp->i_neutral = cn->rms;
             pp->i_residual = rms_of(res, n);
@@ -599,29 +597,29 @@ static void poly_window(mc_meter_t *m, float n)
     int three = 0, currents = 0;
     if (w == MC_WIRING_3P4W || (w == MC_WIRING_MULTI && m->n_u == 3u)) {
         for (unsigned k = 0; k < 3u; k++) {
-            ur[k] = m->ch[k].re;
-            ui[k] = m->ch[k].im;
+            ur[k] = MC_CH(m)[k].re;
+            ui[k] = MC_CH(m)[k].im;
         }
         three = 1;
         if (w == MC_WIRING_3P4W) {
             for (unsigned k = 0; k < 3u; k++) {
-                ir[k] = m->ch[3u + k].re;
-                ii[k] = m->ch[3u + k].im;
+                ir[k] = MC_CH(m)[3u + k].re;
+                ii[k] = MC_CH(m)[3u + k].im;
             }
             currents = 1;
         }
     } else if (w == MC_WIRING_3P3W) {
         /* The line set U12, U23 = -U32, U31 = U32 - U12 has the phase voltages' sequence. */
-        ur[0] = m->ch[0].re;
-        ui[0] = m->ch[0].im;
-        ur[1] = -m->ch[1].re;
-        ui[1] = -m->ch[1].im;
-        ur[2] = m->ch[1].re - m->ch[0].re;
-        ui[2] = m->ch[1].im - m->ch[0].im;
-        ir[0] = m->ch[2].re;
-        ii[0] = m->ch[2].im;
-        ir[2] = m->ch[3].re;
-        ii[2] = m->ch[3].im;
+        ur[0] = MC_CH(m)[0].re;
+        ui[0] = MC_CH(m)[0].im;
+        ur[1] = -MC_CH(m)[1].re;
+        ui[1] = -MC_CH(m)[1].im;
+        ur[2] = MC_CH(m)[1].re - MC_CH(m)[0].re;
+        ui[2] = MC_CH(m)[1].im - MC_CH(m)[0].im;
+        ir[0] = MC_CH(m)[2].re;
+        ii[0] = MC_CH(m)[2].im;
+        ir[2] = MC_CH(m)[3].re;
+        ii[2] = MC_CH(m)[3].im;
         ir[1] = -(ir[0] + ir[2]); /* no neutral: I2 = -(I1 + I3) */
         ii[1] = -(ii[0] + ii[2]);
         three = 1;
@@ -671,7 +669,7 @@ static uint8_t quadrant_of(float p, float q, int creep_p, int creep_q)
 static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter_pair_t *pr, float n, float dur)
 {
     mc_phase_reading_t *r = &el->last;
-    const mc_meter_channel_t *u = &m->ch[el->u], *i = &m->ch[el->i];
+    const mc_meter_channel_t *u = &MC_CH(m)[el->u], *i = &MC_CH(m)[el->i];
     memset(r, 0, sizeof(*r));
     r->urms = u->rms;
     r->irms = i->rms;
@@ -699,7 +697,7 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
     /* Angles relative to U1, or to the voltage that took over the reference while U1 is
      * missing; a channel without signal (a voltage under 10 % of Un, a current under
      * the starting current) has no angle and reads 0. */
-    const mc_meter_channel_t *a0 = &m->ch[present(m, 0u) ? 0u : m->ref];
+    const mc_meter_channel_t *a0 = &MC_CH(m)[present(m, 0u) ? 0u : m->ref];
     const float ref_angle = atan2_deg(a0->im, a0->re);
     r->u_angle_deg = present(m, el->u) ? wrap_deg(atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
     r->i_angle_deg = present(m, el->i) ? wrap_deg(atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
@@ -744,7 +742,7 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
 
     /* Every channel's rms and calibrated fundamental phasor (rms, delay removed). */
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *c = &m->ch[k];
+        mc_meter_channel_t *c = &MC_CH(m)[k];
         c->rms = c->k * sqrtf(c->w_xx > 0.0f ? c->w_xx / n : 0.0f);
         float delay = c->phase_deg + (k >= m->n_u ? m->cal.phase_deg : 0.0f);
         float sd, cd;
@@ -758,8 +756,8 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
     float p_book = 0.0f, q_book = 0.0f;
     int creep_p = 1, creep_q = 1;
     for (unsigned e = 0; e < m->n_el; e++) {
-        element_window(m, &m->el[e], &m->pr[e], n, dur);
-        const mc_phase_reading_t *er = &m->el[e].last;
+        element_window(m, &MC_EL(m)[e], &MC_PR(m)[e], n, dur);
+        const mc_phase_reading_t *er = &MC_EL(m)[e].last;
         if (e == 0u) {
             r->p = er->p;
             r->q = er->q;
@@ -843,7 +841,7 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
     if (m->cfg.netting == MC_NETTING_PHASE && m->n_el > 1u) {
         for (unsigned e = 0; e < m->n_el; e++) {
             for (int k = 0; k < MC_E_COUNT; k++) {
-                r->delta.q[k] += m->el[e].last.delta.q[k];
+                r->delta.q[k] += MC_EL(m)[e].last.delta.q[k];
             }
         }
     } else {
@@ -888,14 +886,14 @@ static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy)
 {
     const float n = (float)m->c_n;
     for (unsigned k = 0; k < m->n_pr; k++) {
-        mc_meter_pair_t *p = &m->pr[k];
+        mc_meter_pair_t *p = &MC_PR(m)[k];
         const float ra = rr[p->a], rb = rr[p->b];
-        const float sa = (float)m->ch[p->a].c_x, sb = (float)m->ch[p->b].c_x;
+        const float sa = (float)MC_CH(m)[p->a].c_x, sb = (float)MC_CH(m)[p->b].c_x;
         cxy[k] = (float)p->c_xy - rb * sa - ra * sb + n * ra * rb;
         p->w_xy += cxy[k];
     }
     for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *c = &m->ch[k];
+        mc_meter_channel_t *c = &MC_CH(m)[k];
         const float r = rr[k];
         const float sx = (float)c->c_x;
         cxx[k] = (float)c->c_xx + r * (n * r - 2.0f * sx);
@@ -915,7 +913,7 @@ static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy)
 static void offset_fractions(const mc_meter_t *m, float *rr)
 {
     for (unsigned k = 0; k < m->n_ch; k++) {
-        rr[k] = m->ch[k].w_off - (float)m->ch[k].dc;
+        rr[k] = MC_CH(m)[k].w_off - (float)MC_CH(m)[k].dc;
     }
 }
 
@@ -943,14 +941,14 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
  */
 static int follow_reference(mc_meter_t *m)
 {
-    if (m->n_u < 2u || m->ch[m->ref].peak >= m->vmin_peak || m->c_n == 0u) {
+    if (m->n_u < 2u || MC_CH(m)[m->ref].peak >= m->vmin_peak || m->c_n == 0u) {
         return 0;
     }
     /* Another voltage is present when its cycle rms reaches that of a sine of the
      * presence peak: Σx² >= n · vmin_peak² / 2 (only the reference tracks its peak). */
     const float need = (float)m->c_n * 0.5f * (float)m->vmin_peak * (float)m->vmin_peak;
     for (unsigned k = 0; k < m->n_u; k++) {
-        if (k != m->ref && (float)m->ch[k].c_xx >= need) {
+        if (k != m->ref && (float)MC_CH(m)[k].c_xx >= need) {
             m->ref = (uint8_t)k;
             m->w_ref_moved = 1;
             return 1;
@@ -1004,13 +1002,13 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
              * has no such zero there. */
             mc_cycle_reading_t *c = &m->last_cycle;
             const float nt = period > 0.0f ? period : n;
-            const mc_meter_element_t *e0 = &m->el[0];
-            c->urms = m->ch[e0->u].k * sqrtf(cxx[e0->u] > 0.0f ? cxx[e0->u] / nt : 0.0f);
-            c->irms = m->ch[e0->i].k * sqrtf(cxx[e0->i] > 0.0f ? cxx[e0->i] / n : 0.0f);
-            c->p = m->ch[e0->u].k * m->ch[e0->i].k * cxy[0] / nt;
+            const mc_meter_element_t *e0 = &MC_EL(m)[0];
+            c->urms = MC_CH(m)[e0->u].k * sqrtf(cxx[e0->u] > 0.0f ? cxx[e0->u] / nt : 0.0f);
+            c->irms = MC_CH(m)[e0->i].k * sqrtf(cxx[e0->i] > 0.0f ? cxx[e0->i] / n : 0.0f);
+            c->p = MC_CH(m)[e0->u].k * MC_CH(m)[e0->i].k * cxy[0] / nt;
             for (unsigned e = 1; e < m->n_el; e++) {
-                const mc_meter_element_t *el = &m->el[e];
-                c->p += m->ch[el->u].k * m->ch[el->i].k * cxy[e] / nt;
+                const mc_meter_element_t *el = &MC_EL(m)[e];
+                c->p += MC_CH(m)[el->u].k * MC_CH(m)[el->i].k * cxy[e] / nt;
             }
             c->samples = cycle_n;
             c->freq = 0.0f;
@@ -1034,7 +1032,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
                 }
                 const float inv_n = 1.0f / n;
                 for (unsigned k = 0; k < m->n_ch; k++) {
-                    mc_meter_channel_t *ch = &m->ch[k];
+                    mc_meter_channel_t *ch = &MC_CH(m)[k];
                     const float mx = (float)ch->c_x * inv_n - (ch->off - (float)ch->dc);
                     ch->off += w * mx;
                 }
@@ -1045,7 +1043,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
              * its crossings on another voltage before it starts measuring. */
             (void)follow_reference(m);
         }
-        const int32_t h = m->ch[m->ref].peak / 4;
+        const int32_t h = MC_CH(m)[m->ref].peak / 4;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
     }
     cycle_reset(m);
@@ -1117,7 +1115,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
         } else {
             m->zc_have_first = 0;
         }
-        if (m->ref != 0u && m->ch[0].rms >= 0.2f * m->cfg.un) {
+        if (m->ref != 0u && MC_CH(m)[0].rms >= 0.2f * m->cfg.un) {
             /* The first voltage is back (twice the presence threshold over a whole window,
              * against chatter): its crossings close the cycles from its next one on, which
              * starts the new window's span. */
@@ -1152,7 +1150,7 @@ static void add_channel_sums(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int
 static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_pair_t *pr, const int32_t *x,
                           size_t nch, size_t len, const int16_t *cs, const int16_t *sn, int with_voltage)
 {
-    mc_meter_channel_t *cu = &m->ch[el->u], *ci = &m->ch[el->i];
+    mc_meter_channel_t *cu = &MC_CH(m)[el->u], *ci = &MC_CH(m)[el->i];
     const int32_t *xu = x + el->u, *xi = x + el->i;
     const int32_t du = cu->dc, di = ci->dc;
     int64_t si = 0, sii = 0, sic = 0, sis = 0, svi = 0;
@@ -1191,7 +1189,7 @@ static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_
 static void chunk_channel(mc_meter_t *m, unsigned c, const int32_t *x, size_t nch, size_t len, const int16_t *cs,
                           const int16_t *sn)
 {
-    mc_meter_channel_t *ch = &m->ch[c];
+    mc_meter_channel_t *ch = &MC_CH(m)[c];
     const int32_t *xc = x + c;
     const int32_t dc = ch->dc;
     int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
@@ -1211,7 +1209,7 @@ static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, cons
                         size_t len)
 {
     const unsigned a = pr[0].a, b = pr[0].b;
-    const int32_t da = m->ch[a].dc, db = m->ch[b].dc;
+    const int32_t da = MC_CH(m)[a].dc, db = MC_CH(m)[b].dc;
     const int32_t *xa = x + a, *xb = x + b;
     const size_t stop = len * nch;
     if (count == 1u) {
@@ -1223,7 +1221,7 @@ static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, cons
         return;
     }
     const unsigned c = pr[1].b;
-    const int32_t dcc = m->ch[c].dc;
+    const int32_t dcc = MC_CH(m)[c].dc;
     const int32_t *xc = x + c;
     int64_t ab = 0, bc = 0, ca = 0;
     if (count == 3u) {
@@ -1235,7 +1233,7 @@ static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, cons
         }
     } else {
         const unsigned d = pr[3].b;
-        const int32_t dd = m->ch[d].dc;
+        const int32_t dd = MC_CH(m)[d].dc;
         const int32_t *xd = x + d;
         int64_t ad = 0, bd = 0, cd = 0;
         for (size_t o = 0; o < stop; o += nch) {
@@ -1283,9 +1281,9 @@ static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t 
         const int32_t *base = f + k * nch;
         uint32_t done = 0; /* channels whose sums this chunk has */
         for (unsigned e = 0; e < m->n_el; e++) {
-            const mc_meter_element_t *el = &m->el[e];
+            const mc_meter_element_t *el = &MC_EL(m)[e];
             const int with_voltage = !(done & (1u << el->u));
-            chunk_element(m, el, &m->pr[e], base, nch, len, cs, sn, with_voltage);
+            chunk_element(m, el, &MC_PR(m)[e], base, nch, len, cs, sn, with_voltage);
             done |= (1u << el->u) | (1u << el->i);
         }
         for (unsigned c = 0; c < nch; c++) {
@@ -1294,10 +1292,10 @@ static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t 
             }
         }
         if (m->n_ll > 0u) {
-            chunk_cross(m, &m->pr[m->ll_first], m->n_ll, base, nch, len);
+            chunk_cross(m, &MC_PR(m)[m->ll_first], m->n_ll, base, nch, len);
         }
         if (m->n_icross > 0u) {
-            chunk_cross(m, &m->pr[m->in_first], m->n_icross, base, nch, len);
+            chunk_cross(m, &MC_PR(m)[m->in_first], m->n_icross, base, nch, len);
         }
         k += len;
     }
@@ -1363,7 +1361,7 @@ static size_t acquire_first(mc_meter_t *m, const int32_t *v, const int32_t *i, c
     for (; k < n && m->acq_count < m->cycle_timeout; k++) {
         for (unsigned c = 0; c < m->n_ch; c++) {
             const int32_t x = f != NULL ? f[k * m->n_ch + c] : (c == 0 ? v[k] : i[k]);
-            mc_meter_channel_t *ch = &m->ch[c];
+            mc_meter_channel_t *ch = &MC_CH(m)[c];
             ch->acq_min = x < ch->acq_min ? x : ch->acq_min;
             ch->acq_max = x > ch->acq_max ? x : ch->acq_max;
         }
@@ -1371,12 +1369,12 @@ static size_t acquire_first(mc_meter_t *m, const int32_t *v, const int32_t *i, c
     }
     if (m->acq_count >= m->cycle_timeout) {
         for (unsigned c = 0; c < m->n_ch; c++) {
-            mc_meter_channel_t *ch = &m->ch[c];
+            mc_meter_channel_t *ch = &MC_CH(m)[c];
             /* Midpoints; the halves are summed separately so nothing overflows. */
             ch->dc = ch->acq_min / 2 + ch->acq_max / 2;
             ch->off = ch->w_off = (float)ch->dc;
         }
-        const mc_meter_channel_t *r = &m->ch[m->ref];
+        const mc_meter_channel_t *r = &MC_CH(m)[m->ref];
         const int32_t h = (r->acq_max / 2 - r->acq_min / 2) / 4;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
         m->acquire_segments = 1;
@@ -1390,7 +1388,7 @@ static size_t acquire_first(mc_meter_t *m, const int32_t *v, const int32_t *i, c
 static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t k, size_t end,
                             uint32_t *phase_io)
 {
-    mc_meter_channel_t *cv = &m->ch[0], *ci = &m->ch[1];
+    mc_meter_channel_t *cv = &MC_CH(m)[0], *ci = &MC_CH(m)[1];
     const int32_t dc_v = cv->dc, dc_i = ci->dc;
     uint32_t phase = *phase_io;
     const uint32_t dphase = m->dphase;
@@ -1419,7 +1417,7 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
     ci->c_x += si;
     cv->c_xx += vv;
     ci->c_xx += ii;
-    m->pr[0].c_xy += vi;
+    MC_PR(m)[0].c_xy += vi;
     cv->c_xc += vc;
     cv->c_xs += vsn;
     ci->c_xc += ic;
@@ -1451,9 +1449,9 @@ static int process(mc_meter_t *m, const int32_t *f, const int32_t *v, const int3
     while (k < n) {
         const size_t room = (size_t)(limit - m->c_n);
         const size_t stop = (n - k < room) ? n : k + room;
-        st.dc = m->ch[ref].dc;
+        st.dc = MC_CH(m)[ref].dc;
         st.hyst = m->hyst;
-        st.peak = m->ch[ref].peak;
+        st.peak = MC_CH(m)[ref].peak;
         int crossing = 0;
         float frac = 0.0f;
         const size_t soon = cmin > m->c_n ? k + (cmin - m->c_n) : k;
@@ -1466,7 +1464,7 @@ static int process(mc_meter_t *m, const int32_t *f, const int32_t *v, const int3
             accumulate_pair(m, v, i, k, end, &phase);
         }
         m->c_n += (uint32_t)(end - k);
-        m->ch[ref].peak = st.peak;
+        MC_CH(m)[ref].peak = st.peak;
         k = end;
 
         if (!crossing && m->c_n < limit) {
@@ -1632,7 +1630,7 @@ int mc_meter_phase_reading(const mc_meter_t *m, unsigned element, mc_phase_readi
     if (m->windows_done == 0u) {
         return MC_ERR_NODATA;
     }
-    *out = m->el[element].last;
+    *out = MC_EL(m)[element].last;
     return MC_OK;
 }
 
@@ -1653,7 +1651,7 @@ int mc_meter_phase_energy(const mc_meter_t *m, unsigned element, mc_energy_t *ou
     if (m == NULL || out == NULL || element >= m->n_el) {
         return MC_ERR_INVAL;
     }
-    *out = m->cfg.wiring == MC_WIRING_1P2W ? m->energy : m->el[element].energy;
+    *out = m->cfg.wiring == MC_WIRING_1P2W ? m->energy : MC_EL(m)[element].energy;
     return MC_OK;
 }
 
@@ -1665,7 +1663,7 @@ int mc_meter_set_phase_energy(mc_meter_t *m, unsigned element, const mc_energy_t
     if (m->cfg.wiring == MC_WIRING_1P2W) {
         return mc_meter_set_energy(m, energy);
     }
-    m->el[element].energy = *energy;
+    MC_EL(m)[element].energy = *energy;
     return MC_OK;
 }
 
@@ -1679,12 +1677,12 @@ int mc_meter_set_poly_calibration(mc_meter_t *m, const mc_poly_calibration_t *ca
         return err;
     }
     for (unsigned k = 0; k < m->n_ch; k++) {
-        m->ch[k].gain = cal->gain[k];
-        m->ch[k].phase_deg = cal->phase_deg[k];
+        MC_CH(m)[k].gain = cal->gain[k];
+        MC_CH(m)[k].phase_deg = cal->phase_deg[k];
     }
     for (unsigned e = 0; e < m->n_el; e++) {
-        m->el[e].p_offset = cal->p_offset[e];
-        m->el[e].q_offset = cal->q_offset[e];
+        MC_EL(m)[e].p_offset = cal->p_offset[e];
+        MC_EL(m)[e].q_offset = cal->q_offset[e];
     }
     derive(m);
     return MC_OK;
@@ -1697,12 +1695,12 @@ int mc_meter_get_poly_calibration(const mc_meter_t *m, mc_poly_calibration_t *ou
     }
     mc_poly_calibration_default(out);
     for (unsigned k = 0; k < m->n_ch; k++) {
-        out->gain[k] = m->ch[k].gain;
-        out->phase_deg[k] = m->ch[k].phase_deg;
+        out->gain[k] = MC_CH(m)[k].gain;
+        out->phase_deg[k] = MC_CH(m)[k].phase_deg;
     }
     for (unsigned e = 0; e < m->n_el; e++) {
-        out->p_offset[e] = m->el[e].p_offset;
-        out->q_offset[e] = m->el[e].q_offset;
+        out->p_offset[e] = MC_EL(m)[e].p_offset;
+        out->q_offset[e] = MC_EL(m)[e].q_offset;
     }
     mc_poly_calibration_seal(out);
     return MC_OK;
