@@ -67,7 +67,7 @@ extern "C" {
 /** Highest harmonic order. */
 #define PW_MAX_HARMONIC 25
 /** Amplitude events per signal. */
-#define PW_MAX_EVENTS 4
+#define PW_MAX_EVENTS 32
 /** Voltage signals U1..U3. */
 #define PW_NU 3
 /** Current signals I1..I16. */

@@ -1236,6 +1236,42 @@ static void test_sequence_missing(void **state)
         }
         row_bool(WC_3P4W, cond, "angles relative to U2", rel);
     }
+
+    /* U1 lost in the middle of a window, then U1 flapping (a loose fuse: on and off in pieces
+     * of 0.3 to 0.8 s). Only the window in which U1 is lost first may lack a frequency: the
+     * reference must not go back to U1 while U1 is not there for a whole window. */
+    for (int flap = 0; flap <= 1; flap++) {
+        const char *cond = flap ? "U1 flapping from 2.35 s, In PF1" : "U1 lost at 2.35 s, In PF1";
+        pw_params_init(p, FS, F_REF);
+        popt_default(&o, MC_WIRING_3P4W);
+        o.seconds = 9.0;
+        pw_balanced(p, UN, IN, PHI_PF1, +1);
+        if (!flap) {
+            assert_int_equal(pw_add_event(p, PW_U(1), 2.35, INFINITY, 0.0), 0);
+        } else {
+            static const double pieces[] = {0.5, 0.3, 0.8, 0.4, 0.6, 0.3, 0.7, 0.5, 0.3, 0.8, 0.4, 0.6};
+            double t = 2.35;
+            for (size_t k = 0; t < o.seconds && k < sizeof pieces / sizeof pieces[0]; k += 2) {
+                assert_int_equal(pw_add_event(p, PW_U(1), t, t + pieces[k], 0.0), 0);
+                t += pieces[k] + pieces[k + 1];
+            }
+        }
+        pw_layout(p, PW_LAYOUT_3P4W, 0, 0, 0, u_fs(UN), I_FS, BITS);
+        finish_params(p);
+        run_poly(p, &o, r);
+        int lost = 0, ok = r->nw >= 6;
+        for (size_t w = 1; w < r->nw; w++) {
+            const double t0 = (double)r->w[w].start_sample / FS, t1 = t0 + r->w[w].duration_s;
+            if (t0 <= 2.35 && 2.35 < t1) {
+                lost = 1; /* the window of the loss: a timed-out cycle, no frequency */
+                continue;
+            }
+            if ((r->w[w].flags & MC_FLAG_NO_VOLTAGE) || fabs(r->w[w].freq - F_REF) > FREQ_LIMIT) {
+                ok = 0;
+            }
+        }
+        row_bool(WC_3P4W, cond, "frequency in every later window", ok && lost);
+    }
     free(r);
     free(p);
     end_test("sequence and missing phases");

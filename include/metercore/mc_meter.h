@@ -520,7 +520,8 @@ typedef struct mc_meter {
     uint8_t w_irregular;       /**< A cycle of the window broke the 2 % rule (::MC_FLAG_IRREGULAR). */
     uint8_t w_jitter;          /**< Cycles of the window that differed from the one before by > 0.25 %. */
     uint8_t w_ref_moved;       /**< The reference voltage changed during the window. */
-    uint8_t pad3_[2];          /**< Padding. */
+    uint8_t w_u1_absent;       /**< A cycle of the window showed no voltage on U1. */
+    uint8_t pad3_;             /**< Padding. */
     uint64_t zc_prev_idx;      /**< Previous crossing (for the cycle period). */
     float zc_prev_frac;        /**< Previous crossing fraction. */
     float f_ref;               /**< Reference frequency of the DFT, Hz. */

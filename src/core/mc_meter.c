@@ -242,6 +242,7 @@ static void window_reset(mc_meter_t *m, uint64_t start_sample)
     m->w_pseudo = 0;
     m->w_irregular = 0;
     m->w_ref_moved = 0;
+    m->w_u1_absent = 0;
     m->w_start_sample = start_sample;
 }
 
@@ -939,16 +940,21 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
  * that one takes over (the first voltage takes it back at a window's end, see
  * close_cycle()). Returns 1 when the reference changed.
  */
+/* A voltage channel showed voltage in the cycle under way: its cycle rms reaches that of a
+ * sine of the presence peak, Σx² >= n · vmin_peak² / 2 (only the reference tracks its peak). */
+static int cycle_voltage(const mc_meter_t *m, unsigned k)
+{
+    const float need = (float)m->c_n * 0.5f * (float)m->vmin_peak * (float)m->vmin_peak;
+    return (float)MC_CH(m)[k].c_xx >= need;
+}
+
 static int follow_reference(mc_meter_t *m)
 {
     if (m->n_u < 2u || MC_CH(m)[m->ref].peak >= m->vmin_peak || m->c_n == 0u) {
         return 0;
     }
-    /* Another voltage is present when its cycle rms reaches that of a sine of the
-     * presence peak: Σx² >= n · vmin_peak² / 2 (only the reference tracks its peak). */
-    const float need = (float)m->c_n * 0.5f * (float)m->vmin_peak * (float)m->vmin_peak;
     for (unsigned k = 0; k < m->n_u; k++) {
-        if (k != m->ref && (float)MC_CH(m)[k].c_xx >= need) {
+        if (k != m->ref && cycle_voltage(m, k)) {
             m->ref = (uint8_t)k;
             m->w_ref_moved = 1;
             return 1;
@@ -1043,6 +1049,9 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
              * its crossings on another voltage before it starts measuring. */
             (void)follow_reference(m);
         }
+        if (m->n_u > 1u && !cycle_voltage(m, 0u)) {
+            m->w_u1_absent = 1; /* U1 may not take the reference back at this window's end */
+        }
         const int32_t h = MC_CH(m)[m->ref].peak / 4;
         m->hyst = h > m->vmin_peak / 4 ? h : m->vmin_peak / 4;
     }
@@ -1107,6 +1116,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
 
     /* Close the window at the crossing nearest to its target length. */
     if (!m->acquiring && m->w_n > 0u && m->w_n + cycle_n / 2u >= m->window_target) {
+        const int u1_absent = m->w_u1_absent;
         close_window(m, idx, 0u);
         dv = take_offsets(m);
         events |= MC_EVENT_WINDOW;
@@ -1115,10 +1125,11 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
         } else {
             m->zc_have_first = 0;
         }
-        if (m->ref != 0u && MC_CH(m)[0].rms >= 0.2f * m->cfg.un) {
-            /* The first voltage is back (twice the presence threshold over a whole window,
-             * against chatter): its crossings close the cycles from its next one on, which
-             * starts the new window's span. */
+        if (m->ref != 0u && !u1_absent && MC_CH(m)[0].rms >= 0.2f * m->cfg.un) {
+            /* The first voltage is back: present in every cycle of the window just closed
+             * and its rms at twice the presence threshold (against chatter: a U1 that comes
+             * and goes never takes the reference back). Its crossings close the cycles from
+             * its next one on, which starts the new window's span. */
             m->ref = 0;
             m->w_ref_moved = 1;
             m->zc_have_first = 0;
