@@ -1272,6 +1272,45 @@ static void test_sequence_missing(void **state)
         }
         row_bool(WC_3P4W, cond, "frequency in every later window", ok && lost);
     }
+
+    /* No rotation to measure: no voltage at all (ADC noise), or only U1 (two fuses blown).
+     * Then there is no sequence and no reverse-sequence alarm, and no unbalance is made of
+     * noise divided by noise; with voltages but no load the current unbalance is 0. */
+    for (int k = 0; k < 3; k++) {
+        static const char *conds[3] = {"no voltage, no load (noise)", "U2 = U3 = 0, In PF1 on e1..e3",
+                                       "balanced voltages, no load"};
+        pw_params_init(p, FS, F_REF);
+        popt_default(&o, MC_WIRING_3P4W);
+        pw_balanced(p, UN, k == 2 ? 0.0 : IN, PHI_PF1, +1);
+        if (k == 0) {
+            pw_balanced(p, 0.0, 0.0, PHI_PF1, +1);
+        } else if (k == 1) {
+            pw_set(p, PW_U(2), 1, 0.0, 0.0);
+            pw_set(p, PW_U(3), 1, 0.0, 0.0);
+        }
+        pw_layout(p, PW_LAYOUT_3P4W, 0, 0, 0, u_fs(UN), I_FS, BITS);
+        for (int c = 0; c < p->nch; c++) {
+            p->ch[c].noise_rms = 1e-4 * (c < 3 ? u_fs(UN) : I_FS); /* well above the ADC's LSB */
+        }
+        finish_params(p);
+        run_poly(p, &o, r);
+        int none = r->nw >= 3, sane = r->nw >= 3;
+        for (size_t w = 1; w < r->nw; w++) {
+            const mc_poly_reading_t *q = &r->poly[w];
+            if (k < 2 && (q->sequence != MC_SEQ_NONE || (q->flags & MC_POLY_REVERSE_SEQUENCE))) {
+                none = 0;
+            }
+            if (k == 2 && (q->sequence != MC_SEQ_ABC || (q->flags & MC_POLY_REVERSE_SEQUENCE))) {
+                none = 0;
+            }
+            if (!(q->i_unbalance_pct >= 0.0f && q->i_unbalance_pct <= (k == 1 ? 0.1f : 0.0f)) ||
+                !(q->u_unbalance_pct >= 0.0f && q->u_unbalance_pct <= 100.0f)) {
+                sane = 0;
+            }
+        }
+        row_bool(WC_3P4W, conds[k], k < 2 ? "no sequence, no REVERSE" : "ABC, no REVERSE", none);
+        row_bool(WC_3P4W, conds[k], "unbalances not from noise", sane);
+    }
     free(r);
     free(p);
     end_test("sequence and missing phases");

@@ -332,7 +332,7 @@ typedef struct mc_meter_element {
 
 /** Phase sequence of a three-phase system (::mc_poly_reading_t::sequence). */
 typedef enum mc_sequence {
-    MC_SEQ_NONE = 0, /**< Not a three-phase wiring, or no voltage. */
+    MC_SEQ_NONE = 0, /**< Not a three-phase wiring, or fewer than two voltages present (no rotation). */
     MC_SEQ_ABC,      /**< Positive sequence: U2 lags U1 by 120°. */
     MC_SEQ_ACB       /**< Reversed: U2 leads U1 by 120°. */
 } mc_sequence;
@@ -356,8 +356,12 @@ typedef struct mc_poly_reading {
     float u_ll[3];         /**< Line-to-line rms from the samples: U12, U23, U31, V (0 where the
                                 wiring has no such pair; 3P3W: U12, U32 measured, U31 = rms(u32 - u12)). */
     float u_unbalance_pct; /**< Negative- over positive-sequence fundamental voltage, %, against the
-                                rotation present (a balanced ACB system reads 0). Three-phase only. */
-    float i_unbalance_pct; /**< The same for the currents (3P3W: I2 = -(I1 + I3)). */
+                                rotation present (a balanced ACB system reads 0): the smaller
+                                component over the larger. Three-phase only; with one voltage
+                                present 100, with none 0. */
+    float i_unbalance_pct; /**< The same for the currents (3P3W: I2 = -(I1 + I3)), against the voltages'
+                                rotation (the currents' own without one); 0 while the larger
+                                component is below the starting current. */
     float i_neutral;       /**< Neutral current, A: measured (IN channel) when there is one, else calculated. */
     float i_neutral_calc;  /**< rms of the instantaneous sum of the phase currents, A. */
     float i_residual;      /**< rms(I1 + I2 + I3 + IN) with a measured IN, else 0, A. */

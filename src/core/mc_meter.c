@@ -627,20 +627,34 @@ static void poly_window(mc_meter_t *m, float n)
         currents = 1;
     }
     if (three) {
+        /* A rotation exists only with at least two voltages present (fundamental of 10 % of
+         * Un); without it there is no sequence, no reverse alarm, and the unbalance is the
+         * smaller component over the larger as computed (100 % with one voltage, 0 with
+         * none). Nothing is ever divided by a component below the presence level. */
+        const float vmin = 0.1f * m->cfg.un;
+        unsigned present_u = 0;
+        for (unsigned k = 0; k < 3u; k++) {
+            present_u += sqrtf(ur[k] * ur[k] + ui[k] * ui[k]) >= vmin;
+        }
         float pos, neg;
         sequence_of(ur, ui, &pos, &neg);
-        const int reverse = neg > pos;
-        if (pos > 0.0f || neg > 0.0f) {
+        int reverse = neg > pos;
+        if (present_u >= 2u) {
             pp->sequence = (uint8_t)(reverse ? MC_SEQ_ACB : MC_SEQ_ABC);
-            pp->u_unbalance_pct = 100.0f * (reverse ? pos / neg : neg / pos);
+            if (reverse) {
+                pp->flags |= MC_POLY_REVERSE_SEQUENCE;
+            }
         }
-        if (reverse) {
-            pp->flags |= MC_POLY_REVERSE_SEQUENCE;
-        }
+        const float ubig = reverse ? neg : pos, usmall = reverse ? pos : neg;
+        pp->u_unbalance_pct = (present_u >= 1u && ubig > 0.0f) ? 100.0f * usmall / ubig : 0.0f;
         if (currents) {
+            /* Against the voltages' rotation when there is one, else the currents' own. */
             sequence_of(ir, ii, &pos, &neg);
+            if (present_u < 2u) {
+                reverse = neg > pos;
+            }
             const float big = reverse ? neg : pos, small = reverse ? pos : neg;
-            pp->i_unbalance_pct = big > 0.0f ? 100.0f * small / big : 0.0f;
+            pp->i_unbalance_pct = big >= m->cfg.start_current ? 100.0f * small / big : 0.0f;
         }
     }
 }
