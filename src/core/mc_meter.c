@@ -515,11 +515,27 @@ static void sequence_of(const float re[3], const float im[3], float *pos, float 
     *neg = sqrtf(nr * nr + ni * ni) / 3.0f;
 }
 
-/* rms of k_a x_a + sign k_b x_b from the window sums (n samples). */
-static float pair_sum_sq(const mc_meter_t *m, const mc_meter_pair_t *p, float sign)
+/*
+ * Σ (k_a x_a)(k_b x_b) over the window, with the channels' calibrated delays removed at the
+ * fundamental as P's are (element_window()): the mean product of two channels' fundamentals
+ * is Re(A conj B) of their rms phasors, so the sum gains n (Re(A' conj B') - Re(A conj B)),
+ * A' the phasor with its delay removed. Exact for the fundamental; harmonics keep the skew
+ * of their own (h times the fundamental's angle, a small part of a small quantity).
+ */
+static float pair_cross(const mc_meter_t *m, const mc_meter_pair_t *p, float n)
 {
     const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
-    return a->k * a->k * a->w_xx + b->k * b->k * b->w_xx + 2.0f * sign * a->k * b->k * p->w_xy;
+    const float ga = a->k * MC_PHASOR_SCALE / n, gb = b->k * MC_PHASOR_SCALE / n;
+    const float raw = ga * gb * (a->w_re * b->w_re + a->w_im * b->w_im); /* Re(A conj B), delays in */
+    const float fixed = a->re * b->re + a->im * b->im;                   /* Re(A' conj B') */
+    return a->k * b->k * p->w_xy + n * (fixed - raw);
+}
+
+/* Σ (k_a x_a + sign k_b x_b)² over the window (n samples), delays removed. */
+static float pair_sum_sq(const mc_meter_t *m, const mc_meter_pair_t *p, float sign, float n)
+{
+    const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
+    return a->k * a->k * a->w_xx + b->k * b->k * b->w_xx + 2.0f * sign * pair_cross(m, p, n);
 }
 
 static float rms_of(float sum_sq, float n)
@@ -552,10 +568,10 @@ static void poly_window(mc_meter_t *m, float n)
     if (w == MC_WIRING_3P3W) {
         pp->u_ll[0] = MC_CH(m)[0].rms;
         pp->u_ll[1] = MC_CH(m)[1].rms;
-        pp->u_ll[2] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll], -1.0f), n); /* u31 = u32 - u12 */
+        pp->u_ll[2] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll], -1.0f, n), n); /* u31 = u32 - u12 */
     } else {
         for (unsigned k = 0; k < m->n_ll; k++) {
-            pp->u_ll[k] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll + k], -1.0f), n);
+            pp->u_ll[k] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll + k], -1.0f, n), n);
         }
     }
     /* Neutral: rms of the currents' instantaneous sum, from squares and cross products. */
@@ -568,8 +584,7 @@ static void poly_window(mc_meter_t *m, float n)
         }
         const unsigned crosses = (w == MC_WIRING_1P3W) ? 1u : 3u;
         for (unsigned k = 0; k < crosses; k++) {
-            const mc_meter_pair_t *p = &MC_PR(m)[ic + k];
-            sum += 2.0f * MC_CH(m)[p->a].k * MC_CH(m)[p->b].k * p->w_xy;
+            sum += 2.0f * pair_cross(m, &MC_PR(m)[ic + k], n);
         }
         pp->i_neutral_calc = rms_of(sum, n);
         pp->i_neutral = pp->i_neutral_calc;
@@ -578,8 +593,7 @@ static void poly_window(mc_meter_t *m, float n)
             float res = sum + cn->k * cn->k * cn->w_xx;
             float imax = 0.0f;
             for (unsigned k = 0; k < 3u; k++) {
-                const mc_meter_pair_t *p = &MC_PR(m)[ic + 3u + k];
-                res += 2.0f * MC_CH(m)[p->a].k * cn->k * p->w_xy;
+                res += 2.0f * pair_cross(m, &MC_PR(m)[ic + 3u + k], n);
                 imax = MC_CH(m)[m->n_u + k].rms > imax ? MC_CH(m)[m->n_u + k].rms : imax;
             }
             pp->i_neutral = cn->rms;
