@@ -700,7 +700,8 @@ int mc_meter_phase_reading(const mc_meter_t *m, unsigned element, mc_phase_readi
  * @brief The last closed window's poly-phase quantities (line-to-line voltages,
  *        sequence, unbalance, neutral, missing phases, vector S).
  * @param m    the meter.
- * @param out  receives them (all zero for 1P2W but s_vector).
+ * @param out  receives them. For 1P2W: s_vector, and missing / ::MC_POLY_MISSING_PHASE for its
+ *             one voltage; the three-phase quantities read 0.
  * @return ::MC_OK, ::MC_ERR_NODATA before the first window, ::MC_ERR_INVAL.
  */
 int mc_meter_poly_reading(const mc_meter_t *m, mc_poly_reading_t *out);
@@ -830,7 +831,12 @@ int mc_calibrate_element_gain(const mc_meter_t *m, unsigned element, const mc_ph
  * @brief Calibrate one element's phase at a reactive load (PF 0.5L usual).
  *
  * The element's angle atan2(Q, P) is compared with @p phi_ref_deg and the
- * difference added to the delay of the element's current channel.
+ * difference added to the delay of the element's current channel. @p phi_ref_deg
+ * is the element's own angle, between its voltage and its current: the load's
+ * angle φ for 1P2W, 1P3W, 3P4W and multi-circuit, but φ + 30° for a 3P3W meter's
+ * first element (U12, I1) and φ - 30° for its second (U32, I3) in an ABC system. So
+ * a 3P3W meter is phase-calibrated at a load whose element angles stay within ±89°
+ * (PF 0.866 L: 60° and 0°), or per element with a single-phase load.
  * @param m            the meter.
  * @param element      the element.
  * @param measured     its reading with @p cal in force.
