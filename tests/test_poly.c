@@ -1311,6 +1311,29 @@ static void test_sequence_missing(void **state)
         row_bool(WC_3P4W, conds[k], k < 2 ? "no sequence, no REVERSE" : "ABC, no REVERSE", none);
         row_bool(WC_3P4W, conds[k], "unbalances not from noise", sane);
     }
+
+    /* Two CTs swapped (I2 on phase 3's CT input and I3 on phase 2's): the currents rotate
+     * against the voltages. Against the voltages' rotation that is all negative sequence:
+     * the current unbalance reads its ceiling, 1000 %, not 0. */
+    {
+        const char *cond = "ABC voltages, I2 and I3 swapped, In PF1";
+        pw_params_init(p, FS, F_REF);
+        popt_default(&o, MC_WIRING_3P4W);
+        pw_balanced(p, UN, IN, PHI_PF1, +1);
+        pw_set(p, PW_I(2), 1, IN, 120.0);
+        pw_set(p, PW_I(3), 1, IN, -120.0);
+        pw_layout(p, PW_LAYOUT_3P4W, 0, 0, 0, u_fs(UN), I_FS, BITS);
+        finish_params(p);
+        run_poly(p, &o, r);
+        int ok = r->nw >= 3;
+        for (size_t w = 1; w < r->nw; w++) {
+            if (!(r->poly[w].i_unbalance_pct >= 999.0f && r->poly[w].i_unbalance_pct <= 1000.0f) ||
+                r->poly[w].sequence != MC_SEQ_ABC) {
+                ok = 0;
+            }
+        }
+        row_bool(WC_3P4W, cond, "I unbalance 1000 % (swapped CTs)", ok);
+    }
     free(r);
     free(p);
     end_test("sequence and missing phases");

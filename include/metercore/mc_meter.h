@@ -346,6 +346,10 @@ enum mc_poly_flag {
     MC_POLY_REFERENCE_MOVED = 1u << 3   /**< Frequency and cycles taken from another voltage than U1. */
 };
 
+/** Ceiling of ::mc_poly_reading_t::i_unbalance_pct, %: a current set rotating against the
+ *  voltages (two CTs swapped) is nearly all of the opposite sequence and reads this. */
+#define MC_UNBALANCE_MAX_PCT 1000.0f
+
 /** Share of the largest phase current above which the neutral residual flags a mismatch. */
 #define MC_NEUTRAL_MISMATCH_RATIO 0.05f
 
@@ -360,8 +364,9 @@ typedef struct mc_poly_reading {
                                 component over the larger. Three-phase only; with one voltage
                                 present 100, with none 0. */
     float i_unbalance_pct; /**< The same for the currents (3P3W: I2 = -(I1 + I3)), against the voltages'
-                                rotation (the currents' own without one); 0 while the larger
-                                component is below the starting current. */
+                                rotation (the currents' own without one); 0 while both
+                                components are below the starting current; at most
+                                ::MC_UNBALANCE_MAX_PCT. */
     float i_neutral;       /**< Neutral current, A: measured (IN channel) when there is one, else calculated. */
     float i_neutral_calc;  /**< rms of the instantaneous sum of the phase currents, A. */
     float i_residual;      /**< rms(I1 + I2 + I3 + IN) with a measured IN, else 0, A. */

@@ -668,7 +668,13 @@ static void poly_window(mc_meter_t *m, float n)
                 reverse = neg > pos;
             }
             const float big = reverse ? neg : pos, small = reverse ? pos : neg;
-            pp->i_unbalance_pct = big >= m->cfg.start_current ? 100.0f * small / big : 0.0f;
+            float iu = 0.0f;
+            if ((pos > neg ? pos : neg) >= m->cfg.start_current) {
+                /* A set rotating against the voltages (two CTs swapped) is nearly all of the
+                 * opposite sequence: the ratio grows without bound; it reads its ceiling. */
+                iu = small < 10.0f * big ? 100.0f * small / big : MC_UNBALANCE_MAX_PCT;
+            }
+            pp->i_unbalance_pct = iu;
         }
     }
 }
