@@ -59,7 +59,12 @@
  *   of a watt-hour (2^-20 mWh, 3.4 µWs). A window's energy (float, W·s) is
  *   rounded once to this quantum, which is finer than the float's own
  *   resolution above 1 W·s, and then added exactly: the residue below a
- *   watt-hour is carried forever, the counter wraps only after 1.7e10 kWh.
+ *   watt-hour is carried forever. A register holds 2^64 quanta = 2^34 Wh, about
+ *   17 GWh (primary, with transformer ratios), and then rolls over to 0 like a
+ *   mechanical register (modulo 2^64): a 60 A direct-connected meter at full load
+ *   takes 140 years to get there, a 2000/5 A CT-fed 3P4W meter at 230 V and full
+ *   load (1.4 MW) 1.4 years, which its product must allow for (as meters with
+ *   six-digit kWh registers do).
  *
  * @section mc_meter_wiring Wirings: one chain, any number of channels
  * A meter measures frames: one simultaneous sample of every channel of its
