@@ -26,6 +26,7 @@
 #include "metercore/mc_calendar.h"
 #include "metercore/mc_modbus.h"
 #include "metercore/mc_registers.h"
+#include "metercore/mc_storage.h"
 #include "metercore/mc_tariff.h"
 #include "waveform.h"
 
@@ -2358,6 +2359,7 @@ static mc_meter_channel_t g3_ch[MC_MAX_CHANNELS];
 static mc_meter_pair_t g3_pr[MC_MAX_PAIRS];
 static mc_meter_element_t g3_el[MC_MAX_CIRCUITS];
 static double g3_seconds; /* sum of the window durations (energy since the first window) */
+static uint64_t g3_frames; /* frames fed since the start */
 
 static void on_window3(void *ctx, const mc_reading_t *r)
 {
@@ -2409,11 +2411,32 @@ static double unbalance_pct(const cplx_t x[3])
     return 100.0 * c_abs(neg) / c_abs(pos);
 }
 
-/* Start the 3P4W meter and feed it 3 s of the system: frames U1 U2 U3 I1 I2 I3, 24-bit codes. */
+/* Feed the 3P4W meter `blocks` tenths of a second more of the system: frames U1 U2 U3 I1 I2 I3, 24-bit codes. */
+static void meter3_feed(unsigned blocks)
+{
+    static int32_t frames[400 * 6];
+    const double theta0 = 37.0;
+    for (unsigned blk = 0; blk < blocks; blk++) {
+        for (unsigned n = 0; n < 400u; n++, g3_frames++) {
+            const double t = (double)g3_frames / PH_FS;
+            for (unsigned k = 0; k < 3u; k++) {
+                const double wt = 2.0 * M_PI * F0 * t + (theta0 + ph_ua[k]) * M_PI / 180.0;
+                const double u = SQRT2 * ph_u[k] * sin(wt);
+                const double i = SQRT2 * ph_i[k] * sin(wt - ph_phi[k] * M_PI / 180.0);
+                frames[6u * n + k] = (int32_t)lround(u / (PH_U_FS / 8388608.0));
+                frames[6u * n + 3u + k] = (int32_t)lround(i / (PH_I_FS / 8388608.0));
+            }
+        }
+        assert_true(mc_meter_process_frames(&g3, frames, 400) >= 0);
+    }
+}
+
+/* Start the 3P4W meter and feed it 3 s of the system. */
 static void meter3_start(void)
 {
     memset(&g3, 0, sizeof(g3));
     g3_seconds = 0.0;
+    g3_frames = 0;
     mc_meter_config_t cfg;
     mc_meter_config_default(&cfg);
     cfg.sample_rate_hz = (uint32_t)PH_FS;
@@ -2430,21 +2453,7 @@ static void meter3_start(void)
     assert_int_equal(mc_meter_channels(&cfg), 6);
     assert_int_equal(mc_meter_elements(&cfg), 3);
     assert_int_equal(mc_meter_init(&g3, &cfg), MC_OK);
-    static int32_t frames[400 * 6];
-    const double theta0 = 37.0;
-    for (unsigned blk = 0; blk < 30u; blk++) {
-        for (unsigned n = 0; n < 400u; n++) {
-            const double t = (double)(blk * 400u + n) / PH_FS;
-            for (unsigned k = 0; k < 3u; k++) {
-                const double wt = 2.0 * M_PI * F0 * t + (theta0 + ph_ua[k]) * M_PI / 180.0;
-                const double u = SQRT2 * ph_u[k] * sin(wt);
-                const double i = SQRT2 * ph_i[k] * sin(wt - ph_phi[k] * M_PI / 180.0);
-                frames[6u * n + k] = (int32_t)lround(u / (PH_U_FS / 8388608.0));
-                frames[6u * n + 3u + k] = (int32_t)lround(i / (PH_I_FS / 8388608.0));
-            }
-        }
-        assert_true(mc_meter_process_frames(&g3, frames, 400) >= 0);
-    }
+    meter3_feed(30);
     assert_true(g3_seconds > 1.5);
 }
 
@@ -2701,8 +2710,8 @@ static void test_poly_writes_refused(void **state)
             fail_msg("FC10 to %04XH: expected exception 02", addrs[k]);
         }
     }
-    /* Every new quantity: no write level, refused by both write paths, whoever writes. */
-    for (unsigned q = MC_QTY_WIRING; q < MC_QTY_COUNT; q++) {
+    /* Every new measurement: no write level, refused by both write paths, whoever writes. */
+    for (unsigned q = MC_QTY_WIRING; q <= MC_QTY_EL_E_REACTIVE_Q4; q++) {
         assert_int_equal(mc_qty_level((mc_qty)q), MC_LEVEL_NONE);
         const int is_float = q >= MC_QTY_S_VECTOR;
         mc_write_item_t it;
@@ -2773,6 +2782,355 @@ static void test_poly_registers_1p2w(void **state)
     assert_int_equal(rd1(MC_REG_MAP_VERSION_ADDR), 3);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The per-channel calibration of a meter of several elements (review 15, F8) */
+
+static const mc_qty cal_qty[4] = {MC_QTY_CAL_CH_GAIN, MC_QTY_CAL_CH_PHASE, MC_QTY_CAL_EL_P_OFFSET,
+                                  MC_QTY_CAL_EL_Q_OFFSET};
+
+static void assert_poly_cal(const mc_poly_calibration_t *want, const char *what)
+{
+    mc_poly_calibration_t got;
+    assert_int_equal(mc_meter_get_poly_calibration(&g3, &got), MC_OK);
+    assert_int_equal(mc_poly_calibration_check(&got), MC_OK);
+    if (memcmp(&got, want, sizeof(got)) != 0) {
+        fail_msg("%s: the per-channel calibration in force is not the expected one", what);
+    }
+}
+
+/* Element k's reading of the analytic system with its current's gain g and delay-to-remove d degrees:
+ * I times g, the angle between U and I phi - d (the correction advances the current by d), P and Q less
+ * the offsets. */
+static void assert_element(unsigned k, double g, double d, double p_off, double q_off, const char *what)
+{
+    mc_phase_reading_t pr;
+    assert_int_equal(mc_meter_phase_reading(&g3, k, &pr), MC_OK);
+    const double phi = (ph_phi[k] - d) * M_PI / 180.0, s = ph_u[k] * ph_i[k] * g;
+    char w[128];
+    snprintf(w, sizeof(w), "%s: element %u I", what, k);
+    assert_rel(pr.irms, ph_i[k] * g, REL_MEAS, w);
+    snprintf(w, sizeof(w), "%s: element %u P", what, k);
+    assert_rel(pr.p, s * cos(phi) - p_off, 2e-3, w);
+    snprintf(w, sizeof(w), "%s: element %u Q", what, k);
+    assert_rel(pr.q, s * sin(phi) - q_off, 2e-3, w);
+    snprintf(w, sizeof(w), "%s: element %u current angle", what, k);
+    if (!(fabs(angle_diff(pr.i_angle_deg, ph_ua[k] - ph_phi[k] + d)) < 0.05)) {
+        fail_msg("%s: %.4f, expected %.4f", w, (double)pr.i_angle_deg, ph_ua[k] - ph_phi[k] + d);
+    }
+    /* and the register reads the reading */
+    assert_int_equal(fbits(rdf(mc_reg_element_addr(MC_QTY_EL_CURRENT, k), 0)), fbits(pr.irms));
+}
+
+/* 1700H..17DFH on the 3P4W meter: unity at first; a gain, a phase and offsets written with the password
+ * on an unsealed meter are in force (mc_meter_get_poly_calibration()) and the readings follow the
+ * analytic system accordingly; refused without the password (04), out of range (03, all or nothing),
+ * for channels and elements the meter does not have (03, but unity written back), when sealed (04). */
+static void test_channel_calibration_registers(void **state)
+{
+    (void)state;
+    uint16_t r[40], f[40];
+    /* The layout. */
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL_CH_GAIN, 0), 0x1700);
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL_CH_PHASE, 19), 0x1766);
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL_EL_P_OFFSET, 15), 0x179E);
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL_EL_Q_OFFSET, 0), 0x17C0);
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL_EL_Q_OFFSET, 16), 0);
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL_CH_GAIN, 20), 0);
+    assert_int_equal(mc_reg_cal_addr(MC_QTY_CAL, 0), 0);
+    for (unsigned q = 0; q < 4u; q++) {
+        assert_int_equal(mc_qty_level(cal_qty[q]), MC_LEVEL_CAL);
+        const mc_reg_entry_t *e = entry_of(mc_reg_cal_addr(cal_qty[q], 0));
+        assert_non_null(e);
+        assert_int_equal(e->qty, cal_qty[q]);
+        assert_int_equal(e->count, q < 2u ? MC_MAX_CHANNELS : MC_MAX_CIRCUITS);
+        assert_int_equal(e->format, MC_FMT_F32);
+        assert_int_equal(e->access, MC_ACC_RW);
+    }
+    /* Unity: every gain 1, every phase and offset 0. */
+    rd_ok(0x1700, 40, r);
+    for (unsigned k = 0; k < MC_MAX_CHANNELS; k++) {
+        assert_int_equal(fbits(regs_float(r + 2u * k, 0)), fbits(1.0f));
+    }
+    static const unsigned zero_blocks[3][2] = {{0x1740, 40}, {0x1780, 32}, {0x17C0, 32}};
+    for (unsigned b = 0; b < 3u; b++) {
+        rd_ok(zero_blocks[b][0], zero_blocks[b][1], r);
+        for (unsigned k = 0; k < zero_blocks[b][1]; k++) {
+            assert_int_equal(r[k], 0);
+        }
+    }
+    mc_poly_calibration_t want;
+    mc_poly_calibration_default(&want);
+    assert_poly_cal(&want, "at first");
+    assert_element(1, 1.0, 0.0, 0.0, 0.0, "uncalibrated");
+    /* Without the password: 04, nothing changes (even on this product without parameter protection). */
+    mc_session_end(&g.sess);
+    float_regs(1.02f, 0, f);
+    assert_int_equal(wrn(0x1708, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_poly_cal(&want, "written without the password");
+    assert_int_equal(mc_session_login(&g.md, &g.sess, 6666), MC_OK);
+    /* I2 (frame channel 4) 2 % up: in force, reported (old and new bits), committed. */
+    const size_t n0 = g.nch;
+    const int commits0 = g.commits;
+    assert_int_equal(wrn(0x1708, 2, f), 0);
+    want.gain[4] = 1.02f;
+    mc_poly_calibration_seal(&want);
+    assert_poly_cal(&want, "I2's gain");
+    assert_int_equal(fbits(rdf(0x1708, 0)), fbits(1.02f));
+    assert_int_equal(g.nch, n0 + 1u);
+    assert_change(n0, MC_QTY_CAL_CH_GAIN, 4, fbits(1.0f), fbits(1.02f), MC_SRC_BUS);
+    assert_int_equal(g.commits, commits0 + 1);
+    /* I1 (channel 3): 2 degrees of delay removed; element 2 (index 2) 10 W of P offset, element 0 -5 var of Q. */
+    float_regs(2.0f, 0, f);
+    assert_int_equal(wrn(0x1746, 2, f), 0);
+    float_regs(10.0f, 0, f);
+    assert_int_equal(wrn(0x1784, 2, f), 0);
+    float_regs(-5.0f, 0, f);
+    assert_int_equal(wrn(0x17C0, 2, f), 0);
+    want.phase_deg[3] = 2.0f;
+    want.p_offset[2] = 10.0f;
+    want.q_offset[0] = -5.0f;
+    mc_poly_calibration_seal(&want);
+    assert_poly_cal(&want, "gain, phase, offsets");
+    /* The readings follow (windows measured with the calibration in force from their start). */
+    meter3_feed(25);
+    assert_element(0, 1.0, 2.0, 0.0, -5.0, "I1 phase 2 degrees, Q offset -5 var");
+    assert_element(1, 1.02, 0.0, 0.0, 0.0, "I2 gain 1.02");
+    assert_element(2, 1.0, 0.0, 10.0, 0.0, "P offset 10 W");
+    /* Out of range: 03 and nothing changes; a block with one bad value changes nothing of it. */
+    static const float bad_gain[] = {2.5f, 0.49f, -1.0f, NAN, INFINITY};
+    for (size_t k = 0; k < sizeof(bad_gain) / sizeof(bad_gain[0]); k++) {
+        float_regs(bad_gain[k], 0, f);
+        assert_int_equal(wrn(0x1706, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    }
+    float_regs(10.5f, 0, f);
+    assert_int_equal(wrn(0x1740, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    float_regs(1e5f, 0, f);
+    assert_int_equal(wrn(0x1780, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    rd_ok(0x1700, 40, f);
+    float_regs(1.01f, 0, f + 2);
+    float_regs(3.0f, 0, f + 10);
+    assert_int_equal(wrn(0x1700, 40, f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_poly_cal(&want, "values out of range");
+    /* What the meter does not have (channels 6.., elements 3..) reads unity and takes only that: a whole
+     * block read writes back, changing and reporting nothing. */
+    const size_t n1 = g.nch;
+    for (unsigned b = 0; b < 4u; b++) {
+        const unsigned base = mc_reg_cal_addr(cal_qty[b], 0), regs = b < 2u ? 40u : 32u;
+        rd_ok(base, regs, r);
+        assert_int_equal(wrn(base, regs, r), 0);
+    }
+    assert_int_equal(g.nch, n1);
+    float_regs(1.1f, 0, f);
+    assert_int_equal(wrn(0x170C, 2, f), MC_MB_EX_ILLEGAL_VALUE); /* channel 6: no IN on this meter */
+    float_regs(5.0f, 0, f);
+    assert_int_equal(wrn(0x1786, 2, f), MC_MB_EX_ILLEGAL_VALUE); /* element 3 */
+    assert_poly_cal(&want, "channels and elements the meter does not have");
+    /* Sealed: 04 like the meter-wide calibration; the calibration switch opens it. */
+    assert_int_equal(wr1(0x122A, 1), 0);
+    float_regs(1.03f, 0, f);
+    assert_int_equal(wrn(0x1708, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(wrn(0x17C0, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_poly_cal(&want, "sealed");
+    g.cal_switch = 1;
+    assert_int_equal(wrn(0x1708, 2, f), 0);
+    g.cal_switch = 0;
+    want.gain[4] = 1.03f;
+    mc_poly_calibration_seal(&want);
+    assert_poly_cal(&want, "with the calibration switch");
+    /* Through the model: the firmware's own write (no session) is checked alike. */
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = MC_QTY_CAL_CH_GAIN;
+    it.arg = 20;
+    it.is_float = 1;
+    it.f = 1.0f;
+    assert_int_equal(mc_model_write(&g.md, &it, 1, MC_SRC_LOCAL), MC_ERR_INVAL); /* no channel 20 */
+    it.arg = 0;
+    it.is_float = 0;
+    assert_int_equal(mc_model_write(&g.md, &it, 1, MC_SRC_LOCAL), MC_ERR_INVAL); /* a float quantity */
+    mc_value_t v;
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_CAL_CH_PHASE, 3, &v), MC_OK);
+    assert_true(v.is_float && v.f == 2.0f);
+    assert_int_equal(mc_model_read(&g.md, MC_QTY_CAL_EL_P_OFFSET, 16, &v), MC_ERR_INVAL);
+}
+
+/* A single-element meter: its calibration is 1220H..1229H; the per-channel registers read what is in force
+ * and take no change (03), only what they read. */
+static void test_channel_calibration_1p2w(void **state)
+{
+    (void)state;
+    uint16_t r[40], f[2];
+    rd_ok(0x1700, 40, r);
+    for (unsigned k = 0; k < MC_MAX_CHANNELS; k++) {
+        assert_int_equal(fbits(regs_float(r + 2u * k, 0)), fbits(1.0f));
+    }
+    const size_t n0 = g.nch;
+    assert_int_equal(wrn(0x1700, 40, r), 0); /* written back: no change */
+    float_regs(1.02f, 0, f);
+    assert_int_equal(wrn(0x1702, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    float_regs(1.0f, 0, f);
+    assert_int_equal(wrn(0x1780, 2, f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(g.nch, n0);
+    mc_poly_calibration_t got, unity;
+    mc_poly_calibration_default(&unity);
+    assert_int_equal(mc_meter_get_poly_calibration(&g.meter, &got), MC_OK);
+    assert_memory_equal(&got, &unity, sizeof(got));
+}
+
+/* End to end with the storage: the change is a calibration event in the audit trail (the event registers
+ * show it), counted by the calibration audit counter (1310H), and spends the audit budget per value. A
+ * RAM memory with flash semantics (a byte programmed once: AND). */
+#define RAM_SECTORS 32u
+#define RAM_SECTOR 1024u
+static uint8_t g_ram[RAM_SECTORS * RAM_SECTOR];
+static mc_storage_t g3_st;
+static mc_tariff_t g3_tariff;
+
+static int ram_read(void *ctx, uint32_t sector, uint32_t off, void *buf, uint32_t n)
+{
+    (void)ctx;
+    memcpy(buf, g_ram + sector * RAM_SECTOR + off, n);
+    return 0;
+}
+
+static int ram_prog(void *ctx, uint32_t sector, uint32_t off, const void *buf, uint32_t n)
+{
+    (void)ctx;
+    for (uint32_t k = 0; k < n; k++) {
+        g_ram[sector * RAM_SECTOR + off + k] &= ((const uint8_t *)buf)[k];
+    }
+    return 0;
+}
+
+static int ram_erase(void *ctx, uint32_t sector)
+{
+    (void)ctx;
+    memset(g_ram + sector * RAM_SECTOR, 0xFF, RAM_SECTOR);
+    return 0;
+}
+
+static unsigned st_event_count(void *ctx)
+{
+    return mc_storage_event_count(ctx);
+}
+
+static int st_event_read(void *ctx, unsigned index, mc_event_t *out)
+{
+    return mc_storage_event_read(ctx, index, out);
+}
+
+static int st_audit_counter(void *ctx, unsigned which, uint32_t *out)
+{
+    return mc_storage_audit_counter(ctx, which, out);
+}
+
+static uint32_t st_mono(void *ctx)
+{
+    (void)ctx;
+    return g.mono;
+}
+
+static mc_time_t st_now(void *ctx)
+{
+    (void)ctx;
+    return g.now;
+}
+
+static uint32_t counter_regs(unsigned which)
+{
+    uint16_t r[2];
+    rd_ok(0x1310u + 2u * which, 2, r);
+    return (uint32_t)r[0] << 16 | r[1];
+}
+
+/* The newest event (1301H = 0) as the event registers show it. */
+static void newest_event(mc_event_t *ev)
+{
+    uint16_t r[12];
+    assert_int_equal(wr1(0x1301, 0), 0);
+    rd_ok(0x1302, 12, r);
+    ev->seq = (uint32_t)r[0] << 16 | r[1];
+    ev->type = (uint8_t)r[4];
+    ev->source = (uint8_t)r[5];
+    ev->qty = (uint8_t)r[6];
+    ev->arg = (uint8_t)r[7];
+    ev->old_value = (uint32_t)r[8] << 16 | r[9];
+    ev->new_value = (uint32_t)r[10] << 16 | r[11];
+}
+
+static void test_channel_calibration_audit(void **state)
+{
+    (void)state;
+    memset(g_ram, 0xFF, sizeof(g_ram));
+    mc_tariff_config_t tc;
+    mc_tariff_config_default(&tc);
+    assert_int_equal(mc_tariff_init(&g3_tariff, &tc, g.now), MC_OK);
+    mc_model_config_t cfg;
+    mc_model_config_default(&cfg); /* the password for every change, the default write and audit budgets */
+    mc_model_hooks_t h;
+    memset(&h, 0, sizeof(h));
+    h.on_change = mc_storage_param_changed;
+    h.commit = mc_storage_commit;
+    h.now = st_now;
+    h.event_count = st_event_count;
+    h.event_read = st_event_read;
+    h.audit_counter = st_audit_counter;
+    h.monotonic_ms = st_mono;
+    h.ctx = &g3_st;
+    assert_int_equal(mc_model_init(&g.md, &cfg, &h, &g3, &g3_tariff, NULL), MC_OK);
+    mc_storage_config_t sc;
+    mc_storage_config_default(&sc);
+    const mc_nvm_t nvm = {ram_read, ram_prog, ram_erase, NULL, RAM_SECTOR, RAM_SECTORS, 4, 0xFF};
+    sc.nvm = nvm;
+    assert_int_equal(mc_storage_mount(&g3_st, &sc, &g3, &g3_tariff, &g.md), MC_OK);
+    mc_auth_guard_init(&g.guard, MC_IFACE_TCP);
+    mc_session_init(&g.sess, &g.guard);
+    const uint32_t cal0 = counter_regs(0), all0 = counter_regs(7);
+    assert_int_equal(cal0, 0);
+    uint16_t f[12];
+    mc_event_t ev;
+    /* No password: 04, no event. */
+    float_regs(1.02f, 0, f);
+    assert_int_equal(wrn(0x1708, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(counter_regs(7), all0);
+    /* Logged in, unsealed: I2's gain, one calibration event (the quantity, the channel, old and new bits). */
+    assert_int_equal(wr1(0x0000, 6666), 0);
+    assert_int_equal(wrn(0x1708, 2, f), 0);
+    newest_event(&ev);
+    assert_int_equal(ev.type, MC_EV_CALIBRATION);
+    assert_int_equal(ev.source, MC_SRC_BUS);
+    assert_int_equal(ev.qty, MC_QTY_CAL_CH_GAIN);
+    assert_int_equal(ev.arg, 4);
+    assert_int_equal(ev.old_value, fbits(1.0f));
+    assert_int_equal(ev.new_value, fbits(1.02f));
+    assert_int_equal(counter_regs(0), cal0 + 1u);
+    assert_int_equal(counter_regs(7), all0 + 1u);
+    /* The audit budget (6 in a burst, one spent): 6 values in one write are refused whole (04), 4 pass. */
+    for (unsigned k = 0; k < 6u; k++) {
+        float_regs(1.0f + 0.001f * (float)(k + 1u), 0, f + 2u * k);
+    }
+    mc_poly_calibration_t before, after;
+    assert_int_equal(mc_meter_get_poly_calibration(&g3, &before), MC_OK);
+    assert_int_equal(wrn(0x1700, 12, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(mc_meter_get_poly_calibration(&g3, &after), MC_OK);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(counter_regs(0), cal0 + 1u);
+    assert_int_equal(wrn(0x1700, 8, f), 0);
+    assert_int_equal(counter_regs(0), cal0 + 5u);
+    newest_event(&ev);
+    assert_int_equal(ev.qty, MC_QTY_CAL_CH_GAIN);
+    assert_int_equal(ev.arg, 3);
+    assert_int_equal(ev.new_value, fbits(1.004f));
+    /* Sealed (the last unit of the budget): refused (04), nothing logged. */
+    assert_int_equal(wr1(0x122A, 1), 0);
+    assert_int_equal(counter_regs(1), 1);
+    const uint32_t all1 = counter_regs(7);
+    float_regs(1.05f, 0, f);
+    assert_int_equal(wrn(0x1708, 2, f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(counter_regs(7), all1);
+    assert_int_equal(counter_regs(0), cal0 + 5u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2808,6 +3166,9 @@ int main(void)
         cmocka_unit_test_setup(test_poly_registers_3p4w, setup_poly),
         cmocka_unit_test_setup(test_poly_energy_registers, setup_poly),
         cmocka_unit_test_setup(test_poly_writes_refused, setup_poly),
+        cmocka_unit_test_setup(test_channel_calibration_registers, setup_poly),
+        cmocka_unit_test_setup(test_channel_calibration_1p2w, setup_default),
+        cmocka_unit_test_setup(test_channel_calibration_audit, setup_poly),
     };
     /* MC_TEST_FILTER=<glob> runs only the matching tests. */
     const char *filter = getenv("MC_TEST_FILTER");

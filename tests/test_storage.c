@@ -25,7 +25,12 @@
  * Meters of several elements (3P4W, up to 16 circuits): each element's registers are set by the test
  * (the core's part) and must come back as the test set them; a memory of format 2.0 is frozen here
  * (an image CRC and an energy record written by the 2.0 code) to show that a single-element meter
- * still writes it byte for byte and that a meter of several elements mounts it and upgrades.
+ * still writes it byte for byte and that a meter of several elements mounts it and upgrades. Wiring
+ * changes and back on one memory (3P4W, 1P2W, circuits; records of several sizes then share sectors):
+ * every mount restores the sum of every run before it, and the energy area never holds two records of
+ * one sequence number, also after a cut at every program and erase across the changes. The per-channel
+ * calibration of a meter of several elements: saved with the write that changed it (its events, its
+ * audit counter), a damaged copy treated as corrupt, not put in force under another frame layout.
  *
  * The power-cut sweep runs a scripted life (about 2000 saves, a parameter
  * change, an energy clear, freezes by the window path and by a clock set, a
@@ -2301,6 +2306,775 @@ static void test_elements_freeze_leaves_window_out(void **state)
         l.nwin = 0;
     }
     assert_true(froze);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Wiring changes and back (review 15, F5)                                  */
+
+/* Slot size of a record of payload length `len` on a memory (the format: header and payload rounded
+ * up to the programming unit, then the commit marker's unit). */
+static uint32_t slot_of(const nvm_emu_t *e, uint32_t len)
+{
+    const uint32_t u = e->prog_size;
+    return (HDR + len + u - 1u) / u * u + (4u + u - 1u) / u * u;
+}
+
+/* Payload length of an energy record with the registers of n elements (0: none, as 1P2W and 2.0 write). */
+static uint32_t energy_len_of(unsigned n)
+{
+    return ENERGY_LEN_2_0 + (n > 0u ? 8u + 48u * n : 0u);
+}
+
+/* Every valid record of a kind in an area, at the slots of each payload length of lens[] (a record
+ * counts at the slots of its own length only, so each is found once), into recs; returns the count. */
+static unsigned records_all_sizes(nvm_emu_t *e, const mc_storage_area_t *a, uint8_t kind, const uint32_t *lens,
+                                  unsigned nlens, rec_t *recs, unsigned cap)
+{
+    unsigned n = 0;
+    for (unsigned l = 0; l < nlens; l++) {
+        const uint32_t size = slot_of(e, lens[l]);
+        for (uint32_t s = 0; size <= e->sector_size && s < a->sectors; s++) {
+            for (uint32_t off = 0; off + size <= e->sector_size; off += size) {
+                rec_t r;
+                memset(&r, 0, sizeof(r));
+                if (record_at(e, a->first_sector + s, off, size, kind, &r) && r.len == lens[l]) {
+                    assert_true(n < cap);
+                    recs[n++] = r;
+                }
+            }
+        }
+    }
+    return n;
+}
+
+/* Sectors of the energy area holding energy records of more than one length (a ring gone on inside a
+ * sector at another size). */
+static unsigned mixed_energy_sectors(nvm_emu_t *e, const app_t *a)
+{
+    uint32_t lens[MC_MAX_CIRCUITS];
+    unsigned nl = 0, mixed = 0;
+    lens[nl++] = energy_len_of(0);
+    for (unsigned k = 2; k <= MC_MAX_CIRCUITS; k++) {
+        lens[nl++] = energy_len_of(k);
+    }
+    static rec_t recs[2048];
+    const unsigned n = records_all_sizes(e, &a->st.area[AREA_ENERGY], KIND_ENERGY, lens, nl, recs, 2048);
+    for (uint32_t s = 0; s < e->sector_count; s++) {
+        uint32_t len = 0;
+        int two = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (recs[i].sector == s) {
+                two |= len != 0u && recs[i].len != len;
+                len = recs[i].len;
+            }
+        }
+        mixed += (unsigned)two;
+    }
+    return mixed;
+}
+
+static int rec_seq_cmp(const void *x, const void *y)
+{
+    const rec_t *a = x, *b = y;
+    return a->seq < b->seq ? -1 : (a->seq > b->seq ? 1 : 0);
+}
+
+/* The energy area holds records of any element count: no two of them may share a sequence number
+ * (two histories forked from one), and the newest of all must be what the mount restored. */
+static void assert_energy_seqs_unique(nvm_emu_t *e, const app_t *a, const char *what)
+{
+    uint32_t lens[MC_MAX_CIRCUITS];
+    unsigned nl = 0;
+    lens[nl++] = energy_len_of(0);
+    for (unsigned k = 2; k <= MC_MAX_CIRCUITS; k++) {
+        lens[nl++] = energy_len_of(k);
+    }
+    static rec_t recs[2048];
+    const unsigned n = records_all_sizes(e, &a->st.area[AREA_ENERGY], KIND_ENERGY, lens, nl, recs, 2048);
+    assert_true(n > 0u);
+    qsort(recs, n, sizeof(recs[0]), rec_seq_cmp);
+    for (unsigned i = 1; i < n; i++) {
+        if (recs[i].seq == recs[i - 1u].seq) {
+            fail_msg("%s: two energy records of sequence %u (sector %u offset %u length %u, sector %u offset %u "
+                     "length %u)",
+                     what, recs[i].seq, recs[i - 1u].sector, recs[i - 1u].offset, recs[i - 1u].len, recs[i].sector,
+                     recs[i].offset, recs[i].len);
+        }
+    }
+    /* The newest record holds the registers the meter has now (saved at its warning or at its mount). */
+    const rec_t *nw = &recs[n - 1u];
+    const uint8_t *p = nvm_emu_at(e, nw->sector, nw->offset + HDR);
+    if (memcmp(p + 16u, &a->meter.energy, sizeof(mc_energy_t)) != 0) {
+        fail_msg("%s: the newest energy record (sequence %u, length %u) is not the meter's registers", what, nw->seq,
+                 nw->len);
+    }
+}
+
+/* One window of a meter of n elements (n 1: a single-element meter, its registers are the totals), as
+ * feed_elements() books it; returns what mc_storage_window() returned (for a run with a cut armed). */
+static int wc_window(app_t *a, uint32_t w, unsigned n, mc_energy_t *el, mc_energy_t *tot)
+{
+    mc_energy_t sum;
+    memset(&sum, 0, sizeof(sum));
+    if (n > 1u) {
+        for (unsigned k = 0; k < n; k++) {
+            const mc_energy_t d = element_delta(w, k);
+            for (int j = 0; j < MC_E_COUNT; j++) {
+                el[k].q[j] += d.q[j];
+                sum.q[j] += d.q[j];
+            }
+        }
+        set_elements(a, el, n);
+    } else {
+        sum = window_delta(w, 1);
+    }
+    for (int j = 0; j < MC_E_COUNT; j++) {
+        tot->q[j] += sum.q[j];
+    }
+    assert_int_equal(mc_meter_set_energy(&a->meter, tot), MC_OK);
+    a->now += 10u;
+    mc_reading_t r;
+    memset(&r, 0, sizeof(r));
+    r.delta = sum;
+    r.duration_s = 10.0f;
+    return mc_storage_window(&a->st, a->now, &r);
+}
+
+/* Runs of wiring A, B, A, B, A, B, A on one memory, energy in every run (a few saves: a run's records
+ * share sectors with the run's before) and a power-fail warning at its end:
+ * every mount restores the sum of all the runs before it (the registers never go backwards), the
+ * parameters written in the first run, the elements from 0 (the newest record is of the other
+ * wiring), and the energy area never holds two records of one sequence number. */
+static void wiring_change_and_back(uint32_t count, uint32_t size, uint32_t prog, mc_wiring wa, unsigned na,
+                                   mc_wiring wb, unsigned nb, const char *name)
+{
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, count, size, prog, 0xFF), 0);
+    app_t *a = calloc(1, sizeof(app_t));
+    assert_non_null(a);
+    static const uint32_t windows[7] = {26u, 9u, 14u, 7u, 11u, 23u, 5u};
+    mc_energy_t tot, el[MC_MAX_CIRCUITS], zero[MC_MAX_CIRCUITS];
+    memset(&tot, 0, sizeof(tot));
+    memset(zero, 0, sizeof(zero));
+    mc_time_t t = T(2024, 6, 3, 9, 0, 0);
+    uint32_t w = 0;
+    char what[128];
+    for (unsigned run = 0; run < 7u; run++) {
+        const mc_wiring wiring = run % 2u ? wb : wa;
+        const unsigned n = run % 2u ? nb : na;
+        snprintf(what, sizeof(what), "%s: run %u (%u element%s)", name, run, n, n > 1u ? "s" : "");
+        const int rc = app_boot_wired(a, &e, t, wiring, n);
+        if (rc != MC_OK) {
+            fail_msg("%s: mount %s", what, mc_strerror(rc));
+        }
+        if (memcmp(&a->meter.energy, &tot, sizeof(tot)) != 0) {
+            fail_msg("%s: the mount restored %.6f Wh over all registers, the runs before fed %.6f Wh", what,
+                     (double)energy_total(&a->meter.energy) / Q, (double)energy_total(&tot) / Q);
+        }
+        assert_tariff_books(a, &tot);
+        if (n > 1u) {
+            assert_elements(a, zero, n, what); /* the newest record is of the other wiring (or none) */
+        }
+        if (run == 0u) {
+            assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 33), MC_OK);
+        }
+        assert_int_equal(a->model.params.address, 33);
+        assert_int_equal(a->model.errors, 0);
+        memset(el, 0, sizeof(el));
+        for (uint32_t k = 0; k < windows[run]; k++, w++) {
+            const int ev = wc_window(a, w, n, el, &tot);
+            if (ev < 0) {
+                fail_msg("%s: window %u: %s", what, w, mc_strerror(ev));
+            }
+        }
+        assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+        assert_energy_seqs_unique(&e, a, what);
+        assert_flash_rules(&e);
+        t = a->now + 60u;
+    }
+    if (size >= 2048u) {
+        assert_true(mixed_energy_sectors(&e, a) > 0u); /* the case of review 15, F5: sizes share a sector */
+    }
+    /* and the last run's own elements come back under its own wiring */
+    snprintf(what, sizeof(what), "%s: the last run again", name);
+    assert_int_equal(app_boot_wired(a, &e, t, wa, na), MC_OK);
+    assert_memory_equal(&a->meter.energy, &tot, sizeof(tot));
+    if (na > 1u) {
+        assert_elements(a, el, na, what);
+    }
+    assert_energy_seqs_unique(&e, a, what);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+static void test_wiring_change_and_back(void **state)
+{
+    (void)state;
+    /* the metersim geometry: records of both sizes share sectors */
+    wiring_change_and_back(64, 4096, 4, MC_WIRING_3P4W, 3, MC_WIRING_1P2W, 1, "3P4W/1P2W, 64 x 4 KiB");
+    wiring_change_and_back(32, 2048, 8, MC_WIRING_3P4W, 3, MC_WIRING_MULTI, 4, "3P4W/4 circuits, 32 x 2 KiB");
+    wiring_change_and_back(16, 1024, 4, MC_WIRING_1P2W, 1, MC_WIRING_3P4W, 3, "1P2W/3P4W, 16 x 1 KiB");
+    wiring_change_and_back(8, 4096, 8, MC_WIRING_3P4W, 3, MC_WIRING_1P2W, 1, "3P4W/1P2W, 8 x 4 KiB (state record)");
+}
+
+/* A power cut at every prog and erase across wiring changes: from a memory of a first A run, the script
+ * mounts B, books WC_B1 windows, warns; mounts A, WC_A windows, warns; mounts B, WC_B2 windows, warns.
+ * Each cut leaves a memory that mounts under either wiring with the totals of a state the script
+ * passed, never older than the last warning before the cut (and never newer than the last window fed),
+ * the elements of that state if its record is A's, no two energy records of one sequence number, and
+ * that goes on: a window, a warning and a mount under the other wiring restore it exactly. */
+#define WC_B1 12u
+#define WC_A 12u
+#define WC_B2 9u
+#define WC_STATES (WC_B1 + WC_A + WC_B2 + 1u)
+
+typedef struct wc_progress {
+    unsigned fed;     /* state of the last window fed */
+    unsigned durable; /* state of the last warning that completed */
+} wc_progress_t;
+
+typedef struct wc_plan {
+    mc_wiring wa, wb;
+    unsigned na, nb;
+    mc_energy_t tot[WC_STATES];             /* totals after window j (0: the first A run's) */
+    mc_energy_t el[WC_STATES][MC_MAX_CIRCUITS]; /* A's elements a mount as A restores at state j */
+} wc_plan_t;
+
+static int wc_script(app_t *a, nvm_emu_t *e, mc_time_t t, const wc_plan_t *pl, wc_progress_t *pg)
+{
+    static const unsigned phase_windows[3] = {WC_B1, WC_A, WC_B2};
+    unsigned j = 0;
+    pg->fed = pg->durable = 0;
+    for (unsigned p = 0; p < 3u; p++) {
+        const int is_a = p == 1u;
+        const unsigned n = is_a ? pl->na : pl->nb;
+        int rc = app_boot_wired(a, e, t, is_a ? pl->wa : pl->wb, n);
+        if (rc != MC_OK) {
+            return rc;
+        }
+        mc_energy_t el[MC_MAX_CIRCUITS], tot = pl->tot[j];
+        memset(el, 0, sizeof(el));
+        for (unsigned k = 0; k < phase_windows[p]; k++) {
+            j++;
+            pg->fed = j;
+            const int ev = wc_window(a, 1000u + j, n, el, &tot);
+            if (ev < 0) {
+                return ev;
+            }
+        }
+        rc = mc_storage_power_fail(&a->st, a->now);
+        if (rc != MC_OK) {
+            return rc;
+        }
+        pg->durable = j;
+        t = a->now + 30u;
+    }
+    return MC_OK;
+}
+
+static void poly_expect(mc_poly_calibration_t *c, float gain3, float phase4, float p1, float q2);
+static unsigned calibration_events(const app_t *a, uint8_t qty, uint8_t arg, mc_event_t *out);
+static unsigned all_calibration_events(const app_t *a);
+static uint32_t audit_count(const app_t *a, unsigned which);
+
+/* Mount a cut image under one wiring and check it against the plan; then go on under it and mount
+ * under the other wiring. The first A run put a per-channel calibration P in force: a mount as A has it
+ * if and only if its newest config record is A's first (so B's mount, which drops it and logs that in
+ * its config record, had not saved), else unity; a mount as B has unity and the drop logged once; the
+ * calibration audit counter counts the calibration events of the log. */
+static void wc_check(app_t *a, nvm_emu_t *e, mc_time_t t, const wc_plan_t *pl, const wc_progress_t *pg, int as_a,
+                     const char *what)
+{
+    const unsigned n = as_a ? pl->na : pl->nb;
+    const int rc = app_boot_wired(a, e, t, as_a ? pl->wa : pl->wb, n);
+    if (rc != MC_OK) {
+        fail_msg("%s: mount %s", what, mc_strerror(rc));
+    }
+    unsigned j = 0;
+    while (j < WC_STATES && memcmp(&a->meter.energy, &pl->tot[j], sizeof(pl->tot[j])) != 0) {
+        j++;
+    }
+    if (j == WC_STATES) {
+        fail_msg("%s: the totals (%.6f Wh) are no state fed", what, (double)energy_total(&a->meter.energy) / Q);
+    }
+    if (j < pg->durable || j > pg->fed) {
+        fail_msg("%s: state %u restored, the last warning before the cut saved state %u, the last window fed "
+                 "was state %u",
+                 what, j, pg->durable, pg->fed);
+    }
+    assert_tariff_books(a, &pl->tot[j]);
+    if (n > 1u) {
+        assert_elements(a, pl->el[j], n, what);
+    }
+    assert_int_equal(a->model.errors, 0);
+    assert_energy_seqs_unique(e, a, what);
+    assert_flash_rules(e);
+    mc_poly_calibration_t unity, p, got;
+    poly_expect(&unity, 1.0f, 0.0f, 0.0f, 0.0f);
+    poly_expect(&p, 1.03f, 0.0f, 0.0f, 0.0f);
+    assert_int_equal(mc_meter_get_poly_calibration(&a->meter, &got), MC_OK);
+    const int is_p = memcmp(&got, &p, sizeof(got)) == 0, is_unity = memcmp(&got, &unity, sizeof(got)) == 0;
+    const unsigned drops = calibration_events(a, MC_QTY_CAL_CH_GAIN, MC_POLY_CAL_ARG, NULL);
+    if (as_a ? !(is_p ? drops == 0u : is_unity && drops == 1u) : !(is_unity && drops == 1u)) {
+        fail_msg("%s: per-channel calibration %s, %u drops logged", what, is_p ? "P" : (is_unity ? "unity" : "other"),
+                 drops);
+    }
+    assert_int_equal(audit_count(a, MC_AUDIT_CALIBRATION), all_calibration_events(a));
+    check_log_sane(a, what);
+    /* it goes on */
+    mc_energy_t el[MC_MAX_CIRCUITS], tot = pl->tot[j];
+    memcpy(el, pl->el[j], sizeof(el));
+    assert_true(wc_window(a, 5000u, n, el, &tot) >= 0);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    assert_int_equal(app_boot_wired(a, e, a->now + 5u, as_a ? pl->wb : pl->wa, as_a ? pl->nb : pl->na), MC_OK);
+    if (memcmp(&a->meter.energy, &tot, sizeof(tot)) != 0) {
+        fail_msg("%s: after a window and a warning, the other wiring restored %.6f Wh, expected %.6f Wh", what,
+                 (double)energy_total(&a->meter.energy) / Q, (double)energy_total(&tot) / Q);
+    }
+    assert_energy_seqs_unique(e, a, what);
+    assert_flash_rules(e);
+}
+
+static void wiring_change_power_cuts(uint32_t count, uint32_t size, uint32_t prog, const char *name)
+{
+    static wc_plan_t pl;
+    memset(&pl, 0, sizeof(pl));
+    pl.wa = MC_WIRING_3P4W;
+    pl.na = 3;
+    pl.wb = MC_WIRING_1P2W;
+    pl.nb = 1;
+    nvm_emu_t base, e, e2;
+    assert_int_equal(nvm_emu_init(&base, count, size, prog, 0xFF), 0);
+    assert_int_equal(nvm_emu_init(&e, count, size, prog, 0xFF), 0);
+    assert_int_equal(nvm_emu_init(&e2, count, size, prog, 0xFF), 0);
+    app_t *a = calloc(2, sizeof(app_t));
+    assert_non_null(a);
+    /* The first A run: energy in every element, a warning. */
+    assert_int_equal(app_boot_wired(&a[0], &base, T(2024, 6, 3, 9, 0, 0), pl.wa, pl.na), MC_OK);
+    mc_write_item_t gain;
+    memset(&gain, 0, sizeof(gain));
+    gain.qty = MC_QTY_CAL_CH_GAIN;
+    gain.arg = 3;
+    gain.is_float = 1;
+    gain.f = 1.03f;
+    assert_int_equal(mc_model_write(&a[0].model, &gain, 1, MC_SRC_BUS), MC_OK);
+    for (uint32_t w = 0; w < 30u; w++) {
+        assert_true(wc_window(&a[0], w, pl.na, pl.el[0], &pl.tot[0]) >= 0);
+    }
+    assert_int_equal(mc_storage_power_fail(&a[0].st, a[0].now), MC_OK);
+    const mc_time_t t1 = a[0].now + 60u;
+    /* The states of the script, from its windows alone; A's elements only where A's record holds them. */
+    for (unsigned j = 1; j < WC_STATES; j++) {
+        const int in_a = j > WC_B1 && j <= WC_B1 + WC_A;
+        const unsigned n = in_a ? pl.na : 1u;
+        pl.tot[j] = pl.tot[j - 1u];
+        if (in_a) {
+            memcpy(pl.el[j], pl.el[j - 1u], sizeof(pl.el[j]));
+        }
+        mc_energy_t sum;
+        memset(&sum, 0, sizeof(sum));
+        for (unsigned k = 0; k < n; k++) {
+            const mc_energy_t d = in_a ? element_delta(1000u + j, k) : window_delta(1000u + j, 1);
+            for (int q = 0; q < MC_E_COUNT; q++) {
+                sum.q[q] += d.q[q];
+                if (in_a) {
+                    pl.el[j][k].q[q] += d.q[q];
+                }
+            }
+        }
+        for (int q = 0; q < MC_E_COUNT; q++) {
+            pl.tot[j].q[q] += sum.q[q];
+        }
+    }
+    /* (State WC_B1 is also A's mount: its upgrade saves it with the elements at 0, as B's records have none.)
+     * The run without a cut: its ops are the cut points. */
+    wc_progress_t pg;
+    nvm_emu_copy(&e, &base);
+    nvm_emu_reset_stats(&e);
+    assert_int_equal(wc_script(&a[1], &e, t1, &pl, &pg), MC_OK);
+    assert_int_equal(pg.durable, WC_STATES - 1u);
+    assert_true(mixed_energy_sectors(&e, &a[1]) > 0u); /* the case of review 15, F5: sizes share a sector */
+    const uint64_t ops = e.st.ops;
+    assert_true(ops > 30u);
+    char what[128];
+    for (uint64_t k = 1; k <= ops; k++) {
+        nvm_emu_copy(&e, &base);
+        nvm_emu_reset_stats(&e);
+        nvm_emu_arm_cut(&e, k, nvm_emu_mix(k * 104729u));
+        (void)wc_script(&a[1], &e, t1, &pl, &pg);
+        if (!e.cut_done) {
+            fail_msg("%s: cut %llu of %llu did not happen", name, (unsigned long long)k, (unsigned long long)ops);
+        }
+        nvm_emu_repower(&e);
+        nvm_emu_copy(&e2, &e);
+        snprintf(what, sizeof(what), "%s: cut at op %llu, mounted as 3P4W", name, (unsigned long long)k);
+        wc_check(&a[1], &e, a[1].now + 30u, &pl, &pg, 1, what);
+        snprintf(what, sizeof(what), "%s: cut at op %llu, mounted as 1P2W", name, (unsigned long long)k);
+        wc_check(&a[1], &e2, a[1].now + 30u, &pl, &pg, 0, what);
+    }
+    print_message("%s: power cuts at %llu ops across two wiring changes and back; states restored\n", name,
+                  (unsigned long long)ops);
+    free(a);
+    nvm_emu_free(&base);
+    nvm_emu_free(&e);
+    nvm_emu_free(&e2);
+}
+
+static void test_wiring_change_power_cuts(void **state)
+{
+    (void)state;
+    wiring_change_power_cuts(24, 4096, 8, "24 x 4 KiB");
+    wiring_change_power_cuts(8, 4096, 4, "8 x 4 KiB (state record)");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The per-channel calibration of a meter of several elements (review 15, F8) */
+
+/* Config payload of 2.0 (settings 8, parameters 24, calibration 28, schedule 336, code checksum and
+ * reserved 16, tail 236), and the per-channel calibration block a meter of several elements adds after
+ * it (minor 1): head 8 (wiring, channels, elements, 0 u8, 0 u32), then mc_poly_calibration_t (version
+ * u16, size u16, gain f32[20], phase f32[20], P offset f32[16], Q offset f32[16], CRC-32 u32). */
+#define CONFIG_LEN_2_0 648u
+#define POLY_BLOCK 304u
+#define POLY_CRC_AT (8u + 292u) /* the calibration's CRC field, from the block's start */
+#define POLY_GAIN_AT (8u + 4u)  /* gain[0] */
+
+static uint32_t float_bits(float f);
+static int has_integrity_event(const app_t *a, int bit);
+
+static int write_f32(app_t *a, mc_qty qty, unsigned arg, float v)
+{
+    mc_write_item_t it;
+    memset(&it, 0, sizeof(it));
+    it.qty = (uint8_t)qty;
+    it.arg = (uint8_t)arg;
+    it.is_float = 1;
+    it.f = v;
+    return mc_model_write(&a->model, &it, 1, MC_SRC_BUS);
+}
+
+/* The test's own per-channel calibration: unity but for I1's gain, I2's phase, element 1's P offset and
+ * element 2's Q offset, sealed. */
+static void poly_expect(mc_poly_calibration_t *c, float gain3, float phase4, float p1, float q2)
+{
+    mc_poly_calibration_default(c);
+    c->gain[3] = gain3;
+    c->phase_deg[4] = phase4;
+    c->p_offset[1] = p1;
+    c->q_offset[2] = q2;
+    mc_poly_calibration_seal(c);
+}
+
+static void assert_poly(const app_t *a, const mc_poly_calibration_t *want, const char *what)
+{
+    mc_poly_calibration_t got;
+    assert_int_equal(mc_meter_get_poly_calibration(&a->meter, &got), MC_OK);
+    if (memcmp(&got, want, sizeof(got)) != 0) {
+        fail_msg("%s: per-channel calibration in force: gain[3] %.6f phase[4] %.6f P offset[1] %.6f Q offset[2] "
+                 "%.6f, expected %.6f %.6f %.6f %.6f",
+                 what, (double)got.gain[3], (double)got.phase_deg[4], (double)got.p_offset[1],
+                 (double)got.q_offset[2], (double)want->gain[3], (double)want->phase_deg[4],
+                 (double)want->p_offset[1], (double)want->q_offset[2]);
+    }
+}
+
+/* Calibration events (MC_EV_CALIBRATION, not the seal) in the merged log, and one of them by quantity and
+ * argument (oldest first into *out). */
+static unsigned calibration_events(const app_t *a, uint8_t qty, uint8_t arg, mc_event_t *out)
+{
+    unsigned c = 0;
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        if (mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == MC_EV_CALIBRATION && ev.qty == qty &&
+            ev.arg == arg) {
+            if (out != NULL) {
+                *out = ev;
+            }
+            c++;
+        }
+    }
+    return c;
+}
+
+static unsigned all_calibration_events(const app_t *a)
+{
+    unsigned c = 0;
+    const unsigned n = mc_storage_event_count(&a->st);
+    for (unsigned i = 0; i < n; i++) {
+        mc_event_t ev;
+        c += mc_storage_event_read(&a->st, i, &ev) == MC_OK && ev.type == MC_EV_CALIBRATION && ev.qty != MC_QTY_SEAL;
+    }
+    return c;
+}
+
+static uint32_t audit_count(const app_t *a, unsigned which)
+{
+    uint32_t c = 0;
+    assert_int_equal(mc_storage_audit_counter(&a->st, which, &c), MC_OK);
+    return c;
+}
+
+/* The newest config (state) record: its minor, and its payload length less the 2.0 part. */
+static rec_t newest_config(nvm_emu_t *e, const app_t *a)
+{
+    uint32_t lens[4];
+    unsigned nl = 0;
+    if (a->st.combined) {
+        /* the state record: config and history without their tails, then the tail (its length from the
+         * newest at the instance's own slots) */
+        const rec_t r = newest_record(e, &a->st, AREA_CONFIG, KIND_STATE);
+        assert_true(r.found);
+        return r;
+    }
+    lens[nl++] = CONFIG_LEN_2_0;
+    lens[nl++] = CONFIG_LEN_2_0 + POLY_BLOCK;
+    static rec_t recs[512];
+    const unsigned n = records_all_sizes(e, &a->st.area[AREA_CONFIG], KIND_CONFIG, lens, nl, recs, 512);
+    assert_true(n > 0u);
+    rec_t best = recs[0];
+    for (unsigned i = 1; i < n; i++) {
+        if (recs[i].seq > best.seq) {
+            best = recs[i];
+        }
+    }
+    return best;
+}
+
+/* A 3P4W meter's per-channel calibration written through the model: each change a calibration event in
+ * the audit log, counted; saved in the config (state) record with the write, behind the meter-wide
+ * calibration; a mount (after a cut without warning) puts it in force again. */
+static void poly_round_trip(uint32_t count, uint32_t size, uint32_t prog)
+{
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, count, size, prog, 0xFF), 0);
+    app_t *a = calloc(2, sizeof(app_t));
+    assert_non_null(a);
+    char what[96];
+    snprintf(what, sizeof(what), "%u x %u B, unit %u", count, size, prog);
+    assert_int_equal(app_boot_wired(&a[0], &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_3P4W, 3), MC_OK);
+    mc_poly_calibration_t unity, want;
+    poly_expect(&unity, 1.0f, 0.0f, 0.0f, 0.0f);
+    poly_expect(&want, 1.03f, -0.5f, 2.5f, -1.25f);
+    assert_poly(&a[0], &unity, what);
+    const uint32_t cal0 = audit_count(&a[0], MC_AUDIT_CALIBRATION), all0 = audit_count(&a[0], MC_AUDIT_ALL);
+    assert_int_equal(write_f32(&a[0], MC_QTY_CAL, 0, 1.01f), MC_OK);
+    assert_int_equal(write_f32(&a[0], MC_QTY_CAL_CH_GAIN, 3, 1.03f), MC_OK);
+    assert_int_equal(write_f32(&a[0], MC_QTY_CAL_CH_PHASE, 4, -0.5f), MC_OK);
+    assert_int_equal(write_f32(&a[0], MC_QTY_CAL_EL_P_OFFSET, 1, 2.5f), MC_OK);
+    assert_int_equal(write_f32(&a[0], MC_QTY_CAL_EL_Q_OFFSET, 2, -1.25f), MC_OK);
+    assert_poly(&a[0], &want, what);
+    /* each change one calibration event with its old and new value, in the audit log, counted */
+    static const struct {
+        uint8_t qty, arg;
+        float old_v, new_v;
+    } evs[5] = {{MC_QTY_CAL, 0, 1.0f, 1.01f},
+                {MC_QTY_CAL_CH_GAIN, 3, 1.0f, 1.03f},
+                {MC_QTY_CAL_CH_PHASE, 4, 0.0f, -0.5f},
+                {MC_QTY_CAL_EL_P_OFFSET, 1, 0.0f, 2.5f},
+                {MC_QTY_CAL_EL_Q_OFFSET, 2, 0.0f, -1.25f}};
+    for (unsigned k = 0; k < 5u; k++) {
+        mc_event_t ev;
+        if (calibration_events(&a[0], evs[k].qty, evs[k].arg, &ev) != 1u) {
+            fail_msg("%s: no calibration event of quantity %u argument %u", what, evs[k].qty, evs[k].arg);
+        }
+        assert_int_equal(ev.source, MC_SRC_BUS);
+        assert_int_equal(ev.old_value, float_bits(evs[k].old_v));
+        assert_int_equal(ev.new_value, float_bits(evs[k].new_v));
+    }
+    assert_int_equal(audit_count(&a[0], MC_AUDIT_CALIBRATION), cal0 + 5u);
+    assert_int_equal(audit_count(&a[0], MC_AUDIT_ALL), all0 + 5u);
+    unsigned in_audit = 0;
+    for (unsigned i = 0; i < mc_storage_audit_count(&a[0].st); i++) {
+        mc_event_t ev;
+        in_audit += mc_storage_audit_read(&a[0].st, i, &ev) == MC_OK && ev.type == MC_EV_CALIBRATION;
+    }
+    assert_int_equal(in_audit, 5);
+    check_log_sane(&a[0], what);
+    /* the record: minor 1, the 2.0 part, then the block (3P4W: wiring 2, 6 channels, 3 elements) */
+    const rec_t r = newest_config(&e, &a[0]);
+    assert_int_equal(r.minor, MINOR_ELEMENTS);
+    if (!a[0].st.combined) {
+        assert_int_equal(r.len, CONFIG_LEN_2_0 + POLY_BLOCK);
+    }
+    const uint8_t *blk = nvm_emu_at(&e, r.sector, r.offset + HDR + r.len - POLY_BLOCK);
+    static const uint8_t head[8] = {MC_WIRING_3P4W, 6, 3, 0, 0, 0, 0, 0};
+    assert_memory_equal(blk, head, sizeof(head));
+    assert_memory_equal(blk + 8, &want, sizeof(want));
+    /* a cut without warning: acknowledged is durable */
+    assert_int_equal(app_boot_wired(&a[1], &e, a[0].now + 60u, MC_WIRING_3P4W, 3), MC_OK);
+    assert_poly(&a[1], &want, what);
+    assert_true(a[1].meter.cal.u_gain == 1.01f);
+    assert_int_equal(mc_calibration_check(&a[1].meter.cal), MC_OK);
+    assert_int_equal(a[1].model.errors, 0);
+    assert_int_equal(count_upgrades(&a[1]), 0);
+    assert_int_equal(audit_count(&a[1], MC_AUDIT_CALIBRATION), cal0 + 5u);
+    check_log_sane(&a[1], what);
+    assert_flash_rules(&e);
+    free(a);
+    nvm_emu_free(&e);
+}
+
+static void test_poly_calibration_round_trip(void **state)
+{
+    (void)state;
+    poly_round_trip(64, 1024, 4);  /* config slot 972 bytes: one per 1 KiB sector, as 2.0's 668 */
+    poly_round_trip(13, 1024, 4);  /* the smallest memory of 1 KiB sectors */
+    poly_round_trip(64, 1024, 16); /* 16-byte units: 992 bytes a config slot */
+    poly_round_trip(64, 4096, 4);  /* metersim */
+    poly_round_trip(9, 2048, 8);   /* the smallest of 2 KiB sectors: history and config one state record */
+    poly_round_trip(8, 4096, 1);   /* the smallest of 4 KiB, byte-programmable */
+}
+
+/* The config record of a given sequence number (a config area of 2.0 and poly records). */
+static rec_t config_seq(nvm_emu_t *e, const app_t *a, uint32_t seq)
+{
+    const uint32_t lens[2] = {CONFIG_LEN_2_0, CONFIG_LEN_2_0 + POLY_BLOCK};
+    static rec_t recs[512];
+    const unsigned n = records_all_sizes(e, &a->st.area[AREA_CONFIG], KIND_CONFIG, lens, 2, recs, 512);
+    for (unsigned i = 0; i < n; i++) {
+        if (recs[i].seq == seq) {
+            return recs[i];
+        }
+    }
+    fail_msg("no config record of sequence %u", seq);
+    return recs[0];
+}
+
+/* A per-channel calibration damaged in the newest config records: treated as the meter calibration is
+ * (the record is corrupt: the newest sane older copy, MC_ERROR_PARAMS_CRC, MC_EV_INTEGRITY), the meter
+ * calibration of that copy (the same) untouched. */
+static void test_poly_calibration_corrupt(void **state)
+{
+    (void)state;
+    enum { POLY_CRC, POLY_RANGE, POLY_HEAD, POLY_FLIP, TWO_NEWEST, CASES };
+    static const char *const name[CASES] = {"the calibration's CRC broken (record CRC valid)",
+                                            "a gain of 2.5 with a valid CRC", "a head of 17 elements",
+                                            "a bit flipped in the block (record CRC failing)",
+                                            "the two newest copies' CRCs broken"};
+    mc_poly_calibration_t unity, p1, p2;
+    poly_expect(&unity, 1.0f, 0.0f, 0.0f, 0.0f);
+    poly_expect(&p1, 1.03f, 0.0f, 0.0f, 0.0f);
+    poly_expect(&p2, 1.05f, 0.0f, 0.0f, 0.0f);
+    for (unsigned c = 0; c < CASES; c++) {
+        nvm_emu_t e;
+        assert_int_equal(nvm_emu_init(&e, 32, 1024, 4, 0xFF), 0);
+        app_t *a = calloc(2, sizeof(app_t));
+        assert_non_null(a);
+        assert_int_equal(app_boot_wired(&a[0], &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_3P4W, 3), MC_OK);
+        assert_int_equal(write_f32(&a[0], MC_QTY_CAL, 1, 0.99f), MC_OK); /* the meter-wide current gain */
+        assert_int_equal(write_f32(&a[0], MC_QTY_CAL_CH_GAIN, 3, 1.03f), MC_OK);
+        assert_int_equal(write_f32(&a[0], MC_QTY_CAL_CH_GAIN, 3, 1.05f), MC_OK);
+        assert_int_equal(mc_storage_power_fail(&a[0].st, a[0].now), MC_OK);
+        const uint32_t newest = a[0].st.area[AREA_CONFIG].seq;
+        const rec_t r2 = config_seq(&e, &a[0], newest), r1 = config_seq(&e, &a[0], newest - 1u);
+        assert_memory_equal(nvm_emu_at(&e, r2.sector, r2.offset + HDR + CONFIG_LEN_2_0 + 8u), &p2, sizeof(p2));
+        assert_memory_equal(nvm_emu_at(&e, r1.sector, r1.offset + HDR + CONFIG_LEN_2_0 + 8u), &p1, sizeof(p1));
+        uint8_t *b2 = nvm_emu_at(&e, r2.sector, r2.offset + HDR + CONFIG_LEN_2_0);
+        uint8_t *b1 = nvm_emu_at(&e, r1.sector, r1.offset + HDR + CONFIG_LEN_2_0);
+        const mc_poly_calibration_t *want = &p1;
+        switch (c) {
+        case POLY_CRC:
+            b2[POLY_CRC_AT] ^= 1u;
+            reseal(&e, &r2);
+            break;
+        case POLY_RANGE: {
+            const float g = 2.5f;
+            memcpy(b2 + POLY_GAIN_AT + 4u * 3u, &g, 4);
+            wr32(b2 + POLY_CRC_AT, mc_crc32(0, b2 + 8u, 292u));
+            reseal(&e, &r2);
+            break;
+        }
+        case POLY_HEAD:
+            b2[2] = 17u;
+            reseal(&e, &r2);
+            break;
+        case POLY_FLIP:
+            nvm_emu_flip(&e, r2.sector, r2.offset + HDR + CONFIG_LEN_2_0 + POLY_GAIN_AT + 4u * 5u + 1u, 3);
+            break;
+        default:
+            b2[POLY_CRC_AT] ^= 1u;
+            reseal(&e, &r2);
+            b1[POLY_CRC_AT] ^= 1u;
+            reseal(&e, &r1);
+            want = &unity; /* the copy before both: the meter-wide write's */
+            break;
+        }
+        assert_int_equal(app_boot_wired(&a[1], &e, a[0].now + 60u, MC_WIRING_3P4W, 3), MC_OK);
+        assert_poly(&a[1], want, name[c]);
+        if (!(a[1].meter.cal.i_gain == 0.99f) || mc_calibration_check(&a[1].meter.cal) != MC_OK) {
+            fail_msg("%s: the meter calibration's current gain %.6f, expected 0.99", name[c],
+                     (double)a[1].meter.cal.i_gain);
+        }
+        if (!(a[1].model.errors & MC_ERROR_PARAMS_CRC) || !has_integrity_event(&a[1], 0)) {
+            fail_msg("%s: not reported (errors 0x%x)", name[c], a[1].model.errors);
+        }
+        assert_same_energy(&a[1], &a[0]);
+        nvm_emu_free(&e);
+        free(a);
+    }
+}
+
+/* A wiring change: the per-channel calibration of another frame layout is not put in force (a channel
+ * number is another signal there), and its replacement by the calibration in force is logged as a
+ * calibration event (argument MC_POLY_CAL_ARG, the CRCs of both), counted. A single-element meter writes
+ * its config records as 2.0 did; the meter of several elements back on them starts from unity. */
+static void test_poly_calibration_wiring_change(void **state)
+{
+    (void)state;
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 32, 2048, 8, 0xFF), 0);
+    app_t *a = calloc(1, sizeof(app_t));
+    assert_non_null(a);
+    mc_poly_calibration_t unity, p, q;
+    poly_expect(&unity, 1.0f, 0.0f, 0.0f, 0.0f);
+    poly_expect(&p, 1.03f, 0.0f, 0.0f, 0.0f);
+    poly_expect(&q, 1.04f, 0.0f, 0.0f, 0.0f);
+    mc_event_t ev;
+    assert_int_equal(app_boot_wired(a, &e, T(2024, 6, 3, 9, 0, 0), MC_WIRING_3P4W, 3), MC_OK);
+    assert_int_equal(write_f32(a, MC_QTY_CAL_CH_GAIN, 3, 1.03f), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    /* 3P4W to 1P2W: not in force (1P2W's calibration is the meter-wide one), the drop logged */
+    assert_int_equal(app_boot_wired(a, &e, a->now + 60u, MC_WIRING_1P2W, 1), MC_OK);
+    assert_poly(a, &unity, "1P2W after 3P4W");
+    assert_int_equal(calibration_events(a, MC_QTY_CAL_CH_GAIN, MC_POLY_CAL_ARG, &ev), 1);
+    assert_int_equal(ev.source, MC_SRC_LOCAL);
+    assert_int_equal(ev.old_value, p.crc);
+    assert_int_equal(ev.new_value, unity.crc);
+    assert_int_equal(audit_count(a, MC_AUDIT_CALIBRATION), 2);
+    assert_int_equal(a->model.errors, 0);
+    rec_t r = newest_config(&e, a);
+    assert_int_equal(r.minor, MINOR_BASE);
+    assert_int_equal(r.len, CONFIG_LEN_2_0); /* 2.0's record */
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    /* back to 3P4W: the 1P2W records carry none: unity, the upgrade logged, nothing dropped */
+    assert_int_equal(app_boot_wired(a, &e, a->now + 60u, MC_WIRING_3P4W, 3), MC_OK);
+    assert_poly(a, &unity, "3P4W after 1P2W");
+    assert_true(count_upgrades(a) >= 1u);
+    assert_int_equal(calibration_events(a, MC_QTY_CAL_CH_GAIN, MC_POLY_CAL_ARG, NULL), 1);
+    r = newest_config(&e, a);
+    assert_int_equal(r.minor, MINOR_ELEMENTS);
+    assert_int_equal(r.len, CONFIG_LEN_2_0 + POLY_BLOCK);
+    assert_int_equal(write_f32(a, MC_QTY_CAL_CH_GAIN, 3, 1.04f), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    /* 3P4W to 5 circuits on one voltage: also 6 channels, but another layout: not in force, logged */
+    assert_int_equal(app_boot_wired(a, &e, a->now + 60u, MC_WIRING_MULTI, 5), MC_OK);
+    assert_poly(a, &unity, "5 circuits after 3P4W");
+    assert_int_equal(calibration_events(a, MC_QTY_CAL_CH_GAIN, MC_POLY_CAL_ARG, NULL), 2);
+    assert_int_equal(audit_count(a, MC_AUDIT_CALIBRATION), 4);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    /* and the same layout again keeps it */
+    assert_int_equal(app_boot_wired(a, &e, a->now + 60u, MC_WIRING_MULTI, 5), MC_OK);
+    assert_int_equal(write_f32(a, MC_QTY_CAL_CH_GAIN, 3, 1.04f), MC_OK);
+    assert_int_equal(mc_storage_power_fail(&a->st, a->now), MC_OK);
+    assert_int_equal(app_boot_wired(a, &e, a->now + 60u, MC_WIRING_MULTI, 5), MC_OK);
+    assert_poly(a, &q, "5 circuits again");
+    assert_int_equal(calibration_events(a, MC_QTY_CAL_CH_GAIN, MC_POLY_CAL_ARG, NULL), 2);
+    assert_int_equal(a->model.errors, 0);
+    check_log_sane(a, "wiring changes");
+    assert_flash_rules(&e);
     free(a);
     nvm_emu_free(&e);
 }
@@ -4881,6 +5655,11 @@ int main(void)
         cmocka_unit_test(test_elements_insane_block),
         cmocka_unit_test(test_elements_power_cuts),
         cmocka_unit_test(test_elements_freeze_leaves_window_out),
+        cmocka_unit_test(test_wiring_change_and_back),
+        cmocka_unit_test(test_wiring_change_power_cuts),
+        cmocka_unit_test(test_poly_calibration_round_trip),
+        cmocka_unit_test(test_poly_calibration_corrupt),
+        cmocka_unit_test(test_poly_calibration_wiring_change),
 #ifdef MC_HAVE_POSIX_NVM
         cmocka_unit_test(test_posix_nvm),
 #endif

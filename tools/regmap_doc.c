@@ -183,6 +183,12 @@ static const qinfo_t qinfo[] = {
     [MC_QTY_EL_E_REACTIVE_Q2] = {"reactive energy, quadrant II", ARG_INDEX, "P < 0, Q > 0"},
     [MC_QTY_EL_E_REACTIVE_Q3] = {"reactive energy, quadrant III", ARG_INDEX, "P < 0, Q < 0"},
     [MC_QTY_EL_E_REACTIVE_Q4] = {"reactive energy, quadrant IV", ARG_INDEX, "P >= 0, Q < 0"},
+    [MC_QTY_CAL_CH_GAIN] = {"gain", ARG_INDEX, "0.5..2 (1 = nominal); multiplies with the meter-wide gain"},
+    [MC_QTY_CAL_CH_PHASE] = {"phase correction, degrees", ARG_INDEX,
+                             "-10..10: the delay of the channel's signal to remove, at the fundamental"},
+    [MC_QTY_CAL_EL_P_OFFSET] = {"active power offset, W", ARG_INDEX, "-10000..10000, subtracted from the element's P"},
+    [MC_QTY_CAL_EL_Q_OFFSET] = {"reactive power offset, var", ARG_INDEX,
+                                "-10000..10000, subtracted from the element's Q"},
 };
 
 /* A new quantity needs its words here before the document can be made. */
@@ -237,6 +243,20 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
             return -1;
         }
         snprintf(name, nn, "Element %u: %s", arg, qi->name);
+        return 0;
+    }
+    if (q == MC_QTY_CAL_CH_GAIN || q == MC_QTY_CAL_CH_PHASE) {
+        if (arg >= MC_MAX_CHANNELS) {
+            return -1;
+        }
+        snprintf(name, nn, "Calibration, channel %u: %s", arg, qi->name);
+        return 0;
+    }
+    if (q == MC_QTY_CAL_EL_P_OFFSET || q == MC_QTY_CAL_EL_Q_OFFSET) {
+        if (arg >= MC_MAX_CIRCUITS) {
+            return -1;
+        }
+        snprintf(name, nn, "Calibration, element %u: %s", arg, qi->name);
         return 0;
     }
     switch (q) {
@@ -447,6 +467,22 @@ static const group_t groups[] = {
      "(from the count in 1401H on) read 0, as does every measurement before the first window. Measurements are those of the last window; the energies are each element's own "
      "registers, booked by the element's own sign each window (import and export both count), kept across "
      "power cuts and cleared by an energy clear (000CH) like the totals. Read-only: a write gives exception 02."},
+    {0x1700, 0x17FF, "Per-channel calibration (poly-phase)",
+     "A meter of several elements (1401H from 2 on) is calibrated per channel, each phase's sensors having "
+     "their own errors: a gain and a phase correction per frame channel, and an active and a reactive power "
+     "offset per element, on top of the meter-wide calibration (1220H..1229H, then a common trim: gains "
+     "multiply, phases and offsets add). Channels are numbered from 0 in the order of the wiring's sample "
+     "frame: 1P3W U1 U2 I1 I2; 3P4W U1 U2 U3 I1 I2 I3, then IN if measured; 3P3W U12 U32 I1 I3; multi-circuit "
+     "the voltages, then the circuits' currents. Elements are numbered as in 1500H. Channel k's gain is at "
+     "1700H + 2k, its phase at 1740H + 2k; element k's offsets at 1780H + 2k (P) and 17C0H + 2k (Q). Access "
+     "as the calibration above: the calibration level (exception 04 without the password, or when sealed "
+     "without the calibration switch); a value out of range gives exception 03 and nothing changes. The "
+     "calibration is saved with the configuration and every value changed is an audit event (calibration, "
+     "the quantity and the channel or element as argument), counted by the calibration audit counter "
+     "(1310H) and by the audit write budget. Channels and elements the meter does not have read unity "
+     "(gain 1, the others 0) and take only that value, so a block read can be written back whole. A "
+     "single-phase meter (1401H = 1) reads the per-channel calibration in force and takes no change: its "
+     "calibration is 1220H..1229H."},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -593,8 +629,9 @@ static void intro(doc_t *d)
            "sets a new password. The relay (FC 05) needs this level too. A product may choose no password "
            "for this level (`require_unlock` 0: status bit %u of %04XH is then set).\n",
         300u, bit_of(MC_STATUS_UNLOCKED), 0x1020u);
-    out(d, "- **calibration**: logged in, and the calibration not sealed: calibration (1220H..1229H), pulse "
-           "constant (1002H) and seal (122AH). Writing 1 to 122AH seals it (status bit %u). Once sealed, "
+    out(d, "- **calibration**: logged in, and the calibration not sealed: calibration (1220H..1229H, and per "
+           "channel 1700H..17DFH), pulse constant (1002H) and seal (122AH). Writing 1 to 122AH seals it "
+           "(status bit %u). Once sealed, "
            "only the physical act opens this level again: the calibration switch under the sealed cover "
            "(status bit %u shows it set); with it, writing 0 to 122AH unseals. Never without the password, "
            "whatever the product chose for the password level.\n",

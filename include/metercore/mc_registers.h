@@ -36,7 +36,7 @@ extern "C" {
 
 /** Version of the register map (readable at ::MC_REG_MAP_VERSION_ADDR). 2: access levels, audit counters.
  *  3: the poly-phase block (wiring, totals' extras from ::MC_REG_POLY_BASE, per-element quantities from
- *  ::MC_REG_ELEMENT_BASE). */
+ *  ::MC_REG_ELEMENT_BASE, the per-channel calibration from ::MC_REG_CHANNEL_CAL_BASE). */
 #define MC_REGMAP_VERSION 3u
 
 /** First address of the extension registers (the KPM31 manual uses 0000H..019EH). */
@@ -53,6 +53,18 @@ extern "C" {
 #define MC_REG_ELEMENT_BASE 0x1500u
 /** Registers from one per-element quantity's block to the next (::MC_MAX_CIRCUITS floats of 2 registers). */
 #define MC_REG_ELEMENT_QTY_STRIDE (2u * MC_MAX_CIRCUITS)
+
+/** First register of the per-channel calibration of a meter of several elements (::mc_poly_calibration_t):
+ *  one block of floats per quantity, ::MC_QTY_CAL_CH_GAIN first (one float per frame channel), in ::mc_qty
+ *  order up to ::MC_QTY_CAL_EL_Q_OFFSET (one float per element); see mc_reg_cal_addr(). */
+#define MC_REG_CHANNEL_CAL_BASE 0x1700u
+/** Registers from one per-channel calibration quantity's block to the next (room for ::MC_MAX_CHANNELS floats). */
+#define MC_REG_CHANNEL_CAL_STRIDE 0x40u
+
+/** Argument of a calibration event that replaces the whole per-channel calibration (the storage's mount,
+ *  when the one stored was taken under another wiring and is not put in force): old and new values are the
+ *  CRC-32 (the crc field) of the calibration stored and of the one in force. */
+#define MC_POLY_CAL_ARG 0xFFu
 
 /** Argument of the one on_change report of a clock set (old and new values are times). */
 #define MC_CLOCK_ARG_TIME 6u
@@ -162,6 +174,17 @@ typedef enum mc_qty {
     MC_QTY_EL_E_REACTIVE_Q2,    /**< Element's reactive energy, quadrant II, kvarh [element]. */
     MC_QTY_EL_E_REACTIVE_Q3,    /**< Element's reactive energy, quadrant III, kvarh [element]. */
     MC_QTY_EL_E_REACTIVE_Q4,    /**< Element's reactive energy, quadrant IV, kvarh [element]. */
+    /* per-channel calibration of a meter of several elements (::mc_poly_calibration_t, in force with
+     * mc_meter_set_poly_calibration(), on top of the meter-wide ::MC_QTY_CAL), float, ::MC_LEVEL_CAL like
+     * ::MC_QTY_CAL: saved with the configuration, logged as calibration events, under the seal. A meter of
+     * one element (1P2W) reads the calibration in force and takes no change (its calibration is
+     * ::MC_QTY_CAL); nor do channels or elements the meter does not have (they read unity: gain 1,
+     * phase and offsets 0). Keep the order: the register map follows it. */
+    MC_QTY_CAL_CH_GAIN,         /**< Gain of a frame channel, 0.5..2 [channel 0..19, frame order]. */
+    MC_QTY_CAL_CH_PHASE,        /**< Delay of a frame channel's signal to remove, degrees at the fundamental,
+                                     -10..10 [channel]. */
+    MC_QTY_CAL_EL_P_OFFSET,     /**< Active power offset of an element, W, -10000..10000 [element 0..15]. */
+    MC_QTY_CAL_EL_Q_OFFSET,     /**< Reactive power offset of an element, var, -10000..10000 [element]. */
     MC_QTY_COUNT                /**< Number of quantities. */
 } mc_qty;
 
@@ -226,6 +249,26 @@ static inline unsigned mc_reg_element_addr(mc_qty qty, unsigned element)
     return MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * (unsigned)(qty - MC_QTY_EL_VOLTAGE) + 2u * element;
 }
 
+/**
+ * @brief Address of a per-channel calibration register: ::MC_REG_CHANNEL_CAL_BASE, plus
+ *        ::MC_REG_CHANNEL_CAL_STRIDE per quantity after ::MC_QTY_CAL_CH_GAIN, plus 2 per channel or element.
+ *
+ * So frame channel k's gain is at 1700H + 2k, its phase at 1740H + 2k, element k's P offset at
+ * 1780H + 2k and its Q offset at 17C0H + 2k (docs/REGISTERS.md).
+ * @param qty    ::MC_QTY_CAL_CH_GAIN .. ::MC_QTY_CAL_EL_Q_OFFSET.
+ * @param index  frame channel 0 .. ::MC_MAX_CHANNELS - 1 (gain, phase) or element 0 .. ::MC_MAX_CIRCUITS - 1
+ *               (offsets).
+ * @return the first register of the float, or 0 for a quantity or index out of range.
+ */
+static inline unsigned mc_reg_cal_addr(mc_qty qty, unsigned index)
+{
+    if (qty < MC_QTY_CAL_CH_GAIN || qty > MC_QTY_CAL_EL_Q_OFFSET ||
+        index >= (qty <= MC_QTY_CAL_CH_PHASE ? MC_MAX_CHANNELS : MC_MAX_CIRCUITS)) {
+        return 0u;
+    }
+    return MC_REG_CHANNEL_CAL_BASE + MC_REG_CHANNEL_CAL_STRIDE * (unsigned)(qty - MC_QTY_CAL_CH_GAIN) + 2u * index;
+}
+
 /** Where a parameter change came from. */
 typedef enum mc_source {
     MC_SRC_BUS = 0,   /**< A protocol write (Modbus, DL/T645). */
@@ -250,7 +293,8 @@ typedef enum mc_source {
 typedef enum mc_level {
     MC_LEVEL_PUBLIC = 0, /**< Anyone (event selector, password register to log in). */
     MC_LEVEL_PARAM = 1,  /**< Password: communication, clock, tariff, settlement, relay, energy clear, password change. */
-    MC_LEVEL_CAL = 2,    /**< Password, and unsealed or the calibration switch: calibration, pulse constant, seal. */
+    MC_LEVEL_CAL = 2,    /**< Password, and unsealed or the calibration switch: calibration (meter-wide and per
+                              channel), pulse constant, seal. */
     MC_LEVEL_NONE = 3    /**< Not writable over any bus (measurements, serial number, status). */
 } mc_level;
 

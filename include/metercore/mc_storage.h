@@ -19,8 +19,9 @@
  *   several elements (phases, circuits) each element's own energy registers; saved often;
  * - history (2 sectors, 3 from 16 sectors on): settlement history, the month's
  *   counters right after the last freeze, settlement bookkeeping;
- * - config (2 sectors, 3 from 16 on): parameters, calibration, seal, tariff
- *   schedule and settings, the relay state, the last code checksum seen;
+ * - config (2 sectors, 3 from 16 on): parameters, calibration (for a meter of several
+ *   elements the per-channel calibration too), seal, tariff schedule and settings, the
+ *   relay state, the last code checksum seen;
  * - events (2 sectors at least): the ordinary event log, one slot per event;
  * - audit (2 sectors at least): the metrological audit log (calibration, seal,
  *   energy clear, clock set, tariff and settlement changes, pulse constant,
@@ -34,7 +35,10 @@
  * commit marker in the slot's last programming unit: a slot that fails its CRC
  * without the marker is a save cut short (ignored), with it corruption
  * (reported). An event slot is the 24-byte event (with its own CRC) and the
- * same marker. A save programs the next slot of the ring;
+ * same marker. The slots of the energy and config areas are as long as the meter's records
+ * (which depend on its number of elements); a memory written under another wiring holds
+ * records of other lengths, and the mount scans those areas at every slot size a record of
+ * ours can have, so that the newest record of any size wins. A save programs the next slot of the ring;
  * a sector is erased only when the ring enters it, and never while it holds
  * the newest valid copy, so the previous copy stays whole until the new one is
  * complete: a cut at ANY point leaves the previous or the new record, never a
@@ -62,11 +66,18 @@
  * - the memory is blank (every byte erased): a first start, the memory is
  *   formatted (and ::MC_EV_FORMAT logged);
  * - records of another major format: ::MC_ERR_VERSION, nothing changed;
- * - records of an older minor (format 2.0, without the elements' registers, under a
- *   meter of several elements): restored, the elements' registers keep the meter's
- *   (zero after mc_meter_init()), ::MC_EV_FORMAT (arg 0, old 2.0, new 2.1) is logged and
- *   the energy is saved in the new layout at once. Likewise an energy record of another
- *   number of elements (the wiring changed) restores the totals and not the elements;
+ * - records of an older minor (format 2.0, without the elements' registers and the
+ *   per-channel calibration, under a meter of several elements): restored, the elements'
+ *   registers and the per-channel calibration keep the meter's (zero and unity after
+ *   mc_meter_init()), ::MC_EV_FORMAT (arg 0, old 2.0, new 2.1) is logged and the energy and
+ *   config are saved in the new layout at once. Likewise an energy record of another
+ *   number of elements (the wiring changed) restores the totals and not the elements, and
+ *   a per-channel calibration stored under another frame layout (wiring, channels,
+ *   elements), or found by a single-element meter, is not put in force (a channel number
+ *   means another signal there): if it differs from the one in force, its replacement is
+ *   logged as ::MC_EV_CALIBRATION (qty ::MC_QTY_CAL_CH_GAIN, arg ::MC_POLY_CAL_ARG, old and
+ *   new the CRC of the stored calibration and of the one in force), counted, and saved with
+ *   the config record;
  * - a core area with records of ours (valid CRC) of which none is sane: restored
  *   with that area's defaults, the error flag and ::MC_EV_INTEGRITY;
  * - anything else (a foreign image, a core area without a valid record, e.g.
@@ -119,8 +130,9 @@ extern "C" {
 #define MC_STORAGE_FORMAT_MAJOR 2u
 /** Storage format version, minor: an older minor of the same major is read and upgraded.
  *  1: the energy record of a meter of several elements carries each element's registers
- *  (mc_meter_phase_energy()). Each record's header gives the minor of its own layout, so a
- *  single-element (1P2W) meter writes exactly the records of 2.0. */
+ *  (mc_meter_phase_energy()), its config (or state) record the per-channel calibration in force
+ *  (mc_meter_get_poly_calibration(), put in force again at mount). Each record's header gives the
+ *  minor of its own layout, so a single-element (1P2W) meter writes exactly the records of 2.0. */
 #define MC_STORAGE_FORMAT_MINOR 1u
 
 /** Size of one event as stored, bytes (a slot adds the commit marker, rounded to programming units). */
@@ -135,7 +147,8 @@ extern "C" {
 
 /** The audit counters (mc_storage_audit_counter()): events counted since the memory was formatted, never reset. */
 typedef enum mc_audit_counter {
-    MC_AUDIT_CALIBRATION = 0, /**< Calibration field changes (::MC_EV_CALIBRATION, qty ::MC_QTY_CAL). */
+    MC_AUDIT_CALIBRATION = 0, /**< Calibration field changes (::MC_EV_CALIBRATION, qty ::MC_QTY_CAL and the
+                                   per-channel ::MC_QTY_CAL_CH_GAIN .. ::MC_QTY_CAL_EL_Q_OFFSET). */
     MC_AUDIT_SEAL = 1,        /**< Seal changes (::MC_EV_CALIBRATION, qty ::MC_QTY_SEAL). */
     MC_AUDIT_ENERGY_CLEAR = 2, /**< Energy clears (::MC_EV_ENERGY_CLEAR). */
     MC_AUDIT_CLOCK_SET = 3,   /**< Clock sets (::MC_EV_CLOCK_SET). */
@@ -162,7 +175,8 @@ typedef struct mc_nvm {
                                  least 13 of 1 KiB, 9 of 2 KiB, 8 from 4 KiB (with sectors of 2 KiB or more, when five
                                  areas of two sectors do not fit, history and config share one area); from 16 on, history and config get 3 sectors each.
                                  A meter of n > 1 elements adds 8 + 48 n bytes to the energy record (3P4W 152,
-                                 16 circuits 776): with sectors of 1 KiB at most 10 elements (mc_storage_mount()
+                                 16 circuits 776) and 304 to the config (state) record (its per-channel
+                                 calibration): with sectors of 1 KiB at most 10 elements (mc_storage_mount()
                                  refuses more with ::MC_ERR_INVAL); a meter of 11..16 elements needs sectors of
                                  2 KiB or more. */
     uint32_t prog_size;     /**< Programming unit in bytes: 1 (EEPROM, FRAM), 4, 8 or 16 (flash). */
@@ -273,8 +287,9 @@ void mc_storage_config_default(mc_storage_config_t *cfg);
  *
  * Records found: applied (energy into the meter and the tariff with this
  * month's maximum demand and the demand window, history and settlement,
- * parameters, calibration, seal, schedule). A corrupt or insane newest copy is
- * skipped for the newest good one and reported (status error flag,
+ * parameters, calibration, seal, schedule; for a meter of several elements each
+ * element's registers and the per-channel calibration, mc_meter_set_poly_calibration()).
+ * A corrupt or insane newest copy is skipped for the newest good one and reported (status error flag,
  * ::MC_EV_INTEGRITY). Journal entries not in the logs yet are appended. A blank
  * memory: the instances keep their current state, which is saved (first start,
  * ::MC_EV_FORMAT). See @ref mc_storage_mount_rules. A code checksum

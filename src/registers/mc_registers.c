@@ -16,6 +16,10 @@
 #define ELEMENTS(q, unit)                                                                                          \
     F32(MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * ((q) - MC_QTY_EL_VOLTAGE), MC_MAX_CIRCUITS, q, 0, 1,   \
         unit, MC_ACC_R)
+/* Per-channel calibration blocks: n channels (elements) of one quantity, at mc_reg_cal_addr(q, 0). */
+#define CHANNEL_CAL(q, n, unit)                                                                                    \
+    F32(MC_REG_CHANNEL_CAL_BASE + MC_REG_CHANNEL_CAL_STRIDE * ((q) - MC_QTY_CAL_CH_GAIN), n, q, 0, 1, unit,       \
+        MC_ACC_RW)
 
 /* The register map: sorted by address, no overlaps (a test checks both). */
 static const mc_reg_entry_t regmap[] = {
@@ -119,12 +123,22 @@ static const mc_reg_entry_t regmap[] = {
     ELEMENTS(MC_QTY_EL_E_REACTIVE_Q2, MC_UNIT_KVARH),
     ELEMENTS(MC_QTY_EL_E_REACTIVE_Q3, MC_UNIT_KVARH),
     ELEMENTS(MC_QTY_EL_E_REACTIVE_Q4, MC_UNIT_KVARH),
+    /* per-channel calibration, from MC_REG_CHANNEL_CAL_BASE: gain and phase per frame channel, P and Q
+     * offsets per element (mc_reg_cal_addr()) */
+    CHANNEL_CAL(MC_QTY_CAL_CH_GAIN, MC_MAX_CHANNELS, MC_UNIT_NONE),
+    CHANNEL_CAL(MC_QTY_CAL_CH_PHASE, MC_MAX_CHANNELS, MC_UNIT_DEG),
+    CHANNEL_CAL(MC_QTY_CAL_EL_P_OFFSET, MC_MAX_CIRCUITS, MC_UNIT_W),
+    CHANNEL_CAL(MC_QTY_CAL_EL_Q_OFFSET, MC_MAX_CIRCUITS, MC_UNIT_VAR),
 };
 
 /* The per-element block: the quantities in enum order, each a block of MC_MAX_CIRCUITS floats. */
 _Static_assert(MC_QTY_EL_E_REACTIVE_Q4 - MC_QTY_EL_VOLTAGE == 13, "14 per-element quantities");
 _Static_assert(MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * 14u <= 0x1700u,
                "the per-element block ends before 1700H");
+_Static_assert(MC_QTY_CAL_EL_Q_OFFSET - MC_QTY_CAL_CH_GAIN == 3, "4 per-channel calibration quantities");
+_Static_assert(2u * MC_MAX_CHANNELS <= MC_REG_CHANNEL_CAL_STRIDE, "a channel block fits its stride");
+_Static_assert(MC_REG_ELEMENT_BASE + MC_REG_ELEMENT_QTY_STRIDE * 14u <= MC_REG_CHANNEL_CAL_BASE,
+               "the per-channel calibration follows the per-element block");
 _Static_assert(MC_QTY_COUNT <= 256, "quantities are stored in a byte (the map, the event log)");
 
 const mc_reg_entry_t *mc_regmap_table(size_t *count)
@@ -437,12 +451,60 @@ static float energy_kwh(const mc_model_t *md, unsigned rate, mc_tariff_kind kind
     }
 }
 
-/* The poly-phase quantities: the wiring, the totals' extras, each element's reading and energy.
- * Returns 1 with *out set, 0 if @p qty is not one of them, or MC_ERR_INVAL for an argument out
- * of range. Elements the meter does not have, and values before the first window, read 0. */
+/* Whether a quantity is one of the per-channel calibration, and the number of its arguments. */
+static int is_channel_cal(mc_qty q)
+{
+    return q >= MC_QTY_CAL_CH_GAIN && q <= MC_QTY_CAL_EL_Q_OFFSET;
+}
+
+static unsigned channel_cal_args(mc_qty q)
+{
+    return q <= MC_QTY_CAL_CH_PHASE ? MC_MAX_CHANNELS : MC_MAX_CIRCUITS;
+}
+
+/* The field of a per-channel calibration a quantity and argument (in range) name. */
+static float *channel_cal_field(mc_poly_calibration_t *c, mc_qty q, unsigned arg)
+{
+    switch (q) {
+    case MC_QTY_CAL_CH_GAIN:
+        return &c->gain[arg];
+    case MC_QTY_CAL_CH_PHASE:
+        return &c->phase_deg[arg];
+    case MC_QTY_CAL_EL_P_OFFSET:
+        return &c->p_offset[arg];
+    default:
+        return &c->q_offset[arg];
+    }
+}
+
+/* Whether the per-channel calibration field may change: a meter of several elements (the storage saves
+ * the calibration of those only; a single-element meter has the meter-wide one), a channel or element
+ * the meter has. */
+static int channel_cal_writable(const mc_model_t *md, mc_qty q, unsigned arg)
+{
+    const size_t elements = mc_meter_elements(&md->meter->cfg);
+    const size_t n = q <= MC_QTY_CAL_CH_PHASE ? mc_meter_channels(&md->meter->cfg) : elements;
+    return elements > 1u && arg < n;
+}
+
+/* The poly-phase quantities: the wiring, the totals' extras, each element's reading and energy, the
+ * per-channel calibration in force. Returns 1 with *out set, 0 if @p qty is not one of them, or
+ * MC_ERR_INVAL for an argument out of range. Elements the meter does not have, and values before the
+ * first window, read 0 (the calibration of channels it does not have: unity). */
 static int poly_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
 {
     const mc_meter_t *m = md->meter;
+    if (is_channel_cal(qty)) {
+        if (arg >= channel_cal_args(qty)) {
+            return MC_ERR_INVAL;
+        }
+        mc_poly_calibration_t c;
+        if (mc_meter_get_poly_calibration(m, &c) != MC_OK) {
+            mc_poly_calibration_default(&c);
+        }
+        set_f(out, *channel_cal_field(&c, qty, arg));
+        return 1;
+    }
     if (qty >= MC_QTY_EL_VOLTAGE && qty <= MC_QTY_EL_E_REACTIVE_Q4) {
         if (arg >= MC_MAX_CIRCUITS) {
             return MC_ERR_INVAL;
@@ -781,6 +843,10 @@ mc_level mc_qty_level(mc_qty qty)
     case MC_QTY_TOU_SPECIAL:
         return MC_LEVEL_PARAM;
     case MC_QTY_CAL:
+    case MC_QTY_CAL_CH_GAIN:
+    case MC_QTY_CAL_CH_PHASE:
+    case MC_QTY_CAL_EL_P_OFFSET:
+    case MC_QTY_CAL_EL_Q_OFFSET:
     case MC_QTY_SEAL:
     case MC_QTY_PULSE_CONSTANT: /* the test output: changes what is measured against it */
         return MC_LEVEL_CAL;
@@ -979,11 +1045,13 @@ mc_level mc_session_level(const mc_model_t *md, mc_session_t *s)
 typedef struct staged {
     mc_params_t params;
     mc_calibration_t cal;
+    mc_poly_calibration_t poly; /* the per-channel calibration, read at its first item (poly_loaded) */
     mc_tariff_schedule_t schedule;
     mc_datetime_t clock;
     uint16_t event_select;
     uint8_t settle_day, settle_hour, sealed, relay;
     uint8_t clear, cal_changed, schedule_changed, clock_changed, settle_changed, relay_changed;
+    uint8_t poly_loaded, poly_changed;
 } staged_t;
 
 static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t *it, mc_source source)
@@ -991,7 +1059,7 @@ static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t 
     const mc_qty q = (mc_qty)it->qty;
     const unsigned a = it->arg;
     const unsigned v = it->u;
-    if (it->is_float != (q == MC_QTY_CAL)) {
+    if (it->is_float != (q == MC_QTY_CAL || is_channel_cal(q))) {
         return -1; /* wrong type for the quantity */
     }
     switch (q) {
@@ -1101,6 +1169,29 @@ static int stage_item(const mc_model_t *md, staged_t *st, const mc_write_item_t 
         st->cal_changed = 1;
         return 0;
     }
+    case MC_QTY_CAL_CH_GAIN:
+    case MC_QTY_CAL_CH_PHASE:
+    case MC_QTY_CAL_EL_P_OFFSET:
+    case MC_QTY_CAL_EL_Q_OFFSET: {
+        if (a >= channel_cal_args(q)) {
+            return -1;
+        }
+        if (!st->poly_loaded) {
+            if (mc_meter_get_poly_calibration(md->meter, &st->poly) != MC_OK) {
+                mc_poly_calibration_default(&st->poly);
+            }
+            st->poly_loaded = 1;
+        }
+        float *f = channel_cal_field(&st->poly, q, a);
+        if (!channel_cal_writable(md, q, a)) {
+            /* a single-element meter, a channel or element it does not have: only what it reads (so a
+             * block read can be written back whole) */
+            return float_bits(*f) == float_bits(it->f) ? 0 : -1;
+        }
+        *f = it->f;
+        st->poly_changed = 1;
+        return 0;
+    }
     case MC_QTY_SEAL:
         if (v > 1u || (v == 0u && source == MC_SRC_BUS && md->sealed &&
                        !(md->hooks.cal_switch != NULL && md->hooks.cal_switch(md->hooks.ctx)))) {
@@ -1156,12 +1247,13 @@ static uint32_t schedule_crc(const mc_tariff_schedule_t *s)
 }
 
 /*
- * The one write path. *applied is set once the change is in RAM (from then on,
- * only the commit hook can still fail).
+ * The one write path, up to the commit: MC_OK once the change is in RAM (then only
+ * the commit hook, commit_after(), can still fail), *reported whether a change was
+ * reported to on_change (so must be committed).
  */
-static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source, int *applied)
+static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source, int *reported_out)
 {
-    *applied = 0;
+    *reported_out = 0;
     if (md == NULL || items == NULL || n == 0u || n > 125u) {
         return MC_ERR_INVAL;
     }
@@ -1198,6 +1290,12 @@ static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, m
     if (st.cal_changed) {
         mc_calibration_seal(&st.cal);
         if (mc_calibration_check(&st.cal) != MC_OK) {
+            return MC_ERR_INVAL;
+        }
+    }
+    if (st.poly_changed) {
+        mc_poly_calibration_seal(&st.poly);
+        if (mc_poly_calibration_check(&st.poly) != MC_OK) {
             return MC_ERR_INVAL;
         }
     }
@@ -1285,6 +1383,9 @@ static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, m
     if (st.cal_changed) {
         (void)mc_meter_set_calibration(md->meter, &st.cal);
     }
+    if (st.poly_changed) {
+        (void)mc_meter_set_poly_calibration(md->meter, &st.poly); /* checked above */
+    }
     if (md->tariff != NULL) {
         if (st.settle_changed) {
             (void)mc_tariff_set_settlement(md->tariff, st.settle_day, st.settle_hour);
@@ -1305,17 +1406,23 @@ static int model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, m
             (void)mc_tariff_clear_energy(md->tariff);
         }
     }
-    *applied = 1;
-    if (reported && md->hooks.commit != NULL) {
-        return md->hooks.commit(md->hooks.ctx);
-    }
+    *reported_out = reported;
     return MC_OK;
+}
+
+/* The commit hook after a write that reported changes. Called by model_write()'s callers once it has
+ * returned, so that the commit (a record saved, 1.1 to 1.5 KiB of stack) does not stand on the staged
+ * copies (about 700 bytes with the per-channel calibration). */
+static int commit_after(mc_model_t *md, int reported)
+{
+    return reported && md->hooks.commit != NULL ? md->hooks.commit(md->hooks.ctx) : MC_OK;
 }
 
 int mc_model_write(mc_model_t *md, const mc_write_item_t *items, size_t n, mc_source source)
 {
-    int applied;
-    return model_write(md, items, n, source, &applied);
+    int reported;
+    const int err = model_write(md, items, n, source, &reported);
+    return err == MC_OK ? commit_after(md, reported) : err;
 }
 
 /* Whether an item would change what is kept in NVM (or log an event): costs write budget. */
@@ -1341,8 +1448,9 @@ static int item_changes(const mc_model_t *md, const mc_write_item_t *it)
 /* Whether a change of the quantity goes to the audit log (metrologically relevant). */
 static int qty_audited(mc_qty q)
 {
-    return q == MC_QTY_CAL || q == MC_QTY_SEAL || q == MC_QTY_PULSE_CONSTANT || q == MC_QTY_CLOCK ||
-           q == MC_QTY_CLEAR_ENERGY || q == MC_QTY_SETTLE_DAY || q == MC_QTY_SETTLE_HOUR || is_schedule_qty(q);
+    return q == MC_QTY_CAL || is_channel_cal(q) || q == MC_QTY_SEAL || q == MC_QTY_PULSE_CONSTANT ||
+           q == MC_QTY_CLOCK || q == MC_QTY_CLEAR_ENERGY || q == MC_QTY_SETTLE_DAY || q == MC_QTY_SETTLE_HOUR ||
+           is_schedule_qty(q);
 }
 
 /* Refill a token bucket (budget, its refill time) from the monotonic clock. */
@@ -1408,9 +1516,9 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
             return MC_ERR_BUSY;
         }
     }
-    int applied;
-    const int err = model_write(md, items, n, source, &applied);
-    if (applied) {
+    int reported;
+    int err = model_write(md, items, n, source, &reported);
+    if (err == MC_OK) { /* applied (only the commit below can still fail) */
         if (budgeted && changes && md->budget > 0u) {
             md->budget--;
         }
@@ -1421,6 +1529,7 @@ int mc_model_write_session(mc_model_t *md, mc_session_t *s, const mc_write_item_
         if (s != NULL && s->authorised && mono_ms(md, &now)) {
             s->last_ms = now; /* an authorised write keeps the session alive */
         }
+        err = commit_after(md, reported);
     }
     return err;
 }

@@ -12,8 +12,10 @@
  *   header       = magic u16 'MC' | kind u8 | major u8 | minor u8 | 0 u8 |
  *                  payload length u16 | sequence u32 | CRC-32 u32
  *   minor        = that of the record's own layout: 1 for an energy record with the
- *                  elements' block, else 0 (so a single-element meter writes exactly
- *                  the records of 2.0, and 2.0 code reads them)
+ *                  elements' block and for a config or state record with the per-channel
+ *                  calibration (both only for a meter of several elements), else 0 (so a
+ *                  single-element meter writes exactly the records of 2.0, and 2.0 code
+ *                  reads them)
  *   CRC-32       = over the 12 header bytes before it, then the payload
  *   kinds        = 1 energy: energy_meta | meter registers u64[6] | tariff totals u64[4][4] |
  *                           this month u64[4][4] | demand_rec
@@ -22,12 +24,16 @@
  *                           element's own registers, mc_meter_phase_energy(); the energy
  *                           area's slot size follows, so that a 2.0 record of such a meter
  *                           sits at the slots of the size without the block: see
- *                           scan_energy())
+ *                           scan_sized())
  *                  2 history: history_meta | month after the freeze u64[4][4] | history month[12] | tail
  *                  3 config: config_meta (its last byte the relay: 1 open, 2 closed, 0 not recorded) | mc_params_t | mc_calibration_t | mc_tariff_schedule_t |
- *                           config_ext | tail
+ *                           config_ext | tail [| poly_head | mc_poly_calibration_t]
+ *                           (the per-channel calibration, minor 1: a meter of 2..16 elements;
+ *                           poly_head: wiring u8 | channels u8 | elements u8 | 0 u8 | 0 u32, the
+ *                           frame layout it was taken under; the config slot size follows)
  *                  4 state (history and config in one, small memories): kind 3 without its tail,
- *                           then kind 2 without its tail, then the tail
+ *                           then kind 2 without its tail, then the tail [| poly_head |
+ *                           mc_poly_calibration_t]
  *   tail         = audit counters u32[8] | journal: first sequence u32 | time u32 | count u32 |
  *                  16 entries of type u8 | source u8 | qty u8 | arg u8 | old u32 | new u32
  *   event slot   = seq u32 | time u32 | type u8 | source u8 | qty u8 | arg u8 |
@@ -59,7 +65,8 @@ enum { REC_CONFIG = 0, REC_HISTORY = 1 };
 #define ORDINARY_EVENTS_WANTED 128u         /* derived event area */
 /* Record minors (the layout of each record, see the format above). */
 #define MINOR_BASE 0u     /* every record of 2.0 */
-#define MINOR_ELEMENTS 1u /* an energy record with the elements' block */
+#define MINOR_ELEMENTS 1u /* a meter of several elements: an energy record with the elements' block, a config
+                             or state record with the per-channel calibration */
 
 /* A payload is a list of pieces of memory, streamed in order (a NULL piece is zeros, when saving;
  * a piece with a fill function is made by it, when saving, from ptr as its context). */
@@ -71,7 +78,7 @@ typedef struct piece {
     piece_fill_fn fill;
 } piece_t;
 
-#define MAX_PIECES 12
+#define MAX_PIECES 14
 
 typedef struct payload {
     piece_t p[MAX_PIECES];
@@ -120,6 +127,19 @@ typedef struct elements_head {
     uint32_t count;    /* elements, 2..MC_MAX_CIRCUITS */
     uint32_t reserved; /* 0 */
 } elements_head_t;
+
+/* The head of the per-channel calibration block of a config or state record (minor 1): the frame layout
+ * the calibration was taken under (a channel index is another signal under another wiring). */
+typedef struct poly_head {
+    uint8_t wiring;     /* mc_wiring */
+    uint8_t channels;   /* mc_meter_channels(), 2..MC_MAX_CHANNELS */
+    uint8_t elements;   /* mc_meter_elements(), 2..MC_MAX_CIRCUITS */
+    uint8_t reserved;   /* 0 */
+    uint32_t reserved2; /* 0 */
+} poly_head_t;
+
+/* The per-channel calibration block: its head, then the calibration. */
+#define POLY_BLOCK_LEN ((uint32_t)(sizeof(poly_head_t) + sizeof(mc_poly_calibration_t)))
 
 /* The demand state of the tariff (maximum of the month and the running window). */
 typedef struct demand_rec {
@@ -641,6 +661,24 @@ static uint32_t memory_format(const mc_meter_t *m)
     return (MC_STORAGE_FORMAT_MAJOR << 8) | energy_minor(m);
 }
 
+/* The per-channel calibration block a meter's config (state) records carry: a meter of several elements
+ * only (a single-element meter's calibration is the meter-wide one, and its records are those of 2.0). */
+static uint32_t poly_len(const mc_meter_t *m)
+{
+    return record_elements(m) > 0u ? POLY_BLOCK_LEN : 0u;
+}
+
+/* The frame layout of a meter, as the per-channel calibration block records it. */
+static poly_head_t poly_head_of(const mc_meter_t *m)
+{
+    poly_head_t h;
+    memset(&h, 0, sizeof(h));
+    h.wiring = (uint8_t)m->cfg.wiring;
+    h.channels = (uint8_t)mc_meter_channels(&m->cfg);
+    h.elements = (uint8_t)mc_meter_elements(&m->cfg);
+    return h;
+}
+
 /* Payload length of an energy record with the registers of @p elements elements (0: without the block). */
 static uint32_t energy_len(unsigned elements)
 {
@@ -682,6 +720,18 @@ static void elements_fill(const void *ctx, uint32_t off, uint8_t *out, uint32_t 
         off += c;
         n -= c;
     }
+}
+
+/* The per-channel calibration in force, streamed into a config (state) record: the 296-byte copy exists
+ * only while a chunk of it is made, deep in the stream, not in the frame of every config and history save
+ * (the meter is at rest during every storage call, so each chunk comes from the same calibration). */
+static void poly_fill(const void *ctx, uint32_t off, uint8_t *out, uint32_t n)
+{
+    mc_poly_calibration_t c;
+    if (mc_meter_get_poly_calibration((const mc_meter_t *)ctx, &c) != MC_OK) {
+        mc_poly_calibration_default(&c);
+    }
+    memcpy(out, (const uint8_t *)&c + off, n);
 }
 
 /* Whether a reading is the meter's last window (then its elements' deltas are the window's). */
@@ -750,6 +800,57 @@ static uint32_t hist_len(void)
 {
     return (uint32_t)(sizeof(history_meta_t) + sizeof(uint64_t) * MC_TARIFF_RATES * MC_TK_COUNT +
                       sizeof(mc_tariff_month_t) * MC_TARIFF_HISTORY_MONTHS);
+}
+
+/* Payload length of a config record (state record: @p state 1) without the per-channel calibration. */
+static uint32_t conf_record_len(int state)
+{
+    return conf_len() + (state ? hist_len() : 0u) + (uint32_t)sizeof(tail_t);
+}
+
+/* Slot size of a record of payload length @p len: header and payload rounded up to the programming
+ * unit, then the commit marker's unit. */
+static uint32_t slot_of_len(const mc_storage_t *st, uint32_t len)
+{
+    const uint32_t prog = st->cfg.nvm.prog_size;
+    return (HEADER_SIZE + len + prog - 1u) / prog * prog + marker_size(st);
+}
+
+/* The payload lengths a record of ours of @p kind can have (into lens, at most MC_MAX_CIRCUITS; returns
+ * how many): energy without the elements' block or with that of 2..16 elements; config and state
+ * without or with the per-channel calibration; history one. */
+static unsigned record_lens(uint8_t kind, uint32_t *lens)
+{
+    unsigned n = 0;
+    switch (kind) {
+    case KIND_ENERGY:
+        lens[n++] = energy_len(0);
+        for (unsigned k = 2; k <= MC_MAX_CIRCUITS; k++) {
+            lens[n++] = energy_len(k);
+        }
+        break;
+    case KIND_HISTORY:
+        lens[n++] = hist_len() + (uint32_t)sizeof(tail_t);
+        break;
+    default:
+        lens[n++] = conf_record_len(kind == KIND_STATE);
+        lens[n++] = conf_record_len(kind == KIND_STATE) + POLY_BLOCK_LEN;
+        break;
+    }
+    return n;
+}
+
+/* The slot size of a record of ours of @p kind and payload length @p len, or 0 if none of ours has it. */
+static uint32_t record_slot(const mc_storage_t *st, uint8_t kind, uint32_t len)
+{
+    uint32_t lens[MC_MAX_CIRCUITS];
+    const unsigned n = record_lens(kind, lens);
+    for (unsigned i = 0; i < n; i++) {
+        if (lens[i] == len) {
+            return slot_of_len(st, len);
+        }
+    }
+    return 0;
 }
 
 /* The config and history parts as they are in RAM now. */
@@ -865,9 +966,16 @@ static int save_journaled(mc_storage_t *st, unsigned rec, uint32_t flags, journa
     add(&pl, jhead, sizeof(jhead));
     add(&pl, jr->e, (uint32_t)(jr->n * sizeof(mc_storage_jentry_t)));
     add(&pl, NULL, (uint32_t)((MC_STORAGE_JOURNAL - jr->n) * sizeof(mc_storage_jentry_t)));
+    /* A meter of several elements: its per-channel calibration in force, after the tail (minor 1). */
+    const int with_poly = with_conf && poly_len(st->meter) != 0u;
+    poly_head_t ph = poly_head_of(st->meter);
+    if (with_poly) {
+        add(&pl, &ph, sizeof(ph));
+        add_fill(&pl, st->meter, (uint32_t)sizeof(mc_poly_calibration_t), poly_fill);
+    }
     const unsigned ai = with_conf ? AREA_CONFIG : AREA_HISTORY;
     const uint8_t kind = st->combined ? KIND_STATE : (with_conf ? KIND_CONFIG : KIND_HISTORY);
-    const int err = write_record(st, ai, kind, MINOR_BASE, &pl);
+    const int err = write_record(st, ai, kind, with_poly ? MINOR_ELEMENTS : MINOR_BASE, &pl);
     if (err != MC_OK) {
         return err;
     }
@@ -1217,6 +1325,10 @@ void mc_storage_param_changed(void *ctx, mc_qty qty, unsigned arg, uint32_t old_
         break;
     case MC_QTY_CAL:
     case MC_QTY_SEAL:
+    case MC_QTY_CAL_CH_GAIN:
+    case MC_QTY_CAL_CH_PHASE:
+    case MC_QTY_CAL_EL_P_OFFSET:
+    case MC_QTY_CAL_EL_Q_OFFSET:
         type = MC_EV_CALIBRATION;
         st->config_dirty = 1;
         break;
@@ -1651,6 +1763,23 @@ static int tail_sane(rd_t *r)
     return 1;
 }
 
+/* The per-channel calibration block after the tail (minor 1), if the record has one: whole, the head a
+ * frame layout of several elements, the calibration passing mc_poly_calibration_check(). */
+static int poly_sane(rd_t *r)
+{
+    if (r->pos >= r->len) {
+        return 1; /* none: a record of 2.0, or of a single-element meter */
+    }
+    poly_head_t h;
+    mc_poly_calibration_t c;
+    if (r->len - r->pos < POLY_BLOCK_LEN || !rd_next(r, &h, sizeof(h)) || !rd_next(r, &c, sizeof(c))) {
+        return 0;
+    }
+    return h.wiring <= (uint8_t)MC_WIRING_MULTI && h.channels >= 2u && h.channels <= MC_MAX_CHANNELS &&
+           h.elements >= 2u && h.elements <= MC_MAX_CIRCUITS && h.reserved == 0u && h.reserved2 == 0u &&
+           mc_poly_calibration_check(&c) == MC_OK;
+}
+
 /* Range checks of a record's values, as a bus write would make them. */
 static int record_sane(const mc_storage_t *st, const mc_storage_area_t *a, const found_t *f)
 {
@@ -1664,18 +1793,29 @@ static int record_sane(const mc_storage_t *st, const mc_storage_area_t *a, const
         ok = hist_sane(&r) && tail_sane(&r);
         break;
     case KIND_CONFIG:
-        ok = conf_sane(&r) && tail_sane(&r);
+        ok = conf_sane(&r) && tail_sane(&r) && poly_sane(&r);
         break;
     default:
-        ok = conf_sane(&r) && hist_sane(&r) && tail_sane(&r);
+        ok = conf_sane(&r) && hist_sane(&r) && tail_sane(&r) && poly_sane(&r);
         break;
     }
     return ok && !r.err;
 }
 
-/* Check one record slot's header and CRC; returns 1 valid (and keeps it if newest below limit). */
+/* Whether a record of @p kind and payload length @p len is taken at the slots of @p a: a record of ours is
+ * taken at the slots of its own size only, so that it is found once whatever sizes the area holds
+ * (scan_sized()); a length none of ours has (damage, an earlier build) at the area's own slots only
+ * (@p exact 0), as it always was. */
+static int at_own_size(const mc_storage_t *st, const mc_storage_area_t *a, uint8_t kind, uint32_t len, int exact)
+{
+    const uint32_t size = record_slot(st, kind, len);
+    return size == a->slot_size || (size == 0u && !exact);
+}
+
+/* Check one record slot's header and CRC; returns 1 valid (and keeps it if newest below limit). With
+ * @p exact, only records of ours whose length gives @p a's slot size (see at_own_size()). */
 static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot, uint8_t kind,
-                      uint32_t limit, found_t *f, uint32_t *bad_seq)
+                      uint32_t limit, int exact, found_t *f, uint32_t *bad_seq)
 {
     uint8_t h[HEADER_SIZE];
     const uint32_t sector = slot_sector(a, slot), base = slot_offset(a, slot);
@@ -1691,6 +1831,10 @@ static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32
         seq > SEQ_MAX) {
         return 0;
     }
+    const int here = at_own_size(st, a, kind, len, exact);
+    if (!here && h[3] == MC_STORAGE_FORMAT_MAJOR) {
+        return 0; /* (of ours, but of another slot size: taken, or reported, at the slots of its own) */
+    }
     uint32_t c = mc_crc32(0, h, 12);
     uint8_t buf[CHUNK];
     for (uint32_t pos = 0; pos < len; pos += CHUNK) {
@@ -1703,7 +1847,7 @@ static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32
     if (c != crc) {
         /* With its commit marker the record was once complete: corruption, which
          * counts if it claims to be newer; without, a save cut short: nothing to report. */
-        if (has_marker(st, a, slot) && seq > *bad_seq) {
+        if (here && has_marker(st, a, slot) && seq > *bad_seq) {
             *bad_seq = seq;
         }
         return 0;
@@ -1722,8 +1866,10 @@ static int check_slot(const mc_storage_t *st, const mc_storage_area_t *a, uint32
     return 1;
 }
 
-/* A slot's header, if it could be a record of ours of this kind and major: its sequence (else 0). */
-static uint32_t header_seq(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot, uint8_t kind)
+/* A slot's header, if it could be a record of ours of this kind and major at these slots: its sequence
+ * (else 0). */
+static uint32_t header_seq(const mc_storage_t *st, const mc_storage_area_t *a, uint32_t slot, uint8_t kind,
+                           int exact)
 {
     uint8_t h[HEADER_SIZE];
     if (nvm_read(st, slot_sector(a, slot), slot_offset(a, slot), h, HEADER_SIZE) != MC_OK) {
@@ -1734,7 +1880,7 @@ static uint32_t header_seq(const mc_storage_t *st, const mc_storage_area_t *a, u
     uint32_t seq;
     memcpy(&seq, h + 8, 4);
     if (magic != MAGIC || h[2] != kind || h[3] != MC_STORAGE_FORMAT_MAJOR ||
-        len + HEADER_SIZE + marker_size(st) > a->slot_size || seq > SEQ_MAX) {
+        len + HEADER_SIZE + marker_size(st) > a->slot_size || seq > SEQ_MAX || !at_own_size(st, a, kind, len, exact)) {
         return 0;
     }
     return seq;
@@ -1746,14 +1892,14 @@ static uint32_t header_seq(const mc_storage_t *st, const mc_storage_area_t *a, u
  * (by sequence, then slot), until one is sane. The common case (the newest is
  * sane) costs one pass; each older candidate one pass over the headers.
  */
-static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_t kind, found_t *f)
+static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_t kind, int exact, found_t *f)
 {
     memset(f, 0, sizeof(*f));
     f->slot = NONE;
     uint32_t bad_seq = 0, insane_seq = 0;
     const uint32_t total = slots_total(a);
     for (uint32_t slot = 0; slot < total; slot++) {
-        (void)check_slot(st, a, slot, kind, UINT32_MAX, f, &bad_seq);
+        (void)check_slot(st, a, slot, kind, UINT32_MAX, exact, f, &bad_seq);
     }
     if (f->slot != NONE && !f->wrong_major && !record_sane(st, a, f)) {
         /* Older copies, newest first, below the last candidate. */
@@ -1763,7 +1909,7 @@ static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_
         for (;;) {
             uint32_t c_seq = 0, c_slot = NONE;
             for (uint32_t slot = 0; slot < total; slot++) {
-                const uint32_t seq = header_seq(st, a, slot, kind);
+                const uint32_t seq = header_seq(st, a, slot, kind, exact);
                 /* (Equal sequences: the lower slot first, as check_slot() keeps the first it finds.) */
                 const int below = seq < lim_seq || (seq == lim_seq && slot > lim_slot);
                 if (seq != 0u && below && (c_slot == NONE || seq > c_seq || (seq == c_seq && slot < c_slot))) {
@@ -1779,7 +1925,7 @@ static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_
             uint32_t ignored = 0;
             memset(&g, 0, sizeof(g));
             g.slot = NONE;
-            if (check_slot(st, a, c_slot, kind, UINT32_MAX, &g, &ignored) && g.slot == c_slot &&
+            if (check_slot(st, a, c_slot, kind, UINT32_MAX, exact, &g, &ignored) && g.slot == c_slot &&
                 record_sane(st, a, &g)) {
                 f->slot = g.slot;
                 f->seq = g.seq;
@@ -1800,55 +1946,43 @@ static void scan_area(const mc_storage_t *st, const mc_storage_area_t *a, uint8_
     f->newer_bad = bad_seq != 0u && (f->slot == NONE || bad_seq > f->seq);
 }
 
-/* The slot size of an energy record of payload length @p len, if that is the length of an energy
- * record of ours (0, 2..16 elements), else 0. */
-static uint32_t energy_slot_for(const mc_storage_t *st, uint32_t len)
-{
-    for (unsigned n = 0; n <= MC_MAX_CIRCUITS; n++) {
-        if (n != 1u && len == energy_len(n)) {
-            const uint32_t prog = st->cfg.nvm.prog_size;
-            return (HEADER_SIZE + len + prog - 1u) / prog * prog + marker_size(st);
-        }
-    }
-    return 0;
-}
-
-/* Other slot sizes of the energy area scan_energy() tries at most (a memory holds one, two while
- * a change of the element count is under way). */
-#define ENERGY_SIZES_MAX 3u
-
 /*
- * The newest energy record. The energy slot size follows the number of elements whose registers
- * the record carries (none for a single-element meter and in format 2.0), so a memory written by
- * a meter of another element count (a 2.0 memory under a meter of several elements, above all)
- * holds its records at slots of another size. Every record the ring puts at a sector's start,
- * where the slots of every size begin: the area is scanned at this meter's size and at each size
- * the record at a sector's start calls for, and the newest record of any wins (sequence numbers
- * go on across sizes). Records delimit themselves (header, length, CRC): a position of one size
- * inside a record of another is never taken for one, and a record at a sector's start is found
- * at both sizes with the same sequence. *at describes the area at the winner's size, *other is 1
- * if that is not this meter's.
+ * The newest record of an area whose records have several slot sizes: energy (the slot size follows the
+ * number of elements whose registers the record carries: none for a single-element meter and in format
+ * 2.0, 2..16 for a meter of several elements) and config or state (with or without the per-channel
+ * calibration of a meter of several elements). A memory written under another wiring holds records of
+ * another size; after a change the ring goes on in the newest record's sector at the new size (in the
+ * slots blank to the sector's end: ring_positions()), so records of several sizes share sectors. The
+ * area is scanned at every slot size a record of ours of this kind can have (energy: 16 sizes at most,
+ * one header read per slot each, at mount only), each record counting at the slots of its own length
+ * only (at_own_size()), and the newest record of any size wins. Sequence numbers go on from that one,
+ * so they stay unique across sizes and the newest is the last one written, whatever wiring wrote it.
+ *
+ * Going on inside a sector of another size is as safe as the ring itself: no byte is programmed twice
+ * (only slots blank to the sector's end are used), the sector holding the newest record is not erased
+ * while it does (area_write()), and a cut leaves the previous record or the new one, each found here
+ * whatever its size. (Trying only the sizes of records at sectors' starts, as an earlier version did,
+ * missed the records a changed wiring wrote inside a sector and restored a stale copy after a change
+ * and back: review 15, F5.) *at describes the area at the winner's size, *other is 1 if that is not
+ * this meter's.
  */
-static void scan_energy(const mc_storage_t *st, found_t *f, mc_storage_area_t *at, int *other)
+static void scan_sized(const mc_storage_t *st, unsigned ai, uint8_t kind, found_t *f, mc_storage_area_t *at,
+                       int *other)
 {
-    const mc_storage_area_t *a = &st->area[AREA_ENERGY];
-    scan_area(st, a, KIND_ENERGY, f);
+    const mc_storage_area_t *a = &st->area[ai];
+    scan_area(st, a, kind, 0, f);
     *at = *a;
     *other = 0;
-    uint32_t tried[ENERGY_SIZES_MAX];
+    uint32_t lens[MC_MAX_CIRCUITS], tried[MC_MAX_CIRCUITS];
     unsigned ntried = 0;
-    for (uint32_t sector = a->first_sector; sector < (uint32_t)a->first_sector + a->sectors; sector++) {
-        uint8_t h[HEADER_SIZE];
-        if (nvm_read(st, sector, 0, h, HEADER_SIZE) != MC_OK || ((uint32_t)h[0] | (uint32_t)h[1] << 8) != MAGIC ||
-            h[2] != KIND_ENERGY || h[3] != MC_STORAGE_FORMAT_MAJOR) {
-            continue;
+    const unsigned nlens = record_lens(kind, lens);
+    for (unsigned i = 0; i < nlens; i++) {
+        const uint32_t size = slot_of_len(st, lens[i]);
+        int seen = size == a->slot_size || size > st->cfg.nvm.sector_size;
+        for (unsigned k = 0; k < ntried && !seen; k++) {
+            seen = tried[k] == size;
         }
-        const uint32_t size = energy_slot_for(st, (uint32_t)h[6] | (uint32_t)h[7] << 8);
-        int seen = size == 0u || size == a->slot_size || size > st->cfg.nvm.sector_size;
-        for (unsigned i = 0; i < ntried && !seen; i++) {
-            seen = tried[i] == size;
-        }
-        if (seen || ntried == ENERGY_SIZES_MAX) {
+        if (seen) {
             continue;
         }
         tried[ntried++] = size;
@@ -1857,7 +1991,7 @@ static void scan_energy(const mc_storage_t *st, found_t *f, mc_storage_area_t *a
         view.slots_per_sector = (uint16_t)(st->cfg.nvm.sector_size / size);
         view.newest_slot = NONE;
         found_t g;
-        scan_area(st, &view, KIND_ENERGY, &g);
+        scan_area(st, &view, kind, 1, &g);
         const uint32_t bad_seq = f->bad_seq > g.bad_seq ? f->bad_seq : g.bad_seq;
         const uint8_t wrong_major = (uint8_t)(f->wrong_major | g.wrong_major);
         const uint8_t insane = (uint8_t)(f->insane | g.insane);
@@ -1929,11 +2063,13 @@ static int layout(mc_storage_t *st)
         ev = ev < 2u ? 2u : ev;
     }
     const unsigned want_audit = (AUDIT_EVENTS_WANTED + per - 1u) / per + 1u;
+    /* (A meter of several elements: its energy records carry the elements' registers, its config and
+     * state records the per-channel calibration; the areas' sectors do not depend on it.) */
     const uint32_t slot_len[5] = {
-        round_up(HEADER_SIZE + energy_len(record_elements(st->meter)), nv->prog_size) + ms,
-        round_up(HEADER_SIZE + hist_len() + sizeof(tail_t), nv->prog_size) + ms,
-        round_up(HEADER_SIZE + conf_len() + sizeof(tail_t), nv->prog_size) + ms,
-        round_up(HEADER_SIZE + conf_len() + hist_len() + sizeof(tail_t), nv->prog_size) + ms, /* state */
+        slot_of_len(st, energy_len(record_elements(st->meter))),
+        slot_of_len(st, hist_len() + (uint32_t)sizeof(tail_t)),
+        slot_of_len(st, conf_record_len(0) + poly_len(st->meter)),
+        slot_of_len(st, conf_record_len(1) + poly_len(st->meter)), /* state */
         ev_slot,
     };
     /* History and config get a third sector when there is room, so that one
@@ -2024,7 +2160,7 @@ static int other_major_anywhere(const mc_storage_t *st)
             uint32_t bad = 0;
             memset(&f, 0, sizeof(f));
             f.slot = NONE;
-            (void)check_slot(st, &probe, 0, kind, UINT32_MAX, &f, &bad);
+            (void)check_slot(st, &probe, 0, kind, UINT32_MAX, 0, &f, &bad);
             if (f.wrong_major) {
                 return 1;
             }
@@ -2217,14 +2353,16 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     found_t f[3];
     mc_storage_area_t energy_at; /* the energy area at the slot size of the newest energy record */
     int energy_other;            /* that is not this meter's size (a 2.0 memory, another element count) */
-    scan_energy(st, &f[AREA_ENERGY], &energy_at, &energy_other);
+    mc_storage_area_t config_at; /* the config area at the slot size of the newest config (state) record */
+    int config_other;            /* that is not this meter's (with or without the per-channel calibration) */
+    scan_sized(st, AREA_ENERGY, KIND_ENERGY, &f[AREA_ENERGY], &energy_at, &energy_other);
     if (!st->combined) {
-        scan_area(st, &st->area[AREA_HISTORY], KIND_HISTORY, &f[AREA_HISTORY]);
+        scan_area(st, &st->area[AREA_HISTORY], KIND_HISTORY, 0, &f[AREA_HISTORY]);
     } else {
         memset(&f[AREA_HISTORY], 0, sizeof(f[AREA_HISTORY]));
         f[AREA_HISTORY].slot = NONE;
     }
-    scan_area(st, &st->area[AREA_CONFIG], ckind, &f[AREA_CONFIG]);
+    scan_sized(st, AREA_CONFIG, ckind, &f[AREA_CONFIG], &config_at, &config_other);
     for (unsigned i = 0; i < 3u; i++) {
         if (f[i].wrong_major) {
             return MC_ERR_VERSION; /* nothing changed, nothing erased */
@@ -2267,6 +2405,7 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
                     f[i].newer_bad = 0;
                 }
                 energy_other = 0;
+                config_other = 0;
                 st->area[AREA_EVENTS].newest_slot = st->area[AREA_AUDIT].newest_slot = NONE;
                 st->area[AREA_EVENTS].seq = st->area[AREA_AUDIT].seq = 0;
                 have_e = have_h = have_c = 0;
@@ -2292,11 +2431,20 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     memset(month_after, 0, sizeof(month_after));
     config_ext_t cext;
     memset(&cext, 0, sizeof(cext));
+    /* A per-channel calibration the record holds for another frame layout (the wiring changed), or a
+     * single-element meter's calibration has none: not put in force, and its replacement by what is in
+     * force is logged (a calibration event, arg MC_POLY_CAL_ARG, the two CRCs) when they differ. */
+    int poly_dropped = 0;
+    uint32_t poly_old_crc = 0, poly_new_crc = 0;
     if (f[AREA_CONFIG].slot != NONE) {
         conf_parts_t c;
         mc_params_t params;
         mc_calibration_t cal;
         mc_tariff_schedule_t sched;
+        poly_head_t ph;
+        mc_poly_calibration_t pc;
+        memset(&ph, 0, sizeof(ph));
+        mc_poly_calibration_default(&pc);
         memset(&c, 0, sizeof(c));
         mc_params_default(&params);
         mc_calibration_default(&cal);
@@ -2318,8 +2466,22 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
             add_hist(&pl, &h);
         }
         add(&pl, &tc, sizeof(tc));
-        if (load_payload(st, &st->area[AREA_CONFIG], &f[AREA_CONFIG], &pl) != MC_OK) {
+        add(&pl, &ph, sizeof(ph));
+        add(&pl, &pc, sizeof(pc));
+        if (load_payload(st, &config_at, &f[AREA_CONFIG], &pl) != MC_OK) {
             return MC_ERR_IO;
+        }
+        if (f[AREA_CONFIG].len >= conf_record_len(st->combined) + POLY_BLOCK_LEN) {
+            const poly_head_t mine = poly_head_of(meter);
+            if (poly_len(meter) != 0u && memcmp(&ph, &mine, sizeof(ph)) == 0) {
+                (void)mc_meter_set_poly_calibration(meter, &pc); /* checked with the record (poly_sane()) */
+            } else {
+                poly_old_crc = pc.crc;
+                if (mc_meter_get_poly_calibration(meter, &pc) == MC_OK && pc.crc != poly_old_crc) {
+                    poly_dropped = 1; /* (pc now the one in force) */
+                    poly_new_crc = pc.crc;
+                }
+            }
         }
         if (st->combined) {
             hmeta = h.meta;
@@ -2455,6 +2617,12 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     st->area[AREA_HISTORY].newest_slot = f[AREA_HISTORY].slot;
     st->area[AREA_HISTORY].seq = f[AREA_HISTORY].slot != NONE ? f[AREA_HISTORY].seq : 0u;
     st->area[AREA_CONFIG].newest_slot = f[AREA_CONFIG].slot;
+    if (config_other && f[AREA_CONFIG].slot != NONE) {
+        /* As for energy: a record with (or without) the per-channel calibration of another wiring. */
+        st->area[AREA_CONFIG].newest_slot =
+            (slot_sector(&config_at, f[AREA_CONFIG].slot) - st->area[AREA_CONFIG].first_sector) *
+            st->area[AREA_CONFIG].slots_per_sector;
+    }
     st->area[AREA_CONFIG].seq = f[AREA_CONFIG].slot != NONE ? f[AREA_CONFIG].seq : 0u;
     st->seq = st->area[AREA_EVENTS].seq > st->area[AREA_AUDIT].seq ? st->area[AREA_EVENTS].seq
                                                                     : st->area[AREA_AUDIT].seq;
@@ -2513,12 +2681,21 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
     int upgraded = 0;
     if (f[AREA_CONFIG].slot != NONE) {
         /* Records of an older layout than the meter writes (a meter of several elements on a 2.0
-         * memory: its energy records without the elements' block): upgraded. (Config and history
-         * records have the layout of 2.0.) */
-        if (f[AREA_ENERGY].slot != NONE && f[AREA_ENERGY].minor < energy_minor(meter)) {
-            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, (MC_STORAGE_FORMAT_MAJOR << 8) | f[AREA_ENERGY].minor,
+         * memory, or on one a single-element meter wrote last: energy records without the elements'
+         * block, config records without the per-channel calibration): upgraded. (History records have
+         * the layout of 2.0.) */
+        uint8_t old_minor = f[AREA_CONFIG].minor;
+        if (f[AREA_ENERGY].slot != NONE && f[AREA_ENERGY].minor < old_minor) {
+            old_minor = f[AREA_ENERGY].minor;
+        }
+        if (old_minor < energy_minor(meter)) {
+            jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 0, (MC_STORAGE_FORMAT_MAJOR << 8) | old_minor,
                    memory_format(meter));
             upgraded = 1;
+        }
+        if (poly_dropped) {
+            jr_add(&jr, MC_EV_CALIBRATION, MC_SRC_LOCAL, MC_QTY_CAL_CH_GAIN, MC_POLY_CAL_ARG, poly_old_crc,
+                   poly_new_crc);
         }
         if (checksum != 0u && checksum != st->code_checksum) {
             jr_add(&jr, MC_EV_FORMAT, MC_SRC_LOCAL, 0, 1, st->code_checksum, checksum);
