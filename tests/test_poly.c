@@ -2059,6 +2059,18 @@ static void test_1p2w_copy(void **state)
     assert_int_equal(mc_meter_reading(b, &rb), MC_OK);
     assert_int_equal(mc_meter_reading(ref, &rr), MC_OK);
     assert_memory_equal(&rb, &rr, sizeof(rb)); /* the copy measured as a meter of its own */
+    /* The registers roll over at MC_ENERGY_QUANTA_MODULO like a mechanical register; values at or
+     * above it are refused. */
+    mc_energy_t e;
+    memset(&e, 0, sizeof e);
+    e.q[MC_E_ACTIVE_IMPORT] = MC_ENERGY_QUANTA_MODULO - 1000u;
+    assert_int_equal(mc_meter_set_energy(ref, &e), MC_OK);
+    assert_true(mc_meter_process(ref, v, i, 8000) >= 0);
+    mc_energy_t after;
+    assert_int_equal(mc_meter_energy(ref, &after), MC_OK);
+    assert_true(after.q[MC_E_ACTIVE_IMPORT] > 0u && after.q[MC_E_ACTIVE_IMPORT] < MC_ENERGY_QUANTA_MODULO / 2u);
+    e.q[MC_E_ACTIVE_EXPORT] = MC_ENERGY_QUANTA_MODULO;
+    assert_int_equal(mc_meter_set_energy(ref, &e), MC_ERR_INVAL);
     free(a);
     free(b);
     free(ref);

@@ -252,7 +252,7 @@ static int app_feed(app_t *a, const mc_energy_t *d, uint32_t dt)
     mc_energy_t e;
     assert_int_equal(mc_meter_energy(&a->meter, &e), MC_OK);
     for (int k = 0; k < MC_E_COUNT; k++) {
-        e.q[k] += d->q[k];
+        e.q[k] = (e.q[k] + d->q[k]) & (MC_ENERGY_QUANTA_MODULO - 1u); /* rolls over as the meter's */
     }
     assert_int_equal(mc_meter_set_energy(&a->meter, &e), MC_OK);
     a->now += dt;
@@ -1821,7 +1821,7 @@ static void elements_round_trip(uint32_t count, uint32_t size, uint32_t prog, mc
     assert_int_equal(r.minor, MINOR_ELEMENTS);
     assert_int_equal(r.len, ENERGY_LEN_2_0 + 8u + 48u * n);
     assert_int_equal(rd32(rec + HDR + ENERGY_LEN_2_0), n);
-    assert_int_equal(rd32(rec + HDR + ENERGY_LEN_2_0 + 4u), 0);
+    assert_int_equal(rd32(rec + HDR + ENERGY_LEN_2_0 + 4u), (uint32_t)wiring);
     /* a cut without warning: the last save's state, elements and totals of the same moment */
     assert_int_equal(app_boot_wired(&a[1], &e, a[0].now + 1u, wiring, n), MC_OK);
     assert_memory_equal(&a[1].meter.energy, &saved_tot, sizeof(saved_tot));
@@ -1851,6 +1851,33 @@ static void test_elements_round_trip_3p4w(void **state)
 
 /* 16 circuits: 776 bytes more per energy record, so 2 KiB sectors at least; on 1 KiB sectors at most 10
  * elements, and a mount with more is refused (MC_ERR_INVAL) without a byte written. */
+/* Same number of elements, another wiring (3P4W, then a meter of three circuits): the totals are
+ * the meter's, the phases' registers are not the circuits' (found by review: they were restored). */
+static void test_elements_other_wiring_same_count(void **state)
+{
+    (void)state;
+    nvm_emu_t e;
+    assert_int_equal(nvm_emu_init(&e, 32, 2048, 4, 0xFF), 0);
+    fx_t *f = calloc(1, sizeof(fx_t));
+    assert_non_null(f);
+    f->emu = e;
+    assert_int_equal(app_boot_wired(&f->a, &f->emu, T(2024, 6, 3, 9, 0, 0), MC_WIRING_3P4W, 3), MC_OK);
+    mc_energy_t el[MC_MAX_CIRCUITS], tot;
+    memset(el, 0, sizeof(el));
+    memset(&tot, 0, sizeof(tot));
+    for (uint32_t w = 0; w < 20u; w++) {
+        feed_elements(&f->a, w, 3, el, &tot);
+    }
+    assert_int_equal(mc_storage_power_fail(&f->a.st, f->a.now), MC_OK);
+    assert_int_equal(app_boot_wired(&f->b, &f->emu, f->a.now + 5u, MC_WIRING_MULTI, 3), MC_OK);
+    assert_memory_equal(&f->b.meter.energy, &tot, sizeof(tot));
+    mc_energy_t zero[MC_MAX_CIRCUITS];
+    memset(zero, 0, sizeof(zero));
+    assert_elements(&f->b, zero, 3, "3P4W phases on a meter of 3 circuits");
+    nvm_emu_free(&f->emu);
+    free(f);
+}
+
 static void test_elements_16_circuits(void **state)
 {
     (void)state;
@@ -1981,8 +2008,8 @@ static void test_elements_insane_block(void **state)
     } forged[4] = {
         {0u, 17u, "17 elements"},
         {0u, 1u, "1 element"},
-        {4u, 1u, "reserved not 0"},
-        {8u + 48u + 4u, 0x40000000u, "a register above MC_STORAGE_QUANTA_MAX"}, /* element 1, import, high word */
+        {4u, 5u, "an unknown wiring"},
+        {8u + 48u + 4u, 0x80000000u, "a register above MC_STORAGE_QUANTA_MAX"}, /* element 1, import, high word */
     };
     for (unsigned i = 0; i < 4u; i++) {
         nvm_emu_t e;
@@ -4500,9 +4527,9 @@ static void test_insane_records_fall_back(void **state)
         const void *b;
         size_t n;
         const char *what;
-    } ecases[] = {{16u, &huge, 8, "meter register above 2^61"},
-                  {16u + 48u + 8u, &huge, 8, "tariff total above 2^61"},
-                  {16u + 48u + 128u + 120u, &huge, 8, "month counter above 2^61"},
+    } ecases[] = {{16u, &huge, 8, "meter register above MC_STORAGE_QUANTA_MAX"},
+                  {16u + 48u + 8u, &huge, 8, "tariff total above MC_STORAGE_QUANTA_MAX"},
+                  {16u + 48u + 128u + 120u, &huge, 8, "month counter above MC_STORAGE_QUANTA_MAX"},
                   {16u + 48u + 256u + 4u, &nan_bits, 4, "NaN in the demand window"}};
     for (unsigned c = 0; c < sizeof(ecases) / sizeof(ecases[0]); c++) {
         memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
@@ -4542,7 +4569,7 @@ static void test_insane_records_fall_back(void **state)
     assert_same_energy(&f->c, &f->a);
 }
 
-/* Counters as large as storage accepts (2^61 quanta each) do not overflow anywhere: every energy and
+/* Counters as large as storage accepts (MC_STORAGE_QUANTA_MAX each) do not overflow anywhere: every energy and
  * month register reads (UBSan aborts on a signed overflow), with each combination rule. */
 static void test_huge_counters(void **state)
 {
@@ -4552,6 +4579,15 @@ static void test_huge_counters(void **state)
     for (size_t k = 0; k < sizeof(big) / sizeof(big[0]); k++) {
         big[k] = MC_STORAGE_QUANTA_MAX;
     }
+    /* A CT-fed meter counts primary energy: 2^62 quanta (4.3 GWh) is an honest register, kept as it
+     * is (the bound was 2^61: such a record was taken for forged and the energy came back as 0). */
+    const uint64_t ct_fed = (1ull << 62) + 12345u;
+    forge(f, &f->a, AREA_ENERGY, KIND_ENERGY, 16u, &ct_fed, sizeof(ct_fed));
+    assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
+    assert_int_equal(f->b.model.errors, 0);
+    assert_true(f->b.meter.energy.q[0] == ct_fed);
+    memset(f->emu.mem, 0xFF, (size_t)f->emu.sector_count * f->emu.sector_size);
+    some_life(&f->a, &f->emu);
     forge(f, &f->a, AREA_ENERGY, KIND_ENERGY, 16u, big, sizeof(big));
     assert_int_equal(app_boot(&f->b, &f->emu, f->a.now + 60u), MC_OK);
     assert_int_equal(f->b.model.errors, 0);
@@ -4570,7 +4606,7 @@ static void test_huge_counters(void **state)
                 assert_int_equal(mc_model_read(&f->b.model, qs[q], arg, &v), MC_OK);
                 reads++;
                 if (comb != (int)MC_COMBINE_IMPORT_MINUS_EXPORT && !(v.f > 0.0f)) {
-                    fail_msg("quantity %u rate %u (rule %d) reads %g with counters of 2^61", qs[q], rate, comb,
+                    fail_msg("quantity %u rate %u (rule %d) reads %g with counters of 2^63 - 1", qs[q], rate, comb,
                              (double)v.f);
                 }
             }
@@ -4597,7 +4633,7 @@ static void test_huge_counters(void **state)
             assert_true(kwh > 8e6f && total > 8e6f); /* saturated at 2^63 quanta = 8.6e6 kWh, positive */
         }
     }
-    print_message("counters of 2^61 quanta (2.1 GWh) in every register: %u register reads under UBSan, none "
+    print_message("counters of 2^63 - 1 quanta (8.6 GWh) in every register: %u register reads under UBSan, none "
                   "overflowed\n",
                   reads);
     feed_n(&f->b, 0, 10, 1);
@@ -5650,6 +5686,7 @@ int main(void)
         cmocka_unit_test(test_1p2w_image_unchanged),
         cmocka_unit_test(test_elements_round_trip_3p4w),
         cmocka_unit_test(test_elements_16_circuits),
+        cmocka_unit_test(test_elements_other_wiring_same_count),
         cmocka_unit_test(test_elements_old_format_mount),
         cmocka_unit_test(test_elements_other_count),
         cmocka_unit_test(test_elements_insane_block),

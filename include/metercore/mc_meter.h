@@ -59,12 +59,13 @@
  *   of a watt-hour (2^-20 mWh, 3.4 µWs). A window's energy (float, W·s) is
  *   rounded once to this quantum, which is finer than the float's own
  *   resolution above 1 W·s, and then added exactly: the residue below a
- *   watt-hour is carried forever. A register holds 2^64 quanta = 2^34 Wh, about
- *   17 GWh (primary, with transformer ratios), and then rolls over to 0 like a
- *   mechanical register (modulo 2^64): a 60 A direct-connected meter at full load
- *   takes 140 years to get there, a 2000/5 A CT-fed 3P4W meter at 230 V and full
- *   load (1.4 MW) 1.4 years, which its product must allow for (as meters with
- *   six-digit kWh registers do).
+ *   watt-hour is carried forever. A register holds ::MC_ENERGY_QUANTA_MODULO
+ *   quanta = 2^33 Wh, about 8.6 GWh (primary, with transformer ratios), and then
+ *   rolls over to 0 like a mechanical register: a 60 A direct-connected 3P4W meter
+ *   at 230 V and full load (41 kW) takes 23 years to get there, a 2000/5 A CT-fed
+ *   one (1.4 MW) 8 months, which its product must allow for (as meters with
+ *   six-digit kWh registers do: the difference of two readings stays right modulo
+ *   the roll-over).
  *
  * @section mc_meter_wiring Wirings: one chain, any number of channels
  * A meter measures frames: one simultaneous sample of every channel of its
@@ -120,6 +121,13 @@ extern "C" {
 #define MC_CYCLE_MAX_SAMPLES 16384u
 /** Energy quanta per watt-hour (or var-hour): 2^30, i.e. 2^20 per milliwatt-hour. */
 #define MC_ENERGY_QUANTA_PER_WH (1024ull * 1024ull * 1024ull)
+/**
+ * Energy registers roll over at this many quanta (2^63 = 2^33 Wh, 8.6 GWh, primary): every
+ * register of the meter, of its elements and of the tariff counts modulo it, like a
+ * mechanical register, so that whatever a meter can count is a value storage keeps
+ * (::MC_STORAGE_QUANTA_MAX) and two registers add without overflow.
+ */
+#define MC_ENERGY_QUANTA_MODULO (1ull << 63)
 /** Energy quanta per milliwatt-hour (2^20). */
 #define MC_ENERGY_QUANTA_PER_MWH (1024ull * 1024ull)
 
@@ -744,8 +752,8 @@ int mc_meter_set_phase_energy(mc_meter_t *m, unsigned element, const mc_energy_t
  *
  * The pulse accumulator is reset too.
  * @param m       the meter.
- * @param energy  the registers to take over.
- * @return ::MC_OK or ::MC_ERR_INVAL for NULL.
+ * @param energy  the registers to take over, each below ::MC_ENERGY_QUANTA_MODULO.
+ * @return ::MC_OK, or ::MC_ERR_INVAL for NULL or a register out of range (nothing changed).
  */
 int mc_meter_set_energy(mc_meter_t *m, const mc_energy_t *energy);
 

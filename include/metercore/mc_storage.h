@@ -141,9 +141,10 @@ extern "C" {
 /** Events a record's journal holds (one commit); mc_storage_param_changed() queues one fewer. */
 #define MC_STORAGE_JOURNAL 16u
 
-/** Largest energy counter accepted from storage, quanta: 2^61 quanta = 2.1 GWh (15 years at 60 A and 230 V
- *  are 1.8 GWh), so that no sum of registers (8 at most) can overflow. */
-#define MC_STORAGE_QUANTA_MAX (1ull << 61)
+/** Largest energy counter accepted from storage, quanta: every value a register can hold, which rolls
+ *  over at ::MC_ENERGY_QUANTA_MODULO (2^63 quanta = 8.6 GWh, primary). It was 2^61 (2.1 GWh): a CT-fed
+ *  meter (primary values) passed it in weeks and the mount then took its records for forged. */
+#define MC_STORAGE_QUANTA_MAX (MC_ENERGY_QUANTA_MODULO - 1u)
 
 /** The audit counters (mc_storage_audit_counter()): events counted since the memory was formatted, never reset. */
 typedef enum mc_audit_counter {

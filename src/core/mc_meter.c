@@ -750,7 +750,7 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
     }
     book(p, q, creep_p, creep_q, r->quadrant, dur, &r->delta);
     for (int k = 0; k < MC_E_COUNT; k++) {
-        el->energy.q[k] += r->delta.q[k];
+        el->energy.q[k] = (el->energy.q[k] + r->delta.q[k]) & (MC_ENERGY_QUANTA_MODULO - 1u);
     }
 }
 
@@ -883,7 +883,7 @@ static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flag
         book(p_book, q_book, creep_p, creep_q, r->quadrant, dur, &r->delta);
     }
     for (int k = 0; k < MC_E_COUNT; k++) {
-        m->energy.q[k] += r->delta.q[k];
+        m->energy.q[k] = (m->energy.q[k] + r->delta.q[k]) & (MC_ENERGY_QUANTA_MODULO - 1u);
     }
     uint64_t pulse_e;
     switch (m->cfg.pulse_source) {
@@ -1613,9 +1613,20 @@ int mc_meter_energy(const mc_meter_t *m, mc_energy_t *out)
     return MC_OK;
 }
 
+/* Every register below the roll-over. */
+static int energy_in_range(const mc_energy_t *e)
+{
+    for (int k = 0; k < MC_E_COUNT; k++) {
+        if (e->q[k] >= MC_ENERGY_QUANTA_MODULO) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int mc_meter_set_energy(mc_meter_t *m, const mc_energy_t *energy)
 {
-    if (m == NULL || energy == NULL) {
+    if (m == NULL || energy == NULL || !energy_in_range(energy)) {
         return MC_ERR_INVAL;
     }
     m->energy = *energy;
@@ -1702,7 +1713,7 @@ int mc_meter_phase_energy(const mc_meter_t *m, unsigned element, mc_energy_t *ou
 
 int mc_meter_set_phase_energy(mc_meter_t *m, unsigned element, const mc_energy_t *energy)
 {
-    if (m == NULL || energy == NULL || element >= m->n_el) {
+    if (m == NULL || energy == NULL || element >= m->n_el || !energy_in_range(energy)) {
         return MC_ERR_INVAL;
     }
     if (m->cfg.wiring == MC_WIRING_1P2W) {

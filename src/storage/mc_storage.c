@@ -19,7 +19,7 @@
  *   CRC-32       = over the 12 header bytes before it, then the payload
  *   kinds        = 1 energy: energy_meta | meter registers u64[6] | tariff totals u64[4][4] |
  *                           this month u64[4][4] | demand_rec
- *                           [| elements_head: count u32 | 0 u32 | count x element registers u64[6]]
+ *                           [| elements_head: count u32 | wiring u32 | count x element registers u64[6]]
  *                           (the elements' block, minor 1: a meter of 2..16 elements, each
  *                           element's own registers, mc_meter_phase_energy(); the energy
  *                           area's slot size follows, so that a 2.0 record of such a meter
@@ -125,7 +125,7 @@ typedef struct energy_meta {
 /* The head of the elements' block of an energy record (minor 1): count, then count x mc_energy_t. */
 typedef struct elements_head {
     uint32_t count;    /* elements, 2..MC_MAX_CIRCUITS */
-    uint32_t reserved; /* 0 */
+    uint32_t wiring;   /* the meter's mc_wiring: elements of another wiring are not these */
 } elements_head_t;
 
 /* The head of the per-channel calibration block of a config or state record (minor 1): the frame layout
@@ -910,7 +910,7 @@ static int save_energy_state(mc_storage_t *st, mc_time_t now, const mc_reading_t
     }
     demand_rec_t d;
     demand_from_tariff(st->tariff, &d);
-    elements_head_t eh = {record_elements(st->meter), 0u};
+    elements_head_t eh = {record_elements(st->meter), (uint32_t)st->meter->cfg.wiring};
     elements_src_t src = {st->meter, pending != NULL && is_last_window(st->meter, pending)};
     payload_t pl;
     energy_payload(st, &pl, &meta, e.q, &d, &eh, &src);
@@ -1663,7 +1663,7 @@ static int energy_sane(rd_t *r)
     /* The elements' block (minor 1), whole: it is written whole or not at all. */
     elements_head_t eh = {0u, 0u};
     if (rd_next(r, &eh, sizeof(eh))) {
-        if (eh.count < 2u || eh.count > MC_MAX_CIRCUITS || eh.reserved != 0u ||
+        if (eh.count < 2u || eh.count > MC_MAX_CIRCUITS || eh.wiring > (uint32_t)MC_WIRING_MULTI ||
             r->len - r->pos < eh.count * (uint32_t)sizeof(mc_energy_t)) {
             return 0;
         }
@@ -2549,7 +2549,9 @@ int mc_storage_mount(mc_storage_t *st, const mc_storage_config_t *cfg, mc_meter_
             nvm_read(st, esector, ebase + eoff, &eh, sizeof(eh)) != MC_OK) {
             return MC_ERR_IO;
         }
-        for (unsigned k = 0; ne > 0u && eh.count == ne && k < ne; k++) {
+        /* Same count and same wiring: a 3P4W meter's phases are not a 3-circuit meter's circuits. */
+        const int same = ne > 0u && eh.count == ne && eh.wiring == (uint32_t)meter->cfg.wiring;
+        for (unsigned k = 0; same && k < ne; k++) {
             mc_energy_t e;
             if (nvm_read(st, esector, ebase + eoff + (uint32_t)(sizeof(eh) + k * sizeof(e)), &e, sizeof(e)) != MC_OK) {
                 return MC_ERR_IO;

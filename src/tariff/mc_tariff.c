@@ -453,8 +453,9 @@ int mc_tariff_add(mc_tariff_t *t, mc_time_t now, const mc_reading_t *reading)
     };
     const unsigned r = t->rate - 1u;
     for (unsigned k = 0; k < MC_TK_COUNT; k++) {
-        t->total[r][k] += add[k];
-        t->month[r][k] += add[k];
+        /* Registers roll over as the meter's do (MC_ENERGY_QUANTA_MODULO). */
+        t->total[r][k] = (t->total[r][k] + add[k]) & (MC_ENERGY_QUANTA_MODULO - 1u);
+        t->month[r][k] = (t->month[r][k] + add[k]) & (MC_ENERGY_QUANTA_MODULO - 1u);
     }
     /* Demand of active import and of S. */
     t->cur_p += (reading->p > 0.0f ? reading->p : 0.0f) * reading->duration_s;
@@ -489,7 +490,7 @@ uint64_t mc_tariff_energy(const mc_tariff_t *t, unsigned rate, mc_tariff_kind ki
     }
     uint64_t sum = 0;
     for (unsigned r = 0; r < MC_TARIFF_RATES; r++) {
-        sum += t->total[r][kind];
+        sum = (sum + t->total[r][kind]) & (MC_ENERGY_QUANTA_MODULO - 1u); /* as the meter's register */
     }
     return sum;
 }
