@@ -457,7 +457,8 @@ static const group_t groups[] = {
      "sums of the elements', S the arithmetic sum of their S, PF = P / S, U and I the means over the elements; "
      "the lifetime and tariff energies book the total (by default the elements' sum, netted each window). A "
      "single-phase meter (wiring 0, one element) has no line-to-line voltage, sequence, unbalance or neutral: "
-     "they read 0. Before the first window every measurement here reads 0."},
+     "they read 0; its missing-voltage mask (1403H) and flags (1404H) do report its one voltage. Before the "
+     "first window every measurement here reads 0."},
     {0x1500, 0x16FF, "Per element (phase, circuit)",
      "One block of 16 floats per quantity, one float per element: element k of the quantity whose block starts "
      "at B is at B + 2k (the blocks start at 1500H, 1520H, ... 16A0H). So a three-phase meter's L1, L2, L3 voltages "
