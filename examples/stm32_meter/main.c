@@ -290,8 +290,9 @@ static void config_wiring(fw_t *f, const mc_board_info_t *info, mc_meter_config_
 /* A scanning front end samples the channels of a frame one after the other: a channel
  * sampled t later than the frame's first reads the signal t ahead, which the core takes
  * as a negative delay of 360 f t degrees at the fundamental (per-channel calibration).
- * A property of the board, not of the meter: set at every start, under the meter-wide
- * calibration that storage restores. */
+ * Set before the mount as the factory value: a new meter's storage saves it with the
+ * configuration; once a per-channel calibration is stored (a calibration bench refines
+ * it through 1700H..17DFH), the mount puts the stored one in force instead. */
 static void remove_channel_delays(fw_t *f, const mc_board_info_t *info, const mc_meter_config_t *mc)
 {
     if (info->channel_delay_us == NULL) {
