@@ -212,26 +212,19 @@ static int32_t decode(const ms_wav_t *w, const uint8_t *p)
 
 size_t ms_wav_read(ms_wav_t *w, int32_t *ch1, int32_t *ch2, size_t n)
 {
-    uint8_t buf[8 * 1024];
-    const size_t per = w->block_align;
+    /* Two channels (ms_wav_open() accepts no other count): frames split into the two arrays. */
+    int32_t pairs[2 * 512];
     size_t done = 0;
-    while (done < n && w->f != NULL && w->data_left >= per) {
-        size_t want = n - done;
-        if (want > sizeof(buf) / per) {
-            want = sizeof(buf) / per;
-        }
-        if (want > w->data_left / per) {
-            want = (size_t)(w->data_left / per);
-        }
-        size_t got = fread(buf, per, want, w->f);
+    while (done < n) {
+        const size_t want = n - done < 512u ? n - done : 512u;
+        const size_t got = ms_wav_read_frames(w, pairs, want);
         for (size_t k = 0; k < got; k++) {
-            ch1[done + k] = decode(w, buf + k * per);
-            ch2[done + k] = decode(w, buf + k * per + per / 2);
+            ch1[done + k] = pairs[2u * k];
+            ch2[done + k] = pairs[2u * k + 1u];
         }
         done += got;
-        w->data_left -= (uint64_t)got * per;
-        if (got < want) { /* the file ends before the declared data size */
-            w->data_left = 0;
+        if (got < want) {
+            break;
         }
     }
     return done;
