@@ -1175,7 +1175,7 @@ static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_
     return events;
 }
 
-/* Samples whose DFT reference is computed once for every channel (stack: 256 bytes). */
+/* Samples whose DFT reference is computed once for every channel (stack: 512 bytes). */
 #define MC_CHUNK 64u
 
 /* The sums of one channel over a chunk, added to its cycle accumulators. */
@@ -1193,7 +1193,7 @@ static void add_channel_sums(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int
  * voltage's sums and peak. x points at frame 0 of the chunk, nch apart.
  */
 static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_pair_t *pr, const int32_t *x,
-                          size_t nch, size_t len, const int16_t *cs, const int16_t *sn, int with_voltage)
+                          size_t nch, size_t len, const int32_t *ref, int with_voltage)
 {
     mc_meter_channel_t *cu = &MC_CH(m)[el->u], *ci = &MC_CH(m)[el->i];
     const int32_t *xu = x + el->u, *xi = x + el->i;
@@ -1204,14 +1204,15 @@ static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_
         for (size_t j = 0, o = 0; j < len; j++, o += nch) {
             const int32_t v = xu[o] - du;
             const int32_t i = xi[o] - di;
+            const int32_t c = ref[2u * j], sj = ref[2u * j + 1u];
             sv += v;
             svv += (int64_t)v * v;
-            svc += (int64_t)v * cs[j];
-            svs += (int64_t)v * sn[j];
+            svc += (int64_t)v * c;
+            svs += (int64_t)v * sj;
             si += i;
             sii += (int64_t)i * i;
-            sic += (int64_t)i * cs[j];
-            sis += (int64_t)i * sn[j];
+            sic += (int64_t)i * c;
+            sis += (int64_t)i * sj;
             svi += (int64_t)v * i;
         }
         add_channel_sums(cu, sv, svv, svc, svs);
@@ -1221,8 +1222,8 @@ static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_
             const int32_t i = xi[o] - di;
             si += i;
             sii += (int64_t)i * i;
-            sic += (int64_t)i * cs[j];
-            sis += (int64_t)i * sn[j];
+            sic += (int64_t)i * ref[2u * j];
+            sis += (int64_t)i * ref[2u * j + 1u];
             svi += (int64_t)v * i;
         }
     }
@@ -1231,8 +1232,7 @@ static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_
 }
 
 /* A channel no element measures (the neutral) over a chunk. */
-static void chunk_channel(mc_meter_t *m, unsigned c, const int32_t *x, size_t nch, size_t len, const int16_t *cs,
-                          const int16_t *sn)
+static void chunk_channel(mc_meter_t *m, unsigned c, const int32_t *x, size_t nch, size_t len, const int32_t *ref)
 {
     mc_meter_channel_t *ch = &MC_CH(m)[c];
     const int32_t *xc = x + c;
@@ -1242,8 +1242,8 @@ static void chunk_channel(mc_meter_t *m, unsigned c, const int32_t *x, size_t nc
         const int32_t v = *xc - dc;
         s1 += v;
         s2 += (int64_t)v * v;
-        sxc += (int64_t)v * cs[j];
-        sxs += (int64_t)v * sn[j];
+        sxc += (int64_t)v * ref[2u * j];
+        sxs += (int64_t)v * ref[2u * j + 1u];
     }
     add_channel_sums(ch, s1, s2, sxc, sxs);
 }
@@ -1309,16 +1309,18 @@ static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t 
     const size_t nch = m->n_ch;
     uint32_t phase = *phase_io;
     const uint32_t dphase = m->dphase;
-    int16_t cs[MC_CHUNK], sn[MC_CHUNK];
+    int32_t ref[2u * MC_CHUNK]; /* cos, sin of each frame, side by side */
     while (k < end) {
         const size_t len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
         int32_t sc = 0, ss = 0;
         for (size_t j = 0; j < len; j++) {
             const uint32_t idx = phase >> 24;
-            sn[j] = mc_sine_q15[idx];
-            cs[j] = mc_sine_q15[(idx + 64u) & 255u];
-            sc += cs[j];
-            ss += sn[j];
+            const int32_t sn = mc_sine_q15[idx];
+            const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+            ref[2u * j] = cs;
+            ref[2u * j + 1u] = sn;
+            sc += cs;
+            ss += sn;
             phase += dphase;
         }
         m->c_c += sc;
@@ -1328,12 +1330,12 @@ static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t 
         for (unsigned e = 0; e < m->n_el; e++) {
             const mc_meter_element_t *el = &MC_EL(m)[e];
             const int with_voltage = !(done & (1u << el->u));
-            chunk_element(m, el, &MC_PR(m)[e], base, nch, len, cs, sn, with_voltage);
+            chunk_element(m, el, &MC_PR(m)[e], base, nch, len, ref, with_voltage);
             done |= (1u << el->u) | (1u << el->i);
         }
         for (unsigned c = 0; c < nch; c++) {
             if (!(done & (1u << c))) {
-                chunk_channel(m, c, base, nch, len, cs, sn);
+                chunk_channel(m, c, base, nch, len, ref);
             }
         }
         if (m->n_ll > 0u) {
