@@ -1582,6 +1582,7 @@ int mc_meter_flush(mc_meter_t *m)
     m->after_flush = 1;
     return MC_EVENT_WINDOW;
 }
+
 int mc_meter_reading(const mc_meter_t *m, mc_reading_t *out)
 {
     if (m == NULL || out == NULL) {
