@@ -179,7 +179,7 @@ double pw_mix_rms(const pw_params_t *p, const pw_mix_t *m)
     return sqrt(sum);
 }
 
-static double wrap_deg(double a)
+double pw_wrap_deg(double a)
 {
     a = fmod(a, 360.0);
     if (a <= -180.0) {
@@ -195,7 +195,7 @@ double pw_angle_deg(const pw_params_t *p, const pw_mix_t *m, const pw_mix_t *ref
     double mr, mi, rr, ri;
     pw_mix_phasor(p, m, 1, &mr, &mi);
     pw_mix_phasor(p, ref, 1, &rr, &ri);
-    return wrap_deg((atan2(mi, mr) - atan2(ri, rr)) / PW_DEG);
+    return pw_wrap_deg((atan2(mi, mr) - atan2(ri, rr)) / PW_DEG);
 }
 
 void pw_element_truth(const pw_params_t *p, const pw_mix_t *u, const pw_mix_t *i, const pw_mix_t *ref,

@@ -165,6 +165,9 @@ void pw_params_init(pw_params_t *p, double fs, double f);
 /** Set harmonic h of signal s to rms at phase deg (degrees of order h). */
 void pw_set(pw_params_t *p, int s, int h, double rms, double deg);
 
+/** An angle in degrees brought into (-180, 180]. */
+double pw_wrap_deg(double a);
+
 /** Add an amplitude event to signal s (0 on success, -1 when full). */
 int pw_add_event(pw_params_t *p, int s, double t0, double t1, double level);
 

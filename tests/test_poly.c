@@ -579,17 +579,6 @@ static double qval(const prun_t *r, size_t w, enum rq q, unsigned k)
     }
 }
 
-static double wrap180(double a)
-{
-    a = fmod(a, 360.0);
-    if (a <= -180.0) {
-        a += 360.0;
-    } else if (a > 180.0) {
-        a -= 360.0;
-    }
-    return a;
-}
-
 /*
  * A reading against its truth over every used window; the row shows the worst.
  * unit "%": relative; "deg": absolute, the difference wrapped; else absolute.
@@ -605,7 +594,7 @@ static void check_reading(int wc, const char *cond, const char *qty, const prun_
             continue;
         }
         const double v = qval(r, w, q, k);
-        double e = rel ? fabs(v - truth) / fabs(truth) : (ang ? fabs(wrap180(v - truth)) : fabs(v - truth));
+        double e = rel ? fabs(v - truth) / fabs(truth) : (ang ? fabs(pw_wrap_deg(v - truth)) : fabs(v - truth));
         if (!isfinite(e)) {
             e = INFINITY;
         }
@@ -621,7 +610,7 @@ static void check_reading(int wc, const char *cond, const char *qty, const prun_
     } else {
         row = row_abs(wc, cond, qty, unit, truth, worst_meas, limit);
         if (ang && isfinite(worst_meas)) {
-            row->err = wrap180(worst_meas - truth);
+            row->err = pw_wrap_deg(worst_meas - truth);
             row->pass = fabs(row->err) <= limit;
         }
     }
@@ -880,8 +869,8 @@ static void test_truth_sanity(void **state)
             re0 += x0 * sin(th);
             im0 += x0 * cos(th);
         }
-        const double a = wrap180((atan2(im, re) - atan2(im0, re0)) * 180.0 / PI);
-        ang_worst = fmax(ang_worst, fabs(wrap180(a - pw_angle_deg(p, &p->ch[c].mix, &p->ch[0].mix))));
+        const double a = pw_wrap_deg((atan2(im, re) - atan2(im0, re0)) * 180.0 / PI);
+        ang_worst = fmax(ang_worst, fabs(pw_wrap_deg(a - pw_angle_deg(p, &p->ch[c].mix, &p->ch[0].mix))));
     }
     printf("  DFT angles against the truth: worst %.2e deg\n", ang_worst);
     assert_true(ang_worst < 1e-4);
@@ -898,10 +887,10 @@ static void test_truth_sanity(void **state)
             re0 += fr[j * 7] * sin(th);
             im0 += fr[j * 7] * cos(th);
         }
-        const double a = wrap180((atan2(im, re) - atan2(im0, re0)) * 180.0 / PI);
+        const double a = pw_wrap_deg((atan2(im, re) - atan2(im0, re0)) * 180.0 / PI);
         const double want = pw_angle_deg(p, &p->ch[1].mix, &p->ch[0].mix) + 360.0 * 50.0 * 5e-6;
         printf("  channel sampled 5 us late: %+.5f deg, expected %+.5f\n", a, want);
-        assert_true(fabs(wrap180(a - want)) < 1e-4);
+        assert_true(fabs(pw_wrap_deg(a - want)) < 1e-4);
     }
     /* Symmetrical components: Va = 1, Vb = 0, Vc = 1 at +120: V1 = 2/3, V2 = 1/3 -> 50 %. */
     {
@@ -1228,7 +1217,7 @@ static void test_sequence_missing(void **state)
             const double want[4] = {0.0, -PHI_05L, -120.0, -120.0 - PHI_05L};
             const double got[4] = {e2->u_angle_deg, e2->i_angle_deg, e3->u_angle_deg, e3->i_angle_deg};
             for (int k = 0; k < 4; k++) {
-                const double d = fmod(got[k] - want[k] + 540.0, 360.0) - 180.0; /* (-180, 180] */
+                const double d = pw_wrap_deg(got[k] - want[k]);
                 if (fabs(d) > 0.1) {
                     rel = 0;
                 }
@@ -1521,7 +1510,7 @@ static void test_angles_delay(void **state)
                 elem_truth(p, &o, 2, &t);
                 double worst = 0.0;
                 for (size_t w = 1; w < r->nw; w++) {
-                    worst = fmax(worst, fabs(wrap180(r->ph[w][2].i_angle_deg - t.i_angle_deg)));
+                    worst = fmax(worst, fabs(pw_wrap_deg(r->ph[w][2].i_angle_deg - t.i_angle_deg)));
                 }
                 printf("  uncompensated: I3 angle off by up to %.4f deg (channel 5: 0.45 deg expected)\n", worst);
                 row_bool(WC_3P4W, cond, "I3 angle visibly off", worst > ANGLE_LIMIT);
