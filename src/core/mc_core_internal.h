@@ -32,6 +32,18 @@ static inline void mc_small_sincos(float x, float *s, float *c)
 /** A meter's elements (see MC_CH()). */
 #define MC_EL(m) ((m)->el != NULL ? (m)->el : &(m)->el1)
 
+/**
+ * Keep a function out of line. The cycle and window work are called once per mains
+ * cycle and per window: keeping them out of the sample loop's function costs a call
+ * each and lets the exact instruction counts (bench/qemu) tell per-sample, per-cycle
+ * and per-window work apart by symbol.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define MC_NOINLINE __attribute__((noinline))
+#else
+#define MC_NOINLINE
+#endif
+
 /** Validate the ranges of a calibration (not its CRC). */
 int mc_calibration_ranges_ok(const mc_calibration_t *cal);
 

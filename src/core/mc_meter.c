@@ -756,7 +756,7 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
 
 /* Close the window: compute the readings, register energy, emit pulses.
  * extra_flags (MC_FLAG_PARTIAL) are set in the reading before on_window sees it. */
-static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flags)
+MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_t extra_flags)
 {
     mc_reading_t *r = &m->last;
     const float prev_freq = r->freq;
@@ -1008,7 +1008,7 @@ static int follow_reference(mc_meter_t *m)
  * the first crossing, or after MC_ACQUIRE_SEGMENTS segments without one (no
  * voltage).
  */
-static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out)
+MC_NOINLINE static int close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out)
 {
     const float fs = (float)m->cfg.sample_rate_hz;
     int32_t dv = 0;
