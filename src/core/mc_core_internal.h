@@ -44,6 +44,15 @@ static inline void mc_small_sincos(float x, float *s, float *c)
 #define MC_NOINLINE
 #endif
 
+/**
+ * Close the cycle that ends before sample `idx` (absolute; for a real crossing it lies at
+ * idx - 1 + frac): fold the cycle's sums, track the offsets, close the window when due.
+ * Stores the change of the reference voltage's integer DC in *dv_out and returns the
+ * MC_EVENT_* bits. The per-cycle work of mc_meter.c, called by the block loop of
+ * mc_meter_kernel.c.
+ */
+int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out);
+
 /** Validate the ranges of a calibration (not its CRC). */
 int mc_calibration_ranges_ok(const mc_calibration_t *cal);
 
