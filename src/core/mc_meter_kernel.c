@@ -7,6 +7,9 @@
  */
 #include "metercore/mc_meter.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "mc_core_internal.h"
 
 /*
@@ -48,114 +51,106 @@ static const int16_t mc_sine_q15[256] = {
      -6393,  -5602,  -4808,  -4011,  -3212,  -2410,  -1608,   -804,
 };
 
-/* Samples whose DFT reference is computed once for every channel (stack: 512 bytes). */
+/*
+ * Accumulation. The loops work on the raw codes; the integer offsets dc are removed once
+ * per span of frames (a chunk, or the whole segment of a block that lies in one cycle),
+ * exactly, by the identities (n frames, offsets d and e, Σc and Σs of the reference):
+ *
+ *   Σ(x-d)  = Σx - n·d                 Σ(x-d)²      = Σx² - 2·d·Σx + n·d²
+ *   Σ(x-d)c = Σxc - d·Σc               Σ(x-d)(y-e)  = Σxy - e·Σx - d·Σy + n·d·e
+ *
+ * so each product costs one multiply-accumulate and nothing else per sample. Ranges: codes
+ * and offsets lie in [-2^23, 2^23] and a span in one cycle (n at most the cycle timeout,
+ * below 2^16 samples), so products stay below 2^46, Σx below 2^39, and every term below
+ * 2^62: int64 holds them and the results equal the sums of the centred samples bit for bit.
+ *
+ * Two forms, the same sums (MC_KERNEL_FUSED):
+ *  1: per element, one loop that loads its voltage, current and reference once and keeps
+ *     nine sums; the reference is looked up in the loop. It suits 64-bit hosts: x86-64 adds
+ *     a spilled sum to memory in one instruction, AArch64 has 31 registers.
+ *  0: per chunk of MC_CHUNK frames, the reference is tabled once, then one loop per channel
+ *     (Σx, Σx², Σx·cos, Σx·sin: seven words) and one per product (Σx·y), each small enough
+ *     to keep its sums in registers on a 32-bit microcontroller (Cortex-M4: three SMLAL and
+ *     no spill per channel sample), the reference shared by every channel.
+ * tests/CMakeLists.txt builds the core both ways and checks that the readings are equal.
+ */
+#ifndef MC_KERNEL_FUSED
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define MC_KERNEL_FUSED 1
+#else
+#define MC_KERNEL_FUSED 0
+#endif
+#endif
+
+/* Frames whose DFT reference is tabled once for every channel (MC_KERNEL_FUSED 0). */
 #define MC_CHUNK 64u
 
-/* The sums of one channel over a chunk, added to its cycle accumulators. */
-static void add_channel_sums(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
+/* A span of frames: where each channel's codes start, and their raw sums. */
+typedef struct span {
+    size_t len;                        /* frames */
+    size_t stride;                     /* codes from one frame to the next in every channel */
+    const int32_t *x[MC_MAX_CHANNELS]; /* the span's first code of each channel */
+    int64_t s1[MC_MAX_CHANNELS];       /* raw Σx of each channel */
+    int64_t sc, ss;                    /* Σcos, Σsin of the reference over the span */
+} span_t;
+
+/* A channel's raw sums over a span, the offset removed, into its cycle sums. */
+static void add_channel(mc_meter_channel_t *ch, const span_t *sp, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
 {
-    ch->c_x += s1;
-    ch->c_xx += s2;
-    ch->c_xc += sxc;
-    ch->c_xs += sxs;
+    const int64_t d = ch->dc, n = (int64_t)sp->len;
+    ch->c_x += s1 - n * d;
+    ch->c_xx += s2 - 2 * d * s1 + n * d * d;
+    ch->c_xc += sxc - d * sp->sc;
+    ch->c_xs += sxs - d * sp->ss;
 }
 
-/*
- * One element over a chunk, its samples loaded once: the current's sums, Σv·i and,
- * unless another element already took them (voltages shared by circuits), the
- * voltage's sums and peak. x points at frame 0 of the chunk, nch apart.
- */
-static void chunk_element(mc_meter_t *m, const mc_meter_element_t *el, mc_meter_pair_t *pr, const int32_t *x,
-                          size_t nch, size_t len, const int32_t *ref, int with_voltage)
+/* A raw Σa·b over a span, the offsets removed, into a product's cycle sum. */
+static void add_product(const mc_meter_t *m, mc_meter_pair_t *pr, const span_t *sp, int64_t sab)
 {
-    mc_meter_channel_t *cu = &MC_CH(m)[el->u], *ci = &MC_CH(m)[el->i];
-    const int32_t *xu = x + el->u, *xi = x + el->i;
-    const int32_t du = cu->dc, di = ci->dc;
-    int64_t si = 0, sii = 0, sic = 0, sis = 0, svi = 0;
-    if (with_voltage) {
-        int64_t sv = 0, svv = 0, svc = 0, svs = 0;
-        for (size_t j = 0, o = 0; j < len; j++, o += nch) {
-            const int32_t v = xu[o] - du;
-            const int32_t i = xi[o] - di;
-            const int32_t c = ref[2u * j], sj = ref[2u * j + 1u];
-            sv += v;
-            svv += (int64_t)v * v;
-            svc += (int64_t)v * c;
-            svs += (int64_t)v * sj;
-            si += i;
-            sii += (int64_t)i * i;
-            sic += (int64_t)i * c;
-            sis += (int64_t)i * sj;
-            svi += (int64_t)v * i;
-        }
-        add_channel_sums(cu, sv, svv, svc, svs);
-    } else {
-        for (size_t j = 0, o = 0; j < len; j++, o += nch) {
-            const int32_t v = xu[o] - du;
-            const int32_t i = xi[o] - di;
-            si += i;
-            sii += (int64_t)i * i;
-            sic += (int64_t)i * ref[2u * j];
-            sis += (int64_t)i * ref[2u * j + 1u];
-            svi += (int64_t)v * i;
-        }
-    }
-    add_channel_sums(ci, si, sii, sic, sis);
-    pr->c_xy += svi;
+    const unsigned a = pr->a, b = pr->b;
+    const int64_t da = MC_CH(m)[a].dc, db = MC_CH(m)[b].dc;
+    pr->c_xy += sab - db * sp->s1[a] - da * sp->s1[b] + (int64_t)sp->len * da * db;
 }
 
-/* A channel no element measures (the neutral) over a chunk. */
-static void chunk_channel(mc_meter_t *m, unsigned c, const int32_t *x, size_t nch, size_t len, const int32_t *ref)
+/* Raw Σa·b of two channels over a span. */
+MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end)
 {
-    mc_meter_channel_t *ch = &MC_CH(m)[c];
-    const int32_t *xc = x + c;
-    const int32_t dc = ch->dc;
-    int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
-    for (size_t j = 0; j < len; j++, xc += nch) {
-        const int32_t v = *xc - dc;
-        s1 += v;
-        s2 += (int64_t)v * v;
-        sxc += (int64_t)v * ref[2u * j];
-        sxs += (int64_t)v * ref[2u * j + 1u];
-    }
-    add_channel_sums(ch, s1, s2, sxc, sxs);
+    int64_t ab = 0;
+    do {
+        ab += (int64_t)*xa * *xb;
+        xa += stride;
+        xb += stride;
+    } while (xa != xa_end);
+    return ab;
 }
 
-/* Cross products over a chunk: count 1 (pr[0] = a·b) or 3 (a·b, b·c, c·a), and with
- * a fourth channel d (the neutral) also a·d, b·d, c·d into pr[3..5]. */
-static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, const int32_t *x, size_t nch,
-                        size_t len)
+/* Cross products over a span in one pass: count 3 (a·b, b·c, c·a into pr[0..2]) and, with
+ * count 6, a fourth channel d (the neutral) too: a·d, b·d, c·d into pr[3..5]. Other counts:
+ * one pair at a time. */
+static void span_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, const span_t *sp)
 {
-    const unsigned a = pr[0].a, b = pr[0].b;
-    const int32_t da = MC_CH(m)[a].dc, db = MC_CH(m)[b].dc;
-    const int32_t *xa = x + a, *xb = x + b;
-    const size_t stop = len * nch;
-    if (count == 1u) {
-        int64_t ab = 0;
-        for (size_t o = 0; o < stop; o += nch) {
-            ab += (int64_t)(xa[o] - da) * (xb[o] - db);
+    const size_t stride = sp->stride, stop = sp->len * stride;
+    if (count != 3u && count != 6u) {
+        for (unsigned k = 0; k < count; k++) {
+            const int32_t *xa = sp->x[pr[k].a];
+            add_product(m, &pr[k], sp, product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
         }
-        pr[0].c_xy += ab;
         return;
     }
-    const unsigned c = pr[1].b;
-    const int32_t dcc = MC_CH(m)[c].dc;
-    const int32_t *xc = x + c;
+    const int32_t *xa = sp->x[pr[0].a], *xb = sp->x[pr[0].b], *xc = sp->x[pr[1].b];
     int64_t ab = 0, bc = 0, ca = 0;
     if (count == 3u) {
-        for (size_t o = 0; o < stop; o += nch) {
-            const int32_t va = xa[o] - da, vb = xb[o] - db, vc = xc[o] - dcc;
+        for (size_t o = 0; o < stop; o += stride) {
+            const int32_t va = xa[o], vb = xb[o], vc = xc[o];
             ab += (int64_t)va * vb;
             bc += (int64_t)vb * vc;
             ca += (int64_t)vc * va;
         }
     } else {
-        const unsigned d = pr[3].b;
-        const int32_t dd = MC_CH(m)[d].dc;
-        const int32_t *xd = x + d;
+        const int32_t *xd = sp->x[pr[3].b];
         int64_t ad = 0, bd = 0, cd = 0;
-        for (size_t o = 0; o < stop; o += nch) {
-            const int32_t va = xa[o] - da, vb = xb[o] - db, vc = xc[o] - dcc, vd = xd[o] - dd;
+        for (size_t o = 0; o < stop; o += stride) {
+            const int32_t va = xa[o], vb = xb[o], vc = xc[o], vd = xd[o];
             ab += (int64_t)va * vb;
             bc += (int64_t)vb * vc;
             ca += (int64_t)vc * va;
@@ -163,64 +158,251 @@ static void chunk_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, cons
             bd += (int64_t)vb * vd;
             cd += (int64_t)vc * vd;
         }
-        pr[3].c_xy += ad;
-        pr[4].c_xy += bd;
-        pr[5].c_xy += cd;
+        add_product(m, &pr[3], sp, ad);
+        add_product(m, &pr[4], sp, bd);
+        add_product(m, &pr[5], sp, cd);
     }
-    pr[0].c_xy += ab;
-    pr[1].c_xy += bc;
-    pr[2].c_xy += ca;
+    add_product(m, &pr[0], sp, ab);
+    add_product(m, &pr[1], sp, bc);
+    add_product(m, &pr[2], sp, ca);
 }
 
-/*
- * Pass 2 of a frames block: accumulate frames [k, end) of every channel and product.
- * The reference's sine and cosine are looked up once per chunk of frames and shared;
- * each element then runs over the chunk loading its voltage and current once.
- */
-static void accumulate_frames(mc_meter_t *m, const int32_t *f, size_t k, size_t end, uint32_t *phase_io)
+/* The pointers of a span starting at frame k: frames f, or for 1P2W the arrays v and i. */
+static void span_at(span_t *sp, const mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i,
+                    size_t k)
 {
-    const size_t nch = m->n_ch;
-    uint32_t phase = *phase_io;
-    const uint32_t dphase = m->dphase;
-    int32_t ref[2u * MC_CHUNK]; /* cos, sin of each frame, side by side */
-    while (k < end) {
-        const size_t len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
-        int32_t sc = 0, ss = 0;
-        for (size_t j = 0; j < len; j++) {
+    if (f != NULL) {
+        for (unsigned c = 0; c < m->n_ch; c++) {
+            sp->x[c] = f + k * m->n_ch + c;
+        }
+    } else {
+        sp->x[0] = v + k;
+        sp->x[1] = i + k;
+    }
+}
+
+#if MC_KERNEL_FUSED
+
+/* An element's raw sums over a span: its voltage's (unless another element took them),
+ * its current's, Σv·i, and Σcos, Σsin of the reference. */
+typedef struct element_raw {
+    int64_t su, suu, suc, sus, si, sii, sic, sis, sui, sc, ss;
+} element_raw_t;
+
+static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, size_t n, uint32_t phase,
+                          uint32_t dphase, int with_voltage, element_raw_t *r)
+{
+    int64_t si = 0, sii = 0, sic = 0, sis = 0, sui = 0;
+    const size_t stop = n * stride;
+    if (with_voltage) {
+        int64_t su = 0, suu = 0, suc = 0, sus = 0, sc = 0, ss = 0;
+        for (size_t o = 0; o < stop; o += stride) {
+            const int32_t u = xu[o], x = xi[o];
             const uint32_t idx = phase >> 24;
             const int32_t sn = mc_sine_q15[idx];
             const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
-            ref[2u * j] = cs;
-            ref[2u * j + 1u] = sn;
+            phase += dphase;
+            su += u;
+            suu += (int64_t)u * u;
+            suc += (int64_t)u * cs;
+            sus += (int64_t)u * sn;
+            si += x;
+            sii += (int64_t)x * x;
+            sic += (int64_t)x * cs;
+            sis += (int64_t)x * sn;
+            sui += (int64_t)u * x;
             sc += cs;
             ss += sn;
+        }
+        r->su = su;
+        r->suu = suu;
+        r->suc = suc;
+        r->sus = sus;
+        r->sc = sc;
+        r->ss = ss;
+    } else {
+        for (size_t o = 0; o < stop; o += stride) {
+            const int32_t u = xu[o], x = xi[o];
+            const uint32_t idx = phase >> 24;
+            const int32_t sn = mc_sine_q15[idx];
+            const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
             phase += dphase;
+            si += x;
+            sii += (int64_t)x * x;
+            sic += (int64_t)x * cs;
+            sis += (int64_t)x * sn;
+            sui += (int64_t)u * x;
         }
-        m->c_c += sc;
-        m->c_s += ss;
-        const int32_t *base = f + k * nch;
-        uint32_t done = 0; /* channels whose sums this chunk has */
-        for (unsigned e = 0; e < m->n_el; e++) {
-            const mc_meter_element_t *el = &MC_EL(m)[e];
-            const int with_voltage = !(done & (1u << el->u));
-            chunk_element(m, el, &MC_PR(m)[e], base, nch, len, ref, with_voltage);
-            done |= (1u << el->u) | (1u << el->i);
-        }
-        for (unsigned c = 0; c < nch; c++) {
-            if (!(done & (1u << c))) {
-                chunk_channel(m, c, base, nch, len, ref);
-            }
-        }
-        if (m->n_ll > 0u) {
-            chunk_cross(m, &MC_PR(m)[m->ll_first], m->n_ll, base, nch, len);
-        }
-        if (m->n_icross > 0u) {
-            chunk_cross(m, &MC_PR(m)[m->in_first], m->n_icross, base, nch, len);
-        }
-        k += len;
     }
+    r->si = si;
+    r->sii = sii;
+    r->sic = sic;
+    r->sis = sis;
+    r->sui = sui;
+}
+
+/* A channel no element measures (the neutral) over a span. */
+static void channel_fused(const int32_t *x, size_t stride, size_t n, uint32_t phase, uint32_t dphase, int64_t out[4])
+{
+    int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
+    for (size_t o = 0, stop = n * stride; o < stop; o += stride) {
+        const int32_t v = x[o];
+        const uint32_t idx = phase >> 24;
+        phase += dphase;
+        s1 += v;
+        s2 += (int64_t)v * v;
+        sxc += (int64_t)v * mc_sine_q15[(idx + 64u) & 255u];
+        sxs += (int64_t)v * mc_sine_q15[idx];
+    }
+    out[0] = s1;
+    out[1] = s2;
+    out[2] = sxc;
+    out[3] = sxs;
+}
+
+/*
+ * Pass 2 of a block: accumulate frames [k, end) of every channel and product, element by
+ * element over the whole segment, then the neutral and the cross products.
+ */
+static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t k, size_t end,
+                       uint32_t *phase_io)
+{
+    if (end <= k) {
+        return;
+    }
+    span_t sp;
+    sp.len = end - k;
+    sp.stride = f != NULL ? m->n_ch : 1u;
+    span_at(&sp, m, f, v, i, k);
+    sp.sc = sp.ss = 0; /* the first element's loop sums the reference */
+    const uint32_t phase = *phase_io;
+    uint32_t done = 0; /* channels whose sums the span has */
+    for (unsigned e = 0; e < m->n_el; e++) {
+        mc_meter_pair_t *pr = &MC_PR(m)[e];
+        const unsigned u = pr->a, c = pr->b;
+        const int with_voltage = !(done & (1u << u));
+        element_raw_t r;
+        element_fused(sp.x[u], sp.x[c], sp.stride, sp.len, phase, m->dphase, with_voltage, &r);
+        if (with_voltage) {
+            if (done == 0u) {
+                sp.sc = r.sc;
+                sp.ss = r.ss;
+            }
+            sp.s1[u] = r.su;
+            add_channel(&MC_CH(m)[u], &sp, r.su, r.suu, r.suc, r.sus);
+        }
+        sp.s1[c] = r.si;
+        add_channel(&MC_CH(m)[c], &sp, r.si, r.sii, r.sic, r.sis);
+        add_product(m, pr, &sp, r.sui);
+        done |= (1u << u) | (1u << c);
+    }
+    for (unsigned c = 0; c < m->n_ch; c++) {
+        if (!(done & (1u << c))) {
+            int64_t raw[4];
+            channel_fused(sp.x[c], sp.stride, sp.len, phase, m->dphase, raw);
+            sp.s1[c] = raw[0];
+            add_channel(&MC_CH(m)[c], &sp, raw[0], raw[1], raw[2], raw[3]);
+        }
+    }
+    if (m->n_ll > 0u) {
+        span_cross(m, &MC_PR(m)[m->ll_first], m->n_ll, &sp);
+    }
+    if (m->n_icross > 0u) {
+        span_cross(m, &MC_PR(m)[m->in_first], m->n_icross, &sp);
+    }
+    m->c_c += (int32_t)sp.sc;
+    m->c_s += (int32_t)sp.ss;
+    *phase_io = phase + (uint32_t)sp.len * m->dphase;
+}
+
+#else /* !MC_KERNEL_FUSED */
+
+/* The DFT reference of a chunk (cos, sin of each frame side by side) and its sums. */
+MC_NOINLINE static void chunk_reference(int32_t *ref, size_t len, uint32_t *phase_io, uint32_t dphase, span_t *sp)
+{
+    uint32_t phase = *phase_io;
+    int32_t sc = 0, ss = 0;
+    const int32_t *const ref_end = ref + 2u * len;
+    do {
+        const uint32_t idx = phase >> 24;
+        const int32_t sn = mc_sine_q15[idx];
+        const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+        ref[0] = cs;
+        ref[1] = sn;
+        ref += 2;
+        sc += cs;
+        ss += sn;
+        phase += dphase;
+    } while (ref != ref_end);
+    sp->sc = sc;
+    sp->ss = ss;
     *phase_io = phase;
 }
+
+/*
+ * Raw Σx² (out[0]), Σx·cos (out[1]) and Σx·sin (out[2]) of one channel over a chunk;
+ * returns Σx (a chunk's fits an int32). Out of line so that the compiler gives its loop
+ * every register: seven accumulator words, two pointers and the end.
+ */
+MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
+                                       int64_t out[3])
+{
+    int32_t s1 = 0;
+    int64_t s2 = 0, sxc = 0, sxs = 0;
+    do {
+        const int32_t v = *x;
+        x += stride;
+        s1 += v;
+        s2 += (int64_t)v * v;
+        sxc += (int64_t)v * ref[0];
+        sxs += (int64_t)v * ref[1];
+        ref += 2;
+    } while (ref != ref_end);
+    out[0] = s2;
+    out[1] = sxc;
+    out[2] = sxs;
+    return s1;
+}
+
+/*
+ * Pass 2 of a block: accumulate frames [k, end) of every channel and product, chunk by
+ * chunk: the reference once, then each channel's sums, each element's Σv·i and the cross
+ * products.
+ */
+static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t k, size_t end,
+                       uint32_t *phase_io)
+{
+    span_t sp;
+    int32_t ref[2u * MC_CHUNK];
+    sp.stride = f != NULL ? m->n_ch : 1u;
+    while (k < end) {
+        sp.len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
+        span_at(&sp, m, f, v, i, k);
+        chunk_reference(ref, sp.len, phase_io, m->dphase, &sp);
+        m->c_c += (int32_t)sp.sc;
+        m->c_s += (int32_t)sp.ss;
+        for (unsigned c = 0; c < m->n_ch; c++) {
+            int64_t raw[3];
+            const int32_t s1 = channel_raw(sp.x[c], sp.stride, ref, ref + 2u * sp.len, raw);
+            sp.s1[c] = s1;
+            add_channel(&MC_CH(m)[c], &sp, s1, raw[0], raw[1], raw[2]);
+        }
+        for (unsigned e = 0; e < m->n_el; e++) {
+            mc_meter_pair_t *pr = &MC_PR(m)[e];
+            const int32_t *xa = sp.x[pr->a];
+            add_product(m, pr, &sp, product_raw(xa, sp.x[pr->b], sp.stride, xa + sp.len * sp.stride));
+        }
+        if (m->n_ll > 0u) {
+            span_cross(m, &MC_PR(m)[m->ll_first], m->n_ll, &sp);
+        }
+        if (m->n_icross > 0u) {
+            span_cross(m, &MC_PR(m)[m->in_first], m->n_icross, &sp);
+        }
+        k += sp.len;
+    }
+}
+
+#endif /* MC_KERNEL_FUSED */
 
 /*
  * Pass 1: find where the cycle under way ends in frames [k, stop) (a positive-going
@@ -233,39 +415,123 @@ typedef struct scan_state {
     int armed;
 } scan_state_t;
 
+/* The larger of a peak and the excursions of the extremes lo, hi about dc (no overflow
+ * for the empty-range sentinels: a side with no sample beyond dc adds nothing). */
+static int32_t peak_with(int32_t peak, int32_t lo, int32_t hi, int32_t dc)
+{
+    const int32_t up = hi > dc ? hi - dc : 0, down = lo < dc ? dc - lo : 0;
+    const int32_t ex = up > down ? up : down;
+    return ex > peak ? ex : peak;
+}
+
+/*
+ * The scan works on raw codes against the integer DC, as a small state machine, so that
+ * each sample costs a load, one or two compares and the extreme it can move:
+ *  - not armed: wait for a sample below dc - hyst (it arms), tracking both extremes;
+ *  - armed, previous sample at or above dc: wait for one below (only the maximum moves);
+ *  - armed, previous sample below dc: wait for one at or above (only the minimum moves);
+ *    that sample is the crossing when it comes after `soon` and the cycle's peak so far
+ *    (max |x - dc|, from the extremes) reaches zc_min; otherwise the scan goes on.
+ * This is the same rule, sample for sample, as checking every condition on every sample:
+ * arming needs a sample below dc - hyst <= dc, and a crossing needs the previous sample
+ * below dc and this one at or above it.
+ */
+/* Scan states, each a tight loop over [p, stop) `stride` codes apart; each returns where
+ * it stopped (stop when the block ended first). */
+
+/* Not armed: up to and including the first sample below thr; both extremes move. */
+MC_NOINLINE static const int32_t *scan_arm(const int32_t *p, const int32_t *stop, size_t stride, int32_t thr,
+                                           int32_t *lo_io, int32_t *hi_io)
+{
+    int32_t lo = *lo_io, hi = *hi_io;
+    while (p != stop) {
+        const int32_t v = *p;
+        p += stride;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        if (v < thr) {
+            break;
+        }
+    }
+    *lo_io = lo;
+    *hi_io = hi;
+    return p;
+}
+
+/* Armed, previous sample at or above dc: up to and including the first sample below dc. */
+MC_NOINLINE static const int32_t *scan_fall(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
+                                            int32_t *lo_io, int32_t *hi_io)
+{
+    int32_t hi = *hi_io;
+    while (p != stop) {
+        const int32_t v = *p;
+        p += stride;
+        if (v < dc) {
+            *lo_io = v < *lo_io ? v : *lo_io;
+            break;
+        }
+        hi = v > hi ? v : hi;
+    }
+    *hi_io = hi;
+    return p;
+}
+
+/* Armed, previous sample below dc: up to (not including) the first sample at or above dc. */
+MC_NOINLINE static const int32_t *scan_rise(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
+                                            int32_t *lo_io)
+{
+    int32_t lo = *lo_io;
+    while (p != stop) {
+        const int32_t v = *p;
+        if (v >= dc) {
+            break;
+        }
+        lo = v < lo ? v : lo;
+        p += stride;
+    }
+    *lo_io = lo;
+    return p;
+}
+
 static size_t scan_crossing(const int32_t *x, size_t stride, size_t k, size_t soon, size_t stop, scan_state_t *st,
                             int *crossing, float *frac)
 {
-    size_t end = k;
-    int32_t prev = st->prev, peak = st->peak;
+    const int32_t dc = st->dc, thr = st->dc - st->hyst;
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    int32_t prev = st->prev + dc; /* raw */
     int armed = st->armed;
-    /* Too soon after the previous crossing for another one: sign and peak only. */
-    for (const size_t quiet = soon < stop ? soon : stop; end < quiet; end++) {
-        const int32_t vs = x[end * stride] - st->dc;
-        if (vs < -st->hyst) {
-            armed = 1;
+    const int32_t *p = x + k * stride, *const pstop = x + stop * stride;
+    const int32_t *const psoon = x + (soon > stop ? stop : soon) * stride;
+    while (p != pstop) {
+        const int32_t *const from = p;
+        if (!armed) {
+            p = scan_arm(p, pstop, stride, thr, &lo, &hi);
+            armed = p[-(ptrdiff_t)stride] < thr;
+        } else if (prev >= dc) {
+            p = scan_fall(p, pstop, stride, dc, &lo, &hi);
+        } else {
+            p = scan_rise(p, pstop, stride, dc, &lo);
+            if (p != pstop) {
+                const int32_t v = *p;
+                const int32_t before = p != from ? p[-(ptrdiff_t)stride] : prev;
+                if (p >= psoon && soon <= stop && peak_with(st->peak, lo, hi, dc) >= st->zc_min) {
+                    *frac = (float)(dc - before) / (float)(v - before);
+                    *crossing = 1;
+                    prev = before;
+                    break;
+                }
+                hi = v > hi ? v : hi;
+                p += stride;
+            }
         }
-        const int32_t av = vs < 0 ? -vs : vs;
-        peak = av > peak ? av : peak;
-        prev = vs;
-    }
-    for (; end < stop; end++) {
-        const int32_t vs = x[end * stride] - st->dc;
-        if (vs < -st->hyst) {
-            armed = 1;
-        } else if (armed && vs >= 0 && prev < 0 && peak >= st->zc_min) {
-            *frac = (float)(-prev) / (float)(vs - prev);
-            *crossing = 1;
-            break;
+        if (p != from) {
+            prev = p[-(ptrdiff_t)stride];
         }
-        const int32_t av = vs < 0 ? -vs : vs;
-        peak = av > peak ? av : peak;
-        prev = vs;
     }
-    st->prev = prev;
-    st->peak = peak;
+    st->prev = prev - dc;
+    st->peak = peak_with(st->peak, lo, hi, dc);
     st->armed = armed;
-    return end;
+    return (size_t)(p - x) / stride;
 }
 
 /*
@@ -304,49 +570,6 @@ static size_t acquire_first(mc_meter_t *m, const int32_t *v, const int32_t *i, c
     return k;
 }
 
-/* The 1P2W sample loop: separate voltage and current arrays, the sums of frames U1 I1. */
-static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t k, size_t end,
-                            uint32_t *phase_io)
-{
-    mc_meter_channel_t *cv = &MC_CH(m)[0], *ci = &MC_CH(m)[1];
-    const int32_t dc_v = cv->dc, dc_i = ci->dc;
-    uint32_t phase = *phase_io;
-    const uint32_t dphase = m->dphase;
-    int64_t sv = 0, si = 0, vv = 0, ii = 0, vi = 0, vc = 0, vsn = 0, ic = 0, isn = 0;
-    int32_t c = 0, s = 0;
-    for (size_t j = k; j < end; j++) {
-        const int32_t vs = v[j] - dc_v;
-        const int32_t is = i[j] - dc_i;
-        const uint32_t idx = phase >> 24;
-        const int32_t sn = mc_sine_q15[idx];
-        const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
-        phase += dphase;
-        sv += vs;
-        si += is;
-        vv += (int64_t)vs * vs;
-        ii += (int64_t)is * is;
-        vi += (int64_t)vs * is;
-        vc += (int64_t)vs * cs;
-        vsn += (int64_t)vs * sn;
-        ic += (int64_t)is * cs;
-        isn += (int64_t)is * sn;
-        c += cs;
-        s += sn;
-    }
-    cv->c_x += sv;
-    ci->c_x += si;
-    cv->c_xx += vv;
-    ci->c_xx += ii;
-    MC_PR(m)[0].c_xy += vi;
-    cv->c_xc += vc;
-    cv->c_xs += vsn;
-    ci->c_xc += ic;
-    ci->c_xs += isn;
-    m->c_c += c;
-    m->c_s += s;
-    *phase_io = phase;
-}
-
 /* The block loop shared by both entry points: f (frames) or v and i (1P2W). */
 static int process(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t n)
 {
@@ -378,11 +601,10 @@ static int process(mc_meter_t *m, const int32_t *f, const int32_t *v, const int3
         size_t end;
         if (f != NULL) {
             end = scan_crossing(f + ref, m->n_ch, k, soon, stop, &st, &crossing, &frac);
-            accumulate_frames(m, f, k, end, &phase);
         } else {
             end = scan_crossing(v, 1u, k, soon, stop, &st, &crossing, &frac);
-            accumulate_pair(m, v, i, k, end, &phase);
         }
+        accumulate(m, f, v, i, k, end, &phase);
         m->c_n += (uint32_t)(end - k);
         MC_CH(m)[ref].peak = st.peak;
         k = end;
