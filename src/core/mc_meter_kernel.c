@@ -82,8 +82,26 @@ static const int16_t mc_sine_q15[256] = {
 #endif
 #endif
 
-/* Frames whose DFT reference is tabled once for every channel (MC_KERNEL_FUSED 0). */
+/*
+ * Without a 32x32->64 multiply (ARMv6-M: Cortex-M0/M0+, ARMv8-M Baseline), a 64-bit product
+ * is a library call of tens of instructions. MC_KERNEL_SPLIT16 = 1 forms the products from
+ * partial products of 12-bit halves instead (MULS only, exact; see channel_raw()).
+ */
+#ifndef MC_KERNEL_SPLIT16
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
+#define MC_KERNEL_SPLIT16 1
+#else
+#define MC_KERNEL_SPLIT16 0
+#endif
+#endif
+
+/* Frames whose DFT reference is tabled once for every channel (MC_KERNEL_FUSED 0); with
+ * split products 32, which bounds their 32-bit partial sums (see channel_raw()). */
+#if MC_KERNEL_SPLIT16
+#define MC_CHUNK 32u
+#else
 #define MC_CHUNK 64u
+#endif
 
 /* A span of frames: where each channel's codes start, and their raw sums. */
 typedef struct span {
@@ -112,6 +130,7 @@ static void add_product(const mc_meter_t *m, mc_meter_pair_t *pr, const span_t *
     pr->c_xy += sab - db * sp->s1[a] - da * sp->s1[b] + (int64_t)sp->len * da * db;
 }
 
+#if !MC_KERNEL_SPLIT16 || MC_KERNEL_FUSED
 /* Raw Σa·b of two channels over a span. */
 MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end)
 {
@@ -123,6 +142,9 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
     } while (xa != xa_end);
     return ab;
 }
+#else
+static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end);
+#endif
 
 /* Cross products over a span in one pass: count 3 (a·b, b·c, c·a into pr[0..2]) and, with
  * count 6, a fourth channel d (the neutral) too: a·d, b·d, c·d into pr[3..5]. Other counts:
@@ -130,7 +152,7 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
 static void span_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, const span_t *sp)
 {
     const size_t stride = sp->stride, stop = sp->len * stride;
-    if (count != 3u && count != 6u) {
+    if (MC_KERNEL_SPLIT16 || (count != 3u && count != 6u)) {
         for (unsigned k = 0; k < count; k++) {
             const int32_t *xa = sp->x[pr[k].a];
             add_product(m, &pr[k], sp, product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
@@ -339,6 +361,83 @@ MC_NOINLINE static void chunk_reference(int32_t *ref, size_t len, uint32_t *phas
     *phase_io = phase;
 }
 
+#if MC_KERNEL_SPLIT16
+/*
+ * Split products. A code x in [-2^23, 2^23] is h·2^12 + l with l its low 12 bits taken as
+ * signed (l in [-2048, 2047]) and h = (x - l) / 2^12 in [-2048, 2048]; then
+ *   x² = h²·2^24 + h·l·2^13 + l²        x·c = h·c·2^12 + l·c        x·y = ... (four)
+ * Every partial product is at most 2^11 · 2^15 = 2^26 in magnitude (c, the Q15 reference,
+ * at most 2^15 - 1; h·h, h·l and l·l at most 2^22), so over a chunk of 32 samples each
+ * partial sum stays below 2^31 in an int32, and the int64 result is exact. (>> of a negative
+ * int32 is arithmetic on every compiler this builds with: GCC, Clang and the Arm compilers
+ * define it so.)
+ */
+static inline int32_t split_lo(int32_t x)
+{
+    return (int32_t)((uint32_t)x << 20) >> 20;
+}
+
+/* Two passes over the chunk, four partial sums each, so that a Cortex-M0's eight low
+ * registers hold what each pass needs. */
+MC_NOINLINE static int32_t channel_squares(const int32_t *x, size_t stride, const int32_t *x_end, int64_t *sq)
+{
+    int32_t s1 = 0, hh = 0, hl = 0, ll = 0;
+    do {
+        const int32_t v = *x;
+        const int32_t l = split_lo(v), h = (v - l) >> 12;
+        x += stride;
+        s1 += v;
+        hh += h * h;
+        hl += h * l;
+        ll += l * l;
+    } while (x != x_end);
+    *sq = (int64_t)hh * 16777216 + (int64_t)hl * 8192 + ll;
+    return s1;
+}
+
+MC_NOINLINE static void channel_dft(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
+                                    int64_t out[2])
+{
+    int32_t hc = 0, lc = 0, hs = 0, ls = 0;
+    do {
+        const int32_t v = *x;
+        const int32_t c = ref[0], sn = ref[1];
+        const int32_t l = split_lo(v), h = (v - l) >> 12;
+        x += stride;
+        ref += 2;
+        hc += h * c;
+        lc += l * c;
+        hs += h * sn;
+        ls += l * sn;
+    } while (ref != ref_end);
+    out[0] = (int64_t)hc * 4096 + lc;
+    out[1] = (int64_t)hs * 4096 + ls;
+}
+
+static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
+                           int64_t out[3])
+{
+    const int32_t s1 = channel_squares(x, stride, x + (size_t)(ref_end - ref) / 2u * stride, &out[0]);
+    channel_dft(x, stride, ref, ref_end, &out[1]);
+    return s1;
+}
+
+MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end)
+{
+    int32_t hh = 0, mid = 0, ll = 0;
+    do {
+        const int32_t a = *xa, b = *xb;
+        const int32_t la = split_lo(a), ha = (a - la) >> 12;
+        const int32_t lb = split_lo(b), hb = (b - lb) >> 12;
+        hh += ha * hb;
+        mid += ha * lb + la * hb;
+        ll += la * lb;
+        xa += stride;
+        xb += stride;
+    } while (xa != xa_end);
+    return (int64_t)hh * 16777216 + (int64_t)mid * 4096 + ll;
+}
+#else
 /*
  * Raw Σx² (out[0]), Σx·cos (out[1]) and Σx·sin (out[2]) of one channel over a chunk;
  * returns Σx (a chunk's fits an int32). Out of line so that the compiler gives its loop
@@ -363,6 +462,7 @@ MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const in
     out[2] = sxs;
     return s1;
 }
+#endif
 
 /*
  * Pass 2 of a block: accumulate frames [k, end) of every channel and product, chunk by
