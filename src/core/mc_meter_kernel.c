@@ -112,22 +112,41 @@ typedef struct span {
     int64_t sc, ss;                    /* Σcos, Σsin of the reference over the span */
 } span_t;
 
-/* A channel's raw sums over a span, the offset removed, into its cycle sums. */
-static void add_channel(mc_meter_channel_t *ch, const span_t *sp, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
+/* A channel's raw sums, into its cycle sums (the offset is removed by correct_span()). */
+static void add_channel(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
 {
-    const int64_t d = ch->dc, n = (int64_t)sp->len;
-    ch->c_x += s1 - n * d;
-    ch->c_xx += s2 - 2 * d * s1 + n * d * d;
-    ch->c_xc += sxc - d * sp->sc;
-    ch->c_xs += sxs - d * sp->ss;
+    ch->c_x += s1;
+    ch->c_xx += s2;
+    ch->c_xc += sxc;
+    ch->c_xs += sxs;
 }
 
-/* A raw Σa·b over a span, the offsets removed, into a product's cycle sum. */
-static void add_product(const mc_meter_t *m, mc_meter_pair_t *pr, const span_t *sp, int64_t sab)
+/* A raw Σa·b, into a product's cycle sum (the offsets are removed by correct_span()). */
+static void add_product(mc_meter_pair_t *pr, int64_t sab)
 {
-    const unsigned a = pr->a, b = pr->b;
-    const int64_t da = MC_CH(m)[a].dc, db = MC_CH(m)[b].dc;
-    pr->c_xy += sab - db * sp->s1[a] - da * sp->s1[b] + (int64_t)sp->len * da * db;
+    pr->c_xy += sab;
+}
+
+/*
+ * The offsets' terms of a span whose raw sums are in the cycle sums (the identities above,
+ * with the span's n, Σx of each channel and Σcos, Σsin): once per span, whatever the chunks.
+ */
+static void correct_span(mc_meter_t *m, const span_t *sp)
+{
+    const int64_t n = (int64_t)sp->len;
+    for (unsigned c = 0; c < m->n_ch; c++) {
+        mc_meter_channel_t *ch = &MC_CH(m)[c];
+        const int64_t d = ch->dc, nd = n * d;
+        ch->c_x -= nd;
+        ch->c_xx += d * (nd - 2 * sp->s1[c]);
+        ch->c_xc -= d * sp->sc;
+        ch->c_xs -= d * sp->ss;
+    }
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        mc_meter_pair_t *pr = &MC_PR(m)[k];
+        const int64_t da = MC_CH(m)[pr->a].dc, db = MC_CH(m)[pr->b].dc;
+        pr->c_xy += da * (n * db - sp->s1[pr->b]) - db * sp->s1[pr->a];
+    }
 }
 
 #if !MC_KERNEL_SPLIT16 || MC_KERNEL_FUSED
@@ -149,13 +168,13 @@ static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, 
 /* Cross products over a span in one pass: count 3 (a·b, b·c, c·a into pr[0..2]) and, with
  * count 6, a fourth channel d (the neutral) too: a·d, b·d, c·d into pr[3..5]. Other counts:
  * one pair at a time. */
-static void span_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, const span_t *sp)
+static void span_cross(mc_meter_pair_t *pr, unsigned count, const span_t *sp)
 {
     const size_t stride = sp->stride, stop = sp->len * stride;
     if (MC_KERNEL_SPLIT16 || (count != 3u && count != 6u)) {
         for (unsigned k = 0; k < count; k++) {
             const int32_t *xa = sp->x[pr[k].a];
-            add_product(m, &pr[k], sp, product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
+            add_product(&pr[k], product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
         }
         return;
     }
@@ -180,13 +199,13 @@ static void span_cross(mc_meter_t *m, mc_meter_pair_t *pr, unsigned count, const
             bd += (int64_t)vb * vd;
             cd += (int64_t)vc * vd;
         }
-        add_product(m, &pr[3], sp, ad);
-        add_product(m, &pr[4], sp, bd);
-        add_product(m, &pr[5], sp, cd);
+        add_product(&pr[3], ad);
+        add_product(&pr[4], bd);
+        add_product(&pr[5], cd);
     }
-    add_product(m, &pr[0], sp, ab);
-    add_product(m, &pr[1], sp, bc);
-    add_product(m, &pr[2], sp, ca);
+    add_product(&pr[0], ab);
+    add_product(&pr[1], bc);
+    add_product(&pr[2], ca);
 }
 
 /* The pointers of a span starting at frame k: frames f, or for 1P2W the arrays v and i. */
@@ -311,11 +330,11 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
                 sp.ss = r.ss;
             }
             sp.s1[u] = r.su;
-            add_channel(&MC_CH(m)[u], &sp, r.su, r.suu, r.suc, r.sus);
+            add_channel(&MC_CH(m)[u], r.su, r.suu, r.suc, r.sus);
         }
         sp.s1[c] = r.si;
-        add_channel(&MC_CH(m)[c], &sp, r.si, r.sii, r.sic, r.sis);
-        add_product(m, pr, &sp, r.sui);
+        add_channel(&MC_CH(m)[c], r.si, r.sii, r.sic, r.sis);
+        add_product(pr, r.sui);
         done |= (1u << u) | (1u << c);
     }
     for (unsigned c = 0; c < m->n_ch; c++) {
@@ -323,15 +342,16 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
             int64_t raw[4];
             channel_fused(sp.x[c], sp.stride, sp.len, phase, m->dphase, raw);
             sp.s1[c] = raw[0];
-            add_channel(&MC_CH(m)[c], &sp, raw[0], raw[1], raw[2], raw[3]);
+            add_channel(&MC_CH(m)[c], raw[0], raw[1], raw[2], raw[3]);
         }
     }
     if (m->n_ll > 0u) {
-        span_cross(m, &MC_PR(m)[m->ll_first], m->n_ll, &sp);
+        span_cross(&MC_PR(m)[m->ll_first], m->n_ll, &sp);
     }
     if (m->n_icross > 0u) {
-        span_cross(m, &MC_PR(m)[m->in_first], m->n_icross, &sp);
+        span_cross(&MC_PR(m)[m->in_first], m->n_icross, &sp);
     }
+    correct_span(m, &sp);
     m->c_c += (int32_t)sp.sc;
     m->c_s += (int32_t)sp.ss;
     *phase_io = phase + (uint32_t)sp.len * m->dphase;
@@ -472,34 +492,45 @@ MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const in
 static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t k, size_t end,
                        uint32_t *phase_io)
 {
-    span_t sp;
+    if (end <= k) {
+        return;
+    }
+    span_t ck, seg; /* a chunk; the whole segment (for the offsets' terms) */
     int32_t ref[2u * MC_CHUNK];
-    sp.stride = f != NULL ? m->n_ch : 1u;
+    ck.stride = seg.stride = f != NULL ? m->n_ch : 1u;
+    seg.len = end - k;
+    seg.sc = seg.ss = 0;
+    for (unsigned c = 0; c < m->n_ch; c++) {
+        seg.s1[c] = 0;
+    }
     while (k < end) {
-        sp.len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
-        span_at(&sp, m, f, v, i, k);
-        chunk_reference(ref, sp.len, phase_io, m->dphase, &sp);
-        m->c_c += (int32_t)sp.sc;
-        m->c_s += (int32_t)sp.ss;
+        ck.len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
+        span_at(&ck, m, f, v, i, k);
+        chunk_reference(ref, ck.len, phase_io, m->dphase, &ck);
+        seg.sc += ck.sc;
+        seg.ss += ck.ss;
         for (unsigned c = 0; c < m->n_ch; c++) {
             int64_t raw[3];
-            const int32_t s1 = channel_raw(sp.x[c], sp.stride, ref, ref + 2u * sp.len, raw);
-            sp.s1[c] = s1;
-            add_channel(&MC_CH(m)[c], &sp, s1, raw[0], raw[1], raw[2]);
+            const int32_t s1 = channel_raw(ck.x[c], ck.stride, ref, ref + 2u * ck.len, raw);
+            seg.s1[c] += s1;
+            add_channel(&MC_CH(m)[c], s1, raw[0], raw[1], raw[2]);
         }
         for (unsigned e = 0; e < m->n_el; e++) {
             mc_meter_pair_t *pr = &MC_PR(m)[e];
-            const int32_t *xa = sp.x[pr->a];
-            add_product(m, pr, &sp, product_raw(xa, sp.x[pr->b], sp.stride, xa + sp.len * sp.stride));
+            const int32_t *xa = ck.x[pr->a];
+            add_product(pr, product_raw(xa, ck.x[pr->b], ck.stride, xa + ck.len * ck.stride));
         }
         if (m->n_ll > 0u) {
-            span_cross(m, &MC_PR(m)[m->ll_first], m->n_ll, &sp);
+            span_cross(&MC_PR(m)[m->ll_first], m->n_ll, &ck);
         }
         if (m->n_icross > 0u) {
-            span_cross(m, &MC_PR(m)[m->in_first], m->n_icross, &sp);
+            span_cross(&MC_PR(m)[m->in_first], m->n_icross, &ck);
         }
-        k += sp.len;
+        k += ck.len;
     }
+    correct_span(m, &seg);
+    m->c_c += (int32_t)seg.sc;
+    m->c_s += (int32_t)seg.ss;
 }
 
 #endif /* MC_KERNEL_FUSED */
