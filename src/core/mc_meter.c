@@ -24,6 +24,70 @@
 /* sqrt(2) / MC_REF_GAIN: from a window DFT sum over n samples to the rms phasor (times 1/n). */
 #define MC_PHASOR_SCALE (1.41421356f / MC_REF_GAIN)
 
+/*
+ * int64 -> float, exact: the value of the C cast (round to nearest, ties to even), bit for
+ * bit, in integer operations only. A compiler for a core without a 64-bit conversion calls
+ * a library routine instead (libgcc's __floatdisf on ARMv6-M goes through double: several
+ * hundred instructions), and the per-cycle sums are all 64-bit.
+ *
+ * The magnitude a is reduced to its 32 leading bits y (bit 31 set), a = (y + t) * 2^e with
+ * 0 <= t < 1, and `sticky` non-zero exactly when t is. The float keeps y's top 24 bits;
+ * what decides the rounding is the next bit of y (the guard, bit 7: 0x80) and whether
+ * anything below it is non-zero (bits 6..0 of y, or t): so y's low byte and `sticky` give
+ * the same decision as the whole of a would. The exponent field is that of y's leading
+ * bit (31 + e, biased by 127) less one, because the mantissa still carries its leading
+ * one (bit 23) and adds it in; a mantissa rounded up to 2^24 carries into the exponent,
+ * which is again the right result (the next power of two). |x| < 2^64 keeps every
+ * exponent in range, and negation is exact.
+ */
+static inline unsigned clz32(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_clz(x); /* x != 0 */
+#else
+    unsigned n = 0;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static float u64_to_float(uint64_t a)
+{
+    const uint32_t hi = (uint32_t)(a >> 32), lo = (uint32_t)a;
+    uint32_t y, sticky;
+    int e;
+    if (hi != 0u) {
+        const unsigned z = clz32(hi);
+        y = z != 0u ? (hi << z) | (lo >> (32u - z)) : hi;
+        sticky = z != 0u ? lo << z : lo; /* the bits of lo not in y */
+        e = 32 - (int)z;
+    } else if (lo != 0u) {
+        const unsigned z = clz32(lo);
+        y = lo << z;
+        sticky = 0u;
+        e = -(int)z;
+    } else {
+        return 0.0f;
+    }
+    uint32_t mant = y >> 8;
+    const uint32_t rest = y & 0xFFu;
+    if (rest > 0x80u || (rest == 0x80u && (sticky != 0u || (mant & 1u)))) {
+        mant++; /* above half an ulp, or exactly half and the mantissa odd */
+    }
+    const uint32_t bits = ((uint32_t)(127 + 31 + e - 1) << 23) + mant;
+    float f;
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
+static float i64_to_float(int64_t x)
+{
+    return x < 0 ? -u64_to_float(0u - (uint64_t)x) : u64_to_float((uint64_t)x);
+}
+
 /* Layout of a wiring: channels per frame, voltages, elements, cross products. */
 typedef struct wiring_layout {
     uint8_t n_ch, n_u, n_el, n_ll, n_icross, n_pr;
@@ -877,33 +941,37 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
  * Fold the cycle accumulators into the window sums with each channel's constant r
  * (codes: the fraction of the window's offset) removed from every sample, exactly:
  *   sum (x - rx)(y - ry) = sum xy - ry sum x - rx sum y + n rx ry.
- * cxx receives each channel's centred Σx² of the cycle, cxy each product's.
+ * cxx receives each channel's centred Σx² of the cycle, cxy each product's, sx each
+ * channel's Σx as a float (each 64-bit sum is converted once).
  */
-static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy)
+static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy, float *sx)
 {
     const float n = (float)m->c_n;
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        sx[k] = i64_to_float(MC_CH(m)[k].c_x);
+    }
     for (unsigned k = 0; k < m->n_pr; k++) {
         mc_meter_pair_t *p = &MC_PR(m)[k];
         const float ra = rr[p->a], rb = rr[p->b];
-        const float sa = (float)MC_CH(m)[p->a].c_x, sb = (float)MC_CH(m)[p->b].c_x;
-        cxy[k] = (float)p->c_xy - rb * sa - ra * sb + n * ra * rb;
+        const float sa = sx[p->a], sb = sx[p->b];
+        cxy[k] = i64_to_float(p->c_xy) - rb * sa - ra * sb + n * ra * rb;
         p->w_xy += cxy[k];
     }
+    const float cc = (float)m->c_c, cs = (float)m->c_s;
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *c = &MC_CH(m)[k];
         const float r = rr[k];
-        const float sx = (float)c->c_x;
-        cxx[k] = (float)c->c_xx + r * (n * r - 2.0f * sx);
+        cxx[k] = i64_to_float(c->c_xx) + r * (n * r - 2.0f * sx[k]);
         /* DFT: X = sum (x - r) e^{-j theta} = (sum x cos - r sum cos) - j (sum x sin - r sum sin). */
-        c->w_re += (float)c->c_xc - r * (float)m->c_c;
-        c->w_im -= (float)c->c_xs - r * (float)m->c_s;
+        c->w_re += i64_to_float(c->c_xc) - r * cc;
+        c->w_im -= i64_to_float(c->c_xs) - r * cs;
         c->w_xx += cxx[k];
         /* For re-centring at the window's end: the sum of the centred samples. */
-        c->w_sx += sx - n * r;
+        c->w_sx += sx[k] - n * r;
     }
     m->w_n += m->c_n;
-    m->w_sc += (float)m->c_c;
-    m->w_ss += (float)m->c_s;
+    m->w_sc += cc;
+    m->w_ss += cs;
 }
 
 /* The fractions of the window's offsets (w_off - dc) of every channel. */
@@ -941,7 +1009,7 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
 static int cycle_voltage(const mc_meter_t *m, unsigned k)
 {
     const float need = (float)m->c_n * 0.5f * (float)m->vmin_peak * (float)m->vmin_peak;
-    return (float)MC_CH(m)[k].c_xx >= need;
+    return i64_to_float(MC_CH(m)[k].c_xx) >= need;
 }
 
 static int follow_reference(mc_meter_t *m)
@@ -982,7 +1050,7 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
     const int whole = real && m->zc_prev_idx != 0u && !m->acquiring;
     float period = 0.0f;
     if (real && m->zc_prev_idx != 0u) {
-        period = (float)(idx - m->zc_prev_idx) + (frac - m->zc_prev_frac);
+        period = u64_to_float(idx - m->zc_prev_idx) + (frac - m->zc_prev_frac);
     }
     const uint32_t cycle_n = m->c_n;
 
@@ -995,9 +1063,9 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
              * window is re-centred on the trackers' estimates when it closes.
              * The window's offsets stay the same for all its samples: the per-sample
              * path removed their integer parts dc, the fractions are removed here. */
-            float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
+            float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS], sx[MC_MAX_CHANNELS];
             offset_fractions(m, rr);
-            fold_cycle(m, rr, cxx, cxy);
+            fold_cycle(m, rr, cxx, cxy, sx);
 
             /* Per-cycle values (element 0's U and I, the elements' P summed). P and U
              * are normalised by the exact period: the samples at either end lie where v
@@ -1036,7 +1104,7 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
                 const float inv_n = 1.0f / n;
                 for (unsigned k = 0; k < m->n_ch; k++) {
                     mc_meter_channel_t *ch = &MC_CH(m)[k];
-                    const float mx = (float)ch->c_x * inv_n - (ch->off - (float)ch->dc);
+                    const float mx = sx[k] * inv_n - (ch->off - (float)ch->dc);
                     ch->off += w * mx;
                 }
             }
@@ -1098,7 +1166,7 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
         } else {
             m->w_cycles++;
             const float j = (float)m->w_cycles;
-            const float rj = ((float)(idx - m->zc_first_idx) + (frac - m->zc_first_frac)) - j * m->zc_t0;
+            const float rj = (u64_to_float(idx - m->zc_first_idx) + (frac - m->zc_first_frac)) - j * m->zc_t0;
             m->zc_sr += rj;
             m->zc_sjr += j * rj;
             m->zc_rlast = rj;
@@ -1148,9 +1216,9 @@ int mc_meter_flush(mc_meter_t *m)
     }
     /* The cycle under way is measured about the window's offsets, as every segment
      * is; being partial, it does not feed the offset trackers. */
-    float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
+    float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS], sx[MC_MAX_CHANNELS];
     offset_fractions(m, rr);
-    fold_cycle(m, rr, cxx, cxy);
+    fold_cycle(m, rr, cxx, cxy, sx);
     cycle_reset(m);
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
     m->prev_v -= take_offsets(m);
