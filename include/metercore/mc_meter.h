@@ -339,6 +339,8 @@ typedef struct mc_meter_element {
     uint8_t u;             /**< Voltage channel (frame index). */
     uint8_t i;             /**< Current channel (frame index). */
     uint8_t pad_[2];       /**< Padding. */
+    float cyc_xy;          /**< Last cycle's Σv·i about the window's offsets, codes² (for the cycle's P,
+                                computed when asked for: see mc_meter_t::cyc_pending). */
     mc_phase_reading_t last; /**< Last window (poly-phase wirings; 1P2W: the total is the element). */
     mc_energy_t energy;    /**< The element's own energy registers, each window booked by its sign. */
 } mc_meter_element_t;
@@ -549,8 +551,15 @@ typedef struct mc_meter {
     float f_ref;               /**< Reference frequency of the DFT, Hz. */
     /* results */
     mc_reading_t last;         /**< Last window: the totals. */
-    mc_cycle_reading_t last_cycle; /**< Last cycle. */
+    mc_cycle_reading_t last_cycle; /**< Last cycle (urms, irms, p: see cyc_pending). */
+    float cyc_uxx;             /**< Last cycle's Σu² of element 0's voltage about the window's offsets,
+                                    codes²: its urms is computed from it when asked for. */
+    float cyc_ixx;             /**< Last cycle's Σi² of element 0's current. */
+    float cyc_nt;              /**< Last cycle's length for U and P: its exact period, else its samples. */
     uint8_t have_cycle;        /**< last_cycle valid. */
+    uint8_t cyc_pending;       /**< last_cycle's urms, irms and p are still to be computed from cyc_uxx,
+                                    cyc_ixx, cyc_nt and the elements' cyc_xy (mc_meter_cycle_reading();
+                                    derive() does it before a calibration changes the scales). */
     /* energy */
     mc_energy_t energy;        /**< Energy registers (totals, by cfg.netting). */
     uint64_t pulse_acc;        /**< Pulse energy accumulator, quanta below one pulse. */

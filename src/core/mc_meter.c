@@ -226,12 +226,38 @@ static int config_ok(const mc_meter_config_t *c, wiring_layout_t *l)
     return 1;
 }
 
+/*
+ * The last cycle's U, I and P from its sums (element 0's U and I, the elements' P summed),
+ * with the scales in force. P and U are normalised by the exact period: the samples at
+ * either end lie where v is near zero, so their sums cover the period whatever the sample
+ * count; I has no such zero there. Computed when asked for, not at every cycle: a mains
+ * cycle closes 50 or 60 times a second and few callers read it (two square roots and
+ * three divisions, a few thousand instructions per cycle on a core without an FPU).
+ */
+static void cycle_values(const mc_meter_t *m, mc_cycle_reading_t *c)
+{
+    const float n = (float)c->samples, nt = m->cyc_nt;
+    const mc_meter_element_t *e0 = &MC_EL(m)[0];
+    c->urms = MC_CH(m)[e0->u].k * sqrtf(m->cyc_uxx > 0.0f ? m->cyc_uxx / nt : 0.0f);
+    c->irms = MC_CH(m)[e0->i].k * sqrtf(m->cyc_ixx > 0.0f ? m->cyc_ixx / n : 0.0f);
+    c->p = MC_CH(m)[e0->u].k * MC_CH(m)[e0->i].k * e0->cyc_xy / nt;
+    for (unsigned e = 1; e < m->n_el; e++) {
+        const mc_meter_element_t *el = &MC_EL(m)[e];
+        c->p += MC_CH(m)[el->u].k * MC_CH(m)[el->i].k * el->cyc_xy / nt;
+    }
+}
+
 /* Recompute the constants that follow from configuration and calibration. The
  * 1P2W meter's arithmetic is that of the single-phase core it replaced, bit for bit:
  * every per-channel factor is exactly 1 there and multiplies or adds exactly. */
 static void derive(mc_meter_t *m)
 {
     const mc_meter_config_t *c = &m->cfg;
+    if (m->cyc_pending) {
+        /* The last cycle's values with the scales it was measured with. */
+        cycle_values(m, &m->last_cycle);
+        m->cyc_pending = 0;
+    }
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *ch = &MC_CH(m)[k];
         const int voltage = k < m->n_u;
@@ -1067,22 +1093,18 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
             offset_fractions(m, rr);
             fold_cycle(m, rr, cxx, cxy, sx);
 
-            /* Per-cycle values (element 0's U and I, the elements' P summed). P and U
-             * are normalised by the exact period: the samples at either end lie where v
-             * is near zero, so their sums cover the period whatever the sample count; I
-             * has no such zero there. */
-            mc_cycle_reading_t *c = &m->last_cycle;
+            /* The cycle's values are computed from these when asked for (cycle_values()). */
             const float nt = period > 0.0f ? period : n;
             const mc_meter_element_t *e0 = &MC_EL(m)[0];
-            c->urms = MC_CH(m)[e0->u].k * sqrtf(cxx[e0->u] > 0.0f ? cxx[e0->u] / nt : 0.0f);
-            c->irms = MC_CH(m)[e0->i].k * sqrtf(cxx[e0->i] > 0.0f ? cxx[e0->i] / n : 0.0f);
-            c->p = MC_CH(m)[e0->u].k * MC_CH(m)[e0->i].k * cxy[0] / nt;
-            for (unsigned e = 1; e < m->n_el; e++) {
-                const mc_meter_element_t *el = &MC_EL(m)[e];
-                c->p += MC_CH(m)[el->u].k * MC_CH(m)[el->i].k * cxy[e] / nt;
+            m->cyc_uxx = cxx[e0->u];
+            m->cyc_ixx = cxx[e0->i];
+            m->cyc_nt = nt;
+            for (unsigned e = 0; e < m->n_el; e++) {
+                MC_EL(m)[e].cyc_xy = cxy[e];
             }
-            c->samples = cycle_n;
-            c->freq = 0.0f;
+            m->cyc_pending = 1;
+            m->last_cycle.samples = cycle_n;
+            m->last_cycle.freq = 0.0f;
             m->have_cycle = 1;
             events |= MC_EVENT_CYCLE;
 
@@ -1252,6 +1274,9 @@ int mc_meter_cycle_reading(const mc_meter_t *m, mc_cycle_reading_t *out)
         return MC_ERR_NODATA;
     }
     *out = m->last_cycle;
+    if (m->cyc_pending) {
+        cycle_values(m, out);
+    }
     return MC_OK;
 }
 
