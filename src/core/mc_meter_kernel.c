@@ -165,47 +165,50 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
 static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end);
 #endif
 
-/* Cross products over a span in one pass: count 3 (a·b, b·c, c·a into pr[0..2]) and, with
- * count 6, a fourth channel d (the neutral) too: a·d, b·d, c·d into pr[3..5]. Other counts:
- * one pair at a time. */
+#if !MC_KERNEL_SPLIT16
+/* Raw Σa·b, Σb·c, Σc·a of three channels over a span, in one pass: three pointers, the
+ * end, three codes and six accumulator words (14 registers on a Cortex-M4: no spill). */
+MC_NOINLINE static void cross3_raw(const int32_t *xa, const int32_t *xb, const int32_t *xc, size_t stride,
+                                   const int32_t *xa_end, int64_t out[3])
+{
+    int64_t ab = 0, bc = 0, ca = 0;
+    do {
+        const int32_t va = *xa, vb = *xb, vc = *xc;
+        ab += (int64_t)va * vb;
+        bc += (int64_t)vb * vc;
+        ca += (int64_t)vc * va;
+        xa += stride;
+        xb += stride;
+        xc += stride;
+    } while (xa != xa_end);
+    out[0] = ab;
+    out[1] = bc;
+    out[2] = ca;
+}
+#endif
+
+/* Cross products over a span: count 3 (a·b, b·c, c·a into pr[0..2]) in one pass, with
+ * count 6 (pr[3..5]: a·d, b·d, c·d with the neutral d) one pass each for the rest.
+ * Without a 32x32->64 multiply (split products), and for other counts, one pass a pair. */
 static void span_cross(mc_meter_pair_t *pr, unsigned count, const span_t *sp)
 {
     const size_t stride = sp->stride, stop = sp->len * stride;
-    if (MC_KERNEL_SPLIT16 || (count != 3u && count != 6u)) {
-        for (unsigned k = 0; k < count; k++) {
-            const int32_t *xa = sp->x[pr[k].a];
-            add_product(&pr[k], product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
-        }
-        return;
+    unsigned k = 0;
+#if !MC_KERNEL_SPLIT16
+    if (count == 3u || count == 6u) {
+        const int32_t *xa = sp->x[pr[0].a];
+        int64_t raw[3];
+        cross3_raw(xa, sp->x[pr[0].b], sp->x[pr[1].b], stride, xa + stop, raw);
+        add_product(&pr[0], raw[0]);
+        add_product(&pr[1], raw[1]);
+        add_product(&pr[2], raw[2]);
+        k = 3;
     }
-    const int32_t *xa = sp->x[pr[0].a], *xb = sp->x[pr[0].b], *xc = sp->x[pr[1].b];
-    int64_t ab = 0, bc = 0, ca = 0;
-    if (count == 3u) {
-        for (size_t o = 0; o < stop; o += stride) {
-            const int32_t va = xa[o], vb = xb[o], vc = xc[o];
-            ab += (int64_t)va * vb;
-            bc += (int64_t)vb * vc;
-            ca += (int64_t)vc * va;
-        }
-    } else {
-        const int32_t *xd = sp->x[pr[3].b];
-        int64_t ad = 0, bd = 0, cd = 0;
-        for (size_t o = 0; o < stop; o += stride) {
-            const int32_t va = xa[o], vb = xb[o], vc = xc[o], vd = xd[o];
-            ab += (int64_t)va * vb;
-            bc += (int64_t)vb * vc;
-            ca += (int64_t)vc * va;
-            ad += (int64_t)va * vd;
-            bd += (int64_t)vb * vd;
-            cd += (int64_t)vc * vd;
-        }
-        add_product(&pr[3], ad);
-        add_product(&pr[4], bd);
-        add_product(&pr[5], cd);
+#endif
+    for (; k < count; k++) {
+        const int32_t *xa = sp->x[pr[k].a];
+        add_product(&pr[k], product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
     }
-    add_product(&pr[0], ab);
-    add_product(&pr[1], bc);
-    add_product(&pr[2], ca);
 }
 
 /* The pointers of a span starting at frame k: frames f, or for 1P2W the arrays v and i. */
@@ -489,10 +492,57 @@ MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const in
  * chunk: the reference once, then each channel's sums, each element's Σv·i and the cross
  * products.
  */
+/*
+ * The 1P2W form of the chunked pass: two channels and their product, with nothing of the
+ * frames' generality (no pointer tables, one correction of each sum per segment).
+ */
+static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t k, size_t end,
+                            uint32_t *phase_io)
+{
+    mc_meter_channel_t *cv = &MC_CH(m)[0], *ci = &MC_CH(m)[1];
+    mc_meter_pair_t *pr = &MC_PR(m)[0];
+    int32_t ref[2u * MC_CHUNK];
+    span_t ck;
+    int64_t sv = 0, si = 0, sc = 0, ss = 0;
+    const int64_t n = (int64_t)(end - k);
+    while (k < end) {
+        const size_t len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
+        chunk_reference(ref, len, phase_io, m->dphase, &ck);
+        sc += ck.sc;
+        ss += ck.ss;
+        int64_t raw[3];
+        const int32_t s1v = channel_raw(v + k, 1u, ref, ref + 2u * len, raw);
+        add_channel(cv, s1v, raw[0], raw[1], raw[2]);
+        const int32_t s1i = channel_raw(i + k, 1u, ref, ref + 2u * len, raw);
+        add_channel(ci, s1i, raw[0], raw[1], raw[2]);
+        add_product(pr, product_raw(v + k, i + k, 1u, v + k + len));
+        sv += s1v;
+        si += s1i;
+        k += len;
+    }
+    /* The offsets' terms, as correct_span() does for any span. */
+    const int64_t dv = cv->dc, di = ci->dc, ndv = n * dv, ndi = n * di;
+    cv->c_x -= ndv;
+    cv->c_xx += dv * (ndv - 2 * sv);
+    cv->c_xc -= dv * sc;
+    cv->c_xs -= dv * ss;
+    ci->c_x -= ndi;
+    ci->c_xx += di * (ndi - 2 * si);
+    ci->c_xc -= di * sc;
+    ci->c_xs -= di * ss;
+    pr->c_xy += dv * (ndi - si) - di * sv;
+    m->c_c += (int32_t)sc;
+    m->c_s += (int32_t)ss;
+}
+
 static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t k, size_t end,
                        uint32_t *phase_io)
 {
     if (end <= k) {
+        return;
+    }
+    if (f == NULL) {
+        accumulate_pair(m, v, i, k, end, phase_io);
         return;
     }
     span_t ck, seg; /* a chunk; the whole segment (for the offsets' terms) */
