@@ -503,6 +503,7 @@ typedef struct mc_meter {
     uint8_t pad0_[3];          /**< Padding. */
     /* derived constants */
     float creep_w;             /**< Creep threshold per element, W (and var). */
+    float fs;                  /**< cfg.sample_rate_hz as a float. */
     uint32_t window_target;    /**< Window target, samples. */
     uint32_t cycle_timeout;    /**< Longest cycle, samples. */
     uint32_t cycle_min;        /**< Shortest cycle, samples (1/75 s): earlier crossings are not cycles. */
@@ -512,6 +513,10 @@ typedef struct mc_meter {
     float offset_seen_n;       /**< Samples the trackers have averaged so far, up to offset_track_n. */
     float offset_track_n;      /**< Tracker time constant, samples (::MC_OFFSET_TAU_S · fs). */
     float offset_track_inv;    /**< 1 / offset_track_n. */
+    uint32_t recip_n[2];       /**< Two cycle lengths (samples; 0: none) whose reciprocals are in recip: at a
+                                    steady frequency a cycle has one of two lengths, so 1/n, which the
+                                    offset trackers need every cycle, is a division only when it changes. */
+    float recip[2];            /**< 1.0f / recip_n[k], the most recently used first. */
     int32_t prev_v;            /**< Previous DC-free sample of the reference voltage. */
     int32_t hyst;              /**< Zero-crossing hysteresis, codes. */
     uint32_t phase;            /**< DFT reference phase accumulator. */

@@ -88,6 +88,37 @@ static float i64_to_float(int64_t x)
     return x < 0 ? -u64_to_float(0u - (uint64_t)x) : u64_to_float((uint64_t)x);
 }
 
+/* A target without a floating-point unit, where every float operation is a library call. */
+#if defined(__SOFTFP__) || defined(__riscv_float_abi_soft)
+#define MC_SOFT_FLOAT 1
+#else
+#define MC_SOFT_FLOAT 0
+#endif
+
+/*
+ * x * p2 for p2 = 2^k, exactly that product (a power of two only moves the exponent), for x
+ * zero or normal with a normal result: every call site says why its operands are such. With
+ * an FPU it is the multiplication; without one an add to the exponent field instead of a
+ * library multiplication.
+ */
+static inline float mul_pow2(float x, float p2, int k)
+{
+#if MC_SOFT_FLOAT
+    uint32_t b;
+    memcpy(&b, &x, sizeof(b));
+    if ((b << 1) == 0u) {
+        return x; /* +-0 */
+    }
+    b += (uint32_t)((int32_t)k * (1 << 23));
+    (void)p2;
+    memcpy(&x, &b, sizeof(x));
+    return x;
+#else
+    (void)k;
+    return x * p2;
+#endif
+}
+
 /* Layout of a wiring: channels per frame, voltages, elements, cross products. */
 typedef struct wiring_layout {
     uint8_t n_ch, n_u, n_el, n_ll, n_icross, n_pr;
@@ -276,7 +307,7 @@ static void set_reference_frequency(mc_meter_t *m, float f)
 {
     m->f_ref = f;
     /* phase step = f / fs * 2^32; f <= 70 and fs >= 1000 keep it below 2^32. */
-    m->dphase = (uint32_t)(f / (float)m->cfg.sample_rate_hz * 4294967296.0f);
+    m->dphase = (uint32_t)mul_pow2(f / m->fs, 4294967296.0f, 32); /* f / fs in [6e-4, 0.07]: normal */
 }
 
 static void window_reset(mc_meter_t *m, uint64_t start_sample)
@@ -392,6 +423,7 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     mc_calibration_default(&m->cal);
     derive(m);
     const float fs = (float)cfg->sample_rate_hz;
+    m->fs = fs;
     m->window_target = (uint32_t)(fs * (float)cfg->window_ms / 1000.0f + 0.5f);
     m->cycle_timeout = cfg->sample_rate_hz / 40u;
     /* No mains cycle is shorter than 1/75 s: a crossing sooner than that after the
@@ -973,39 +1005,62 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
 static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy, float *sx)
 {
     const float n = (float)m->c_n;
+    float nr[MC_MAX_CHANNELS]; /* n r of each channel: one product, used three times */
     for (unsigned k = 0; k < m->n_ch; k++) {
         sx[k] = i64_to_float(MC_CH(m)[k].c_x);
+        nr[k] = n * rr[k];
     }
     for (unsigned k = 0; k < m->n_pr; k++) {
         mc_meter_pair_t *p = &MC_PR(m)[k];
         const float ra = rr[p->a], rb = rr[p->b];
         const float sa = sx[p->a], sb = sx[p->b];
-        cxy[k] = i64_to_float(p->c_xy) - rb * sa - ra * sb + n * ra * rb;
+        cxy[k] = i64_to_float(p->c_xy) - rb * sa - ra * sb + nr[p->a] * rb;
         p->w_xy += cxy[k];
     }
     const float cc = (float)m->c_c, cs = (float)m->c_s;
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *c = &MC_CH(m)[k];
         const float r = rr[k];
-        cxx[k] = i64_to_float(c->c_xx) + r * (n * r - 2.0f * sx[k]);
+        /* 2 Σx: |Σx| < 2^40, a normal float or 0 */
+        cxx[k] = i64_to_float(c->c_xx) + r * (nr[k] - mul_pow2(sx[k], 2.0f, 1));
         /* DFT: X = sum (x - r) e^{-j theta} = (sum x cos - r sum cos) - j (sum x sin - r sum sin). */
         c->w_re += i64_to_float(c->c_xc) - r * cc;
         c->w_im -= i64_to_float(c->c_xs) - r * cs;
         c->w_xx += cxx[k];
         /* For re-centring at the window's end: the sum of the centred samples. */
-        c->w_sx += sx[k] - n * r;
+        c->w_sx += sx[k] - nr[k];
     }
     m->w_n += m->c_n;
     m->w_sc += cc;
     m->w_ss += cs;
 }
 
-/* The fractions of the window's offsets (w_off - dc) of every channel. */
-static void offset_fractions(const mc_meter_t *m, float *rr)
+/* Each channel's integer offset dc as a float (fdc) and the fraction of the window's
+ * offset, w_off - dc (rr). */
+static void offset_fractions(const mc_meter_t *m, float *rr, float *fdc)
 {
     for (unsigned k = 0; k < m->n_ch; k++) {
-        rr[k] = MC_CH(m)[k].w_off - (float)MC_CH(m)[k].dc;
+        fdc[k] = (float)MC_CH(m)[k].dc;
+        rr[k] = MC_CH(m)[k].w_off - fdc[k];
     }
+}
+
+/* 1.0f / n for a cycle of n samples (n > 0), from the two most recent lengths when it is one
+ * of them (the same quotient: it is the one stored). An FPU divides in one instruction. */
+static float recip_cycle(mc_meter_t *m, uint32_t n)
+{
+    if (!MC_SOFT_FLOAT) {
+        return 1.0f / (float)n;
+    }
+    if (n == m->recip_n[0]) {
+        return m->recip[0];
+    }
+    const float inv = n == m->recip_n[1] ? m->recip[1] : 1.0f / (float)n;
+    m->recip_n[1] = m->recip_n[0];
+    m->recip[1] = m->recip[0];
+    m->recip_n[0] = n;
+    m->recip[0] = inv;
+    return inv;
 }
 
 /* The window's first crossing: the origin of its period regression. */
@@ -1014,7 +1069,7 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
     m->zc_have_first = 1;
     m->zc_first_idx = idx;
     m->zc_first_frac = frac;
-    m->zc_t0 = (float)m->cfg.sample_rate_hz / m->f_ref;
+    m->zc_t0 = m->fs / m->f_ref;
     m->zc_sr = 0.0f;
     m->zc_sjr = 0.0f;
     m->zc_rlast = 0.0f;
@@ -1067,7 +1122,7 @@ static int follow_reference(mc_meter_t *m)
  */
 MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out)
 {
-    const float fs = (float)m->cfg.sample_rate_hz;
+    const float fs = m->fs;
     int32_t dv = 0;
     int events = 0;
     /* A whole cycle lies between two crossings: its period is measured, and its mean
@@ -1089,8 +1144,9 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
              * window is re-centred on the trackers' estimates when it closes.
              * The window's offsets stay the same for all its samples: the per-sample
              * path removed their integer parts dc, the fractions are removed here. */
-            float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS], sx[MC_MAX_CHANNELS];
-            offset_fractions(m, rr);
+            float rr[MC_MAX_CHANNELS], fdc[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
+            float sx[MC_MAX_CHANNELS];
+            offset_fractions(m, rr, fdc);
             fold_cycle(m, rr, cxx, cxy, sx);
 
             /* The cycle's values are computed from these when asked for (cycle_values()). */
@@ -1123,10 +1179,10 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
                 } else {
                     w = n * m->offset_track_inv; /* steady state: low-pass, no division */
                 }
-                const float inv_n = 1.0f / n;
+                const float inv_n = recip_cycle(m, cycle_n);
                 for (unsigned k = 0; k < m->n_ch; k++) {
                     mc_meter_channel_t *ch = &MC_CH(m)[k];
-                    const float mx = sx[k] * inv_n - (ch->off - (float)ch->dc);
+                    const float mx = sx[k] * inv_n - (ch->off - fdc[k]);
                     ch->off += w * mx;
                 }
             }
@@ -1164,7 +1220,8 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
             }
             /* Reference follows the mains with a short smoothing against crossing
              * noise; during the first window it jumps to the measured value. */
-            set_reference_frequency(m, m->settling ? f : m->f_ref + 0.25f * (f - m->f_ref));
+            /* f and f_ref in [40, 70]: their difference is 0 or at least 2^-18, normal */
+            set_reference_frequency(m, m->settling ? f : m->f_ref + mul_pow2(f - m->f_ref, 0.25f, -2));
         }
         /* A whole cycle more than 2 % longer or shorter than the one before: a phase
          * jump, a frequency step or a disturbed crossing; the window is flagged. The
@@ -1238,8 +1295,9 @@ int mc_meter_flush(mc_meter_t *m)
     }
     /* The cycle under way is measured about the window's offsets, as every segment
      * is; being partial, it does not feed the offset trackers. */
-    float rr[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS], sx[MC_MAX_CHANNELS];
-    offset_fractions(m, rr);
+    float rr[MC_MAX_CHANNELS], fdc[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
+    float sx[MC_MAX_CHANNELS];
+    offset_fractions(m, rr, fdc);
     fold_cycle(m, rr, cxx, cxy, sx);
     cycle_reset(m);
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
