@@ -11,7 +11,9 @@
 #                find_package / add_subdirectory / pkg-config consumers, the STM32
 #                firmware for both boards and its Modbus-RTU test under QEMU
 #   make docs    Doxygen HTML in build/docs/html (warnings are errors)
-#   make bench   Release (-O2) benchmarks: mc_meter_process() throughput, Modbus TCP latency (POSIX port)
+#   make bench   exact instructions per sample pair of the core on Cortex-M4F and Cortex-M0 under QEMU
+#                (bench/qemu), then Release (-O2) host benchmarks: mc_meter_process() throughput,
+#                Modbus TCP latency (POSIX port)
 #   make size    flash/RAM per module on Cortex-M4F and Cortex-M0+ (-Os)
 #   make fuzz    libFuzzer + ASan/UBSan (clang): Modbus framer and PDU handler, storage mount
 #                on arbitrary flash images, schedule write path, WAV reader; FUZZ_SECONDS
@@ -168,8 +170,11 @@ docs:
 	( cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs" ) | doxygen -
 	@echo "make docs: $(BUILD)/docs/html/index.html"
 
+# First the exact instruction counts of the core on Cortex-M4F and Cortex-M0 under QEMU
+# (bench/qemu/count.sh, the library as shipped: MinSizeRel), then the host benchmarks.
 bench:
-	@tools/deps.sh $(DEPS_HOST) modbus
+	@tools/deps.sh $(DEPS_HOST) modbus cross-arm qemu-arm
+	MCQ_BUILD=$(CURDIR)/$(BUILD)/qemu bench/qemu/count.sh
 	$(CMAKE) -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
 	    -DMC_WERROR=ON -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=ON -DMC_PORT=posix
 	$(CMAKE) --build $(BUILD)/bench --parallel $(JOBS) --target bench_core bench_modbus
