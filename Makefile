@@ -178,8 +178,8 @@ bench:
 	$(CMAKE) -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
 	    -DMC_WERROR=ON -DMC_BUILD_TESTS=OFF -DMC_BUILD_EXAMPLES=OFF -DMC_BUILD_BENCH=ON -DMC_PORT=posix
 	$(CMAKE) --build $(BUILD)/bench --parallel $(JOBS) --target bench_core bench_modbus
-	$(BUILD)/bench/bench/bench_core
 	$(BUILD)/bench/bench/bench_modbus
+	$(BUILD)/bench/bench/bench_core
 
 size:
 	@tools/deps.sh $(DEPS_CROSS)
