@@ -54,8 +54,21 @@ static inline unsigned clz32(uint32_t x)
 #endif
 }
 
+/* 64-bit targets convert in one instruction (x86-64, AArch64): they keep the cast. (May be
+ * set on the command line, e.g. to test the integer conversions on a host.) */
+#ifndef MC_NATIVE_I64_FLOAT
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define MC_NATIVE_I64_FLOAT 1
+#else
+#define MC_NATIVE_I64_FLOAT 0
+#endif
+#endif
+
 static float u64_to_float(uint64_t a)
 {
+    if (MC_NATIVE_I64_FLOAT) {
+        return (float)a;
+    }
     const uint32_t hi = (uint32_t)(a >> 32), lo = (uint32_t)a;
     uint32_t y, sticky;
     int e;
@@ -85,14 +98,20 @@ static float u64_to_float(uint64_t a)
 
 static float i64_to_float(int64_t x)
 {
+    if (MC_NATIVE_I64_FLOAT) {
+        return (float)x;
+    }
     return x < 0 ? -u64_to_float(0u - (uint64_t)x) : u64_to_float((uint64_t)x);
 }
 
-/* A target without a floating-point unit, where every float operation is a library call. */
+/* A target without a floating-point unit, where every float operation is a library call.
+ * (May be set on the command line, e.g. to test the soft-float paths on a host.) */
+#ifndef MC_SOFT_FLOAT
 #if defined(__SOFTFP__) || defined(__riscv_float_abi_soft)
 #define MC_SOFT_FLOAT 1
 #else
 #define MC_SOFT_FLOAT 0
+#endif
 #endif
 
 /*
@@ -447,6 +466,27 @@ int mc_meter_init(mc_meter_t *m, const mc_meter_config_t *cfg)
     window_reset(m, 0);
     return MC_OK;
 }
+/*
+ * (uint64_t)x for a float x in [0, 2^64): the C conversion (towards zero), exactly, in
+ * integer operations: the mantissa shifted by the exponent, the bits below the point
+ * dropped. A compiler for a core without an FPU calls a library routine instead (libgcc's
+ * __fixunssfdi on ARMv6-M goes through double).
+ */
+static uint64_t float_to_u64(float x)
+{
+    if (MC_NATIVE_I64_FLOAT) {
+        return (uint64_t)x;
+    }
+    uint32_t b;
+    memcpy(&b, &x, sizeof(b));
+    const int e = (int)(b >> 23) - 127; /* x = 1.mant * 2^e (x >= 0: no sign bit) */
+    const uint32_t mant = (b & 0x7FFFFFu) | 0x800000u;
+    if (e < 0) {
+        return 0u;
+    }
+    return e <= 23 ? (uint64_t)(mant >> (23 - e)) : (uint64_t)mant << (e - 23);
+}
+
 /* Convert a window's energy (W*s, sign removed) to quanta, rounding once. */
 static uint64_t ws_to_quanta(float ws)
 {
@@ -457,7 +497,7 @@ static uint64_t ws_to_quanta(float ws)
     if (q >= 1.8e19f) {
         return UINT64_MAX / 2u; /* only with absurd scales; never undefined behaviour */
     }
-    return (uint64_t)(q + 0.5f);
+    return float_to_u64(q + 0.5f); /* q + 0.5 in (1, 1.8e19]: in range */
 }
 static void emit_pulses(mc_meter_t *m, uint64_t e)
 {
@@ -470,9 +510,9 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
         return;
     }
     const float n = (float)m->w_n;
-    const float fe = (float)e;
+    const float fe = u64_to_float(e);
     /* Assume constant power over the window: energy e over n samples. */
-    float period = (float)m->pulse_quanta / fe * n;
+    float period = u64_to_float(m->pulse_quanta) / fe * n;
     float width = (float)m->cfg.pulse_width_ms * (float)m->cfg.sample_rate_hz / 1000.0f;
     /* At most half the period at this window's power, less 1/64 so that the
      * next window's power noise cannot make a pulse overlap the next one. */
@@ -485,8 +525,8 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
         m->pulse_acc -= m->pulse_quanta;
         mc_pulse_t p;
         memset(&p, 0, sizeof(p)); /* no stray padding bytes reach the callback */
-        float at = (float)needed / fe * n; /* samples after the window start */
-        p.start_q16 = (m->w_start_sample << 16) + (uint64_t)(at * 65536.0f);
+        float at = u64_to_float(needed) / fe * n; /* samples after the window start */
+        p.start_q16 = (m->w_start_sample << 16) + float_to_u64(at * 65536.0f); /* at in [0, 2^17] */
         p.width_q16 = (uint32_t)(width * 65536.0f);
         if (m->cfg.on_pulse != NULL) {
             m->cfg.on_pulse(m->cfg.context, &p);
