@@ -13,43 +13,66 @@
 #include "mc_core_internal.h"
 
 /*
- * Q15 sine over one cycle in 256 steps: round(32767 * sin(2*pi*k/256)).
- * The DFT reference reads it at index = phase >> 24 (cosine at +64).
+ * The DFT reference over one cycle in 256 steps, Q15: sin_k = round(32767 * sin(2*pi*k/256))
+ * and cos_k = sin_{(k+64) mod 256}, packed as (cos_k << 16) | (sin_k & 0xFFFF) so that one load
+ * gives both (index = phase >> 24; ref_sin(), ref_cos() unpack them exactly).
  */
-static const int16_t mc_sine_q15[256] = {
-         0,    804,   1608,   2410,   3212,   4011,   4808,   5602,
-      6393,   7179,   7962,   8739,   9512,  10278,  11039,  11793,
-     12539,  13279,  14010,  14732,  15446,  16151,  16846,  17530,
-     18204,  18868,  19519,  20159,  20787,  21403,  22005,  22594,
-     23170,  23731,  24279,  24811,  25329,  25832,  26319,  26790,
-     27245,  27683,  28105,  28510,  28898,  29268,  29621,  29956,
-     30273,  30571,  30852,  31113,  31356,  31580,  31785,  31971,
-     32137,  32285,  32412,  32521,  32609,  32678,  32728,  32757,
-     32767,  32757,  32728,  32678,  32609,  32521,  32412,  32285,
-     32137,  31971,  31785,  31580,  31356,  31113,  30852,  30571,
-     30273,  29956,  29621,  29268,  28898,  28510,  28105,  27683,
-     27245,  26790,  26319,  25832,  25329,  24811,  24279,  23731,
-     23170,  22594,  22005,  21403,  20787,  20159,  19519,  18868,
-     18204,  17530,  16846,  16151,  15446,  14732,  14010,  13279,
-     12539,  11793,  11039,  10278,   9512,   8739,   7962,   7179,
-      6393,   5602,   4808,   4011,   3212,   2410,   1608,    804,
-         0,   -804,  -1608,  -2410,  -3212,  -4011,  -4808,  -5602,
-     -6393,  -7179,  -7962,  -8739,  -9512, -10278, -11039, -11793,
-    -12539, -13279, -14010, -14732, -15446, -16151, -16846, -17530,
-    -18204, -18868, -19519, -20159, -20787, -21403, -22005, -22594,
-    -23170, -23731, -24279, -24811, -25329, -25832, -26319, -26790,
-    -27245, -27683, -28105, -28510, -28898, -29268, -29621, -29956,
-    -30273, -30571, -30852, -31113, -31356, -31580, -31785, -31971,
-    -32137, -32285, -32412, -32521, -32609, -32678, -32728, -32757,
-    -32767, -32757, -32728, -32678, -32609, -32521, -32412, -32285,
-    -32137, -31971, -31785, -31580, -31356, -31113, -30852, -30571,
-    -30273, -29956, -29621, -29268, -28898, -28510, -28105, -27683,
-    -27245, -26790, -26319, -25832, -25329, -24811, -24279, -23731,
-    -23170, -22594, -22005, -21403, -20787, -20159, -19519, -18868,
-    -18204, -17530, -16846, -16151, -15446, -14732, -14010, -13279,
-    -12539, -11793, -11039, -10278,  -9512,  -8739,  -7962,  -7179,
-     -6393,  -5602,  -4808,  -4011,  -3212,  -2410,  -1608,   -804,
+static const uint32_t mc_sincos_q15[256] = {
+    0x7FFF0000u, 0x7FF50324u, 0x7FD80648u, 0x7FA6096Au, 0x7F610C8Cu, 0x7F090FABu,
+    0x7E9C12C8u, 0x7E1D15E2u, 0x7D8918F9u, 0x7CE31C0Bu, 0x7C291F1Au, 0x7B5C2223u,
+    0x7A7C2528u, 0x79892826u, 0x78842B1Fu, 0x776B2E11u, 0x764130FBu, 0x750433DFu,
+    0x73B536BAu, 0x7254398Cu, 0x70E23C56u, 0x6F5E3F17u, 0x6DC941CEu, 0x6C23447Au,
+    0x6A6D471Cu, 0x68A649B4u, 0x66CF4C3Fu, 0x64E84EBFu, 0x62F15133u, 0x60EB539Bu,
+    0x5ED755F5u, 0x5CB35842u, 0x5A825A82u, 0x58425CB3u, 0x55F55ED7u, 0x539B60EBu,
+    0x513362F1u, 0x4EBF64E8u, 0x4C3F66CFu, 0x49B468A6u, 0x471C6A6Du, 0x447A6C23u,
+    0x41CE6DC9u, 0x3F176F5Eu, 0x3C5670E2u, 0x398C7254u, 0x36BA73B5u, 0x33DF7504u,
+    0x30FB7641u, 0x2E11776Bu, 0x2B1F7884u, 0x28267989u, 0x25287A7Cu, 0x22237B5Cu,
+    0x1F1A7C29u, 0x1C0B7CE3u, 0x18F97D89u, 0x15E27E1Du, 0x12C87E9Cu, 0x0FAB7F09u,
+    0x0C8C7F61u, 0x096A7FA6u, 0x06487FD8u, 0x03247FF5u, 0x00007FFFu, 0xFCDC7FF5u,
+    0xF9B87FD8u, 0xF6967FA6u, 0xF3747F61u, 0xF0557F09u, 0xED387E9Cu, 0xEA1E7E1Du,
+    0xE7077D89u, 0xE3F57CE3u, 0xE0E67C29u, 0xDDDD7B5Cu, 0xDAD87A7Cu, 0xD7DA7989u,
+    0xD4E17884u, 0xD1EF776Bu, 0xCF057641u, 0xCC217504u, 0xC94673B5u, 0xC6747254u,
+    0xC3AA70E2u, 0xC0E96F5Eu, 0xBE326DC9u, 0xBB866C23u, 0xB8E46A6Du, 0xB64C68A6u,
+    0xB3C166CFu, 0xB14164E8u, 0xAECD62F1u, 0xAC6560EBu, 0xAA0B5ED7u, 0xA7BE5CB3u,
+    0xA57E5A82u, 0xA34D5842u, 0xA12955F5u, 0x9F15539Bu, 0x9D0F5133u, 0x9B184EBFu,
+    0x99314C3Fu, 0x975A49B4u, 0x9593471Cu, 0x93DD447Au, 0x923741CEu, 0x90A23F17u,
+    0x8F1E3C56u, 0x8DAC398Cu, 0x8C4B36BAu, 0x8AFC33DFu, 0x89BF30FBu, 0x88952E11u,
+    0x877C2B1Fu, 0x86772826u, 0x85842528u, 0x84A42223u, 0x83D71F1Au, 0x831D1C0Bu,
+    0x827718F9u, 0x81E315E2u, 0x816412C8u, 0x80F70FABu, 0x809F0C8Cu, 0x805A096Au,
+    0x80280648u, 0x800B0324u, 0x80010000u, 0x800BFCDCu, 0x8028F9B8u, 0x805AF696u,
+    0x809FF374u, 0x80F7F055u, 0x8164ED38u, 0x81E3EA1Eu, 0x8277E707u, 0x831DE3F5u,
+    0x83D7E0E6u, 0x84A4DDDDu, 0x8584DAD8u, 0x8677D7DAu, 0x877CD4E1u, 0x8895D1EFu,
+    0x89BFCF05u, 0x8AFCCC21u, 0x8C4BC946u, 0x8DACC674u, 0x8F1EC3AAu, 0x90A2C0E9u,
+    0x9237BE32u, 0x93DDBB86u, 0x9593B8E4u, 0x975AB64Cu, 0x9931B3C1u, 0x9B18B141u,
+    0x9D0FAECDu, 0x9F15AC65u, 0xA129AA0Bu, 0xA34DA7BEu, 0xA57EA57Eu, 0xA7BEA34Du,
+    0xAA0BA129u, 0xAC659F15u, 0xAECD9D0Fu, 0xB1419B18u, 0xB3C19931u, 0xB64C975Au,
+    0xB8E49593u, 0xBB8693DDu, 0xBE329237u, 0xC0E990A2u, 0xC3AA8F1Eu, 0xC6748DACu,
+    0xC9468C4Bu, 0xCC218AFCu, 0xCF0589BFu, 0xD1EF8895u, 0xD4E1877Cu, 0xD7DA8677u,
+    0xDAD88584u, 0xDDDD84A4u, 0xE0E683D7u, 0xE3F5831Du, 0xE7078277u, 0xEA1E81E3u,
+    0xED388164u, 0xF05580F7u, 0xF374809Fu, 0xF696805Au, 0xF9B88028u, 0xFCDC800Bu,
+    0x00008001u, 0x0324800Bu, 0x06488028u, 0x096A805Au, 0x0C8C809Fu, 0x0FAB80F7u,
+    0x12C88164u, 0x15E281E3u, 0x18F98277u, 0x1C0B831Du, 0x1F1A83D7u, 0x222384A4u,
+    0x25288584u, 0x28268677u, 0x2B1F877Cu, 0x2E118895u, 0x30FB89BFu, 0x33DF8AFCu,
+    0x36BA8C4Bu, 0x398C8DACu, 0x3C568F1Eu, 0x3F1790A2u, 0x41CE9237u, 0x447A93DDu,
+    0x471C9593u, 0x49B4975Au, 0x4C3F9931u, 0x4EBF9B18u, 0x51339D0Fu, 0x539B9F15u,
+    0x55F5A129u, 0x5842A34Du, 0x5A82A57Eu, 0x5CB3A7BEu, 0x5ED7AA0Bu, 0x60EBAC65u,
+    0x62F1AECDu, 0x64E8B141u, 0x66CFB3C1u, 0x68A6B64Cu, 0x6A6DB8E4u, 0x6C23BB86u,
+    0x6DC9BE32u, 0x6F5EC0E9u, 0x70E2C3AAu, 0x7254C674u, 0x73B5C946u, 0x7504CC21u,
+    0x7641CF05u, 0x776BD1EFu, 0x7884D4E1u, 0x7989D7DAu, 0x7A7CDAD8u, 0x7B5CDDDDu,
+    0x7C29E0E6u, 0x7CE3E3F5u, 0x7D89E707u, 0x7E1DEA1Eu, 0x7E9CED38u, 0x7F09F055u,
+    0x7F61F374u, 0x7FA6F696u, 0x7FD8F9B8u, 0x7FF5FCDCu,
 };
+
+/* The sine and cosine halves of a packed reference word. */
+static inline int32_t ref_sin(uint32_t w)
+{
+    return (int16_t)(uint16_t)(w & 0xFFFFu);
+}
+
+static inline int32_t ref_cos(uint32_t w)
+{
+    return (int16_t)(uint16_t)(w >> 16);
+}
 
 /*
  * Accumulation. The loops work on the raw codes; the integer offsets dc are removed once
@@ -243,8 +266,8 @@ static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, s
         for (size_t o = 0; o < stop; o += stride) {
             const int32_t u = xu[o], x = xi[o];
             const uint32_t idx = phase >> 24;
-            const int32_t sn = mc_sine_q15[idx];
-            const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+            const uint32_t w = mc_sincos_q15[idx];
+            const int32_t sn = ref_sin(w), cs = ref_cos(w);
             phase += dphase;
             su += u;
             suu += (int64_t)u * u;
@@ -268,8 +291,8 @@ static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, s
         for (size_t o = 0; o < stop; o += stride) {
             const int32_t u = xu[o], x = xi[o];
             const uint32_t idx = phase >> 24;
-            const int32_t sn = mc_sine_q15[idx];
-            const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+            const uint32_t w = mc_sincos_q15[idx];
+            const int32_t sn = ref_sin(w), cs = ref_cos(w);
             phase += dphase;
             si += x;
             sii += (int64_t)x * x;
@@ -295,8 +318,9 @@ static void channel_fused(const int32_t *x, size_t stride, size_t n, uint32_t ph
         phase += dphase;
         s1 += v;
         s2 += (int64_t)v * v;
-        sxc += (int64_t)v * mc_sine_q15[(idx + 64u) & 255u];
-        sxs += (int64_t)v * mc_sine_q15[idx];
+        const uint32_t w = mc_sincos_q15[idx];
+        sxc += (int64_t)v * ref_cos(w);
+        sxs += (int64_t)v * ref_sin(w);
     }
     out[0] = s1;
     out[1] = s2;
@@ -370,8 +394,8 @@ MC_NOINLINE static void chunk_reference(int32_t *ref, size_t len, uint32_t *phas
     const int32_t *const ref_end = ref + 2u * len;
     do {
         const uint32_t idx = phase >> 24;
-        const int32_t sn = mc_sine_q15[idx];
-        const int32_t cs = mc_sine_q15[(idx + 64u) & 255u];
+        const uint32_t w = mc_sincos_q15[idx];
+        const int32_t sn = ref_sin(w), cs = ref_cos(w);
         ref[0] = cs;
         ref[1] = sn;
         ref += 2;
