@@ -620,13 +620,18 @@ typedef struct scan_state {
     int armed;
 } scan_state_t;
 
-/* The larger of a peak and the excursions of the extremes lo, hi about dc (no overflow
- * for the empty-range sentinels: a side with no sample beyond dc adds nothing). */
+/* The larger of a peak (>= 0) and the excursions of the extremes lo, hi about dc. The
+ * differences are taken in int64, where the empty-range sentinels (lo = INT32_MAX,
+ * hi = INT32_MIN) give negative excursions that never win; codes and dc lie in
+ * [-2^23, 2^23], so a winning excursion fits an int32. (The int32 form with the
+ * differences under conditions, "hi > dc ? hi - dc : 0", is well defined C, but clang 14
+ * at -O1 and above turns it into an unconditional subtraction that overflows on the
+ * sentinels: the peak came out near 2^31 and the scan accepted crossings it must not.) */
 static int32_t peak_with(int32_t peak, int32_t lo, int32_t hi, int32_t dc)
 {
-    const int32_t up = hi > dc ? hi - dc : 0, down = lo < dc ? dc - lo : 0;
-    const int32_t ex = up > down ? up : down;
-    return ex > peak ? ex : peak;
+    const int64_t up = (int64_t)hi - dc, down = (int64_t)dc - lo;
+    const int64_t ex = up > down ? up : down;
+    return ex > peak ? (int32_t)ex : peak;
 }
 
 /*
