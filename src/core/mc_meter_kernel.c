@@ -620,18 +620,20 @@ typedef struct scan_state {
     int armed;
 } scan_state_t;
 
-/* The larger of a peak (>= 0) and the excursions of the extremes lo, hi about dc. The
- * differences are taken in int64, where the empty-range sentinels (lo = INT32_MAX,
- * hi = INT32_MIN) give negative excursions that never win; codes and dc lie in
- * [-2^23, 2^23], so a winning excursion fits an int32. (The int32 form with the
- * differences under conditions, "hi > dc ? hi - dc : 0", is well defined C, but clang 14
- * at -O1 and above turns it into an unconditional subtraction that overflows on the
- * sentinels: the peak came out near 2^31 and the scan accepted crossings it must not.) */
+/* The larger of a peak and the excursions of the extremes lo, hi about dc (the empty-range
+ * sentinels lo = INT32_MAX, hi = INT32_MIN add nothing: a side with no sample beyond dc
+ * gives 0). The differences are taken in uint32_t, where nothing can overflow: taken only
+ * when positive and at most 2^24 (codes and dc lie in [-2^23, 2^23]), they are exact. The
+ * plain int32 form, "hi > dc ? hi - dc : 0", is well defined C too, but clang 14 at -O1 and
+ * above compiled it into an unconditional subtraction that overflowed on the sentinels, so
+ * the cycle's peak came out wrong (tests/CMakeLists.txt, kernel_equivalence, builds the
+ * core with the other compiler at -O2 to catch the like). */
 static int32_t peak_with(int32_t peak, int32_t lo, int32_t hi, int32_t dc)
 {
-    const int64_t up = (int64_t)hi - dc, down = (int64_t)dc - lo;
-    const int64_t ex = up > down ? up : down;
-    return ex > peak ? (int32_t)ex : peak;
+    const uint32_t up = hi > dc ? (uint32_t)hi - (uint32_t)dc : 0u;
+    const uint32_t down = lo < dc ? (uint32_t)dc - (uint32_t)lo : 0u;
+    const int32_t ex = (int32_t)(up > down ? up : down);
+    return ex > peak ? ex : peak;
 }
 
 /*
