@@ -62,6 +62,7 @@ enum mc_modbus_fc {
     MC_MB_FC_READ_COILS = 0x01,            /**< Relay state (coil 0001H). */
     MC_MB_FC_READ_DISCRETE_INPUTS = 0x02,  /**< DI state (input 0001H). */
     MC_MB_FC_READ_HOLDING = 0x03,          /**< Holding registers. */
+    MC_MB_FC_READ_INPUT = 0x04,            /**< Input registers (maps that have them: ::mc_regmap_t). */
     MC_MB_FC_WRITE_SINGLE_COIL = 0x05,     /**< Relay: 0xFF00 close, 0x0000 open. */
     MC_MB_FC_WRITE_SINGLE_REGISTER = 0x06, /**< One register. */
     MC_MB_FC_WRITE_MULTIPLE = 0x10         /**< Several registers, all or nothing. */
@@ -71,7 +72,8 @@ enum mc_modbus_fc {
 #define MC_MB_RELAY_COIL 0x0001u
 
 /**
- * @brief Serve one request PDU.
+ * @brief Serve one request PDU with the KPM31 map: mc_modbus_handle_pdu_map() with
+ *        mc_regmap_builtin("kpm31").
  *
  * @param md        the data model.
  * @param session   the client's session (its level, its interface's guard); NULL: public, reads only.
@@ -97,6 +99,29 @@ int mc_modbus_handle_pdu(mc_model_t *md, mc_session_t *session, const uint8_t *r
 uint16_t mc_modbus_crc16(const uint8_t *data, size_t len);
 
 /**
+ * @brief Serve one request PDU with a register map (a product's own, or a built-in one:
+ *        mc_regmap_builtin()).
+ *
+ * As mc_modbus_handle_pdu(), with the map's tables: FC 03 reads its holding registers, FC 04
+ * its input registers, FC 06/10 write its holding registers, FC 01/02/05 serve the relay and
+ * the DI if the map has ::MC_REGMAP_BITS. A function code the map has no table for: exception
+ * 01. A read that touches no defined register, or a write to one not defined writable:
+ * exception 02; a read that touches one returns zeros for the rest. Writes go through the
+ * same access levels, session, budgets and all-or-nothing write as every other map: a map
+ * decides where a quantity sits, never who may change it.
+ * @param map  the register map (must pass mc_regmap_check()).
+ * @param md   the data model.
+ * @param session   the client's session, or NULL (public, reads only).
+ * @param req  request PDU, @p req_len bytes (1..253).
+ * @param req_len   its length.
+ * @param resp response buffer, at least ::MC_MODBUS_PDU_MAX bytes (may be @p req).
+ * @param broadcast 1 if broadcast: writes executed, nothing answered.
+ * @return the response length, 0 for no response, ::MC_ERR_INVAL for NULL pointers or a bad length.
+ */
+int mc_modbus_handle_pdu_map(const mc_regmap_t *map, mc_model_t *md, mc_session_t *session, const uint8_t *req,
+                             size_t req_len, uint8_t *resp, int broadcast);
+
+/**
  * Port of the RTU framer: how to send a response. Called from mc_rtu_poll().
  * `send` transmits the ADU (blocking, or queued by the port; the buffer is
  * reused after the call returns) and returns 0 or a negative mc_err. The port
@@ -120,9 +145,20 @@ typedef struct mc_rtu_stats {
     uint32_t foreign;      /**< Frames for other addresses. */
 } mc_rtu_stats_t;
 
+/** Unit ids besides the meter's address that one RTU line may answer, each with its own map. */
+#define MC_RTU_MAX_UNITS 3u
+
+/** A further unit id of an RTU line and its map (mc_rtu_add_unit()). */
+typedef struct mc_rtu_unit {
+    uint8_t id;                 /**< Unit id 1..247, 0 = slot unused. */
+    const mc_regmap_t *map;     /**< Its map. */
+} mc_rtu_unit_t;
+
 /** RTU framer instance. Caller-allocated; all fields private. */
 typedef struct mc_rtu {
     mc_model_t *model;          /**< Model served (address, baud and parity come from its params). */
+    const mc_regmap_t *map;     /**< Map served at the meter's address and to broadcasts (KPM31 by default). */
+    mc_rtu_unit_t units[MC_RTU_MAX_UNITS]; /**< Further unit ids and their maps. */
     mc_rtu_port_t port;         /**< Port. */
     uint8_t buf[MC_RTU_ADU_MAX]; /**< Frame being received; reused for the response. */
     uint16_t len;               /**< Bytes in buf. */
@@ -146,6 +182,28 @@ typedef struct mc_rtu {
  * @return ::MC_OK or ::MC_ERR_INVAL.
  */
 int mc_rtu_init(mc_rtu_t *r, mc_model_t *model, const mc_rtu_port_t *port);
+
+/**
+ * @brief The map served at the meter's address (and to broadcasts). mc_rtu_init() starts
+ *        with the KPM31 map.
+ * @param r    the framer.
+ * @param map  the map (kept by pointer: must outlive the framer; must pass mc_regmap_check()).
+ * @return ::MC_OK, or ::MC_ERR_INVAL for NULL or a map that fails mc_regmap_check().
+ */
+int mc_rtu_set_map(mc_rtu_t *r, const mc_regmap_t *map);
+
+/**
+ * @brief Answer a further unit id on the same line with another map (one meter seen as, say,
+ *        a KPM31 at its address and an SDM120 at unit 2). The line's session and guard are
+ *        shared: a login at one unit id holds for all. If the meter's address is later set to
+ *        this id, the meter's address wins.
+ * @param r     the framer.
+ * @param unit  1..247, not the meter's address.
+ * @param map   the map (kept by pointer), or NULL to stop answering @p unit.
+ * @return ::MC_OK, ::MC_ERR_INVAL for a bad id or map, ::MC_ERR_NOSPACE when
+ *         ::MC_RTU_MAX_UNITS ids are taken.
+ */
+int mc_rtu_add_unit(mc_rtu_t *r, uint8_t unit, const mc_regmap_t *map);
 
 /**
  * @brief A byte arrived (call from the receive interrupt or right after it).

@@ -188,10 +188,23 @@ typedef enum mc_qty {
     MC_QTY_COUNT                /**< Number of quantities. */
 } mc_qty;
 
-/** Value formats on the bus. */
+/**
+ * Value formats on the bus. A quantity is read as a float or a word (::mc_value_t) and
+ * converted to the entry's format; the entry's scale s (a power of ten) applies to the
+ * numeric formats: the register carries value × 10^-s (SunSpec's scale factor: value =
+ * register × 10^s). Integer formats round to nearest and clamp to their range (a reading
+ * outside it shows as the limit, never as a wrapped value); a word quantity read as a float
+ * is its value exactly.
+ */
 typedef enum mc_fmt {
-    MC_FMT_U16 = 0, /**< One register, unsigned. */
-    MC_FMT_F32      /**< Two registers, IEEE-754 single, word order as configured. */
+    MC_FMT_U16 = 0, /**< One register, unsigned 0..65535. */
+    MC_FMT_F32,     /**< Two registers, IEEE-754 single, word order as the map says (::mc_regmap_t). */
+    MC_FMT_I16,     /**< One register, two's complement -32767..32767 (-32768 is SunSpec's "not implemented"). */
+    MC_FMT_U32,     /**< Two registers, unsigned 0..2^32-1, high word first (SunSpec uint32, acc32). */
+    MC_FMT_CONST,   /**< Every register of the block reads the entry's konst; never writable (SunSpec's
+                         markers, model ids, lengths, scale factors). */
+    MC_FMT_STR      /**< One register per item, two ASCII characters each, high byte first, NUL padded:
+                         characters 2k and 2k+1 of the map's strings[arg] (::mc_regmap_t); never writable. */
 } mc_fmt;
 
 /** Units (for the documentation). */
@@ -210,26 +223,112 @@ enum mc_access {
 };
 
 /**
- * One block of the register map: @p count items of @p format from @p addr on,
- * item k holding quantity @p qty with argument arg + k * arg_step.
+ * One block of a register map: @p count items of @p format from @p addr on, item k
+ * holding quantity @p qty with argument arg + k * arg_step (an item is two registers for
+ * ::MC_FMT_F32 and ::MC_FMT_U32, one otherwise). 12 bytes; a product's map is a const
+ * array of these (in flash). Use the MC_REG_* initialiser macros below or designated
+ * initialisers; fields left out are 0.
  */
 typedef struct mc_reg_entry {
     uint16_t addr;     /**< First register address. */
-    uint8_t count;     /**< Items in the block. */
+    uint16_t konst;    /**< ::MC_FMT_CONST: the value every register of the block reads; 0 otherwise. */
+    uint8_t count;     /**< Items in the block, 1..255. */
     uint8_t format;    /**< ::mc_fmt. */
-    uint8_t qty;       /**< ::mc_qty. */
-    uint8_t arg;       /**< Argument of the first item. */
+    uint8_t qty;       /**< ::mc_qty (::MC_QTY_NONE for ::MC_FMT_CONST and ::MC_FMT_STR). */
+    uint8_t arg;       /**< Argument of the first item (::MC_FMT_STR: index into the map's strings). */
     uint8_t arg_step;  /**< Argument step per item. */
-    uint8_t unit : 4;  /**< ::mc_unit. */
-    uint8_t access : 4; /**< ::mc_access bits. */
+    uint8_t unit : 4;  /**< ::mc_unit (documentation). */
+    uint8_t access : 4; /**< ::mc_access bits; who may write is the quantity's level (mc_qty_level()). */
+    int8_t scale;      /**< Power of ten: the register carries value × 10^-scale (numeric formats). */
+    uint8_t reserved;  /**< 0. */
 } mc_reg_entry_t;
 
+/** An entry of float32 items: addr, count, quantity, first argument, argument step, unit, access. */
+#define MC_REG_F32(addr, n, qty, arg, step, unit, acc) \
+    { (addr), 0u, (n), MC_FMT_F32, (qty), (arg), (step), (unit), (acc), 0, 0u }
+/** An entry of unsigned 16-bit items. */
+#define MC_REG_U16(addr, n, qty, arg, step, acc) \
+    { (addr), 0u, (n), MC_FMT_U16, (qty), (arg), (step), MC_UNIT_NONE, (acc), 0, 0u }
+/** An entry of scaled integer items (format ::MC_FMT_I16, ::MC_FMT_U16 or ::MC_FMT_U32), read-only. */
+#define MC_REG_INT(addr, n, fmt, qty, arg, step, unit, scale) \
+    { (addr), 0u, (n), (fmt), (qty), (arg), (step), (unit), MC_ACC_R, (scale), 0u }
+/** @p n registers that each read the constant @p value. */
+#define MC_REG_CONST(addr, n, value) \
+    { (addr), (uint16_t)(value), (n), MC_FMT_CONST, MC_QTY_NONE, 0u, 0u, MC_UNIT_NONE, MC_ACC_R, 0, 0u }
+/** @p n registers of the map's constant string @p index (2 characters a register). */
+#define MC_REG_STR(addr, n, index) \
+    { (addr), 0u, (n), MC_FMT_STR, MC_QTY_NONE, (index), 0u, MC_UNIT_NONE, MC_ACC_R, 0, 0u }
+
+/** Word order of a map's two-register values (::MC_FMT_F32; ::MC_FMT_U32 is always high word first). */
+typedef enum mc_regmap_words {
+    MC_REGMAP_WORDS_PARAM = 0, /**< As the meter's parameter ::MC_QTY_WORD_ORDER says (the KPM31 map). */
+    MC_REGMAP_WORDS_ABCD,      /**< Always high word first (Eastron SDM, SunSpec). */
+    MC_REGMAP_WORDS_CDAB       /**< Always low word first. */
+} mc_regmap_words;
+
+/** What a map serves besides registers (::mc_regmap_t flags). */
+enum mc_regmap_flag {
+    MC_REGMAP_BITS = 1u /**< The relay coil (FC 01/05) and the DI (FC 02) at ::MC_MB_RELAY_COIL, where the
+                             product has them (KPM31B/BK). */
+};
+
 /**
- * @brief The register map: entries sorted by address, none overlapping.
+ * A Modbus register map: a product's data, passed to the protocol handler
+ * (mc_modbus_handle_pdu_map(), mc_rtu_set_map()). The data model, the write path, the access
+ * levels and the all-or-nothing semantics are the library's; the map only says where each
+ * quantity sits and how it is encoded. Holding registers answer FC 03 (read), 06 and 10
+ * (write); input registers answer FC 04. Each table is sorted by address with no two
+ * entries overlapping (mc_regmap_check()). A block read that touches at least one defined
+ * register returns zeros for the undefined ones in it; one that touches none gets exception
+ * 02, and so does any write to a register not defined writable. A function code the map
+ * has no table for gets exception 01.
+ */
+typedef struct mc_regmap {
+    const char *name;              /**< Short name: metersim's --map, the generated documentation. */
+    const char *title;             /**< One line saying what the map is compatible with. */
+    const mc_reg_entry_t *holding; /**< Holding registers (FC 03/06/10), sorted; NULL if none. */
+    size_t n_holding;              /**< Entries in @p holding. */
+    const mc_reg_entry_t *input;   /**< Input registers (FC 04), sorted; NULL if none (may be @p holding:
+                                        then FC 04 reads the same registers). */
+    size_t n_input;                /**< Entries in @p input. */
+    const char *const *strings;    /**< Constant strings of ::MC_FMT_STR entries, or NULL. */
+    size_t n_strings;              /**< Entries in @p strings. */
+    uint8_t words;                 /**< ::mc_regmap_words. */
+    uint8_t flags;                 /**< ::mc_regmap_flag bits. */
+} mc_regmap_t;
+
+/**
+ * @brief The KPM31 register map's holding table (the native map, ::MC_REGMAP_VERSION):
+ *        entries sorted by address, none overlapping.
  * @param count  receives the number of entries.
  * @return the table (in flash).
  */
 const mc_reg_entry_t *mc_regmap_table(size_t *count);
+
+/**
+ * @brief The built-in map called @p name: "kpm31" (the native map), "sdm120" (Eastron
+ *        SDM120-compatible), "sdm630" (Eastron SDM630-compatible), "sunspec" (SunSpec
+ *        common model, meter model, end model). See docs/REGISTERS.md.
+ * @param name  the map's name (case-sensitive); NULL gives the KPM31 map.
+ * @return the map (in flash), or NULL for an unknown name.
+ */
+const mc_regmap_t *mc_regmap_builtin(const char *name);
+
+/**
+ * @brief The built-in maps, in a fixed order (the KPM31 map first).
+ * @param index  0 .. count - 1.
+ * @return the map, or NULL past the last.
+ */
+const mc_regmap_t *mc_regmap_builtin_at(size_t index);
+
+/**
+ * @brief Check a map's tables: each sorted by address, no overlap, no block past
+ *        FFFFH, counts 1..255, known formats, strings in range, constants and strings
+ *        read-only, writable entries only of ::MC_FMT_U16 or ::MC_FMT_F32.
+ * @param map  the map.
+ * @return ::MC_OK, or ::MC_ERR_INVAL naming nothing more (a product's test calls it).
+ */
+int mc_regmap_check(const mc_regmap_t *map);
 
 /**
  * @brief Address of a per-element register: ::MC_REG_ELEMENT_BASE, plus

@@ -7,9 +7,11 @@
 
 #include <string.h>
 
+#include "mc_regmap_internal.h"
+
 /* Entry helpers: address, items, format, quantity, first argument, step, unit, access. */
-#define F32(a, n, q, arg, step, unit, acc) {a, n, MC_FMT_F32, q, arg, step, unit, acc}
-#define U16(a, n, q, arg, step, acc) {a, n, MC_FMT_U16, q, arg, step, MC_UNIT_NONE, acc}
+#define F32(a, n, q, arg, step, unit, acc) MC_REG_F32(a, n, q, arg, step, unit, acc)
+#define U16(a, n, q, arg, step, acc) MC_REG_U16(a, n, q, arg, step, acc)
 /* Month blocks: this month then settlement months -1..-12 of one rate. */
 #define MONTHS(a, q, rate, unit) F32(a, 13, q, (rate) * 16, 1, unit, MC_ACC_R)
 /* Per-element blocks: elements 0..MC_MAX_CIRCUITS-1 of one quantity, at mc_reg_element_addr(q, 0). */
@@ -148,6 +150,17 @@ const mc_reg_entry_t *mc_regmap_table(size_t *count)
     }
     return regmap;
 }
+
+/* The native map: holding registers only, floats in the configured word order, the relay
+ * coil and the DI where the product has them. */
+const mc_regmap_t mc_regmap_kpm31 = {
+    .name = "kpm31",
+    .title = "KPM31 native map (KPM31 manual, section 6) with the metercore extension",
+    .holding = regmap,
+    .n_holding = sizeof(regmap) / sizeof(regmap[0]),
+    .words = MC_REGMAP_WORDS_PARAM,
+    .flags = MC_REGMAP_BITS,
+};
 
 void mc_params_default(mc_params_t *p)
 {

@@ -71,7 +71,7 @@ int mc_rtu_init(mc_rtu_t *r, mc_model_t *model, const mc_rtu_port_t *port)
     if (baud == 0u || model->params.parity > 2u) {
         return MC_ERR_INVAL;
     }
-    *r = (mc_rtu_t){ .model = model, .port = *port };
+    *r = (mc_rtu_t){ .model = model, .port = *port, .map = mc_regmap_builtin(NULL) };
     mc_auth_guard_init(&r->guard, MC_IFACE_RTU);
     mc_session_init(&r->session, &r->guard);
     rtu_set_line(r, baud, model->params.parity);
@@ -128,13 +128,22 @@ static int rtu_serve(mc_rtu_t *r, size_t len, unsigned bad)
     }
     uint8_t addr = r->buf[0];
     int broadcast = addr == 0u;
+    const mc_regmap_t *map = r->map;
     if (!broadcast && addr != r->model->params.address) {
-        r->stats.foreign++;
-        return 2;
+        map = NULL;
+        for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
+            if (r->units[k].id != 0u && r->units[k].id == addr) {
+                map = r->units[k].map;
+            }
+        }
+        if (map == NULL) {
+            r->stats.foreign++;
+            return 2;
+        }
     }
     r->stats.frames++;
     /* The response PDU is built over the request, after buf[0]: 255 bytes available. */
-    int n = mc_modbus_handle_pdu(r->model, &r->session, r->buf + 1, len - 3u, r->buf + 1, broadcast);
+    int n = mc_modbus_handle_pdu_map(map, r->model, &r->session, r->buf + 1, len - 3u, r->buf + 1, broadcast);
     if (n < 0) {
         return n;
     }
@@ -191,4 +200,43 @@ int mc_rtu_poll(mc_rtu_t *r, uint32_t now_us)
         }
     }
     return ret;
+}
+
+int mc_rtu_set_map(mc_rtu_t *r, const mc_regmap_t *map)
+{
+    if (r == NULL || map == NULL || mc_regmap_check(map) != MC_OK) {
+        return MC_ERR_INVAL;
+    }
+    r->map = map;
+    return MC_OK;
+}
+
+int mc_rtu_add_unit(mc_rtu_t *r, uint8_t unit, const mc_regmap_t *map)
+{
+    if (r == NULL || r->model == NULL || unit < 1u || unit > 247u || unit == r->model->params.address ||
+        (map != NULL && mc_regmap_check(map) != MC_OK)) {
+        return MC_ERR_INVAL;
+    }
+    mc_rtu_unit_t *slot = NULL;
+    for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
+        if (r->units[k].id == unit) {
+            slot = &r->units[k]; /* replace (or, with NULL, remove) */
+            break;
+        }
+        if (slot == NULL && r->units[k].id == 0u) {
+            slot = &r->units[k];
+        }
+    }
+    if (map == NULL) {
+        if (slot != NULL && slot->id == unit) {
+            *slot = (mc_rtu_unit_t){ 0u, NULL };
+        }
+        return MC_OK;
+    }
+    if (slot == NULL) {
+        return MC_ERR_NOSPACE;
+    }
+    slot->id = unit;
+    slot->map = map;
+    return MC_OK;
 }
