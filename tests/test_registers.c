@@ -3131,6 +3131,386 @@ static void test_channel_calibration_audit(void **state)
     assert_int_equal(counter_regs(0), cal0 + 5u);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Register maps as data: the built-in maps besides the KPM31's             */
+
+/* A request to map `map` (FC 03/04 read): 0 and the registers, or the exception code. */
+static int rd_map(const mc_regmap_t *map, uint8_t fc, unsigned start, unsigned qty, uint16_t *regs)
+{
+    uint8_t req[5] = {fc};
+    put16(req + 1, start);
+    put16(req + 3, qty);
+    memset(g_resp, 0xEE, sizeof(g_resp));
+    const int len = mc_modbus_handle_pdu_map(map, &g.md, &g.sess, req, 5, g_resp, 0);
+    const int ex = exception_of(len, fc);
+    if (ex != 0) {
+        return ex;
+    }
+    assert_int_equal(len, 2 + 2 * (int)qty);
+    for (unsigned k = 0; k < qty; k++) {
+        regs[k] = get16(g_resp + 2 + 2 * k);
+    }
+    return 0;
+}
+
+/* One float of map `map` by FC 04 (fc 4) or 03, high word first (the SDM and SunSpec order). */
+static float rdf_map(const mc_regmap_t *map, uint8_t fc, unsigned addr)
+{
+    uint16_t r[2];
+    const int ex = rd_map(map, fc, addr, 2, r);
+    if (ex != 0) {
+        fail_msg("%s FC %02X %04XH: exception %d", map->name, fc, addr, ex);
+    }
+    return regs_float(r, 0);
+}
+
+/* FC 10 of one float, high word first, to map `map` with session `sess`: 0 or the exception. */
+static int wrf_map(const mc_regmap_t *map, mc_session_t *sess, unsigned addr, float f)
+{
+    uint8_t req[10] = {MC_MB_FC_WRITE_MULTIPLE};
+    put16(req + 1, addr);
+    put16(req + 3, 2);
+    req[5] = 4;
+    const uint32_t b = fbits(f);
+    put16(req + 6, b >> 16);
+    put16(req + 8, b & 0xFFFFu);
+    memset(g_resp, 0xEE, sizeof(g_resp));
+    const int len = mc_modbus_handle_pdu_map(map, &g.md, sess, req, sizeof(req), g_resp, 0);
+    return exception_of(len, MC_MB_FC_WRITE_MULTIPLE);
+}
+
+/* Quantity and argument read through the model, as a float. */
+static float model_f(mc_qty q, unsigned arg)
+{
+    mc_value_t v;
+    assert_int_equal(mc_model_read(&g.md, q, arg, &v), MC_OK);
+    return v.is_float ? v.f : (float)v.u;
+}
+
+static void test_regmap_builtins(void **state)
+{
+    (void)state;
+    const char *const names[] = {"kpm31", "sdm120", "sdm630", "sunspec"};
+    for (size_t k = 0; k < 4u; k++) {
+        const mc_regmap_t *m = mc_regmap_builtin(names[k]);
+        assert_non_null(m);
+        assert_ptr_equal(mc_regmap_builtin_at(k), m);
+        assert_string_equal(m->name, names[k]);
+        assert_int_equal(mc_regmap_check(m), MC_OK);
+    }
+    assert_null(mc_regmap_builtin_at(4));
+    assert_null(mc_regmap_builtin("SDM120"));
+    assert_null(mc_regmap_builtin(""));
+    assert_ptr_equal(mc_regmap_builtin(NULL), mc_regmap_builtin("kpm31"));
+    size_t n;
+    assert_ptr_equal(mc_regmap_builtin(NULL)->holding, mc_regmap_table(&n));
+    assert_int_equal(mc_regmap_builtin(NULL)->n_holding, n);
+
+    /* The check refuses what the handler could not serve as documented. */
+    static const char *const strs[] = {"ab"};
+    const mc_reg_entry_t sorted[] = {MC_REG_U16(0x10, 2, MC_QTY_ADDRESS, 0, 0, MC_ACC_R),
+                                     MC_REG_F32(0x12, 1, MC_QTY_P, 0, 0, MC_UNIT_W, MC_ACC_R)};
+    const mc_reg_entry_t overlap[] = {MC_REG_F32(0x10, 2, MC_QTY_P, 0, 0, MC_UNIT_W, MC_ACC_R),
+                                      MC_REG_U16(0x13, 1, MC_QTY_ADDRESS, 0, 0, MC_ACC_R)};
+    const mc_reg_entry_t unsorted[] = {MC_REG_U16(0x20, 1, MC_QTY_ADDRESS, 0, 0, MC_ACC_R),
+                                       MC_REG_U16(0x10, 1, MC_QTY_ADDRESS, 0, 0, MC_ACC_R)};
+    const mc_reg_entry_t past_end[] = {MC_REG_F32(0xFFFF, 1, MC_QTY_P, 0, 0, MC_UNIT_W, MC_ACC_R)};
+    const mc_reg_entry_t const_rw[] = {{0x10, 5u, 1, MC_FMT_CONST, MC_QTY_NONE, 0, 0, 0, MC_ACC_RW, 0, 0}};
+    const mc_reg_entry_t str_bad[] = {MC_REG_STR(0x10, 4, 1)};
+    const mc_reg_entry_t str_ok[] = {MC_REG_STR(0x10, 4, 0)};
+    const mc_reg_entry_t i16_rw[] = {{0x10, 0, 1, MC_FMT_I16, MC_QTY_ADDRESS, 0, 0, 0, MC_ACC_RW, 0, 0}};
+    const mc_reg_entry_t scaled_rw[] = {{0x10, 0, 1, MC_FMT_U16, MC_QTY_ADDRESS, 0, 0, 0, MC_ACC_RW, 1, 0}};
+    const mc_reg_entry_t nan_u16[] = {{0x10, 0, 1, MC_FMT_U16, MC_QTY_EL_P, 0, 1, 0, MC_ACC_R, 0,
+                                       MC_REGF_ELEMENT_NAN}};
+    const mc_reg_entry_t zero_count[] = {MC_REG_U16(0x10, 0, MC_QTY_ADDRESS, 0, 0, MC_ACC_R)};
+    const mc_reg_entry_t bad_qty[] = {MC_REG_U16(0x10, 1, MC_QTY_COUNT, 0, 0, MC_ACC_R)};
+    struct {
+        const mc_reg_entry_t *t;
+        size_t n;
+        int ok;
+    } cases[] = {
+        {sorted, 2, 1},   {overlap, 2, 0}, {unsorted, 2, 0}, {past_end, 1, 0}, {const_rw, 1, 0},
+        {str_bad, 1, 0},  {str_ok, 1, 1},  {i16_rw, 1, 0},   {scaled_rw, 1, 0}, {nan_u16, 1, 0},
+        {zero_count, 1, 0}, {bad_qty, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        mc_regmap_t m = {.name = "t", .input = cases[k].t, .n_input = cases[k].n, .strings = strs, .n_strings = 1};
+        if ((mc_regmap_check(&m) == MC_OK) != cases[k].ok) {
+            fail_msg("case %zu: check %s", k, cases[k].ok ? "refused a good table" : "passed a bad table");
+        }
+    }
+    mc_regmap_t empty = {.name = "t"};
+    assert_int_equal(mc_regmap_check(&empty), MC_ERR_INVAL);
+    assert_int_equal(mc_regmap_check(NULL), MC_ERR_INVAL);
+    uint8_t req[5] = {MC_MB_FC_READ_HOLDING, 0, 0, 0, 1};
+    assert_int_equal(mc_modbus_handle_pdu_map(NULL, &g.md, &g.sess, req, 5, g_resp, 0), MC_ERR_INVAL);
+}
+
+/* The SDM120 map on the single-phase meter: FC 04 at Eastron's addresses, high word first whatever the
+ * native map's word order, the same values as the native map, and the signal's analytic truth. */
+static void test_sdm120_map(void **state)
+{
+    (void)state;
+    const mc_regmap_t *m = mc_regmap_builtin("sdm120");
+    assert_int_equal(wr1(0x1001, 1), 0); /* the native map in CDAB: the SDM map stays ABCD */
+    const struct {
+        unsigned sdm, native;
+        double truth; /* analytic (NAN: compare with the native map only) */
+        double rel;
+    } pts[] = {
+        {0x0000, 0x0030, UN, REL_MEAS},
+        {0x0006, 0x0032, IN, REL_MEAS},
+        {0x000C, 0x0034, UN * IN * 0.5, REL_MEAS},
+        {0x0012, 0x0038, UN * IN, REL_MEAS},
+        {0x0018, 0x0036, UN * IN * 0.8660254037844386, 2e-3},
+        {0x001E, 0x003A, 0.5, REL_MEAS},
+        {0x0046, 0x003C, F0, 2e-4},
+        {0x0048, 0x0082, exp_lifetime_kwh(0, 0), REL_KWH}, /* import, lifetime, all rates */
+        {0x004A, 0x0084, exp_lifetime_kwh(0, 1), REL_KWH},
+        {0x004C, 0x0088, exp_lifetime_kwh(0, 2), REL_KWH},
+        {0x004E, 0x008A, exp_lifetime_kwh(0, 3), REL_KWH},
+        {0x0156, 0x0080, exp_lifetime_kwh(0, 0) + exp_lifetime_kwh(0, 1), REL_KWH},
+        {0x0158, 0x0086, exp_lifetime_kwh(0, 2) + exp_lifetime_kwh(0, 3), REL_KWH},
+    };
+    char what[64];
+    for (size_t k = 0; k < sizeof(pts) / sizeof(pts[0]); k++) {
+        const float got = rdf_map(m, MC_MB_FC_READ_INPUT, pts[k].sdm);
+        const float native = rdf(pts[k].native, 1);
+        snprintf(what, sizeof(what), "SDM120 3%04u (%04XH)", pts[k].sdm + 1u, pts[k].sdm);
+        if (fbits(got) != fbits(native)) {
+            fail_msg("%s: %.9g, the native map's %04XH %.9g", what, (double)got, pts[k].native, (double)native);
+        }
+        assert_rel(got, pts[k].truth, pts[k].rel, what);
+    }
+    /* Phase angle: the current lags by PHI, so -PHI (negative: inductive). */
+    const float ang = rdf_map(m, MC_MB_FC_READ_INPUT, 0x0024);
+    if (!(fabs(ang + PHI) < 0.05)) {
+        fail_msg("SDM120 phase angle %.4f, expected %.1f", (double)ang, -PHI);
+    }
+    /* Demand as the native map. */
+    assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0054)), fbits(model_f(MC_QTY_DEMAND_P, 0)));
+    assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0056)), fbits(model_f(MC_QTY_MAX_DEMAND_P, 0)));
+    /* A block spanning gaps reads zeros there (ESPHome reads blocks); one touching nothing: 02. */
+    uint16_t r[80];
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_INPUT, 0x0000, 80, r), 0);
+    assert_int_equal(fbits(regs_float(r + 0, 0)), fbits(rdf(0x0030, 1)));
+    for (unsigned a = 0x0002; a < 0x0006; a++) {
+        assert_int_equal(r[a], 0);
+    }
+    for (unsigned a = 0x0026; a < 0x0046; a++) {
+        assert_int_equal(r[a], 0);
+    }
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_INPUT, 0x0100, 0x56, r), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_INPUT, 0x0050, 4, r), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_INPUT, 0x0157, 1, r), 0); /* half a float */
+    /* FC 03 reads the holding registers only (there the measurements are not). */
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_HOLDING, 0x0000, 2, r), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_HOLDING, 0x0014)), fbits(1.0f)); /* slave address */
+    /* Function codes the map has no table for: 01. */
+    const uint8_t coils[5] = {MC_MB_FC_READ_COILS, 0, 1, 0, 1};
+    int len = mc_modbus_handle_pdu_map(m, &g.md, &g.sess, coils, 5, g_resp, 0);
+    assert_int_equal(exception_of(len, MC_MB_FC_READ_COILS), MC_MB_EX_ILLEGAL_FUNCTION);
+    const uint8_t coil_w[5] = {MC_MB_FC_WRITE_SINGLE_COIL, 0, 1, 0xFF, 0};
+    len = mc_modbus_handle_pdu_map(m, &g.md, &g.sess, coil_w, 5, g_resp, 0);
+    assert_int_equal(exception_of(len, MC_MB_FC_WRITE_SINGLE_COIL), MC_MB_EX_ILLEGAL_FUNCTION);
+    assert_int_equal(g.relay_calls, 0);
+    /* Writes: the slave address as Eastron writes it, a float; whole numbers only; the access level
+     * of the data model (a public session gets 04 and nothing changes). */
+    g.md.cfg.require_unlock = 1; /* the secure default: a change needs the password level */
+    assert_int_equal(wrf_map(m, NULL, 0x0014, 17.0f), MC_MB_EX_DEVICE_FAILURE);
+    assert_int_equal(g.md.params.address, 1);
+    assert_int_equal(wrf_map(m, &g.sess, 0x0014, 17.5f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrf_map(m, &g.sess, 0x0014, 300.0f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(wrf_map(m, &g.sess, 0x0014, -1.0f), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(g.md.params.address, 1);
+    assert_int_equal(wrf_map(m, &g.sess, 0x0014, 17.0f), 0);
+    assert_int_equal(g.md.params.address, 17);
+    assert_int_equal(wrf_map(m, &g.sess, 0x0012, 2.0f), 0); /* parity odd */
+    assert_int_equal(g.md.params.parity, 2);
+    assert_int_equal(wrf_map(m, &g.sess, 0x0012, 3.0f), MC_MB_EX_ILLEGAL_VALUE); /* two stop bits: not ours */
+    assert_int_equal(wrf_map(m, &g.sess, 0x0048, 0.0f), MC_MB_EX_ILLEGAL_ADDRESS); /* energy: not writable */
+    const uint8_t half[5] = {MC_MB_FC_WRITE_SINGLE_REGISTER, 0x00, 0x14, 0x41, 0x88};
+    len = mc_modbus_handle_pdu_map(m, &g.md, &g.sess, half, 5, g_resp, 0);
+    assert_int_equal(exception_of(len, MC_MB_FC_WRITE_SINGLE_REGISTER), MC_MB_EX_ILLEGAL_VALUE);
+    assert_int_equal(g.md.params.address, 17);
+}
+
+/* The SDM630 map on the 3P4W meter: the phases at Eastron's addresses against the analytic system. */
+static void test_sdm630_map(void **state)
+{
+    (void)state;
+    const mc_regmap_t *m = mc_regmap_builtin("sdm630");
+    char what[80];
+    double p = 0.0, qq = 0.0, s_sum = 0.0, i_sum = 0.0, u_sum = 0.0;
+    for (unsigned k = 0; k < 3u; k++) {
+        const double phi = ph_phi[k] * M_PI / 180.0, s = ph_u[k] * ph_i[k];
+        const double truth[6] = {ph_u[k], ph_i[k], s * cos(phi), s, s * sin(phi), cos(phi)};
+        const unsigned base[6] = {0x0000, 0x0006, 0x000C, 0x0012, 0x0018, 0x001E};
+        const mc_qty el[6] = {MC_QTY_EL_VOLTAGE, MC_QTY_EL_CURRENT, MC_QTY_EL_P,
+                              MC_QTY_EL_S,       MC_QTY_EL_Q,       MC_QTY_EL_PF};
+        for (unsigned q = 0; q < 6u; q++) {
+            const float got = rdf_map(m, MC_MB_FC_READ_INPUT, base[q] + 2u * k);
+            snprintf(what, sizeof(what), "SDM630 %04XH (L%u)", base[q] + 2u * k, k + 1u);
+            assert_int_equal(fbits(got), fbits(model_f(el[q], k)));
+            assert_rel(got, truth[q], q == 2u || q == 4u ? 2e-3 : REL_MEAS, what);
+        }
+        const float ang = rdf_map(m, MC_MB_FC_READ_INPUT, 0x0024 + 2u * k);
+        if (!(fabs(angle_diff(ang, -ph_phi[k])) < 0.05)) {
+            fail_msg("SDM630 phase angle L%u %.4f, expected %.1f", k + 1u, (double)ang, -ph_phi[k]);
+        }
+        p += s * cos(phi);
+        qq += s * sin(phi);
+        s_sum += s;
+        i_sum += ph_i[k];
+        u_sum += ph_u[k];
+    }
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x002A), u_sum / 3.0, REL_MEAS, "mean L-N voltage 002AH");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x002E), i_sum / 3.0, REL_MEAS, "mean current 002EH");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0030), i_sum, REL_MEAS, "sum of currents 0030H");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0034), p, REL_MEAS, "total P 0034H");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0038), s_sum, REL_MEAS, "total VA 0038H");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x003C), qq, 2e-3, "total var 003CH");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x003E), p / s_sum, REL_MEAS, "total PF 003EH");
+    const double tot_angle = -atan2(qq, p) * 180.0 / M_PI;
+    if (!(fabs(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0042) - tot_angle) < 0.1)) {
+        fail_msg("total phase angle %.4f, expected %.4f", (double)rdf_map(m, MC_MB_FC_READ_INPUT, 0x0042), tot_angle);
+    }
+    cplx_t u[3], isum = {0.0, 0.0};
+    double ll_sum = 0.0;
+    for (unsigned k = 0; k < 3u; k++) {
+        u[k] = phasor(ph_u[k], ph_ua[k]);
+        isum = c_add(isum, phasor(ph_i[k], ph_ua[k] - ph_phi[k]));
+    }
+    for (unsigned k = 0; k < 3u; k++) {
+        const cplx_t d = c_add(u[k], (cplx_t){-u[(k + 1u) % 3u].re, -u[(k + 1u) % 3u].im});
+        snprintf(what, sizeof(what), "SDM630 line-to-line %04XH", 0x00C8u + 2u * k);
+        assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x00C8 + 2u * k), c_abs(d), REL_MEAS, what);
+        ll_sum += c_abs(d);
+    }
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x00CE), ll_sum / 3.0, REL_MEAS, "mean line-to-line 00CEH");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_INPUT, 0x00E0), c_abs(isum), 2e-3, "neutral current 00E0H");
+    /* Energies: the totals and each phase's, as the native map. */
+    assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0048)), fbits(model_f(MC_QTY_E_ACTIVE_IMPORT, 0)));
+    assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_INPUT, 0x004A)), fbits(model_f(MC_QTY_E_ACTIVE_EXPORT, 0)));
+    assert_true(model_f(MC_QTY_E_ACTIVE_EXPORT, 0) == 0.0f); /* netted: the total imports */
+    for (unsigned k = 0; k < 3u; k++) {
+        assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_INPUT, 0x015A + 2u * k)),
+                         fbits(model_f(MC_QTY_EL_E_ACTIVE_IMPORT, k)));
+        assert_int_equal(fbits(rdf_map(m, MC_MB_FC_READ_INPUT, 0x0160 + 2u * k)),
+                         fbits(model_f(MC_QTY_EL_E_ACTIVE_EXPORT, k)));
+    }
+    assert_true(model_f(MC_QTY_EL_E_ACTIVE_EXPORT, 2) > 0.0f); /* phase 3 exports */
+}
+
+/* A SunSpec walk over the map: the marker, then model after model by ID and length to the end model;
+ * the points at the offsets of the SunSpec model definitions (common model 1, float meter 21x). */
+typedef struct sunspec_seen {
+    unsigned meter_id, meter_at, models;
+} sunspec_seen_t;
+
+static sunspec_seen_t sunspec_walk(const mc_regmap_t *m)
+{
+    sunspec_seen_t seen = {0, 0, 0};
+    uint16_t r[2];
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_HOLDING, 40000, 2, r), 0);
+    assert_int_equal(r[0], ('S' << 8) | 'u');
+    assert_int_equal(r[1], ('n' << 8) | 'S');
+    unsigned at = 40002;
+    for (;;) {
+        assert_true(at < 0xFFFEu);
+        assert_int_equal(rd_map(m, MC_MB_FC_READ_HOLDING, at, 2, r), 0);
+        const unsigned id = r[0], len = r[1];
+        if (id == 0xFFFFu) {
+            assert_int_equal(len, 0);
+            break;
+        }
+        seen.models++;
+        if (seen.models == 1u) {
+            assert_int_equal(id, 1);
+            assert_int_equal(len, 66);
+        } else {
+            assert_true(id >= 211u && id <= 214u);
+            assert_int_equal(len, 124);
+            seen.meter_id = id;
+            seen.meter_at = at + 2u;
+        }
+        at += 2u + len;
+    }
+    assert_int_equal(seen.models, 2);
+    return seen;
+}
+
+static void test_sunspec_map_1p2w(void **state)
+{
+    (void)state;
+    const mc_regmap_t *m = mc_regmap_builtin("sunspec");
+    memcpy(g.md.params.serial, "KPM31-000123", 12);
+    const sunspec_seen_t s = sunspec_walk(m);
+    assert_int_equal(s.meter_id, 211);
+    /* Common model: Mn, SN, DA, Pad. */
+    uint16_t r[66];
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_HOLDING, 40004, 66, r), 0);
+    char mn[33] = {0}, sn[33] = {0};
+    for (unsigned k = 0; k < 16u; k++) {
+        mn[2 * k] = (char)(r[k] >> 8);
+        mn[2 * k + 1] = (char)(r[k] & 0xFF);
+        sn[2 * k] = (char)(r[48 + k] >> 8);
+        sn[2 * k + 1] = (char)(r[48 + k] & 0xFF);
+    }
+    assert_string_equal(mn, "metercore");
+    assert_string_equal(sn, "KPM31-000123");
+    assert_int_equal(r[64], 1);      /* DA: the slave address */
+    assert_int_equal(r[65], 0x8000); /* Pad */
+    const unsigned b = s.meter_at;
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 0), IN, REL_MEAS, "A");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 2), IN, REL_MEAS, "AphA");
+    assert_true(isnan(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 4))); /* AphB: not implemented */
+    assert_true(isnan(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 6)));
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 8), UN, REL_MEAS, "PhV");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 24), F0, 2e-4, "Hz");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 26), UN * IN * 0.5, REL_MEAS, "W (positive: import)");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 50), 0.5, REL_MEAS, "PF");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 58), 1000.0 * exp_lifetime_kwh(0, 1), REL_KWH, "TotWhExp");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 66), 1000.0 * exp_lifetime_kwh(0, 0), REL_KWH, "TotWhImp");
+    assert_true(isnan(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 74))); /* TotVAhExp */
+    /* FC 04 and writes: not served. */
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_INPUT, 40000, 2, r), MC_MB_EX_ILLEGAL_FUNCTION);
+    assert_int_equal(wrf_map(m, &g.sess, b + 26, 1.0f), MC_MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(rd_map(m, MC_MB_FC_READ_HOLDING, 0, 10, r), MC_MB_EX_ILLEGAL_ADDRESS);
+}
+
+static void test_sunspec_map_3p4w(void **state)
+{
+    (void)state;
+    const mc_regmap_t *m = mc_regmap_builtin("sunspec");
+    const sunspec_seen_t s = sunspec_walk(m);
+    assert_int_equal(s.meter_id, 213);
+    const unsigned b = s.meter_at;
+    char what[64];
+    double i_sum = 0.0;
+    for (unsigned k = 0; k < 3u; k++) {
+        snprintf(what, sizeof(what), "phase %c", 'A' + k);
+        assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 2 + 2 * k), ph_i[k], REL_MEAS, what);
+        assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 10 + 2 * k), ph_u[k], REL_MEAS, what);
+        const double phi = ph_phi[k] * M_PI / 180.0;
+        assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 28 + 2 * k), ph_u[k] * ph_i[k] * cos(phi), REL_MEAS, what);
+        assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 52 + 2 * k), cos(phi), REL_MEAS, what);
+        /* Energies in Wh: the model's kWh × 1000. */
+        assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 68 + 2 * k), 1000.0 * model_f(MC_QTY_EL_E_ACTIVE_IMPORT, k),
+                   1e-6, what);
+        assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 92 + 2 * k), 1000.0 * model_f(MC_QTY_EL_E_REACTIVE_Q1, k),
+                   1e-6, what);
+        i_sum += ph_i[k];
+    }
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 0), i_sum, REL_MEAS, "A (sum)");
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 90), 1000.0 * model_f(MC_QTY_E_QUADRANT, 0), 1e-6, "TotVArhImpQ1");
+    mc_energy_t e;
+    mc_meter_energy(&g3, &e);
+    assert_rel(rdf_map(m, MC_MB_FC_READ_HOLDING, b + 114), (double)e.q[MC_E_REACTIVE_Q4] / QPWH, 1e-6,
+               "TotVArhExpQ4 against the meter's quanta");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -3169,6 +3549,11 @@ int main(void)
         cmocka_unit_test_setup(test_channel_calibration_registers, setup_poly),
         cmocka_unit_test_setup(test_channel_calibration_1p2w, setup_default),
         cmocka_unit_test_setup(test_channel_calibration_audit, setup_poly),
+        cmocka_unit_test_setup(test_regmap_builtins, setup_default),
+        cmocka_unit_test_setup(test_sdm120_map, setup_default),
+        cmocka_unit_test_setup(test_sdm630_map, setup_poly),
+        cmocka_unit_test_setup(test_sunspec_map_1p2w, setup_default),
+        cmocka_unit_test_setup(test_sunspec_map_3p4w, setup_poly),
     };
     /* MC_TEST_FILTER=<glob> runs only the matching tests. */
     const char *filter = getenv("MC_TEST_FILTER");

@@ -976,6 +976,72 @@ static void test_change_outside_bus(void **state)
     assert_int_equal(f->port.ev[2].parity, 2);
 }
 
+
+/* One line, several maps: the meter's address with its map, further unit ids with theirs; other
+ * ids stay foreign. */
+static void test_units_and_maps(void **state)
+{
+    fixture_t *f = *state;
+    const mc_regmap_t *sdm = mc_regmap_builtin("sdm120");
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 2, sdm), MC_OK);
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 1, sdm), MC_ERR_INVAL);   /* the meter's own address */
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 0, sdm), MC_ERR_INVAL);   /* broadcast */
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 248, sdm), MC_ERR_INVAL);
+    mc_regmap_t bad = *sdm;
+    bad.n_input = 0;
+    bad.n_holding = 0;
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 3, &bad), MC_ERR_INVAL);
+    assert_int_equal(mc_rtu_set_map(&f->rtu, &bad), MC_ERR_INVAL);
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 3, sdm), MC_OK);
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 4, sdm), MC_OK);
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 5, sdm), MC_ERR_NOSPACE);
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 4, NULL), MC_OK); /* unit 4 no more */
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 5, sdm), MC_OK);
+    assert_int_equal(mc_rtu_add_unit(&f->rtu, 5, NULL), MC_OK);
+
+    static const uint8_t fc04_volt[] = {0x04, 0x00, 0x00, 0x00, 0x02};
+    uint8_t adu[16];
+    uint32_t t0 = 0;
+    /* Unit 2 (SDM120): FC 04 at 0000H answers two registers, with unit 2 in the reply. */
+    size_t n = make_adu(adu, 2, fc04_volt, sizeof(fc04_volt));
+    uint32_t t = feed(&f->rtu, adu, n, t0, 9600, 0);
+    assert_int_equal(mc_rtu_poll(&f->rtu, t + 4011), 1);
+    assert_int_equal(f->port.sends, 1);
+    const event_t *e = &f->port.ev[f->port.n - 1u];
+    assert_int_equal(e->len, 9);
+    assert_int_equal(e->adu[0], 2);
+    assert_int_equal(e->adu[1], 0x04);
+    assert_int_equal(e->adu[2], 4);
+    expect_valid_crc(&f->port, f->port.n - 1u);
+    /* The meter's own address (KPM31 map): FC 04 is not in that map, exception 01. */
+    t0 = t + 100000u;
+    n = make_adu(adu, 1, fc04_volt, sizeof(fc04_volt));
+    t = feed(&f->rtu, adu, n, t0, 9600, 0);
+    assert_int_equal(mc_rtu_poll(&f->rtu, t + 4011), 1);
+    e = &f->port.ev[f->port.n - 1u];
+    assert_int_equal(e->adu[0], 1);
+    assert_int_equal(e->adu[1], 0x84);
+    assert_int_equal(e->adu[2], 0x01);
+    /* Unit 4 was removed, 5 too: foreign, no reply. */
+    const uint32_t foreign = f->rtu.stats.foreign;
+    for (uint8_t u = 4; u <= 5; u++) {
+        t0 = t + 100000u;
+        n = make_adu(adu, u, fc04_volt, sizeof(fc04_volt));
+        t = feed(&f->rtu, adu, n, t0, 9600, 0);
+        assert_int_equal(mc_rtu_poll(&f->rtu, t + 4011), 2);
+    }
+    assert_int_equal(f->rtu.stats.foreign, foreign + 2u);
+    assert_int_equal(f->port.sends, 2);
+    /* The meter's own map changed to the SDM120's: FC 04 answers at address 1 too. */
+    assert_int_equal(mc_rtu_set_map(&f->rtu, sdm), MC_OK);
+    t0 = t + 100000u;
+    n = make_adu(adu, 1, fc04_volt, sizeof(fc04_volt));
+    t = feed(&f->rtu, adu, n, t0, 9600, 0);
+    assert_int_equal(mc_rtu_poll(&f->rtu, t + 4011), 1);
+    e = &f->port.ev[f->port.n - 1u];
+    assert_int_equal(e->adu[1], 0x04);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1008,6 +1074,7 @@ int main(void)
         cmocka_unit_test_setup(test_change_parity, setup),
         cmocka_unit_test_setup(test_change_all_fc10, setup),
         cmocka_unit_test_setup(test_change_outside_bus, setup),
+        cmocka_unit_test_setup(test_units_and_maps, setup),
     };
     return cmocka_run_group_tests_name("rtu", tests, NULL, NULL);
 }

@@ -189,6 +189,13 @@ static const qinfo_t qinfo[] = {
     [MC_QTY_CAL_EL_P_OFFSET] = {"active power offset, W", ARG_INDEX, "-10000..10000, subtracted from the element's P"},
     [MC_QTY_CAL_EL_Q_OFFSET] = {"reactive power offset, var", ARG_INDEX,
                                 "-10000..10000, subtracted from the element's Q"},
+    [MC_QTY_EL_PHASE_ANGLE] = {"phase angle (current to voltage)", ARG_INDEX,
+                               "Fundamental, -180..180, positive when the current leads (capacitive)"},
+    [MC_QTY_AGGREGATE] = {"Aggregate", ARG_INDEX, ""},
+    [MC_QTY_E_QUADRANT] = {"Reactive energy by quadrant", ARG_INDEX, ""},
+    [MC_QTY_NAN] = {"Not implemented", ARG_NONE, "NaN (7FC00000H)"},
+    [MC_QTY_SUNSPEC_METER_MODEL] = {"SunSpec meter model ID", ARG_NONE,
+                                    "211 single phase, 212 split phase, 213 wye, 214 delta (by the wiring)"},
 };
 
 /* A new quantity needs its words here before the document can be made. */

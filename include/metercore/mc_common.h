@@ -82,6 +82,16 @@ const char *mc_version(void);
  */
 uint32_t mc_version_number(void);
 
+/**
+ * @brief atan2(y, x) in degrees, in (-180, 180], without libm (a polynomial: error below
+ *        0.0006 degrees). atan2(0, 0) is 0.
+ * @param y  the ordinate (e.g. a reactive power, a phasor's imaginary part).
+ * @param x  the abscissa.
+ * @return the angle in degrees.
+ */
+float mc_atan2_deg(float y, float x);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -185,6 +185,21 @@ typedef enum mc_qty {
                                      -10..10 [channel]. */
     MC_QTY_CAL_EL_P_OFFSET,     /**< Active power offset of an element, W, -10000..10000 [element 0..15]. */
     MC_QTY_CAL_EL_Q_OFFSET,     /**< Reactive power offset of an element, var, -10000..10000 [element]. */
+    /* derived readings other maps carry (Eastron SDM, SunSpec: mc_regmap_builtin()), read-only */
+    MC_QTY_EL_PHASE_ANGLE,      /**< Angle of an element's fundamental current to its own voltage, degrees in
+                                     (-180, 180], positive when the current leads (capacitive), negative when it
+                                     lags (inductive) [element]; elements the meter does not have read 0. */
+    MC_QTY_AGGREGATE,           /**< Over the elements the meter has: [0] mean Urms, V; [1] mean Irms, A; [2] sum
+                                     of Irms, A; [3] mean of the line-to-line voltages the wiring has (U12, U23,
+                                     U31 for three phases, U12 for split phase, else 0), V; [4] angle of the
+                                     totals, -atan2(Q1, P) in degrees (the sign of ::MC_QTY_EL_PHASE_ANGLE). */
+    MC_QTY_E_QUADRANT,          /**< Lifetime reactive energy of the totals by quadrant, kvarh [0..3 = quadrant
+                                     I..IV] (::mc_energy_reg). */
+    MC_QTY_NAN,                 /**< Reads NaN (a float point a map defines but the meter does not implement:
+                                     SunSpec's 0x7FC00000). */
+    MC_QTY_SUNSPEC_METER_MODEL, /**< SunSpec float meter model of the wiring, u16: 211 single phase (1P2W, and
+                                     a multi-circuit meter on one voltage), 212 split phase (1P3W), 213 wye (3P4W,
+                                     multi-circuit on three voltages), 214 delta (3P3W). */
     MC_QTY_COUNT                /**< Number of quantities. */
 } mc_qty;
 
@@ -240,8 +255,14 @@ typedef struct mc_reg_entry {
     uint8_t unit : 4;  /**< ::mc_unit (documentation). */
     uint8_t access : 4; /**< ::mc_access bits; who may write is the quantity's level (mc_qty_level()). */
     int8_t scale;      /**< Power of ten: the register carries value × 10^-scale (numeric formats). */
-    uint8_t reserved;  /**< 0. */
+    uint8_t flags;     /**< ::mc_reg_flag bits. */
 } mc_reg_entry_t;
+
+/** Per-entry options (::mc_reg_entry_t flags). */
+enum mc_reg_flag {
+    MC_REGF_ELEMENT_NAN = 1u /**< The items' argument is an element (phase): one the meter does not have reads
+                                  NaN instead of 0 (::MC_FMT_F32; SunSpec's "not implemented"). */
+};
 
 /** An entry of float32 items: addr, count, quantity, first argument, argument step, unit, access. */
 #define MC_REG_F32(addr, n, qty, arg, step, unit, acc) \

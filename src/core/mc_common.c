@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 #include "metercore/mc_common.h"
+
+#include <math.h>
 #include "metercore/mc_meter.h"
 
 const char *mc_version(void)
@@ -58,4 +60,28 @@ uint32_t mc_crc32(uint32_t crc, const void *data, size_t len)
         }
     }
     return ~crc;
+}
+
+/*
+ * Hastings' odd polynomial for atan on [-1, 1] (C. Hastings, Approximations for Digital
+ * Computers, 1955; error below 1e-5 rad, 0.0006 degrees), extended by octant symmetry. No libm.
+ */
+float mc_atan2_deg(float y, float x)
+{
+    const float ax = fabsf(x), ay = fabsf(y);
+    if (!(ax > 0.0f) && !(ay > 0.0f)) {
+        return 0.0f;
+    }
+    const int swap = ay > ax;
+    const float z = swap ? ax / ay : ay / ax;
+    const float z2 = z * z;
+    float a = z * (0.9998660f + z2 * (-0.3302995f + z2 * (0.1801410f + z2 * (-0.0851330f + z2 * 0.0208351f))));
+    a *= 57.29577951f;
+    if (swap) {
+        a = 90.0f - a;
+    }
+    if (x < 0.0f) {
+        a = 180.0f - a;
+    }
+    return y < 0.0f ? -a : a;
 }

@@ -581,31 +581,6 @@ static int32_t take_offsets(mc_meter_t *m)
     return dref;
 }
 
-/*
- * atan2 in degrees, (-180, 180]: Hastings' odd polynomial for atan on [-1, 1]
- * (C. Hastings, Approximations for Digital Computers, 1955; error below 1e-5 rad,
- * 0.0006 degrees), extended by octant symmetry. No libm.
- */
-static float atan2_deg(float y, float x)
-{
-    const float ax = fabsf(x), ay = fabsf(y);
-    if (!(ax > 0.0f) && !(ay > 0.0f)) {
-        return 0.0f;
-    }
-    const int swap = ay > ax;
-    const float z = swap ? ax / ay : ay / ax;
-    const float z2 = z * z;
-    float a = z * (0.9998660f + z2 * (-0.3302995f + z2 * (0.1801410f + z2 * (-0.0851330f + z2 * 0.0208351f))));
-    a *= 57.29577951f;
-    if (swap) {
-        a = 90.0f - a;
-    }
-    if (x < 0.0f) {
-        a = 180.0f - a;
-    }
-    return y < 0.0f ? -a : a;
-}
-
 static float wrap_deg(float a)
 {
     while (a > 180.0f) {
@@ -857,9 +832,9 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
      * missing; a channel without signal (a voltage under 10 % of Un, a current under
      * the starting current) has no angle and reads 0. */
     const mc_meter_channel_t *a0 = &MC_CH(m)[present(m, 0u) ? 0u : m->ref];
-    const float ref_angle = atan2_deg(a0->im, a0->re);
-    r->u_angle_deg = present(m, el->u) ? wrap_deg(atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
-    r->i_angle_deg = present(m, el->i) ? wrap_deg(atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
+    const float ref_angle = mc_atan2_deg(a0->im, a0->re);
+    r->u_angle_deg = present(m, el->u) ? wrap_deg(mc_atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
+    r->i_angle_deg = present(m, el->i) ? wrap_deg(mc_atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
     const int creep_p = !(fabsf(p) >= m->creep_w);
     const int creep_q = !(fabsf(q) >= m->creep_w);
     if (creep_p) {

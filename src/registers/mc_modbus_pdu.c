@@ -174,7 +174,10 @@ static uint16_t read_register(const mc_model_t *md, const mc_regmap_t *map, tabl
         return w;
     }
     mc_value_t v;
-    if (mc_model_read(md, (mc_qty)e->qty, (unsigned)e->arg + item * e->arg_step, &v) != MC_OK) {
+    const unsigned arg = (unsigned)e->arg + item * e->arg_step;
+    if ((e->flags & MC_REGF_ELEMENT_NAN) && arg >= mc_meter_elements(&md->meter->cfg)) {
+        (void)mc_model_read(md, MC_QTY_NAN, 0u, &v);
+    } else if (mc_model_read(md, (mc_qty)e->qty, arg, &v) != MC_OK) {
         return 0;
     }
     const float x = scale10(v.is_float ? v.f : (float)v.u, e->scale);

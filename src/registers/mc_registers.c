@@ -593,10 +593,113 @@ static int poly_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t 
     return 1;
 }
 
+/* An angle wrapped into (-180, 180] degrees. */
+static float wrap180(float a)
+{
+    while (a > 180.0f) {
+        a -= 360.0f;
+    }
+    while (a <= -180.0f) {
+        a += 360.0f;
+    }
+    return a;
+}
+
+/* The readings other maps carry (MC_QTY_EL_PHASE_ANGLE .. MC_QTY_SUNSPEC_METER_MODEL), derived from the
+ * meter's: returns 1 with *out set, 0 if @p qty is not one of them, MC_ERR_INVAL for a bad argument. */
+static int derived_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
+{
+    const mc_meter_t *m = md->meter;
+    const unsigned n = (unsigned)mc_meter_elements(&m->cfg);
+    switch (qty) {
+    case MC_QTY_EL_PHASE_ANGLE: {
+        if (arg >= MC_MAX_CIRCUITS) {
+            return MC_ERR_INVAL;
+        }
+        mc_phase_reading_t r;
+        if (arg >= n || mc_meter_phase_reading(m, arg, &r) != MC_OK || !(r.irms > 0.0f)) {
+            set_f(out, 0.0f);
+            return 1;
+        }
+        set_f(out, wrap180(r.i_angle_deg - r.u_angle_deg));
+        return 1;
+    }
+    case MC_QTY_AGGREGATE: {
+        if (arg > 4u) {
+            return MC_ERR_INVAL;
+        }
+        if (arg == 4u) {
+            mc_reading_t r;
+            if (mc_meter_reading(m, &r) != MC_OK) {
+                memset(&r, 0, sizeof(r));
+            }
+            set_f(out, -mc_atan2_deg(r.q, r.p));
+            return 1;
+        }
+        if (arg == 3u) {
+            mc_poly_reading_t pr;
+            if (mc_meter_poly_reading(m, &pr) != MC_OK) {
+                memset(&pr, 0, sizeof(pr));
+            }
+            const mc_wiring w = m->cfg.wiring;
+            const int three = w == MC_WIRING_3P4W || w == MC_WIRING_3P3W ||
+                              (w == MC_WIRING_MULTI && m->cfg.voltages == 3u);
+            set_f(out, three ? (pr.u_ll[0] + pr.u_ll[1] + pr.u_ll[2]) / 3.0f
+                             : (w == MC_WIRING_1P3W ? pr.u_ll[0] : 0.0f));
+            return 1;
+        }
+        float sum = 0.0f;
+        for (unsigned k = 0; k < n; k++) {
+            mc_phase_reading_t r;
+            if (mc_meter_phase_reading(m, k, &r) == MC_OK) {
+                sum += arg == 0u ? r.urms : r.irms;
+            }
+        }
+        set_f(out, arg == 2u ? sum : sum / (float)(n > 0u ? n : 1u));
+        return 1;
+    }
+    case MC_QTY_E_QUADRANT: {
+        if (arg > 3u) {
+            return MC_ERR_INVAL;
+        }
+        mc_energy_t e;
+        mc_meter_energy(m, &e);
+        set_f(out, mc_energy_kwh(e.q[MC_E_REACTIVE_Q1 + arg]));
+        return 1;
+    }
+    case MC_QTY_NAN: {
+        const uint32_t bits = 0x7FC00000u;
+        float f;
+        memcpy(&f, &bits, sizeof(f));
+        set_f(out, f);
+        return 1;
+    }
+    case MC_QTY_SUNSPEC_METER_MODEL: {
+        const mc_wiring w = m->cfg.wiring;
+        unsigned id = 211u;
+        if (w == MC_WIRING_1P3W) {
+            id = 212u;
+        } else if (w == MC_WIRING_3P4W || (w == MC_WIRING_MULTI && m->cfg.voltages == 3u)) {
+            id = 213u;
+        } else if (w == MC_WIRING_3P3W) {
+            id = 214u;
+        }
+        set_u(out, id);
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
 int mc_model_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
 {
     if (md == NULL || out == NULL) {
         return MC_ERR_INVAL;
+    }
+    const int derived = derived_read(md, qty, arg, out);
+    if (derived != 0) {
+        return derived < 0 ? derived : MC_OK;
     }
     const int poly = poly_read(md, qty, arg, out);
     if (poly != 0) {
