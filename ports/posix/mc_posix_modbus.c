@@ -55,6 +55,7 @@ static void reset(mc_posix_modbus_t *mb, mc_model_t *md)
 {
     memset(mb, 0, sizeof(*mb));
     mb->model = md;
+    mb->map = mc_regmap_builtin(NULL);
     mb->fd = -1;
     for (unsigned k = 0; k < MC_POSIX_MODBUS_MAX_CLIENTS; k++) {
         mb->clients[k].fd = -1;
@@ -263,8 +264,19 @@ static int tcp_serve_one(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c, int
     uint8_t resp[MBAP_LEN + MC_MODBUS_PDU_MAX];
     const uint8_t unit = c->buf[6];
     int n;
+    const mc_regmap_t *map = NULL;
     if (unit == mb->model->params.address || unit == 0u || unit == 255u) {
-        n = mc_modbus_handle_pdu(mb->model, &c->session, c->buf + MBAP_LEN, length - 1u, resp + MBAP_LEN, 0);
+        map = mb->map;
+    } else {
+        for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
+            if (mb->units[k].id != 0u && mb->units[k].id == unit) {
+                map = mb->units[k].map;
+            }
+        }
+    }
+    if (map != NULL) {
+        n = mc_modbus_handle_pdu_map(map, mb->model, &c->session, c->buf + MBAP_LEN, length - 1u, resp + MBAP_LEN,
+                                     0);
         if (n < 0 || n > (int)MC_MODBUS_PDU_MAX) {
             return -1;
         }
@@ -697,4 +709,53 @@ void mc_posix_modbus_close(mc_posix_modbus_t *mb)
     mb->ctx = NULL;
     mb->fd = -1;
     mb->mode = MC_POSIX_MODBUS_CLOSED;
+}
+
+int mc_posix_modbus_set_map(mc_posix_modbus_t *mb, const mc_regmap_t *map)
+{
+    if (mb == NULL || mb->fd < 0 || map == NULL || mc_regmap_check(map) != MC_OK) {
+        return MC_ERR_INVAL;
+    }
+    if (mb->mode == MC_POSIX_MODBUS_RTU) {
+        return mc_rtu_set_map(&mb->rtu, map);
+    }
+    mb->map = map;
+    return MC_OK;
+}
+
+int mc_posix_modbus_add_unit(mc_posix_modbus_t *mb, uint8_t unit, const mc_regmap_t *map)
+{
+    if (mb == NULL || mb->fd < 0) {
+        return MC_ERR_INVAL;
+    }
+    if (mb->mode == MC_POSIX_MODBUS_RTU) {
+        return mc_rtu_add_unit(&mb->rtu, unit, map);
+    }
+    /* TCP: the same rules as the RTU line's (mc_rtu_add_unit()); 0 and 255 are the meter's own. */
+    if (unit < 1u || unit > 247u || unit == mb->model->params.address ||
+        (map != NULL && mc_regmap_check(map) != MC_OK)) {
+        return MC_ERR_INVAL;
+    }
+    mc_rtu_unit_t *slot = NULL;
+    for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
+        if (mb->units[k].id == unit) {
+            slot = &mb->units[k];
+            break;
+        }
+        if (slot == NULL && mb->units[k].id == 0u) {
+            slot = &mb->units[k];
+        }
+    }
+    if (map == NULL) {
+        if (slot != NULL && slot->id == unit) {
+            *slot = (mc_rtu_unit_t){ 0u, NULL };
+        }
+        return MC_OK;
+    }
+    if (slot == NULL) {
+        return MC_ERR_NOSPACE;
+    }
+    slot->id = unit;
+    slot->map = map;
+    return MC_OK;
 }

@@ -177,6 +177,9 @@ typedef struct mc_posix_modbus {
     mc_posix_modbus_stats_t stats; /**< Counters. */
     mc_posix_modbus_limits_t limits; /**< TCP: the limits in force (mc_posix_modbus_set_limits()). */
     mc_auth_guard_t guard; /**< TCP: the brute-force guard shared by every connection (::MC_IFACE_TCP). */
+    const mc_regmap_t *map; /**< TCP: the map served at the meter's address, unit 0 and 255 (KPM31 by default;
+                                 RTU: the framer's). */
+    mc_rtu_unit_t units[MC_RTU_MAX_UNITS]; /**< TCP: further unit ids and their maps (RTU: the framer's). */
 } mc_posix_modbus_t;
 
 /**
@@ -224,6 +227,26 @@ int mc_posix_modbus_open_tcp(mc_posix_modbus_t *mb, mc_model_t *md, const char *
  *         does not have); ::MC_ERR_IO (the device cannot be opened or configured).
  */
 int mc_posix_modbus_open_rtu(mc_posix_modbus_t *mb, mc_model_t *md, const char *device, int baud, char parity);
+
+/**
+ * @brief The register map served at the meter's address (TCP: and at unit ids 0 and 255), after
+ *        mc_posix_modbus_open_tcp() or mc_posix_modbus_open_rtu(); the KPM31 map until then.
+ * @param mb   the open instance.
+ * @param map  the map (kept by pointer: must outlive the server), e.g. mc_regmap_builtin("sdm630").
+ * @return ::MC_OK, or ::MC_ERR_INVAL (not open, NULL, or a map that fails mc_regmap_check()).
+ */
+int mc_posix_modbus_set_map(mc_posix_modbus_t *mb, const mc_regmap_t *map);
+
+/**
+ * @brief Serve a further unit id with another map (one meter seen as several devices; at most
+ *        ::MC_RTU_MAX_UNITS). Unit ids neither the meter's nor added get exception 0BH over TCP
+ *        and no reply over RTU.
+ * @param mb    the open instance.
+ * @param unit  1..247, not the meter's address.
+ * @param map   the map (kept by pointer), or NULL to stop serving @p unit.
+ * @return ::MC_OK; ::MC_ERR_INVAL (not open, a bad unit id or map); ::MC_ERR_NOSPACE (every slot taken).
+ */
+int mc_posix_modbus_add_unit(mc_posix_modbus_t *mb, uint8_t unit, const mc_regmap_t *map);
 
 /**
  * @brief Serve what is pending, waiting at most @p timeout_ms for something to do.

@@ -104,6 +104,12 @@ static void run_help(FILE *f)
             "  --modbus-tcp HOST:PORT   Modbus TCP server (default 127.0.0.1:1502; port 0: one the\n"
             "                           system picks, named in the banner)\n"
             "  --rtu DEVICE[:BAUD[:PARITY]]  Modbus RTU on a serial device or pty (default 9600, N)\n"
+            "  --map kpm31|sdm120|sdm630|sunspec  the register map --modbus-tcp and --rtu serve at the\n"
+            "                           meter's address (default kpm31, docs/REGISTERS.md): sdm120 and\n"
+            "                           sdm630 are Eastron-compatible (FC 04 input registers, float32\n"
+            "                           high word first), sunspec has \"SunS\" at 40000 (FC 03)\n"
+            "  --map-unit UNIT:MAP      also serve unit id UNIT (1..247) with MAP, on TCP and RTU alike:\n"
+            "                           one meter seen as several devices (at most 3; repeat the option)\n"
             "  --cal-switch             the calibration switch (the jumper under the sealed cover) is\n"
             "                           set for this run: a sealed calibration and the pulse constant\n"
             "                           can be changed (with the password), and unsealed\n"
@@ -145,6 +151,9 @@ typedef struct run_opts {
     unsigned long duration;
     int have_duration;
     ms_wiring_t wiring;        /* --wiring, --netting (default 1p2w, sum) */
+    const mc_regmap_t *map;    /* --map (default the KPM31 map) */
+    mc_rtu_unit_t units[MC_RTU_MAX_UNITS]; /* --map-unit */
+    unsigned n_units;
 } run_opts_t;
 
 static int parse_opts(int argc, char **argv, run_opts_t *o)
@@ -153,6 +162,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
     o->speed = 1.0;
     o->dashboard = 1;
     o->tcp = "127.0.0.1:1502";
+    o->map = mc_regmap_builtin(NULL);
     ms_wiring_default(&o->wiring);
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];
@@ -167,7 +177,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
         }
         static const char *const with_value[] = { "--load", "--state", "--start", "--speed", "--until",
                                                   "--duration", "--modbus-tcp", "--rtu", "--wiring",
-                                                  "--netting", NULL };
+                                                  "--netting", "--map", "--map-unit", NULL };
         int takes = 0;
         for (int w = 0; with_value[w] != NULL; w++) {
             takes |= strcmp(a, with_value[w]) == 0;
@@ -234,6 +244,39 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
             if (o->wiring.wiring == MC_WIRING_MULTI) {
                 o->wiring.voltages = 3; /* a three-phase supply's circuits, round-robin */
             }
+        } else if (strcmp(a, "--map") == 0) {
+            if ((o->map = mc_regmap_builtin(val)) == NULL) {
+                ms_error("run: unknown --map '%s' (kpm31, sdm120, sdm630 or sunspec)", val);
+                return -1;
+            }
+        } else if (strcmp(a, "--map-unit") == 0) {
+            const char *colon = strchr(val, ':');
+            char num[8];
+            unsigned long unit = 0;
+            const mc_regmap_t *map = colon != NULL ? mc_regmap_builtin(colon + 1) : NULL;
+            if (colon == NULL || (size_t)(colon - val) >= sizeof(num)) {
+                ms_error("run: bad --map-unit '%s' (UNIT:MAP, e.g. 2:sdm120)", val);
+                return -1;
+            }
+            memcpy(num, val, (size_t)(colon - val));
+            num[colon - val] = '\0';
+            if (ms_parse_ulong(num, &unit) != 0 || unit < 1ul || unit > 247ul || map == NULL) {
+                ms_error("run: bad --map-unit '%s' (UNIT 1..247, MAP kpm31, sdm120, sdm630 or sunspec)", val);
+                return -1;
+            }
+            for (unsigned u = 0; u < o->n_units; u++) {
+                if (o->units[u].id == unit) {
+                    ms_error("run: --map-unit %lu given twice", unit);
+                    return -1;
+                }
+            }
+            if (o->n_units >= MC_RTU_MAX_UNITS) {
+                ms_error("run: at most %u --map-unit", (unsigned)MC_RTU_MAX_UNITS);
+                return -1;
+            }
+            o->units[o->n_units].id = (uint8_t)unit;
+            o->units[o->n_units].map = map;
+            o->n_units++;
         } else if (strcmp(a, "--no-dashboard") == 0) {
             o->dashboard = 0;
         } else if (strcmp(a, "--json") == 0) {
@@ -663,6 +706,28 @@ static void print_panel(const sim_t *s)
     }
     printf("                     +------------------+  %.36s\033[K\n", s->panel_msg);
 }
+
+#ifdef MS_HAVE_MODBUS
+/* --map and --map-unit on one server (TCP or RTU). Returns 0, or -1 with the error said. */
+static int serve_maps(mc_posix_modbus_t *mb, const run_opts_t *o, unsigned address)
+{
+    if (mc_posix_modbus_set_map(mb, o->map) != MC_OK) {
+        ms_error("run: --map %s: the map is not well formed", o->map->name);
+        return -1;
+    }
+    for (unsigned u = 0; u < o->n_units; u++) {
+        if (o->units[u].id == address) {
+            ms_error("run: --map-unit %u is the meter's own address (use --map for it)", (unsigned)o->units[u].id);
+            return -1;
+        }
+        if (mc_posix_modbus_add_unit(mb, o->units[u].id, o->units[u].map) != MC_OK) {
+            ms_error("run: --map-unit %u:%s refused", (unsigned)o->units[u].id, o->units[u].map->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+#endif
 
 /* The mbpoll command that reads U, I, P, Q, S, PF and F (0030H..003CH of docs/REGISTERS.md;
  * mbpoll's -r is 1-based, so -r 49) from the meter as it is now: its current address, its
@@ -1137,6 +1202,12 @@ int ms_cmd_run(int argc, char **argv)
     }
     s->mb_port = tcp.port;
     s->tcp_stats = &tcp.stats;
+    if (serve_maps(&tcp, o, a->model.params.address) != 0) {
+        mc_posix_modbus_close(&tcp);
+        mc_storage_power_fail(&a->st, ms_app_now(a));
+        mc_posix_nvm_close(&file);
+        return MS_EXIT_USAGE;
+    }
     if (o->rtu != NULL) {
         rc = mc_posix_modbus_open_rtu(&rtu, &a->model, rtu_dev, (int)rtu_baud, rtu_parity);
         if (rc != MC_OK) {
@@ -1147,6 +1218,13 @@ int ms_cmd_run(int argc, char **argv)
             return MS_EXIT_FAIL;
         }
         have_rtu = 1;
+        if (serve_maps(&rtu, o, a->model.params.address) != 0) {
+            mc_posix_modbus_close(&rtu);
+            mc_posix_modbus_close(&tcp);
+            mc_storage_power_fail(&a->st, ms_app_now(a));
+            mc_posix_nvm_close(&file);
+            return MS_EXIT_USAGE;
+        }
         uint32_t wrong;
         if (mc_storage_auth_restore(&a->st, MC_IFACE_RTU, &wrong) == MC_OK) {
             mc_auth_guard_restore(&a->model, &rtu.rtu.guard, wrong);
@@ -1188,6 +1266,11 @@ int ms_cmd_run(int argc, char **argv)
         const char *parity = parity_names[have_rtu && rtu.parity <= 2 ? rtu.parity : 0];
         if (have_rtu) {
             fprintf(stderr, ", Modbus RTU on %s (%lu baud, parity %s)", rtu_dev, (unsigned long)rtu.baud, parity);
+        }
+        fprintf(stderr, "\nmetersim: register map %s at address %u", o->map->name,
+                (unsigned)a->model.params.address);
+        for (unsigned u = 0; u < o->n_units; u++) {
+            fprintf(stderr, ", %s at unit %u", o->units[u].map->name, (unsigned)o->units[u].id);
         }
         char cmd[400];
         mbpoll_tcp(s, cmd, sizeof(cmd));
