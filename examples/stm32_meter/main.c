@@ -15,7 +15,9 @@
  * (MC_FEAT_RELAY | MC_FEAT_DI: a KPM31BK; MC_FEAT_RELAY: KPM31B; 0: KPM31A)
  * and by MC_FW_3P4W (0: single phase, samples in pairs from mc_board_samples();
  * 1: three phase four wire, frames U1 U2 U3 I1 I2 I3 [IN] from mc_board_frames(),
- * the board's sequence delays removed by a per-channel calibration). The totals
+ * the board's sequence delays removed by a per-channel calibration), and by its register
+ * map: MC_FW_REGMAP names the built-in map served at the meter's address (default the
+ * KPM31 map), MC_FW_UNIT2 and MC_FW_UNIT2_MAP a second unit id and its map. The totals
  * (m->energy, mc_meter_reading()) feed tariff, storage, data model and panel alike
  * in both; the 3P4W log adds a line per phase and one of the poly-phase values.
  * SPDX-License-Identifier: MIT
@@ -414,6 +416,20 @@ static void fw_start(fw_t *f)
     if (mc_rtu_init(&f->rtu, &f->model, &rp) != MC_OK) {
         mc_board_fatal("rtu");
     }
+#ifdef MC_FW_REGMAP
+    /* The map the line serves at the meter's address, a built-in one by name (the product's
+     * configuration: cmake -DMC_STM32_REGMAP=sdm120; without it the KPM31 map). */
+    if (mc_rtu_set_map(&f->rtu, mc_regmap_builtin(MC_FW_REGMAP)) != MC_OK) {
+        mc_board_fatal("regmap");
+    }
+#endif
+#if defined(MC_FW_UNIT2_MAP) && defined(MC_FW_UNIT2)
+    /* One meter seen as two devices on the line: a second unit id with another map
+     * (cmake -DMC_STM32_UNIT2=2 -DMC_STM32_UNIT2_MAP=sunspec). */
+    if (mc_rtu_add_unit(&f->rtu, MC_FW_UNIT2, mc_regmap_builtin(MC_FW_UNIT2_MAP)) != MC_OK) {
+        mc_board_fatal("unit2");
+    }
+#endif
     /* A power cycle gives a password guesser no fresh tries: the line's count from the log. */
     uint32_t wrong;
     if (f->storage_ok && mc_storage_auth_restore(&f->storage, MC_IFACE_RTU, &wrong) == MC_OK) {

@@ -7,6 +7,8 @@
 
 #include "metercore/mc_modbus.h"
 
+#include "mc_regmap_internal.h"
+
 static uint16_t get16(const uint8_t *p)
 {
     return (uint16_t)((p[0] << 8) | p[1]);
@@ -458,5 +460,5 @@ int mc_modbus_handle_pdu_map(const mc_regmap_t *map, mc_model_t *md, mc_session_
 int mc_modbus_handle_pdu(mc_model_t *md, mc_session_t *session, const uint8_t *req, size_t req_len, uint8_t *resp,
                          int broadcast)
 {
-    return mc_modbus_handle_pdu_map(mc_regmap_builtin(NULL), md, session, req, req_len, resp, broadcast);
+    return mc_modbus_handle_pdu_map(&mc_regmap_kpm31, md, session, req, req_len, resp, broadcast);
 }

@@ -18,6 +18,7 @@
  */
 #include "metercore/mc_modbus.h"
 
+#include "mc_regmap_internal.h"
 #include "mc_rtu_internal.h"
 
 /* mc_rtu_t.bad bits: why the frame under way will be dropped. */
@@ -71,7 +72,7 @@ int mc_rtu_init(mc_rtu_t *r, mc_model_t *model, const mc_rtu_port_t *port)
     if (baud == 0u || model->params.parity > 2u) {
         return MC_ERR_INVAL;
     }
-    *r = (mc_rtu_t){ .model = model, .port = *port, .map = mc_regmap_builtin(NULL) };
+    *r = (mc_rtu_t){ .model = model, .port = *port, .map = &mc_regmap_kpm31 };
     mc_auth_guard_init(&r->guard, MC_IFACE_RTU);
     mc_session_init(&r->session, &r->guard);
     rtu_set_line(r, baud, model->params.parity);
