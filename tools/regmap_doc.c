@@ -1,5 +1,6 @@
 /*
- * regmap_doc: prints docs/REGISTERS.md from the register map, mc_regmap_table().
+ * regmap_doc: prints docs/REGISTERS.md from the register maps: the KPM31 map, mc_regmap_table(),
+ * and every other built-in map (mc_regmap_builtin_at()).
  *
  * The table in src/registers/mc_registers.c is the one source of truth for
  * addresses, formats, units and access; this program only adds words: a name
@@ -266,7 +267,37 @@ static int item_words(mc_qty q, unsigned arg, char *name, size_t nn, char *value
         snprintf(name, nn, "Calibration, element %u: %s", arg, qi->name);
         return 0;
     }
+    if (q == MC_QTY_EL_PHASE_ANGLE) {
+        if (arg >= MC_MAX_CIRCUITS) {
+            return -1;
+        }
+        snprintf(name, nn, "Element %u: %s", arg, qi->name);
+        return 0;
+    }
     switch (q) {
+    case MC_QTY_AGGREGATE: {
+        static const char *const what[5] = {"Mean of the elements' voltages", "Mean of the elements' currents",
+                                            "Sum of the elements' currents", "Mean line-to-line voltage",
+                                            "Phase angle of the totals"};
+        static const char *const note[5] = {"", "", "", "Of U12, U23, U31 (three phase), U12 (split phase), else 0",
+                                            "-atan2(Q, P) of the totals, -180..180, positive leading"};
+        if (arg > 4u) {
+            return -1;
+        }
+        snprintf(name, nn, "%s", what[arg]);
+        snprintf(values, nv, "%s", note[arg]);
+        return 0;
+    }
+    case MC_QTY_E_QUADRANT: {
+        static const char *const quad[4] = {"I (P >= 0, Q > 0)", "II (P < 0, Q > 0)", "III (P < 0, Q < 0)",
+                                            "IV (P >= 0, Q < 0)"};
+        if (arg > 3u) {
+            return -1;
+        }
+        snprintf(name, nn, "%s, quadrant %s", qi->name, quad[arg]);
+        snprintf(values, nv, "Lifetime, of the totals");
+        return 0;
+    }
     case MC_QTY_U_LL: {
         static const char *const pair[3] = {"U12", "U23", "U31"};
         static const char *const note[3] = {
@@ -552,6 +583,8 @@ static unsigned bit_of(unsigned mask)
 /* ------------------------------------------------------------------------ */
 /* The document                                                             */
 
+static void other_maps(doc_t *d);
+
 static void intro(doc_t *d)
 {
     out(d, "# metercore register map\n\n");
@@ -771,6 +804,225 @@ static void build(doc_t *d)
                 bit_of(MC_POLY_REFERENCE_MOVED));
         }
         rows(d, t, n, gr);
+    }
+    other_maps(d);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* The other built-in maps                                                  */
+
+/* What the document says of each built-in map besides the KPM31's: where its addresses come from. */
+typedef struct map_words {
+    const char *name;
+    const char *source; /* paragraph: sources and what is ambiguous */
+} map_words_t;
+
+static const map_words_t map_words[] = {
+    {"sdm120",
+     "Compatible with the Eastron SDM120-Modbus (single phase) as clients that know that meter read it "
+     "(evcc, Home Assistant, openHAB, Tasmota, ESPHome). Addresses from Eastron's \"SDM120 Modbus protocol\" "
+     "(input registers 30001.., parameter numbers 1..; holding registers 40019 parity, 40021 address), "
+     "cross-checked against the SDM120 tables of the open-source SDM_Energy_Meter Arduino library (reaper7, "
+     "SDM.h) and the SDM120C client (gianfrdp); the address columns below are the protocol (PDU) addresses, "
+     "the 3xxxx/4xxxx numbers Eastron's documents use are one more. Values are float32, high word first, "
+     "whatever word order the native map is set to. Ambiguities: Eastron's documents give energies in kWh "
+     "(some libraries' comments say Wh; the values are kWh); the phase angle's sign is not defined there "
+     "(here: positive when the current leads, as in the native per-element block); \"total\" energy "
+     "(30343) is import + export as Eastron defines it, which is the native combined energy at its default "
+     "combination. Eastron's baud-rate register (40029) is not served: its codes (0 = 2400, 1 = 4800, "
+     "2 = 9600, 5 = 1200) differ from the meter's; set the baud rate through the native map. Eastron's "
+     "parity codes 0..2 (one stop bit) are the meter's; 3 (two stop bits, no parity) is refused with 03."},
+    {"sdm630",
+     "Compatible with the Eastron SDM630-Modbus (three phase). Addresses from Eastron's \"SDM630 Modbus "
+     "protocol\" (input registers 30001..30381), cross-checked against the SDM630 tables of the "
+     "SDM_Energy_Meter library (reaper7, SDM.h) and the Oppleo SDM630v2 definitions. L1, L2, L3 are the "
+     "meter's elements 0, 1, 2 (a single-phase meter reads 0 for L2 and L3; a 3P3W meter's elements are "
+     "U12-I1 and U32-I3). Float32, high word first. Not served (read 0 inside a block): THD (00EAH..), the "
+     "per-phase \"total\" energies (0166H..), demand by phase, and Eastron's system type, baud rate and "
+     "password holding registers (different encodings from the meter's). Ambiguities as for the SDM120 map; "
+     "the sum of line currents (0030H) is the arithmetic sum of the phases' rms currents."},
+    {"sunspec",
+     "SunSpec Modbus: the \"SunS\" marker (0x53756e53) at 40000, the common model 1 (length 66: Mn, Md, Opt, Vr, "
+     "SN strings, DA, Pad), one meter model, then the end model (ID 0xFFFF, length 0); a generic SunSpec client "
+     "finds the meter by walking from 40000 without configuration. The meter model is the float model of the "
+     "wiring (211 single phase, 212 split phase, 213 wye, 214 delta: one layout of 124 registers, float32 "
+     "high word first, no scale factors), read from the meter (the ID register reads the model of the meter's wiring). Points, order and units from the SunSpec model definitions (sunspec/models, "
+     "json/model_213.json; models 211, 212, 214 have the same points). Sign conventions as SunSpec gives them "
+     "for meters: W positive for import (energy delivered to the load), export negative. Points a meter does "
+     "not have (phase B and C of a single-phase meter) and the apparent energies, which metercore does not "
+     "count, read NaN (0x7FC00000), SunSpec's \"not implemented\" for float32. PF is the signed ratio -1..1 "
+     "(the float models give PF without the percent scaling of the integer models 201..204). Energies are in "
+     "Wh (the model's kWh × 10^3). Evt reads 0 (no meter events reported). Every register is read-only; FC 04 "
+     "gets exception 01."},
+};
+
+static const char *fmt_name(unsigned f)
+{
+    static const char *const names[] = {"u16", "float32", "int16", "uint32", "const", "string"};
+    if (f >= sizeof(names) / sizeof(names[0])) {
+        die("format %u has no name", f);
+    }
+    return names[f];
+}
+
+static unsigned width_of(const mc_reg_entry_t *e)
+{
+    return (e->format == MC_FMT_F32 || e->format == MC_FMT_U32) ? 2u : 1u;
+}
+
+/* SunSpec point names of the float meter model (21x), one per float from the model's first data register. */
+static const char *sunspec_point(unsigned off)
+{
+    static const char *const pts[] = {
+        "A", "AphA", "AphB", "AphC", "PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", "PPVphAB", "PPVphBC", "PPVphCA",
+        "Hz", "W", "WphA", "WphB", "WphC", "VA", "VAphA", "VAphB", "VAphC", "VAR", "VARphA", "VARphB", "VARphC",
+        "PF", "PFphA", "PFphB", "PFphC", "TotWhExp", "TotWhExpPhA", "TotWhExpPhB", "TotWhExpPhC", "TotWhImp",
+        "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC", "TotVAhExp", "TotVAhExpPhA", "TotVAhExpPhB", "TotVAhExpPhC",
+        "TotVAhImp", "TotVAhImpPhA", "TotVAhImpPhB", "TotVAhImpPhC", "TotVArhImpQ1", "TotVArhImpQ1PhA",
+        "TotVArhImpQ1PhB", "TotVArhImpQ1PhC", "TotVArhImpQ2", "TotVArhImpQ2PhA", "TotVArhImpQ2PhB",
+        "TotVArhImpQ2PhC", "TotVArhExpQ3", "TotVArhExpQ3PhA", "TotVArhExpQ3PhB", "TotVArhExpQ3PhC",
+        "TotVArhExpQ4", "TotVArhExpQ4PhA", "TotVArhExpQ4PhB", "TotVArhExpQ4PhC"};
+    return off / 2u < sizeof(pts) / sizeof(pts[0]) ? pts[off / 2u] : NULL;
+}
+
+/* SunSpec names of the registers outside the meter model's floats. */
+static const char *sunspec_name(unsigned addr, char *buf, size_t n)
+{
+    static const struct {
+        unsigned addr;
+        const char *name;
+    } fixed[] = {
+        {40000, "SunS marker, \"Su\""}, {40001, "SunS marker, \"nS\""}, {40002, "Common model: ID"},
+        {40003, "Common model: L"},     {40004, "Mn (manufacturer)"},   {40020, "Md (model)"},
+        {40036, "Opt (options)"},       {40044, "Vr (version)"},        {40052, "SN (serial number)"},
+        {40060, "SN, continued (NUL)"}, {40068, "DA (Modbus address)"}, {40069, "Pad"},
+        {40070, "Meter model: ID"},     {40071, "Meter model: L"},      {40194, "Evt (event flags)"},
+        {40196, "End model: ID"},       {40197, "End model: L"},
+    };
+    for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++) {
+        if (fixed[k].addr == addr) {
+            return fixed[k].name;
+        }
+    }
+    if (addr >= 40072u && addr < 40194u) {
+        const char *p = sunspec_point(addr - 40072u);
+        if (p != NULL) {
+            snprintf(buf, n, "%s", p);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void map_rows(doc_t *d, const mc_regmap_t *m, const mc_reg_entry_t *t, size_t n, char kind)
+{
+    const int sunspec = strcmp(m->name, "sunspec") == 0;
+    out(d, "| Address | %s | Name | Format | Unit | Scale | Access | Values |\n",
+        sunspec ? "SunSpec" : "Register");
+    out(d, "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (size_t k = 0; k < n; k++) {
+        const mc_reg_entry_t *e = &t[k];
+        const unsigned w = width_of(e);
+        if (e->format == MC_FMT_CONST || e->format == MC_FMT_STR) { /* one row for the block */
+            char buf[64], range[48];
+            const char *label = sunspec ? sunspec_name(e->addr, buf, sizeof(buf)) : NULL;
+            const unsigned last = (unsigned)e->addr + e->count - 1u;
+            if (e->count > 1u) {
+                snprintf(range, sizeof(range), "%04XH..%04XH (%u..%u)", e->addr, last, e->addr, last);
+            } else {
+                snprintf(range, sizeof(range), "%04XH (%u)", e->addr, e->addr);
+            }
+            char values[160];
+            if (e->format == MC_FMT_CONST) {
+                snprintf(values, sizeof(values), "%04XH%s", e->konst, e->count > 1u ? " in each" : "");
+            } else {
+                snprintf(values, sizeof(values), "\"%s\", 2 characters a register, NUL padded",
+                         m->strings[e->arg]);
+            }
+            out(d, "| %s | %s | %s | %s |  |  | R | %s |\n", range, label != NULL ? label : "",
+                e->format == MC_FMT_CONST ? "Constant" : "String", fmt_name(e->format), values);
+            continue;
+        }
+        for (unsigned item = 0; item < e->count; item++) {
+            const unsigned addr = e->addr + item * w;
+            const unsigned arg = (unsigned)e->arg + item * e->arg_step;
+            char name[128] = "", values[256] = "", buf[64];
+            if (e->qty >= MC_QTY_COUNT ||
+                       item_words((mc_qty)e->qty, arg, name, sizeof(name), values, sizeof(values)) != 0) {
+                die("map %s register %04XH: quantity %u argument %u has no name in qinfo[]", m->name, addr, e->qty,
+                    arg);
+            }
+            if (e->flags & MC_REGF_ELEMENT_NAN) {
+                snprintf(values + strlen(values), sizeof(values) - strlen(values), "%sNaN if the meter has no such "
+                         "element", values[0] != '\0' ? "; " : "");
+            }
+            const char *label = sunspec ? sunspec_name(addr, buf, sizeof(buf)) : NULL;
+            char col2[32];
+            if (sunspec) {
+                snprintf(col2, sizeof(col2), "%s", label != NULL ? label : "");
+            } else {
+                snprintf(col2, sizeof(col2), "%c%04u", kind == 'i' ? '3' : '4', addr + 1u);
+            }
+            char scale[16] = "";
+            if (e->scale != 0) {
+                snprintf(scale, sizeof(scale), "10^%d", -(int)e->scale);
+            }
+            out(d, "| %04XH (%u) | %s | %s | %s | %s | %s | %s | %s |\n", addr, addr, col2, name, fmt_name(e->format),
+                unit_name(e->unit), scale, e->access == MC_ACC_R ? "R" : access_name(e->access, (mc_qty)e->qty),
+                values);
+        }
+    }
+    out(d, "\n");
+}
+
+static void other_maps(doc_t *d)
+{
+    out(d, "## Other built-in maps\n\n");
+    out(d, "A register map is data (`mc_regmap_t`, include/metercore/mc_registers.h): holding and input "
+           "tables of `mc_reg_entry_t` (address, count, format, quantity and argument, scale, access), passed to "
+           "`mc_modbus_handle_pdu_map()`, `mc_rtu_set_map()` or `mc_rtu_add_unit()`. The data model, the write "
+           "path, the access levels and all-or-nothing writes are the library's, the same for every map: a "
+           "map decides where a quantity sits and how it is encoded, never who may change it. A product "
+           "defines its own map in its own source file (examples/product_map.c). Built in besides the KPM31 "
+           "map: `sdm120`, `sdm630`, `sunspec` (`mc_regmap_builtin()`; metersim `--map NAME` serves one at "
+           "the meter's address, `--map-unit UNIT:NAME` one at a further unit id; the STM32 firmware by "
+           "`MC_STM32_REGMAP`, `MC_STM32_UNIT2`, `MC_STM32_UNIT2_MAP`).\n\n");
+    out(d, "Common rules: FC 03 reads the holding table, FC 04 the input table, FC 06 and 10 write the holding "
+           "table; a function code the map has no table for gets exception 01 (no map but the KPM31 one has "
+           "the relay coil or the DI). A read that touches at least one defined register returns zeros for "
+           "the undefined ones in its range (clients such as ESPHome read whole blocks); one that touches "
+           "none gets exception 02, as does a write to a register that is not defined writable. Scale: the "
+           "register carries the value × the power of ten given (integer formats round to nearest and clamp "
+           "to their range). A word setting written as a float (the Eastron maps) must be a whole number in "
+           "range, else exception 03. Writes need the password level of the quantity, as in the KPM31 map: "
+           "log in on the same connection (TCP) or line (RTU) through a map that has the password register "
+           "(the KPM31 map at the meter's address, or at a unit id that serves it).\n\n");
+    for (size_t k = 1; mc_regmap_builtin_at(k) != NULL; k++) {
+        const mc_regmap_t *m = mc_regmap_builtin_at(k);
+        const char *src = NULL;
+        for (size_t w = 0; w < sizeof(map_words) / sizeof(map_words[0]); w++) {
+            if (strcmp(map_words[w].name, m->name) == 0) {
+                src = map_words[w].source;
+            }
+        }
+        if (src == NULL) {
+            die("built-in map %s has no words in map_words[]", m->name);
+        }
+        if (mc_regmap_check(m) != MC_OK) {
+            die("built-in map %s fails mc_regmap_check()", m->name);
+        }
+        out(d, "### `%s`: %s\n\n%s\n\n", m->name, m->title, src);
+        if (m->n_input > 0u) {
+            out(d, "#### Input registers (FC 04)\n\n");
+            map_rows(d, m, m->input, m->n_input, 'i');
+        }
+        if (m->n_holding > 0u) {
+            out(d, "#### Holding registers (FC 03%s)\n\n", m->n_holding > 0u && strcmp(m->name, "sunspec") != 0
+                                                                ? ", written with FC 10"
+                                                                : "");
+            map_rows(d, m, m->holding, m->n_holding, 'h');
+        }
     }
 }
 
