@@ -8,12 +8,14 @@
  *                    writes the password register first logs in) from a separate
  *                    buffer and in place (same result required, from the same
  *                    model state), broadcast (no response), and without a
- *                    session (NULL, the public path).
+ *                    session (NULL, the public path); then through every other
+ *                    built-in map (SDM120, SDM630, SunSpec), with and without the session.
  *   flags bit 7 = 0  framer mode: data[1..] is pairs (timing, byte); the byte is
  *                    fed to mc_rtu_rx_byte() at a time derived from the timing
  *                    byte (see next_time()), with polls in between, so that
  *                    back-to-back bytes, gaps around t1.5 and t3.5, unpolled
- *                    frames, bursts and counter wrap-around all occur.
+ *                    frames, bursts and counter wrap-around all occur. Unit 2
+ *                    answers with the SDM630 map besides the meter's address.
  *   bits 0-1  baud code - 1 the model starts with (1200..9600)
  *   bit 2     require_unlock (password protection)
  *   bit 3     CDAB word order
@@ -218,6 +220,17 @@ static void fuzz_pdu(uint8_t flags, const uint8_t *req, size_t len)
     rc = mc_modbus_handle_pdu(&g.md, NULL, req_copy, len, resp, 0);
     check_response(req, resp, rc);
 
+    /* Every other built-in map (SDM120, SDM630, SunSpec: input tables, scaled and constant formats,
+     * floats written to word settings), on the session and without one. */
+    for (size_t k = 1; mc_regmap_builtin_at(k) != NULL; k++) {
+        const mc_regmap_t *map = mc_regmap_builtin_at(k);
+        model_init(flags);
+        rc = mc_modbus_handle_pdu_map(map, &g.md, &g.session, req_copy, len, resp, 0);
+        check_response(req, resp, rc);
+        rc = mc_modbus_handle_pdu_map(map, &g.md, NULL, req_copy, len, resp, 0);
+        check_response(req, resp, rc);
+    }
+
     free(req_copy);
     free(inplace);
     free(resp);
@@ -275,6 +288,7 @@ static void fuzz_framer(uint8_t flags, const uint8_t *d, size_t n)
     model_init(flags);
     mc_rtu_port_t port = { .send = port_send, .line = port_line, .ctx = NULL };
     CHECK(mc_rtu_init(&g.rtu, &g.md, &port) == MC_OK);
+    CHECK(mc_rtu_add_unit(&g.rtu, 2, mc_regmap_builtin("sdm630")) == MC_OK); /* frames for unit 2 too */
     uint32_t t = (flags & 0x10u) ? UINT32_MAX - 3000u : 1000u;
     for (size_t i = 0; i + 1u < n; i += 2u) {
         t = next_time(t, d[i]);
