@@ -52,7 +52,7 @@ for _ in $(seq 50); do [ -e "$WORK/pty_c" ] && break; sleep 0.1; done
     --map-unit 2:sdm120 --map-unit 3:sunspec --map-unit 4:sdm630 >"$WORK/a.txt" 2>&1 &
 PIDS="$PIDS $!"
 sleep 3.5
-grep -q "register map kpm31 at address 1, sdm120 at unit 2, sunspec at unit 3, sdm630 at unit 4" "$WORK/a.txt" ||
+grep -q ", register map kpm31 at address 1, sdm120 at unit 2, sunspec at unit 3, sdm630 at unit 4" "$WORK/a.txt" ||
     fail "banner does not name the maps: $(cat "$WORK/a.txt")"
 
 # mbpoll: SDM120 with FC 04 (-t 3:float, -B high word first) against the native FC 03 (-t 4:float).
@@ -96,6 +96,12 @@ PORT=$(free_port)
     --map-unit 3:kpm31 >"$WORK/b.txt" 2>&1 &
 PIDS="$PIDS $!"
 sleep 3.5
+# The banner names the maps and gives the mbpoll line for the map at the address; run it.
+grep -q "register map sdm630 at address 1, sunspec at unit 2, kpm31 at unit 3" "$WORK/b.txt" ||
+    fail "banner does not name the maps: $(cat "$WORK/b.txt")"
+cmd=$(grep -A1 "read the sdm630 map with" "$WORK/b.txt" | tail -1 | sed 's/^ *//')
+case "$cmd" in "mbpoll -m tcp -p $PORT -a 1 -r 1 -c 3 -t 3:float -B 127.0.0.1") ;;
+    *) fail "banner's mbpoll line for the SDM630 map: '$cmd'" ;; esac
 out=$(timeout 20 mbpoll -m tcp -p "$PORT" -1 -o 5 -a 1 -r 1 -c 3 -t 3:float -B 127.0.0.1 2>&1) ||
     fail "mbpoll SDM630 phases: $out"
 "$PY" - "$out" <<'PYEOF' || exit 1

@@ -445,7 +445,8 @@ typedef struct sim {
     char mb_host[260];         /* an address clients can connect to ("": no TCP server) */
     int mb_port;               /* the port really listened on (the system's when 0 was asked) */
 #ifdef MS_HAVE_MODBUS
-    const mc_posix_modbus_stats_t *tcp_stats; /* the TCP server's counters (final JSON object) */
+    const mc_posix_modbus_stats_t *tcp_stats;
+    const mc_regmap_t *map;    /* the map at the meter's address (--map) */ /* the TCP server's counters (final JSON object) */
 #endif
 } sim_t;
 
@@ -736,8 +737,16 @@ static int serve_maps(mc_posix_modbus_t *mb, const run_opts_t *o, unsigned addre
 static void mbpoll_tcp(const sim_t *s, char *buf, size_t len)
 {
     const mc_params_t *p = &s->app.model.params;
-    snprintf(buf, len, "mbpoll -m tcp -p %d -a %u -r 49 -c 7 -t 4:float%s %s", s->mb_port, (unsigned)p->address,
-             p->word_order == 1 ? "" : " -B", s->mb_host);
+    if (s->map != NULL && strcmp(s->map->name, "sunspec") == 0) { /* the SunS marker, then walk */
+        snprintf(buf, len, "mbpoll -m tcp -p %d -a %u -r 40001 -c 2 -t 4:hex %s", s->mb_port, (unsigned)p->address,
+                 s->mb_host);
+    } else if (s->map != NULL && strncmp(s->map->name, "sdm", 3) == 0) { /* FC 04 from 30001 */
+        snprintf(buf, len, "mbpoll -m tcp -p %d -a %u -r 1 -c %d -t 3:float -B %s", s->mb_port,
+                 (unsigned)p->address, strcmp(s->map->name, "sdm630") == 0 ? 3 : 1, s->mb_host);
+    } else {
+        snprintf(buf, len, "mbpoll -m tcp -p %d -a %u -r 49 -c 7 -t 4:float%s %s", s->mb_port, (unsigned)p->address,
+                 p->word_order == 1 ? "" : " -B", s->mb_host);
+    }
 }
 
 /* Events logged since start-up. */
@@ -917,8 +926,13 @@ static void print_status(sim_t *s, double real_elapsed, int final)
              * line cut at 79 columns so that the screen fits 80 (only a very long host name is
              * cut: the banner has the whole command) */
             char line[400];
-            snprintf(line, sizeof(line), "  Modbus TCP port %d, address %u; U I P Q S PF F (mbpoll -r is 1-based):",
-                     s->mb_port, (unsigned)a->model.params.address);
+            if (s->map == NULL || s->map == mc_regmap_builtin(NULL)) {
+                snprintf(line, sizeof(line), "  Modbus TCP port %d, address %u; U I P Q S PF F (mbpoll -r is 1-based):",
+                         s->mb_port, (unsigned)a->model.params.address);
+            } else {
+                snprintf(line, sizeof(line), "  Modbus TCP port %d, address %u; the %s map (docs/REGISTERS.md):",
+                         s->mb_port, (unsigned)a->model.params.address, s->map->name);
+            }
             printf("%.79s\033[K\n", line);
             line[0] = line[1] = line[2] = line[3] = ' ';
             mbpoll_tcp(s, line + 4, sizeof(line) - 4);
@@ -1202,6 +1216,7 @@ int ms_cmd_run(int argc, char **argv)
     }
     s->mb_port = tcp.port;
     s->tcp_stats = &tcp.stats;
+    s->map = o->map;
     if (serve_maps(&tcp, o, a->model.params.address) != 0) {
         mc_posix_modbus_close(&tcp);
         mc_storage_power_fail(&a->st, ms_app_now(a));
@@ -1267,15 +1282,21 @@ int ms_cmd_run(int argc, char **argv)
         if (have_rtu) {
             fprintf(stderr, ", Modbus RTU on %s (%lu baud, parity %s)", rtu_dev, (unsigned long)rtu.baud, parity);
         }
-        fprintf(stderr, "\nmetersim: register map %s at address %u", o->map->name,
-                (unsigned)a->model.params.address);
-        for (unsigned u = 0; u < o->n_units; u++) {
-            fprintf(stderr, ", %s at unit %u", o->units[u].map->name, (unsigned)o->units[u].id);
+        if (o->map != mc_regmap_builtin(NULL) || o->n_units > 0u) { /* the default banner stays as it was */
+            fprintf(stderr, ", register map %s at address %u", o->map->name, (unsigned)a->model.params.address);
+            for (unsigned u = 0; u < o->n_units; u++) {
+                fprintf(stderr, ", %s at unit %u", o->units[u].map->name, (unsigned)o->units[u].id);
+            }
         }
         char cmd[400];
         mbpoll_tcp(s, cmd, sizeof(cmd));
-        fprintf(stderr, "\nmetersim: read U I P Q S PF F with (mbpoll's -r is 1-based: 0030H is -r 49):\n    %s\n", cmd);
-        if (have_rtu) {
+        if (s->map == mc_regmap_builtin(NULL)) {
+            fprintf(stderr, "\nmetersim: read U I P Q S PF F with (mbpoll's -r is 1-based: 0030H is -r 49):\n    %s\n",
+                    cmd);
+        } else {
+            fprintf(stderr, "\nmetersim: read the %s map with (docs/REGISTERS.md):\n    %s\n", s->map->name, cmd);
+        }
+        if (have_rtu && s->map == mc_regmap_builtin(NULL)) {
             /* the client is on the other end of the line (of a pty pair, of the cable) */
             fprintf(stderr, "    mbpoll -m rtu -b %lu -P %s -a %u -r 49 -c 7 -t 4:float%s <the line's other end>\n",
                     (unsigned long)rtu.baud, parity, (unsigned)a->model.params.address,
