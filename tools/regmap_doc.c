@@ -958,7 +958,7 @@ static void map_rows(doc_t *d, const mc_regmap_t *m, const mc_reg_entry_t *t, si
                          "element", values[0] != '\0' ? "; " : "");
             }
             const char *label = sunspec ? sunspec_name(addr, buf, sizeof(buf)) : NULL;
-            char col2[32];
+            char col2[80];
             if (sunspec) {
                 snprintf(col2, sizeof(col2), "%s", label != NULL ? label : "");
             } else {
