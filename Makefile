@@ -200,7 +200,7 @@ regmap:
 # the committed corpus; new inputs and any reproducer stay in $(BUILD)/fuzz/<target>.
 # A summary line per target (seconds, executions, findings); a finding fails the target.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= modbus storage schedule wav
+FUZZ_TARGETS ?= modbus storage schedule wav dlt645
 FUZZ_CC ?= clang
 
 fuzz:

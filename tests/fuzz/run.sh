@@ -28,15 +28,16 @@ declare -A srcs=(
     [storage]="tests/fuzz/fuzz_storage.c tests/fuzz/fuzz_app.c tests/nvm_emu.c"
     [schedule]="tests/fuzz/fuzz_schedule.c tests/fuzz/fuzz_app.c tests/nvm_emu.c"
     [wav]="tests/fuzz/fuzz_wav.c ports/posix/metersim/wav.c"
+    [dlt645]="tests/fuzz/fuzz_dlt645.c"
 )
 # Largest input: a storage image of up to 32 sectors of 4 KiB needs 128 KiB, but the
 # rest of an image is erased, so 64 KiB (16 sectors of 4 KiB, 32 of 2 KiB) is plenty.
-declare -A maxlen=([modbus]=600 [storage]=65536 [schedule]=2048 [wav]=16384)
+declare -A maxlen=([modbus]=600 [storage]=65536 [schedule]=2048 [wav]=16384 [dlt645]=600)
 
 mkdir -p "$out" || exit 2
 for t in "${targets[@]}"; do
     if [ -z "${srcs[$t]+x}" ]; then
-        echo "run.sh: unknown target '$t' (modbus storage schedule wav)" >&2
+        echo "run.sh: unknown target '$t' (modbus storage schedule wav dlt645)" >&2
         exit 2
     fi
     mkdir -p "$out/$t/corpus" || exit 2
