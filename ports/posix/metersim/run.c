@@ -28,6 +28,7 @@
 #include "metercore/mc_panel.h"
 #include "metersim.h"
 #include "mc_posix_nvm.h"
+#include "mc_posix_dlt645.h"
 #ifdef MS_HAVE_MODBUS
 #include "mc_posix_modbus.h"
 #endif
@@ -104,6 +105,11 @@ static void run_help(FILE *f)
             "  --modbus-tcp HOST:PORT   Modbus TCP server (default 127.0.0.1:1502; port 0: one the\n"
             "                           system picks, named in the banner)\n"
             "  --rtu DEVICE[:BAUD[:PARITY]]  Modbus RTU on a serial device or pty (default 9600, N)\n"
+            "  --dlt645 DEVICE[:BAUD[:PARITY]]  DL/T 645-2007 slave on a serial device or pty (default\n"
+            "                           2400, E; a pty that cannot carry parity runs without it)\n"
+            "  --dlt645-tcp HOST:PORT   DL/T 645-2007 raw frames over TCP, as gateways carry them\n"
+            "  --dlt645-address NNNNNNNNNNNN  the DL/T645 address, 12 digits (default 000000000001);\n"
+            "                           DL/T645 runs beside Modbus on the same meter (docs/DLT645.md)\n"
             "  --map kpm31|sdm120|sdm630|sunspec  the register map --modbus-tcp and --rtu serve at the\n"
             "                           meter's address (default kpm31, docs/REGISTERS.md): sdm120 and\n"
             "                           sdm630 are Eastron-compatible (FC 04 input registers, float32\n"
@@ -144,6 +150,7 @@ typedef struct run_opts {
     const char *tcp;
     int tcp_given; /* --modbus-tcp was on the command line (not the default) */
     const char *rtu;
+    const char *dlt645, *dlt645_tcp, *dlt645_address; /* --dlt645, --dlt645-tcp, --dlt645-address */
     int have_start, have_until, speed_max, dashboard, json;
     int cal_switch, new_state;
     mc_time_t start, until;
@@ -177,7 +184,8 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
         }
         static const char *const with_value[] = { "--load", "--state", "--start", "--speed", "--until",
                                                   "--duration", "--modbus-tcp", "--rtu", "--wiring",
-                                                  "--netting", "--map", "--map-unit", NULL };
+                                                  "--netting", "--map", "--map-unit", "--dlt645",
+                                                  "--dlt645-tcp", "--dlt645-address", NULL };
         int takes = 0;
         for (int w = 0; with_value[w] != NULL; w++) {
             takes |= strcmp(a, with_value[w]) == 0;
@@ -234,6 +242,17 @@ static int parse_opts(int argc, char **argv, run_opts_t *o)
             o->tcp_given = 1;
         } else if (strcmp(a, "--rtu") == 0) {
             o->rtu = val;
+        } else if (strcmp(a, "--dlt645") == 0) {
+            o->dlt645 = val;
+        } else if (strcmp(a, "--dlt645-tcp") == 0) {
+            o->dlt645_tcp = val;
+        } else if (strcmp(a, "--dlt645-address") == 0) {
+            uint8_t addr[6];
+            if (mc_dlt645_parse_address(val, addr) != MC_OK) {
+                ms_error("run: bad --dlt645-address '%s' (12 digits, not all nines)", val);
+                return -1;
+            }
+            o->dlt645_address = val;
         } else if (strcmp(a, "--wiring") == 0 || strcmp(a, "--netting") == 0) {
             char why[200];
             if (a[2] == 'w' ? ms_wiring_parse(val, &o->wiring, why, sizeof(why)) != 0
@@ -1060,6 +1079,54 @@ int ms_cmd_run(int argc, char **argv)
         }
         strcpy(rtu_dev, tmp);
     }
+    /* DL/T645 endpoints (plain POSIX: no libmodbus needed) */
+    mc_dlt645_config_t dl_cfg;
+    mc_dlt645_config_default(&dl_cfg);
+    if (o->dlt645_address != NULL) {
+        (void)mc_dlt645_parse_address(o->dlt645_address, dl_cfg.address); /* checked by parse_opts */
+    }
+    char dl_dev[1024] = "";
+    char dl_parity = 'E';
+    if (o->dlt645 != NULL) {
+        char tmp[1024];
+        unsigned long baud = 2400;
+        if (strlen(o->dlt645) >= sizeof(tmp) || o->dlt645[0] == '\0' || o->dlt645[0] == ':') {
+            ms_error("run: bad --dlt645 '%s' (DEVICE[:BAUD[:PARITY]])", o->dlt645);
+            return MS_EXIT_USAGE;
+        }
+        strcpy(tmp, o->dlt645);
+        char *b = strchr(tmp, ':');
+        if (b != NULL) {
+            *b++ = '\0';
+            char *par = strchr(b, ':');
+            if (par != NULL) {
+                *par++ = '\0';
+                if (strlen(par) != 1 || strchr("NEOneo", par[0]) == NULL) {
+                    ms_error("run: bad --dlt645 parity '%s' (N, E or O)", par);
+                    return MS_EXIT_USAGE;
+                }
+                dl_parity = (char)(par[0] & ~0x20);
+            }
+            if (ms_parse_ulong(b, &baud) != 0 || (baud != 1200 && baud != 2400 && baud != 4800 && baud != 9600)) {
+                ms_error("run: bad --dlt645 baud '%s' (1200, 2400, 4800 or 9600)", b);
+                return MS_EXIT_USAGE;
+            }
+        }
+        dl_cfg.baud = (uint32_t)baud;
+        strcpy(dl_dev, tmp);
+    }
+    char dl_host[256] = "";
+    unsigned long dl_port = 0;
+    if (o->dlt645_tcp != NULL) {
+        const char *colon = strrchr(o->dlt645_tcp, ':');
+        if (colon == NULL || (size_t)(colon - o->dlt645_tcp) >= sizeof(dl_host) ||
+            ms_parse_ulong(colon + 1, &dl_port) != 0 || dl_port > 65535) {
+            ms_error("run: bad --dlt645-tcp '%s' (HOST:PORT)", o->dlt645_tcp);
+            return MS_EXIT_USAGE;
+        }
+        memcpy(dl_host, o->dlt645_tcp, (size_t)(colon - o->dlt645_tcp));
+        dl_host[colon - o->dlt645_tcp] = '\0';
+    }
 #ifndef MS_HAVE_MODBUS
     (void)rtu_baud;
     (void)rtu_parity;
@@ -1247,6 +1314,42 @@ int ms_cmd_run(int argc, char **argv)
     }
 #endif
 
+    static mc_posix_dlt645_t dl_line, dl_tcp;
+    int have_dl_line = 0, have_dl_tcp = 0;
+    if (o->dlt645 != NULL || o->dlt645_tcp != NULL) {
+        uint32_t wrong = 0;
+        const int restored = mc_storage_auth_restore(&a->st, MC_IFACE_DLT645, &wrong) == MC_OK;
+        if (o->dlt645 != NULL) {
+            rc = mc_posix_dlt645_open_serial(&dl_line, &a->model, &dl_cfg, dl_dev, dl_parity);
+            if (rc != MC_OK) {
+                ms_error("run: DL/T645 on %s: %s (%s)", dl_dev, mc_strerror(rc), strerror(errno));
+                mc_storage_power_fail(&a->st, ms_app_now(a));
+                mc_posix_nvm_close(&file);
+                return MS_EXIT_FAIL;
+            }
+            have_dl_line = 1;
+            if (restored) {
+                mc_auth_guard_restore(&a->model, &dl_line.slave[0].guard, wrong);
+            }
+        }
+        if (o->dlt645_tcp != NULL) {
+            rc = mc_posix_dlt645_open_tcp(&dl_tcp, &a->model, &dl_cfg, dl_host, (int)dl_port);
+            if (rc != MC_OK) {
+                ms_error("run: DL/T645 TCP on %s: %s", o->dlt645_tcp, mc_strerror(rc));
+                if (have_dl_line) {
+                    mc_posix_dlt645_close(&dl_line);
+                }
+                mc_storage_power_fail(&a->st, ms_app_now(a));
+                mc_posix_nvm_close(&file);
+                return MS_EXIT_FAIL;
+            }
+            have_dl_tcp = 1;
+            if (restored) {
+                mc_auth_guard_restore(&a->model, &dl_tcp.guard, wrong);
+            }
+        }
+    }
+
     s->last_settlement = a->tariff.last_settlement;
     s->saved_at = a->st.saved_at;
     s->saved_q = a->st.saved_energy_q;
@@ -1306,6 +1409,19 @@ int ms_cmd_run(int argc, char **argv)
 #else
     fprintf(stderr, "metersim: no Modbus server (this metersim was built without libmodbus)\n");
 #endif
+    if (have_dl_line || have_dl_tcp) {
+        fprintf(stderr, "metersim: DL/T645 address %s",
+                o->dlt645_address != NULL ? o->dlt645_address : "000000000001");
+        if (have_dl_line) {
+            fprintf(stderr, ", on %s (%lu baud, parity %s%s)", dl_dev, (unsigned long)dl_line.baud,
+                    dl_parity == 'E' ? "even" : dl_parity == 'O' ? "odd" : "none",
+                    dl_line.parity_applied ? "" : ", not applied: a pty");
+        }
+        if (have_dl_tcp) {
+            fprintf(stderr, ", raw frames on TCP %s:%d", dl_host, dl_tcp.port);
+        }
+        fprintf(stderr, "\n");
+    }
     fflush(stderr);
     if (screen) {
         screen_enter();
@@ -1411,6 +1527,14 @@ int ms_cmd_run(int argc, char **argv)
                 usleep((useconds_t)(wait > 0.05 ? 50000 : wait * 1e6));
             }
 #endif
+            if (have_dl_line) { /* DL/T645: what arrived since, without waiting */
+                const int r3 = mc_posix_dlt645_poll(&dl_line, 0);
+                s->mb_requests += r3 > 0 ? (uint64_t)r3 : 0u;
+            }
+            if (have_dl_tcp) {
+                const int r4 = mc_posix_dlt645_poll(&dl_tcp, 0);
+                s->mb_requests += r4 > 0 ? (uint64_t)r4 : 0u;
+            }
             if (s->have_panel) {
                 const int acted = panel_keys(s);
                 mc_panel_tick(&s->panel, panel_now(s));
@@ -1473,6 +1597,12 @@ int ms_cmd_run(int argc, char **argv)
         mc_posix_modbus_close(&tcp);
     }
 #endif
+    if (have_dl_line) {
+        mc_posix_dlt645_close(&dl_line);
+    }
+    if (have_dl_tcp) {
+        mc_posix_dlt645_close(&dl_tcp);
+    }
     const int crc = mc_posix_nvm_close(&file);
     free(s->bv);
     free(s->bi);
