@@ -809,6 +809,46 @@ static void test_inter_byte_timeout(void **state)
     assert_true(mc_dlt645_handle_frame(&g.d, f, n, out) > 0);
 }
 
+/* Found by fuzz_dlt645: a broken frame whose data holds what looks like the start of a shorter
+ * frame. After the slave drops the broken one and searches on from the next 68H, the bytes it
+ * keeps are already more than that shorter frame's length: they must be judged at once, not
+ * grown past the buffer. Then a good frame is answered. */
+static void test_resync_inside_a_broken_frame(void **state)
+{
+    (void)state;
+    uint8_t s[400];
+    size_t n = 0;
+    s[n++] = 0x68;
+    memcpy(s + n, ADDR, 6);
+    n += 6;
+    s[n++] = 0x68;
+    s[n++] = 0x11;
+    s[n++] = 200; /* L = 200 */
+    /* data: "68 x*6 68 11 00", a 12-byte frame's head, then filler; checksum wrong */
+    size_t start = n;
+    s[n++] = 0x68;
+    for (int k = 0; k < 6; k++) {
+        s[n++] = 0x01;
+    }
+    s[n++] = 0x68;
+    s[n++] = 0x11;
+    s[n++] = 0x00;
+    while (n < start + 200) {
+        s[n++] = 0x55;
+    }
+    s[n++] = 0x00; /* a wrong checksum */
+    s[n++] = 0x16;
+    for (int k = 0; k < 30; k++) {
+        s[n++] = 0x55; /* more bytes: past the buffer if the slave waited for them */
+    }
+    const uint8_t di[4] = {0x00, 0x01, 0x01, 0x02};
+    n += make_frame(s + n, ADDR, 0x11, di, 4);
+    reply_t r = transact_raw(s, n);
+    assert_true(r.present);
+    assert_int_equal(r.c, 0x91);
+    assert_true(g.d.len <= MC_DLT645_FRAME_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -824,6 +864,7 @@ int main(void)
         cmocka_unit_test_setup(test_clears_are_logged, setup),
         cmocka_unit_test_setup(test_broadcast_time, setup),
         cmocka_unit_test_setup(test_inter_byte_timeout, setup),
+        cmocka_unit_test_setup(test_resync_inside_a_broken_frame, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

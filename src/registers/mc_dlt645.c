@@ -975,33 +975,49 @@ int mc_dlt645_handle_frame(mc_dlt645_t *d, const uint8_t *frame, size_t len, uin
 /* ------------------------------------------------------------------------ */
 /* Framer                                                                   */
 
-/* Restart the search after dropping buf[0]: the rest may hold the next frame's start. */
-static void resync(mc_dlt645_t *d)
+/*
+ * Judge the bytes in buf (each append, and after a broken frame was dropped). The buffer
+ * always starts with 68H, and holds less than a whole frame until one is complete: once
+ * a frame's length (12 + L) is there, it is either served (ready; bytes after it, possible
+ * only after a resync, are dropped) or broken, and then the search goes on from the next
+ * 68H after its first byte, judging what is left at once. So len never passes the frame
+ * length, which is at most MC_DLT645_FRAME_MAX.
+ */
+static void scan(mc_dlt645_t *d)
 {
-    size_t k = 1;
-    while (k < d->len && d->buf[k] != 0x68u) {
-        k++;
+    for (;;) {
+        const uint8_t *b = d->buf;
+        const size_t n = d->len;
+        int broken = 0;
+        if (n == 0u) {
+            return;
+        }
+        if (b[0] != 0x68u || (n >= 8u && b[7] != 0x68u) || (n >= 10u && b[9] > MC_DLT645_DATA_MAX)) {
+            broken = 1;
+        } else if (n >= 10u && n >= 12u + (size_t)b[9]) {
+            const size_t full = 12u + (size_t)b[9];
+            if (b[full - 1u] == 0x16u && checksum(b, full - 2u) == b[full - 2u]) {
+                d->stats.overruns += (uint32_t)(n - full);
+                d->len = (uint16_t)full;
+                d->ready = 1;
+                return;
+            }
+            broken = 1;
+        }
+        if (!broken) {
+            return; /* a frame under way */
+        }
+        d->stats.bad_frames++;
+        size_t k = 1;
+        while (k < n && d->buf[k] != 0x68u) {
+            if (d->buf[k] != 0xFEu) {
+                d->stats.garbage++;
+            }
+            k++;
+        }
+        memmove(d->buf, d->buf + k, n - k);
+        d->len = (uint16_t)(n - k);
     }
-    const size_t rest = d->len - k;
-    memmove(d->buf, d->buf + k, rest);
-    d->len = (uint16_t)rest;
-}
-
-/* Check the frame under way after its newest byte: 1 complete, 0 incomplete, -1 broken. */
-static int frame_state(const mc_dlt645_t *d)
-{
-    const uint8_t *b = d->buf;
-    const size_t n = d->len;
-    if (n >= 8u && b[7] != 0x68u) {
-        return -1;
-    }
-    if (n >= 10u && b[9] > MC_DLT645_DATA_MAX) {
-        return -1;
-    }
-    if (n >= 10u && n == 12u + b[9]) {
-        return (b[n - 1u] == 0x16u && checksum(b, n - 2u) == b[n - 2u]) ? 1 : -1;
-    }
-    return 0;
 }
 
 void mc_dlt645_rx_byte(mc_dlt645_t *d, uint8_t byte, uint32_t now_us)
@@ -1026,22 +1042,8 @@ void mc_dlt645_rx_byte(mc_dlt645_t *d, uint8_t byte, uint32_t now_us)
             return;
         }
     }
-    d->buf[d->len++] = byte;
-    for (;;) {
-        const int s = frame_state(d);
-        if (s == 1) {
-            d->ready = 1;
-            return;
-        }
-        if (s == 0) {
-            return;
-        }
-        d->stats.bad_frames++;
-        resync(d);
-        if (d->len == 0u) {
-            return;
-        }
-    }
+    d->buf[d->len++] = byte; /* (len < MC_DLT645_FRAME_MAX here: see scan()) */
+    scan(d);
 }
 
 int mc_dlt645_poll(mc_dlt645_t *d, uint32_t now_us)
