@@ -187,6 +187,8 @@ int mc_dlt645_init(mc_dlt645_t *d, mc_model_t *model, const mc_dlt645_config_t *
 #define DI0(di) ((unsigned)(di) & 0xFFu)
 
 #define NO_DATA (-1000)
+/* The largest item encode_single() writes (the meter clear record). */
+#define ITEM_MAX 106u
 
 static float read_f(const mc_model_t *md, mc_qty q, unsigned arg)
 {
@@ -566,7 +568,9 @@ static uint8_t err_bits(int err)
 static int read_items(mc_dlt645_t *d, uint32_t di, unsigned first, uint8_t code, int with_seq, uint8_t seq,
                       uint8_t *out)
 {
-    uint8_t data[MC_DLT645_DATA_MAX];
+    /* items are encoded in place; the largest (106 bytes) may run past the room, then it is
+     * left for the follow-up */
+    uint8_t data[MC_DLT645_DATA_MAX + ITEM_MAX];
     const unsigned room = MC_DLT645_DATA_MAX - 4u - (with_seq ? 1u : 0u);
     for (unsigned k = 0; k < 4u; k++) {
         data[k] = (uint8_t)(di >> (8u * k));
@@ -575,8 +579,7 @@ static int read_items(mc_dlt645_t *d, uint32_t di, unsigned first, uint8_t code,
     size_t n = 4;
     unsigned k = first;
     for (; k < items; k++) {
-        uint8_t item[MC_DLT645_DATA_MAX];
-        const int len = encode_single(d, block_item(di, k), item);
+        const int len = encode_single(d, block_item(di, k), data + n);
         if (len < 0) {
             d->follow_active = 0;
             return error_reply(d, code, MC_DLT645_ERR_NO_DATA, out);
@@ -584,7 +587,6 @@ static int read_items(mc_dlt645_t *d, uint32_t di, unsigned first, uint8_t code,
         if (n - 4u + (size_t)len > room) {
             break;
         }
-        memcpy(data + n, item, (size_t)len);
         n += (size_t)len;
     }
     if (k == first) {
