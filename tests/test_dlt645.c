@@ -156,11 +156,13 @@ static void book(mc_time_t t, double ai, double ae, double ri, double re)
     assert_true(mc_tariff_add(&g.tariff, t, &r) >= 0);
 }
 
+static double g_phi = 60.0; /* the load's angle: 60 lagging, or an exporting one */
+
 static int setup(void **state)
 {
     memset(&g, 0, sizeof(g));
     wf_params_t p;
-    wf_params_sine(&p, 4000.0, 50.0, 230.0, 5.0, 60.0, 230.0 * SQRT2 * 1.6, 60.0 * SQRT2 * 1.5, 24);
+    wf_params_sine(&p, 4000.0, 50.0, 230.0, 5.0, g_phi, 230.0 * SQRT2 * 1.6, 60.0 * SQRT2 * 1.5, 24);
     mc_meter_config_t mc;
     mc_meter_config_default(&mc);
     mc.sample_rate_hz = 4000;
@@ -849,6 +851,39 @@ static void test_resync_inside_a_broken_frame(void **state)
     assert_true(g.d.len <= MC_DLT645_FRAME_MAX);
 }
 
+/* An exporting load (150 degrees: P < 0, Q > 0): the signed formats carry the sign bit. */
+static int setup_export(void **state)
+{
+    g_phi = 150.0;
+    const int r = setup(state);
+    g_phi = 60.0;
+    return r;
+}
+
+static void test_signed_values(void **state)
+{
+    (void)state;
+    assert_true(model_f(MC_QTY_P, 0) < -900.0);
+    reply_t r = read_di(0x02030000u);
+    assert_int_equal(r.c, 0x91);
+    assert_true(r.data[6] & 0x80); /* the sign bit of the highest byte */
+    expect_di(0x02030000u, 3, 1, 10000, model_f(MC_QTY_P, 0) / 1000);
+    expect_di(0x02030100u, 3, 1, 10000, model_f(MC_QTY_EL_P, 0) / 1000);
+    expect_di(0x02060000u, 2, 1, 1000, model_f(MC_QTY_PF, 0));
+    assert_true(model_f(MC_QTY_PF, 0) < -0.8);
+    /* the current is signed as the active power: negative here */
+    expect_di(0x02020100u, 3, 1, 1000, -model_f(MC_QTY_EL_CURRENT, 0));
+    r = read_di(0x02020100u);
+    assert_true(r.data[6] & 0x80);
+    /* a negative combined energy (import - export) */
+    g.tariff.cfg.active_combination = MC_COMBINE_IMPORT_MINUS_EXPORT;
+    book(T(2024, 3, 6, 11, 0, 0), 0, 20000, 0, 0);
+    assert_true(model_f(MC_QTY_E_ACTIVE, 0) < -10.0);
+    expect_di(0x00000000u, 4, 1, 100, model_f(MC_QTY_E_ACTIVE, 0));
+    r = read_di(0x00000000u);
+    assert_true(r.data[7] & 0x80);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -865,6 +900,7 @@ int main(void)
         cmocka_unit_test_setup(test_broadcast_time, setup),
         cmocka_unit_test_setup(test_inter_byte_timeout, setup),
         cmocka_unit_test_setup(test_resync_inside_a_broken_frame, setup),
+        cmocka_unit_test_setup(test_signed_values, setup_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
