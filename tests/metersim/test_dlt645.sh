@@ -68,5 +68,23 @@ grep -q "DL/T645 address 000000000001, raw frames on TCP 127.0.0.1:$DL" "$WORK/b
 sleep 3
 echo "  TCP (raw frames), every control code"
 timeout 120 $PY "$HERE/dlt645_client.py" tcp "127.0.0.1:$DL" "$MB" 000000000001 || fail "the client over TCP"
+echo "  TCP: ten wrong passwords, each on a new connection, lock the right one out too"
+(cd "$HERE" && timeout 60 $PY - "$DL" <<'PYEOF') || fail "the TCP lockout"
+import sys
+from dlt645_client import Link, Master, addr_bytes, di, fail
+port = sys.argv[1]
+A = addr_bytes("000000000001")
+def try_pw(pw):
+    m = Master(Link("tcp", "127.0.0.1:" + port), A)
+    r = m.cmd(0x14, di(0x04000B01) + m.auth(pw) + bytes([0x00, 0x01]))
+    m.l.s.close()
+    return r[1], r[2]
+for k in range(10):
+    if try_pw(1111 + k) != (0xD4, b"\x04"):
+        fail(f"wrong password {k}")
+if try_pw(6666) != (0xD4, b"\x04"):
+    fail("the right password was taken during the lockout: reconnecting reset the guard")
+print("  locked out across connections")
+PYEOF
 kill -TERM "$(echo $PIDS | awk '{print $3}')" 2>/dev/null || true
 echo "metersim_dlt645: passed"
