@@ -804,6 +804,15 @@ static void test_inter_byte_timeout(void **state)
         (void)mc_dlt645_poll(&g.d, t);
     }
     assert_true(g.sent_len > 0);
+    /* a configured timeout beyond the 32-bit µs clock is taken as the longest one */
+    mc_dlt645_config_t c;
+    mc_dlt645_config_default(&c);
+    c.byte_timeout_ms = 5000000u;
+    mc_dlt645_t d2;
+    assert_int_equal(mc_dlt645_init(&d2, &g.md, &c, NULL), MC_OK);
+    assert_int_equal(d2.cfg.byte_timeout_ms, MC_DLT645_BYTE_TIMEOUT_MS_MAX);
+    c.baud = 19200;
+    assert_int_equal(mc_dlt645_init(&d2, &g.md, &c, NULL), MC_ERR_INVAL);
     /* handle_frame directly, NULLs and a frame of the wrong length */
     uint8_t out[MC_DLT645_REPLY_MAX];
     assert_int_equal(mc_dlt645_handle_frame(NULL, f, n, out), MC_ERR_INVAL);

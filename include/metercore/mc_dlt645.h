@@ -49,6 +49,8 @@ extern "C" {
 #define MC_DLT645_REPLY_MAX (MC_DLT645_PREAMBLE + MC_DLT645_FRAME_MAX)
 /** Default inter-byte timeout inside a frame, ms (a partial frame older than this is dropped). */
 #define MC_DLT645_BYTE_TIMEOUT_MS_DEFAULT 500u
+/** Longest inter-byte timeout, ms (a longer cfg.byte_timeout_ms is taken as this). */
+#define MC_DLT645_BYTE_TIMEOUT_MS_MAX 60000u
 /** Default largest correction a broadcast time (08H) may make, s. */
 #define MC_DLT645_BCAST_MAX_S_DEFAULT 300u
 /** At most one broadcast time correction per this many seconds (monotonic clock). */
@@ -96,7 +98,8 @@ typedef struct mc_dlt645_config {
     uint8_t address[6];       /**< Address as on the wire: BCD, lowest byte first (000000000001 is
                                    01 00 00 00 00 00). */
     uint32_t baud;            /**< Baud rate in force: 1200, 2400 (default), 4800 or 9600. */
-    uint32_t byte_timeout_ms; /**< Inter-byte timeout (default ::MC_DLT645_BYTE_TIMEOUT_MS_DEFAULT). */
+    uint32_t byte_timeout_ms; /**< Inter-byte timeout, ms (0: ::MC_DLT645_BYTE_TIMEOUT_MS_DEFAULT; at most
+                                   ::MC_DLT645_BYTE_TIMEOUT_MS_MAX). */
     uint16_t bcast_time_max_s; /**< Largest correction by broadcast time; 0: 08H is ignored. */
 } mc_dlt645_config_t;
 

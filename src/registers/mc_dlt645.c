@@ -165,6 +165,9 @@ int mc_dlt645_init(mc_dlt645_t *d, mc_model_t *model, const mc_dlt645_config_t *
     if (c.byte_timeout_ms == 0u) {
         c.byte_timeout_ms = MC_DLT645_BYTE_TIMEOUT_MS_DEFAULT;
     }
+    if (c.byte_timeout_ms > MC_DLT645_BYTE_TIMEOUT_MS_MAX) {
+        c.byte_timeout_ms = MC_DLT645_BYTE_TIMEOUT_MS_MAX; /* (µs of it must fit the 32-bit clock) */
+    }
     memset(d, 0, sizeof(*d));
     d->model = model;
     d->cfg = c;
