@@ -463,9 +463,9 @@ typedef struct sim {
     /* where Modbus is served, for the banner and the dashboard */
     char mb_host[260];         /* an address clients can connect to ("": no TCP server) */
     int mb_port;               /* the port really listened on (the system's when 0 was asked) */
+    const mc_regmap_t *map;    /* the map at the meter's address (--map) */
 #ifdef MS_HAVE_MODBUS
-    const mc_posix_modbus_stats_t *tcp_stats;
-    const mc_regmap_t *map;    /* the map at the meter's address (--map) */ /* the TCP server's counters (final JSON object) */
+    const mc_posix_modbus_stats_t *tcp_stats; /* the TCP server's counters (final JSON object) */
 #endif
 } sim_t;
 
