@@ -616,6 +616,8 @@ static void test_write_needs_password(void **state)
     assert_memory_equal(r.data + 14, ((uint8_t[]){0x05, 0x04, 0x11, 0x06, 0x03, 0x24}), 6);
     r = read_di(0x03300400u);
     assert_int_equal(bcd(r.data + 4, 3, 0), 1);
+    r = read_di(0x03300000u); /* programming: none yet (a clock set is a time set) */
+    assert_int_equal(bcd(r.data + 4, 3, 0), 0);
     /* an invalid time (25 h): ERR 01, nothing changes */
     memcpy(w + k, ((uint8_t[]){0x05, 0x04, 0x25}), 3);
     expect_error(transact(ADDR, 0x14, w, k + 3), 0xD4, 0x01);
@@ -631,6 +633,15 @@ static void test_write_needs_password(void **state)
     assert_int_equal(transact(ADDR, 0x14, w, k + 2).c, 0x94);
     assert_int_equal(g.tariff.cfg.settle_day, 15);
     assert_int_equal(g.tariff.cfg.settle_hour, 5);
+    /* programming: two parameter events (day, hour); the last record: time, operator, 04000B01 */
+    r = read_di(0x03300000u);
+    assert_int_equal(bcd(r.data + 4, 3, 0), 2);
+    r = read_di(0x03300001u);
+    assert_int_equal(r.n, 4 + 50);
+    assert_memory_equal(r.data + 4, ((uint8_t[]){0x05, 0x04, 0x11, 0x07, 0x03, 0x24}), 6);
+    assert_memory_equal(r.data + 10, ((uint8_t[]){0x78, 0x56, 0x34, 0x12}), 4);
+    assert_memory_equal(r.data + 14, ((uint8_t[]){0x01, 0x0B, 0x00, 0x04}), 4);
+    assert_int_equal(r.data[18], 0xFF);
     /* a read-only identifier: no such writable data */
     memcpy(w, ((uint8_t[]){0x00, 0x01, 0x01, 0x02}), 4);
     expect_error(transact(ADDR, 0x14, w, k + 2), 0xD4, 0x02);

@@ -271,6 +271,26 @@ static int is_event_clear(const mc_event_t *ev)
 {
     return ev->type == MC_EV_PARAM && ev->qty == MC_QTY_EVENT_COUNT;
 }
+/* Programming: a parameter change, from any source (bus, panel), other than the two clears
+ * above, which the model reports as parameter events. */
+static int is_programming(const mc_event_t *ev)
+{
+    return ev->type == MC_EV_PARAM && !is_demand_clear(ev) && !is_event_clear(ev);
+}
+
+/* The identifier of a programmed quantity, where DL/T645 has one; FFFFFFFF otherwise. */
+static uint32_t programmed_di(unsigned qty)
+{
+    switch (qty) {
+    case MC_QTY_SETTLE_DAY:
+    case MC_QTY_SETTLE_HOUR:
+        return 0x04000B01u; /* first settlement day */
+    case MC_QTY_PASSWORD:
+        return 0x04000C03u; /* the level 02 password (the one metercore has) */
+    default:
+        return 0xFFFFFFFFu;
+    }
+}
 
 static uint32_t find_events(const mc_model_t *md, ev_match_fn match, mc_event_t *newest)
 {
@@ -408,11 +428,13 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
         }
         }
     }
-    if (d3 == 0x03u && d2 == 0x30u && d1 >= 0x01u && d1 <= 0x04u && d0 <= 0x01u) {
-        /* Event records (A.4): 01 meter clear, 02 demand clear, 03 event clear, 04 time set. */
-        static const ev_match_fn match[4] = {is_meter_clear, is_demand_clear, is_event_clear, is_clock_set};
+    if (d3 == 0x03u && d2 == 0x30u && d1 <= 0x04u && d0 <= 0x01u) {
+        /* Event records (A.4): 00 programming, 01 meter clear, 02 demand clear, 03 event clear,
+         * 04 time set. */
+        static const ev_match_fn match[5] = {is_programming, is_meter_clear, is_demand_clear, is_event_clear,
+                                             is_clock_set};
         mc_event_t ev;
-        uint32_t n = find_events(md, match[d1 - 1u], &ev);
+        uint32_t n = find_events(md, match[d1], &ev);
         if (d0 == 0x00u) {
             uint32_t c;
             if (d1 == 0x01u && md->hooks.audit_counter != NULL &&
@@ -428,6 +450,17 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
         /* the operator code: this line's last one if it made the newest such event, else unknown */
         const uint8_t unknown[4] = {0xFFu, 0xFFu, 0xFFu, 0xFFu};
         switch (d1) {
+        case 0x00: /* time 6, operator 4, 10 identifiers programmed (the event's, then FFFFFFFF) = 50 */
+            put_time(n > 0u ? ev.time : 0u, 6, out);
+            memcpy(out + 6, n > 0u ? d->last_operator : unknown, 4);
+            memset(out + 10, 0xFF, 40);
+            if (n > 0u) {
+                const uint32_t pdi = programmed_di(ev.qty);
+                for (unsigned k = 0; k < 4u; k++) {
+                    out[10u + k] = (uint8_t)(pdi >> (8u * k));
+                }
+            }
+            return 50;
         case 0x01: /* time 6, operator 4, 24 energies before the clear (not kept: zero) = 106 */
             memset(out, 0, 106);
             put_time(n > 0u ? ev.time : 0u, 6, out);
