@@ -787,6 +787,12 @@ static void test_broadcast_time(void **state)
     /* to our own address: not a broadcast, no effect */
     transact(ADDR, 0x08, ((uint8_t[]){0x10, 0x22, 0x10, 0x06, 0x03, 0x24}), 6);
     assert_int_equal(g.now, T(2024, 3, 6, 10, 22, 0));
+    /* a model without a monotonic clock cannot keep "once a day": ignored */
+    g.mono_ms += 86400u * 1000u;
+    g.md.hooks.monotonic_ms = NULL;
+    transact(BCAST, 0x08, ((uint8_t[]){0x10, 0x22, 0x10, 0x06, 0x03, 0x24}), 6);
+    assert_int_equal(g.now, T(2024, 3, 6, 10, 22, 0));
+    g.md.hooks.monotonic_ms = mono;
     /* a small one the next day: applied */
     transact(BCAST, 0x08, ((uint8_t[]){0x10, 0x22, 0x10, 0x06, 0x03, 0x24}), 6);
     assert_int_equal(g.now, T(2024, 3, 6, 10, 22, 10));

@@ -855,13 +855,12 @@ static void do_bcast_time(mc_dlt645_t *d, const uint8_t *data, size_t n)
     if (diff > d->cfg.bcast_time_max_s || diff == 0u) {
         return;
     }
-    uint32_t ms = 0;
-    const int have_ms = md->hooks.monotonic_ms != NULL;
-    if (have_ms) {
-        ms = md->hooks.monotonic_ms(md->hooks.ctx);
-        if (d->bcast_done && ms - d->bcast_at_ms < MC_DLT645_BCAST_INTERVAL_S * 1000u) {
-            return;
-        }
+    if (md->hooks.monotonic_ms == NULL) {
+        return; /* without a monotonic clock "once a day" cannot be kept: not at all */
+    }
+    const uint32_t ms = md->hooks.monotonic_ms(md->hooks.ctx);
+    if (d->bcast_done && ms - d->bcast_at_ms < MC_DLT645_BCAST_INTERVAL_S * 1000u) {
+        return;
     }
     mc_write_item_t it[6];
     for (unsigned k = 0; k < 6u; k++) {
