@@ -455,7 +455,8 @@ static int audit_type(const mc_event_t *ev)
     }
     return ev->type == MC_EV_PARAM &&
            (ev->qty == MC_QTY_PULSE_CONSTANT || ev->qty == MC_QTY_SETTLE_DAY || ev->qty == MC_QTY_SETTLE_HOUR ||
-            (ev->qty >= MC_QTY_TOU_COUNTS && ev->qty <= MC_QTY_TOU_SPECIAL));
+            (ev->qty >= MC_QTY_TOU_COUNTS && ev->qty <= MC_QTY_TOU_SPECIAL) ||
+            ev->qty == MC_QTY_MAX_DEMAND_P || ev->qty == MC_QTY_EVENT_COUNT); /* DL/T645 demand, event clear */
 }
 
 /*
@@ -4730,6 +4731,45 @@ static void test_audit_not_flushed(void **state)
     check_log_sane(a, "after 900 audit events");
 }
 
+
+/* DL/T645's maximum demand clear (19H) and event clear (1BH), reported as MC_QTY_MAX_DEMAND_P and
+ * MC_QTY_EVENT_COUNT changes, are audit events: in the audit log where ordinary events cannot push
+ * them out, counted in MC_AUDIT_ALL and in no other counter (not as tariff changes). */
+static void test_dlt645_clears_audited(void **state)
+{
+    fx_t *f = *state;
+    app_t *a = &f->a;
+    assert_int_equal(app_boot(a, &f->emu, T(2024, 5, 10, 8, 0, 0)), MC_OK);
+    feed_n(a, 0, 100, 1);
+    const unsigned na0 = mc_storage_audit_count(&a->st);
+    uint32_t all0, tariff0, c;
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_ALL, &all0), MC_OK);
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_TARIFF, &tariff0), MC_OK);
+    a->model.hooks.on_change(a->model.hooks.ctx, MC_QTY_MAX_DEMAND_P, 0, 0x447A0000u, 0u, MC_SRC_BUS);
+    assert_int_equal(a->model.hooks.commit(a->model.hooks.ctx), MC_OK);
+    a->model.hooks.on_change(a->model.hooks.ctx, MC_QTY_EVENT_COUNT, 0, 0xFFFFFFFFu, 5u, MC_SRC_BUS);
+    assert_int_equal(a->model.hooks.commit(a->model.hooks.ctx), MC_OK);
+    assert_int_equal(mc_storage_audit_count(&a->st), na0 + 2u);
+    mc_event_t ev;
+    assert_int_equal(mc_storage_audit_read(&a->st, 0, &ev), MC_OK);
+    assert_int_equal(ev.type, MC_EV_PARAM);
+    assert_int_equal(ev.qty, MC_QTY_EVENT_COUNT);
+    assert_int_equal(mc_storage_audit_read(&a->st, 1, &ev), MC_OK);
+    assert_int_equal(ev.qty, MC_QTY_MAX_DEMAND_P);
+    const uint32_t demand_seq = ev.seq;
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_ALL, &c), MC_OK);
+    assert_int_equal(c, all0 + 2u);
+    assert_int_equal(mc_storage_audit_counter(&a->st, MC_AUDIT_TARIFF, &c), MC_OK);
+    assert_int_equal(c, tariff0);
+    /* ordinary writes do not push them out */
+    for (unsigned i = 0; i < 400u; i++) {
+        assert_int_equal(write_u16(a, MC_QTY_ADDRESS, 0, 2u + i % 2u), MC_OK);
+    }
+    assert_int_equal(mc_storage_audit_read(&a->st, 1, &ev), MC_OK);
+    assert_int_equal(ev.seq, demand_seq);
+    check_log_sane(a, "after the DL/T645 clears and 400 writes");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Issue 14: acknowledged means durable                                     */
 
@@ -5667,6 +5707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_insane_records_fall_back, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_huge_counters, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_audit_not_flushed, setup_metersim, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dlt645_clears_audited, setup_metersim, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ack_durable, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_demand_survives, setup_flash, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failing_medium_reported_once, setup_flash, fx_teardown),

@@ -27,7 +27,7 @@ declare -A PKGS=(
     [host-clang]="clang libc6-dev"
     [cmocka]="libcmocka-dev pkg-config"
     [modbus]="libmodbus-dev pkg-config"
-    [modbus-clients]="mbpoll python3 python3-pymodbus python3-serial-asyncio socat"
+    [modbus-clients]="mbpoll python3 python3-pymodbus python3-serial python3-serial-asyncio socat"
     [tmux]="tmux"
     [cross-arm]="gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi"
     [qemu-arm]="qemu-system-arm socat mbpoll"
@@ -43,7 +43,7 @@ declare -A WHAT=(
     [host-clang]="compile and link a C11 program with clang"
     [cmocka]="link a cmocka test"
     [modbus]="find and link libmodbus through pkg-config"
-    [modbus-clients]="run mbpoll, socat and /usr/bin/python3 with pymodbus.client"
+    [modbus-clients]="run mbpoll, socat and /usr/bin/python3 with pymodbus.client and serial (the DL/T645 master)"
     [tmux]="start a detached tmux session"
     [cross-arm]="link a Cortex-M4F program against newlib"
     [qemu-arm]="run qemu-system-arm (netduinoplus2)"
@@ -100,7 +100,7 @@ probe_modbus() {
 }
 probe_modbus-clients() {
     command -v mbpoll && command -v socat &&
-        /usr/bin/python3 -c 'import pymodbus, pymodbus.client; from pymodbus.client import ModbusTcpClient, ModbusSerialClient'
+        /usr/bin/python3 -c 'import pymodbus, pymodbus.client, serial; from pymodbus.client import ModbusTcpClient, ModbusSerialClient'
 }
 probe_tmux() {
     tmux -S "$tmp/tmux.sock" new-session -d -s deps 'sleep 5' && tmux -S "$tmp/tmux.sock" kill-server

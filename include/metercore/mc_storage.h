@@ -157,7 +157,8 @@ typedef enum mc_audit_counter {
                                    ::MC_QTY_TOU_SPECIAL, ::MC_QTY_SETTLE_DAY, ::MC_QTY_SETTLE_HOUR). */
     MC_AUDIT_PULSE_CONSTANT = 5, /**< Pulse constant changes (::MC_EV_PARAM, qty ::MC_QTY_PULSE_CONSTANT). */
     MC_AUDIT_FORMAT = 6,      /**< Storage format and code checksum changes (::MC_EV_FORMAT). */
-    MC_AUDIT_ALL = 7,         /**< Every event of the audit log. */
+    MC_AUDIT_ALL = 7,         /**< Every event of the audit log (DL/T645's demand and event clears, ::MC_EV_PARAM
+                                   with ::MC_QTY_MAX_DEMAND_P or ::MC_QTY_EVENT_COUNT, counted here only). */
     MC_AUDIT_COUNTERS = 8     /**< Number of counters. */
 } mc_audit_counter;
 

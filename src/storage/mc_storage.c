@@ -481,7 +481,10 @@ static int is_audit(unsigned type, unsigned qty)
     case MC_EV_FORMAT:
         return 1;
     case MC_EV_PARAM:
-        return is_tariff_qty(qty) || qty == MC_QTY_PULSE_CONSTANT;
+        /* the demand clear and the (refused) event clear of DL/T645 are audit events too:
+         * they touch billing data or ask to erase the trail */
+        return is_tariff_qty(qty) || qty == MC_QTY_PULSE_CONSTANT || qty == MC_QTY_MAX_DEMAND_P ||
+               qty == MC_QTY_EVENT_COUNT;
     default:
         return 0;
     }
@@ -507,7 +510,11 @@ static void count_event(uint32_t *c, unsigned type, unsigned qty)
         c[MC_AUDIT_FORMAT]++;
         break;
     default:
-        c[qty == MC_QTY_PULSE_CONSTANT ? MC_AUDIT_PULSE_CONSTANT : MC_AUDIT_TARIFF]++;
+        if (qty == MC_QTY_PULSE_CONSTANT) {
+            c[MC_AUDIT_PULSE_CONSTANT]++;
+        } else if (is_tariff_qty(qty)) {
+            c[MC_AUDIT_TARIFF]++;
+        } /* a demand or event clear: counted in MC_AUDIT_ALL only */
         break;
     }
 }
