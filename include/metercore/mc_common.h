@@ -91,6 +91,14 @@ uint32_t mc_version_number(void);
  */
 float mc_atan2_deg(float y, float x);
 
+/**
+ * @brief An angle in degrees wrapped into (-180, 180] (by whole turns; exact for the angles a
+ *        difference of two mc_atan2_deg() results gives).
+ * @param a  the angle, degrees (finite).
+ * @return the same direction in (-180, 180].
+ */
+float mc_wrap_deg(float a);
+
 
 #ifdef __cplusplus
 }

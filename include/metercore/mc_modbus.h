@@ -206,6 +206,27 @@ int mc_rtu_set_map(mc_rtu_t *r, const mc_regmap_t *map);
 int mc_rtu_add_unit(mc_rtu_t *r, uint8_t unit, const mc_regmap_t *map);
 
 /**
+ * @brief The map of a further unit id in a table of ::MC_RTU_MAX_UNITS (the RTU framer's, a TCP
+ *        server's).
+ * @param units  the table.
+ * @param unit   the unit id of a request.
+ * @return its map, or NULL if @p unit is not in the table (or is 0).
+ */
+const mc_regmap_t *mc_modbus_unit_map(const mc_rtu_unit_t units[MC_RTU_MAX_UNITS], uint8_t unit);
+
+/**
+ * @brief Add, replace or remove a further unit id in a table of ::MC_RTU_MAX_UNITS: the rules of
+ *        mc_rtu_add_unit() for any transport.
+ * @param units        the table (zero-filled to start).
+ * @param own_address  the meter's address (never a further unit id).
+ * @param unit         1..247.
+ * @param map          the map (kept by pointer), or NULL to remove @p unit.
+ * @return ::MC_OK, ::MC_ERR_INVAL, ::MC_ERR_NOSPACE (every slot taken).
+ */
+int mc_modbus_unit_set(mc_rtu_unit_t units[MC_RTU_MAX_UNITS], uint8_t own_address, uint8_t unit,
+                       const mc_regmap_t *map);
+
+/**
  * @brief A byte arrived (call from the receive interrupt or right after it).
  *
  * Time is a free-running microsecond counter; wrap-around is handled (only

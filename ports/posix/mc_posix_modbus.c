@@ -268,11 +268,7 @@ static int tcp_serve_one(mc_posix_modbus_t *mb, mc_posix_modbus_client_t *c, int
     if (unit == mb->model->params.address || unit == 0u || unit == 255u) {
         map = mb->map;
     } else {
-        for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
-            if (mb->units[k].id != 0u && mb->units[k].id == unit) {
-                map = mb->units[k].map;
-            }
-        }
+        map = mc_modbus_unit_map(mb->units, unit);
     }
     if (map != NULL) {
         n = mc_modbus_handle_pdu_map(map, mb->model, &c->session, c->buf + MBAP_LEN, length - 1u, resp + MBAP_LEN,
@@ -732,30 +728,5 @@ int mc_posix_modbus_add_unit(mc_posix_modbus_t *mb, uint8_t unit, const mc_regma
         return mc_rtu_add_unit(&mb->rtu, unit, map);
     }
     /* TCP: the same rules as the RTU line's (mc_rtu_add_unit()); 0 and 255 are the meter's own. */
-    if (unit < 1u || unit > 247u || unit == mb->model->params.address ||
-        (map != NULL && mc_regmap_check(map) != MC_OK)) {
-        return MC_ERR_INVAL;
-    }
-    mc_rtu_unit_t *slot = NULL;
-    for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
-        if (mb->units[k].id == unit) {
-            slot = &mb->units[k];
-            break;
-        }
-        if (slot == NULL && mb->units[k].id == 0u) {
-            slot = &mb->units[k];
-        }
-    }
-    if (map == NULL) {
-        if (slot != NULL && slot->id == unit) {
-            *slot = (mc_rtu_unit_t){ 0u, NULL };
-        }
-        return MC_OK;
-    }
-    if (slot == NULL) {
-        return MC_ERR_NOSPACE;
-    }
-    slot->id = unit;
-    slot->map = map;
-    return MC_OK;
+    return mc_modbus_unit_set(mb->units, mb->model->params.address, unit, map);
 }

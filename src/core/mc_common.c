@@ -85,3 +85,14 @@ float mc_atan2_deg(float y, float x)
     }
     return y < 0.0f ? -a : a;
 }
+
+float mc_wrap_deg(float a)
+{
+    while (a > 180.0f) {
+        a -= 360.0f;
+    }
+    while (a <= -180.0f) {
+        a += 360.0f;
+    }
+    return a;
+}

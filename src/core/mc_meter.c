@@ -581,17 +581,6 @@ static int32_t take_offsets(mc_meter_t *m)
     return dref;
 }
 
-static float wrap_deg(float a)
-{
-    while (a > 180.0f) {
-        a -= 360.0f;
-    }
-    while (a <= -180.0f) {
-        a += 360.0f;
-    }
-    return a;
-}
-
 /* A channel carries a signal in the window just measured: a voltage from 10 % of Un,
  * a current from the starting current (primary values). */
 static int present(const mc_meter_t *m, unsigned c)
@@ -833,8 +822,8 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
      * the starting current) has no angle and reads 0. */
     const mc_meter_channel_t *a0 = &MC_CH(m)[present(m, 0u) ? 0u : m->ref];
     const float ref_angle = mc_atan2_deg(a0->im, a0->re);
-    r->u_angle_deg = present(m, el->u) ? wrap_deg(mc_atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
-    r->i_angle_deg = present(m, el->i) ? wrap_deg(mc_atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
+    r->u_angle_deg = present(m, el->u) ? mc_wrap_deg(mc_atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
+    r->i_angle_deg = present(m, el->i) ? mc_wrap_deg(mc_atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
     const int creep_p = !(fabsf(p) >= m->creep_w);
     const int creep_q = !(fabsf(q) >= m->creep_w);
     if (creep_p) {

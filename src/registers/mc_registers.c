@@ -593,18 +593,6 @@ static int poly_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t 
     return 1;
 }
 
-/* An angle wrapped into (-180, 180] degrees. */
-static float wrap180(float a)
-{
-    while (a > 180.0f) {
-        a -= 360.0f;
-    }
-    while (a <= -180.0f) {
-        a += 360.0f;
-    }
-    return a;
-}
-
 /* The readings other maps carry (MC_QTY_EL_PHASE_ANGLE .. MC_QTY_SUNSPEC_METER_MODEL), derived from the
  * meter's: returns 1 with *out set, 0 if @p qty is not one of them, MC_ERR_INVAL for a bad argument. */
 static int derived_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value_t *out)
@@ -621,7 +609,7 @@ static int derived_read(const mc_model_t *md, mc_qty qty, unsigned arg, mc_value
             set_f(out, 0.0f);
             return 1;
         }
-        set_f(out, wrap180(r.i_angle_deg - r.u_angle_deg));
+        set_f(out, mc_wrap_deg(r.i_angle_deg - r.u_angle_deg));
         return 1;
     }
     case MC_QTY_AGGREGATE: {

@@ -131,12 +131,7 @@ static int rtu_serve(mc_rtu_t *r, size_t len, unsigned bad)
     int broadcast = addr == 0u;
     const mc_regmap_t *map = r->map;
     if (!broadcast && addr != r->model->params.address) {
-        map = NULL;
-        for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
-            if (r->units[k].id != 0u && r->units[k].id == addr) {
-                map = r->units[k].map;
-            }
-        }
+        map = mc_modbus_unit_map(r->units, addr);
         if (map == NULL) {
             r->stats.foreign++;
             return 2;
@@ -214,18 +209,37 @@ int mc_rtu_set_map(mc_rtu_t *r, const mc_regmap_t *map)
 
 int mc_rtu_add_unit(mc_rtu_t *r, uint8_t unit, const mc_regmap_t *map)
 {
-    if (r == NULL || r->model == NULL || unit < 1u || unit > 247u || unit == r->model->params.address ||
+    if (r == NULL || r->model == NULL) {
+        return MC_ERR_INVAL;
+    }
+    return mc_modbus_unit_set(r->units, r->model->params.address, unit, map);
+}
+
+const mc_regmap_t *mc_modbus_unit_map(const mc_rtu_unit_t units[MC_RTU_MAX_UNITS], uint8_t unit)
+{
+    for (unsigned k = 0; units != NULL && unit != 0u && k < MC_RTU_MAX_UNITS; k++) {
+        if (units[k].id == unit) {
+            return units[k].map;
+        }
+    }
+    return NULL;
+}
+
+int mc_modbus_unit_set(mc_rtu_unit_t units[MC_RTU_MAX_UNITS], uint8_t own_address, uint8_t unit,
+                       const mc_regmap_t *map)
+{
+    if (units == NULL || unit < 1u || unit > 247u || unit == own_address ||
         (map != NULL && mc_regmap_check(map) != MC_OK)) {
         return MC_ERR_INVAL;
     }
     mc_rtu_unit_t *slot = NULL;
     for (unsigned k = 0; k < MC_RTU_MAX_UNITS; k++) {
-        if (r->units[k].id == unit) {
-            slot = &r->units[k]; /* replace (or, with NULL, remove) */
+        if (units[k].id == unit) {
+            slot = &units[k]; /* replace (or, with NULL, remove) */
             break;
         }
-        if (slot == NULL && r->units[k].id == 0u) {
-            slot = &r->units[k];
+        if (slot == NULL && units[k].id == 0u) {
+            slot = &units[k];
         }
     }
     if (map == NULL) {
