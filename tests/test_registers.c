@@ -3188,6 +3188,21 @@ static float model_f(mc_qty q, unsigned arg)
     return v.is_float ? v.f : (float)v.u;
 }
 
+/* mc_model_read_f() and mc_model_read_u(): the value, converted; 0 where mc_model_read() refuses. */
+static void test_model_read_f_u(void **state)
+{
+    (void)state;
+    assert_true(mc_model_read_f(&g.md, MC_QTY_VOLTAGE, 0) == model_f(MC_QTY_VOLTAGE, 0));
+    assert_int_equal(mc_model_read_u(&g.md, MC_QTY_VOLTAGE, 0), (unsigned)model_f(MC_QTY_VOLTAGE, 0));
+    assert_true(mc_model_read_f(&g.md, MC_QTY_ADDRESS, 0) == 1.0f);
+    assert_int_equal(mc_model_read_u(&g.md, MC_QTY_ADDRESS, 0), 1);
+    assert_int_equal(mc_model_read_u(&g.md, MC_QTY_NAN, 0), 0);
+    assert_int_equal(mc_model_read_u(&g.md, MC_QTY_EL_PHASE_ANGLE, 0), 0); /* -60 degrees: negative */
+    assert_true(mc_model_read_f(&g.md, MC_QTY_EL_PHASE_ANGLE, 0) < -59.9f);
+    assert_true(mc_model_read_f(&g.md, MC_QTY_U_LL, 3) == 0.0f); /* refused: argument out of range */
+    assert_int_equal(mc_model_read_u(&g.md, MC_QTY_COUNT, 0), 0);
+}
+
 static void test_regmap_builtins(void **state)
 {
     (void)state;
@@ -3550,6 +3565,7 @@ int main(void)
         cmocka_unit_test_setup(test_channel_calibration_1p2w, setup_default),
         cmocka_unit_test_setup(test_channel_calibration_audit, setup_poly),
         cmocka_unit_test_setup(test_regmap_builtins, setup_default),
+        cmocka_unit_test_setup(test_model_read_f_u, setup_default),
         cmocka_unit_test_setup(test_sdm120_map, setup_default),
         cmocka_unit_test_setup(test_sdm630_map, setup_poly),
         cmocka_unit_test_setup(test_sunspec_map_1p2w, setup_default),

@@ -697,6 +697,24 @@ void mc_model_config_default(mc_model_config_t *cfg);
 int mc_model_init(mc_model_t *md, const mc_model_config_t *cfg, const mc_model_hooks_t *hooks,
                   mc_meter_t *meter, mc_tariff_t *tariff, const mc_params_t *params);
 
+/**
+ * @brief A quantity as a float, for code that only shows or encodes it (a panel, a protocol).
+ * @param md   the model.
+ * @param qty  the quantity.
+ * @param arg  its argument.
+ * @return the value (a word quantity converted exactly), or 0 if mc_model_read() refused.
+ */
+float mc_model_read_f(const mc_model_t *md, mc_qty qty, unsigned arg);
+
+/**
+ * @brief A quantity as an unsigned word (a float quantity truncated toward zero; negative or NaN: 0).
+ * @param md   the model.
+ * @param qty  the quantity.
+ * @param arg  its argument.
+ * @return the value, or 0 if mc_model_read() refused.
+ */
+unsigned mc_model_read_u(const mc_model_t *md, mc_qty qty, unsigned arg);
+
 /** A value of the model: a float or an unsigned 16-bit word. */
 typedef struct mc_value {
     union {

@@ -148,24 +148,6 @@ static void ln_hex(char *l, uint32_t v, unsigned w)
 /* Model access                                                              */
 /* ------------------------------------------------------------------------ */
 
-static float rd_f(const mc_model_t *md, mc_qty q, unsigned arg)
-{
-    mc_value_t v;
-    if (mc_model_read(md, q, arg, &v) != MC_OK) {
-        return 0.0f;
-    }
-    return v.is_float ? v.f : (float)v.u;
-}
-
-static unsigned rd_u(const mc_model_t *md, mc_qty q, unsigned arg)
-{
-    mc_value_t v;
-    if (mc_model_read(md, q, arg, &v) != MC_OK) {
-        return 0u;
-    }
-    return v.is_float ? (unsigned)v.f : v.u;
-}
-
 static const char *const rate_names[4] = {"SHARP", "PEAK", "FLAT", "VALLEY"};
 static const char *const baud_names[4] = {"1200", "2400", "4800", "9600"};
 static const char *const parity_names[3] = {"NONE", "EVEN", "ODD"};
@@ -203,11 +185,11 @@ static uint16_t item_value(const mc_panel_t *p, unsigned item)
     case MC_PANEL_ITEM_PASSWORD:
         return p->md->params.password; /* never readable through the model */
     case MC_PANEL_ITEM_ADDRESS:
-        return (uint16_t)rd_u(p->md, MC_QTY_ADDRESS, 0);
+        return (uint16_t)mc_model_read_u(p->md, MC_QTY_ADDRESS, 0);
     case MC_PANEL_ITEM_BAUD:
-        return (uint16_t)rd_u(p->md, MC_QTY_BAUD, 0);
+        return (uint16_t)mc_model_read_u(p->md, MC_QTY_BAUD, 0);
     case MC_PANEL_ITEM_PARITY:
-        return (uint16_t)rd_u(p->md, MC_QTY_PARITY, 0);
+        return (uint16_t)mc_model_read_u(p->md, MC_QTY_PARITY, 0);
     default:
         return 0u; /* commands start at NO */
     }
@@ -271,9 +253,9 @@ static void render_energy_pair(mc_panel_screen_t *s, const mc_model_t *md, const
 {
     ln_str(s->text[0], title);
     ln_str(s->text[1], "IMP ");
-    ln_num(s->text[1], rd_f(md, imp, 0), 10, 2, NUM_ZERO);
+    ln_num(s->text[1], mc_model_read_f(md, imp, 0), 10, 2, NUM_ZERO);
     ln_str(s->text[2], "EXP ");
-    ln_num(s->text[2], rd_f(md, exp, 0), 10, 2, NUM_ZERO);
+    ln_num(s->text[2], mc_model_read_f(md, exp, 0), 10, 2, NUM_ZERO);
 }
 
 /* Lines 1 and 2: combined active ("P") and reactive ("Q") energy. */
@@ -300,23 +282,23 @@ static void render_page(const mc_panel_t *p, mc_panel_screen_t *s)
     const unsigned pg = p->page;
     if (pg == MC_PANEL_PAGE_UIF) {
         ln_str(s->text[0], "U: ");
-        ln_num(s->text[0], rd_f(md, MC_QTY_VOLTAGE, 0), 5, 1, NUM_ZERO);
+        ln_num(s->text[0], mc_model_read_f(md, MC_QTY_VOLTAGE, 0), 5, 1, NUM_ZERO);
         ln_str(s->text[0], "V");
         ln_str(s->text[1], "I: ");
-        ln_num(s->text[1], rd_f(md, MC_QTY_CURRENT, 0), 5, 1, NUM_ZERO);
+        ln_num(s->text[1], mc_model_read_f(md, MC_QTY_CURRENT, 0), 5, 1, NUM_ZERO);
         ln_str(s->text[1], "A");
         ln_str(s->text[2], "F: ");
-        ln_num(s->text[2], rd_f(md, MC_QTY_FREQ, 0), 2, 0, 0);
+        ln_num(s->text[2], mc_model_read_f(md, MC_QTY_FREQ, 0), 2, 0, 0);
         ln_str(s->text[2], " Hz");
     } else if (pg == MC_PANEL_PAGE_PQS) {
-        render_kilo(s->text[0], "P:", rd_f(md, MC_QTY_P, 0), "kW");
-        render_kilo(s->text[1], "Q:", rd_f(md, MC_QTY_Q, 0), "kvar");
-        render_kilo(s->text[2], "S:", rd_f(md, MC_QTY_S, 0), "kVA");
+        render_kilo(s->text[0], "P:", mc_model_read_f(md, MC_QTY_P, 0), "kW");
+        render_kilo(s->text[1], "Q:", mc_model_read_f(md, MC_QTY_Q, 0), "kvar");
+        render_kilo(s->text[2], "S:", mc_model_read_f(md, MC_QTY_S, 0), "kVA");
     } else if (pg == MC_PANEL_PAGE_PF) {
         ln_str(s->text[0], "PF: ");
-        ln_num(s->text[0], rd_f(md, MC_QTY_PF, 0), 6, 3, NUM_PLUS);
+        ln_num(s->text[0], mc_model_read_f(md, MC_QTY_PF, 0), 6, 3, NUM_PLUS);
         ln_str(s->text[1], "F: ");
-        ln_num(s->text[1], rd_f(md, MC_QTY_FREQ, 0), 5, 2, 0);
+        ln_num(s->text[1], mc_model_read_f(md, MC_QTY_FREQ, 0), 5, 2, 0);
         ln_str(s->text[1], "Hz");
     } else if (pg == MC_PANEL_PAGE_E_ACTIVE) {
         render_energy_pair(s, md, "ACTIVE kWh", MC_QTY_E_ACTIVE_IMPORT, MC_QTY_E_ACTIVE_EXPORT);
@@ -328,26 +310,26 @@ static void render_page(const mc_panel_t *p, mc_panel_screen_t *s)
         ln_u(s->text[0], r, 1);
         ln_str(s->text[0], " ");
         ln_str(s->text[0], rate_names[r - 1u]);
-        render_pq_energy(s, rd_f(md, MC_QTY_E_ACTIVE, r), rd_f(md, MC_QTY_E_REACTIVE, r));
+        render_pq_energy(s, mc_model_read_f(md, MC_QTY_E_ACTIVE, r), mc_model_read_f(md, MC_QTY_E_REACTIVE, r));
     } else if (pg >= MC_PANEL_PAGE_MONTH0 && pg < MC_PANEL_PAGE_CLOCK) {
         const unsigned m = pg - MC_PANEL_PAGE_MONTH0;
         ln_str(s->text[0], m == 0u ? "MONTH 0" : "MONTH -");
         if (m != 0u) {
             ln_u(s->text[0], m, 1);
         }
-        render_pq_energy(s, rd_f(md, MC_QTY_MONTH_ACTIVE, m), rd_f(md, MC_QTY_MONTH_REACTIVE, m));
+        render_pq_energy(s, mc_model_read_f(md, MC_QTY_MONTH_ACTIVE, m), mc_model_read_f(md, MC_QTY_MONTH_REACTIVE, m));
     } else if (pg == MC_PANEL_PAGE_CLOCK) {
-        ln_u(s->text[0], rd_u(md, MC_QTY_CLOCK, 0), 4);
+        ln_u(s->text[0], mc_model_read_u(md, MC_QTY_CLOCK, 0), 4);
         ln_str(s->text[0], "-");
-        ln_u(s->text[0], rd_u(md, MC_QTY_CLOCK, 1), 2);
+        ln_u(s->text[0], mc_model_read_u(md, MC_QTY_CLOCK, 1), 2);
         ln_str(s->text[0], "-");
-        ln_u(s->text[0], rd_u(md, MC_QTY_CLOCK, 2), 2);
-        ln_u(s->text[1], rd_u(md, MC_QTY_CLOCK, 3), 2);
+        ln_u(s->text[0], mc_model_read_u(md, MC_QTY_CLOCK, 2), 2);
+        ln_u(s->text[1], mc_model_read_u(md, MC_QTY_CLOCK, 3), 2);
         ln_str(s->text[1], ":");
-        ln_u(s->text[1], rd_u(md, MC_QTY_CLOCK, 4), 2);
+        ln_u(s->text[1], mc_model_read_u(md, MC_QTY_CLOCK, 4), 2);
         ln_str(s->text[1], ":");
-        ln_u(s->text[1], rd_u(md, MC_QTY_CLOCK, 5), 2);
-        const unsigned rate = rd_u(md, MC_QTY_RATE, 0);
+        ln_u(s->text[1], mc_model_read_u(md, MC_QTY_CLOCK, 5), 2);
+        const unsigned rate = mc_model_read_u(md, MC_QTY_RATE, 0);
         ln_str(s->text[2], "RATE ");
         if (rate >= 1u && rate <= 4u) {
             ln_u(s->text[2], rate, 1);
@@ -357,39 +339,39 @@ static void render_page(const mc_panel_t *p, mc_panel_screen_t *s)
             ln_str(s->text[2], "-");
         }
     } else if (pg == MC_PANEL_PAGE_DEMAND) {
-        render_kilo(s->text[0], "DP:", rd_f(md, MC_QTY_DEMAND_P, 0), "kW");
-        render_kilo(s->text[1], "DS:", rd_f(md, MC_QTY_DEMAND_S, 0), "kVA");
-        render_kilo(s->text[2], "MD:", rd_f(md, MC_QTY_MAX_DEMAND_P, 0), "kW");
+        render_kilo(s->text[0], "DP:", mc_model_read_f(md, MC_QTY_DEMAND_P, 0), "kW");
+        render_kilo(s->text[1], "DS:", mc_model_read_f(md, MC_QTY_DEMAND_S, 0), "kVA");
+        render_kilo(s->text[2], "MD:", mc_model_read_f(md, MC_QTY_MAX_DEMAND_P, 0), "kW");
     } else if (pg == MC_PANEL_PAGE_IO) {
         ln_str(s->text[0], "RELAY ");
         if (md->cfg.features & MC_FEAT_RELAY) {
-            ln_str(s->text[0], rd_u(md, MC_QTY_RELAY, 0) ? "CLOSED" : "OPEN");
+            ln_str(s->text[0], mc_model_read_u(md, MC_QTY_RELAY, 0) ? "CLOSED" : "OPEN");
         } else {
             ln_str(s->text[0], "NONE");
         }
         ln_str(s->text[1], "DI ");
         if (md->cfg.features & MC_FEAT_DI) {
-            ln_str(s->text[1], rd_u(md, MC_QTY_DI, 0) ? "CLOSED" : "OPEN");
+            ln_str(s->text[1], mc_model_read_u(md, MC_QTY_DI, 0) ? "CLOSED" : "OPEN");
         } else {
             ln_str(s->text[1], "NONE");
         }
     } else { /* MC_PANEL_PAGE_SW */
-        const unsigned ver = rd_u(md, MC_QTY_SW_VERSION, 0);
+        const unsigned ver = mc_model_read_u(md, MC_QTY_SW_VERSION, 0);
         ln_str(s->text[0], "SW ");
         ln_u(s->text[0], ver >> 8, 1);
         ln_str(s->text[0], ".");
         ln_u(s->text[0], ver & 0xFFu, 1);
         ln_str(s->text[0], ".");
-        ln_u(s->text[0], rd_u(md, MC_QTY_SW_PATCH, 0), 1);
+        ln_u(s->text[0], mc_model_read_u(md, MC_QTY_SW_PATCH, 0), 1);
         ln_str(s->text[0], " MAP ");
-        ln_u(s->text[0], rd_u(md, MC_QTY_MAP_VERSION, 0), 1);
+        ln_u(s->text[0], mc_model_read_u(md, MC_QTY_MAP_VERSION, 0), 1);
         ln_str(s->text[1], "CRC ");
-        ln_hex(s->text[1], rd_u(md, MC_QTY_SW_CHECKSUM, 0), 4);
-        ln_hex(s->text[1], rd_u(md, MC_QTY_SW_CHECKSUM, 1), 4);
+        ln_hex(s->text[1], mc_model_read_u(md, MC_QTY_SW_CHECKSUM, 0), 4);
+        ln_hex(s->text[1], mc_model_read_u(md, MC_QTY_SW_CHECKSUM, 1), 4);
         char sn[MC_PANEL_COLS + 1u];
         size_t n = 0;
         for (unsigned k = 0; k < 8u; k++) {
-            const unsigned w = rd_u(md, MC_QTY_SERIAL, k);
+            const unsigned w = mc_model_read_u(md, MC_QTY_SERIAL, k);
             const char c[2] = {(char)(w >> 8), (char)(w & 0xFFu)};
             for (unsigned j = 0; j < 2u; j++) {
                 if (c[j] == '\0') {

@@ -193,35 +193,17 @@ int mc_dlt645_init(mc_dlt645_t *d, mc_model_t *model, const mc_dlt645_config_t *
 /* The largest item encode_single() writes (the meter clear record). */
 #define ITEM_MAX 106u
 
-static float read_f(const mc_model_t *md, mc_qty q, unsigned arg)
-{
-    mc_value_t v;
-    if (mc_model_read(md, q, arg, &v) != MC_OK) {
-        return 0.0f;
-    }
-    return v.is_float ? v.f : (float)v.u;
-}
-
-static unsigned read_u(const mc_model_t *md, mc_qty q, unsigned arg)
-{
-    mc_value_t v;
-    if (mc_model_read(md, q, arg, &v) != MC_OK) {
-        return 0u;
-    }
-    return v.is_float ? 0u : v.u;
-}
-
 /* The model's clock as a time (0 if it has none). */
 static mc_time_t model_time(const mc_model_t *md)
 {
     mc_datetime_t dt;
     memset(&dt, 0, sizeof(dt));
-    dt.year = (uint16_t)read_u(md, MC_QTY_CLOCK, 0);
-    dt.month = (uint8_t)read_u(md, MC_QTY_CLOCK, 1);
-    dt.day = (uint8_t)read_u(md, MC_QTY_CLOCK, 2);
-    dt.hour = (uint8_t)read_u(md, MC_QTY_CLOCK, 3);
-    dt.minute = (uint8_t)read_u(md, MC_QTY_CLOCK, 4);
-    dt.second = (uint8_t)read_u(md, MC_QTY_CLOCK, 5);
+    dt.year = (uint16_t)mc_model_read_u(md, MC_QTY_CLOCK, 0);
+    dt.month = (uint8_t)mc_model_read_u(md, MC_QTY_CLOCK, 1);
+    dt.day = (uint8_t)mc_model_read_u(md, MC_QTY_CLOCK, 2);
+    dt.hour = (uint8_t)mc_model_read_u(md, MC_QTY_CLOCK, 3);
+    dt.minute = (uint8_t)mc_model_read_u(md, MC_QTY_CLOCK, 4);
+    dt.second = (uint8_t)mc_model_read_u(md, MC_QTY_CLOCK, 5);
     mc_time_t t;
     return mc_time_from_datetime(&dt, &t) == MC_OK ? t : 0u;
 }
@@ -245,9 +227,9 @@ static void put_time(mc_time_t t, unsigned n, uint8_t *out)
  * month's combined energy, not the register at the freeze). */
 static float combined_at(const mc_model_t *md, unsigned rate, unsigned ago)
 {
-    float e = read_f(md, MC_QTY_E_ACTIVE, rate);
+    float e = mc_model_read_f(md, MC_QTY_E_ACTIVE, rate);
     for (unsigned m = 0; m < ago; m++) {
-        e -= read_f(md, MC_QTY_MONTH_ACTIVE, rate * 16u + m);
+        e -= mc_model_read_f(md, MC_QTY_MONTH_ACTIVE, rate * 16u + m);
     }
     return e;
 }
@@ -336,7 +318,7 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
             if (d0 != 0u) {
                 return NO_DATA; /* the history keeps combined energy only */
             }
-            kwh = read_f(md, d2 == 0x01u ? MC_QTY_E_ACTIVE_IMPORT
+            kwh = mc_model_read_f(md, d2 == 0x01u ? MC_QTY_E_ACTIVE_IMPORT
                              : d2 == 0x02u ? MC_QTY_E_ACTIVE_EXPORT
                              : d2 == 0x03u ? MC_QTY_E_REACTIVE_IMPORT
                                            : MC_QTY_E_REACTIVE_EXPORT, d1);
@@ -349,7 +331,7 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
             if (d0 != 0u || d1 != 0u) {
                 return NO_DATA; /* quadrants: lifetime totals only */
             }
-            kwh = read_f(md, MC_QTY_E_QUADRANT, d2 - 0x05u);
+            kwh = mc_model_read_f(md, MC_QTY_E_QUADRANT, d2 - 0x05u);
             break;
         default:
             return NO_DATA;
@@ -377,16 +359,16 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
             }
             switch (d0) {
             case 0x01: /* neutral current XXX.XXX A */
-                (void)mc_dlt645_bcd(scaled(read_f(md, MC_QTY_I_NEUTRAL, 0), 3), 3, 1, out);
+                (void)mc_dlt645_bcd(scaled(mc_model_read_f(md, MC_QTY_I_NEUTRAL, 0), 3), 3, 1, out);
                 return 3;
             case 0x02: /* frequency XX.XX Hz */
-                (void)mc_dlt645_bcd(scaled(read_f(md, MC_QTY_FREQ, 0), 2), 2, 0, out);
+                (void)mc_dlt645_bcd(scaled(mc_model_read_f(md, MC_QTY_FREQ, 0), 2), 2, 0, out);
                 return 2;
             case 0x04: /* active demand XX.XXXX kW */
-                (void)mc_dlt645_bcd(scaled(read_f(md, MC_QTY_DEMAND_P, 0) / 1000.0f, 4), 3, 1, out);
+                (void)mc_dlt645_bcd(scaled(mc_model_read_f(md, MC_QTY_DEMAND_P, 0) / 1000.0f, 4), 3, 1, out);
                 return 3;
             case 0x06: /* apparent demand XX.XXXX kVA */
-                (void)mc_dlt645_bcd(scaled(read_f(md, MC_QTY_DEMAND_S, 0) / 1000.0f, 4), 3, 1, out);
+                (void)mc_dlt645_bcd(scaled(mc_model_read_f(md, MC_QTY_DEMAND_S, 0) / 1000.0f, 4), 3, 1, out);
                 return 3;
             default:
                 return NO_DATA;
@@ -404,11 +386,11 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
         const int have = d1 == 0u || el < phases;
         switch (d2) {
         case 0x01: /* voltage XXX.X V */
-            (void)mc_dlt645_bcd(have ? scaled(read_f(md, MC_QTY_EL_VOLTAGE, el), 1) : 0, 2, 0, out);
+            (void)mc_dlt645_bcd(have ? scaled(mc_model_read_f(md, MC_QTY_EL_VOLTAGE, el), 1) : 0, 2, 0, out);
             return 2;
         case 0x02: { /* current XXX.XXX A, signed as the element's active power */
-            const float i = have ? read_f(md, MC_QTY_EL_CURRENT, el) : 0.0f;
-            const float p = have ? read_f(md, MC_QTY_EL_P, el) : 0.0f;
+            const float i = have ? mc_model_read_f(md, MC_QTY_EL_CURRENT, el) : 0.0f;
+            const float p = have ? mc_model_read_f(md, MC_QTY_EL_P, el) : 0.0f;
             (void)mc_dlt645_bcd(scaled(p < 0.0f ? -i : i, 3), 3, 1, out);
             return 3;
         }
@@ -417,12 +399,12 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
         case 0x05: { /* powers XX.XXXX kW, kvar, kVA */
             static const mc_qty tot[3] = {MC_QTY_P, MC_QTY_Q, MC_QTY_S};
             static const mc_qty per[3] = {MC_QTY_EL_P, MC_QTY_EL_Q, MC_QTY_EL_S};
-            const float x = d1 == 0u ? read_f(md, tot[d2 - 3u], 0) : (have ? read_f(md, per[d2 - 3u], el) : 0.0f);
+            const float x = d1 == 0u ? mc_model_read_f(md, tot[d2 - 3u], 0) : (have ? mc_model_read_f(md, per[d2 - 3u], el) : 0.0f);
             (void)mc_dlt645_bcd(scaled(x / 1000.0f, 4), 3, 1, out);
             return 3;
         }
         default: { /* power factor X.XXX */
-            const float pf = d1 == 0u ? read_f(md, MC_QTY_PF, 0) : (have ? read_f(md, MC_QTY_EL_PF, el) : 0.0f);
+            const float pf = d1 == 0u ? mc_model_read_f(md, MC_QTY_PF, 0) : (have ? mc_model_read_f(md, MC_QTY_EL_PF, el) : 0.0f);
             (void)mc_dlt645_bcd(scaled(pf, 3), 2, 1, out);
             return 2;
         }
@@ -512,8 +494,8 @@ static int encode_single(const mc_dlt645_t *d, uint32_t di, uint8_t *out)
         if (md->tariff == NULL) {
             return NO_DATA;
         }
-        out[0] = to_bcd(read_u(md, MC_QTY_SETTLE_HOUR, 0));
-        out[1] = to_bcd(read_u(md, MC_QTY_SETTLE_DAY, 0));
+        out[0] = to_bcd(mc_model_read_u(md, MC_QTY_SETTLE_HOUR, 0));
+        out[1] = to_bcd(mc_model_read_u(md, MC_QTY_SETTLE_DAY, 0));
         return 2;
     }
     return NO_DATA;

@@ -1673,3 +1673,24 @@ int mc_model_di(const mc_model_t *md)
     }
     return md->hooks.di(md->hooks.ctx) ? 1 : 0;
 }
+
+float mc_model_read_f(const mc_model_t *md, mc_qty qty, unsigned arg)
+{
+    mc_value_t v;
+    if (mc_model_read(md, qty, arg, &v) != MC_OK) {
+        return 0.0f;
+    }
+    return v.is_float ? v.f : (float)v.u;
+}
+
+unsigned mc_model_read_u(const mc_model_t *md, mc_qty qty, unsigned arg)
+{
+    mc_value_t v;
+    if (mc_model_read(md, qty, arg, &v) != MC_OK) {
+        return 0u;
+    }
+    if (!v.is_float) {
+        return v.u;
+    }
+    return v.f >= 1.0f ? (v.f < 4294967040.0f ? (unsigned)v.f : 0xFFFFFFFFu) : 0u;
+}
