@@ -17,7 +17,8 @@
  * 1: three phase four wire, frames U1 U2 U3 I1 I2 I3 [IN] from mc_board_frames(),
  * the board's sequence delays removed by a per-channel calibration), and by its register
  * map: MC_FW_REGMAP names the built-in map served at the meter's address (default the
- * KPM31 map), MC_FW_UNIT2 and MC_FW_UNIT2_MAP a second unit id and its map. The totals
+ * KPM31 map), MC_FW_UNIT2 and MC_FW_UNIT2_MAP a second unit id and its map, and by the line's
+ * protocol: MC_FW_DLT645 1 runs DL/T645-2007 on the RS485 line instead of Modbus-RTU. The totals
  * (m->energy, mc_meter_reading()) feed tariff, storage, data model and panel alike
  * in both; the 3P4W log adds a line per phase and one of the poly-phase values.
  * SPDX-License-Identifier: MIT
@@ -26,6 +27,15 @@
 
 #include "mc_board.h"
 #include "metercore/metercore.h"
+
+/* The RS485 line's protocol, a product's configuration (cmake -DMC_STM32_PROTOCOL=dlt645):
+ * 0 Modbus-RTU (the default), 1 DL/T645-2007 (2400 baud 8E1, address MC_FW_DLT645_ADDRESS). */
+#ifndef MC_FW_DLT645
+#define MC_FW_DLT645 0
+#endif
+#ifndef MC_FW_DLT645_ADDRESS
+#define MC_FW_DLT645_ADDRESS "000000000001"
+#endif
 
 #ifndef FW_FEATURES
 #define FW_FEATURES (MC_FEAT_RELAY | MC_FEAT_DI)
@@ -48,6 +58,9 @@ typedef struct fw {
     mc_model_t model;
     mc_storage_t storage;
     mc_rtu_t rtu;
+#if MC_FW_DLT645
+    mc_dlt645_t dlt;
+#endif
     mc_panel_t panel;
     mc_storage_config_t scfg;
     int storage_ok;
@@ -249,6 +262,20 @@ static void rtu_line(void *ctx, uint32_t baud, uint8_t parity)
     mc_board_rs485_line(baud, parity);
 }
 
+#if MC_FW_DLT645
+static int dlt_send(void *ctx, const uint8_t *frame, size_t len)
+{
+    (void)ctx;
+    return mc_board_rs485_send(frame, len);
+}
+
+static void dlt_line(void *ctx, uint32_t baud)
+{
+    (void)ctx;
+    mc_board_rs485_line(baud, 1u); /* 8E1: the standard's 11-bit character */
+}
+#endif
+
 static void panel_show(void *ctx, const mc_panel_screen_t *s)
 {
     (void)ctx;
@@ -435,8 +462,26 @@ static void fw_start(fw_t *f)
     if (f->storage_ok && mc_storage_auth_restore(&f->storage, MC_IFACE_RTU, &wrong) == MC_OK) {
         mc_auth_guard_restore(&f->model, &f->rtu.guard, wrong);
     }
+#if MC_FW_DLT645
+    /* DL/T645 on the line instead of Modbus: the same model, sessions and guards (its own, restored
+     * like the RTU line's); 2400 baud 8E1 */
+    mc_dlt645_config_t dc;
+    mc_dlt645_config_default(&dc);
+    if (mc_dlt645_parse_address(MC_FW_DLT645_ADDRESS, dc.address) != MC_OK) {
+        mc_board_fatal("dlt645 address");
+    }
+    const mc_dlt645_port_t dp = {dlt_send, dlt_line, NULL, f};
+    if (mc_dlt645_init(&f->dlt, &f->model, &dc, &dp) != MC_OK) {
+        mc_board_fatal("dlt645");
+    }
+    if (f->storage_ok && mc_storage_auth_restore(&f->storage, MC_IFACE_DLT645, &wrong) == MC_OK) {
+        mc_auth_guard_restore(&f->model, &f->dlt.guard, wrong);
+    }
+    mc_board_rs485_line(dc.baud, 1u);
+#else
     /* the line settings that were stored */
     mc_board_rs485_line(f->rtu.baud, f->rtu.parity);
+#endif
     mc_panel_port_t pp;
     memset(&pp, 0, sizeof(pp));
     pp.show = panel_show;
@@ -474,7 +519,11 @@ static void log_status(fw_t *f)
     p = put_str(p, " pulses_lost=");
     p = put_u32(p, f->pulses_lost);
     p = put_str(p, " frames=");
+#if MC_FW_DLT645
+    p = put_u32(p, f->dlt.stats.frames);
+#else
     p = put_u32(p, f->rtu.stats.frames);
+#endif
     p = put_str(p, " lost=");
     p = put_u32(p, mc_board_sample_overruns());
     p = put_str(p, " windows_lost=");
@@ -576,7 +625,7 @@ int main(void)
         mc_board_log(line);
     }
     fw_start(f);
-    mc_board_log("ready: Modbus-RTU on USART2");
+    mc_board_log(MC_FW_DLT645 ? "ready: DL/T645-2007 on USART2" : "ready: Modbus-RTU on USART2");
 
     f->last_us = mc_board_us();
     uint32_t last_status = mc_board_ms();
@@ -589,14 +638,22 @@ int main(void)
         uint8_t byte;
         uint32_t t_us;
         while (mc_board_rs485_rx(&byte, &t_us)) {
+#if MC_FW_DLT645
+            mc_dlt645_rx_byte(&f->dlt, byte, t_us);
+#else
             mc_rtu_rx_byte(&f->rtu, byte, t_us);
+#endif
         }
         const uint32_t now_us = mc_board_us();
         if ((int32_t)(now_us - f->last_us) < 0) {
             f->clock_backsteps++;
         }
         f->last_us = now_us;
+#if MC_FW_DLT645
+        (void)mc_dlt645_poll(&f->dlt, now_us);
+#else
         (void)mc_rtu_poll(&f->rtu, now_us);
+#endif
 
         /* Metering: one block at a time, then book the windows it closed. */
         if (fw_measure(f) > 0u) {

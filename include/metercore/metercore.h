@@ -16,6 +16,7 @@
 #include "metercore/mc_tariff.h"
 #include "metercore/mc_registers.h"
 #include "metercore/mc_modbus.h"
+#include "metercore/mc_dlt645.h"
 #include "metercore/mc_storage.h"
 #include "metercore/mc_panel.h"
 
