@@ -99,6 +99,16 @@ static void fail(const char *why)
     mcq_exit(1);
 }
 
+/* FNV-1a over n bytes, continuing from h. */
+static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t k = 0; k < n; k++) {
+        h = (h ^ b[k]) * 16777619u;
+    }
+    return h;
+}
+
 static int near(float x, double want, double tol)
 {
     return (double)x >= want - tol && (double)x <= want + tol;
@@ -177,6 +187,16 @@ int main(void)
     mcq_put_milli("f", (int32_t)lroundf(r.freq * 1000.0f));
     mcq_put_u("cycles", r.cycles);
     mcq_put_u("samples", r.samples);
+    /* Every byte of the meter's state: equal between two builds of the core (say, two
+     * kernel forms) only if every sum, reading and register is equal bit for bit. */
+    uint32_t h = 2166136261u;
+    h = fnv1a(h, &meter, sizeof meter);
+#if MCQ_3P4W
+    h = fnv1a(h, ch_state, sizeof ch_state);
+    h = fnv1a(h, pr_state, sizeof pr_state);
+    h = fnv1a(h, el_state, sizeof el_state);
+#endif
+    mcq_put_u("state", h);
     mcq_puts("\n");
     const double p_want = (double)N_PHASES * MCQ_WAVE_U_RMS * MCQ_WAVE_I_RMS * MCQ_WAVE_PF;
     const double f_want = (double)MCQ_WAVE_FS * MCQ_WAVE_CYCLES / MCQ_WAVE_N;

@@ -45,6 +45,44 @@ static inline void mc_small_sincos(float x, float *s, float *c)
 #endif
 
 /**
+ * MC_KERNEL_ARMV6M_ASM: 1 where the chunked kernel's loops run as the ARMv6-M assembly of
+ * mc_kernel_armv6m.c (Cortex-M0/M0+ and ARMv8-M Baseline, GCC or Clang), 0 for the C loops
+ * of mc_meter_kernel.c. Same sums bit for bit; define it 0 to build the C form there too.
+ */
+#ifndef MC_KERNEL_ARMV6M_ASM
+#if (defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)) && defined(__thumb__) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define MC_KERNEL_ARMV6M_ASM 1
+#else
+#define MC_KERNEL_ARMV6M_ASM 0
+#endif
+#endif
+
+#if MC_KERNEL_ARMV6M_ASM
+/** The DFT reference of a chunk (mc_k6m_reference()): the table, the running phase and step,
+ *  and the chunk's Σcos, Σsin. */
+typedef struct mc_k6m_ref {
+    const uint32_t *table; /**< Packed (cos << 16) | sin words, 256 a cycle. */
+    uint32_t phase;        /**< Phase of the chunk's first frame; advanced past its last. */
+    uint32_t dphase;       /**< Phase step a frame. */
+    int32_t sc;            /**< Out: Σcos over the chunk. */
+    int32_t ss;            /**< Out: Σsin over the chunk. */
+} mc_k6m_ref_t;
+
+/* The loops (mc_kernel_armv6m.c); each runs over a chunk of 1 to 32 frames, strides and
+ * offsets in bytes, x = h·2^12 + l with l the low 12 bits taken as signed. */
+/** out = { Σx, Σh·h, Σh·l, Σl·l } of one channel. */
+void mc_k6m_squares(const int32_t *x, uint32_t stride_bytes, const int32_t *x_end, int32_t out[4]);
+/** out = { Σh·c, Σl·c, Σh·s, Σl·s } of one channel against the reference pairs (c, s). */
+void mc_k6m_dft(const int32_t *x, uint32_t stride_bytes, const int32_t *ref, const int32_t *ref_end, int32_t out[4]);
+/** out = { Σh·h, Σh·l, Σl·l } of the sums a + b, b at a fixed byte offset from a. */
+void mc_k6m_sum_squares(const int32_t *xa, int32_t b_minus_a_bytes, uint32_t stride_bytes, const int32_t *xa_end,
+                        int32_t out[3]);
+/** The reference pairs (c, s) of a chunk into ref[0 .. ref_end), from st's table and phase. */
+void mc_k6m_reference(int32_t *ref, const int32_t *ref_end, mc_k6m_ref_t *st);
+#endif
+
+/**
  * Close the cycle that ends before sample `idx` (absolute; for a real crossing it lies at
  * idx - 1 + frac): fold the cycle's sums, track the offsets, close the window when due.
  * Stores the change of the reference voltage's integer DC in *dv_out and returns the

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench/qemu/kernel_m0.sh <work-dir>
+#
+# The core's ARMv6-M assembly loops (src/core/mc_kernel_armv6m.c) on a Cortex-M0 under
+# QEMU (-M microbit), two ways:
+#  1. kernel_m0.c: each loop's sums exact against int64 arithmetic on random and extreme
+#     codes, callee-saved registers restored;
+#  2. the counting harness (harness.c, 1P2W and 3P4W tables of gen_wave.c) with the core
+#     built with the assembly loops and with the C loops (MC_KERNEL_ARMV6M_ASM=0): the
+#     meter's whole state after some 20 000 frames must hash the same.
+# Registered with ctest as qemu_kernel_m0; about half a minute.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+work=${1:?usage: kernel_m0.sh work-dir}
+# shellcheck source=qemu.sh
+. "$here/qemu.sh"
+CC=${MC_ARM_TRIPLE:-arm-none-eabi}-gcc
+HOST_CC=${HOST_CC:-cc}
+for tool in "$CC" qemu-system-arm; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed (tools/deps.sh cross-arm qemu-arm)"; exit 1; }
+done
+mkdir -p "$work"
+elf=$work/kernel-m0.elf
+# The CPU flags of cmake/toolchain-arm-none-eabi.cmake for MC_ARM_CPU=cortex-m0plus, -Os.
+flags=(-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft -Os -std=c11 -Wall -Wextra -Werror
+    -ffunction-sections -fdata-sections -I"$root/include" -I"$root/src/core" -I"$here"
+    -nostartfiles -T "$(mcq_ldscript m0)" -L "$here" -Wl,--gc-sections)
+run() { # image -> its semihosting output; fails on a non-zero exit
+    timeout 120 qemu-system-arm -M "$(mcq_machine m0)" -nographic -monitor none -serial null \
+        -semihosting-config enable=on,target=native -kernel "$1" </dev/null 2>&1
+}
+
+"$CC" "${flags[@]}" -o "$elf" "$here/startup.S" "$here/mcq.c" "$here/kernel_m0_call.S" \
+    "$here/kernel_m0.c" "$root/src/core/mc_kernel_armv6m.c" -lgcc
+out=$(run "$elf") || { echo "$out"; echo "FAIL: qemu_kernel_m0: the loops (exit $?)"; exit 1; }
+echo "$out"
+grep -q "all exact" <<<"$out" || { echo "FAIL: qemu_kernel_m0: the loops"; exit 1; }
+
+core=("$root/src/core/mc_common.c" "$root/src/core/mc_calibration.c" "$root/src/core/mc_meter.c"
+    "$root/src/core/mc_meter_kernel.c" "$root/src/core/mc_kernel_armv6m.c")
+"$HOST_CC" -std=c11 -O2 -Wall -Wextra -Werror -I"$here" -o "$work/gen_wave" "$here/gen_wave.c" -lm
+for wiring in 1p2w 3p4w; do
+    w=0
+    [ "$wiring" = 3p4w ] && w=1
+    "$work/gen_wave" "$wiring" "$work/wave-$wiring.c"
+    states=()
+    for asm in 1 0; do
+        img=$work/harness-$wiring-asm$asm.elf
+        "$CC" "${flags[@]}" -DMC_KERNEL_ARMV6M_ASM=$asm -DMCQ_3P4W=$w --specs=nano.specs -o "$img" \
+            "$here/startup.S" "$here/markers.S" "$here/mcq.c" "$here/harness.c" "$work/wave-$wiring.c" \
+            "${core[@]}" -lm -lc -lgcc
+        out=$(run "$img") || { echo "$out"; echo "FAIL: qemu_kernel_m0: $wiring harness (exit $?)"; exit 1; }
+        states+=("$(sed -n 's/^mcq reading .*state=\([0-9]*\).*/\1/p' <<<"$out")")
+    done
+    if [ -z "${states[0]}" ] || [ "${states[0]}" != "${states[1]}" ]; then
+        echo "FAIL: qemu_kernel_m0: $wiring meter state, assembly loops ${states[0]:-none}, C loops ${states[1]:-none}"
+        exit 1
+    fi
+    echo "kernel_m0: $wiring meter state after the harness's frames: ${states[0]} with the assembly loops and with the C loops"
+done
