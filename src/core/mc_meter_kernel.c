@@ -817,7 +817,8 @@ static size_t scan_crossing(const int32_t *x, size_t stride, size_t k, size_t so
     st->prev = prev - dc;
     st->peak = peak_with(st->peak, lo, hi, dc);
     st->armed = armed;
-    return (size_t)(p - x) / stride;
+    /* (1P2W scans with stride 1: no division, which a Cortex-M0 does in a library call) */
+    return stride == 1u ? (size_t)(p - x) : (size_t)(p - x) / stride;
 }
 
 /*
