@@ -1554,6 +1554,92 @@ static void test_irms_without_voltage(void **state)
     }
 }
 
+/*
+ * Window sums at full scale: a ±2^23 square wave on both channels at 64 kHz in windows of
+ * 2 s adds 2^46 a sample to Σv², Σi² and Σv·i, so the window's int64 sums pass 2^62 after
+ * about 65 000 samples and move into their floats (MC_WINDOW_SPILL in mc_meter.c) once per
+ * window. Truth: a square wave of amplitude A has rms A; P = ±Urms·Irms (in phase, antiphase).
+ */
+static void test_window_sums_full_scale(void **state)
+{
+    (void)state;
+    static int32_t v[1280], i[1280];
+    for (int anti = 0; anti < 2; anti++) {
+        mc_meter_config_t cfg;
+        mc_meter_config_default(&cfg);
+        cfg.sample_rate_hz = 64000;
+        cfg.window_ms = 2000;
+        cfg.u_scale = 400.0f / 8388608.0f; /* 2^23 codes: 400 V */
+        cfg.i_scale = 100.0f / 8388608.0f; /* 2^23 codes: 100 A */
+        mc_meter_t m;
+        assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
+        for (size_t n = 0; n < 1280u; n++) { /* 50 Hz: 1280 samples a period */
+            v[n] = n < 640u ? 8388608 : -8388608;
+            i[n] = anti ? -v[n] : v[n];
+        }
+        int windows = 0, spilled = 0;
+        mc_reading_t r;
+        memset(&r, 0, sizeof r);
+        for (int period = 0; period < 400; period++) { /* 8 s */
+            const int ev = mc_meter_process(&m, v, i, 1280u);
+            assert_true(ev >= 0);
+            /* A window's float sums stay 0 until its int64 sums move into them. */
+            spilled |= m.ch1[0].w_xx > 0.0f && m.ch1[1].w_xx > 0.0f && m.pr1.w_xy != 0.0f;
+            if (ev & MC_EVENT_WINDOW) {
+                assert_int_equal(mc_meter_reading(&m, &r), MC_OK);
+                windows++;
+            }
+        }
+        assert_true(windows >= 3);
+        assert_true(spilled);
+        const double p_want = anti ? -40000.0 : 40000.0;
+        if (fabs(r.urms - 400.0) > 400.0 * 1e-5 || fabs(r.irms - 100.0) > 100.0 * 1e-5 ||
+            fabs(r.p - p_want) > 40000.0 * 1e-5) {
+            fail_msg("full-scale square wave (%s): Urms %.6f V (400), Irms %.6f A (100), P %.3f W (%.0f)",
+                     anti ? "antiphase" : "in phase", r.urms, r.irms, r.p, p_want);
+        }
+    }
+}
+
+/*
+ * A full-scale DC step: +2^23 on both channels until the offsets sit there, then -2^23, so
+ * that every sample is 2^24 from the window's offset until the trackers follow: 2^48 a sample,
+ * up to 2^65 over a window of 2 s at 64 kHz, more than an int64 holds. The window sums must
+ * move into their floats in time (the sanitizers of the test build catch an overflow) and the
+ * readings stay finite.
+ */
+static void test_window_sums_dc_step(void **state)
+{
+    (void)state;
+    static int32_t v[1600], i[1600];
+    mc_meter_config_t cfg;
+    mc_meter_config_default(&cfg);
+    cfg.sample_rate_hz = 64000;
+    cfg.window_ms = 2000;
+    cfg.u_scale = 400.0f / 8388608.0f;
+    cfg.i_scale = 100.0f / 8388608.0f;
+    mc_meter_t m;
+    assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
+    int windows = 0;
+    for (int block = 0; block < 800; block++) { /* 20 s: 6 s at +2^23, then -2^23 */
+        const int32_t level = block < 240 ? 8388608 : -8388608;
+        for (size_t n = 0; n < 1600u; n++) {
+            v[n] = level;
+            i[n] = level;
+        }
+        const int ev = mc_meter_process(&m, v, i, 1600u);
+        assert_true(ev >= 0);
+        if (ev & MC_EVENT_WINDOW) {
+            mc_reading_t r;
+            assert_int_equal(mc_meter_reading(&m, &r), MC_OK);
+            assert_true(isfinite(r.urms) && isfinite(r.irms) && isfinite(r.p) && isfinite(r.q));
+            assert_true(r.urms >= 0.0f && r.urms <= 800.0f && r.irms >= 0.0f && r.irms <= 200.0f);
+            windows++;
+        }
+    }
+    assert_true(windows >= 8);
+}
+
 static void test_flag_creep(void **state)
 {
     (void)state;
@@ -1678,6 +1764,8 @@ int main(void)
         cmocka_unit_test_setup(test_cycle_readings, reset_pools),
         cmocka_unit_test_setup(test_flag_no_voltage, reset_pools),
         cmocka_unit_test_setup(test_irms_without_voltage, reset_pools),
+        cmocka_unit_test_setup(test_window_sums_full_scale, reset_pools),
+        cmocka_unit_test_setup(test_window_sums_dc_step, reset_pools),
         cmocka_unit_test_setup(test_flag_creep, reset_pools),
         cmocka_unit_test_setup(test_flag_quadrants, reset_pools),
     };

@@ -274,14 +274,20 @@ typedef struct mc_meter_channel {
     int64_t c_xc;     /**< Cycle Σx·cos (Q15 reference, below 2^53). */
     int64_t c_xs;     /**< Cycle Σx·sin. */
     int64_t c_x;      /**< Cycle Σx (below 2^38). */
+    int64_t wc_xx;    /**< Window Σx² of the closed cycles, exact (about dc; moved into w_xx when it
+                           passes 2^62, which only a full-scale signal over a long window reaches). */
+    int64_t wc_xc;    /**< Window Σx·cos, exact (below 2^57). */
+    int64_t wc_xs;    /**< Window Σx·sin, exact. */
+    int64_t wc_x;     /**< Window Σx, exact (below 2^42). */
+    int64_t cyc_x;    /**< Last cycle's Σx (its reading is computed when asked for). */
     int32_t dc;       /**< The window's offset rounded to a code, subtracted per sample. */
     int32_t peak;     /**< Cycle max |x| (voltage channels). */
     int32_t acq_min;  /**< Minimum over the first acquisition segment. */
     int32_t acq_max;  /**< Maximum over it. */
     float off;        /**< Offset tracker estimate, codes. */
     float w_off;      /**< Offset the window's samples are taken about, codes. */
-    float w_xx;       /**< Window Σx², about w_off. */
-    float w_re;       /**< Window DFT, real part. */
+    float w_xx;       /**< Window Σx², about w_off (while the window runs: what wc_xx moved into it). */
+    float w_re;       /**< Window DFT, real part (computed when the window closes, as w_im, w_sx). */
     float w_im;       /**< Window DFT, imaginary part. */
     float w_sx;       /**< Window Σ(x - w_off). */
     float k;          /**< Units per code, primary side: scale · ratio · gains. */
@@ -300,7 +306,10 @@ typedef struct mc_meter_channel {
  */
 typedef struct mc_meter_pair {
     int64_t c_xy;     /**< Cycle Σx·y. */
-    float w_xy;       /**< Window Σx·y about the window's offsets. */
+    int64_t wc_xy;    /**< Window Σx·y of the closed cycles, exact (about the dc; moved into w_xy when
+                           its magnitude passes 2^62). */
+    float w_xy;       /**< Window Σx·y about the window's offsets (computed when the window closes;
+                           while it runs: what wc_xy moved into it). */
     uint8_t a;        /**< First channel (frame index). */
     uint8_t b;        /**< Second channel. */
     uint8_t pad_[2];  /**< Padding. */
@@ -339,8 +348,8 @@ typedef struct mc_meter_element {
     uint8_t u;             /**< Voltage channel (frame index). */
     uint8_t i;             /**< Current channel (frame index). */
     uint8_t pad_[2];       /**< Padding. */
-    float cyc_xy;          /**< Last cycle's Σv·i about the window's offsets, codes² (for the cycle's P,
-                                computed when asked for: see mc_meter_t::cyc_pending). */
+    int64_t cyc_xy;        /**< Last cycle's Σv·i about the integer offsets (dc), codes² (for the cycle's
+                                P, computed when asked for: see mc_meter_t::cyc_pending). */
     mc_phase_reading_t last; /**< Last window (poly-phase wirings; 1P2W: the total is the element). */
     mc_energy_t energy;    /**< The element's own energy registers, each window booked by its sign. */
 } mc_meter_element_t;
@@ -530,8 +539,10 @@ typedef struct mc_meter {
     int32_t c_c;               /**< Cycle Σcos of the reference (up to 2^29). */
     int32_t c_s;               /**< Cycle Σsin of the reference. */
     /* window state */
-    float w_sc;                /**< Window Σcos of the DFT reference (Q15). */
-    float w_ss;                /**< Window Σsin of the DFT reference. */
+    int64_t wc_c;              /**< Window Σcos of the DFT reference (Q15), exact. */
+    int64_t wc_s;              /**< Window Σsin, exact. */
+    float w_sc;                /**< Window Σcos as a float (computed when the window closes). */
+    float w_ss;                /**< Window Σsin as a float. */
     uint32_t w_n;              /**< Window samples. */
     uint16_t w_cycles;         /**< Real cycles in the window. */
     uint16_t w_pseudo;         /**< Cycles closed by timeout in the window. */
@@ -557,14 +568,15 @@ typedef struct mc_meter {
     /* results */
     mc_reading_t last;         /**< Last window: the totals. */
     mc_cycle_reading_t last_cycle; /**< Last cycle (urms, irms, p: see cyc_pending). */
-    float cyc_uxx;             /**< Last cycle's Σu² of element 0's voltage about the window's offsets,
+    int64_t cyc_uxx;           /**< Last cycle's Σu² of element 0's voltage about the integer offset (dc),
                                     codes²: its urms is computed from it when asked for. */
-    float cyc_ixx;             /**< Last cycle's Σi² of element 0's current. */
+    int64_t cyc_ixx;           /**< Last cycle's Σi² of element 0's current. */
     float cyc_nt;              /**< Last cycle's length for U and P: its exact period, else its samples. */
     uint8_t have_cycle;        /**< last_cycle valid. */
     uint8_t cyc_pending;       /**< last_cycle's urms, irms and p are still to be computed from cyc_uxx,
-                                    cyc_ixx, cyc_nt and the elements' cyc_xy (mc_meter_cycle_reading();
-                                    derive() does it before a calibration changes the scales). */
+                                    cyc_ixx, cyc_nt, the channels' cyc_x and the elements' cyc_xy
+                                    (mc_meter_cycle_reading(); derive() does it before a calibration
+                                    changes the scales, the window's close before its offsets change). */
     /* energy */
     mc_energy_t energy;        /**< Energy registers (totals, by cfg.netting). */
     uint64_t pulse_acc;        /**< Pulse energy accumulator, quanta below one pulse. */

@@ -138,6 +138,31 @@ static inline float mul_pow2(float x, float p2, int k)
 #endif
 }
 
+/*
+ * The sums about the window's offsets from the exact sums about the integer offsets dc. A
+ * channel's samples are taken about w_off = dc + r (r: the fraction, constant over a window);
+ * with n samples, S = Σ(x - dc) and the raw sums about dc:
+ *   Σ(x - w_off)²            = Σ(x - dc)² + r·(n·r - 2·S)
+ *   Σ(x - w_off)(y - w_offy) = Σ(x - dc)(y - dcy) - ry·Sx - rx·Sy + n·rx·ry
+ * Used once per window for its sums (window_sums()) and for the last cycle's reading
+ * when asked for (cycle_values()): the cycles themselves only add integers.
+ */
+static float offset_fraction(const mc_meter_channel_t *c)
+{
+    return c->w_off - (float)c->dc;
+}
+
+static float centred_sq(int64_t sxx, float sx, float r, float n)
+{
+    /* 2 S: |S| < 2^42, a normal float or 0 */
+    return i64_to_float(sxx) + r * (n * r - mul_pow2(sx, 2.0f, 1));
+}
+
+static float centred_xy(int64_t sxy, float sa, float sb, float ra, float rb, float n)
+{
+    return i64_to_float(sxy) - rb * sa - ra * sb + n * ra * rb;
+}
+
 /* Layout of a wiring: channels per frame, voltages, elements, cross products. */
 typedef struct wiring_layout {
     uint8_t n_ch, n_u, n_el, n_ll, n_icross, n_pr;
@@ -288,12 +313,28 @@ static void cycle_values(const mc_meter_t *m, mc_cycle_reading_t *c)
 {
     const float n = (float)c->samples, nt = m->cyc_nt;
     const mc_meter_element_t *e0 = &MC_EL(m)[0];
-    c->urms = MC_CH(m)[e0->u].k * sqrtf(m->cyc_uxx > 0.0f ? m->cyc_uxx / nt : 0.0f);
-    c->irms = MC_CH(m)[e0->i].k * sqrtf(m->cyc_ixx > 0.0f ? m->cyc_ixx / n : 0.0f);
-    c->p = MC_CH(m)[e0->u].k * MC_CH(m)[e0->i].k * e0->cyc_xy / nt;
-    for (unsigned e = 1; e < m->n_el; e++) {
+    const mc_meter_channel_t *u0 = &MC_CH(m)[e0->u], *i0 = &MC_CH(m)[e0->i];
+    const float uxx = centred_sq(m->cyc_uxx, i64_to_float(u0->cyc_x), offset_fraction(u0), n);
+    const float ixx = centred_sq(m->cyc_ixx, i64_to_float(i0->cyc_x), offset_fraction(i0), n);
+    c->urms = u0->k * sqrtf(uxx > 0.0f ? uxx / nt : 0.0f);
+    c->irms = i0->k * sqrtf(ixx > 0.0f ? ixx / n : 0.0f);
+    c->p = 0.0f;
+    for (unsigned e = 0; e < m->n_el; e++) {
         const mc_meter_element_t *el = &MC_EL(m)[e];
-        c->p += MC_CH(m)[el->u].k * MC_CH(m)[el->i].k * el->cyc_xy / nt;
+        const mc_meter_channel_t *cu = &MC_CH(m)[el->u], *ci = &MC_CH(m)[el->i];
+        const float xy = centred_xy(el->cyc_xy, i64_to_float(cu->cyc_x), i64_to_float(ci->cyc_x),
+                                    offset_fraction(cu), offset_fraction(ci), n);
+        const float pe = cu->k * ci->k * xy / nt;
+        c->p = e == 0u ? pe : c->p + pe;
+    }
+}
+
+/* The last cycle's values, before what they depend on changes (scales, the window's offsets). */
+static void settle_cycle_values(mc_meter_t *m)
+{
+    if (m->cyc_pending) {
+        cycle_values(m, &m->last_cycle);
+        m->cyc_pending = 0;
     }
 }
 
@@ -303,11 +344,7 @@ static void cycle_values(const mc_meter_t *m, mc_cycle_reading_t *c)
 static void derive(mc_meter_t *m)
 {
     const mc_meter_config_t *c = &m->cfg;
-    if (m->cyc_pending) {
-        /* The last cycle's values with the scales it was measured with. */
-        cycle_values(m, &m->last_cycle);
-        m->cyc_pending = 0;
-    }
+    settle_cycle_values(m); /* the last cycle's values with the scales it was measured with */
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *ch = &MC_CH(m)[k];
         const int voltage = k < m->n_u;
@@ -333,11 +370,14 @@ static void window_reset(mc_meter_t *m, uint64_t start_sample)
 {
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *ch = &MC_CH(m)[k];
+        ch->wc_xx = ch->wc_xc = ch->wc_xs = ch->wc_x = 0;
         ch->w_xx = ch->w_re = ch->w_im = ch->w_sx = 0.0f;
     }
     for (unsigned k = 0; k < m->n_pr; k++) {
+        MC_PR(m)[k].wc_xy = 0;
         MC_PR(m)[k].w_xy = 0.0f;
     }
+    m->wc_c = m->wc_s = 0;
     m->w_sc = m->w_ss = 0.0f;
     m->w_n = 0;
     m->w_cycles = 0;
@@ -532,6 +572,77 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
             m->cfg.on_pulse(m->cfg.context, &p);
         }
         needed += m->pulse_quanta;
+    }
+}
+
+/*
+ * Fold the cycle accumulators into the window's: integer additions only, exact (the
+ * offsets' fractions are removed once per window, window_sums()). The last cycle's sums
+ * are kept for its reading (cycle_values()) unless record is 0 (mc_meter_flush(): a partial
+ * cycle). A window sum of squares or products that passes 2^62 in magnitude (only a
+ * full-scale signal over a long window: a cycle adds below 2^59) moves into its float.
+ */
+#define MC_WINDOW_SPILL ((int64_t)1 << 62)
+
+static void fold_cycle(mc_meter_t *m, int record)
+{
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &MC_CH(m)[k];
+        c->wc_x += c->c_x;
+        c->wc_xc += c->c_xc;
+        c->wc_xs += c->c_xs;
+        c->wc_xx += c->c_xx;
+        if (c->wc_xx >= MC_WINDOW_SPILL) {
+            c->w_xx += i64_to_float(c->wc_xx);
+            c->wc_xx = 0;
+        }
+    }
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        mc_meter_pair_t *p = &MC_PR(m)[k];
+        p->wc_xy += p->c_xy;
+        if (p->wc_xy >= MC_WINDOW_SPILL || p->wc_xy <= -MC_WINDOW_SPILL) {
+            p->w_xy += i64_to_float(p->wc_xy);
+            p->wc_xy = 0;
+        }
+    }
+    if (record) {
+        for (unsigned k = 0; k < m->n_ch; k++) {
+            MC_CH(m)[k].cyc_x = MC_CH(m)[k].c_x;
+        }
+        const mc_meter_element_t *e0 = &MC_EL(m)[0];
+        m->cyc_uxx = MC_CH(m)[e0->u].c_xx;
+        m->cyc_ixx = MC_CH(m)[e0->i].c_xx;
+        for (unsigned e = 0; e < m->n_el; e++) {
+            MC_EL(m)[e].cyc_xy = MC_PR(m)[e].c_xy; /* the elements' products come first */
+        }
+    }
+    m->w_n += m->c_n;
+    m->wc_c += m->c_c;
+    m->wc_s += m->c_s;
+}
+
+/* The window's sums about its offsets (w_off), from the exact sums (once, at its close). */
+static void window_sums(mc_meter_t *m)
+{
+    const float n = (float)m->w_n;
+    m->w_sc = i64_to_float(m->wc_c);
+    m->w_ss = i64_to_float(m->wc_s);
+    float rr[MC_MAX_CHANNELS], sx[MC_MAX_CHANNELS];
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &MC_CH(m)[k];
+        const float r = offset_fraction(c);
+        rr[k] = r;
+        sx[k] = i64_to_float(c->wc_x);
+        c->w_xx += centred_sq(c->wc_xx, sx[k], r, n);
+        /* DFT: X = sum (x - w_off) e^{-j theta} = (sum x cos - r sum cos) - j (sum x sin - r sum sin). */
+        c->w_re = i64_to_float(c->wc_xc) - r * m->w_sc;
+        c->w_im = -(i64_to_float(c->wc_xs) - r * m->w_ss);
+        /* For re-centring at the window's end: the sum of the centred samples. */
+        c->w_sx = sx[k] - n * r;
+    }
+    for (unsigned k = 0; k < m->n_pr; k++) {
+        mc_meter_pair_t *p = &MC_PR(m)[k];
+        p->w_xy += centred_xy(p->wc_xy, sx[p->a], sx[p->b], rr[p->a], rr[p->b], n);
     }
 }
 
@@ -856,6 +967,7 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
         window_reset(m, next_start);
         return;
     }
+    window_sums(m);
     recentre_window(m);
     r->samples = m->w_n;
     r->start_sample = m->w_start_sample;
@@ -999,56 +1111,6 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
     window_reset(m, next_start);
 }
 
-/*
- * Fold the cycle accumulators into the window sums with each channel's constant r
- * (codes: the fraction of the window's offset) removed from every sample, exactly:
- *   sum (x - rx)(y - ry) = sum xy - ry sum x - rx sum y + n rx ry.
- * cxx receives each channel's centred Σx² of the cycle, cxy each product's, sx each
- * channel's Σx as a float (each 64-bit sum is converted once).
- */
-static void fold_cycle(mc_meter_t *m, const float *rr, float *cxx, float *cxy, float *sx)
-{
-    const float n = (float)m->c_n;
-    float nr[MC_MAX_CHANNELS]; /* n r of each channel: one product, used three times */
-    for (unsigned k = 0; k < m->n_ch; k++) {
-        sx[k] = i64_to_float(MC_CH(m)[k].c_x);
-        nr[k] = n * rr[k];
-    }
-    for (unsigned k = 0; k < m->n_pr; k++) {
-        mc_meter_pair_t *p = &MC_PR(m)[k];
-        const float ra = rr[p->a], rb = rr[p->b];
-        const float sa = sx[p->a], sb = sx[p->b];
-        cxy[k] = i64_to_float(p->c_xy) - rb * sa - ra * sb + nr[p->a] * rb;
-        p->w_xy += cxy[k];
-    }
-    const float cc = (float)m->c_c, cs = (float)m->c_s;
-    for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *c = &MC_CH(m)[k];
-        const float r = rr[k];
-        /* 2 Σx: |Σx| < 2^40, a normal float or 0 */
-        cxx[k] = i64_to_float(c->c_xx) + r * (nr[k] - mul_pow2(sx[k], 2.0f, 1));
-        /* DFT: X = sum (x - r) e^{-j theta} = (sum x cos - r sum cos) - j (sum x sin - r sum sin). */
-        c->w_re += i64_to_float(c->c_xc) - r * cc;
-        c->w_im -= i64_to_float(c->c_xs) - r * cs;
-        c->w_xx += cxx[k];
-        /* For re-centring at the window's end: the sum of the centred samples. */
-        c->w_sx += sx[k] - nr[k];
-    }
-    m->w_n += m->c_n;
-    m->w_sc += cc;
-    m->w_ss += cs;
-}
-
-/* Each channel's integer offset dc as a float (fdc) and the fraction of the window's
- * offset, w_off - dc (rr). */
-static void offset_fractions(const mc_meter_t *m, float *rr, float *fdc)
-{
-    for (unsigned k = 0; k < m->n_ch; k++) {
-        fdc[k] = (float)MC_CH(m)[k].dc;
-        rr[k] = MC_CH(m)[k].w_off - fdc[k];
-    }
-}
-
 /* 1.0f / n for a cycle of n samples (n > 0), from the two most recent lengths when it is one
  * of them (the same quotient: it is the one stored). An FPU divides in one instruction. */
 static float recip_cycle(mc_meter_t *m, uint32_t n)
@@ -1148,20 +1210,10 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
              * window is re-centred on the trackers' estimates when it closes.
              * The window's offsets stay the same for all its samples: the per-sample
              * path removed their integer parts dc, the fractions are removed here. */
-            float rr[MC_MAX_CHANNELS], fdc[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
-            float sx[MC_MAX_CHANNELS];
-            offset_fractions(m, rr, fdc);
-            fold_cycle(m, rr, cxx, cxy, sx);
+            fold_cycle(m, 1);
 
-            /* The cycle's values are computed from these when asked for (cycle_values()). */
-            const float nt = period > 0.0f ? period : n;
-            const mc_meter_element_t *e0 = &MC_EL(m)[0];
-            m->cyc_uxx = cxx[e0->u];
-            m->cyc_ixx = cxx[e0->i];
-            m->cyc_nt = nt;
-            for (unsigned e = 0; e < m->n_el; e++) {
-                MC_EL(m)[e].cyc_xy = cxy[e];
-            }
+            /* The cycle's values are computed from its sums when asked for (cycle_values()). */
+            m->cyc_nt = period > 0.0f ? period : n;
             m->cyc_pending = 1;
             m->last_cycle.samples = cycle_n;
             m->last_cycle.freq = 0.0f;
@@ -1186,7 +1238,7 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
                 const float inv_n = recip_cycle(m, cycle_n);
                 for (unsigned k = 0; k < m->n_ch; k++) {
                     mc_meter_channel_t *ch = &MC_CH(m)[k];
-                    const float mx = sx[k] * inv_n - (ch->off - fdc[k]);
+                    const float mx = i64_to_float(ch->c_x) * inv_n - (ch->off - (float)ch->dc);
                     ch->off += w * mx;
                 }
             }
@@ -1266,6 +1318,7 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
     if (!m->acquiring && m->w_n > 0u && m->w_n + cycle_n / 2u >= m->window_target) {
         const int u1_absent = m->w_u1_absent;
         close_window(m, idx, 0u);
+        settle_cycle_values(m); /* this cycle's reading, about the offsets it was measured with */
         dv = take_offsets(m);
         events |= MC_EVENT_WINDOW;
         if (real) {
@@ -1299,10 +1352,8 @@ int mc_meter_flush(mc_meter_t *m)
     }
     /* The cycle under way is measured about the window's offsets, as every segment
      * is; being partial, it does not feed the offset trackers. */
-    float rr[MC_MAX_CHANNELS], fdc[MC_MAX_CHANNELS], cxx[MC_MAX_CHANNELS], cxy[MC_MAX_PAIRS];
-    float sx[MC_MAX_CHANNELS];
-    offset_fractions(m, rr, fdc);
-    fold_cycle(m, rr, cxx, cxy, sx);
+    settle_cycle_values(m); /* the last whole cycle's reading, before the offsets change */
+    fold_cycle(m, 0);
     cycle_reset(m);
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
     m->prev_v -= take_offsets(m);
