@@ -21,6 +21,15 @@
 
 #if MC_KERNEL_ARMV6M_ASM
 
+/* Epilogue step: the accumulators r8, r9, r10 into out[0..2] (out in r0; r1 is scratch). */
+#define MC_K6M_STORE_R8_R10 \
+    "    mov r1, r8\n" \
+    "    str r1, [r0, #0]\n" \
+    "    mov r1, r9\n" \
+    "    str r1, [r0, #4]\n" \
+    "    mov r1, r10\n" \
+    "    str r1, [r0, #8]\n"
+
 /* Instruction counts per loop iteration are given after each routine's name. */
 __asm__(
     "    .syntax unified\n"
@@ -117,12 +126,7 @@ __asm__(
     "    cmp r2, r3\n"
     "    bne 1b\n"
     "    ldr r0, [sp, #36]\n"
-    "    mov r1, r8\n"
-    "    str r1, [r0, #0]\n"
-    "    mov r1, r9\n"
-    "    str r1, [r0, #4]\n"
-    "    mov r1, r10\n"
-    "    str r1, [r0, #8]\n"
+    MC_K6M_STORE_R8_R10
     "    mov r1, r11\n"
     "    str r1, [r0, #12]\n"
     "    pop {r4, r5, r6, r7}\n"
@@ -173,12 +177,7 @@ __asm__(
     "    cmp r0, r3\n"
     "    bne 1b\n"
     "    ldr r0, [sp, #32]\n"
-    "    mov r1, r8\n"
-    "    str r1, [r0, #0]\n"
-    "    mov r1, r9\n"
-    "    str r1, [r0, #4]\n"
-    "    mov r1, r10\n"
-    "    str r1, [r0, #8]\n"
+    MC_K6M_STORE_R8_R10
     "    pop {r4, r5, r6}\n"
     "    mov r8, r4\n"
     "    mov r9, r5\n"
