@@ -1209,7 +1209,8 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
              * half-cycle asymmetry, a step) is signal and stays in P, U and I. The
              * window is re-centred on the trackers' estimates when it closes.
              * The window's offsets stay the same for all its samples: the per-sample
-             * path removed their integer parts dc, the fractions are removed here. */
+             * path removed their integer parts dc, the fractions are removed once, when
+             * the window closes (window_sums()); a cycle only adds its integer sums. */
             fold_cycle(m, 1);
 
             /* The cycle's values are computed from its sums when asked for (cycle_values()). */

@@ -63,7 +63,6 @@ static const uint32_t mc_sincos_q15[256] = {
     0x7F61F374u, 0x7FA6F696u, 0x7FD8F9B8u, 0x7FF5FCDCu,
 };
 
-
 /*
  * Accumulation. The loops work on the raw codes; the integer offsets dc are removed once
  * per span of frames (a chunk, or the whole segment of a block that lies in one cycle),
@@ -106,6 +105,10 @@ static const uint32_t mc_sincos_q15[256] = {
 #else
 #define MC_KERNEL_SPLIT16 0
 #endif
+#endif
+
+#if MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_SPLIT16
+#error "MC_KERNEL_ARMV6M_ASM needs MC_KERNEL_SPLIT16: the assembly loops form split products"
 #endif
 
 /* Frames whose DFT reference is tabled once for every channel (MC_KERNEL_FUSED 0); with
