@@ -577,14 +577,14 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
 
 /*
  * Fold the cycle accumulators into the window's: integer additions only, exact (the
- * offsets' fractions are removed once per window, window_sums()). The last cycle's sums
- * are kept for its reading (cycle_values()) unless record is 0 (mc_meter_flush(): a partial
- * cycle). A window sum of squares or products that passes 2^62 in magnitude (only a
+ * offsets' fractions are removed once per window, window_sums()). The cycle's sums are
+ * kept for its reading (cycle_values(), which only reads them while cyc_pending says so:
+ * mc_meter_flush() settles the last whole cycle's first). A window sum of squares or products that passes 2^62 in magnitude (only a
  * full-scale signal over a long window: a cycle adds below 2^59) moves into its float.
  */
 #define MC_WINDOW_SPILL ((int64_t)1 << 62)
 
-static void fold_cycle(mc_meter_t *m, int record)
+static void fold_cycle(mc_meter_t *m)
 {
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *c = &MC_CH(m)[k];
@@ -605,16 +605,14 @@ static void fold_cycle(mc_meter_t *m, int record)
             p->wc_xy = 0;
         }
     }
-    if (record) {
-        for (unsigned k = 0; k < m->n_ch; k++) {
-            MC_CH(m)[k].cyc_x = MC_CH(m)[k].c_x;
-        }
-        const mc_meter_element_t *e0 = &MC_EL(m)[0];
-        m->cyc_uxx = MC_CH(m)[e0->u].c_xx;
-        m->cyc_ixx = MC_CH(m)[e0->i].c_xx;
-        for (unsigned e = 0; e < m->n_el; e++) {
-            MC_EL(m)[e].cyc_xy = MC_PR(m)[e].c_xy; /* the elements' products come first */
-        }
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        MC_CH(m)[k].cyc_x = MC_CH(m)[k].c_x;
+    }
+    const mc_meter_element_t *e0 = &MC_EL(m)[0];
+    m->cyc_uxx = MC_CH(m)[e0->u].c_xx;
+    m->cyc_ixx = MC_CH(m)[e0->i].c_xx;
+    for (unsigned e = 0; e < m->n_el; e++) {
+        MC_EL(m)[e].cyc_xy = MC_PR(m)[e].c_xy; /* the elements' products come first */
     }
     m->w_n += m->c_n;
     m->wc_c += m->c_c;
@@ -1211,7 +1209,7 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
              * The window's offsets stay the same for all its samples: the per-sample
              * path removed their integer parts dc, the fractions are removed once, when
              * the window closes (window_sums()); a cycle only adds its integer sums. */
-            fold_cycle(m, 1);
+            fold_cycle(m);
 
             /* The cycle's values are computed from its sums when asked for (cycle_values()). */
             m->cyc_nt = period > 0.0f ? period : n;
@@ -1354,7 +1352,7 @@ int mc_meter_flush(mc_meter_t *m)
     /* The cycle under way is measured about the window's offsets, as every segment
      * is; being partial, it does not feed the offset trackers. */
     settle_cycle_values(m); /* the last whole cycle's reading, before the offsets change */
-    fold_cycle(m, 0);
+    fold_cycle(m);
     cycle_reset(m);
     close_window(m, m->sample_count, MC_FLAG_PARTIAL);
     m->prev_v -= take_offsets(m);

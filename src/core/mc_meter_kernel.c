@@ -217,6 +217,17 @@ static int64_t product_chunk(const span_t *ck, unsigned a, unsigned b)
 }
 #endif
 
+/* Raw Σa·b of channels a and b over a span (a chunk in the chunked forms), by the form's loop. */
+static int64_t span_product(const span_t *sp, unsigned a, unsigned b)
+{
+#if MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_FUSED
+    return product_chunk(sp, a, b);
+#else
+    const int32_t *xa = sp->x[a];
+    return product_raw(xa, sp->x[b], sp->stride, xa + sp->len * sp->stride);
+#endif
+}
+
 #if !MC_KERNEL_SPLIT16
 /* Raw Σa·b, Σb·c, Σc·a of three channels over a span, in one pass: three pointers, the
  * end, three codes and six accumulator words (14 registers on a Cortex-M4: no spill). */
@@ -244,10 +255,10 @@ MC_NOINLINE static void cross3_raw(const int32_t *xa, const int32_t *xb, const i
  * Without a 32x32->64 multiply (split products), and for other counts, one pass a pair. */
 static void span_cross(mc_meter_pair_t *pr, unsigned count, const span_t *sp)
 {
-    const size_t stride = sp->stride, stop = sp->len * stride;
     unsigned k = 0;
 #if !MC_KERNEL_SPLIT16
     if (count == 3u || count == 6u) {
+        const size_t stride = sp->stride, stop = sp->len * stride;
         const int32_t *xa = sp->x[pr[0].a];
         int64_t raw[3];
         cross3_raw(xa, sp->x[pr[0].b], sp->x[pr[1].b], stride, xa + stop, raw);
@@ -258,13 +269,7 @@ static void span_cross(mc_meter_pair_t *pr, unsigned count, const span_t *sp)
     }
 #endif
     for (; k < count; k++) {
-#if MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_FUSED
-        (void)stop;
-        add_product(&pr[k], product_chunk(sp, pr[k].a, pr[k].b));
-#else
-        const int32_t *xa = sp->x[pr[k].a];
-        add_product(&pr[k], product_raw(xa, sp->x[pr[k].b], stride, xa + stop));
-#endif
+        add_product(&pr[k], span_product(sp, pr[k].a, pr[k].b));
     }
 }
 
@@ -608,7 +613,7 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
         ck.stride = 1u;
         add_product(pr, product_chunk(&ck, 0u, 1u));
 #else
-        add_product(pr, product_raw(v + k, i + k, 1u, v + k + len));
+        add_product(pr, product_raw(v + k, i + k, 1u, v + k + len)); /* no span to fill per chunk */
 #endif
         sv += s1v;
         si += s1i;
@@ -664,12 +669,7 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
         }
         for (unsigned e = 0; e < m->n_el; e++) {
             mc_meter_pair_t *pr = &MC_PR(m)[e];
-#if MC_KERNEL_ARMV6M_ASM
-            add_product(pr, product_chunk(&ck, pr->a, pr->b));
-#else
-            const int32_t *xa = ck.x[pr->a];
-            add_product(pr, product_raw(xa, ck.x[pr->b], ck.stride, xa + ck.len * ck.stride));
-#endif
+            add_product(pr, span_product(&ck, pr->a, pr->b));
         }
         if (m->n_ll > 0u) {
             span_cross(&MC_PR(m)[m->ll_first], m->n_ll, &ck);
