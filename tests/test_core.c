@@ -1640,6 +1640,55 @@ static void test_window_sums_dc_step(void **state)
     assert_true(windows >= 8);
 }
 
+/*
+ * Large offsets with the window's integer sums settled in parts: at 64 kHz a window of 2 s
+ * holds 128 000 samples, so its raw sums (about 0) are moved into the float sums about the
+ * offsets several times a window. Half-scale offsets (+2^22 on U, -2^22 + 12345 on I) make
+ * the raw squares about 2^44 a sample against a signal of the same size: any error in
+ * removing the offsets shows as a wrong rms or P. Truth: the analytic sine (amplitude A,
+ * rounded to codes, which moves the rms by below 1e-7).
+ */
+static void test_window_sums_large_offset(void **state)
+{
+    (void)state;
+    static int32_t v[1280], i[1280];
+    const double two_pi = 6.283185307179586;
+    const double a_u = 4194304.0 - 1000.0, a_i = 3000000.0, phi = two_pi / 6.0; /* I lags 60 deg */
+    for (size_t n = 0; n < 1280u; n++) { /* 50 Hz: 1280 samples a period */
+        const double th = two_pi * (double)n / 1280.0;
+        v[n] = 4194304 + (int32_t)lrint(a_u * sin(th));
+        i[n] = -4194304 + 12345 + (int32_t)lrint(a_i * sin(th - phi));
+    }
+    mc_meter_config_t cfg;
+    mc_meter_config_default(&cfg);
+    cfg.sample_rate_hz = 64000;
+    cfg.window_ms = 2000;
+    cfg.u_scale = 400.0f / 8388608.0f;
+    cfg.i_scale = 100.0f / 8388608.0f;
+    mc_meter_t m;
+    assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
+    int windows = 0;
+    mc_reading_t r;
+    memset(&r, 0, sizeof r);
+    for (int period = 0; period < 500; period++) { /* 10 s */
+        const int ev = mc_meter_process(&m, v, i, 1280u);
+        assert_true(ev >= 0);
+        if (ev & MC_EVENT_WINDOW) {
+            assert_int_equal(mc_meter_reading(&m, &r), MC_OK);
+            windows++;
+        }
+    }
+    assert_true(windows >= 4);
+    const double u_want = a_u / sqrt(2.0) * 400.0 / 8388608.0, i_want = a_i / sqrt(2.0) * 100.0 / 8388608.0;
+    const double p_want = u_want * i_want * cos(phi), q_want = u_want * i_want * sin(phi);
+    if (fabs(r.urms - u_want) > u_want * 1e-5 || fabs(r.irms - i_want) > i_want * 1e-5 ||
+        fabs(r.p - p_want) > u_want * i_want * 1e-5 || fabs(r.q - q_want) > u_want * i_want * 1e-5) {
+        fail_msg("half-scale offsets at 64 kHz: Urms %.6f V (%.6f), Irms %.6f A (%.6f), P %.4f W (%.4f), "
+                 "Q %.4f var (%.4f)",
+                 r.urms, u_want, r.irms, i_want, r.p, p_want, r.q, q_want);
+    }
+}
+
 static void test_flag_creep(void **state)
 {
     (void)state;
@@ -1766,6 +1815,7 @@ int main(void)
         cmocka_unit_test_setup(test_irms_without_voltage, reset_pools),
         cmocka_unit_test_setup(test_window_sums_full_scale, reset_pools),
         cmocka_unit_test_setup(test_window_sums_dc_step, reset_pools),
+        cmocka_unit_test_setup(test_window_sums_large_offset, reset_pools),
         cmocka_unit_test_setup(test_flag_creep, reset_pools),
         cmocka_unit_test_setup(test_flag_quadrants, reset_pools),
     };

@@ -187,8 +187,13 @@ int main(void)
     mcq_put_milli("f", (int32_t)lroundf(r.freq * 1000.0f));
     mcq_put_u("cycles", r.cycles);
     mcq_put_u("samples", r.samples);
-    /* Every byte of the meter's state: equal between two builds of the core (say, two
-     * kernel forms) only if every sum, reading and register is equal bit for bit. */
+    /* Every byte of the meter's state once mc_meter_flush() has closed the window under way
+     * (the integer sums of the cycle and window under way are in its readings then: the
+     * kernel forms may hold a product's sum as Σ(a+b)² until then): equal between two builds
+     * of the core (say, two kernel forms) only if every sum, reading and register is. */
+    if (mc_meter_flush(&meter) < 0) {
+        fail("flush");
+    }
     uint32_t h = 2166136261u;
     h = fnv1a(h, &meter, sizeof meter);
 #if MCQ_3P4W

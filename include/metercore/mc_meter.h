@@ -270,16 +270,16 @@ typedef enum mc_netting {
  * touched only by the mc_meter_* functions.
  */
 typedef struct mc_meter_channel {
-    int64_t c_xx;     /**< Cycle Σx² (codes², below 2^62). */
-    int64_t c_xc;     /**< Cycle Σx·cos (Q15 reference, below 2^53). */
-    int64_t c_xs;     /**< Cycle Σx·sin. */
-    int64_t c_x;      /**< Cycle Σx (below 2^38). */
-    int64_t wc_xx;    /**< Window Σx² of the closed cycles, exact (about dc; moved into w_xx when it
-                           passes 2^62, which only a full-scale signal over a long window reaches). */
-    int64_t wc_xc;    /**< Window Σx·cos, exact (below 2^57). */
-    int64_t wc_xs;    /**< Window Σx·sin, exact. */
-    int64_t wc_x;     /**< Window Σx, exact (below 2^42). */
-    int64_t cyc_x;    /**< Last cycle's Σx (its reading is computed when asked for). */
+    int64_t c_xx;     /**< Cycle Σx² of the raw codes (about 0; codes², below 2^57). */
+    int64_t c_xc;     /**< Cycle Σx·cos, raw (Q15 reference, below 2^49). */
+    int64_t c_xs;     /**< Cycle Σx·sin, raw. */
+    int64_t c_x;      /**< Cycle Σx, raw (below 2^34). */
+    int64_t wc_xx;    /**< Window Σx² of the closed cycles, raw and exact, over at most
+                           MC_RAW_MAX + 1600 samples (then moved into w_xx about the offsets). */
+    int64_t wc_xc;    /**< Window Σx·cos, raw and exact (below 2^53). */
+    int64_t wc_xs;    /**< Window Σx·sin, raw and exact. */
+    int64_t wc_x;     /**< Window Σx, raw and exact (below 2^38). */
+    int64_t cyc_x;    /**< Last cycle's raw Σx (its reading is computed when asked for). */
     int32_t dc;       /**< The window's offset rounded to a code, subtracted per sample. */
     int32_t peak;     /**< Cycle max |x| (voltage channels). */
     int32_t acq_min;  /**< Minimum over the first acquisition segment. */
@@ -287,7 +287,7 @@ typedef struct mc_meter_channel {
     float off;        /**< Offset tracker estimate, codes. */
     float w_off;      /**< Offset the window's samples are taken about, codes. */
     float w_xx;       /**< Window Σx², about w_off (while the window runs: what wc_xx moved into it). */
-    float w_re;       /**< Window DFT, real part (computed when the window closes, as w_im, w_sx). */
+    float w_re;       /**< Window DFT, real part (from wc_xc when the integer sums move, as w_im, w_sx). */
     float w_im;       /**< Window DFT, imaginary part. */
     float w_sx;       /**< Window Σ(x - w_off). */
     float k;          /**< Units per code, primary side: scale · ratio · gains. */
@@ -305,11 +305,11 @@ typedef struct mc_meter_channel {
  * caller-allocated (mc_meter_pairs() entries, mc_meter_config_t::pair_state).
  */
 typedef struct mc_meter_pair {
-    int64_t c_xy;     /**< Cycle Σx·y. */
-    int64_t wc_xy;    /**< Window Σx·y of the closed cycles, exact (about the dc; moved into w_xy when
-                           its magnitude passes 2^62). */
-    float w_xy;       /**< Window Σx·y about the window's offsets (computed when the window closes;
-                           while it runs: what wc_xy moved into it). */
+    int64_t c_xy;     /**< Cycle Σx·y of the raw codes (on ARMv6-M Σ(x+y)², an element's turned into
+                           Σx·y when the cycle closes). */
+    int64_t wc_xy;    /**< Window Σx·y of the closed cycles, raw and exact (see wc_xx; on ARMv6-M a
+                           cross product's Σ(x+y)² until the integer sums are centred). */
+    float w_xy;       /**< Window Σx·y about the window's offsets (what the integer sums moved into). */
     uint8_t a;        /**< First channel (frame index). */
     uint8_t b;        /**< Second channel. */
     uint8_t pad_[2];  /**< Padding. */
@@ -348,7 +348,7 @@ typedef struct mc_meter_element {
     uint8_t u;             /**< Voltage channel (frame index). */
     uint8_t i;             /**< Current channel (frame index). */
     uint8_t pad_[2];       /**< Padding. */
-    int64_t cyc_xy;        /**< Last cycle's Σv·i about the integer offsets (dc), codes² (for the cycle's
+    int64_t cyc_xy;        /**< Last cycle's raw Σv·i (about 0), codes² (for the cycle's
                                 P, computed when asked for: see mc_meter_t::cyc_pending). */
     mc_phase_reading_t last; /**< Last window (poly-phase wirings; 1P2W: the total is the element). */
     mc_energy_t energy;    /**< The element's own energy registers, each window booked by its sign. */
@@ -539,11 +539,14 @@ typedef struct mc_meter {
     int32_t c_c;               /**< Cycle Σcos of the reference (up to 2^29). */
     int32_t c_s;               /**< Cycle Σsin of the reference. */
     /* window state */
-    int64_t wc_c;              /**< Window Σcos of the DFT reference (Q15), exact. */
-    int64_t wc_s;              /**< Window Σsin, exact. */
-    float w_sc;                /**< Window Σcos as a float (computed when the window closes). */
+    int32_t wc_c;              /**< Σcos of the DFT reference (Q15) over the window's integer sums
+                                    (wr_n samples, below 2^15 · 2^15), exact. */
+    int32_t wc_s;              /**< Σsin over them, exact. */
+    float w_sc;                /**< Window Σcos as a float (added when the integer sums move). */
     float w_ss;                /**< Window Σsin as a float. */
     uint32_t w_n;              /**< Window samples. */
+    uint32_t wr_n;             /**< Samples in the window's integer sums (raw, about 0), at most
+                                    MC_RAW_MAX + 1600 (mc_meter.c). */
     uint16_t w_cycles;         /**< Real cycles in the window. */
     uint16_t w_pseudo;         /**< Cycles closed by timeout in the window. */
     uint64_t w_start_sample;   /**< First sample of the window. */
@@ -568,9 +571,9 @@ typedef struct mc_meter {
     /* results */
     mc_reading_t last;         /**< Last window: the totals. */
     mc_cycle_reading_t last_cycle; /**< Last cycle (urms, irms, p: see cyc_pending). */
-    int64_t cyc_uxx;           /**< Last cycle's Σu² of element 0's voltage about the integer offset (dc),
+    int64_t cyc_uxx;           /**< Last cycle's raw Σu² of element 0's voltage (about 0),
                                     codes²: its urms is computed from it when asked for. */
-    int64_t cyc_ixx;           /**< Last cycle's Σi² of element 0's current. */
+    int64_t cyc_ixx;           /**< Last cycle's raw Σi² of element 0's current. */
     float cyc_nt;              /**< Last cycle's length for U and P: its exact period, else its samples. */
     uint8_t have_cycle;        /**< last_cycle valid. */
     uint8_t cyc_pending;       /**< last_cycle's urms, irms and p are still to be computed from cyc_uxx,

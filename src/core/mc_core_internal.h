@@ -91,6 +91,21 @@ void mc_k6m_reference(int32_t *ref, const int32_t *ref_end, mc_k6m_ref_t *st);
  */
 int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, int real, int32_t *dv_out);
 
+/**
+ * Make the elements' cycle sums (mc_meter_pair_t::c_xy of pairs 0 .. n_el - 1) the raw Σv·i
+ * of their channels: where the kernel collects Σ(a+b)² instead (ARMv6-M), subtract the
+ * channels' raw Σa² and Σb² and halve; elsewhere nothing. Once per cycle, before its sums
+ * are read or folded, while the channels' c_xx are raw (mc_meter_kernel.c).
+ */
+void mc_meter_cycle_products(mc_meter_t *m);
+
+/**
+ * The same for the cross products' window sums (wc_xy of pairs n_el .. n_pr - 1, which fold
+ * their cycles' Σ(a+b)² as they are), from the channels' raw wc_xx: before the window's
+ * integer sums are centred (mc_meter_kernel.c).
+ */
+void mc_meter_window_products(mc_meter_t *m);
+
 /** Validate the ranges of a calibration (not its CRC). */
 int mc_calibration_ranges_ok(const mc_calibration_t *cal);
 

@@ -144,8 +144,8 @@ static inline float mul_pow2(float x, float p2, int k)
  * with n samples, S = Σ(x - dc) and the raw sums about dc:
  *   Σ(x - w_off)²            = Σ(x - dc)² + r·(n·r - 2·S)
  *   Σ(x - w_off)(y - w_offy) = Σ(x - dc)(y - dcy) - ry·Sx - rx·Sy + n·rx·ry
- * Used once per window for its sums (window_sums()) and for the last cycle's reading
- * when asked for (cycle_values()): the cycles themselves only add integers.
+ * Used once per window for its sums (settle_window_ints()) and for the last cycle's
+ * reading when asked for (cycle_values()): the cycles themselves only add integers.
  */
 static float offset_fraction(const mc_meter_channel_t *c)
 {
@@ -161,6 +161,23 @@ static float centred_sq(int64_t sxx, float sx, float r, float n)
 static float centred_xy(int64_t sxy, float sa, float sb, float ra, float rb, float n)
 {
     return i64_to_float(sxy) - rb * sa - ra * sb + n * ra * rb;
+}
+
+/*
+ * The raw sums (about 0) of n samples about the integer offsets dc instead, exactly:
+ *   Σ(x - d)²         = Σx² + d·(n·d - 2·Σx)
+ *   Σ(x - d)(y - e)   = Σxy + d·(n·e - Σy) - e·Σx
+ * With codes and offsets in [-2^23, 2^23] and n at most MC_RAW_MAX + 1600 < 2^15 samples,
+ * every term and result is below 2^63 in magnitude (d·(n·d - 2·Σx) < 2^23 · 3·2^38).
+ */
+static int64_t centre_sq(int64_t sxx, int64_t sx, int64_t d, int64_t n)
+{
+    return sxx + d * (n * d - 2 * sx);
+}
+
+static int64_t centre_xy(int64_t sxy, int64_t sx, int64_t sy, int64_t d, int64_t e, int64_t n)
+{
+    return sxy + d * (n * e - sy) - e * sx;
 }
 
 /* Layout of a wiring: channels per frame, voltages, elements, cross products. */
@@ -314,15 +331,20 @@ static void cycle_values(const mc_meter_t *m, mc_cycle_reading_t *c)
     const float n = (float)c->samples, nt = m->cyc_nt;
     const mc_meter_element_t *e0 = &MC_EL(m)[0];
     const mc_meter_channel_t *u0 = &MC_CH(m)[e0->u], *i0 = &MC_CH(m)[e0->i];
-    const float uxx = centred_sq(m->cyc_uxx, i64_to_float(u0->cyc_x), offset_fraction(u0), n);
-    const float ixx = centred_sq(m->cyc_ixx, i64_to_float(i0->cyc_x), offset_fraction(i0), n);
+    const int64_t cn = (int64_t)c->samples;
+    /* The raw sums about the integer offsets, then about the window's (the fractions). */
+    const float uxx = centred_sq(centre_sq(m->cyc_uxx, u0->cyc_x, u0->dc, cn), i64_to_float(u0->cyc_x - cn * u0->dc),
+                                 offset_fraction(u0), n);
+    const float ixx = centred_sq(centre_sq(m->cyc_ixx, i0->cyc_x, i0->dc, cn), i64_to_float(i0->cyc_x - cn * i0->dc),
+                                 offset_fraction(i0), n);
     c->urms = u0->k * sqrtf(uxx > 0.0f ? uxx / nt : 0.0f);
     c->irms = i0->k * sqrtf(ixx > 0.0f ? ixx / n : 0.0f);
     c->p = 0.0f;
     for (unsigned e = 0; e < m->n_el; e++) {
         const mc_meter_element_t *el = &MC_EL(m)[e];
         const mc_meter_channel_t *cu = &MC_CH(m)[el->u], *ci = &MC_CH(m)[el->i];
-        const float xy = centred_xy(el->cyc_xy, i64_to_float(cu->cyc_x), i64_to_float(ci->cyc_x),
+        const int64_t sxy = centre_xy(el->cyc_xy, cu->cyc_x, ci->cyc_x, cu->dc, ci->dc, cn);
+        const float xy = centred_xy(sxy, i64_to_float(cu->cyc_x - cn * cu->dc), i64_to_float(ci->cyc_x - cn * ci->dc),
                                     offset_fraction(cu), offset_fraction(ci), n);
         const float pe = cu->k * ci->k * xy / nt;
         c->p = e == 0u ? pe : c->p + pe;
@@ -380,6 +402,7 @@ static void window_reset(mc_meter_t *m, uint64_t start_sample)
     m->wc_c = m->wc_s = 0;
     m->w_sc = m->w_ss = 0.0f;
     m->w_n = 0;
+    m->wr_n = 0;
     m->w_cycles = 0;
     m->w_pseudo = 0;
     m->w_irregular = 0;
@@ -576,37 +599,82 @@ static void emit_pulses(mc_meter_t *m, uint64_t e)
 }
 
 /*
- * Fold the cycle accumulators into the window's: integer additions only, exact (the
- * offsets' fractions are removed once per window, window_sums()). The cycle's sums are
- * kept for its reading (cycle_values(), which only reads them while cyc_pending says so:
- * mc_meter_flush() settles the last whole cycle's first). A window sum of squares or products that passes 2^62 in magnitude (only a
- * full-scale signal over a long window: a cycle adds below 2^59) moves into its float.
+ * The window's integer sums are raw (about 0, as the per-sample path sums the codes) for at
+ * most this many samples; then settle_window_ints() moves them into the window's float sums
+ * about its offsets. With a cycle of at most 1600 samples on top, raw sums of fewer than
+ * 2^15 samples keep every term of their centring below 2^63 (centre_sq(), centre_xy()).
  */
-#define MC_WINDOW_SPILL ((int64_t)1 << 62)
+#define MC_RAW_MAX 16384u
 
+/*
+ * The window's integer sums so far (wr_n raw samples) about its offsets w_off = dc + r,
+ * added into its float sums: exactly about the integer offsets dc first (centre_sq(),
+ * centre_xy()), then the fractions r in float (centred_sq(), centred_xy()). Once per window
+ * (close_window()), or before a cycle would take the raw sums past MC_RAW_MAX samples (only
+ * windows of over MC_RAW_MAX samples: above 16 kHz at 1 s). The offsets are the same for
+ * every sample of the window, so sums settled in parts add up to the whole window's.
+ */
+static void settle_window_ints(mc_meter_t *m)
+{
+    const int64_t n = (int64_t)m->wr_n;
+    const float nf = (float)m->wr_n;
+    const float sc = i64_to_float(m->wc_c), ss = i64_to_float(m->wc_s);
+    float rr[MC_MAX_CHANNELS], sx[MC_MAX_CHANNELS];
+    mc_meter_window_products(m); /* every wc_xy a raw Σa·b */
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        const mc_meter_channel_t *c = &MC_CH(m)[k];
+        rr[k] = offset_fraction(c);
+        sx[k] = i64_to_float(c->wc_x - n * c->dc); /* Σ(x - dc) */
+    }
+    for (unsigned k = 0; k < m->n_pr; k++) { /* before the channels' raw Σx change */
+        mc_meter_pair_t *p = &MC_PR(m)[k];
+        const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
+        const int64_t sxy = centre_xy(p->wc_xy, a->wc_x, b->wc_x, a->dc, b->dc, n);
+        p->w_xy += centred_xy(sxy, sx[p->a], sx[p->b], rr[p->a], rr[p->b], nf);
+        p->wc_xy = 0;
+    }
+    for (unsigned k = 0; k < m->n_ch; k++) {
+        mc_meter_channel_t *c = &MC_CH(m)[k];
+        const int64_t d = c->dc;
+        const float r = rr[k];
+        c->w_xx += centred_sq(centre_sq(c->wc_xx, c->wc_x, d, n), sx[k], r, nf);
+        /* DFT: X = sum (x - w_off) e^{-j theta} = (sum x cos - w_off sum cos) - j (...),
+         * with the integer part exact: sum (x - dc) cos = sum x cos - dc sum cos. */
+        c->w_re += i64_to_float(c->wc_xc - d * m->wc_c) - r * sc;
+        c->w_im -= i64_to_float(c->wc_xs - d * m->wc_s) - r * ss;
+        /* For re-centring at the window's end: the sum of the centred samples. */
+        c->w_sx += sx[k] - nf * r;
+        c->wc_xx = c->wc_xc = c->wc_xs = c->wc_x = 0;
+    }
+    m->w_sc += sc;
+    m->w_ss += ss;
+    m->wc_c = m->wc_s = 0;
+    m->wr_n = 0;
+}
+
+/*
+ * Fold the cycle accumulators into the window's: integer additions of raw sums only,
+ * exact (the offsets come out once per window, settle_window_ints()). The cycle's raw sums
+ * are kept for its reading (cycle_values(), which only reads them while cyc_pending says
+ * so: mc_meter_flush() settles the last whole cycle's first).
+ */
 static void fold_cycle(mc_meter_t *m)
 {
+    mc_meter_cycle_products(m);
+    if (m->wr_n + m->c_n > MC_RAW_MAX) {
+        settle_window_ints(m);
+    }
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *c = &MC_CH(m)[k];
         c->wc_x += c->c_x;
         c->wc_xc += c->c_xc;
         c->wc_xs += c->c_xs;
         c->wc_xx += c->c_xx;
-        if (c->wc_xx >= MC_WINDOW_SPILL) {
-            c->w_xx += i64_to_float(c->wc_xx);
-            c->wc_xx = 0;
-        }
+        c->cyc_x = c->c_x;
     }
     for (unsigned k = 0; k < m->n_pr; k++) {
         mc_meter_pair_t *p = &MC_PR(m)[k];
         p->wc_xy += p->c_xy;
-        if (p->wc_xy >= MC_WINDOW_SPILL || p->wc_xy <= -MC_WINDOW_SPILL) {
-            p->w_xy += i64_to_float(p->wc_xy);
-            p->wc_xy = 0;
-        }
-    }
-    for (unsigned k = 0; k < m->n_ch; k++) {
-        MC_CH(m)[k].cyc_x = MC_CH(m)[k].c_x;
     }
     const mc_meter_element_t *e0 = &MC_EL(m)[0];
     m->cyc_uxx = MC_CH(m)[e0->u].c_xx;
@@ -615,33 +683,9 @@ static void fold_cycle(mc_meter_t *m)
         MC_EL(m)[e].cyc_xy = MC_PR(m)[e].c_xy; /* the elements' products come first */
     }
     m->w_n += m->c_n;
+    m->wr_n += m->c_n;
     m->wc_c += m->c_c;
     m->wc_s += m->c_s;
-}
-
-/* The window's sums about its offsets (w_off), from the exact sums (once, at its close). */
-static void window_sums(mc_meter_t *m)
-{
-    const float n = (float)m->w_n;
-    m->w_sc = i64_to_float(m->wc_c);
-    m->w_ss = i64_to_float(m->wc_s);
-    float rr[MC_MAX_CHANNELS], sx[MC_MAX_CHANNELS];
-    for (unsigned k = 0; k < m->n_ch; k++) {
-        mc_meter_channel_t *c = &MC_CH(m)[k];
-        const float r = offset_fraction(c);
-        rr[k] = r;
-        sx[k] = i64_to_float(c->wc_x);
-        c->w_xx += centred_sq(c->wc_xx, sx[k], r, n);
-        /* DFT: X = sum (x - w_off) e^{-j theta} = (sum x cos - r sum cos) - j (sum x sin - r sum sin). */
-        c->w_re = i64_to_float(c->wc_xc) - r * m->w_sc;
-        c->w_im = -(i64_to_float(c->wc_xs) - r * m->w_ss);
-        /* For re-centring at the window's end: the sum of the centred samples. */
-        c->w_sx = sx[k] - n * r;
-    }
-    for (unsigned k = 0; k < m->n_pr; k++) {
-        mc_meter_pair_t *p = &MC_PR(m)[k];
-        p->w_xy += centred_xy(p->wc_xy, sx[p->a], sx[p->b], rr[p->a], rr[p->b], n);
-    }
 }
 
 /*
@@ -719,20 +763,19 @@ static void sequence_of(const float re[3], const float im[3], float *pos, float 
  * A' the phasor with its delay removed. Exact for the fundamental; harmonics keep the skew
  * of their own (h times the fundamental's angle, a small part of a small quantity).
  */
-static float pair_cross(const mc_meter_t *m, const mc_meter_pair_t *p, float n)
+static float pair_cross(const mc_meter_t *m, const mc_meter_pair_t *p, float n, const float *g)
 {
     const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
-    const float ga = a->k * MC_PHASOR_SCALE / n, gb = b->k * MC_PHASOR_SCALE / n;
-    const float raw = ga * gb * (a->w_re * b->w_re + a->w_im * b->w_im); /* Re(A conj B), delays in */
+    const float raw = g[p->a] * g[p->b] * (a->w_re * b->w_re + a->w_im * b->w_im); /* Re(A conj B), delays in */
     const float fixed = a->re * b->re + a->im * b->im;                   /* Re(A' conj B') */
     return a->k * b->k * p->w_xy + n * (fixed - raw);
 }
 
 /* Σ (k_a x_a + sign k_b x_b)² over the window (n samples), delays removed. */
-static float pair_sum_sq(const mc_meter_t *m, const mc_meter_pair_t *p, float sign, float n)
+static float pair_sum_sq(const mc_meter_t *m, const mc_meter_pair_t *p, float sign, float n, const float *g)
 {
     const mc_meter_channel_t *a = &MC_CH(m)[p->a], *b = &MC_CH(m)[p->b];
-    return a->k * a->k * a->w_xx + b->k * b->k * b->w_xx + 2.0f * sign * pair_cross(m, p, n);
+    return a->k * a->k * a->w_xx + b->k * b->k * b->w_xx + 2.0f * sign * pair_cross(m, p, n, g);
 }
 
 static float rms_of(float sum_sq, float n)
@@ -740,8 +783,9 @@ static float rms_of(float sum_sq, float n)
     return sum_sq > 0.0f ? sqrtf(sum_sq / n) : 0.0f;
 }
 
-/* The poly-phase quantities of the window (after the channels' rms and phasors). */
-static void poly_window(mc_meter_t *m, float n)
+/* The poly-phase quantities of the window (after the channels' rms and phasors; g: each
+ * channel's phasor scale k · MC_PHASOR_SCALE / n, close_window()). */
+static void poly_window(mc_meter_t *m, float n, const float *g)
 {
     mc_poly_reading_t *pp = &m->poly;
     const mc_wiring w = m->cfg.wiring;
@@ -765,10 +809,10 @@ static void poly_window(mc_meter_t *m, float n)
     if (w == MC_WIRING_3P3W) {
         pp->u_ll[0] = MC_CH(m)[0].rms;
         pp->u_ll[1] = MC_CH(m)[1].rms;
-        pp->u_ll[2] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll], -1.0f, n), n); /* u31 = u32 - u12 */
+        pp->u_ll[2] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll], -1.0f, n, g), n); /* u31 = u32 - u12 */
     } else {
         for (unsigned k = 0; k < m->n_ll; k++) {
-            pp->u_ll[k] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll + k], -1.0f, n), n);
+            pp->u_ll[k] = rms_of(pair_sum_sq(m, &MC_PR(m)[ll + k], -1.0f, n, g), n);
         }
     }
     /* Neutral: rms of the currents' instantaneous sum, from squares and cross products. */
@@ -781,7 +825,7 @@ static void poly_window(mc_meter_t *m, float n)
         }
         const unsigned crosses = (w == MC_WIRING_1P3W) ? 1u : 3u;
         for (unsigned k = 0; k < crosses; k++) {
-            sum += 2.0f * pair_cross(m, &MC_PR(m)[ic + k], n);
+            sum += 2.0f * pair_cross(m, &MC_PR(m)[ic + k], n, g);
         }
         pp->i_neutral_calc = rms_of(sum, n);
         pp->i_neutral = pp->i_neutral_calc;
@@ -790,7 +834,7 @@ static void poly_window(mc_meter_t *m, float n)
             float res = sum + cn->k * cn->k * cn->w_xx;
             float imax = 0.0f;
             for (unsigned k = 0; k < 3u; k++) {
-                res += 2.0f * pair_cross(m, &MC_PR(m)[ic + 3u + k], n);
+                res += 2.0f * pair_cross(m, &MC_PR(m)[ic + 3u + k], n, g);
                 imax = MC_CH(m)[m->n_u + k].rms > imax ? MC_CH(m)[m->n_u + k].rms : imax;
             }
             pp->i_neutral = cn->rms;
@@ -898,7 +942,8 @@ static uint8_t quadrant_of(float p, float q, int creep_p, int creep_q)
 
 /* One element's window: P (all harmonics, phase-corrected at the fundamental), Q1,
  * rms values, angles, creep, quadrant and its own energy. */
-static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter_pair_t *pr, float n, float dur)
+static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter_pair_t *pr, float n, float dur,
+                           unsigned a0, float ref_angle)
 {
     mc_phase_reading_t *r = &el->last;
     const mc_meter_channel_t *u = &MC_CH(m)[el->u], *i = &MC_CH(m)[el->i];
@@ -926,12 +971,10 @@ static void element_window(mc_meter_t *m, mc_meter_element_t *el, const mc_meter
         pf = -1.0f;
     }
     r->pf = pf;
-    /* Angles relative to U1, or to the voltage that took over the reference while U1 is
-     * missing; a channel without signal (a voltage under 10 % of Un, a current under
-     * the starting current) has no angle and reads 0. */
-    const mc_meter_channel_t *a0 = &MC_CH(m)[present(m, 0u) ? 0u : m->ref];
-    const float ref_angle = mc_atan2_deg(a0->im, a0->re);
-    r->u_angle_deg = present(m, el->u) ? mc_wrap_deg(mc_atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
+    /* Angles relative to the channel a0 (close_window()) at ref_angle; a channel without
+     * signal (a voltage under 10 % of Un, a current under the starting current) has no
+     * angle and reads 0, a0 itself reads 0. */
+    r->u_angle_deg = present(m, el->u) && el->u != a0 ? mc_wrap_deg(mc_atan2_deg(u->im, u->re) - ref_angle) : 0.0f;
     r->i_angle_deg = present(m, el->i) ? mc_wrap_deg(mc_atan2_deg(i->im, i->re) - ref_angle) : 0.0f;
     const int creep_p = !(fabsf(p) >= m->creep_w);
     const int creep_q = !(fabsf(q) >= m->creep_w);
@@ -965,7 +1008,7 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
         window_reset(m, next_start);
         return;
     }
-    window_sums(m);
+    settle_window_ints(m);
     recentre_window(m);
     r->samples = m->w_n;
     r->start_sample = m->w_start_sample;
@@ -974,22 +1017,27 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
     const float dur = r->duration_s;
 
     /* Every channel's rms and calibrated fundamental phasor (rms, delay removed). */
+    float g[MC_MAX_CHANNELS]; /* phasor scales */
     for (unsigned k = 0; k < m->n_ch; k++) {
         mc_meter_channel_t *c = &MC_CH(m)[k];
         c->rms = c->k * sqrtf(c->w_xx > 0.0f ? c->w_xx / n : 0.0f);
         float delay = c->phase_deg + (k >= m->n_u ? m->cal.phase_deg : 0.0f);
         float sd, cd;
         mc_small_sincos(delay * MC_DEG2RAD, &sd, &cd);
-        const float g = c->k * MC_PHASOR_SCALE / n;
-        c->re = g * (c->w_re * cd - c->w_im * sd);
-        c->im = g * (c->w_im * cd + c->w_re * sd);
+        g[k] = c->k * MC_PHASOR_SCALE / n;
+        c->re = g[k] * (c->w_re * cd - c->w_im * sd);
+        c->im = g[k] * (c->w_im * cd + c->w_re * sd);
     }
+    /* Angles are relative to U1, or to the voltage that took over the reference while U1
+     * is missing. */
+    const unsigned a0 = present(m, 0u) ? 0u : m->ref;
+    const float ref_angle = mc_atan2_deg(MC_CH(m)[a0].im, MC_CH(m)[a0].re);
 
     /* The elements, then the totals: P, Q1 and S summed (S arithmetic), creep per element. */
     float p_book = 0.0f, q_book = 0.0f;
     int creep_p = 1, creep_q = 1;
     for (unsigned e = 0; e < m->n_el; e++) {
-        element_window(m, &MC_EL(m)[e], &MC_PR(m)[e], n, dur);
+        element_window(m, &MC_EL(m)[e], &MC_PR(m)[e], n, dur, a0, ref_angle);
         const mc_phase_reading_t *er = &MC_EL(m)[e].last;
         if (e == 0u) {
             r->p = er->p;
@@ -1097,7 +1145,7 @@ MC_NOINLINE static void close_window(mc_meter_t *m, uint64_t next_start, uint32_
         break;
     }
     emit_pulses(m, pulse_e);
-    poly_window(m, n);
+    poly_window(m, n, g);
 
     if (m->windows_done < 255u) {
         m->windows_done++;
@@ -1154,7 +1202,8 @@ static void window_first_crossing(mc_meter_t *m, uint64_t idx, float frac)
 static int cycle_voltage(const mc_meter_t *m, unsigned k)
 {
     const float need = (float)m->c_n * 0.5f * (float)m->vmin_peak * (float)m->vmin_peak;
-    return i64_to_float(MC_CH(m)[k].c_xx) >= need;
+    const mc_meter_channel_t *c = &MC_CH(m)[k];
+    return i64_to_float(centre_sq(c->c_xx, c->c_x, c->dc, m->c_n)) >= need; /* the raw sums about dc */
 }
 
 static int follow_reference(mc_meter_t *m)
@@ -1207,8 +1256,8 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
              * half-cycle asymmetry, a step) is signal and stays in P, U and I. The
              * window is re-centred on the trackers' estimates when it closes.
              * The window's offsets stay the same for all its samples: the per-sample
-             * path removed their integer parts dc, the fractions are removed once, when
-             * the window closes (window_sums()); a cycle only adds its integer sums. */
+             * path sums the raw codes, the offsets are removed once, when the window
+             * closes (settle_window_ints()); a cycle only adds its integer sums. */
             fold_cycle(m);
 
             /* The cycle's values are computed from its sums when asked for (cycle_values()). */
@@ -1237,7 +1286,8 @@ MC_NOINLINE int mc_meter_close_cycle(mc_meter_t *m, uint64_t idx, float frac, in
                 const float inv_n = recip_cycle(m, cycle_n);
                 for (unsigned k = 0; k < m->n_ch; k++) {
                     mc_meter_channel_t *ch = &MC_CH(m)[k];
-                    const float mx = i64_to_float(ch->c_x) * inv_n - (ch->off - (float)ch->dc);
+                    const int64_t sx = ch->c_x - (int64_t)cycle_n * ch->dc; /* Σ(x - dc) */
+                    const float mx = i64_to_float(sx) * inv_n - (ch->off - (float)ch->dc);
                     ch->off += w * mx;
                 }
             }

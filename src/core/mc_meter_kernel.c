@@ -64,17 +64,12 @@ static const uint32_t mc_sincos_q15[256] = {
 };
 
 /*
- * Accumulation. The loops work on the raw codes; the integer offsets dc are removed once
- * per span of frames (a chunk, or the whole segment of a block that lies in one cycle),
- * exactly, by the identities (n frames, offsets d and e, Σc and Σs of the reference):
- *
- *   Σ(x-d)  = Σx - n·d                 Σ(x-d)²      = Σx² - 2·d·Σx + n·d²
- *   Σ(x-d)c = Σxc - d·Σc               Σ(x-d)(y-e)  = Σxy - e·Σx - d·Σy + n·d·e
- *
- * so each product costs one multiply-accumulate and nothing else per sample. Ranges: codes
- * and offsets lie in [-2^23, 2^23] and a span in one cycle (n at most the cycle timeout,
- * below 2^16 samples), so products stay below 2^46, Σx below 2^39, and every term below
- * 2^62: int64 holds them and the results equal the sums of the centred samples bit for bit.
+ * Accumulation. The loops sum the raw codes: Σx, Σx², Σx·cos, Σx·sin of every channel and
+ * Σa·b of every product, about 0, into the cycle's sums, and nothing else per sample. The
+ * integer offsets dc are removed later, exactly, from the window's sums (mc_meter.c,
+ * settle_window_ints()), where they cost a few multiplications per window instead of per
+ * span of samples. Ranges: codes lie in [-2^23, 2^23] and a cycle has at most the cycle
+ * timeout, 1600 samples (64 kHz / 40), so a cycle's Σx² and Σa·b stay below 2^57.
  *
  * Two forms, the same sums (MC_KERNEL_FUSED):
  *  1: per element, one loop that loads its voltage, current and reference once and keeps
@@ -111,6 +106,10 @@ static const uint32_t mc_sincos_q15[256] = {
 #error "MC_KERNEL_ARMV6M_ASM needs MC_KERNEL_SPLIT16: the assembly loops form split products"
 #endif
 
+/* 1 where a product's cycle sum collects Σ(a+b)² (the ARMv6-M assembly's chunked form;
+ * see product_chunk()), turned into Σa·b by mc_meter_cycle_products(). */
+#define MC_KERNEL_SQUARE_PRODUCTS (MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_FUSED)
+
 /* Frames whose DFT reference is tabled once for every channel (MC_KERNEL_FUSED 0); with
  * split products 32, which bounds their 32-bit partial sums (see channel_raw()). */
 #if MC_KERNEL_SPLIT16
@@ -132,19 +131,15 @@ static inline int32_t ref_cos(uint32_t w)
 }
 #endif
 
-/* A span of frames: where each channel's codes start, and their raw sums. */
+/* A span of frames: where each channel's codes start. */
 typedef struct span {
     size_t len;                        /* frames */
     size_t stride;                     /* codes from one frame to the next in every channel */
     const int32_t *x[MC_MAX_CHANNELS]; /* the span's first code of each channel */
-    int64_t s1[MC_MAX_CHANNELS];       /* raw Σx of each channel */
-#if MC_KERNEL_ARMV6M_ASM
-    int64_t s2[MC_MAX_CHANNELS]; /* raw Σx² of each channel over a chunk (products as squares) */
-#endif
-    int64_t sc, ss;                    /* Σcos, Σsin of the reference over the span */
+    int32_t sc, ss;                    /* Σcos, Σsin of the reference over a chunk */
 } span_t;
 
-/* A channel's raw sums, into its cycle sums (the offset is removed by correct_span()). */
+/* A channel's raw sums, into its cycle sums. */
 static void add_channel(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
 {
     ch->c_x += s1;
@@ -153,32 +148,10 @@ static void add_channel(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t 
     ch->c_xs += sxs;
 }
 
-/* A raw Σa·b, into a product's cycle sum (the offsets are removed by correct_span()). */
+/* A raw Σa·b (with MC_KERNEL_SQUARE_PRODUCTS, a raw Σ(a+b)²), into a product's cycle sum. */
 static void add_product(mc_meter_pair_t *pr, int64_t sab)
 {
     pr->c_xy += sab;
-}
-
-/*
- * The offsets' terms of a span whose raw sums are in the cycle sums (the identities above,
- * with the span's n, Σx of each channel and Σcos, Σsin): once per span, whatever the chunks.
- */
-static void correct_span(mc_meter_t *m, const span_t *sp)
-{
-    const int64_t n = (int64_t)sp->len;
-    for (unsigned c = 0; c < m->n_ch; c++) {
-        mc_meter_channel_t *ch = &MC_CH(m)[c];
-        const int64_t d = ch->dc, nd = n * d;
-        ch->c_x -= nd;
-        ch->c_xx += d * (nd - 2 * sp->s1[c]);
-        ch->c_xc -= d * sp->sc;
-        ch->c_xs -= d * sp->ss;
-    }
-    for (unsigned k = 0; k < m->n_pr; k++) {
-        mc_meter_pair_t *pr = &MC_PR(m)[k];
-        const int64_t da = MC_CH(m)[pr->a].dc, db = MC_CH(m)[pr->b].dc;
-        pr->c_xy += da * (n * db - sp->s1[pr->b]) - db * sp->s1[pr->a];
-    }
 }
 
 #if !MC_KERNEL_SPLIT16 || MC_KERNEL_FUSED
@@ -197,14 +170,17 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
 static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end);
 #endif
 
-#if MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_FUSED
+#if MC_KERNEL_SQUARE_PRODUCTS
 /*
- * Raw Σa·b of two channels over a chunk, from the square of their sum: with the chunk's
- * raw Σa² and Σb² (every channel's squares come first), Σ(a+b)² - Σa² - Σb² = 2·Σa·b,
- * exactly in int64. A square is 17 instructions a sample on a Cortex-M0 against 23 for a
- * product of split halves (four partial products instead of three). Ranges: a + b lies in
- * [-2^24, 2^24], so its high half h in [-4096, 4096]: Σh·h over a chunk of 32 stays below
- * 2^29, Σh·l below 2^28, Σl·l below 2^27 (see the split products below).
+ * Raw Σ(a+b)² of two channels over a chunk: a product's sums collect these, turned into
+ * Σa·b from the channels' raw Σa² and Σb² (Σ(a+b)² - Σa² - Σb² = 2·Σa·b, exactly in int64):
+ * an element's once per cycle (mc_meter_cycle_products(): the cycle's reading needs it), a
+ * cross product's once per window (mc_meter_window_products()). A square is 17 instructions a
+ * sample on a Cortex-M0 against 23 for a product of split halves (four partial products
+ * instead of three). Ranges: a + b lies in [-2^24, 2^24], so its high half h in
+ * [-4096, 4096]: Σh·h over a chunk of 32 stays below 2^29, Σh·l below 2^28, Σl·l below 2^27
+ * (see the split products below); a cycle's Σ(a+b)² below 2^59, the window's integer sums
+ * (at most MC_RAW_MAX + 1600 samples, mc_meter.c) below 2^63.
  */
 static int64_t product_chunk(const span_t *ck, unsigned a, unsigned b)
 {
@@ -212,15 +188,47 @@ static int64_t product_chunk(const span_t *ck, unsigned a, unsigned b)
     int32_t o[3];
     mc_k6m_sum_squares(xa, (int32_t)((uintptr_t)ck->x[b] - (uintptr_t)xa), (uint32_t)(ck->stride * sizeof *xa),
                        xa + ck->len * ck->stride, o);
-    const int64_t sq = (int64_t)o[0] * 16777216 + (int64_t)o[1] * 8192 + o[2];
-    return (sq - ck->s2[a] - ck->s2[b]) / 2;
+    return (int64_t)o[0] * 16777216 + (int64_t)o[1] * 8192 + o[2];
 }
 #endif
+
+#if MC_KERNEL_SQUARE_PRODUCTS
+/* (Σ(a+b)² - Σa² - Σb²) / 2 = Σa·b: the difference is even, so the shift is exact (>> of a
+ * negative int64 is arithmetic on every compiler this builds with, as below). */
+static inline int64_t product_of_squares(int64_t sq, int64_t aa, int64_t bb)
+{
+    return (sq - aa - bb) >> 1;
+}
+#endif
+
+void mc_meter_cycle_products(mc_meter_t *m)
+{
+#if MC_KERNEL_SQUARE_PRODUCTS
+    for (unsigned k = 0; k < m->n_el; k++) {
+        mc_meter_pair_t *pr = &MC_PR(m)[k];
+        pr->c_xy = product_of_squares(pr->c_xy, MC_CH(m)[pr->a].c_xx, MC_CH(m)[pr->b].c_xx);
+    }
+#else
+    (void)m;
+#endif
+}
+
+void mc_meter_window_products(mc_meter_t *m)
+{
+#if MC_KERNEL_SQUARE_PRODUCTS
+    for (unsigned k = m->n_el; k < m->n_pr; k++) {
+        mc_meter_pair_t *pr = &MC_PR(m)[k];
+        pr->wc_xy = product_of_squares(pr->wc_xy, MC_CH(m)[pr->a].wc_xx, MC_CH(m)[pr->b].wc_xx);
+    }
+#else
+    (void)m;
+#endif
+}
 
 /* Raw Σa·b of channels a and b over a span (a chunk in the chunked forms), by the form's loop. */
 static int64_t span_product(const span_t *sp, unsigned a, unsigned b)
 {
-#if MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_FUSED
+#if MC_KERNEL_SQUARE_PRODUCTS
     return product_chunk(sp, a, b);
 #else
     const int32_t *xa = sp->x[a];
@@ -381,7 +389,7 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
     sp.len = end - k;
     sp.stride = f != NULL ? m->n_ch : 1u;
     span_at(&sp, m, f, v, i, k);
-    sp.sc = sp.ss = 0; /* the first element's loop sums the reference */
+    int64_t sc = 0, ss = 0; /* the first element's loop sums the reference */
     const uint32_t phase = *phase_io;
     uint32_t done = 0; /* channels whose sums the span has */
     for (unsigned e = 0; e < m->n_el; e++) {
@@ -392,13 +400,11 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
         element_fused(sp.x[u], sp.x[c], sp.stride, sp.len, phase, m->dphase, with_voltage, &r);
         if (with_voltage) {
             if (done == 0u) {
-                sp.sc = r.sc;
-                sp.ss = r.ss;
+                sc = r.sc;
+                ss = r.ss;
             }
-            sp.s1[u] = r.su;
             add_channel(&MC_CH(m)[u], r.su, r.suu, r.suc, r.sus);
         }
-        sp.s1[c] = r.si;
         add_channel(&MC_CH(m)[c], r.si, r.sii, r.sic, r.sis);
         add_product(pr, r.sui);
         done |= (1u << u) | (1u << c);
@@ -407,7 +413,6 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
         if (!(done & (1u << c))) {
             int64_t raw[4];
             channel_fused(sp.x[c], sp.stride, sp.len, phase, m->dphase, raw);
-            sp.s1[c] = raw[0];
             add_channel(&MC_CH(m)[c], raw[0], raw[1], raw[2], raw[3]);
         }
     }
@@ -417,9 +422,8 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
     if (m->n_icross > 0u) {
         span_cross(&MC_PR(m)[m->in_first], m->n_icross, &sp);
     }
-    correct_span(m, &sp);
-    m->c_c += (int32_t)sp.sc;
-    m->c_s += (int32_t)sp.ss;
+    m->c_c += (int32_t)sc; /* a span lies in one cycle: |Σcos| < 1600 · 2^15 */
+    m->c_s += (int32_t)ss;
     *phase_io = phase + (uint32_t)sp.len * m->dphase;
 }
 
@@ -575,13 +579,8 @@ MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const in
 #endif
 
 /*
- * Pass 2 of a block: accumulate frames [k, end) of every channel and product, chunk by
- * chunk: the reference once, then each channel's sums, each element's Σv·i and the cross
- * products.
- */
-/*
- * The 1P2W form of the chunked pass: two channels and their product, with nothing of the
- * frames' generality (no pointer tables, one correction of each sum per segment).
+ * Pass 2 of a block, the 1P2W form: two channels and their product, chunk by chunk, with
+ * nothing of the frames' generality (no pointer tables).
  */
 static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, size_t k, size_t end,
                             uint32_t *phase_io)
@@ -590,8 +589,7 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
     mc_meter_pair_t *pr = &MC_PR(m)[0];
     int32_t ref[2u * MC_CHUNK];
     span_t ck;
-    int64_t sv = 0, si = 0, sc = 0, ss = 0;
-    const int64_t n = (int64_t)(end - k);
+    int32_t sc = 0, ss = 0; /* a span lies in one cycle: |Σcos| < 1600 · 2^15 */
     while (k < end) {
         const size_t len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
         chunk_reference(ref, len, phase_io, m->dphase, &ck);
@@ -600,13 +598,9 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
         int64_t raw[3];
         const int32_t s1v = channel_raw(v + k, 1u, ref, ref + 2u * len, raw);
         add_channel(cv, s1v, raw[0], raw[1], raw[2]);
-#if MC_KERNEL_ARMV6M_ASM
-        ck.s2[0] = raw[0];
-#endif
         const int32_t s1i = channel_raw(i + k, 1u, ref, ref + 2u * len, raw);
         add_channel(ci, s1i, raw[0], raw[1], raw[2]);
-#if MC_KERNEL_ARMV6M_ASM
-        ck.s2[1] = raw[0];
+#if MC_KERNEL_SQUARE_PRODUCTS
         ck.x[0] = v + k;
         ck.x[1] = i + k;
         ck.len = len;
@@ -615,25 +609,17 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
 #else
         add_product(pr, product_raw(v + k, i + k, 1u, v + k + len)); /* no span to fill per chunk */
 #endif
-        sv += s1v;
-        si += s1i;
         k += len;
     }
-    /* The offsets' terms, as correct_span() does for any span. */
-    const int64_t dv = cv->dc, di = ci->dc, ndv = n * dv, ndi = n * di;
-    cv->c_x -= ndv;
-    cv->c_xx += dv * (ndv - 2 * sv);
-    cv->c_xc -= dv * sc;
-    cv->c_xs -= dv * ss;
-    ci->c_x -= ndi;
-    ci->c_xx += di * (ndi - 2 * si);
-    ci->c_xc -= di * sc;
-    ci->c_xs -= di * ss;
-    pr->c_xy += dv * (ndi - si) - di * sv;
-    m->c_c += (int32_t)sc;
-    m->c_s += (int32_t)ss;
+    m->c_c += sc;
+    m->c_s += ss;
 }
 
+/*
+ * Pass 2 of a block: accumulate frames [k, end) of every channel and product, chunk by
+ * chunk: the reference once, then each channel's sums, each element's Σv·i and the cross
+ * products.
+ */
 static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const int32_t *i, size_t k, size_t end,
                        uint32_t *phase_io)
 {
@@ -644,27 +630,19 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
         accumulate_pair(m, v, i, k, end, phase_io);
         return;
     }
-    span_t ck, seg; /* a chunk; the whole segment (for the offsets' terms) */
+    span_t ck;
     int32_t ref[2u * MC_CHUNK];
-    ck.stride = seg.stride = f != NULL ? m->n_ch : 1u;
-    seg.len = end - k;
-    seg.sc = seg.ss = 0;
-    for (unsigned c = 0; c < m->n_ch; c++) {
-        seg.s1[c] = 0;
-    }
+    int32_t sc = 0, ss = 0; /* a span lies in one cycle: |Σcos| < 1600 · 2^15 */
+    ck.stride = m->n_ch;
     while (k < end) {
         ck.len = (end - k) < MC_CHUNK ? (end - k) : MC_CHUNK;
         span_at(&ck, m, f, v, i, k);
         chunk_reference(ref, ck.len, phase_io, m->dphase, &ck);
-        seg.sc += ck.sc;
-        seg.ss += ck.ss;
+        sc += ck.sc;
+        ss += ck.ss;
         for (unsigned c = 0; c < m->n_ch; c++) {
             int64_t raw[3];
             const int32_t s1 = channel_raw(ck.x[c], ck.stride, ref, ref + 2u * ck.len, raw);
-            seg.s1[c] += s1;
-#if MC_KERNEL_ARMV6M_ASM
-            ck.s2[c] = raw[0];
-#endif
             add_channel(&MC_CH(m)[c], s1, raw[0], raw[1], raw[2]);
         }
         for (unsigned e = 0; e < m->n_el; e++) {
@@ -679,9 +657,8 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
         }
         k += ck.len;
     }
-    correct_span(m, &seg);
-    m->c_c += (int32_t)seg.sc;
-    m->c_s += (int32_t)seg.ss;
+    m->c_c += sc;
+    m->c_s += ss;
 }
 
 #endif /* MC_KERNEL_FUSED */
