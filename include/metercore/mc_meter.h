@@ -26,20 +26,20 @@
  *
  * @section mc_meter_chain Signal chain
  * Per sample (integer only, safe for an ADC interrupt on a Cortex-M0+):
- * subtract the window's ADC offsets (rounded to a code), accumulate Σv, Σi, Σv²,
- * Σi², Σv·i into 64-bit per-cycle accumulators, correlate v and i with a 256-entry
- * Q15 sine/cosine reference running at the tracked mains frequency (single-bin
- * DFT, for the fundamental phasors), and watch for the positive-going zero
- * crossing of v (armed below a quarter of the last peak, at least 1/75 s after the
- * previous crossing).
+ * accumulate the raw codes' Σv, Σi, Σv², Σi², Σv·i into 64-bit per-cycle
+ * accumulators, correlate v and i with a 256-entry Q15 sine/cosine reference
+ * running at the tracked mains frequency (single-bin DFT, for the fundamental
+ * phasors), and watch for the positive-going zero crossing of v (armed below a
+ * quarter of the last peak, at least 1/75 s after the previous crossing).
  *
  * Per mains cycle (closed on a positive-going voltage zero crossing, located to
- * a fraction of a sample by linear interpolation): remove the offsets' fractions
- * exactly, fold the cycle into the window accumulators (float), feed the slow
- * offset trackers (::MC_OFFSET_TAU_S) and follow the reference frequency.
+ * a fraction of a sample by linear interpolation): fold the cycle's integer sums
+ * into the window's (exact), feed the slow offset trackers (::MC_OFFSET_TAU_S)
+ * and follow the reference frequency.
  *
- * Per window (whole cycles, about window_ms long): re-centre the sums on the
- * trackers' offsets, then Urms, Irms, P (total, all harmonics), Q (fundamental
+ * Per window (whole cycles, about window_ms long): remove the window's ADC
+ * offsets from its integer sums (exactly for their integer parts, then the
+ * fractions in float), re-centre the sums on the trackers' offsets, then Urms, Irms, P (total, all harmonics), Q (fundamental
  * only, IEC 62053-24 style), S = Urms·Irms, PF = P/S, frequency = cycles / time
  * between the first and last crossing (least squares over every crossing when
  * crossings jitter); gain, phase and offset calibration; creep; energy; pulses.
@@ -51,10 +51,12 @@
  *   narrower; a unipolar ADC's codes 0..4095 are fine too). After DC removal
  *   |v| <= 2^24, so v² <= 2^48.
  * - A cycle is at most ::MC_CYCLE_MAX_SAMPLES = 2^14 samples (it is closed by a
- *   timeout before that), so every 64-bit per-cycle sum stays below 2^62;
- *   the DFT sums (v · Q15) below 2^53.
- * - Window sums are single-precision floats built from per-cycle results:
- *   relative rounding below 1e-6 per window, far under the 0.1 % budget.
+ *   timeout before that), so every 64-bit per-cycle sum of raw codes stays below
+ *   2^60; the DFT sums (v · Q15) below 2^52.
+ * - The window's integer sums (raw, exact) cover at most 16 384 samples plus a
+ *   cycle before they are centred on the offsets (exactly, every term below 2^63)
+ *   and moved into single-precision floats: relative rounding below 1e-6 per
+ *   window, far under the 0.1 % budget.
  * - Energy is kept as unsigned 64-bit counts of ::MC_ENERGY_QUANTA_PER_WH-ths
  *   of a watt-hour (2^-20 mWh, 3.4 µWs). A window's energy (float, W·s) is
  *   rounded once to this quantum, which is finer than the float's own

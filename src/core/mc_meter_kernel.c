@@ -703,11 +703,13 @@ static int32_t peak_with(int32_t peak, int32_t lo, int32_t hi, int32_t dc)
  * below dc and this one at or above it.
  */
 /* Scan states, each a tight loop over [p, stop) `stride` codes apart; each returns where
- * it stopped (stop when the block ended first). */
+ * it stopped (stop when the block ended first). Each is one out-of-line function with two
+ * copies of its loop: stride 1 (1P2W), where the step is a constant (a post-incremented
+ * load on a Cortex-M), and any stride. */
 
 /* Not armed: up to and including the first sample below thr; both extremes move. */
-MC_NOINLINE static const int32_t *scan_arm(const int32_t *p, const int32_t *stop, size_t stride, int32_t thr,
-                                           int32_t *lo_io, int32_t *hi_io)
+static inline const int32_t *scan_arm_at(const int32_t *p, const int32_t *stop, size_t stride, int32_t thr,
+                                         int32_t *lo_io, int32_t *hi_io)
 {
     int32_t lo = *lo_io, hi = *hi_io;
     while (p != stop) {
@@ -724,9 +726,15 @@ MC_NOINLINE static const int32_t *scan_arm(const int32_t *p, const int32_t *stop
     return p;
 }
 
+MC_NOINLINE static const int32_t *scan_arm(const int32_t *p, const int32_t *stop, size_t stride, int32_t thr,
+                                           int32_t *lo_io, int32_t *hi_io)
+{
+    return stride == 1u ? scan_arm_at(p, stop, 1u, thr, lo_io, hi_io) : scan_arm_at(p, stop, stride, thr, lo_io, hi_io);
+}
+
 /* Armed, previous sample at or above dc: up to and including the first sample below dc. */
-MC_NOINLINE static const int32_t *scan_fall(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
-                                            int32_t *lo_io, int32_t *hi_io)
+static inline const int32_t *scan_fall_at(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
+                                          int32_t *lo_io, int32_t *hi_io)
 {
     int32_t hi = *hi_io;
     while (p != stop) {
@@ -742,9 +750,15 @@ MC_NOINLINE static const int32_t *scan_fall(const int32_t *p, const int32_t *sto
     return p;
 }
 
+MC_NOINLINE static const int32_t *scan_fall(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
+                                            int32_t *lo_io, int32_t *hi_io)
+{
+    return stride == 1u ? scan_fall_at(p, stop, 1u, dc, lo_io, hi_io) : scan_fall_at(p, stop, stride, dc, lo_io, hi_io);
+}
+
 /* Armed, previous sample below dc: up to (not including) the first sample at or above dc. */
-MC_NOINLINE static const int32_t *scan_rise(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
-                                            int32_t *lo_io)
+static inline const int32_t *scan_rise_at(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
+                                          int32_t *lo_io)
 {
     int32_t lo = *lo_io;
     while (p != stop) {
@@ -757,6 +771,12 @@ MC_NOINLINE static const int32_t *scan_rise(const int32_t *p, const int32_t *sto
     }
     *lo_io = lo;
     return p;
+}
+
+MC_NOINLINE static const int32_t *scan_rise(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
+                                            int32_t *lo_io)
+{
+    return stride == 1u ? scan_rise_at(p, stop, 1u, dc, lo_io) : scan_rise_at(p, stop, stride, dc, lo_io);
 }
 
 static size_t scan_crossing(const int32_t *x, size_t stride, size_t k, size_t soon, size_t stop, scan_state_t *st,
