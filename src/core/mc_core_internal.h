@@ -58,17 +58,34 @@ static inline void mc_small_sincos(float x, float *s, float *c)
 #endif
 #endif
 
-#if MC_KERNEL_ARMV6M_ASM
-/** The DFT reference of a chunk (mc_k6m_reference()): the table, the running phase and step,
- *  and the chunk's Σcos, Σsin. */
-typedef struct mc_k6m_ref {
+/**
+ * MC_KERNEL_ARMV7M_ASM: 1 where the chunked kernel's loops run as the ARMv7-M assembly of
+ * mc_kernel_armv7m.c (Cortex-M3/M4/M7 and ARMv8-M Mainline, little-endian, GCC or Clang), 0 for
+ * the C loops of mc_meter_kernel.c. Same sums bit for bit; define it 0 to build the C form there too.
+ */
+#ifndef MC_KERNEL_ARMV7M_ASM
+#if (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__)) && \
+    defined(__thumb__) && !defined(__ARM_BIG_ENDIAN) && (defined(__GNUC__) || defined(__clang__))
+#define MC_KERNEL_ARMV7M_ASM 1
+#else
+#define MC_KERNEL_ARMV7M_ASM 0
+#endif
+#endif
+
+#if MC_KERNEL_ARMV6M_ASM || MC_KERNEL_ARMV7M_ASM
+/** The DFT reference of a chunk (mc_k6m_reference(), mc_k7m_reference()): the table, the
+ *  running phase and step, and the chunk's Σcos, Σsin (the assembly reads and writes the
+ *  fields at byte offsets 0, 4, 8, 12 and 16). */
+typedef struct mc_kernel_ref {
     const uint32_t *table; /**< Packed (cos << 16) | sin words, 256 a cycle. */
     uint32_t phase;        /**< Phase of the chunk's first frame; advanced past its last. */
     uint32_t dphase;       /**< Phase step a frame. */
     int32_t sc;            /**< Out: Σcos over the chunk. */
     int32_t ss;            /**< Out: Σsin over the chunk. */
-} mc_k6m_ref_t;
+} mc_kernel_ref_t;
+#endif
 
+#if MC_KERNEL_ARMV6M_ASM
 /* The loops (mc_kernel_armv6m.c); each runs over a chunk of 1 to 32 frames, strides and
  * offsets in bytes, x = h·2^12 + l with l the low 12 bits taken as signed. */
 /** out = { Σx, Σh·h, Σh·l, Σl·l } of one channel. */
@@ -79,7 +96,22 @@ void mc_k6m_dft(const int32_t *x, uint32_t stride_bytes, const int32_t *ref, con
 void mc_k6m_sum_squares(const int32_t *xa, int32_t b_minus_a_bytes, uint32_t stride_bytes, const int32_t *xa_end,
                         int32_t out[3]);
 /** The reference pairs (c, s) of a chunk into ref[0 .. ref_end), from st's table and phase. */
-void mc_k6m_reference(int32_t *ref, const int32_t *ref_end, mc_k6m_ref_t *st);
+void mc_k6m_reference(int32_t *ref, const int32_t *ref_end, mc_kernel_ref_t *st);
+#endif
+
+#if MC_KERNEL_ARMV7M_ASM
+/* The loops (mc_kernel_armv7m.c); each runs over a chunk of 1 to 64 frames, strides in bytes
+ * (4: two samples an iteration). */
+/** out = { Σx², Σx·c, Σx·s } of one channel against the reference pairs (c, s); returns Σx. */
+int32_t mc_k7m_channel(const int32_t *x, uint32_t stride_bytes, const int32_t *ref, const int32_t *ref_end,
+                       int64_t out[3]);
+/** Σa·b of two channels over n >= 1 samples. */
+int64_t mc_k7m_product(const int32_t *a, const int32_t *b, uint32_t stride_bytes, uint32_t n);
+/** out = { Σa·b, Σb·c, Σc·a } over n >= 1 frames, b and c at byte offsets from a. */
+void mc_k7m_cross3(const int32_t *a, int32_t b_minus_a_bytes, int32_t c_minus_a_bytes, uint32_t stride_bytes,
+                   uint32_t n, int64_t out[3]);
+/** The reference pairs (c, s) of a chunk into ref[0 .. ref_end), from st's table and phase. */
+void mc_k7m_reference(int32_t *ref, const int32_t *ref_end, mc_kernel_ref_t *st);
 #endif
 
 /**

@@ -9,7 +9,7 @@
  * for a product formed as a square). The arithmetic is the C form's in
  * mc_meter_kernel.c exactly: 12-bit split halves and int32 partial sums over a chunk of at
  * most MC_CHUNK (32) frames, combined into int64 by the caller. Each loop runs at least once
- * (callers pass a non-empty chunk). bench/qemu/kernel_m0.sh (ctest qemu_kernel_m0) checks
+ * (callers pass a non-empty chunk). bench/qemu/kernel_asm.sh (ctest qemu_kernel_m0) checks
  * every routine on a Cortex-M0 under QEMU against 64-bit sums computed independently, on
  * random and extreme codes, and that the meter's whole state is the same with the C loops.
  *

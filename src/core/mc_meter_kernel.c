@@ -106,6 +106,10 @@ static const uint32_t mc_sincos_q15[256] = {
 #error "MC_KERNEL_ARMV6M_ASM needs MC_KERNEL_SPLIT16: the assembly loops form split products"
 #endif
 
+#if MC_KERNEL_ARMV7M_ASM && (MC_KERNEL_SPLIT16 || MC_KERNEL_FUSED)
+#error "MC_KERNEL_ARMV7M_ASM is the chunked form with 64-bit products (MC_KERNEL_FUSED 0, MC_KERNEL_SPLIT16 0)"
+#endif
+
 /* 1 where a product's cycle sum collects Σ(a+b)² (the ARMv6-M assembly's chunked form;
  * see product_chunk()), turned into Σa·b by mc_meter_cycle_products(). */
 #define MC_KERNEL_SQUARE_PRODUCTS (MC_KERNEL_ARMV6M_ASM && !MC_KERNEL_FUSED)
@@ -155,9 +159,10 @@ static void add_product(mc_meter_pair_t *pr, int64_t sab)
 }
 
 #if !MC_KERNEL_SPLIT16 || MC_KERNEL_FUSED
-/* Raw Σa·b of two channels over a span. */
-MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end)
+#if !MC_KERNEL_ARMV7M_ASM
+static inline int64_t product_raw_at(const int32_t *xa, const int32_t *xb, size_t stride, size_t n)
 {
+    const int32_t *const xa_end = xa + n * stride;
     int64_t ab = 0;
     do {
         ab += (int64_t)*xa * *xb;
@@ -166,8 +171,23 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
     } while (xa != xa_end);
     return ab;
 }
+#endif
+
+/* Raw Σa·b of two channels over a span (a copy of the loop for stride 1, see channel_raw();
+ * on ARMv7-M the assembly loop of mc_kernel_armv7m.c). */
+#if MC_KERNEL_ARMV7M_ASM
+static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, size_t n)
+{
+    return mc_k7m_product(xa, xb, (uint32_t)(stride * sizeof *xa), (uint32_t)n);
+}
+#else
+MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, size_t n)
+{
+    return stride == 1u ? product_raw_at(xa, xb, 1u, n) : product_raw_at(xa, xb, stride, n);
+}
+#endif
 #elif !MC_KERNEL_ARMV6M_ASM
-static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end);
+static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, size_t n);
 #endif
 
 #if MC_KERNEL_SQUARE_PRODUCTS
@@ -231,17 +251,26 @@ static int64_t span_product(const span_t *sp, unsigned a, unsigned b)
 #if MC_KERNEL_SQUARE_PRODUCTS
     return product_chunk(sp, a, b);
 #else
-    const int32_t *xa = sp->x[a];
-    return product_raw(xa, sp->x[b], sp->stride, xa + sp->len * sp->stride);
+    return product_raw(sp->x[a], sp->x[b], sp->stride, sp->len);
 #endif
 }
 
-#if !MC_KERNEL_SPLIT16
+#if MC_KERNEL_ARMV7M_ASM
+/* Raw Σa·b, Σb·c, Σc·a of three channels of a frame over a span, in one pass of the
+ * assembly loop (mc_kernel_armv7m.c). */
+static void cross3_raw(const int32_t *xa, const int32_t *xb, const int32_t *xc, size_t stride, size_t n,
+                       int64_t out[3])
+{
+    mc_k7m_cross3(xa, (int32_t)((uintptr_t)xb - (uintptr_t)xa), (int32_t)((uintptr_t)xc - (uintptr_t)xa),
+                  (uint32_t)(stride * sizeof *xa), (uint32_t)n, out);
+}
+#elif !MC_KERNEL_SPLIT16
 /* Raw Σa·b, Σb·c, Σc·a of three channels over a span, in one pass: three pointers, the
  * end, three codes and six accumulator words (14 registers on a Cortex-M4: no spill). */
 MC_NOINLINE static void cross3_raw(const int32_t *xa, const int32_t *xb, const int32_t *xc, size_t stride,
-                                   const int32_t *xa_end, int64_t out[3])
+                                   size_t n, int64_t out[3])
 {
+    const int32_t *const xa_end = xa + n * stride;
     int64_t ab = 0, bc = 0, ca = 0;
     do {
         const int32_t va = *xa, vb = *xb, vc = *xc;
@@ -266,10 +295,8 @@ static void span_cross(mc_meter_pair_t *pr, unsigned count, const span_t *sp)
     unsigned k = 0;
 #if !MC_KERNEL_SPLIT16
     if (count == 3u || count == 6u) {
-        const size_t stride = sp->stride, stop = sp->len * stride;
-        const int32_t *xa = sp->x[pr[0].a];
         int64_t raw[3];
-        cross3_raw(xa, sp->x[pr[0].b], sp->x[pr[1].b], stride, xa + stop, raw);
+        cross3_raw(sp->x[pr[0].a], sp->x[pr[0].b], sp->x[pr[1].b], sp->stride, sp->len, raw);
         add_product(&pr[0], raw[0]);
         add_product(&pr[1], raw[1]);
         add_product(&pr[2], raw[2]);
@@ -432,9 +459,13 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
 /* The DFT reference of a chunk (cos, sin of each frame side by side) and its sums. */
 MC_NOINLINE static void chunk_reference(int32_t *ref, size_t len, uint32_t *phase_io, uint32_t dphase, span_t *sp)
 {
+#if MC_KERNEL_ARMV6M_ASM || MC_KERNEL_ARMV7M_ASM
+    mc_kernel_ref_t st = {mc_sincos_q15, *phase_io, dphase, 0, 0};
 #if MC_KERNEL_ARMV6M_ASM
-    mc_k6m_ref_t st = {mc_sincos_q15, *phase_io, dphase, 0, 0};
     mc_k6m_reference(ref, ref + 2u * len, &st);
+#else
+    mc_k7m_reference(ref, ref + 2u * len, &st);
+#endif
     sp->sc = st.sc;
     sp->ss = st.ss;
     *phase_io = st.phase;
@@ -535,8 +566,9 @@ static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, 
     return s1;
 }
 
-MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, const int32_t *xa_end)
+MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, size_t stride, size_t n)
 {
+    const int32_t *const xa_end = xa + n * stride;
     int32_t hh = 0, mid = 0, ll = 0;
     do {
         const int32_t a = *xa, b = *xb;
@@ -551,14 +583,24 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
     return (int64_t)hh * 16777216 + (int64_t)mid * 4096 + ll;
 }
 #endif /* MC_KERNEL_ARMV6M_ASM */
+#elif MC_KERNEL_ARMV7M_ASM
+/*
+ * Raw Σx² (out[0]), Σx·cos (out[1]) and Σx·sin (out[2]) of one channel over a chunk, from
+ * the assembly loop (mc_kernel_armv7m.c); returns Σx (a chunk's fits an int32).
+ */
+static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
+                           int64_t out[3])
+{
+    return mc_k7m_channel(x, (uint32_t)(stride * sizeof *x), ref, ref_end, out);
+}
 #else
 /*
  * Raw Σx² (out[0]), Σx·cos (out[1]) and Σx·sin (out[2]) of one channel over a chunk;
  * returns Σx (a chunk's fits an int32). Out of line so that the compiler gives its loop
  * every register: seven accumulator words, two pointers and the end.
  */
-MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
-                                       int64_t out[3])
+static inline int32_t channel_raw_at(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
+                                     int64_t out[3])
 {
     int32_t s1 = 0;
     int64_t s2 = 0, sxc = 0, sxs = 0;
@@ -575,6 +617,13 @@ MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const in
     out[1] = sxc;
     out[2] = sxs;
     return s1;
+}
+
+/* (Two copies of the loop: stride 1, 1P2W's separate arrays, steps by a constant.) */
+MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
+                                       int64_t out[3])
+{
+    return stride == 1u ? channel_raw_at(x, 1u, ref, ref_end, out) : channel_raw_at(x, stride, ref, ref_end, out);
 }
 #endif
 
@@ -607,7 +656,7 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
         ck.stride = 1u;
         add_product(pr, product_chunk(&ck, 0u, 1u));
 #else
-        add_product(pr, product_raw(v + k, i + k, 1u, v + k + len)); /* no span to fill per chunk */
+        add_product(pr, product_raw(v + k, i + k, 1u, len)); /* no span to fill per chunk */
 #endif
         k += len;
     }

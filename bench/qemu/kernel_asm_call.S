@@ -1,27 +1,30 @@
 /*
- * kernel_m0_call(fn, args[5], regs_out[8]): call fn(args[0..3], args[4] on the stack) with
- * r4-r11 set to known patterns, then store what r4-r11 hold after the call, so that
- * kernel_m0.c can check that an assembly routine restores every callee-saved register
- * (AAPCS). ARMv6-M.
+ * kernel_asm_call(fn, args[6], regs_out[10]): call fn(args[0..3], args[4] and args[5] on
+ * the stack) with r4-r11 set to known patterns, then store what r4-r11 hold after the call
+ * (regs_out[0..7]) and what it returned in r0 and r1 (regs_out[8], regs_out[9]), so that
+ * kernel_asm.c can check that an assembly routine restores every callee-saved register
+ * (AAPCS) and read a 64-bit result. ARMv6-M instructions only: it runs on the Cortex-M0 and
+ * on the Cortex-M4 machine.
  * SPDX-License-Identifier: MIT
  */
     .syntax unified
     .thumb
     .text
     .align 1
-    .global kernel_m0_call
-    .type kernel_m0_call, %function
+    .global kernel_asm_call
+    .type kernel_asm_call, %function
     .thumb_func
-kernel_m0_call:
+kernel_asm_call:
     push {r4, r5, r6, r7, lr}
     mov r4, r8
     mov r5, r9
     mov r6, r10
     mov r7, r11
     push {r4, r5, r6, r7}
-    push {r0, r2}               /* [sp] fn, [sp+4] out (below the fifth argument) */
+    push {r0, r1, r2}           /* [sp] fn, [sp+4] args, [sp+8] out (above the stack arguments) */
     ldr r3, [r1, #16]
-    push {r3}                   /* the fifth argument, at the callee's sp */
+    ldr r4, [r1, #20]
+    push {r3, r4}               /* the fifth and sixth arguments, at the callee's sp; 14 words pushed */
     mov r12, r0
     ldr r4, =0x88888888
     mov r8, r4
@@ -40,7 +43,10 @@ kernel_m0_call:
     ldr r3, [r1, #12]
     ldr r1, [r1, #4]
     blx r12
-    ldr r0, [sp, #8]            /* out */
+    ldr r2, [sp, #16]           /* out */
+    str r0, [r2, #32]
+    str r1, [r2, #36]
+    mov r0, r2
     str r4, [r0, #0]
     str r5, [r0, #4]
     str r6, [r0, #8]
@@ -53,7 +59,7 @@ kernel_m0_call:
     str r1, [r0, #24]
     mov r1, r11
     str r1, [r0, #28]
-    add sp, #12
+    add sp, #20
     pop {r4, r5, r6, r7}
     mov r8, r4
     mov r9, r5
@@ -61,4 +67,4 @@ kernel_m0_call:
     mov r11, r7
     pop {r4, r5, r6, r7, pc}
     .ltorg
-    .size kernel_m0_call, . - kernel_m0_call
+    .size kernel_asm_call, . - kernel_asm_call

@@ -1,11 +1,13 @@
 /*
- * The ARMv6-M assembly loops of the core (src/core/mc_kernel_armv6m.c) on a Cortex-M0
- * under QEMU (-M microbit), against sums computed here in int64 arithmetic (the compiler's
- * 64-bit multiply, nothing of the split-product method): random chunks of 1 to 32 frames
- * of 1 to 8 channels, with random, extreme (-2^23, 2^23) and split-boundary codes and
- * random and extreme reference values. Every routine must also give back r4-r11
- * (kernel_m0_call.S). Prints "kernel_m0: N chunks, all exact" and exits 0, or the first
- * mismatch and exits 1. Run by kernel_m0.sh (ctest qemu_kernel_m0).
+ * The assembly loops of the core on a Cortex-M under QEMU, against sums computed here in
+ * int64 arithmetic (the compiler's 64-bit multiply, nothing of the loops' methods): the
+ * ARMv6-M loops (src/core/mc_kernel_armv6m.c: split products) on the Cortex-M0 machine
+ * (-M microbit), the ARMv7-M loops (src/core/mc_kernel_armv7m.c: two samples an iteration)
+ * on the Cortex-M4 machine (-M netduinoplus2); random chunks of 1 to MC_CHUNK frames (odd
+ * and even) of 1 to 8 channels, with random, extreme (-2^23, 2^23) and split-boundary codes
+ * and random and extreme reference values. Every routine must also give back r4-r11
+ * (kernel_asm_call.S). Prints "kernel_asm: chunks N all exact" and exits 0, or the first
+ * mismatch and exits 1. Run by kernel_asm.sh (ctest qemu_kernel_m0, qemu_kernel_m4f).
  * SPDX-License-Identifier: MIT
  */
 #include <stddef.h>
@@ -14,14 +16,17 @@
 #include "mc_core_internal.h"
 #include "mcq.h"
 
-#if !MC_KERNEL_ARMV6M_ASM
-#error "kernel_m0.c is built for ARMv6-M, where the core uses its assembly loops"
+#if MC_KERNEL_ARMV6M_ASM
+#define MAX_LEN 32u /* MC_CHUNK with split products */
+#elif MC_KERNEL_ARMV7M_ASM
+#define MAX_LEN 64u /* MC_CHUNK */
+#else
+#error "kernel_asm.c is built for ARMv6-M or ARMv7-M, where the core uses its assembly loops"
 #endif
 
-void kernel_m0_call(const void *fn, const uint32_t args[5], uint32_t regs_out[8]);
+void kernel_asm_call(const void *fn, const uint32_t args[6], uint32_t regs_out[10]);
 
 #define TRIALS 3000u
-#define MAX_LEN 32u
 #define MAX_STRIDE 8u
 
 static uint32_t rng = 0x9E3779B9u;
@@ -75,28 +80,42 @@ static unsigned failures;
 static void fail(const char *what, unsigned trial)
 {
     if (failures++ == 0u) {
-        mcq_puts("kernel_m0: FAIL ");
+        mcq_puts("kernel_asm: FAIL ");
         mcq_puts(what);
         mcq_put_u(" trial", trial);
         mcq_puts("\n");
     }
 }
 
-static void call(const void *fn, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4, unsigned trial)
+/* Calls fn with up to six word arguments; returns what it left in r0:r1 (a 64-bit result). */
+static int64_t call6(const void *fn, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4, uint32_t a5,
+                     unsigned trial)
 {
     static const uint32_t want[8] = {0x44444444u, 0x55555555u, 0x66666666u, 0x77777777u,
                                      0x88888888u, 0x99999999u, 0xAAAAAAAAu, 0xBBBBBBBBu};
-    const uint32_t args[5] = {a0, a1, a2, a3, a4};
-    uint32_t regs[8];
-    kernel_m0_call(fn, args, regs);
+    const uint32_t args[6] = {a0, a1, a2, a3, a4, a5};
+    uint32_t regs[10];
+    kernel_asm_call(fn, args, regs);
     for (unsigned r = 0; r < 8u; r++) {
         if (regs[r] != want[r]) {
             fail("callee-saved register r4-r11 not restored", trial);
         }
     }
+    return (int64_t)(((uint64_t)regs[9] << 32) | regs[8]);
+}
+
+static void call(const void *fn, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4, unsigned trial)
+{
+    (void)call6(fn, a0, a1, a2, a3, a4, 0u, trial);
 }
 
 #define U(p) ((uint32_t)(uintptr_t)(p))
+
+#if MC_KERNEL_ARMV6M_ASM
+#define REFERENCE mc_k6m_reference
+#else
+#define REFERENCE mc_k7m_reference
+#endif
 
 int main(void)
 {
@@ -124,6 +143,21 @@ int main(void)
             sc += v * ref[2u * k];
             ss += v * ref[2u * k + 1u];
         }
+        /* Two channels: b in the same frame or in another array (either side); a third, c. */
+        const int32_t *b = (next() & 1u) ? frames + next() % stride : second + next() % stride;
+        const int32_t *c = (next() & 1u) ? frames + next() % stride : second + next() % stride;
+        int64_t sab = 0, sab2 = 0, sbc = 0, sca = 0;
+        for (unsigned k = 0; k < len; k++) {
+            const int64_t va = x[k * stride], vb = b[k * stride], vc = c[k * stride];
+            sab += va * vb;
+            sab2 += (va + vb) * (va + vb);
+            sbc += vb * vc;
+            sca += vc * va;
+        }
+#if MC_KERNEL_ARMV6M_ASM
+        (void)sab;
+        (void)sbc;
+        (void)sca;
         int32_t q[4], d[4], o[3];
         call((const void *)mc_k6m_squares, U(x), stride * 4u, U(x_end), U(q), 0u, t);
         if (q[0] != s1 || (int64_t)q[1] * 16777216 + (int64_t)q[2] * 8192 + q[3] != s2) {
@@ -133,41 +167,50 @@ int main(void)
         if ((int64_t)d[0] * 4096 + d[1] != sc || (int64_t)d[2] * 4096 + d[3] != ss) {
             fail("mc_k6m_dft", t);
         }
-
-        /* Two channels: Σ(a+b)², b in the same frame or in another array (either side). */
-        const int32_t *b = (next() & 1u) ? frames + next() % stride : second + next() % stride;
-        int64_t sab = 0;
-        for (unsigned k = 0; k < len; k++) {
-            const int64_t v = (int64_t)x[k * stride] + b[k * stride];
-            sab += v * v;
-        }
         call((const void *)mc_k6m_sum_squares, U(x), U(b) - U(x), stride * 4u, U(x_end), U(o), t);
-        if ((int64_t)o[0] * 16777216 + (int64_t)o[1] * 8192 + o[2] != sab) {
+        if ((int64_t)o[0] * 16777216 + (int64_t)o[1] * 8192 + o[2] != sab2) {
             fail("mc_k6m_sum_squares", t);
         }
+#else
+        (void)sab2;
+        (void)x_end;
+        int64_t out[3];
+        const int32_t got1 =
+            (int32_t)call6((const void *)mc_k7m_channel, U(x), stride * 4u, U(ref), U(ref + 2u * len), U(out), 0u, t);
+        if (got1 != s1 || out[0] != s2 || out[1] != sc || out[2] != ss) {
+            fail("mc_k7m_channel", t);
+        }
+        if (call6((const void *)mc_k7m_product, U(x), U(b), stride * 4u, len, 0u, 0u, t) != sab) {
+            fail("mc_k7m_product", t);
+        }
+        call6((const void *)mc_k7m_cross3, U(x), U(b) - U(x), U(c) - U(x), stride * 4u, len, U(out), t);
+        if (out[0] != sab || out[1] != sbc || out[2] != sca) {
+            fail("mc_k7m_cross3", t);
+        }
+#endif
 
         /* The reference pairs of a chunk from the packed table. */
-        mc_k6m_ref_t st = {table, next(), next() >> (next() % 32u), 0, 0};
+        mc_kernel_ref_t st = {table, next(), next() >> (next() % 32u), 0, 0};
         const uint32_t phase0 = st.phase;
-        call((const void *)mc_k6m_reference, U(ref), U(ref + 2u * len), U(&st), 0u, 0u, t);
+        call((const void *)REFERENCE, U(ref), U(ref + 2u * len), U(&st), 0u, 0u, t);
         int32_t want_c = 0, want_s = 0;
         uint32_t phase = phase0;
         for (unsigned k = 0; k < len; k++) {
             const uint32_t w = table[phase >> 24];
             const int32_t c = (int16_t)(uint16_t)(w >> 16), sn = (int16_t)(uint16_t)(w & 0xFFFFu);
             if (ref[2u * k] != c || ref[2u * k + 1u] != sn) {
-                fail("mc_k6m_reference pairs", t);
+                fail("reference pairs", t);
             }
             want_c += c;
             want_s += sn;
             phase += st.dphase;
         }
         if (st.sc != want_c || st.ss != want_s || st.phase != phase) {
-            fail("mc_k6m_reference sums or phase", t);
+            fail("reference sums or phase", t);
         }
     }
     if (failures == 0u) {
-        mcq_put_u("kernel_m0: chunks", TRIALS);
+        mcq_put_u("kernel_asm: chunks", TRIALS);
         mcq_puts("all exact\n");
     }
     mcq_exit(failures != 0u);
