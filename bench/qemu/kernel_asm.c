@@ -174,18 +174,63 @@ int main(void)
 #else
         (void)sab2;
         (void)x_end;
-        int64_t out[3];
-        const int32_t got1 =
-            (int32_t)call6((const void *)mc_k7m_channel, U(x), stride * 4u, U(ref), U(ref + 2u * len), U(out), 0u, t);
-        if (got1 != s1 || out[0] != s2 || out[1] != sc || out[2] != ss) {
+        /* The channel's cycle sums gain the chunk's: start them anywhere in [-2^40, 2^40). */
+        mc_meter_channel_t ch;
+        int64_t start[4];
+        for (unsigned j = 0; j < 4u; j++) {
+            start[j] = (int64_t)(((uint64_t)next() << 32 | next()) >> 23) - ((int64_t)1 << 40);
+        }
+        ch.c_xx = start[0];
+        ch.c_xc = start[1];
+        ch.c_xs = start[2];
+        ch.c_x = start[3];
+        call6((const void *)mc_k7m_channel, U(x), stride * 4u, U(ref), U(ref + 2u * len), U(&ch), 0u, t);
+        if (ch.c_xx != start[0] + s2 || ch.c_xc != start[1] + sc || ch.c_xs != start[2] + ss || ch.c_x != start[3] + s1) {
             fail("mc_k7m_channel", t);
         }
+        int64_t out[3];
         if (call6((const void *)mc_k7m_product, U(x), U(b), stride * 4u, len, 0u, 0u, t) != sab) {
             fail("mc_k7m_product", t);
         }
         call6((const void *)mc_k7m_cross3, U(x), U(b) - U(x), U(c) - U(x), stride * 4u, len, U(out), t);
         if (out[0] != sab || out[1] != sbc || out[2] != sca) {
             fail("mc_k7m_cross3", t);
+        }
+
+        /* The crossing scan's two states over `second` (codes one word apart, 0 to len of
+         * them), against the rule written out here: thresholds often inside the codes' range. */
+        const unsigned n = next() % (len + 1u);
+        const int32_t thr = (next() & 1u) ? second[next() % len] : code(), dc = (next() & 1u) ? second[next() % len] : code();
+        int32_t lohi[2] = {INT32_MAX, INT32_MIN}, want_lo = INT32_MAX, want_hi = INT32_MIN;
+        if (next() & 1u) { /* a minimum so far at or above thr, as the caller's state has it */
+            lohi[0] = want_lo = thr + (int32_t)(next() % 1000u);
+            lohi[1] = want_hi = code();
+        }
+        unsigned k = 0;
+        while (k < n) {
+            const int32_t v = second[k++];
+            want_lo = v < want_lo ? v : want_lo;
+            want_hi = v > want_hi ? v : want_hi;
+            if (v < thr) {
+                break;
+            }
+        }
+        const int32_t *got = (const int32_t *)(uintptr_t)call6((const void *)mc_k7m_scan_arm, U(second),
+                                                               U(second + n), (uint32_t)thr, U(lohi), 0u, 0u, t);
+        if (got != second + k || lohi[0] != want_lo || lohi[1] != want_hi) {
+            fail("mc_k7m_scan_arm", t);
+        }
+        int32_t lo = (next() & 1u) ? INT32_MAX : code();
+        want_lo = lo;
+        k = 0;
+        while (k < n && second[k] < dc) {
+            want_lo = second[k] < want_lo ? second[k] : want_lo;
+            k++;
+        }
+        got = (const int32_t *)(uintptr_t)call6((const void *)mc_k7m_scan_rise, U(second), U(second + n), (uint32_t)dc,
+                                                 U(&lo), 0u, 0u, t);
+        if (got != second + k || lo != want_lo) {
+            fail("mc_k7m_scan_rise", t);
         }
 #endif
 

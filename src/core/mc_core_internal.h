@@ -102,9 +102,10 @@ void mc_k6m_reference(int32_t *ref, const int32_t *ref_end, mc_kernel_ref_t *st)
 #if MC_KERNEL_ARMV7M_ASM
 /* The loops (mc_kernel_armv7m.c); each runs over a chunk of 1 to 64 frames, strides in bytes
  * (4: two samples an iteration). */
-/** out = { Σx², Σx·c, Σx·s } of one channel against the reference pairs (c, s); returns Σx. */
-int32_t mc_k7m_channel(const int32_t *x, uint32_t stride_bytes, const int32_t *ref, const int32_t *ref_end,
-                       int64_t out[3]);
+/** ch's cycle sums c_xx, c_xc, c_xs, c_x (its first four fields, at byte offsets 0, 8, 16, 24)
+ *  += Σx², Σx·c, Σx·s, Σx of one channel against the reference pairs (c, s). */
+void mc_k7m_channel(const int32_t *x, uint32_t stride_bytes, const int32_t *ref, const int32_t *ref_end,
+                    mc_meter_channel_t *ch);
 /** Σa·b of two channels over n >= 1 samples. */
 int64_t mc_k7m_product(const int32_t *a, const int32_t *b, uint32_t stride_bytes, uint32_t n);
 /** out = { Σa·b, Σb·c, Σc·a } over n >= 1 frames, b and c at byte offsets from a. */
@@ -112,6 +113,12 @@ void mc_k7m_cross3(const int32_t *a, int32_t b_minus_a_bytes, int32_t c_minus_a_
                    uint32_t n, int64_t out[3]);
 /** The reference pairs (c, s) of a chunk into ref[0 .. ref_end), from st's table and phase. */
 void mc_k7m_reference(int32_t *ref, const int32_t *ref_end, mc_kernel_ref_t *st);
+/** The crossing scan not armed, codes one word apart: up to and including the first code below
+ *  thr; lohi = { minimum, maximum } so far, lohi[0] >= thr on entry. Returns where it stopped. */
+const int32_t *mc_k7m_scan_arm(const int32_t *p, const int32_t *stop, int32_t thr, int32_t lohi[2]);
+/** The crossing scan armed below dc, codes one word apart: up to, not including, the first code
+ *  at or above dc; *lo the minimum so far. Returns where it stopped. */
+const int32_t *mc_k7m_scan_rise(const int32_t *p, const int32_t *stop, int32_t dc, int32_t *lo);
 #endif
 
 /**

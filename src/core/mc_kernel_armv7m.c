@@ -10,7 +10,8 @@
  * arrays) with doubleword loads (LDRD): 6.5 a channel sample, 3 a product at stride one
  * (7.5 and 5 at any other), 8.5 a reference frame (a four-word store, STM); the three
  * cross products of a frame (line-to-line voltages, the neutral) take 9 a frame for all
- * three, against 11. The arithmetic is the C form's in mc_meter_kernel.c exactly (SMLAL into
+ * three, against 11; the crossing scan's two main states 6.5 a code, against 11 and 8 (see
+ * mc_k7m_scan_arm for the one fact about the scan's state it relies on). The arithmetic is the C form's in mc_meter_kernel.c exactly (SMLAL into
  * 64-bit sums, Σx in 32 bits over a chunk of at most MC_CHUNK = 64 frames). Each loop runs
  * at least once (callers pass a non-empty chunk). bench/qemu/kernel_asm.sh (ctest
  * qemu_kernel_m4f) checks every routine on a Cortex-M4 under QEMU against 64-bit sums
@@ -30,8 +31,9 @@ __asm__(
     "    .thumb\n"
 
     /*
-     * int32_t mc_k7m_channel(x, stride_bytes, ref, ref_end, out) - 6.5 a sample at stride 4,
-     * else 7.5: out = { Σx², Σx·c, Σx·s } (int64), returns Σx.
+     * void mc_k7m_channel(x, stride_bytes, ref, ref_end, ch) - 6.5 a sample at stride 4,
+     * else 7.5: the channel's cycle sums c_xx, c_xc, c_xs, c_x (int64 at byte offsets 0, 8, 16
+     * and 24 of ch) += Σx², Σx·c, Σx·s, Σx.
      * r0 x, r1 stride (at stride 4: c), r2 ref, r3 end, r4:r5 Σx², r6:r7 Σx·c, r8:r9 Σx·s,
      * r10 x (x0), r11 c (x1), r12 Σx, lr s.
      */
@@ -103,11 +105,23 @@ __asm__(
     "    smlal r8, r9, r10, lr\n"
     "    cmp r2, r3\n"
     "    bne 5b\n"
-    "4:  ldr r1, [sp, #36]\n"       /* out, the fifth argument, above the nine saved words */
-    "    strd r4, r5, [r1]\n"
-    "    strd r6, r7, [r1, #8]\n"
-    "    strd r8, r9, [r1, #16]\n"
-    "    mov r0, r12\n"
+    "4:  ldr r1, [sp, #36]\n"       /* ch, the fifth argument, above the nine saved words */
+    "    ldrd r10, r11, [r1]\n"
+    "    adds r10, r10, r4\n"
+    "    adc r11, r11, r5\n"
+    "    strd r10, r11, [r1]\n"
+    "    ldrd r10, r11, [r1, #8]\n"
+    "    adds r10, r10, r6\n"
+    "    adc r11, r11, r7\n"
+    "    strd r10, r11, [r1, #8]\n"
+    "    ldrd r10, r11, [r1, #16]\n"
+    "    adds r10, r10, r8\n"
+    "    adc r11, r11, r9\n"
+    "    strd r10, r11, [r1, #16]\n"
+    "    ldrd r10, r11, [r1, #24]\n"
+    "    adds r10, r10, r12\n"
+    "    adc r11, r11, r12, asr #31\n" /* Σx sign-extended */
+    "    strd r10, r11, [r1, #24]\n"
     "    pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     "    .size mc_k7m_channel, .-mc_k7m_channel\n"
 
@@ -244,6 +258,110 @@ __asm__(
     "    strd r5, r6, [lr, #12]\n"  /* sc, ss */
     "    pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     "    .size mc_k7m_reference, .-mc_k7m_reference\n"
+
+    /*
+     * const int32_t *mc_k7m_scan_arm(p, stop, thr, lohi) - 6.5 a sample: the crossing scan
+     * not armed (mc_meter_kernel.c, scan_arm()) over codes one word apart: up to and
+     * including the first code below thr, lohi[0] and lohi[1] the minimum and maximum of the
+     * codes seen; returns where it stopped. Needs lohi[0] >= thr on entry (the caller's
+     * state guarantees it): then a code below thr is always a new minimum, and only a new
+     * minimum is compared with thr. r0 p, r1 stop, r2 thr, r3 lohi, r4 lo, r5 hi, r6 r7 codes.
+     */
+    "    .section .text.mc_k7m_scan_arm,\"ax\",%progbits\n"
+    "    .align 1\n"
+    "    .global mc_k7m_scan_arm\n"
+    "    .type mc_k7m_scan_arm, %function\n"
+    "    .thumb_func\n"
+    "mc_k7m_scan_arm:\n"
+    "    push {r4, r5, r6, r7, lr}\n"
+    "    ldrd r4, r5, [r3]\n"
+    "    sub r6, r1, r0\n"
+    "    tst r6, #4\n"           /* an odd number of codes: one first */
+    "    beq 2f\n"
+    "    ldr r6, [r0], #4\n"
+    "    cmp r6, r5\n"
+    "    it gt\n"
+    "    movgt r5, r6\n"
+    "    cmp r6, r4\n"
+    "    bge 2f\n"
+    "    mov r4, r6\n"
+    "    cmp r6, r2\n"
+    "    blt 9f\n"
+    "2:  cmp r0, r1\n"
+    "    beq 9f\n"
+    "3:  ldrd r6, r7, [r0], #8\n"
+    "    cmp r6, r5\n"
+    "    it gt\n"
+    "    movgt r5, r6\n"
+    "    cmp r6, r4\n"
+    "    blt 5f\n"
+    "4:  cmp r7, r5\n"
+    "    it gt\n"
+    "    movgt r5, r7\n"
+    "    cmp r7, r4\n"
+    "    blt 6f\n"
+    "    cmp r0, r1\n"
+    "    bne 3b\n"
+    "    b 9f\n"
+    "5:  mov r4, r6\n"             /* the first a new minimum */
+    "    cmp r6, r2\n"
+    "    bge 4b\n"
+    "    sub r0, r0, #4\n"         /* armed at the first: stop after it */
+    "    b 9f\n"
+    "6:  mov r4, r7\n"             /* the second a new minimum */
+    "    cmp r7, r2\n"
+    "    blt 9f\n"                 /* armed at the second */
+    "    cmp r0, r1\n"
+    "    bne 3b\n"
+    "9:  strd r4, r5, [r3]\n"
+    "    pop {r4, r5, r6, r7, pc}\n"
+    "    .size mc_k7m_scan_arm, .-mc_k7m_scan_arm\n"
+
+    /*
+     * const int32_t *mc_k7m_scan_rise(p, stop, dc, lo) - 6.5 a sample: the crossing scan
+     * armed below dc (scan_rise()) over codes one word apart: up to, not including, the
+     * first code at or above dc, *lo the minimum of the codes before it; returns where it
+     * stopped. r0 p, r1 stop, r2 dc, r3 lo, r4 minimum, r5 r6 codes.
+     */
+    "    .section .text.mc_k7m_scan_rise,\"ax\",%progbits\n"
+    "    .align 1\n"
+    "    .global mc_k7m_scan_rise\n"
+    "    .type mc_k7m_scan_rise, %function\n"
+    "    .thumb_func\n"
+    "mc_k7m_scan_rise:\n"
+    "    push {r4, r5, r6, lr}\n"
+    "    ldr r4, [r3]\n"
+    "    sub r5, r1, r0\n"
+    "    tst r5, #4\n"           /* an odd number of codes: one first */
+    "    beq 2f\n"
+    "    ldr r5, [r0]\n"
+    "    cmp r5, r2\n"
+    "    bge 9f\n"
+    "    add r0, r0, #4\n"
+    "    cmp r5, r4\n"
+    "    it lt\n"
+    "    movlt r4, r5\n"
+    "2:  cmp r0, r1\n"
+    "    beq 9f\n"
+    "3:  ldrd r5, r6, [r0], #8\n"
+    "    cmp r5, r2\n"
+    "    bge 7f\n"
+    "    cmp r5, r4\n"
+    "    it lt\n"
+    "    movlt r4, r5\n"
+    "    cmp r6, r2\n"
+    "    bge 8f\n"
+    "    cmp r6, r4\n"
+    "    it lt\n"
+    "    movlt r4, r6\n"
+    "    cmp r0, r1\n"
+    "    bne 3b\n"
+    "    b 9f\n"
+    "7:  sub r0, r0, #4\n"         /* at the first: back two codes */
+    "8:  sub r0, r0, #4\n"         /* at the second: back one */
+    "9:  str r4, [r3]\n"
+    "    pop {r4, r5, r6, pc}\n"
+    "    .size mc_k7m_scan_rise, .-mc_k7m_scan_rise\n"
 
     "    .text\n");
 

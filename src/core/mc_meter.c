@@ -70,6 +70,11 @@ static float u64_to_float(uint64_t a)
         return (float)a;
     }
     const uint32_t hi = (uint32_t)(a >> 32), lo = (uint32_t)a;
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+    if (hi == 0u) {
+        return (float)lo; /* one VCVT with a single-precision FPU: rounded to nearest even too */
+    }
+#endif
     uint32_t y, sticky;
     int e;
     if (hi != 0u) {

@@ -144,7 +144,7 @@ typedef struct span {
 } span_t;
 
 /* A channel's raw sums, into its cycle sums. */
-static void add_channel(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
+static inline void add_channel(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t sxc, int64_t sxs)
 {
     ch->c_x += s1;
     ch->c_xx += s2;
@@ -153,7 +153,7 @@ static void add_channel(mc_meter_channel_t *ch, int64_t s1, int64_t s2, int64_t 
 }
 
 /* A raw Σa·b (with MC_KERNEL_SQUARE_PRODUCTS, a raw Σ(a+b)²), into a product's cycle sum. */
-static void add_product(mc_meter_pair_t *pr, int64_t sab)
+static inline void add_product(mc_meter_pair_t *pr, int64_t sab)
 {
     pr->c_xy += sab;
 }
@@ -583,17 +583,7 @@ MC_NOINLINE static int64_t product_raw(const int32_t *xa, const int32_t *xb, siz
     return (int64_t)hh * 16777216 + (int64_t)mid * 4096 + ll;
 }
 #endif /* MC_KERNEL_ARMV6M_ASM */
-#elif MC_KERNEL_ARMV7M_ASM
-/*
- * Raw Σx² (out[0]), Σx·cos (out[1]) and Σx·sin (out[2]) of one channel over a chunk, from
- * the assembly loop (mc_kernel_armv7m.c); returns Σx (a chunk's fits an int32).
- */
-static int32_t channel_raw(const int32_t *x, size_t stride, const int32_t *ref, const int32_t *ref_end,
-                           int64_t out[3])
-{
-    return mc_k7m_channel(x, (uint32_t)(stride * sizeof *x), ref, ref_end, out);
-}
-#else
+#elif !MC_KERNEL_ARMV7M_ASM
 /*
  * Raw Σx² (out[0]), Σx·cos (out[1]) and Σx·sin (out[2]) of one channel over a chunk;
  * returns Σx (a chunk's fits an int32). Out of line so that the compiler gives its loop
@@ -627,6 +617,23 @@ MC_NOINLINE static int32_t channel_raw(const int32_t *x, size_t stride, const in
 }
 #endif
 
+/* A chunk of one channel into its cycle sums. */
+static void channel_chunk(mc_meter_channel_t *ch, const int32_t *x, size_t stride, const int32_t *ref,
+                          const int32_t *ref_end)
+{
+#if MC_KERNEL_ARMV7M_ASM
+    /* The assembly loop (mc_kernel_armv7m.c) adds into c_xx, c_xc, c_xs and c_x at offsets 0 to 24. */
+    _Static_assert(offsetof(mc_meter_channel_t, c_xx) == 0u && offsetof(mc_meter_channel_t, c_xc) == 8u &&
+                       offsetof(mc_meter_channel_t, c_xs) == 16u && offsetof(mc_meter_channel_t, c_x) == 24u,
+                   "mc_k7m_channel() adds into the channel's first four fields");
+    mc_k7m_channel(x, (uint32_t)(stride * sizeof *x), ref, ref_end, ch);
+#else
+    int64_t raw[3];
+    const int32_t s1 = channel_raw(x, stride, ref, ref_end, raw);
+    add_channel(ch, s1, raw[0], raw[1], raw[2]);
+#endif
+}
+
 /*
  * Pass 2 of a block, the 1P2W form: two channels and their product, chunk by chunk, with
  * nothing of the frames' generality (no pointer tables).
@@ -644,11 +651,8 @@ static void accumulate_pair(mc_meter_t *m, const int32_t *v, const int32_t *i, s
         chunk_reference(ref, len, phase_io, m->dphase, &ck);
         sc += ck.sc;
         ss += ck.ss;
-        int64_t raw[3];
-        const int32_t s1v = channel_raw(v + k, 1u, ref, ref + 2u * len, raw);
-        add_channel(cv, s1v, raw[0], raw[1], raw[2]);
-        const int32_t s1i = channel_raw(i + k, 1u, ref, ref + 2u * len, raw);
-        add_channel(ci, s1i, raw[0], raw[1], raw[2]);
+        channel_chunk(cv, v + k, 1u, ref, ref + 2u * len);
+        channel_chunk(ci, i + k, 1u, ref, ref + 2u * len);
 #if MC_KERNEL_SQUARE_PRODUCTS
         ck.x[0] = v + k;
         ck.x[1] = i + k;
@@ -690,9 +694,7 @@ static void accumulate(mc_meter_t *m, const int32_t *f, const int32_t *v, const 
         sc += ck.sc;
         ss += ck.ss;
         for (unsigned c = 0; c < m->n_ch; c++) {
-            int64_t raw[3];
-            const int32_t s1 = channel_raw(ck.x[c], ck.stride, ref, ref + 2u * ck.len, raw);
-            add_channel(&MC_CH(m)[c], s1, raw[0], raw[1], raw[2]);
+            channel_chunk(&MC_CH(m)[c], ck.x[c], ck.stride, ref, ref + 2u * ck.len);
         }
         for (unsigned e = 0; e < m->n_el; e++) {
             mc_meter_pair_t *pr = &MC_PR(m)[e];
@@ -778,6 +780,17 @@ static inline const int32_t *scan_arm_at(const int32_t *p, const int32_t *stop, 
 MC_NOINLINE static const int32_t *scan_arm(const int32_t *p, const int32_t *stop, size_t stride, int32_t thr,
                                            int32_t *lo_io, int32_t *hi_io)
 {
+#if MC_KERNEL_ARMV7M_ASM
+    /* The assembly needs the minimum so far at or above thr: it is, since the scan arms (and
+     * leaves this state for the cycle) at the first code below thr; checked all the same. */
+    if (stride == 1u && *lo_io >= thr) {
+        int32_t lohi[2] = {*lo_io, *hi_io};
+        p = mc_k7m_scan_arm(p, stop, thr, lohi);
+        *lo_io = lohi[0];
+        *hi_io = lohi[1];
+        return p;
+    }
+#endif
     return stride == 1u ? scan_arm_at(p, stop, 1u, thr, lo_io, hi_io) : scan_arm_at(p, stop, stride, thr, lo_io, hi_io);
 }
 
@@ -825,6 +838,11 @@ static inline const int32_t *scan_rise_at(const int32_t *p, const int32_t *stop,
 MC_NOINLINE static const int32_t *scan_rise(const int32_t *p, const int32_t *stop, size_t stride, int32_t dc,
                                             int32_t *lo_io)
 {
+#if MC_KERNEL_ARMV7M_ASM
+    if (stride == 1u) {
+        return mc_k7m_scan_rise(p, stop, dc, lo_io);
+    }
+#endif
     return stride == 1u ? scan_rise_at(p, stop, 1u, dc, lo_io) : scan_rise_at(p, stop, stride, dc, lo_io);
 }
 
