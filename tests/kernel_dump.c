@@ -3,12 +3,14 @@
  * per-sample kernel: 1P2W through mc_meter_process() (harmonics, DC, noise, a frequency
  * ramp, calibration, dips, an interruption, steps, odd and single-sample blocks, flushes)
  * and every wiring through mc_meter_process_frames() (both sequences, harmonics, a voltage
- * lost and a dip, shared voltages). tests/CMakeLists.txt builds it once per accumulation
- * form of src/core/mc_meter_kernel.c (MC_KERNEL_FUSED, MC_KERNEL_SPLIT16) and the test
- * kernel_equivalence requires the outputs to be identical: the forms compute the same
+ * lost and a dip, shared voltages), and the raw integer sums over full-scale codes after
+ * every block (run_sums()). tests/CMakeLists.txt builds it once per accumulation form of
+ * src/core/mc_meter_kernel.c (MC_KERNEL_FUSED, MC_KERNEL_F64X2, MC_KERNEL_SPLIT16) and the
+ * test kernel_equivalence requires the outputs to be identical: the forms compute the same
  * integer sums, so any difference is a bug in one of them.
  * SPDX-License-Identifier: MIT
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -242,6 +244,75 @@ static void run_frames(int wiring, int neutral, int voltages, int circuits, int 
     free(p);
 }
 
+/*
+ * Full-scale codes at 64 kHz (cycles of 1280 frames), 3P4W with a measured neutral: each
+ * channel a sine of 1.3 times full scale clipped to [-(2^23 - 1), 2^23 - 1], with an odd
+ * pseudo-random dither, so that long runs of codes near 2^23 with odd squares test the
+ * sums' exactness (the binary64 form's runs: see MC_KERNEL_F64X2). After every block the
+ * raw integer sums of every channel and product, which every form must have bit for bit.
+ */
+static void run_sums(void)
+{
+    mc_meter_config_t cfg;
+    mc_meter_config_default(&cfg);
+    cfg.wiring = MC_WIRING_3P4W;
+    cfg.neutral = 1;
+    cfg.sample_rate_hz = 64000;
+    cfg.window_ms = 200;
+    cfg.channel_state = channels;
+    cfg.pair_state = pairs;
+    cfg.element_state = elements;
+    cfg.on_window = on_window;
+    cfg.u_scale = 400.0f / 8388608.0f;
+    cfg.i_scale = 100.0f / 8388608.0f;
+    n_elements = mc_meter_elements(&cfg);
+    if (mc_meter_init(&meter, &cfg) != MC_OK) {
+        exit(1);
+    }
+    const unsigned nch = mc_meter_channels(&cfg);
+    const size_t n = 64000u;
+    int32_t *f = malloc(n * nch * sizeof *f);
+    if (f == NULL) {
+        exit(1);
+    }
+    const double full = 8388607.0, two_pi = 6.283185307179586;
+    unsigned rnd = 99;
+    for (size_t k = 0; k < n; k++) {
+        for (unsigned c = 0; c < nch; c++) {
+            double x = 1.3 * full * sin(two_pi * 50.0 * (double)k / 64000.0 - two_pi * (double)(c % 3) / 3.0 - 0.1 * c);
+            rnd = rnd * 1103515245u + 12345u;
+            x += (double)((rnd >> 16) % 64u) * 2.0 + 1.0 - 64.0; /* odd, -63..63 */
+            if (x > full) { /* clipped: 2^23 - 1, -3, -5 or -7 */
+                x = full - (double)((rnd >> 8) % 4u) * 2.0;
+            } else if (x < -full) {
+                x = -full + (double)((rnd >> 4) % 4u) * 2.0;
+            }
+            f[k * nch + c] = (int32_t)x;
+        }
+    }
+    size_t off = 0;
+    while (off < n) {
+        rnd = rnd * 1103515245u + 12345u;
+        size_t len = (rnd >> 16) % 3000u;
+        len = len > n - off ? n - off : len;
+        after_block(mc_meter_process_frames(&meter, f + off * nch, len));
+        off += len;
+        printf("sums");
+        for (unsigned c = 0; c < nch; c++) {
+            const mc_meter_channel_t *ch = &channels[c];
+            printf(" %lld %lld %lld %lld %lld %lld %lld %lld", (long long)ch->c_xx, (long long)ch->c_xc,
+                   (long long)ch->c_xs, (long long)ch->c_x, (long long)ch->wc_xx, (long long)ch->wc_xc,
+                   (long long)ch->wc_xs, (long long)ch->wc_x);
+        }
+        for (unsigned q = 0; q < MC_MAX_PAIRS; q++) {
+            printf(" %lld %lld", (long long)pairs[q].c_xy, (long long)pairs[q].wc_xy);
+        }
+        printf("\n");
+    }
+    print_energy();
+    free(f);
+}
+
 int main(void)
 {
     static const size_t blocks[] = {160, 0, 1, 64, 33};
@@ -263,5 +334,7 @@ int main(void)
             run_frames(wirings[w][0], wirings[w][1], wirings[w][2], wirings[w][3], v, blocks[(w + v) % 5]);
         }
     }
+    printf("sums\n");
+    run_sums();
     return 0;
 }

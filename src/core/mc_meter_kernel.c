@@ -7,61 +7,11 @@
  */
 #include "metercore/mc_meter.h"
 
+#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mc_core_internal.h"
-
-/*
- * The DFT reference over one cycle in 256 steps, Q15: sin_k = round(32767 * sin(2*pi*k/256))
- * and cos_k = sin_{(k+64) mod 256}, packed as (cos_k << 16) | (sin_k & 0xFFFF) so that one load
- * gives both (index = phase >> 24; ref_sin(), ref_cos() unpack them exactly).
- */
-static const uint32_t mc_sincos_q15[256] = {
-    0x7FFF0000u, 0x7FF50324u, 0x7FD80648u, 0x7FA6096Au, 0x7F610C8Cu, 0x7F090FABu,
-    0x7E9C12C8u, 0x7E1D15E2u, 0x7D8918F9u, 0x7CE31C0Bu, 0x7C291F1Au, 0x7B5C2223u,
-    0x7A7C2528u, 0x79892826u, 0x78842B1Fu, 0x776B2E11u, 0x764130FBu, 0x750433DFu,
-    0x73B536BAu, 0x7254398Cu, 0x70E23C56u, 0x6F5E3F17u, 0x6DC941CEu, 0x6C23447Au,
-    0x6A6D471Cu, 0x68A649B4u, 0x66CF4C3Fu, 0x64E84EBFu, 0x62F15133u, 0x60EB539Bu,
-    0x5ED755F5u, 0x5CB35842u, 0x5A825A82u, 0x58425CB3u, 0x55F55ED7u, 0x539B60EBu,
-    0x513362F1u, 0x4EBF64E8u, 0x4C3F66CFu, 0x49B468A6u, 0x471C6A6Du, 0x447A6C23u,
-    0x41CE6DC9u, 0x3F176F5Eu, 0x3C5670E2u, 0x398C7254u, 0x36BA73B5u, 0x33DF7504u,
-    0x30FB7641u, 0x2E11776Bu, 0x2B1F7884u, 0x28267989u, 0x25287A7Cu, 0x22237B5Cu,
-    0x1F1A7C29u, 0x1C0B7CE3u, 0x18F97D89u, 0x15E27E1Du, 0x12C87E9Cu, 0x0FAB7F09u,
-    0x0C8C7F61u, 0x096A7FA6u, 0x06487FD8u, 0x03247FF5u, 0x00007FFFu, 0xFCDC7FF5u,
-    0xF9B87FD8u, 0xF6967FA6u, 0xF3747F61u, 0xF0557F09u, 0xED387E9Cu, 0xEA1E7E1Du,
-    0xE7077D89u, 0xE3F57CE3u, 0xE0E67C29u, 0xDDDD7B5Cu, 0xDAD87A7Cu, 0xD7DA7989u,
-    0xD4E17884u, 0xD1EF776Bu, 0xCF057641u, 0xCC217504u, 0xC94673B5u, 0xC6747254u,
-    0xC3AA70E2u, 0xC0E96F5Eu, 0xBE326DC9u, 0xBB866C23u, 0xB8E46A6Du, 0xB64C68A6u,
-    0xB3C166CFu, 0xB14164E8u, 0xAECD62F1u, 0xAC6560EBu, 0xAA0B5ED7u, 0xA7BE5CB3u,
-    0xA57E5A82u, 0xA34D5842u, 0xA12955F5u, 0x9F15539Bu, 0x9D0F5133u, 0x9B184EBFu,
-    0x99314C3Fu, 0x975A49B4u, 0x9593471Cu, 0x93DD447Au, 0x923741CEu, 0x90A23F17u,
-    0x8F1E3C56u, 0x8DAC398Cu, 0x8C4B36BAu, 0x8AFC33DFu, 0x89BF30FBu, 0x88952E11u,
-    0x877C2B1Fu, 0x86772826u, 0x85842528u, 0x84A42223u, 0x83D71F1Au, 0x831D1C0Bu,
-    0x827718F9u, 0x81E315E2u, 0x816412C8u, 0x80F70FABu, 0x809F0C8Cu, 0x805A096Au,
-    0x80280648u, 0x800B0324u, 0x80010000u, 0x800BFCDCu, 0x8028F9B8u, 0x805AF696u,
-    0x809FF374u, 0x80F7F055u, 0x8164ED38u, 0x81E3EA1Eu, 0x8277E707u, 0x831DE3F5u,
-    0x83D7E0E6u, 0x84A4DDDDu, 0x8584DAD8u, 0x8677D7DAu, 0x877CD4E1u, 0x8895D1EFu,
-    0x89BFCF05u, 0x8AFCCC21u, 0x8C4BC946u, 0x8DACC674u, 0x8F1EC3AAu, 0x90A2C0E9u,
-    0x9237BE32u, 0x93DDBB86u, 0x9593B8E4u, 0x975AB64Cu, 0x9931B3C1u, 0x9B18B141u,
-    0x9D0FAECDu, 0x9F15AC65u, 0xA129AA0Bu, 0xA34DA7BEu, 0xA57EA57Eu, 0xA7BEA34Du,
-    0xAA0BA129u, 0xAC659F15u, 0xAECD9D0Fu, 0xB1419B18u, 0xB3C19931u, 0xB64C975Au,
-    0xB8E49593u, 0xBB8693DDu, 0xBE329237u, 0xC0E990A2u, 0xC3AA8F1Eu, 0xC6748DACu,
-    0xC9468C4Bu, 0xCC218AFCu, 0xCF0589BFu, 0xD1EF8895u, 0xD4E1877Cu, 0xD7DA8677u,
-    0xDAD88584u, 0xDDDD84A4u, 0xE0E683D7u, 0xE3F5831Du, 0xE7078277u, 0xEA1E81E3u,
-    0xED388164u, 0xF05580F7u, 0xF374809Fu, 0xF696805Au, 0xF9B88028u, 0xFCDC800Bu,
-    0x00008001u, 0x0324800Bu, 0x06488028u, 0x096A805Au, 0x0C8C809Fu, 0x0FAB80F7u,
-    0x12C88164u, 0x15E281E3u, 0x18F98277u, 0x1C0B831Du, 0x1F1A83D7u, 0x222384A4u,
-    0x25288584u, 0x28268677u, 0x2B1F877Cu, 0x2E118895u, 0x30FB89BFu, 0x33DF8AFCu,
-    0x36BA8C4Bu, 0x398C8DACu, 0x3C568F1Eu, 0x3F1790A2u, 0x41CE9237u, 0x447A93DDu,
-    0x471C9593u, 0x49B4975Au, 0x4C3F9931u, 0x4EBF9B18u, 0x51339D0Fu, 0x539B9F15u,
-    0x55F5A129u, 0x5842A34Du, 0x5A82A57Eu, 0x5CB3A7BEu, 0x5ED7AA0Bu, 0x60EBAC65u,
-    0x62F1AECDu, 0x64E8B141u, 0x66CFB3C1u, 0x68A6B64Cu, 0x6A6DB8E4u, 0x6C23BB86u,
-    0x6DC9BE32u, 0x6F5EC0E9u, 0x70E2C3AAu, 0x7254C674u, 0x73B5C946u, 0x7504CC21u,
-    0x7641CF05u, 0x776BD1EFu, 0x7884D4E1u, 0x7989D7DAu, 0x7A7CDAD8u, 0x7B5CDDDDu,
-    0x7C29E0E6u, 0x7CE3E3F5u, 0x7D89E707u, 0x7E1DEA1Eu, 0x7E9CED38u, 0x7F09F055u,
-    0x7F61F374u, 0x7FA6F696u, 0x7FD8F9B8u, 0x7FF5FCDCu,
-};
 
 /*
  * Accumulation. The loops sum the raw codes: Σx, Σx², Σx·cos, Σx·sin of every channel and
@@ -74,7 +24,8 @@ static const uint32_t mc_sincos_q15[256] = {
  * Two forms, the same sums (MC_KERNEL_FUSED):
  *  1: per element, one loop that loads its voltage, current and reference once and keeps
  *     nine sums; the reference is looked up in the loop. It suits 64-bit hosts: x86-64 adds
- *     a spilled sum to memory in one instruction, AArch64 has 31 registers.
+ *     a spilled sum to memory in one instruction, AArch64 has 31 registers; with SSE2 or NEON
+ *     the sums go in pairs of binary64 lanes, exactly (MC_KERNEL_F64X2 below).
  *  0: per chunk of MC_CHUNK frames, the reference is tabled once, then one loop per channel
  *     (Σx, Σx², Σx·cos, Σx·sin: seven words) and one per product (Σx·y), each small enough
  *     to keep its sums in registers on a 32-bit microcontroller (Cortex-M4: three SMLAL and
@@ -122,7 +73,93 @@ static const uint32_t mc_sincos_q15[256] = {
 #define MC_CHUNK 64u
 #endif
 
-#if MC_KERNEL_FUSED || !MC_KERNEL_ARMV6M_ASM
+/*
+ * MC_KERNEL_F64X2 = 1 (the fused form, GCC or Clang on x86-64 or AArch64): the element loop
+ * keeps its sums in pairs of binary64 lanes (voltage, current), SSE2 or NEON, over runs of at
+ * most MC_F64_RUN frames, each run's sums then moved into the int64 sums. Exact, the same
+ * integers as the int64 loop: every product and every partial sum of a run is an integer of
+ * magnitude at most 2^53, which a double holds exactly (codes in [-2^23, 2^23]: x² and u·i at
+ * most 2^46, 128 of them 2^53; x·cos below 2^38), so no addition rounds and their order does not
+ * matter. The int64 loop multiplies in one integer unit (x86-64: one 64-bit IMUL a cycle);
+ * the pairs do seven products in four vector multiplications. 0: the int64 loop.
+ */
+#ifndef MC_KERNEL_F64X2
+#if MC_KERNEL_FUSED && defined(__GNUC__) && (defined(__SSE2__) || defined(__aarch64__))
+#define MC_KERNEL_F64X2 1
+#else
+#define MC_KERNEL_F64X2 0
+#endif
+#endif
+#define MC_F64_RUN 128u
+
+#if MC_KERNEL_F64X2 && !MC_KERNEL_FUSED
+#error "MC_KERNEL_F64X2 is a variant of the fused form (MC_KERNEL_FUSED 1)"
+#endif
+
+/*
+ * The DFT reference over one cycle in 256 steps, Q15: X(cos_k, sin_k) for k = 0..255 with
+ * sin_k = round(32767 * sin(2*pi*k/256)) and cos_k = sin_{(k+64) mod 256} (index = phase >> 24).
+ * One list, two tables made from it: packed words (cos_k << 16) | (sin_k & 0xFFFF), so that one
+ * load gives both (ref_sin(), ref_cos() unpack them exactly), and, for the fused form in
+ * binary64 pairs (MC_KERNEL_F64X2), the same integers as doubles.
+ */
+#define MC_SINCOS_Q15(X) \
+    X(32767, 0) X(32757, 804) X(32728, 1608) X(32678, 2410) X(32609, 3212) X(32521, 4011) \
+    X(32412, 4808) X(32285, 5602) X(32137, 6393) X(31971, 7179) X(31785, 7962) X(31580, 8739) \
+    X(31356, 9512) X(31113, 10278) X(30852, 11039) X(30571, 11793) X(30273, 12539) X(29956, 13279) \
+    X(29621, 14010) X(29268, 14732) X(28898, 15446) X(28510, 16151) X(28105, 16846) X(27683, 17530) \
+    X(27245, 18204) X(26790, 18868) X(26319, 19519) X(25832, 20159) X(25329, 20787) X(24811, 21403) \
+    X(24279, 22005) X(23731, 22594) X(23170, 23170) X(22594, 23731) X(22005, 24279) X(21403, 24811) \
+    X(20787, 25329) X(20159, 25832) X(19519, 26319) X(18868, 26790) X(18204, 27245) X(17530, 27683) \
+    X(16846, 28105) X(16151, 28510) X(15446, 28898) X(14732, 29268) X(14010, 29621) X(13279, 29956) \
+    X(12539, 30273) X(11793, 30571) X(11039, 30852) X(10278, 31113) X(9512, 31356) X(8739, 31580) \
+    X(7962, 31785) X(7179, 31971) X(6393, 32137) X(5602, 32285) X(4808, 32412) X(4011, 32521) \
+    X(3212, 32609) X(2410, 32678) X(1608, 32728) X(804, 32757) X(0, 32767) X(-804, 32757) \
+    X(-1608, 32728) X(-2410, 32678) X(-3212, 32609) X(-4011, 32521) X(-4808, 32412) X(-5602, 32285) \
+    X(-6393, 32137) X(-7179, 31971) X(-7962, 31785) X(-8739, 31580) X(-9512, 31356) X(-10278, 31113) \
+    X(-11039, 30852) X(-11793, 30571) X(-12539, 30273) X(-13279, 29956) X(-14010, 29621) X(-14732, 29268) \
+    X(-15446, 28898) X(-16151, 28510) X(-16846, 28105) X(-17530, 27683) X(-18204, 27245) X(-18868, 26790) \
+    X(-19519, 26319) X(-20159, 25832) X(-20787, 25329) X(-21403, 24811) X(-22005, 24279) X(-22594, 23731) \
+    X(-23170, 23170) X(-23731, 22594) X(-24279, 22005) X(-24811, 21403) X(-25329, 20787) X(-25832, 20159) \
+    X(-26319, 19519) X(-26790, 18868) X(-27245, 18204) X(-27683, 17530) X(-28105, 16846) X(-28510, 16151) \
+    X(-28898, 15446) X(-29268, 14732) X(-29621, 14010) X(-29956, 13279) X(-30273, 12539) X(-30571, 11793) \
+    X(-30852, 11039) X(-31113, 10278) X(-31356, 9512) X(-31580, 8739) X(-31785, 7962) X(-31971, 7179) \
+    X(-32137, 6393) X(-32285, 5602) X(-32412, 4808) X(-32521, 4011) X(-32609, 3212) X(-32678, 2410) \
+    X(-32728, 1608) X(-32757, 804) X(-32767, 0) X(-32757, -804) X(-32728, -1608) X(-32678, -2410) \
+    X(-32609, -3212) X(-32521, -4011) X(-32412, -4808) X(-32285, -5602) X(-32137, -6393) X(-31971, -7179) \
+    X(-31785, -7962) X(-31580, -8739) X(-31356, -9512) X(-31113, -10278) X(-30852, -11039) X(-30571, -11793) \
+    X(-30273, -12539) X(-29956, -13279) X(-29621, -14010) X(-29268, -14732) X(-28898, -15446) X(-28510, -16151) \
+    X(-28105, -16846) X(-27683, -17530) X(-27245, -18204) X(-26790, -18868) X(-26319, -19519) X(-25832, -20159) \
+    X(-25329, -20787) X(-24811, -21403) X(-24279, -22005) X(-23731, -22594) X(-23170, -23170) X(-22594, -23731) \
+    X(-22005, -24279) X(-21403, -24811) X(-20787, -25329) X(-20159, -25832) X(-19519, -26319) X(-18868, -26790) \
+    X(-18204, -27245) X(-17530, -27683) X(-16846, -28105) X(-16151, -28510) X(-15446, -28898) X(-14732, -29268) \
+    X(-14010, -29621) X(-13279, -29956) X(-12539, -30273) X(-11793, -30571) X(-11039, -30852) X(-10278, -31113) \
+    X(-9512, -31356) X(-8739, -31580) X(-7962, -31785) X(-7179, -31971) X(-6393, -32137) X(-5602, -32285) \
+    X(-4808, -32412) X(-4011, -32521) X(-3212, -32609) X(-2410, -32678) X(-1608, -32728) X(-804, -32757) \
+    X(0, -32767) X(804, -32757) X(1608, -32728) X(2410, -32678) X(3212, -32609) X(4011, -32521) \
+    X(4808, -32412) X(5602, -32285) X(6393, -32137) X(7179, -31971) X(7962, -31785) X(8739, -31580) \
+    X(9512, -31356) X(10278, -31113) X(11039, -30852) X(11793, -30571) X(12539, -30273) X(13279, -29956) \
+    X(14010, -29621) X(14732, -29268) X(15446, -28898) X(16151, -28510) X(16846, -28105) X(17530, -27683) \
+    X(18204, -27245) X(18868, -26790) X(19519, -26319) X(20159, -25832) X(20787, -25329) X(21403, -24811) \
+    X(22005, -24279) X(22594, -23731) X(23170, -23170) X(23731, -22594) X(24279, -22005) X(24811, -21403) \
+    X(25329, -20787) X(25832, -20159) X(26319, -19519) X(26790, -18868) X(27245, -18204) X(27683, -17530) \
+    X(28105, -16846) X(28510, -16151) X(28898, -15446) X(29268, -14732) X(29621, -14010) X(29956, -13279) \
+    X(30273, -12539) X(30571, -11793) X(30852, -11039) X(31113, -10278) X(31356, -9512) X(31580, -8739) \
+    X(31785, -7962) X(31971, -7179) X(32137, -6393) X(32285, -5602) X(32412, -4808) X(32521, -4011) \
+    X(32609, -3212) X(32678, -2410) X(32728, -1608) X(32757, -804)
+
+#if MC_KERNEL_F64X2
+_Static_assert(DBL_MANT_DIG >= 53, "the fused form's binary64 sums need a 53-bit significand");
+#define MC_SINCOS_F64(c, s) {c, s},
+_Alignas(16) static const double mc_sincos_f64[256][2] = {MC_SINCOS_Q15(MC_SINCOS_F64)};
+#undef MC_SINCOS_F64
+#else
+#define MC_SINCOS_PACK(c, s) ((uint32_t)(uint16_t)(int16_t)(c) << 16) | (uint16_t)(int16_t)(s),
+static const uint32_t mc_sincos_q15[256] = {MC_SINCOS_Q15(MC_SINCOS_PACK)};
+#undef MC_SINCOS_PACK
+#endif
+
+#if !MC_KERNEL_F64X2 && (MC_KERNEL_FUSED || !MC_KERNEL_ARMV6M_ASM)
 /* The sine and cosine halves of a packed reference word. */
 static inline int32_t ref_sin(uint32_t w)
 {
@@ -330,6 +367,49 @@ typedef struct element_raw {
     int64_t su, suu, suc, sus, si, sii, sic, sis, sui, sc, ss;
 } element_raw_t;
 
+#if MC_KERNEL_F64X2
+typedef double f64x2_t __attribute__((vector_size(16)));
+
+static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, size_t n, uint32_t phase,
+                          uint32_t dphase, int with_voltage, element_raw_t *r)
+{
+    /* Lane 0 the voltage, lane 1 the current; with_voltage 0 only drops lane 0's sums (the
+     * vector operations cost the same). */
+    (void)with_voltage;
+    *r = (element_raw_t){0};
+    const int32_t *pu = xu, *pi = xi;
+    while (n > 0u) {
+        const size_t len = n < MC_F64_RUN ? n : MC_F64_RUN;
+        n -= len;
+        f64x2_t s1 = {0, 0}, s2 = {0, 0}, sxc = {0, 0}, sxs = {0, 0}, sref = {0, 0};
+        double sui = 0;
+        for (size_t j = 0; j < len; j++, pu += stride, pi += stride) {
+            const f64x2_t x = {(double)*pu, (double)*pi};
+            const f64x2_t w = *(const f64x2_t *)mc_sincos_f64[phase >> 24]; /* cos, sin */
+            const f64x2_t cs = {w[0], w[0]}, sn = {w[1], w[1]};
+            phase += dphase;
+            s1 += x;
+            s2 += x * x;
+            sxc += x * cs;
+            sxs += x * sn;
+            sref += w;
+            sui += x[0] * x[1];
+        }
+        r->su += (int64_t)s1[0];
+        r->suu += (int64_t)s2[0];
+        r->suc += (int64_t)sxc[0];
+        r->sus += (int64_t)sxs[0];
+        r->si += (int64_t)s1[1];
+        r->sii += (int64_t)s2[1];
+        r->sic += (int64_t)sxc[1];
+        r->sis += (int64_t)sxs[1];
+        r->sui += (int64_t)sui;
+        r->sc += (int64_t)sref[0];
+        r->ss += (int64_t)sref[1];
+    }
+}
+
+#else
 static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, size_t n, uint32_t phase,
                           uint32_t dphase, int with_voltage, element_raw_t *r)
 {
@@ -381,10 +461,19 @@ static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, s
     r->sis = sis;
     r->sui = sui;
 }
+#endif
 
 /* A channel no element measures (the neutral) over a span. */
 static void channel_fused(const int32_t *x, size_t stride, size_t n, uint32_t phase, uint32_t dphase, int64_t out[4])
 {
+#if MC_KERNEL_F64X2
+    element_raw_t r; /* the element loop with the channel in both lanes */
+    element_fused(x, x, stride, n, phase, dphase, 0, &r);
+    out[0] = r.si;
+    out[1] = r.sii;
+    out[2] = r.sic;
+    out[3] = r.sis;
+#else
     int64_t s1 = 0, s2 = 0, sxc = 0, sxs = 0;
     for (size_t o = 0, stop = n * stride; o < stop; o += stride) {
         const int32_t v = x[o];
@@ -400,6 +489,7 @@ static void channel_fused(const int32_t *x, size_t stride, size_t n, uint32_t ph
     out[1] = s2;
     out[2] = sxc;
     out[3] = sxs;
+#endif
 }
 
 /*
