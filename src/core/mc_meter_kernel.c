@@ -848,6 +848,51 @@ static int32_t peak_with(int32_t peak, int32_t lo, int32_t hi, int32_t dc)
  * copies of its loop: stride 1 (1P2W), where the step is a constant (a post-incremented
  * load on a Cortex-M), and any stride. */
 
+#if MC_KERNEL_FUSED
+/*
+ * 64-bit hosts, codes one word apart (1P2W): the two long states (about half a cycle each)
+ * four codes a step, with one branch for the four (branch-free minima and maxima), as long
+ * as none of the four ends the state; the one-code loop then finds which one does. The same
+ * rule, so the same result; on the Cortex-M the one-code loops (and the ARMv7-M assembly)
+ * are shorter.
+ */
+static const int32_t *scan_arm_by4(const int32_t *p, const int32_t *stop, int32_t thr, int32_t *lo_io, int32_t *hi_io)
+{
+    int32_t lo = *lo_io, hi = *hi_io;
+    while (stop - p >= 4) {
+        const int32_t a = p[0], b = p[1], c = p[2], d = p[3];
+        const int32_t ab = a < b ? a : b, cd = c < d ? c : d, mn = ab < cd ? ab : cd;
+        if (mn < thr) {
+            break;
+        }
+        const int32_t xab = a > b ? a : b, xcd = c > d ? c : d, mx = xab > xcd ? xab : xcd;
+        lo = mn < lo ? mn : lo;
+        hi = mx > hi ? mx : hi;
+        p += 4;
+    }
+    *lo_io = lo;
+    *hi_io = hi;
+    return p;
+}
+
+static const int32_t *scan_rise_by4(const int32_t *p, const int32_t *stop, int32_t dc, int32_t *lo_io)
+{
+    int32_t lo = *lo_io;
+    while (stop - p >= 4) {
+        const int32_t a = p[0], b = p[1], c = p[2], d = p[3];
+        const int32_t xab = a > b ? a : b, xcd = c > d ? c : d;
+        if ((xab > xcd ? xab : xcd) >= dc) {
+            break;
+        }
+        const int32_t ab = a < b ? a : b, cd = c < d ? c : d, mn = ab < cd ? ab : cd;
+        lo = mn < lo ? mn : lo;
+        p += 4;
+    }
+    *lo_io = lo;
+    return p;
+}
+#endif
+
 /* Not armed: up to and including the first sample below thr; both extremes move. */
 static inline const int32_t *scan_arm_at(const int32_t *p, const int32_t *stop, size_t stride, int32_t thr,
                                          int32_t *lo_io, int32_t *hi_io)
@@ -879,6 +924,11 @@ MC_NOINLINE static const int32_t *scan_arm(const int32_t *p, const int32_t *stop
         *lo_io = lohi[0];
         *hi_io = lohi[1];
         return p;
+    }
+#endif
+#if MC_KERNEL_FUSED
+    if (stride == 1u) {
+        p = scan_arm_by4(p, stop, thr, lo_io, hi_io);
     }
 #endif
     return stride == 1u ? scan_arm_at(p, stop, 1u, thr, lo_io, hi_io) : scan_arm_at(p, stop, stride, thr, lo_io, hi_io);
@@ -931,6 +981,11 @@ MC_NOINLINE static const int32_t *scan_rise(const int32_t *p, const int32_t *sto
 #if MC_KERNEL_ARMV7M_ASM
     if (stride == 1u) {
         return mc_k7m_scan_rise(p, stop, dc, lo_io);
+    }
+#endif
+#if MC_KERNEL_FUSED
+    if (stride == 1u) {
+        p = scan_rise_by4(p, stop, dc, lo_io);
     }
 #endif
     return stride == 1u ? scan_rise_at(p, stop, 1u, dc, lo_io) : scan_rise_at(p, stop, stride, dc, lo_io);
