@@ -1601,6 +1601,16 @@ static void test_window_sums_full_scale(void **state)
     }
 }
 
+/* A meter at 64 kHz with 2 s windows, 400 V and 100 A at a 24-bit ADC's full scale. */
+static void config_64khz_full_scale(mc_meter_config_t *cfg)
+{
+    mc_meter_config_default(cfg);
+    cfg->sample_rate_hz = 64000;
+    cfg->window_ms = 2000;
+    cfg->u_scale = 400.0f / 8388608.0f;
+    cfg->i_scale = 100.0f / 8388608.0f;
+}
+
 /*
  * A full-scale DC step: +2^23 on both channels until the offsets sit there, then -2^23, so
  * that every sample is 2^24 from the window's offset until the trackers follow: 2^48 a sample,
@@ -1613,11 +1623,7 @@ static void test_window_sums_dc_step(void **state)
     (void)state;
     static int32_t v[1600], i[1600];
     mc_meter_config_t cfg;
-    mc_meter_config_default(&cfg);
-    cfg.sample_rate_hz = 64000;
-    cfg.window_ms = 2000;
-    cfg.u_scale = 400.0f / 8388608.0f;
-    cfg.i_scale = 100.0f / 8388608.0f;
+    config_64khz_full_scale(&cfg);
     mc_meter_t m;
     assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
     int windows = 0;
@@ -1660,11 +1666,7 @@ static void test_window_sums_large_offset(void **state)
         i[n] = -4194304 + 12345 + (int32_t)lrint(a_i * sin(th - phi));
     }
     mc_meter_config_t cfg;
-    mc_meter_config_default(&cfg);
-    cfg.sample_rate_hz = 64000;
-    cfg.window_ms = 2000;
-    cfg.u_scale = 400.0f / 8388608.0f;
-    cfg.i_scale = 100.0f / 8388608.0f;
+    config_64khz_full_scale(&cfg);
     mc_meter_t m;
     assert_int_equal(mc_meter_init(&m, &cfg), MC_OK);
     int windows = 0;
