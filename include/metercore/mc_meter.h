@@ -39,8 +39,9 @@
  *
  * Per window (whole cycles, about window_ms long): remove the window's ADC
  * offsets from its integer sums (exactly for their integer parts, then the
- * fractions in float), re-centre the sums on the trackers' offsets, then Urms, Irms, P (total, all harmonics), Q (fundamental
- * only, IEC 62053-24 style), S = Urms·Irms, PF = P/S, frequency = cycles / time
+ * fractions in float), re-centre the sums on the trackers' offsets, then Urms,
+ * Irms, P (total, all harmonics), Q (fundamental only, IEC 62053-24 style),
+ * S = Urms·Irms, PF = P/S, frequency = cycles / time
  * between the first and last crossing (least squares over every crossing when
  * crossings jitter); gain, phase and offset calibration; creep; energy; pulses.
  * Content below the mains frequency (sub-harmonics, steps) is measured; only what
@@ -282,7 +283,8 @@ typedef struct mc_meter_channel {
     int64_t wc_xs;    /**< Window Σx·sin, raw and exact. */
     int64_t wc_x;     /**< Window Σx, raw and exact (below 2^38). */
     int64_t cyc_x;    /**< Last cycle's raw Σx (its reading is computed when asked for). */
-    int32_t dc;       /**< The window's offset rounded to a code, subtracted per sample. */
+    int32_t dc;       /**< The window's offset rounded to a code: the scan's zero, and what the
+                           window's integer sums are centred on when they move. */
     int32_t peak;     /**< Cycle max |x| (voltage channels). */
     int32_t acq_min;  /**< Minimum over the first acquisition segment. */
     int32_t acq_max;  /**< Maximum over it. */
