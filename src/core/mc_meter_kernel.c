@@ -151,7 +151,9 @@
 #if MC_KERNEL_F64X2
 _Static_assert(DBL_MANT_DIG >= 53, "the fused form's binary64 sums need a 53-bit significand");
 #define MC_SINCOS_F64(c, s) {c, s},
-_Alignas(16) static const double mc_sincos_f64[256][2] = {MC_SINCOS_Q15(MC_SINCOS_F64)};
+/* Two binary64 lanes (GCC and Clang vector extension: SSE2 or NEON registers). */
+typedef double f64x2_t __attribute__((vector_size(16)));
+static const f64x2_t mc_sincos_f64[256] = {MC_SINCOS_Q15(MC_SINCOS_F64)}; /* (cos, sin) */
 #undef MC_SINCOS_F64
 #else
 #define MC_SINCOS_PACK(c, s) ((uint32_t)(uint16_t)(int16_t)(c) << 16) | (uint16_t)(int16_t)(s),
@@ -368,8 +370,6 @@ typedef struct element_raw {
 } element_raw_t;
 
 #if MC_KERNEL_F64X2
-typedef double f64x2_t __attribute__((vector_size(16)));
-
 static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, size_t n, uint32_t phase,
                           uint32_t dphase, int with_voltage, element_raw_t *r)
 {
@@ -385,7 +385,7 @@ static void element_fused(const int32_t *xu, const int32_t *xi, size_t stride, s
         double sui = 0;
         for (size_t j = 0; j < len; j++, pu += stride, pi += stride) {
             const f64x2_t x = {(double)*pu, (double)*pi};
-            const f64x2_t w = *(const f64x2_t *)mc_sincos_f64[phase >> 24]; /* cos, sin */
+            const f64x2_t w = mc_sincos_f64[phase >> 24]; /* cos, sin */
             const f64x2_t cs = {w[0], w[0]}, sn = {w[1], w[1]};
             phase += dphase;
             s1 += x;
