@@ -11,8 +11,9 @@
  * (7.5 and 5 at any other), 8.5 a reference frame (a four-word store, STM); the three
  * cross products of a frame (line-to-line voltages, the neutral) take 9 a frame for all
  * three, against 11; the crossing scan's two main states 6.5 a code, against 11 and 8 (see
- * mc_k7m_scan_arm for the one fact about the scan's state it relies on). The arithmetic is the C form's in mc_meter_kernel.c exactly (SMLAL into
- * 64-bit sums, Σx in 32 bits over a chunk of at most MC_CHUNK = 64 frames). Each loop runs
+ * mc_k7m_scan_arm for the one fact about the scan's state it relies on). The arithmetic is
+ * the C form's in mc_meter_kernel.c exactly (SMLAL into 64-bit sums, Σx in 32 bits over a
+ * chunk of at most MC_CHUNK = 64 frames). Each loop runs
  * at least once (callers pass a non-empty chunk). bench/qemu/kernel_asm.sh (ctest
  * qemu_kernel_m4f) checks every routine on a Cortex-M4 under QEMU against 64-bit sums
  * computed independently, with odd and even lengths and every stride from 1 to 8, and that
