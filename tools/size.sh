@@ -15,6 +15,9 @@
 #                                                     mc_storage_t, mc_panel_t)
 #   size firmware <board> flash=N ram=N library_flash=N library_ram=N
 #                                               the STM32 firmware example per board (see below)
+#   size firmware <board> linked core=N tariff=N registers=N storage=N panel=N
+#                                               the library's flash in that image per module: what
+#                                               the product links, not every object
 #
 # Sizes come from arm-none-eabi-size on the library's object files, grouped by
 # their source folder src/<module>/. The size of each caller-allocated type on the
@@ -106,19 +109,30 @@ for elf in "$fw_dir"/ports/stm32/metercore-fw-*.elf; do
     board=$(basename "$elf" .elf)
     board=${board#metercore-fw-}
     read -r t d b < <("$SIZE" -B -d "$elf" | awk 'NR == 2 { print $1, $2, $3 }')
-    lib=$(awk '
+    # One line per input section of the library kept in the image: address, size, object.
+    sections=$(awk '
         function hex(h,   i, v) { v = 0; h = tolower(substr(h, 3))
             for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
             return v }
         { line = prev " " $0; prev = $0 }
-        line ~ /libmetercore\.a\(/ && match(line, /0x[0-9a-f]+[ \t]+0x[0-9a-f]+[ \t]+[^ \t]*libmetercore\.a/) {
+        line ~ /libmetercore\.a\(/ && match(line, /0x[0-9a-f]+[ \t]+0x[0-9a-f]+[ \t]+[^ \t]*libmetercore\.a\([^)]*\)/) {
             split(substr(line, RSTART, RLENGTH), f, /[ \t]+/)
-            addr = f[1]; size = hex(f[2])
-            if (addr ~ /^0x0*80/) flash += size; else if (addr ~ /^0x0*20/) ram += size
+            obj = f[3]; sub(/.*\(/, "", obj); sub(/\)$/, "", obj)
+            print f[1], hex(f[2]), obj
             prev = ""
-        }
-        END { printf "%d %d", flash, ram }' "${elf%.elf}.map")
+        }' "${elf%.elf}.map")
+    lib=$(awk '$1 ~ /^0x0*80/ { flash += $2 } $1 ~ /^0x0*20/ { ram += $2 } END { printf "%d %d", flash, ram }' <<<"$sections")
     report+=("size firmware $board flash=$((t + d)) ram=$((d + b)) library_flash=${lib% *} library_ram=${lib#* }")
+    # Per module: an object belongs to the module of its source folder (the M4F manifest).
+    linked=""
+    for module in "${modules[@]}"; do
+        names=$(sed -n 's/^library://p' "$build_root/size-m4f/metercore-size-objects.txt" |
+            awk -v m="/src/$module/" 'index($0, m) { n = $0; sub(/.*\//, "", n); print n }')
+        bytes=$(awk -v names="$names" 'BEGIN { k = split(names, a, "\n"); for (j = 1; j <= k; j++) want[a[j]] = 1 }
+            $1 ~ /^0x0*80/ && ($3 in want) { s += $2 } END { print s + 0 }' <<<"$sections")
+        linked+=" $module=$bytes"
+    done
+    report+=("size firmware $board linked${linked}")
 done
 
 printf '%s\n' "${report[@]}"
